@@ -1,0 +1,3 @@
+export { loadConfig, parseFlags, booleanFlag, nodeIdentity, ConfigError, type ConfigSources } from './config.js';
+export { createLogger, RateLimitedLog, type Logger, type LoggerOptions } from './logger.js';
+export { Metrics, type Labels } from './metrics.js';

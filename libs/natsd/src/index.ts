@@ -1,0 +1,2 @@
+export { startNatsServer, freePort, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
+export { findNatsServer, NatsServerMissingError } from './find-binary.js';

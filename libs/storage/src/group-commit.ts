@@ -1,0 +1,126 @@
+// Group commit: many small writes, one LMDB write transaction, one fsync.
+//
+// Why our own coalescer instead of relying only on lmdb-js's event-turn batching:
+// lmdb-js batches the writes of one event turn into one transaction, but a
+// consensus shell persists from many callbacks (network messages of many groups)
+// spread over many turns. Here a batch stays open while the previous batch's
+// fsync is in flight, so under load the batch size grows with the fsync latency
+// (the classic group-commit feedback loop), each batch is exactly one LMDB
+// transaction, and we can count batches (`batchesCommitted`) to prove it.
+//
+// Durability comes from how the environment is opened (see storage.ts): with
+// overlappingSync off and noSync off, lmdb-js's write thread runs
+// mdb_txn_commit(), which fdatasync()s the data pages and then the meta page
+// before it flags the transaction committed, so the `transaction()` promise
+// resolves only after the fsync.
+
+export interface TransactionRunner {
+  transaction<T>(action: () => T): Promise<T>;
+}
+
+/** Runs inside the batch's write transaction: synchronous putSync/removeSync only. */
+export type WriteOp = () => void;
+
+export interface GroupCommitStats {
+  /** Write transactions committed (each one fsync'd when the storage was opened with fsync). */
+  batchesCommitted: number;
+  /** Individual writes made durable by those transactions. */
+  writesCommitted: number;
+  largestBatch: number;
+}
+
+interface Pending {
+  op: WriteOp;
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class GroupCommitter {
+  private queue: Pending[] = [];
+  private batchInFlight = false;
+  private failure: Error | null = null;
+  private lastSubmitted: Promise<void> = Promise.resolve();
+  private readonly counters: GroupCommitStats = { batchesCommitted: 0, writesCommitted: 0, largestBatch: 0 };
+
+  constructor(private readonly runner: TransactionRunner) {}
+
+  get stats(): Readonly<GroupCommitStats> {
+    return { ...this.counters };
+  }
+
+  /**
+   * Queues `op` for the next batch. Resolves once the batch holding it is durable.
+   * Ops run in submission order, so a later op never becomes durable before an earlier one.
+   */
+  submit(op: WriteOp): Promise<void> {
+    if (this.failure) return Promise.reject(this.failure);
+    const done = new Promise<void>((resolve, reject) => {
+      this.queue.push({ op, resolve, reject });
+    });
+    this.lastSubmitted = done.catch(() => undefined);
+    this.startBatchIfIdle();
+    return done;
+  }
+
+  /** Resolves when everything submitted so far has committed or failed. */
+  settled(): Promise<void> {
+    return this.lastSubmitted;
+  }
+
+  private startBatchIfIdle(): void {
+    if (this.batchInFlight || this.queue.length === 0 || this.failure) return;
+    this.batchInFlight = true;
+    let batch: Pending[] = [];
+    let opError: Error | null = null;
+    // The batch is sealed when lmdb-js runs the callback on the write transaction,
+    // not now, so writes submitted in the meantime still ride along.
+    this.runner
+      .transaction(() => {
+        batch = this.queue;
+        this.queue = [];
+        for (const pending of batch) {
+          try {
+            pending.op();
+          } catch (error) {
+            // lmdb-js commits a plain transaction even if its callback throws, so the
+            // ops before this one (and perhaps part of this one) are written anyway.
+            // Durable-but-unannounced acceptor state is safe for Paxos; continuing
+            // is not, so the store stops accepting writes (fail-stop).
+            opError ??= asError(error);
+            break;
+          }
+        }
+      })
+      .then(
+        () => {
+          if (opError) return this.fail(batch, opError);
+          this.counters.batchesCommitted++;
+          this.counters.writesCommitted += batch.length;
+          this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
+          for (const pending of batch) pending.resolve();
+        },
+        (error: unknown) => this.fail(batch, asError(error)),
+      )
+      .finally(() => {
+        this.batchInFlight = false;
+        this.startBatchIfIdle();
+      });
+  }
+
+  // After a failed commit or fsync nothing about the on-disk state can be assumed
+  // (retrying an fsync after a failure can report success for lost pages), so every
+  // queued and future write is rejected and the process is expected to restart.
+  private fail(batch: Pending[], error: Error): void {
+    this.failure = new Error(`storage write failed; store is now read-only until restart: ${error.message}`, {
+      cause: error,
+    });
+    for (const pending of batch) pending.reject(this.failure);
+    const queued = this.queue;
+    this.queue = [];
+    for (const pending of queued) pending.reject(this.failure);
+  }
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}

@@ -1,0 +1,92 @@
+import { open, type Database, type RootDatabase } from 'lmdb';
+import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
+import { DB_NAMES, type LogKey, type MetaKey } from './keys.js';
+import { PaxosStore, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
+import type { GroupId } from './types.js';
+
+export interface StorageOptions {
+  /** Directory of the LMDB environment (created if missing). */
+  path: string;
+  /**
+   * true (default): every committed batch is fsync'd before its promises resolve.
+   * false: commits reach the OS page cache only (survive a process crash, not a
+   * power loss or kernel crash); for tests and simulations.
+   */
+  fsync?: boolean;
+  /** Upper bound on the number of named databases; raise it only if keyspaces are added. */
+  maxDbs?: number;
+}
+
+export interface StorageStats extends GroupCommitStats {}
+
+/**
+ * The process's single LMDB environment (DESIGN §6) and its group committer.
+ * Open it once per process and hand out per-group views with `paxos(groupId)`.
+ */
+export class Storage {
+  private readonly stores = new Map<GroupId, PaxosStore>();
+  private closed = false;
+
+  private constructor(
+    private readonly root: RootDatabase,
+    private readonly meta: Database<PaxosMetaRecord, MetaKey>,
+    private readonly log: Database<PaxosLogRecord, LogKey>,
+    private readonly committer: GroupCommitter,
+    readonly fsync: boolean,
+  ) {}
+
+  static open(options: StorageOptions): Storage {
+    const fsync = options.fsync ?? true;
+    const root = open({
+      path: options.path,
+      maxDbs: options.maxDbs ?? 8,
+      // Durability contract. lmdb-js's Linux default is overlappingSync: true, which
+      // commits with MDB_NOSYNC and fsyncs *afterwards* on another thread; its write
+      // promises then resolve at commit, before the fsync (only `db.flushed` waits
+      // for it), and recovery after a reboot falls back to the last flushed
+      // transaction. That would let a Paxos reply escape before its state is on disk.
+      // With overlappingSync off and noSync off, mdb_txn_commit() itself fsyncs data
+      // and meta pages, and lmdb-js marks the transaction committed (resolving its
+      // promise) only after that call returns.
+      overlappingSync: false,
+      noSync: !fsync,
+      // A stray write through a writable mmap could corrupt committed pages; the
+      // malloc+pwrite path keeps committed data out of reach of the process.
+      useWritemap: false,
+    });
+    const meta = root.openDB<PaxosMetaRecord, MetaKey>({ name: DB_NAMES.paxosMeta });
+    const log = root.openDB<PaxosLogRecord, LogKey>({ name: DB_NAMES.paxosLog });
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync);
+  }
+
+  /** The durable Paxos state of one group. Same instance for the same id. */
+  paxos(group: GroupId): PaxosStore {
+    this.assertOpen();
+    let store = this.stores.get(group);
+    if (!store) {
+      store = new PaxosStore(group, this.meta, this.log, this.committer);
+      this.stores.set(group, store);
+    }
+    return store;
+  }
+
+  get stats(): StorageStats {
+    return this.committer.stats;
+  }
+
+  /** Waits for queued writes to settle, then closes the environment. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.committer.settled();
+    await this.root.close();
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new Error('storage is closed');
+  }
+}
+
+export function openStorage(options: StorageOptions): Storage {
+  return Storage.open(options);
+}

@@ -1,0 +1,39 @@
+// Local copies of the shapes the Paxos replica (libs/paxos) hands to its shell.
+// They are structurally identical on purpose: storage must not depend on paxos,
+// and TypeScript's structural typing lets the shell pass one for the other.
+
+export type GroupId = string;
+
+/** Ordered lexicographically: round first, then node id. */
+export interface Ballot {
+  round: number;
+  node: string;
+}
+
+export type Value =
+  | { kind: 'noop' }
+  | { kind: 'batch'; cmds: Array<{ id: string; payload: unknown }> };
+
+export interface AcceptedEntry {
+  slot: number;
+  ballot: Ballot;
+  value: Value;
+}
+
+/** The `persist` output of one replica step: must be durable before its messages are sent. */
+export interface PaxosPersist {
+  promised?: Ballot;
+  accepted?: AcceptedEntry[];
+}
+
+/** What a replica needs to restart its acceptor for one group. */
+export interface PaxosDurableState {
+  /** `null` when this replica never promised anything in this group. */
+  promised: Ballot | null;
+  /** Ascending by slot. */
+  accepted: AcceptedEntry[];
+  /** Reserved for reconfiguration, applied index and compaction (later issues); absent until written. */
+  config?: unknown;
+  applied?: number;
+  snapshotIndex?: number;
+}

@@ -1,0 +1,243 @@
+import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageKind } from '@synod/codec';
+import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
+import { EMPTY_CHAOS, judge } from './chaos.js';
+import { subjects } from './subjects.js';
+import { WireNoRespondersError, WireTimeoutError, type Respond, type Wire } from './wire.js';
+
+export interface OutMessage<K extends MessageKind = MessageKind> {
+  kind: K;
+  body: MessageBody<K>;
+  group?: string;
+}
+
+/** What a request handler returns: the reply message. Throwing a SynodError replies with it. */
+export type Handler = (env: Envelope) => OutMessage | void | Promise<OutMessage | void>;
+
+export interface BusOptions {
+  nodeId: string;
+  dc: string;
+  cluster?: string;
+  logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
+  metrics?: Metrics;
+  /** Randomness for loss and jitter; injectable for reproducible tests. */
+  rand?: () => number;
+  /** Whether to apply the simulated-DC faults (on by default; off for pure benchmarks of the raw path). */
+  simulateDcs?: boolean;
+}
+
+const silentLog = { warn() {}, info() {}, error() {} };
+
+/**
+ * The synod message bus: one node's view of the cluster network. Owns encoding, validation of
+ * every inbound byte, request/reply, and the simulated-DC layer. Faults are applied where a
+ * message arrives, because only there are both endpoints' DCs known (the envelope carries the
+ * sender's); replies are judged the same way on their way back.
+ */
+export class Bus {
+  readonly nodeId: string;
+  readonly dc: string;
+  readonly cluster: string;
+  readonly metrics: Metrics;
+  private readonly subj: ReturnType<typeof subjects>;
+  private readonly handlers = new Map<MessageKind, Handler>();
+  private readonly chaosListeners = new Set<(s: ChaosState) => void>();
+  private readonly log: Pick<Logger, 'warn' | 'info' | 'error'>;
+  private readonly badInput: RateLimitedLog;
+  private readonly rand: () => number;
+  private readonly simulateDcs: boolean;
+  private readonly unsubs: Array<() => void> = [];
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private chaosState: ChaosState = EMPTY_CHAOS;
+  private closed = false;
+
+  constructor(
+    readonly wire: Wire,
+    opts: BusOptions,
+  ) {
+    this.nodeId = opts.nodeId;
+    this.dc = opts.dc;
+    this.cluster = opts.cluster ?? 'synod';
+    this.metrics = opts.metrics ?? new Metrics();
+    this.subj = subjects(this.cluster);
+    this.log = opts.logger ?? silentLog;
+    this.badInput = new RateLimitedLog(this.log as Logger);
+    this.rand = opts.rand ?? Math.random;
+    this.simulateDcs = opts.simulateDcs ?? true;
+  }
+
+  /** Subscribes the node's inbox and the chaos subjects, then asks peers for the current fault picture. */
+  async start(): Promise<void> {
+    this.unsubs.push(this.wire.subscribe(this.subj.node(this.nodeId), (d, r) => this.receive(d, r)));
+    this.unsubs.push(this.wire.subscribe(this.subj.all, (d, r) => this.receive(d, r)));
+    this.unsubs.push(this.wire.subscribe(this.subj.chaos, (d) => this.receive(d, undefined)));
+    this.unsubs.push(
+      this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
+        // Only a process that has seen a fault picture answers; the first answer wins.
+        if (respond && this.chaosState.version > 0) respond(this.pack('chaos.state', this.chaosState, ''));
+      }),
+    );
+    await this.wire.flush();
+    try {
+      const reply = decode(await this.wire.request(this.subj.chaosGet, this.pack('chaos.get', {}, ''), 300));
+      if (reply.ok && reply.envelope.kind === 'chaos.state') this.applyChaos(reply.envelope.body as ChaosState);
+    } catch {
+      // Nobody knows of any faults yet.
+    }
+  }
+
+  get chaos(): ChaosState {
+    return this.chaosState;
+  }
+
+  on<K extends MessageKind>(kind: K, handler: (env: Envelope<K>) => OutMessage | void | Promise<OutMessage | void>): void {
+    this.handlers.set(kind, handler as Handler);
+  }
+
+  onChaos(listener: (s: ChaosState) => void): () => void {
+    this.chaosListeners.add(listener);
+    return () => this.chaosListeners.delete(listener);
+  }
+
+  send<K extends MessageKind>(to: string, kind: K, body: MessageBody<K>, group = ''): void {
+    if (this.closed) return;
+    this.wire.publish(this.subj.node(to), this.pack(kind, body, group));
+  }
+
+  broadcast<K extends MessageKind>(kind: K, body: MessageBody<K>, group = ''): void {
+    if (this.closed) return;
+    this.wire.publish(this.subj.all, this.pack(kind, body, group));
+  }
+
+  /** Publishes a fault picture to every process (and applies it here). */
+  async publishChaos(state: ChaosState): Promise<void> {
+    this.applyChaos(state);
+    this.wire.publish(this.subj.chaos, this.pack('chaos.state', state, ''));
+    await this.wire.flush();
+  }
+
+  /**
+   * Sends a request and resolves with the reply envelope. Rejects with SynodError:
+   * TIMEOUT (no reply in time, including one lost to a simulated fault), UNAVAILABLE (no such
+   * node listening), or the code the responder replied with.
+   */
+  async request<K extends MessageKind>(to: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
+    const timeoutMs = opts.timeoutMs ?? 2_000;
+    const started = Date.now();
+    let bytes: Uint8Array;
+    try {
+      bytes = await this.wire.request(this.subj.node(to), this.pack(kind, body, opts.group ?? ''), timeoutMs);
+    } catch (err) {
+      if (err instanceof WireTimeoutError) throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
+      if (err instanceof WireNoRespondersError) throw new SynodError('UNAVAILABLE', `node ${to} is not listening`, { node: to });
+      throw err;
+    }
+    const r = decode(bytes);
+    if (!r.ok) {
+      this.dropped(r.reason, r.detail);
+      throw new SynodError('INTERNAL', `malformed reply from ${to}: ${r.reason}`);
+    }
+    const verdict = this.judgeInbound(r.envelope);
+    if (!verdict.deliver) {
+      // The reply was lost on the simulated link: the caller sees what it would see in reality.
+      await this.sleep(Math.max(0, timeoutMs - (Date.now() - started)));
+      throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
+    }
+    if (verdict.delayMs > 0) await this.sleep(verdict.delayMs);
+    if (r.envelope.kind === 'error') throw SynodError.fromBody(r.envelope.body as MessageBody<'error'>);
+    return r.envelope;
+  }
+
+  stats(): { received: number; dropped: number; droppedByFault: number } {
+    return {
+      received: this.metrics.total('synod_bus_received_total'),
+      dropped: this.metrics.total('synod_bus_dropped_total'),
+      droppedByFault: this.metrics.total('synod_bus_fault_dropped_total'),
+    };
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const off of this.unsubs.splice(0)) off();
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.wire.close();
+  }
+
+  private pack<K extends MessageKind>(kind: K, body: MessageBody<K>, group: string): Uint8Array {
+    return encode({ from: this.nodeId, dc: this.dc, kind, group, body });
+  }
+
+  private receive(bytes: Uint8Array, respond: Respond | undefined): void {
+    if (this.closed) return;
+    const r = decode(bytes);
+    if (!r.ok) return this.dropped(r.reason, r.detail);
+    const env = r.envelope;
+    if (env.kind === 'chaos.state') return this.applyChaos(env.body as ChaosState);
+    const verdict = this.judgeInbound(env);
+    if (!verdict.deliver) {
+      this.metrics.inc('synod_bus_fault_dropped_total', { why: verdict.why });
+      return;
+    }
+    if (verdict.delayMs > 0) {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.dispatch(env, respond);
+      }, verdict.delayMs);
+      this.timers.add(t);
+      return;
+    }
+    this.dispatch(env, respond);
+  }
+
+  private judgeInbound(env: Envelope) {
+    if (!this.simulateDcs) return { deliver: true as const, delayMs: 0 };
+    return judge(this.chaosState, { node: env.from, dc: env.dc }, { node: this.nodeId, dc: this.dc }, this.rand);
+  }
+
+  private dispatch(env: Envelope, respond: Respond | undefined): void {
+    this.metrics.inc('synod_bus_received_total');
+    const handler = this.handlers.get(env.kind);
+    if (!handler) {
+      respond?.(this.pack('error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group));
+      return;
+    }
+    const reply = (out: OutMessage | void) => {
+      if (respond && out) respond(this.pack(out.kind, out.body, out.group ?? env.group));
+    };
+    const fail = (err: unknown) => {
+      const e = err instanceof SynodError ? err : new SynodError('INTERNAL', (err as Error)?.message ?? String(err));
+      if (!(err instanceof SynodError)) this.log.error({ err, kind: env.kind }, 'handler failed');
+      respond?.(this.pack('error', e.toBody(), env.group));
+    };
+    try {
+      const out = handler(env);
+      if (out instanceof Promise) out.then(reply, fail);
+      else reply(out);
+    } catch (err) {
+      fail(err);
+    }
+  }
+
+  private applyChaos(state: ChaosState): void {
+    if (state.version <= this.chaosState.version) return;
+    this.chaosState = state;
+    this.metrics.set('synod_chaos_version', state.version);
+    this.log.info({ chaosVersion: state.version, links: state.links.length, isolated: state.isolated }, 'fault picture applied');
+    for (const l of this.chaosListeners) l(state);
+  }
+
+  private dropped(reason: DropReason, detail: string): void {
+    this.metrics.inc('synod_bus_dropped_total', { reason });
+    this.badInput.warn(reason, { reason, detail }, 'dropped a bad message');
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        resolve();
+      }, ms);
+      this.timers.add(t);
+    });
+  }
+}

@@ -1,0 +1,76 @@
+import { WireNoRespondersError, WireTimeoutError, type Respond, type Wire, type WireHandler } from './wire.js';
+
+/**
+ * An in-process message hub with NATS subject semantics for exact subjects (no wildcards):
+ * every subscriber of a subject gets every message, asynchronously, in publish order.
+ */
+export class MemoryHub {
+  private readonly subs = new Map<string, Set<WireHandler>>();
+
+  wire(): Wire {
+    return new MemoryWire(this);
+  }
+
+  /** @internal */
+  subscribe(subject: string, h: WireHandler): () => void {
+    let set = this.subs.get(subject);
+    if (!set) this.subs.set(subject, (set = new Set()));
+    set.add(h);
+    return () => set!.delete(h);
+  }
+
+  /** @internal */
+  deliver(subject: string, data: Uint8Array, respond: Respond | undefined): number {
+    const set = this.subs.get(subject);
+    if (!set) return 0;
+    for (const h of [...set]) queueMicrotask(() => h(data.slice(), respond));
+    return set.size;
+  }
+}
+
+class MemoryWire implements Wire {
+  private readonly unsubs = new Set<() => void>();
+  private closed = false;
+  constructor(private readonly hub: MemoryHub) {}
+
+  publish(subject: string, data: Uint8Array): void {
+    if (!this.closed) this.hub.deliver(subject, data, undefined);
+  }
+
+  request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    return new Promise((resolve, reject) => {
+      let done = false;
+      const timer = setTimeout(() => {
+        done = true;
+        reject(new WireTimeoutError(subject));
+      }, timeoutMs);
+      const respond: Respond = (reply) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        resolve(reply);
+      };
+      if (this.hub.deliver(subject, data, respond) === 0) {
+        clearTimeout(timer);
+        reject(new WireNoRespondersError(subject));
+      }
+    });
+  }
+
+  subscribe(subject: string, handler: WireHandler): () => void {
+    const off = this.hub.subscribe(subject, handler);
+    this.unsubs.add(off);
+    return () => {
+      off();
+      this.unsubs.delete(off);
+    };
+  }
+
+  async flush(): Promise<void> {}
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const off of this.unsubs) off();
+    this.unsubs.clear();
+  }
+}

@@ -1,0 +1,94 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createInterface } from 'node:readline';
+import { fileURLToPath } from 'node:url';
+
+const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+
+/** Node arguments that run the synod CLI entry point from source with tsx. */
+export const synodCommand = (args: string[]) => ({ cmd: process.execPath, args: ['--import', TSX, MAIN, ...args] });
+
+/**
+ * A synod subprocess steered by JSON lines over stdio (see probe-node.ts). Replies are matched
+ * to requests by id, so many commands may be outstanding at once.
+ */
+export class ChildNode {
+  private nextId = 1;
+  private readonly waiting = new Map<number, (reply: Record<string, unknown>) => void>();
+  private readyResolve!: () => void;
+  readonly ready: Promise<void>;
+  readonly exited: Promise<number | null>;
+  readonly stderrTail: string[] = [];
+
+  private constructor(
+    readonly name: string,
+    readonly proc: ChildProcess,
+  ) {
+    this.ready = new Promise((r) => (this.readyResolve = r));
+    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+    createInterface({ input: proc.stdout! }).on('line', (line) => {
+      let msg: Record<string, unknown>;
+      try {
+        msg = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return;
+      }
+      if (msg.ready) this.readyResolve();
+      const id = msg.id as number | undefined;
+      if (id !== undefined) {
+        this.waiting.get(id)?.(msg);
+        this.waiting.delete(id);
+      }
+    });
+    createInterface({ input: proc.stderr! }).on('line', (line) => {
+      this.stderrTail.push(line);
+      if (this.stderrTail.length > 40) this.stderrTail.shift();
+    });
+  }
+
+  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildNode {
+    const { cmd, args: full } = synodCommand(args);
+    return new ChildNode(name, spawn(cmd, full, { stdio: ['pipe', 'pipe', 'pipe'], env }));
+  }
+
+  async waitReady(timeoutMs = 15_000): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`${this.name} not ready in ${timeoutMs} ms:\n${this.stderrTail.join('\n')}`)), timeoutMs);
+    });
+    const died = this.exited.then((code) => {
+      throw new Error(`${this.name} exited with ${code}:\n${this.stderrTail.join('\n')}`);
+    });
+    try {
+      await Promise.race([this.ready, timeout, died]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  call<T = Record<string, unknown>>(cmd: Record<string, unknown>, timeoutMs = 10_000): Promise<T & { ok: boolean }> {
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiting.delete(id);
+        reject(new Error(`${this.name} did not answer ${JSON.stringify(cmd)}`));
+      }, timeoutMs);
+      this.waiting.set(id, (reply) => {
+        clearTimeout(timer);
+        resolve(reply as T & { ok: boolean });
+      });
+      this.proc.stdin!.write(JSON.stringify({ id, ...cmd }) + '\n');
+    });
+  }
+
+  /** Asks the process to stop (stdin closes, then SIGTERM, then SIGKILL) and waits for it. */
+  async stop(): Promise<void> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return;
+    this.proc.stdin!.end();
+    const term = setTimeout(() => this.proc.kill('SIGTERM'), 2_000);
+    const kill = setTimeout(() => this.proc.kill('SIGKILL'), 5_000);
+    await this.exited;
+    clearTimeout(term);
+    clearTimeout(kill);
+  }
+}

@@ -1,0 +1,77 @@
+#!/usr/bin/env node
+import { ConfigError } from '@synod/config';
+import { SynodError } from '@synod/codec';
+import { CHAOS_HELP, runChaos } from './chaos-command.js';
+import { DEMO_HELP, runDemo } from './demo.js';
+import { runProbeNode } from './probe-node.js';
+
+const HELP = `synod — a sharded, Spanner-like transactional key-value store
+
+Usage: synod <command> [options]
+
+Commands:
+  demo         run a local 3-DC transport demo (nats-server + one node per DC)
+  chaos        inject DC partitions, latency, loss and node isolation into a running cluster
+  probe-node   run one transport probe node (steered by JSON lines on stdin)
+
+Run 'synod <command> --help' for a command's options.`;
+
+const PROBE_HELP = `synod probe-node — one node on the synod bus that answers pings and records notes
+
+Options (also env SYNOD_<NAME>):
+  --node-id <id>    required
+  --dc <dc>         required
+  --nats-url <url>  default nats://127.0.0.1:4222
+  --cluster <name>  default synod
+  --log-level <l>   default info (logs go to stderr)
+
+Reads JSON-line commands on stdin: ping, note, notes, stats (see probe-node.ts).`;
+
+const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
+  demo: { help: DEMO_HELP, run: runDemo },
+  chaos: { help: CHAOS_HELP, run: runChaos },
+  'probe-node': { help: PROBE_HELP, run: runProbeNode },
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(HELP + '\n');
+    return 0;
+  }
+  const cmd = commands[name];
+  if (!cmd) {
+    process.stderr.write(`synod: unknown command '${name}'\n\n${HELP}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(cmd.help + '\n');
+    return 0;
+  }
+  try {
+    await cmd.run(rest);
+    return 0;
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`synod ${name}: INVALID_ARGUMENT\n${err.message}\n`);
+      return 2;
+    }
+    if (err instanceof SynodError) {
+      process.stderr.write(`synod ${name}: ${err.code}: ${err.message}\n`);
+      return 1;
+    }
+    process.stderr.write(`synod ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    return 1;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    // probe-node keeps running until stdin closes; every other command ends here.
+    if (process.argv[2] !== 'probe-node' || code !== 0) process.exit(code);
+  },
+  (err) => {
+    process.stderr.write(String(err) + '\n');
+    process.exit(1);
+  },
+);

@@ -62,13 +62,19 @@ export class GroupCommitter {
     return done;
   }
 
+  /** Rejects later submits; resolves once everything submitted before has committed or failed. */
+  close(): Promise<void> {
+    this.failure ??= new Error('storage is closed');
+    return this.lastSubmitted;
+  }
+
   /** Resolves when everything submitted so far has committed or failed. */
   settled(): Promise<void> {
     return this.lastSubmitted;
   }
 
   private startBatchIfIdle(): void {
-    if (this.batchInFlight || this.queue.length === 0 || this.failure) return;
+    if (this.batchInFlight || this.queue.length === 0) return;
     this.batchInFlight = true;
     let batch: Pending[] = [];
     let opError: Error | null = null;

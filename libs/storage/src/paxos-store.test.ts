@@ -164,4 +164,18 @@ describe('PaxosStore (LMDB, fsync on)', () => {
     expect(firstDone).toBe(true);
     await first;
   });
+
+  it('close() waits for queued persists, then rejects new ones', async () => {
+    const dir = tempDir();
+    cleanups.push(dir.remove);
+    const storage = openStorage({ path: dir.path });
+    const g = storage.paxos('g1');
+    const queued = [1, 2, 3].map((r) => g.persist({ promised: ballot(r) }));
+    await storage.close();
+    await Promise.all(queued);
+    await expect(g.persist({ promised: ballot(4) })).rejects.toThrow(/closed/);
+    const reopened = openStorage({ path: dir.path });
+    cleanups.push(() => reopened.close());
+    expect((await reopened.paxos('g1').load()).promised).toEqual(ballot(3));
+  });
 });

@@ -78,7 +78,7 @@ export class Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.committer.settled();
+    await this.committer.close();
     await this.root.close();
   }
 

@@ -3,10 +3,11 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
 const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
+/** `--import tsx` resolves from the working directory, so children start in the repo root. */
+export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
-/** Node arguments that run the synod CLI entry point from source with tsx. */
-export const synodCommand = (args: string[]) => ({ cmd: process.execPath, args: ['--import', TSX, MAIN, ...args] });
+/** How to run the synod CLI entry point from source with tsx: command, arguments, working directory. */
+export const synodCommand = (args: string[]) => ({ cmd: process.execPath, args: ['--import', 'tsx', MAIN, ...args], cwd: REPO_ROOT });
 
 /**
  * A synod subprocess steered by JSON lines over stdio (see probe-node.ts). Replies are matched
@@ -47,8 +48,8 @@ export class ChildNode {
   }
 
   static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildNode {
-    const { cmd, args: full } = synodCommand(args);
-    return new ChildNode(name, spawn(cmd, full, { stdio: ['pipe', 'pipe', 'pipe'], env }));
+    const { cmd, args: full, cwd } = synodCommand(args);
+    return new ChildNode(name, spawn(cmd, full, { cwd, stdio: ['pipe', 'pipe', 'pipe'], env }));
   }
 
   async waitReady(timeoutMs = 15_000): Promise<void> {

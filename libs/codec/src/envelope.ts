@@ -1,5 +1,4 @@
 import { Packr } from 'msgpackr';
-import { z } from 'zod';
 import { messageSchemas, type MessageBody, type MessageKind } from './messages.js';
 
 export const WIRE_VERSION = 1;
@@ -21,8 +20,18 @@ export interface Envelope<K extends MessageKind = MessageKind> {
 export type DropReason = 'too_large' | 'malformed' | 'bad_envelope' | 'unknown_kind' | 'bad_body';
 export type DecodeResult = { ok: true; envelope: Envelope } | { ok: false; reason: DropReason; detail: string };
 
-const shortString = z.string().max(63);
-const envelopeTuple = z.tuple([z.literal(WIRE_VERSION), shortString.min(1), shortString.min(1), z.string().max(63), shortString, z.unknown()]);
+const isName = (x: unknown, min: number): x is string => typeof x === 'string' && x.length >= min && x.length <= 63;
+
+/** The envelope's fixed shape, checked by hand: it runs on every message, ahead of the body's zod schema. */
+function envelopeProblem(raw: unknown): string | undefined {
+  if (!Array.isArray(raw) || raw.length !== 6) return 'expected a 6-element array';
+  if (raw[0] !== WIRE_VERSION) return `unsupported wire version ${String(raw[0]).slice(0, 20)}`;
+  if (!isName(raw[1], 1)) return 'bad sender node id';
+  if (!isName(raw[2], 1)) return 'bad sender dc';
+  if (!isName(raw[3], 1)) return 'bad kind';
+  if (!isName(raw[4], 0)) return 'bad group';
+  return undefined;
+}
 
 // Plain MessagePack (no msgpackr record extension), so non-JS peers can speak the protocol too.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
@@ -44,9 +53,9 @@ export function decode(bytes: Uint8Array): DecodeResult {
   } catch (err) {
     return { ok: false, reason: 'malformed', detail: (err as Error).message.slice(0, 200) };
   }
-  const tuple = envelopeTuple.safeParse(raw);
-  if (!tuple.success) return { ok: false, reason: 'bad_envelope', detail: tuple.error.issues[0]?.message ?? 'bad envelope' };
-  const [v, from, dc, kind, group, body] = tuple.data;
+  const problem = envelopeProblem(raw);
+  if (problem) return { ok: false, reason: 'bad_envelope', detail: problem };
+  const [v, from, dc, kind, group, body] = raw as [number, string, string, string, string, unknown];
   if (!Object.hasOwn(messageSchemas, kind)) return { ok: false, reason: 'unknown_kind', detail: kind };
   const parsed = messageSchemas[kind as MessageKind].safeParse(body);
   if (!parsed.success) {

@@ -22,6 +22,14 @@ describe('judge', () => {
     expect(judge(oneWay, b, a, half).deliver).toBe(true);
   });
 
+  it('treats * as every other DC', () => {
+    const s = chaos.partition(EMPTY_CHAOS, ['dc-a'], ['*']);
+    expect(judge(s, a, b, half).deliver).toBe(false);
+    expect(judge(s, c, a, half).deliver).toBe(false);
+    expect(judge(s, b, c, half).deliver).toBe(true);
+    expect(judge(s, a, { node: 'n4', dc: 'dc-a' }, half).deliver).toBe(true);
+  });
+
   it('adds latency plus jitter drawn from rand', () => {
     const s = chaos.latency(EMPTY_CHAOS, 'dc-a', 'dc-b', 40, 10);
     expect(judge(s, a, b, half)).toEqual({ deliver: true, delayMs: 45 });

@@ -16,13 +16,18 @@ export function judge(state: ChaosState, from: { node: string; dc: string }, to:
     if (from.node !== to.node) return { deliver: false, why: 'isolated' };
   }
   let link: LinkFault | undefined;
-  for (const l of state.links) if (l.from === from.dc && l.to === to.dc) link = l;
+  for (const l of state.links) if (linkMatches(l, from.dc, to.dc)) link = l;
   if (!link) return NOW;
   if (link.down) return { deliver: false, why: 'partition' };
   if (link.loss > 0 && rand() < link.loss) return { deliver: false, why: 'loss' };
   const delayMs = link.latencyMs + (link.jitterMs > 0 ? rand() * link.jitterMs : 0);
   return delayMs > 0 ? { deliver: true, delayMs } : NOW;
 }
+
+/** `*` stands for every other DC, so `partition dc-a` needs no list of DCs. */
+export const ANY_DC = '*';
+const linkMatches = (l: LinkFault, from: string, to: string) =>
+  (l.from === from || (l.from === ANY_DC && from !== to)) && (l.to === to || (l.to === ANY_DC && from !== to));
 
 type LinkPatch = Partial<Omit<LinkFault, 'from' | 'to'>>;
 

@@ -1,6 +1,6 @@
 export { Bus, type BusOptions, type Handler, type OutMessage } from './bus.js';
 export { connectBus } from './connect.js';
-export { chaos, judge, EMPTY_CHAOS, type Verdict } from './chaos.js';
+export { chaos, judge, EMPTY_CHAOS, ANY_DC, type Verdict } from './chaos.js';
 export { MemoryHub } from './memory-wire.js';
 export { NatsWire } from './nats-wire.js';
 export { subjects } from './subjects.js';

@@ -1,0 +1,55 @@
+import { spawnSync } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { EMPTY_CHAOS } from '@synod/transport';
+import { nextChaos } from './chaos-command.js';
+import { synodCommand } from './child-node.js';
+
+const opts = { natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false };
+
+describe('synod chaos', () => {
+  it('partitions a DC from every other DC by default', () => {
+    const s = nextChaos(EMPTY_CHAOS, ['partition', 'dc-a'], opts)!;
+    expect(s.version).toBe(1);
+    expect(s.links.map((l) => `${l.from}>${l.to}:${l.down}`).sort()).toEqual(['*>dc-a:true', 'dc-a>*:true']);
+  });
+
+  it('adds latency in both directions as one version with --both', () => {
+    const s = nextChaos({ ...EMPTY_CHAOS, version: 4 }, ['latency', 'dc-a', 'dc-b', '30'], { ...opts, both: true })!;
+    expect(s.version).toBe(5);
+    expect(s.links.map((l) => `${l.from}>${l.to}:${l.latencyMs}`).sort()).toEqual(['dc-a>dc-b:30', 'dc-b>dc-a:30']);
+  });
+
+  it('rejects bad input with INVALID_ARGUMENT naming the field', () => {
+    expect(() => nextChaos(EMPTY_CHAOS, ['loss', 'dc-a', 'dc-b', '1.5'], opts)).toThrow(/<probability>/);
+    expect(() => nextChaos(EMPTY_CHAOS, ['latency', 'dc-a'], opts)).toThrow(/<to-dc>/);
+    expect(() => nextChaos(EMPTY_CHAOS, ['explode'], opts)).toThrow(/unknown chaos command/);
+  });
+});
+
+describe('synod CLI', () => {
+  const run = (...args: string[]) => {
+    const { cmd, args: full, cwd } = synodCommand(args);
+    return spawnSync(cmd, full, { cwd, encoding: 'utf8', timeout: 30_000 });
+  };
+
+  it('prints help for every command and fails cleanly on unknown ones', () => {
+    const top = run('--help');
+    expect(top.status).toBe(0);
+    for (const name of ['demo', 'chaos', 'probe-node']) {
+      expect(top.stdout).toContain(name);
+      const sub = run(name, '--help');
+      expect(sub.status, name).toBe(0);
+      expect(sub.stdout).toContain(`synod ${name}`);
+    }
+    const bad = run('frobnicate');
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain("unknown command 'frobnicate'");
+  });
+
+  it('reports a bad flag as INVALID_ARGUMENT', () => {
+    const r = run('chaos', 'heal', '--nats-url', 'nats://127.0.0.1:1', '--bogus', '1');
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('INVALID_ARGUMENT');
+    expect(r.stderr).toContain('--bogus');
+  });
+});

@@ -1,5 +1,5 @@
 /**
- * Injected randomness. The replica never calls Math.random: the shell (or the
+ * Injected randomness. The replica has no ambient randomness source: the shell (or the
  * simulator, from its seed) supplies this so runs are reproducible.
  */
 export interface Rng {

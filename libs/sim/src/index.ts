@@ -1,0 +1,23 @@
+export { Prng, hashString } from './prng.js';
+export { EventQueue } from './event-queue.js';
+export { Scheduler } from './scheduler.js';
+export { Trace } from './trace.js';
+export { SimNetwork, NO_NETWORK_FAULTS, type NetworkFaults } from './network.js';
+export { DurableStore } from './disk.js';
+export { SimNode, type NodeTiming } from './node.js';
+export { SimClient, type ClientTiming } from './client.js';
+export { Nemesis, CALM_NETWORK } from './nemesis.js';
+export { History, type Violation } from './checkers.js';
+export type { SimPayload } from './messages.js';
+export {
+  BROKEN_VARIANTS,
+  DATACENTERS,
+  DEFAULT_SIM_OPTIONS,
+  FAULT_MODES,
+  simOptions,
+  nodeIdForDc,
+  type BrokenVariant,
+  type FaultMode,
+  type SimOptions,
+} from './options.js';
+export { runSimulation, type SimResult, type GroupStats } from './simulation.js';

@@ -1,0 +1,21 @@
+import type { Command, PaxosMessage } from '@synod/paxos';
+
+/** Everything that travels over the simulated network. */
+export type SimPayload =
+  | { kind: 'paxos'; msg: PaxosMessage }
+  | { kind: 'propose'; group: string; cmd: Command }
+  | { kind: 'reply'; id: string; ok: boolean; leaderHint: string | null };
+
+export function describePayload(p: SimPayload): string {
+  switch (p.kind) {
+    case 'paxos': {
+      const m = p.msg;
+      const b = 'ballot' in m ? ` b=${m.ballot.round}.${m.ballot.node}` : '';
+      return `${m.group}:${m.type}${b}`;
+    }
+    case 'propose':
+      return `${p.group}:propose ${p.cmd.id}`;
+    case 'reply':
+      return `reply ${p.id} ${p.ok ? 'ok' : `not_leader hint=${p.leaderHint}`}`;
+  }
+}

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorBody } from './errors.js';
+import { paxosMessageSchema, proposeSchema, proposedSchema } from './paxos-messages.js';
 
 const dcName = z.string().min(1).max(63);
 
@@ -34,6 +35,10 @@ export const messageSchemas = {
   error: errorBody,
   'chaos.state': chaosState,
   'chaos.get': z.object({}),
+  /** Replica-to-replica Multi-Paxos traffic for the envelope's group. */
+  paxos: paxosMessageSchema,
+  'paxos.propose': proposeSchema,
+  'paxos.proposed': proposedSchema,
 } as const;
 
 export type MessageKind = keyof typeof messageSchemas;

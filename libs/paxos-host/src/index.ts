@@ -1,0 +1,1 @@
+export { PaxosHost, monotonicMicros, type GroupSpec, type PaxosHostOptions } from './paxos-host.js';

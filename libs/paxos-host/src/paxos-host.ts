@@ -1,0 +1,190 @@
+import type { z } from 'zod';
+import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec';
+import type { Logger } from '@synod/config';
+import { Replica, ZERO_BALLOT, type ApplyEntry, type Command, type PaxosMessage, type Ready, type ReplicaConfig, type Rng } from '@synod/paxos';
+import type { PaxosStore, Storage } from '@synod/storage';
+import type { Bus } from '@synod/transport';
+
+// The wire schema and the core's message type must agree; this line stops the build if they drift.
+const _schemaMatchesCore = (m: z.infer<typeof paxosMessageSchema>): PaxosMessage => m;
+void _schemaMatchesCore;
+
+/** Monotonic microseconds for the cores' ticks (not TrueTime: only durations are read from it). */
+export const monotonicMicros = () => Math.round((performance.timeOrigin + performance.now()) * 1000);
+
+export interface PaxosHostOptions {
+  bus: Bus;
+  storage: Storage;
+  /** How often every replica is ticked. */
+  tickMs?: number;
+  rng?: Rng;
+  clock?: () => number;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
+  /** Called when durable state could not be written: the process must not go on. */
+  onFatal?: (err: unknown) => void;
+}
+
+export interface GroupSpec {
+  config: ReplicaConfig;
+  /** The state machine: called once per chosen entry, in slot order. */
+  apply?: (entry: ApplyEntry) => void;
+}
+
+interface Waiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+}
+
+class HostedGroup {
+  /** Resolves when every persist issued so far is durable; sends wait on it (persist before you speak). */
+  durable: Promise<void> = Promise.resolve();
+  readonly waiters = new Map<string, Waiter[]>();
+  constructor(
+    readonly replica: Replica,
+    readonly store: PaxosStore,
+    readonly apply: ((e: ApplyEntry) => void) | undefined,
+  ) {}
+}
+
+/**
+ * The thin shell around Paxos replicas: feeds them messages from the bus and ticks from a
+ * timer, makes their state durable before their messages leave, applies chosen entries, and
+ * completes client proposals once their commands are applied here.
+ */
+export class PaxosHost {
+  private readonly groups = new Map<string, HostedGroup>();
+  private readonly bus: Bus;
+  private readonly storage: Storage;
+  private readonly clock: () => number;
+  private readonly rng: Rng;
+  private readonly log: PaxosHostOptions['logger'];
+  private readonly onFatal: (err: unknown) => void;
+  private ticker: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(opts: PaxosHostOptions) {
+    this.bus = opts.bus;
+    this.storage = opts.storage;
+    this.clock = opts.clock ?? monotonicMicros;
+    this.rng = opts.rng ?? { next: Math.random };
+    this.log = opts.logger;
+    this.onFatal =
+      opts.onFatal ??
+      ((err) => {
+        this.log?.fatal({ err }, 'durable write failed; stopping');
+        process.exit(70);
+      });
+    this.bus.on('paxos', (env) => this.onPaxos(env));
+    this.bus.on('paxos.propose', async (env) => {
+      const body = env.body;
+      const group = this.groups.get(env.group);
+      if (!group) throw new SynodError('UNAVAILABLE', `${this.bus.nodeId} hosts no replica of group ${env.group}`);
+      await this.propose(env.group, body.cmds, body.timeoutMs);
+      return { kind: 'paxos.proposed', body: { ids: body.cmds.map((c) => c.id), appliedUpTo: group.replica.appliedUpTo() } };
+    });
+    this.ticker = setInterval(() => this.tickAll(), opts.tickMs ?? 10);
+  }
+
+  async addGroup(spec: GroupSpec): Promise<Replica> {
+    const { group } = spec.config;
+    if (this.groups.has(group)) throw new Error(`group ${group} already hosted`);
+    const store = this.storage.paxos(group);
+    const state = await store.load();
+    const replica = new Replica(spec.config, this.rng, { durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted }, nowUs: this.clock() });
+    this.groups.set(group, new HostedGroup(replica, store, spec.apply));
+    return replica;
+  }
+
+  replica(group: string): Replica | undefined {
+    return this.groups.get(group)?.replica;
+  }
+
+  /**
+   * Replicates commands through the group and resolves once all of them are applied on this
+   * replica. Rejects NOT_LEADER (with a hint) when this replica knows no leader, TIMEOUT otherwise.
+   */
+  propose(groupId: string, cmds: Command[], timeoutMs = 5_000): Promise<void> {
+    const g = this.groups.get(groupId);
+    if (!g) return Promise.reject(new SynodError('UNAVAILABLE', `no replica of group ${groupId} here`));
+    const done = Promise.all(
+      cmds.map(
+        (c) =>
+          new Promise<void>((resolve, reject) => {
+            const list = g.waiters.get(c.id) ?? [];
+            list.push({ resolve, reject });
+            g.waiters.set(c.id, list);
+          }),
+      ),
+    );
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        for (const c of cmds) g.waiters.delete(c.id);
+        reject(new SynodError('TIMEOUT', `commands not applied within ${timeoutMs} ms`));
+      }, timeoutMs);
+    });
+    this.handle(g, g.replica.propose(cmds, this.clock()));
+    return Promise.race([done.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.ticker);
+    await Promise.all([...this.groups.values()].map((g) => g.durable.catch(() => undefined)));
+  }
+
+  private onPaxos(env: Envelope<'paxos'>): void {
+    const msg = env.body as PaxosMessage;
+    const g = this.groups.get(env.group);
+    // The envelope's sender is who the transport saw; a body claiming otherwise is refused.
+    if (!g || msg.from !== env.from || msg.group !== env.group) {
+      this.bus.metrics.inc('synod_paxos_refused_total', { why: g ? 'spoofed' : 'unknown_group' });
+      return;
+    }
+    this.handle(g, g.replica.step(msg, this.clock()));
+  }
+
+  private tickAll(): void {
+    if (this.closed) return;
+    const now = this.clock();
+    for (const g of this.groups.values()) this.handle(g, g.replica.tick(now));
+  }
+
+  private handle(g: HostedGroup, ready: Ready): void {
+    if (ready.persist) {
+      g.durable = g.store.persist(ready.persist);
+      g.durable.catch((err) => this.onFatal(err));
+    }
+    if (ready.send.length > 0) {
+      const sends = ready.send;
+      void g.durable.then(() => {
+        if (this.closed) return;
+        for (const { to, msg } of sends) {
+          if (to === this.bus.nodeId) queueMicrotask(() => this.handle(g, g.replica.step(msg, this.clock())));
+          else this.bus.send(to, 'paxos', msg, msg.group);
+        }
+      }, () => undefined);
+    }
+    for (const entry of ready.apply) {
+      g.apply?.(entry);
+      for (const c of entry.commands) this.settle(g, c.id);
+      for (const id of entry.duplicates) this.settle(g, id);
+    }
+    for (const r of ready.proposalResults ?? []) {
+      if (r.status === 'not_leader') {
+        const err = new SynodError('NOT_LEADER', `${this.bus.nodeId} knows no leader for ${g.replica.ballot().node || 'this group'}`, r.leaderHint ? { leader: r.leaderHint } : undefined);
+        for (const id of r.ids) this.settle(g, id, err);
+      } else if (r.status === 'already_applied') {
+        for (const id of r.ids) this.settle(g, id);
+      }
+    }
+    if (ready.leadership) this.log?.info({ group: g.replica.ballot(), ...ready.leadership }, 'leadership changed');
+  }
+
+  private settle(g: HostedGroup, id: string, err?: Error): void {
+    const list = g.waiters.get(id);
+    if (!list) return;
+    g.waiters.delete(id);
+    for (const w of list) err ? w.reject(err) : w.resolve();
+  }
+}

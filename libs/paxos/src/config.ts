@@ -9,6 +9,8 @@ export interface BrokenForTesting {
   ignorePromiseValues?: boolean;
   /** On restart the acceptor forgets its promised ballot (it keeps its accepted log). */
   forgetPromiseOnRestart?: boolean;
+  /** On restart the acceptor keeps its accepted values but forgets at which ballots it accepted them. */
+  forgetAcceptedBallotsOnRestart?: boolean;
   /** A follower marks its accepted entry chosen without checking its ballot against the leader's. */
   learnWithoutBallotMatch?: boolean;
 }

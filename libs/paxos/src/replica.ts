@@ -101,7 +101,10 @@ export class Replica {
       const entries: Iterable<[number, { ballot: Ballot; value: Value }]> = Array.isArray(durable.accepted)
         ? (durable.accepted as AcceptedEntry[]).map((e) => [e.slot, { ballot: e.ballot, value: e.value }])
         : (durable.accepted as ReadonlyMap<number, { ballot: Ballot; value: Value }>).entries();
-      for (const [slot, e] of entries) this.log.set(slot, { ballot: e.ballot, value: e.value });
+      const forgetBallots = this.config.broken.forgetAcceptedBallotsOnRestart === true;
+      for (const [slot, e] of entries) {
+        this.log.set(slot, { ballot: forgetBallots ? ZERO_BALLOT : e.ballot, value: e.value });
+      }
     }
     let maxRound = this.promised.round;
     for (const e of this.log.values()) maxRound = Math.max(maxRound, e.ballot.round);

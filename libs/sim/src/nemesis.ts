@@ -13,12 +13,19 @@ const NETWORK_FAULTS: Record<FaultMode, NetworkFaults> = {
 /** What the network looks like once faults stop: no loss, a little jitter. */
 export const CALM_NETWORK: NetworkFaults = NETWORK_FAULTS.none;
 
-type Action = 'isolate' | 'one-way' | 'heal' | 'crash' | 'restart';
+type Action = 'isolate' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart';
 
 const ACTIONS: Record<FaultMode, Action[]> = {
   none: [],
-  light: ['isolate', 'heal', 'crash', 'restart', 'heal', 'restart'],
-  heavy: ['isolate', 'one-way', 'heal', 'crash', 'restart', 'isolate', 'one-way', 'crash', 'restart'],
+  light: ['isolate', 'heal', 'crash', 'restart', 'heal', 'crash-leader'],
+  heavy: ['isolate', 'one-way', 'heal', 'crash', 'crash-leader', 'restart', 'isolate', 'one-way', 'crash-leader'],
+};
+
+/** A crashed node comes back on its own after a downtime drawn from here (or via 'restart'). */
+const DOWNTIME_US: Record<FaultMode, [number, number]> = {
+  none: [0, 0],
+  light: [50_000, 500_000],
+  heavy: [5_000, 400_000],
 };
 
 const GAP_US: Record<FaultMode, [number, number]> = {
@@ -41,10 +48,11 @@ export class Nemesis {
     private readonly rng: Prng,
     private readonly trace: (line: string) => void,
     private readonly permanentlyDown: ReadonlySet<string>,
+    private readonly networkOverride: Partial<NetworkFaults> = {},
   ) {}
 
   start(faultPhaseUs: number): void {
-    this.net.faults = { ...NETWORK_FAULTS[this.mode] };
+    this.net.faults = { ...NETWORK_FAULTS[this.mode], ...this.networkOverride };
     const actions = ACTIONS[this.mode];
     if (actions.length === 0) return;
     const [lo, hi] = GAP_US[this.mode];
@@ -59,7 +67,7 @@ export class Nemesis {
   /** Faults stop: heal every link, restart every crashed node, calm the network. */
   healAll(): void {
     this.net.healAll();
-    this.net.faults = { ...CALM_NETWORK };
+    this.net.faults = { ...CALM_NETWORK, ...this.networkOverride };
     for (const n of this.nodes) if (!this.permanentlyDown.has(n.id)) n.restart();
     this.trace('nemesis heal-all');
   }
@@ -83,9 +91,19 @@ export class Nemesis {
         this.net.healAll();
         this.trace('nemesis heal');
         return;
-      case 'crash': {
+      case 'crash':
+      case 'crash-leader': {
         const up = this.nodes.filter((n) => n.up);
-        if (up.length > 0) this.rng.pick(up).crash();
+        const leaders = up.filter((n) => n.isLeaderOfAny());
+        const pool = a === 'crash-leader' && leaders.length > 0 ? leaders : up;
+        if (pool.length === 0) return;
+        const victim = this.rng.pick(pool);
+        victim.crash();
+        const [lo, hi] = DOWNTIME_US[this.mode];
+        const inc = victim.incarnation;
+        this.sched.after(this.rng.range(lo, hi), () => {
+          if (victim.incarnation === inc && !this.permanentlyDown.has(victim.id)) victim.restart();
+        });
         return;
       }
       case 'restart': {

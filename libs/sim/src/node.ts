@@ -58,6 +58,11 @@ export class SimNode {
     return this.replicas.get(group);
   }
 
+  isLeaderOfAny(): boolean {
+    for (const r of this.replicas.values()) if (r.isLeader()) return true;
+    return false;
+  }
+
   crash(): void {
     if (!this.up) return;
     this.up = false;

@@ -1,4 +1,5 @@
 import type { BrokenForTesting, LivenessFeatures } from '@synod/paxos';
+import type { NetworkFaults } from './network.js';
 
 export type FaultMode = 'none' | 'light' | 'heavy';
 export const FAULT_MODES: readonly FaultMode[] = ['none', 'light', 'heavy'];
@@ -7,6 +8,7 @@ export const FAULT_MODES: readonly FaultMode[] = ['none', 'light', 'heavy'];
 export const BROKEN_VARIANTS = {
   'ignore-promise-values': { ignorePromiseValues: true },
   'forget-promise': { forgetPromiseOnRestart: true },
+  'forget-acceptor-ballots': { forgetPromiseOnRestart: true, forgetAcceptedBallotsOnRestart: true },
   'learn-without-ballot-match': { learnWithoutBallotMatch: true },
 } as const satisfies Record<string, BrokenForTesting>;
 export type BrokenVariant = keyof typeof BROKEN_VARIANTS;
@@ -39,6 +41,8 @@ export interface SimOptions {
   /** Nodes (by DC) crashed from the start and never restarted. */
   permanentlyDown: string[];
   clientTimeoutUs: number;
+  /** Overrides the fault mode's network behaviour, during and after the fault phase. */
+  networkFaults?: Partial<NetworkFaults> | undefined;
 }
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
@@ -47,7 +51,7 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   faults: 'heavy',
   trace: false,
   clientsPerGroup: 3,
-  faultPhaseUs: 2_000_000,
+  faultPhaseUs: 5_000_000,
   livenessBoundUs: 5_000_000,
   checkLiveness: true,
   heartbeatIntervalUs: 20_000,

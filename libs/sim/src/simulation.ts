@@ -112,7 +112,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
     }
   }
 
-  const nemesis = new Nemesis(o.faults, sched, net, nodes, dcs, root.fork('nemesis'), log, permanentlyDown);
+  const nemesis = new Nemesis(o.faults, sched, net, nodes, dcs, root.fork('nemesis'), log, permanentlyDown, o.networkFaults);
   nemesis.start(o.faultPhaseUs);
   const stopOnViolation = (): boolean => !history.ok;
 

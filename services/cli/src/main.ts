@@ -4,6 +4,7 @@ import { SynodError } from '@synod/codec';
 import { CHAOS_HELP, runChaos } from './chaos-command.js';
 import { DEMO_HELP, runDemo } from './demo.js';
 import { runProbeNode } from './probe-node.js';
+import { PAXOS_NODE_HELP, runPaxosNode } from './paxos-node.js';
 
 const HELP = `synod — a sharded, Spanner-like transactional key-value store
 
@@ -13,6 +14,7 @@ Commands:
   demo         run a local 3-DC transport demo (nats-server + one node per DC)
   chaos        inject DC partitions, latency, loss and node isolation into a running cluster
   probe-node   run one transport probe node (steered by JSON lines on stdin)
+  paxos-node   run one replica of one Paxos group with durable LMDB state
 
 Run 'synod <command> --help' for a command's options.`;
 
@@ -31,6 +33,7 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   demo: { help: DEMO_HELP, run: runDemo },
   chaos: { help: CHAOS_HELP, run: runChaos },
   'probe-node': { help: PROBE_HELP, run: runProbeNode },
+  'paxos-node': { help: PAXOS_NODE_HELP, run: runPaxosNode },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -68,7 +71,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     // probe-node keeps running until stdin closes; every other command ends here.
-    if (process.argv[2] !== 'probe-node' || code !== 0) process.exit(code);
+    if (!['probe-node', 'paxos-node'].includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
   },
   (err) => {
     process.stderr.write(String(err) + '\n');

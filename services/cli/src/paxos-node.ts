@@ -1,0 +1,83 @@
+/**
+ * One Paxos replica process: hosts one group's replica on the bus with durable LMDB state.
+ * Clients propose with `paxos.propose` requests to its inbox. Steered over stdin/stdout JSON lines:
+ *   → {"id":1,"op":"status"}  ← {"id":1,"ok":true,"isLeader":true,"leader":"n1","chosenUpTo":12,"appliedUpTo":12,"ballot":{...}}
+ */
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { booleanFlag, createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { PaxosHost } from '@synod/paxos-host';
+import { openStorage } from '@synod/storage';
+import { connectBus } from '@synod/transport';
+
+export const PAXOS_NODE_HELP = `synod paxos-node — run one replica of one Paxos group
+
+Options (also env SYNOD_<NAME>):
+  --node-id <id>               required
+  --dc <dc>                    required
+  --peers <n1,n2,n3>           every replica of the group, including this one (required)
+  --data-dir <path>            LMDB directory (required)
+  --group <id>                 default g1
+  --nats-url <url>             default nats://127.0.0.1:4222
+  --cluster <name>             default synod
+  --heartbeat-ms <ms>          default 50
+  --election-timeout-ms <ms>   default 500 (randomized up to twice that)
+  --max-batch <n>              commands per log entry, default 512 (1 = no batching)
+  --max-entries-per-message <n> default 64 (1 = no batching)
+  --window <n>                 unchosen slots in flight, default 64
+  --fsync <bool>               default true
+  --log-level <level>          default info (logs go to stderr)`;
+
+const schema = z.object({
+  ...nodeIdentity,
+  peers: z.string().transform((s) => s.split(',').filter(Boolean)).pipe(z.array(nodeIdentity.nodeId).min(1).max(9)),
+  dataDir: z.string().min(1),
+  group: z.string().min(1).max(63).default('g1'),
+  heartbeatMs: z.coerce.number().positive().default(50),
+  electionTimeoutMs: z.coerce.number().positive().default(500),
+  maxBatch: z.coerce.number().int().min(1).default(512),
+  maxEntriesPerMessage: z.coerce.number().int().min(1).default(64),
+  window: z.coerce.number().int().min(1).default(64),
+  fsync: booleanFlag.default(true),
+});
+
+export async function runPaxosNode(argv: string[]): Promise<void> {
+  const cfg = loadConfig(schema, { argv });
+  const log = createLogger({ service: 'paxos-node', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
+  const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
+  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
+  const host = new PaxosHost({ bus, storage, logger: log });
+  const replica = await host.addGroup({
+    config: {
+      group: cfg.group,
+      self: cfg.nodeId,
+      peers: cfg.peers,
+      heartbeatIntervalUs: cfg.heartbeatMs * 1000,
+      electionTimeoutUs: cfg.electionTimeoutMs * 1000,
+      maxBatch: cfg.maxBatch,
+      maxEntriesPerMessage: cfg.maxEntriesPerMessage,
+      window: cfg.window,
+    },
+  });
+  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    let id: unknown;
+    try {
+      ({ id } = JSON.parse(line) as { id: unknown });
+    } catch {
+      return out({ ok: false, code: 'INVALID_ARGUMENT' });
+    }
+    out({ id, ok: true, isLeader: replica.isLeader(), leader: replica.leaderHint(), chosenUpTo: replica.chosenUpTo(), appliedUpTo: replica.appliedUpTo(), ballot: replica.ballot() });
+  });
+  const stop = async () => {
+    await host.close();
+    await bus.close();
+    await storage.close();
+    process.exit(0);
+  };
+  rl.on('close', () => void stop());
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  out({ ready: true, nodeId: cfg.nodeId, group: cfg.group });
+}

@@ -18,7 +18,11 @@ export interface BrokenForTesting {
 export interface LivenessFeatures {
   /** Election timeout drawn from [base, 2*base) instead of exactly base. */
   randomizedTimeouts: boolean;
-  /** A proposer preempted by a Nack waits a random extra time before retrying (instead of retrying at once). */
+  /**
+   * A preempted proposer (Nack, or a higher Prepare) waits an election timeout
+   * plus a random extra time, and gives up if it hears a leader meanwhile.
+   * Off: it retries phase 1 at once with a higher round.
+   */
   backoff: boolean;
   /** Acceptors ignore Prepare from others while a live leader was heard from within the election timeout. */
   leaderStickiness: boolean;

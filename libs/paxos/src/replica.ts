@@ -257,8 +257,12 @@ export class Replica {
       return;
     }
     this.setPromised(m.ballot);
+    let preempted = false;
     if (!fromSelf) {
-      if (this.role !== 'follower' && compareBallot(m.ballot, this.myBallot) > 0) this.stepDown();
+      if (this.role !== 'follower' && compareBallot(m.ballot, this.myBallot) > 0) {
+        this.stepDown();
+        preempted = true;
+      }
       // Give the candidate we just promised a chance to win before we run ourselves.
       else if (this.role === 'follower') this.electionDeadlineUs = this.nowUs + this.electionTimeout();
     }
@@ -274,6 +278,9 @@ export class Replica {
       accepted,
       chosenUpTo: this.chosenPrefix,
     });
+    // Without backoff a preempted proposer fights back at once: the naive
+    // behaviour that produces dueling proposers.
+    if (preempted && !this.config.features.backoff) this.startElection();
   }
 
   private onAccept(m: AcceptMsg): void {

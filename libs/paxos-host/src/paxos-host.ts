@@ -39,6 +39,8 @@ class HostedGroup {
   /** Resolves when every persist issued so far is durable; sends wait on it (persist before you speak). */
   durable: Promise<void> = Promise.resolve();
   readonly waiters = new Map<string, Waiter[]>();
+  /** Commands proposed during the current event-loop turn, handed to the replica together. */
+  proposalQueue: Command[] = [];
   constructor(
     readonly replica: Replica,
     readonly store: PaxosStore,
@@ -123,8 +125,17 @@ export class PaxosHost {
         reject(new SynodError('TIMEOUT', `commands not applied within ${timeoutMs} ms`));
       }, timeoutMs);
     });
-    this.handle(g, g.replica.propose(cmds, this.clock()));
+    // Proposals from one turn of the event loop enter the replica together, so they can share
+    // log entries and Accept messages (the replica's maxBatch bounds how many per entry).
+    if (g.proposalQueue.length === 0) setImmediate(() => this.flushProposals(g));
+    g.proposalQueue.push(...cmds);
     return Promise.race([done.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+  }
+
+  private flushProposals(g: HostedGroup): void {
+    const cmds = g.proposalQueue;
+    g.proposalQueue = [];
+    if (!this.closed && cmds.length > 0) this.handle(g, g.replica.propose(cmds, this.clock()));
   }
 
   async close(): Promise<void> {

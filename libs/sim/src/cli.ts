@@ -72,26 +72,31 @@ if (values.seed !== undefined) {
   );
   if (!r.ok) console.log(describeFailure(r));
   console.log(`${r.ok ? 1 : 0} passed, ${r.ok ? 0 : 1} failed`);
-  process.exit(r.ok ? 0 : 1);
+  // exitCode, not exit(): exit() can cut off a long trace still being written to a pipe.
+  process.exitCode = r.ok ? 0 : 1;
+} else {
+  runMany();
 }
 
-const count = intArg('seeds', values.seeds, 100);
-const start = intArg('start', values.start, 1);
-let passed = 0;
-let failed = 0;
-const t0 = process.hrtime.bigint();
-for (let seed = start; seed < start + count; seed++) {
-  const r = runSimulation({ seed, ...common, trace: false });
-  if (r.ok) passed++;
-  else {
-    failed++;
-    console.log(describeFailure(r));
+function runMany(): void {
+  const count = intArg('seeds', values.seeds, 100);
+  const start = intArg('start', values.start, 1);
+  let passed = 0;
+  let failed = 0;
+  const t0 = process.hrtime.bigint();
+  for (let seed = start; seed < start + count; seed++) {
+    const r = runSimulation({ seed, ...common, trace: false });
+    if (r.ok) passed++;
+    else {
+      failed++;
+      console.log(describeFailure(r));
+    }
+    const done = seed - start + 1;
+    if (done % 50 === 0 && done < count) {
+      const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+      console.log(`... ${done}/${count} seeds (${failed} failed) in ${secs.toFixed(1)}s`);
+    }
   }
-  const done = seed - start + 1;
-  if (done % 50 === 0 && done < count) {
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    console.log(`... ${done}/${count} seeds (${failed} failed) in ${secs.toFixed(1)}s`);
-  }
+  console.log(`${passed} passed, ${failed} failed`);
+  process.exitCode = failed === 0 ? 0 : 1;
 }
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);

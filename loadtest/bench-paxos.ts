@@ -3,25 +3,30 @@
  * and fsync: first in one process over the in-memory bus, then as three processes over a real
  * nats-server; each with and without batching, under a bounded number of concurrent clients.
  *
- *   npm run bench:paxos -- [--seconds 5] [--clients 64] [--only memory|nats]
+ *   npm run bench:paxos -- [--seconds 5] [--clients 64] [--only memory|nats] [--etcd]
+ *
+ * --etcd also runs etcd's own `etcdctl check perf --load=xl` on a local 3-member etcd cluster
+ * in the same run (Debian packages etcd-server and etcd-client) and prints the ratio.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { ChildNode } from '@synod/cli';
-import { loadConfig } from '@synod/config';
+import { booleanFlag, loadConfig } from '@synod/config';
 import { startNatsServer } from '@synod/natsd';
 import { PaxosHost } from '@synod/paxos-host';
 import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub, connectBus } from '@synod/transport';
-import { closedLoop, formatRow, type RunResult } from './stats.js';
+import { etcdCheckPerf } from './etcd-reference.js';
+import { closedLoop, formatRow, opsPerSec, type RunResult } from './stats.js';
 
 const cfg = loadConfig(
   z.object({
     seconds: z.coerce.number().positive().max(120).default(5),
     clients: z.coerce.number().int().min(1).max(4096).default(64),
     only: z.enum(['memory', 'nats', 'both']).default('both'),
+    etcd: booleanFlag.default(false),
   }),
   { argv: process.argv.slice(2), env: {} },
 );
@@ -101,10 +106,21 @@ async function overNats(mode: Mode): Promise<RunResult> {
 
 console.log(`paxos bench: one group of 3 replicas, LMDB with fsync, ${cfg.clients} concurrent clients × 1 command each in flight, ${cfg.seconds}s per run`);
 console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}`);
-const results: RunResult[] = [];
+const all: RunResult[] = [];
 for (const mode of ['batched', 'unbatched'] as Mode[]) {
+  const results: RunResult[] = [];
   if (cfg.only !== 'nats') results.push(await inMemory(mode));
   if (cfg.only !== 'memory') results.push(await overNats(mode));
-  for (const r of results.splice(0)) console.log(formatRow(r).replace('req/s', 'cmd/s'));
+  for (const r of results) console.log(formatRow(r).replace('req/s', 'cmd/s'));
+  all.push(...results);
 }
-console.log('reference (not measured here): 3-member etcd 3.4, etcdctl check perf --load=xl, ~4,900 writes/s');
+if (cfg.etcd) {
+  console.log('running etcdctl check perf --load=xl against a local 3-member etcd cluster (about a minute)…');
+  const etcd = await etcdCheckPerf('xl');
+  if (!etcd) console.log('etcd not installed (apt-get install -y etcd-server etcd-client); skipped');
+  else {
+    console.log(`etcd 3-member, check perf --load=xl: ${etcd.writesPerSec} writes/s (${etcd.verdict})`);
+    const natsBatched = all.find((r) => r.label.includes('NATS, batched'));
+    if (natsBatched) console.log(`ratio synod (3 processes + NATS, batched) / etcd: ${(opsPerSec(natsBatched) / etcd.writesPerSec).toFixed(2)}`);
+  }
+}

@@ -35,6 +35,8 @@ export class SimNode {
   private readonly replicas = new Map<string, Replica>();
   private readonly stores = new Map<string, DurableStore>();
   private diskFreeAtUs = 0;
+  /** Readies not yet released, oldest first. */
+  private pipeline: Array<{ group: string; ready: Ready; durable: boolean }> = [];
   /** command id -> client address awaiting its application here. */
   private readonly waiting = new Map<string, string>();
 
@@ -69,6 +71,7 @@ export class SimNode {
     this.incarnation++; // orphans every pending disk completion and timer
     this.replicas.clear();
     this.waiting.clear();
+    this.pipeline = [];
     this.diskFreeAtUs = 0;
     this.trace(`crash ${this.id}`);
   }
@@ -138,8 +141,10 @@ export class SimNode {
     }
     if (ready.send.length === 0 && ready.apply.length === 0 && ready.persist === undefined) return;
     const inc = this.incarnation;
-    const now = this.sched.nowUs;
+    const entry = { group, ready, durable: ready.persist === undefined };
+    this.pipeline.push(entry);
     if (ready.persist) {
+      const now = this.sched.nowUs;
       const doneAt = Math.max(now, this.diskFreeAtUs) + this.rng.range(this.timing.fsyncMinUs, this.timing.fsyncMaxUs);
       this.diskFreeAtUs = doneAt;
       const persist = ready.persist;
@@ -151,13 +156,18 @@ export class SimNode {
           this.history.recordDurableAccept(group, this.id, e.slot, e.ballot, e.value, q2);
         }
         this.trace(`${this.id}/${group} synced promised=${persist.promised ? `${persist.promised.round}.${persist.promised.node}` : '-'} accepted=${(persist.accepted ?? []).map((e) => e.slot).join(',')}`);
-        this.release(group, ready);
-      });
-    } else if (this.diskFreeAtUs > now) {
-      this.sched.at(this.diskFreeAtUs, () => {
-        if (inc === this.incarnation) this.release(group, ready);
+        entry.durable = true;
+        this.drainPipeline();
       });
     } else {
+      this.drainPipeline();
+    }
+  }
+
+  /** Releases Readies strictly in the order they were produced, each once its own persist is durable. */
+  private drainPipeline(): void {
+    while (this.pipeline.length > 0 && this.pipeline[0]!.durable) {
+      const { group, ready } = this.pipeline.shift()!;
       this.release(group, ready);
     }
   }

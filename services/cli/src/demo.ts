@@ -1,74 +1,52 @@
 import { z } from 'zod';
-import { EMPTY_CHAOS, chaos, connectBus, type Bus } from '@synod/transport';
+import { SynodError } from '@synod/codec';
+import { loadConfig, nodeIdentity } from '@synod/config';
 import { startNatsServer } from '@synod/natsd';
-import { nodeIdentity, loadConfig } from '@synod/config';
-import { ChildNode } from './child-node.js';
+import { replicationDemo } from './demo-replication.js';
+import { transportDemo } from './demo-transport.js';
 
-export const DEMO_HELP = `synod demo — run a local 3-DC transport demo
+export const DEMO_HELP = `synod demo — the local 3-DC demo (what \`npm start\` runs)
 
-Starts a nats-server on a free loopback port and one probe node per DC (dc-a, dc-b, dc-c) as
-separate processes, then shows the round-trip matrix between them while it partitions dc-a,
-heals, and adds 40 ms of one-way latency from dc-a to dc-b. Stops everything at the end.
+Starts a nats-server on a free loopback port, then:
+  part 1  one probe node per DC (dc-a, dc-b, dc-c) as separate processes; prints the
+          round-trip matrix while it partitions dc-a, heals, and adds 40 ms one-way latency
+  part 2  one Paxos group with a replica per DC (separate processes, LMDB with fsync) under a
+          client workload; partitions the leader's DC, heals, and checks that every replica
+          applied the same log with every acknowledged command exactly once
+Stops every process at the end (and on Ctrl-C). Exits non-zero if part 2's check fails.
 
-This is the transport layer only: replication and transactions are not built yet.
+Transactions, TrueTime and placement are not part of it yet.
 
 Options:
-  --cluster <name>   subject prefix (default synod)`;
+  --part <transport|replication|both>  default both
+  --workers <n>                        concurrent client workers in part 2, default 16
+  --phase-seconds <s>                  length of each part-2 phase, default 4
+  --data-dir <path>                    keep part 2's LMDB files here (default: a temp dir, removed)
+  --cluster <name>                     subject prefix, default synod`;
 
-const DCS = ['dc-a', 'dc-b', 'dc-c'];
+const options = z.object({
+  cluster: nodeIdentity.cluster,
+  part: z.enum(['transport', 'replication', 'both']).default('both'),
+  workers: z.coerce.number().int().min(1).max(256).default(16),
+  phaseSeconds: z.coerce.number().int().min(1).max(600).default(4),
+  dataDir: z.string().optional(),
+});
 
 export async function runDemo(argv: string[]): Promise<void> {
-  const { cluster } = loadConfig(z.object({ cluster: nodeIdentity.cluster }), { argv });
+  const opts = loadConfig(options, { argv });
   const say = (s: string) => process.stdout.write(s + '\n');
   say('starting nats-server on loopback…');
   const nats = await startNatsServer();
   say(`  nats-server ${nats.url} (pid ${nats.pid})`);
-  const nodes = DCS.map((dc, i) => ChildNode.spawn(`n${i + 1}`, ['probe-node', '--node-id', `n${i + 1}`, '--dc', dc, '--nats-url', nats.url, '--cluster', cluster, '--log-level', 'warn']));
-  let ctl: Bus | undefined;
-  const stopAll = async () => {
-    await ctl?.close();
-    await Promise.all(nodes.map((n) => n.stop()));
-    await nats.stop();
-  };
-  process.once('SIGINT', () => void stopAll().then(() => process.exit(130)));
+  process.once('SIGINT', () => void nats.stop().then(() => process.exit(130)));
   try {
-    await Promise.all(nodes.map((n) => n.waitReady()));
-    nodes.forEach((n, i) => say(`  node ${n.name} in ${DCS[i]} (pid ${n.proc.pid})`));
-    ctl = await connectBus(nats.url, { nodeId: 'demo-ctl', dc: 'control', cluster });
-
-    const matrix = async (title: string) => {
-      say(`\n${title}`);
-      say(`  from\\to  ${nodes.map((n, i) => `${n.name}/${DCS[i]}`.padEnd(12)).join('')}`);
-      for (const [i, from] of nodes.entries()) {
-        const cells = await Promise.all(
-          nodes.map(async (to) => {
-            if (to === from) return '—'.padEnd(12);
-            const r = await from.call<{ rttMs?: number; code?: string }>({ op: 'ping', to: to.name, timeoutMs: 400 });
-            return (r.ok ? `${r.rttMs!.toFixed(1)} ms` : r.code!).padEnd(12);
-          }),
-        );
-        say(`  ${`${from.name}/${DCS[i]}`.padEnd(9)}${cells.join('')}`);
-      }
-    };
-    const apply = async (state: typeof EMPTY_CHAOS) => {
-      await ctl!.publishChaos(state);
-      for (let i = 0; i < 100; i++) {
-        const versions = await Promise.all(nodes.map((n) => n.call<{ chaosVersion: number }>({ op: 'stats' })));
-        if (versions.every((v) => v.chaosVersion >= state.version)) return state;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-      throw new Error('fault picture did not reach every node');
-    };
-
-    await matrix('round trips, healthy network:');
-    let state = await apply(chaos.partition(EMPTY_CHAOS, ['dc-a'], ['*']));
-    await matrix(`round trips with dc-a partitioned (chaos v${state.version}):`);
-    state = await apply(chaos.heal(state));
-    await matrix(`round trips after heal (chaos v${state.version}):`);
-    state = await apply(chaos.latency(state, 'dc-a', 'dc-b', 40));
-    await matrix(`round trips with 40 ms one-way latency dc-a → dc-b (chaos v${state.version}):`);
-    say('\ndemo done; stopping all processes.');
+    if (opts.part !== 'replication') await transportDemo(nats, opts.cluster, say);
+    if (opts.part !== 'transport') {
+      const ok = await replicationDemo(nats, `${opts.cluster}-repl`, opts, say);
+      if (!ok) throw new SynodError('INTERNAL', 'replication check failed');
+    }
+    say('\ndemo done; all processes stopped.');
   } finally {
-    await stopAll();
+    await nats.stop();
   }
 }

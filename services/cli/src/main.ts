@@ -11,7 +11,7 @@ const HELP = `synod — a sharded, Spanner-like transactional key-value store
 Usage: synod <command> [options]
 
 Commands:
-  demo         run a local 3-DC transport demo (nats-server + one node per DC)
+  demo         the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition
   chaos        inject DC partitions, latency, loss and node isolation into a running cluster
   probe-node   run one transport probe node (steered by JSON lines on stdin)
   paxos-node   run one replica of one Paxos group with durable LMDB state

@@ -1,7 +1,9 @@
 /**
  * One Paxos replica process: hosts one group's replica on the bus with durable LMDB state.
  * Clients propose with `paxos.propose` requests to its inbox. Steered over stdin/stdout JSON lines:
- *   → {"id":1,"op":"status"}  ← {"id":1,"ok":true,"isLeader":true,"leader":"n1","chosenUpTo":12,"appliedUpTo":12,"ballot":{...}}
+ *   → {"id":1,"op":"status"}  ← {"id":1,"ok":true,"isLeader":true,"leader":"n1","chosenUpTo":12,"appliedUpTo":12,
+ *                                "ballot":{...},"appliedCommands":40,"digest":"9a3f…"}
+ * The digest is a rolling FNV-1a hash of applied command ids: equal on replicas that applied the same log.
  */
 import { createInterface } from 'node:readline';
 import { z } from 'zod';
@@ -47,7 +49,16 @@ export async function runPaxosNode(argv: string[]): Promise<void> {
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
   const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
   const host = new PaxosHost({ bus, storage, logger: log });
+  // A tiny state machine: a rolling digest of applied command ids, so replicas can be compared.
+  let digest = 0x811c9dc5;
+  let appliedCommands = 0;
   const replica = await host.addGroup({
+    apply: (entry) => {
+      for (const c of entry.commands) {
+        for (let i = 0; i < c.id.length; i++) digest = Math.imul(digest ^ c.id.charCodeAt(i), 0x01000193) >>> 0;
+        appliedCommands++;
+      }
+    },
     config: {
       group: cfg.group,
       self: cfg.nodeId,
@@ -68,7 +79,7 @@ export async function runPaxosNode(argv: string[]): Promise<void> {
     } catch {
       return out({ ok: false, code: 'INVALID_ARGUMENT' });
     }
-    out({ id, ok: true, isLeader: replica.isLeader(), leader: replica.leaderHint(), chosenUpTo: replica.chosenUpTo(), appliedUpTo: replica.appliedUpTo(), ballot: replica.ballot() });
+    out({ id, ok: true, isLeader: replica.isLeader(), leader: replica.leaderHint(), chosenUpTo: replica.chosenUpTo(), appliedUpTo: replica.appliedUpTo(), ballot: replica.ballot(), appliedCommands, digest: digest.toString(16) });
   });
   const stop = async () => {
     await host.close();

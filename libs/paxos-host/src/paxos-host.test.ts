@@ -38,16 +38,22 @@ const until = async (cond: () => boolean, ms = 10_000) => {
   }
 };
 
+/** Three replicas of g1 on one in-memory hub, each with its own LMDB, once a leader is elected. */
+async function startGroup() {
+  const dir = mkdtempSync(join(tmpdir(), 'synod-host-'));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const hub = new MemoryHub();
+  const applied: Record<string, string[]> = { n1: [], n2: [], n3: [] };
+  const nodes = await Promise.all(PEERS.map((id) => startNode(hub, id, dir, applied[id]!)));
+  cleanups.push(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
+  await until(() => nodes.some((n) => n.host.replica('g1')!.isLeader()));
+  const leader = nodes.find((n) => n.host.replica('g1')!.isLeader())!;
+  return { dir, hub, applied, nodes, leader };
+}
+
 describe('PaxosHost over the in-memory bus with real LMDB', () => {
   it('replicates proposals from any replica and applies them identically everywhere', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'synod-host-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const hub = new MemoryHub();
-    const applied: Record<string, string[]> = { n1: [], n2: [], n3: [] };
-    const nodes = await Promise.all(PEERS.map((id) => startNode(hub, id, dir, applied[id]!)));
-    cleanups.push(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
-    await until(() => nodes.some((n) => n.host.replica('g1')!.isLeader()));
-    const leader = nodes.find((n) => n.host.replica('g1')!.isLeader())!;
+    const { dir, hub, applied, nodes, leader } = await startGroup();
     const follower = nodes.find((n) => n !== leader)!;
     await Promise.all(Array.from({ length: 50 }, (_, i) => leader.host.propose('g1', [{ id: `c:${i}`, payload: i }])));
     await follower.host.propose('g1', [{ id: 'via-follower', payload: 'x' }]);
@@ -60,14 +66,7 @@ describe('PaxosHost over the in-memory bus with real LMDB', () => {
   });
 
   it('a restarted replica recovers its log from LMDB and catches up', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'synod-host-'));
-    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
-    const hub = new MemoryHub();
-    const applied: Record<string, string[]> = { n1: [], n2: [], n3: [] };
-    const nodes = await Promise.all(PEERS.map((id) => startNode(hub, id, dir, applied[id]!)));
-    cleanups.push(() => Promise.all(nodes.map((n) => n.stop())).then(() => undefined));
-    await until(() => nodes.some((n) => n.host.replica('g1')!.isLeader()));
-    const leader = nodes.find((n) => n.host.replica('g1')!.isLeader())!;
+    const { dir, hub, applied, nodes, leader } = await startGroup();
     const victimIdx = nodes.findIndex((n) => n !== leader);
     const victimId = PEERS[victimIdx]!;
     await Promise.all(Array.from({ length: 20 }, (_, i) => leader.host.propose('g1', [{ id: `a:${i}`, payload: i }])));

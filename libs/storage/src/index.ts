@@ -3,3 +3,4 @@ export { PaxosStore, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-s
 export { compareBallots } from './ballot.js';
 export type { GroupCommitStats } from './group-commit.js';
 export type { AcceptedEntry, Ballot, GroupId, PaxosDurableState, PaxosPersist, Value } from './types.js';
+export { MvccStore, type VersionWrite, type ReadResult, type MvccRecord } from './mvcc-store.js';

@@ -6,10 +6,11 @@
 
 import type { GroupId } from './types.js';
 
-/** Named databases. `mvcc` will join these when MVCC lands; nothing else changes. */
+/** Named databases. */
 export const DB_NAMES = {
   paxosMeta: 'paxos-meta',
   paxosLog: 'paxos-log',
+  mvcc: 'mvcc',
 } as const;
 
 export type MetaKey = [GroupId];

@@ -99,6 +99,24 @@ export class PaxosStore {
     });
   }
 
+  /**
+   * A write op recording that entries below `upTo` are applied, for the same transaction as the
+   * MVCC versions they wrote (Storage.applyEntry): a restart neither re-applies nor loses one.
+   */
+  appliedOp(upTo: number): () => void {
+    assert(isSlot(upTo), `group ${this.group}: malformed applied index ${upTo}`);
+    assert(upTo >= (this.metaView.applied ?? 0), `group ${this.group}: applied index must not decrease (${this.metaView.applied} -> ${upTo})`);
+    this.metaView = { ...this.metaView, applied: upTo };
+    const record = this.metaView;
+    const key = metaKey(this.group);
+    return () => this.meta.putSync(key, record);
+  }
+
+  /** Submits a composed write op in this group's order; resolves when durable. */
+  submit(op: () => void): Promise<void> {
+    return this.chain(op);
+  }
+
   /** Deletes the group's log entries with slot < `slot` (compaction). Durable on resolution. */
   truncateBelow(slot: number): Promise<void> {
     assert(isSlot(slot), `group ${this.group}: malformed slot ${slot}`);

@@ -1,6 +1,7 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { DB_NAMES, type LogKey, type MetaKey } from './keys.js';
+import { MvccStore, type MvccKey, type MvccRecord, type VersionWrite } from './mvcc-store.js';
 import { PaxosStore, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
 import type { GroupId } from './types.js';
 
@@ -26,6 +27,8 @@ export interface StorageStats extends GroupCommitStats {}
 export class Storage {
   private readonly stores = new Map<GroupId, PaxosStore>();
   private closed = false;
+  /** The process's one MVCC keyspace (all splits hosted here; they never overlap). */
+  readonly mvcc: MvccStore;
 
   private constructor(
     private readonly root: RootDatabase,
@@ -33,7 +36,10 @@ export class Storage {
     private readonly log: Database<PaxosLogRecord, LogKey>,
     private readonly committer: GroupCommitter,
     readonly fsync: boolean,
-  ) {}
+    mvccDb: Database<MvccRecord, MvccKey>,
+  ) {
+    this.mvcc = new MvccStore(mvccDb, committer);
+  }
 
   static open(options: StorageOptions): Storage {
     const fsync = options.fsync ?? true;
@@ -56,7 +62,8 @@ export class Storage {
     });
     const meta = root.openDB<PaxosMetaRecord, MetaKey>({ name: DB_NAMES.paxosMeta });
     const log = root.openDB<PaxosLogRecord, LogKey>({ name: DB_NAMES.paxosLog });
-    return new Storage(root, meta, log, new GroupCommitter(root), fsync);
+    const mvcc = root.openDB<MvccRecord, MvccKey>({ name: DB_NAMES.mvcc });
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc);
   }
 
   /** The durable Paxos state of one group. Same instance for the same id. */
@@ -68,6 +75,20 @@ export class Storage {
       this.stores.set(group, store);
     }
     return store;
+  }
+
+  /**
+   * Applies one chosen entry of `group`: its MVCC versions and the group's new applied index in
+   * one LMDB transaction (DESIGN §6), durable when the promise resolves.
+   */
+  applyEntry(group: GroupId, appliedUpTo: number, versions: readonly VersionWrite[]): Promise<void> {
+    const store = this.paxos(group);
+    const writeVersions = this.mvcc.writeOp(versions);
+    const writeApplied = store.appliedOp(appliedUpTo);
+    return store.submit(() => {
+      writeVersions();
+      writeApplied();
+    });
   }
 
   get stats(): StorageStats {

@@ -1,0 +1,1 @@
+export { LockTable, olderThan, type LockMode, type TxnRef, type AcquireResult, type LockEvents } from './lock-table.js';

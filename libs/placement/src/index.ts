@@ -1,0 +1,1 @@
+export { RangeMap, rangeMapSchema, type RangeMapConfig, type Split } from './range-map.js';

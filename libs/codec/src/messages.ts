@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorBody } from './errors.js';
+import { kvMessageSchemas } from './kv-messages.js';
 import { paxosMessageSchema, proposeSchema, proposedSchema } from './paxos-messages.js';
 
 const dcName = z.string().min(1).max(63);
@@ -23,6 +24,26 @@ export const chaosState = z.object({
 });
 export type ChaosState = z.infer<typeof chaosState>;
 
+const micros = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+
+/** A time master's answer: true time was inside [earliest, latest] (µs) when it read its clock. */
+export const timeNowSchema = z
+  .object({ earliest: micros, latest: micros, master: z.enum(['reference', 'drifting']) })
+  .refine((b) => b.earliest <= b.latest, { message: 'earliest must not exceed latest' });
+
+/**
+ * A clock fault for one process (or every process: node `*`), broadcast on the chaos subject.
+ * `skewMs` sets the clock's step offset (0 removes it); `driftPpm` sets its rate error.
+ */
+export const clockFaultSchema = z
+  .object({
+    node: z.string().min(1).max(63),
+    skewMs: z.number().min(-86_400_000).max(86_400_000).optional(),
+    driftPpm: z.number().min(-500_000).max(500_000).optional(),
+  })
+  .refine((b) => b.skewMs !== undefined || b.driftPpm !== undefined, { message: 'give skewMs or driftPpm' });
+export type ClockFault = z.infer<typeof clockFaultSchema>;
+
 /**
  * The one set of message schemas: every kind that may travel between synod processes.
  * A kind not listed here is dropped at the transport boundary.
@@ -39,6 +60,11 @@ export const messageSchemas = {
   paxos: paxosMessageSchema,
   'paxos.propose': proposeSchema,
   'paxos.proposed': proposedSchema,
+  ...kvMessageSchemas,
+  /** Ask a time master for its time (request on `<c>.timemaster.<dc>` or a master's inbox). */
+  'time.get': z.object({}),
+  'time.now': timeNowSchema,
+  'clock.fault': clockFaultSchema,
 } as const;
 
 export type MessageKind = keyof typeof messageSchemas;

@@ -93,4 +93,33 @@ describe('Bus over the in-memory wire', () => {
     await a.request('n2', 'ping', { nonce: 1 });
     expect(performance.now() - t0).toBeGreaterThanOrEqual(55);
   });
+
+  it('serves and requests an extra subject, with faults applied', async () => {
+    const hub = new MemoryHub();
+    const a = await node(hub, 'n1', 'dc-a');
+    const master = await node(hub, 'tm-b', 'dc-b');
+    master.on('time.get', () => ({ kind: 'time.now', body: { earliest: 10, latest: 20, master: 'reference' } }));
+    const subject = subjects('synod').timemaster('dc-b');
+    await expect(a.requestSubject(subject, 'time.get', {}, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    const off = await master.serve(subject);
+    expect(await a.requestSubject(subject, 'time.get', {})).toMatchObject({ from: 'tm-b', kind: 'time.now', body: { earliest: 10, latest: 20 } });
+    await a.publishChaos(chaos.partition(EMPTY_CHAOS, ['dc-b'], ['*']));
+    await settle();
+    await expect(a.requestSubject(subject, 'time.get', {}, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    off();
+    await a.publishChaos(chaos.heal(a.chaos));
+    await expect(a.requestSubject(subject, 'time.get', {}, { timeoutMs: 50 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+  });
+
+  it('delivers chaos broadcasts to every process even across a partition', async () => {
+    const hub = new MemoryHub();
+    const a = await node(hub, 'n1', 'dc-a');
+    const b = await node(hub, 'n2', 'dc-b');
+    const got: unknown[] = [];
+    b.on('clock.fault', (env) => void got.push(env.body));
+    await a.publishChaos(chaos.partition(EMPTY_CHAOS, ['dc-b'], ['*']));
+    await a.broadcastChaos('clock.fault', { node: 'n2', skewMs: 250 });
+    await settle();
+    expect(got).toEqual([{ node: 'n2', skewMs: 250 }]);
+  });
 });

@@ -69,7 +69,8 @@ export class Bus {
   async start(): Promise<void> {
     this.unsubs.push(this.wire.subscribe(this.subj.node(this.nodeId), (d, r) => this.receive(d, r)));
     this.unsubs.push(this.wire.subscribe(this.subj.all, (d, r) => this.receive(d, r)));
-    this.unsubs.push(this.wire.subscribe(this.subj.chaos, (d) => this.receive(d, undefined)));
+    // Chaos traffic is never faulted, so a fault can always be lifted (chaos.state, clock.fault).
+    this.unsubs.push(this.wire.subscribe(this.subj.chaos, (d) => this.receive(d, undefined, true)));
     this.unsubs.push(
       this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
         // Only a process that has seen a fault picture answers; the first answer wins.
@@ -116,16 +117,46 @@ export class Bus {
   }
 
   /**
+   * Publishes any control message on the chaos subject: every process receives it, and the
+   * simulated-DC layer never faults it (e.g. `clock.fault`). Handlers registered with `on` get it.
+   */
+  async broadcastChaos<K extends MessageKind>(kind: K, body: MessageBody<K>): Promise<void> {
+    if (this.closed) return;
+    this.wire.publish(this.subj.chaos, this.pack(kind, body, ''));
+    await this.wire.flush();
+  }
+
+  /**
+   * Also receives on `subject` (e.g. `subjects(c).timemaster(dc)`), dispatching to the same
+   * handlers as the inbox, faults applied. Returns the unsubscribe function.
+   */
+  async serve(subject: string): Promise<() => void> {
+    const off = this.wire.subscribe(subject, (d, r) => this.receive(d, r));
+    this.unsubs.push(off);
+    await this.wire.flush();
+    return off;
+  }
+
+  /** `request`, addressed to a subject (such as a DC's time masters) rather than a node's inbox. */
+  requestSubject<K extends MessageKind>(subject: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
+    return this.requestOn(subject, subject, kind, body, opts);
+  }
+
+  /**
    * Sends a request and resolves with the reply envelope. Rejects with SynodError:
    * TIMEOUT (no reply in time, including one lost to a simulated fault), UNAVAILABLE (no such
    * node listening), or the code the responder replied with.
    */
-  async request<K extends MessageKind>(to: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
+  request<K extends MessageKind>(to: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
+    return this.requestOn(this.subj.node(to), to, kind, body, opts);
+  }
+
+  private async requestOn<K extends MessageKind>(subject: string, to: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number }): Promise<Envelope> {
     const timeoutMs = opts.timeoutMs ?? 2_000;
     const started = Date.now();
     let bytes: Uint8Array;
     try {
-      bytes = await this.wire.request(this.subj.node(to), this.pack(kind, body, opts.group ?? ''), timeoutMs);
+      bytes = await this.wire.request(subject, this.pack(kind, body, opts.group ?? ''), timeoutMs);
     } catch (err) {
       if (err instanceof WireTimeoutError) throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
       if (err instanceof WireNoRespondersError) throw new SynodError('UNAVAILABLE', `node ${to} is not listening`, { node: to });
@@ -167,12 +198,13 @@ export class Bus {
     return encode({ from: this.nodeId, dc: this.dc, kind, group, body });
   }
 
-  private receive(bytes: Uint8Array, respond: Respond | undefined): void {
+  private receive(bytes: Uint8Array, respond: Respond | undefined, unfaulted = false): void {
     if (this.closed) return;
     const r = decode(bytes);
     if (!r.ok) return this.dropped(r.reason, r.detail);
     const env = r.envelope;
     if (env.kind === 'chaos.state') return this.applyChaos(env.body as ChaosState);
+    if (unfaulted) return this.dispatch(env, respond);
     const verdict = this.judgeInbound(env);
     if (!verdict.deliver) {
       this.metrics.inc('synod_bus_fault_dropped_total', { why: verdict.why });

@@ -1,0 +1,109 @@
+/**
+ * The daemon and time masters end to end over the in-memory bus: real timers, short intervals.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { Metrics } from '@synod/config';
+import { Bus, MemoryHub, chaos } from '@synod/transport';
+import { SkewedClock } from './clock.js';
+import { TimeSyncDaemon } from './daemon.js';
+import { handleClockFaults } from './faults.js';
+import { contains } from './interval.js';
+import { referenceAnswer, serveTimeMaster } from './master.js';
+import { systemClock } from './system-clock.js';
+import { TrueTime } from './truetime.js';
+
+const cleanups: Array<() => unknown> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function bus(hub: MemoryHub, nodeId: string, dc: string): Promise<Bus> {
+  const b = new Bus(hub.wire(), { nodeId, dc, metrics: new Metrics() });
+  await b.start();
+  cleanups.push(() => b.close());
+  return b;
+}
+
+async function reference(hub: MemoryHub, id: string, dc: string): Promise<SkewedClock> {
+  const b = await bus(hub, id, dc);
+  const clock = new SkewedClock(systemClock);
+  handleClockFaults(b, clock);
+  await serveTimeMaster(b, 'reference', referenceAnswer(clock, 100));
+  return clock;
+}
+
+async function node(hub: MemoryHub, id: string, dc: string, syncIntervalMs = 40) {
+  const b = await bus(hub, id, dc);
+  const clock = new SkewedClock(systemClock);
+  handleClockFaults(b, clock);
+  const tt = new TrueTime(clock, { maxEpsilonUs: 20_000, maxRttUs: 200_000 });
+  const daemon = new TimeSyncDaemon({ bus: b, truetime: tt, masterDcs: ['dc-a', 'dc-b', 'dc-c'], syncIntervalMs, requestTimeoutMs: 200 });
+  await daemon.start();
+  cleanups.push(() => daemon.stop());
+  return { bus: b, tt, daemon, clock };
+}
+
+const until = async (what: string, cond: () => boolean, ms = 3_000) => {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+};
+
+describe('TimeSyncDaemon with time masters on the bus', () => {
+  it('syncs from three DCs, keeps true (host) time inside, rejects a lying master', async () => {
+    const hub = new MemoryHub();
+    await reference(hub, 'tm-a', 'dc-a');
+    await reference(hub, 'tm-b', 'dc-b');
+    const liar = await reference(hub, 'tm-c', 'dc-c');
+    const n = await node(hub, 'n1', 'dc-a');
+    expect(n.daemon.last).toMatchObject({ ok: true, agreeing: ['tm-a', 'tm-b', 'tm-c'] });
+    expect(n.tt.isServing()).toBe(true);
+    expect(contains(n.tt.now(), systemClock.nowUs())).toBe(true);
+    liar.setSkewUs(300_000);
+    await n.daemon.syncNow();
+    expect(n.daemon.last).toMatchObject({ ok: true, rejected: ['tm-c'] });
+    expect(n.bus.metrics.get('synod_truetime_masters_rejected_total', { master: 'tm-c' })).toBeGreaterThan(0);
+    expect(n.tt.isServing()).toBe(true);
+    expect(contains(n.tt.now(), systemClock.nowUs())).toBe(true);
+    for (const g of ['synod_truetime_epsilon_us', 'synod_truetime_sync_rtt_us', 'synod_truetime_serving']) expect(n.bus.metrics.render()).toContain(g);
+  });
+
+  it('a broadcast skew beyond ε stops the node serving; removing it resumes', async () => {
+    const hub = new MemoryHub();
+    for (const dc of ['dc-a', 'dc-b', 'dc-c']) await reference(hub, `tm-${dc}`, dc);
+    const n = await node(hub, 'n1', 'dc-a');
+    const ctl = await bus(hub, 'ctl', 'control');
+    // A partition does not stop the fault from arriving: chaos traffic is never faulted.
+    await ctl.publishChaos(chaos.partition(ctl.chaos, ['dc-a'], ['control']));
+    await ctl.broadcastChaos('clock.fault', { node: 'n1', skewMs: 400 });
+    await until('the skew to arrive', () => n.clock.skewUs === 400_000);
+    await until('n1 to stop serving', () => n.tt.status().reason === 'clock-excursion');
+    expect(n.daemon.status().serving).toBe(false);
+    expect(n.bus.metrics.get('synod_truetime_serving')).toBe(0);
+    expect(n.bus.metrics.get('synod_truetime_stopped_serving_total', { reason: 'clock-excursion' })).toBe(1);
+    await ctl.broadcastChaos('clock.fault', { node: 'n1', skewMs: 0 });
+    await until('n1 to resume', () => n.tt.isServing());
+    expect(contains(n.tt.now(), systemClock.nowUs())).toBe(true);
+  });
+
+  it('a drifting master advertises an ε that grows since its last reference sync', async () => {
+    const hub = new MemoryHub();
+    await reference(hub, 'tm-a', 'dc-a');
+    const b = await bus(hub, 'tm-b', 'dc-b');
+    const tt = new TrueTime(new SkewedClock(systemClock, { driftPpm: 5 }), { driftBoundPpm: 10, maxLiars: 0 });
+    const d = new TimeSyncDaemon({ bus: b, truetime: tt, masterDcs: ['dc-a'], syncIntervalMs: 60_000, requestTimeoutMs: 200 });
+    await d.start();
+    cleanups.push(() => d.stop());
+    await serveTimeMaster(b, 'drifting', () => (tt.sync.synced ? tt.now() : undefined));
+    const client = await bus(hub, 'c', 'dc-c');
+    const ask = async () => (await client.requestSubject('synod.timemaster.dc-b', 'time.get', {})).body as { earliest: number; latest: number; master: string };
+    const first = await ask();
+    expect(first.master).toBe('drifting');
+    await new Promise((r) => setTimeout(r, 100));
+    const second = await ask();
+    expect(second.latest - second.earliest).toBeGreaterThan(first.latest - first.earliest);
+    expect(contains(second, systemClock.nowUs())).toBe(true);
+  });
+});

@@ -1,0 +1,53 @@
+/**
+ * Simulator property tests (pure, seeded). Within the bounds — every clock's drift at most the
+ * configured bound, bounded network delay with loss, one lying master among four — true time is
+ * inside every process's now() at every check, on every seed. With a bound broken (drift beyond
+ * the configured bound, or two colluding liars among three masters) the same checker fails:
+ * those are its teeth.
+ */
+import { describe, expect, it } from 'vitest';
+import { simulate, type SimOptions, type SimResult } from './sim.js';
+
+const SEEDS = Number(process.env.TRUETIME_SIM_SEEDS ?? 500);
+const run = (n: number, o: Omit<SimOptions, 'seed'> = {}, first = 1): SimResult[] => Array.from({ length: n }, (_, i) => simulate({ seed: first + i, ...o }));
+
+describe('TrueTime under the simulator', () => {
+  it(`within the bounds, true time is inside every now() interval (${SEEDS} seeds)`, () => {
+    const results = run(SEEDS);
+    const bad = results.filter((r) => r.violations > 0);
+    expect(bad.map((r) => ({ seed: r.seed, first: r.firstViolation }))).toEqual([]);
+    // Nobody is evicted for a fault within the bounds, and ε stays under the configured maximum.
+    expect(results.filter((r) => r.excursions > 0 || r.notServing > 0).map((r) => r.seed)).toEqual([]);
+    expect(Math.max(...results.map((r) => r.maxEpsilonUs))).toBeLessThan(50_000);
+    // The runs did exercise what they claim: many syncs, liars rejected, some syncs failed to loss.
+    const sum = (f: (r: SimResult) => number) => results.reduce((a, r) => a + f(r), 0);
+    expect(sum((r) => r.checks)).toBeGreaterThan(SEEDS * 1_000);
+    expect(sum((r) => r.rejected)).toBeGreaterThan(SEEDS * 10);
+    expect(sum((r) => r.failedSyncs)).toBeGreaterThan(0);
+  });
+
+  it('holds with Spanner defaults over a long run (30 s syncs, 200 ppm, 1 h)', () => {
+    for (const r of run(5, { syncIntervalUs: 30_000_000, durationUs: 3_600_000_000, checkEveryUs: 5_000_000 })) {
+      expect(r.violations, `seed ${r.seed}`).toBe(0);
+      // The sawtooth peaks near 30 s × 200 µs/s = 6 ms above the post-sync ε.
+      expect(r.maxEpsilonUs).toBeGreaterThan(6_000);
+    }
+  });
+
+  it('teeth: drift beyond the configured bound breaks the guarantee and the checker catches it', () => {
+    const results = run(100, { actualDriftPpm: 1_000 });
+    expect(results.filter((r) => r.violations > 0).length).toBeGreaterThanOrEqual(95);
+    // ...and the processes notice their clocks running away (they stop serving).
+    expect(results.filter((r) => r.excursions > 0).length).toBeGreaterThanOrEqual(90);
+  });
+
+  it('teeth: two colluding liars out of three masters break the guarantee', () => {
+    const results = run(100, { masters: ['reference', 'liar', 'liar'], liarsCollude: true });
+    expect(results.filter((r) => r.violations > 0).length).toBeGreaterThanOrEqual(95);
+  });
+
+  it('is deterministic: a seed replays exactly', () => {
+    expect(simulate({ seed: 77 })).toEqual(simulate({ seed: 77 }));
+    expect(simulate({ seed: 77 }).fingerprint).not.toBe(simulate({ seed: 78 }).fingerprint);
+  });
+});

@@ -1,0 +1,165 @@
+/**
+ * The time-sync state machine of one process (sans-I/O): it never reads a clock. The caller
+ * passes local physical clock readings in and gets intervals and verdicts out; the daemon
+ * (daemon.ts) and the simulator (sim.ts) are the shells that own clocks and timers.
+ *
+ * State: the last good sync's interval and the local reading it was taken at (the anchor).
+ * `now(local)` carries the anchor forward at the drift bound, so ε grows between syncs and drops
+ * at each sync: the sawtooth. A sync intersects the masters' intervals (Marzullo, tolerating
+ * `maxLiars` liars) and the prediction, and checks
+ * the prediction against them: if the anchor's prediction and the masters' intersection are
+ * disjoint, the local clock moved further than its drift bound allows (a step, or a frequency
+ * excursion). Then the process stops serving and keeps its old anchor, so it resumes only once
+ * its clock agrees with the masters within ε again (the fault was removed, or the ε grown since
+ * the last good sync covers the difference).
+ */
+import { advance, epsilonOf, gapBetween, midpointOf, overlaps, intersect, sampleInterval, assertDriftBound, type Sample, type TTInterval } from './interval.js';
+import { marzullo } from './marzullo.js';
+
+export interface SyncConfig {
+  /** Worst-case rate error of the local clock, µs per second (Spanner: 200). */
+  driftBoundPpm: number;
+  /** Half-width assumed before the first sync (how far the host clock may be off at boot). */
+  initialEpsilonUs: number;
+  /** A process whose ε exceeds this stops serving (masters unreachable for too long). */
+  maxEpsilonUs: number;
+  /** Replies whose measured round trip is negative or above this are discarded (a clock step in flight looks like that). */
+  maxRttUs: number;
+  /**
+   * Lying masters tolerated among the replies of one sync (f in Marzullo). A sync needs f + 1
+   * replies, and the first one (no prediction to fall back on) 2f + 1.
+   */
+  maxLiars: number;
+}
+
+export const DEFAULT_SYNC_CONFIG: SyncConfig = {
+  driftBoundPpm: 200,
+  initialEpsilonUs: 1_000_000,
+  maxEpsilonUs: 50_000,
+  maxRttUs: 1_000_000,
+  maxLiars: 1,
+};
+
+export type NotServingReason = 'unsynced' | 'clock-excursion' | 'epsilon-too-large';
+
+export interface SyncStatus {
+  serving: boolean;
+  reason?: NotServingReason;
+  detail?: string;
+  epsilonUs: number;
+  synced: boolean;
+}
+
+export type SyncFailure = 'no-samples' | 'no-agreement' | 'clock-excursion';
+
+export interface SyncOutcome {
+  ok: boolean;
+  failure?: SyncFailure;
+  /** The masters' intersection, at the local reading the sync was applied at. */
+  masters?: TTInterval;
+  /** What this process believed just before (its prediction). */
+  predicted: TTInterval;
+  /** midpoint(masters) − midpoint(predicted): how far off this process was, µs. */
+  offsetUs?: number;
+  /** Smallest round trip among the replies used, local µs. */
+  rttUs?: number;
+  agreeing: string[];
+  rejected: string[];
+  /** Replies thrown away before intersecting (impossible round trip). */
+  discarded: string[];
+  epsilonBeforeUs: number;
+  epsilonAfterUs: number;
+}
+
+interface Anchor {
+  local: number;
+  iv: TTInterval;
+}
+
+export class ClockSync {
+  readonly cfg: SyncConfig;
+  private anchor: Anchor | undefined;
+  private excursion: { offsetUs: number; gapUs: number } | undefined;
+  private good = 0;
+
+  /** @param bootLocal the local reading the boot assumption (`initialEpsilonUs`) refers to. */
+  constructor(cfg: Partial<SyncConfig>, private readonly bootLocal: number) {
+    this.cfg = { ...DEFAULT_SYNC_CONFIG, ...cfg };
+    assertDriftBound(this.cfg.driftBoundPpm);
+  }
+
+  get synced(): boolean {
+    return this.good > 0;
+  }
+  get goodSyncs(): number {
+    return this.good;
+  }
+
+  /** The interval true time lies in when the local clock reads `local`. */
+  now(local: number): TTInterval {
+    if (this.anchor) return advance(this.anchor.iv, local - this.anchor.local, this.cfg.driftBoundPpm);
+    const e = this.cfg.initialEpsilonUs;
+    return advance({ earliest: this.bootLocal - e, latest: this.bootLocal + e }, local - this.bootLocal, this.cfg.driftBoundPpm);
+  }
+
+  status(local: number): SyncStatus {
+    const epsilonUs = epsilonOf(this.now(local));
+    const base = { epsilonUs, synced: this.synced };
+    if (!this.synced) return { ...base, serving: false, reason: 'unsynced', detail: 'no successful sync yet' };
+    if (this.excursion) {
+      const { offsetUs, gapUs } = this.excursion;
+      return { ...base, serving: false, reason: 'clock-excursion', detail: `local clock off the time masters by ${Math.round(offsetUs)} µs, ${gapUs} µs beyond ε` };
+    }
+    if (epsilonUs > this.cfg.maxEpsilonUs) return { ...base, serving: false, reason: 'epsilon-too-large', detail: `ε ${epsilonUs} µs exceeds ${this.cfg.maxEpsilonUs} µs` };
+    return { ...base, serving: true };
+  }
+
+  /** Sets the anchor directly: a drifting time master set from a reference when installed. */
+  anchorAt(local: number, iv: TTInterval): void {
+    this.anchor = { local, iv };
+    this.excursion = undefined;
+    this.good++;
+  }
+
+  /**
+   * Applies one sync round. `at` is the local reading now (no earlier than any sample's receipt);
+   * every sample's interval is carried forward to `at` before intersecting.
+   */
+  apply(samples: readonly Sample[], at: number): SyncOutcome {
+    const ppm = this.cfg.driftBoundPpm;
+    const predicted = this.now(at);
+    const epsilonBeforeUs = epsilonOf(predicted);
+    const base = { predicted, epsilonBeforeUs, epsilonAfterUs: epsilonBeforeUs, agreeing: [] as string[], rejected: [] as string[] };
+    const discarded: Sample[] = [];
+    const usable: Sample[] = [];
+    const seen = new Set<string>();
+    for (const s of samples) {
+      const rtt = s.receivedLocal - s.sentLocal;
+      const bad = rtt < 0 || rtt > this.cfg.maxRttUs || s.receivedLocal > at || !(s.earliest <= s.latest) || seen.has(s.source);
+      (bad ? discarded : usable).push(s);
+      if (!bad) seen.add(s.source);
+    }
+    // Without a trusted prediction (first sync) the replies must outvote the liars on their own.
+    const needed = this.synced ? this.cfg.maxLiars + 1 : 2 * this.cfg.maxLiars + 1;
+    if (usable.length < needed) return { ...base, ok: false, failure: 'no-samples', discarded: discarded.map((s) => s.source) };
+    const rttUs = Math.min(...usable.map((s) => s.receivedLocal - s.sentLocal));
+    const intervals = usable.map((s) => ({ source: s.source, ...advance(sampleInterval(s, ppm), at - s.receivedLocal, ppm) }));
+    const m = marzullo(intervals, this.cfg.maxLiars);
+    const disc = discarded.map((s) => s.source);
+    if (!m) return { ...base, ok: false, failure: 'no-agreement', rttUs, discarded: disc };
+    const offsetUs = midpointOf(m.interval) - midpointOf(predicted);
+    const found = { ...base, masters: m.interval, offsetUs, rttUs, agreeing: m.agreeing, rejected: m.rejected, discarded: disc };
+    if (this.synced && !overlaps(predicted, m.interval)) {
+      // The clock moved further than its drift bound allows since the last good sync.
+      this.excursion = { offsetUs, gapUs: gapBetween(predicted, m.interval) };
+      return { ...found, ok: false, failure: 'clock-excursion' };
+    }
+    // Once synced, the prediction is as trustworthy as the masters (both hold within the bounds), so
+    // keep what both say. Before the first sync the prediction is only the boot assumption.
+    const iv = this.synced ? intersect(predicted, m.interval) : m.interval;
+    this.anchor = { local: at, iv };
+    this.excursion = undefined;
+    this.good++;
+    return { ...found, ok: true, epsilonAfterUs: epsilonOf(iv) };
+  }
+}

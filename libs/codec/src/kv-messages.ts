@@ -16,7 +16,7 @@ export const kvMessageSchemas = {
     txn: txnRef,
     epoch: z.string().optional(),
     readKeys: z.array(key).max(10_000).default([]),
-    writes: z.array(z.object({ key, value: z.unknown().optional(), deleted: z.boolean().optional() })).min(1).max(10_000),
+    writes: z.array(z.object({ key, value: z.unknown().optional(), deleted: z.boolean().optional() })).max(10_000),
   }),
   'kv.committed': z.object({ ts, commitWaitUs: z.number().nonnegative() }),
   'kv.abort': z.object({ txnId: z.string().min(1).max(128) }),

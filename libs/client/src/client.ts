@@ -1,0 +1,227 @@
+import { SynodError, type MessageBody, type MessageKind } from '@synod/codec';
+import type { RangeMap, Split } from '@synod/placement';
+import type { Bus } from '@synod/transport';
+
+export interface ClientOptions {
+  /** Attempts per request across replicas and leader changes. */
+  maxAttempts?: number;
+  /** Per-request timeout. */
+  timeoutMs?: number;
+  /** Attempts of a whole transaction that keeps being aborted. */
+  maxTxnAttempts?: number;
+}
+
+export interface ReadOptions {
+  /** Read at this timestamp (µs): a snapshot read. */
+  ts?: number;
+  /** Accept data up to this old (ms): a bounded-staleness read, served by a nearby replica. */
+  maxStalenessMs?: number;
+}
+
+export interface ReadResult {
+  values: Map<string, unknown>;
+  /** The timestamp the read ran at. */
+  ts: number;
+}
+
+const RETRYABLE = new Set(['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT']);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * The synod TypeScript client: routes by the range map, caches leaders, follows NOT_LEADER hints,
+ * retries with backoff, and runs read-write and read-only transactions.
+ */
+export class SynodClient {
+  private readonly leaders = new Map<string, string>();
+  private seq = 0;
+  private readonly maxAttempts: number;
+  private readonly timeoutMs: number;
+  private readonly maxTxnAttempts: number;
+
+  constructor(
+    readonly bus: Bus,
+    readonly rangeMap: RangeMap,
+    opts: ClientOptions = {},
+  ) {
+    this.maxAttempts = opts.maxAttempts ?? 12;
+    this.timeoutMs = opts.timeoutMs ?? 5_000;
+    this.maxTxnAttempts = opts.maxTxnAttempts ?? 20;
+  }
+
+  /**
+   * Runs `fn` as a read-write transaction, retrying it from scratch (with its original priority,
+   * so it eventually wins wound-wait) when it is aborted. Today all keys of a transaction must be
+   * in one split; multi-split commit (2PC) is not built yet.
+   */
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ result: T; ts: number; attempts: number }> {
+    const base = `${this.bus.nodeId}:${++this.seq}`;
+    const startTs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    for (let attempt = 1; ; attempt++) {
+      const tx = new Transaction(this, { id: `${base}.${attempt}`, startTs });
+      try {
+        const result = await fn(tx);
+        const ts = await tx.commit();
+        return { result, ts, attempts: attempt };
+      } catch (err) {
+        await tx.abandon();
+        if (!(err instanceof SynodError) || err.code !== 'TXN_ABORTED' || attempt >= this.maxTxnAttempts) throw err;
+        await sleep(Math.min(200, 2 ** attempt) * Math.random());
+      }
+    }
+  }
+
+  /** A lock-free read of `keys` at one timestamp, across splits; by default strong (current). */
+  async read(keys: string[], opts: ReadOptions = {}): Promise<ReadResult> {
+    const bySplit = new Map<Split, string[]>();
+    for (const k of keys) {
+      const s = this.rangeMap.splitFor(k);
+      bySplit.set(s, [...(bySplit.get(s) ?? []), k]);
+    }
+    const values = new Map<string, unknown>();
+    let ts = opts.ts;
+    const maxStalenessUs = opts.maxStalenessMs !== undefined ? Math.round(opts.maxStalenessMs * 1000) : undefined;
+    // The first split picks the timestamp; the others read at it, so the result is one snapshot.
+    for (const [split, ks] of bySplit) {
+      const body = { keys: ks, waitMs: Math.min(this.timeoutMs, 2_000), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
+      const reply = await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest');
+      const b = reply as MessageBody<'kv.values'>;
+      ts = b.ts;
+      for (const v of b.values) if ('value' in v && v.value !== undefined) values.set(v.key, v.value);
+    }
+    return { values, ts: ts ?? 0 };
+  }
+
+  async get(key: string, opts: ReadOptions = {}): Promise<unknown> {
+    return (await this.read([key], opts)).values.get(key);
+  }
+
+  /** Keys in [start, end) with their values, at one timestamp, in key order. */
+  async scan(start: string, end: string, opts: ReadOptions & { limit?: number } = {}): Promise<{ rows: Array<{ key: string; value: unknown }>; ts: number }> {
+    const rows: Array<{ key: string; value: unknown }> = [];
+    let ts = opts.ts;
+    const limit = opts.limit ?? 1000;
+    for (const split of this.rangeMap.all()) {
+      if (rows.length >= limit) break;
+      if ((end !== '' && split.start >= end) || (split.end !== '' && split.end <= start)) continue;
+      const body = { scan: { start, end, limit: limit - rows.length }, waitMs: 2_000, ...(ts !== undefined ? { ts } : {}) };
+      const reply = (await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest')) as MessageBody<'kv.values'>;
+      ts = reply.ts;
+      for (const v of reply.values) rows.push({ key: v.key, value: v.value });
+    }
+    return { rows, ts: ts ?? 0 };
+  }
+
+  async put(key: string, value: unknown): Promise<number> {
+    return (await this.transaction(async (tx) => tx.put(key, value))).ts;
+  }
+
+  async delete(key: string): Promise<number> {
+    return (await this.transaction(async (tx) => tx.delete(key))).ts;
+  }
+
+  /**
+   * Sends one request about `split`: to its leader ('leader') or to a replica in this client's
+   * DC when there is one ('nearest'), following hints and retrying other replicas.
+   */
+  async call<K extends MessageKind>(split: Split, kind: K, body: MessageBody<K>, target: 'leader' | 'nearest'): Promise<unknown> {
+    let lastErr: unknown;
+    const tried = new Set<string>();
+    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+      const node = this.pick(split, target, tried);
+      try {
+        const reply = await this.bus.request(node, kind, body, { group: split.id, timeoutMs: this.timeoutMs });
+        if (target === 'leader') this.leaders.set(split.id, node);
+        return reply.body;
+      } catch (err) {
+        lastErr = err;
+        if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) throw err;
+        tried.add(node);
+        const hint = err.hint?.leader;
+        if (target === 'leader' && typeof hint === 'string' && split.replicas.includes(hint)) {
+          this.leaders.set(split.id, hint);
+          tried.delete(hint);
+        } else {
+          this.leaders.delete(split.id);
+          await sleep(Math.min(500, 20 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+        }
+        // A partial answer must not be retried elsewhere for a commit: its outcome is unknown.
+        if (kind === 'kv.commit' && err.code === 'TIMEOUT') throw err;
+      }
+    }
+    throw lastErr instanceof Error ? lastErr : new SynodError('UNAVAILABLE', `no replica of ${split.id} answered`);
+  }
+
+  private pick(split: Split, target: 'leader' | 'nearest', tried: Set<string>): string {
+    const untried = split.replicas.filter((r) => !tried.has(r));
+    const pool = untried.length > 0 ? untried : split.replicas;
+    if (target === 'leader') {
+      const cached = this.leaders.get(split.id);
+      if (cached && pool.includes(cached)) return cached;
+      return pool[Math.floor(Math.random() * pool.length)]!;
+    }
+    const local = pool.find((r) => this.rangeMap.dc(r) === this.bus.dc);
+    return local ?? pool[Math.floor(Math.random() * pool.length)]!;
+  }
+}
+
+/** One attempt of a read-write transaction. Writes are buffered here until commit. */
+export class Transaction {
+  private split: Split | undefined;
+  private epoch: string | undefined;
+  private readonly writes = new Map<string, { value?: unknown; deleted?: boolean }>();
+  private readonly reads = new Map<string, unknown>();
+  private started = false;
+
+  constructor(
+    private readonly client: SynodClient,
+    readonly ref: { id: string; startTs: number },
+  ) {}
+
+  async get(key: string): Promise<unknown> {
+    const w = this.writes.get(key);
+    if (w) return w.deleted ? undefined : w.value;
+    if (this.reads.has(key)) return this.reads.get(key);
+    const split = this.splitOf(key);
+    this.started = true;
+    const reply = (await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key] }, 'leader')) as MessageBody<'kv.values'>;
+    if (this.epoch !== undefined && reply.epoch !== this.epoch) throw new SynodError('TXN_ABORTED', 'the split changed leaders during the transaction');
+    this.epoch = reply.epoch;
+    const value = reply.values[0]?.value;
+    this.reads.set(key, value);
+    return value;
+  }
+
+  put(key: string, value: unknown): void {
+    this.splitOf(key);
+    this.writes.set(key, { value });
+  }
+
+  delete(key: string): void {
+    this.splitOf(key);
+    this.writes.set(key, { deleted: true });
+  }
+
+  /** @internal Commits at the split leader; returns the commit timestamp. */
+  async commit(): Promise<number> {
+    if (!this.split) return 0;
+    const writes = [...this.writes].map(([key, w]) => ({ key, ...w }));
+    const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
+    const reply = (await this.client.call(this.split, 'kv.commit', body, 'leader')) as MessageBody<'kv.committed'>;
+    this.started = false;
+    return reply.ts;
+  }
+
+  /** @internal Releases locks after a failed attempt (best effort). */
+  async abandon(): Promise<void> {
+    if (!this.started || !this.split) return;
+    await this.client.call(this.split, 'kv.abort', { txnId: this.ref.id }, 'leader').catch(() => undefined);
+  }
+
+  private splitOf(key: string): Split {
+    const s = this.client.rangeMap.splitFor(key);
+    if (this.split && s.id !== this.split.id)
+      throw new SynodError('INVALID_ARGUMENT', `transaction touches splits ${this.split.id} and ${s.id}: multi-split transactions (2PC) are not built yet`);
+    this.split = s;
+    return s;
+  }
+}

@@ -1,0 +1,145 @@
+import { SynodError, type Envelope } from '@synod/codec';
+import type { Logger } from '@synod/config';
+import type { PaxosHost } from '@synod/paxos-host';
+import type { RangeMap, Split } from '@synod/placement';
+import type { Replica } from '@synod/paxos';
+import type { Storage } from '@synod/storage';
+import type { Bus } from '@synod/transport';
+import { readTimestamp } from '@synod/txn';
+import { LeaderTxns, inRange } from './leader-txns.js';
+import { SplitState } from './split-state.js';
+import type { TimeSource } from './time-source.js';
+
+export interface SpanserverOptions {
+  nodeId: string;
+  dc: string;
+  bus: Bus;
+  storage: Storage;
+  host: PaxosHost;
+  tt: TimeSource;
+  rangeMap: RangeMap;
+  heartbeatMs?: number;
+  electionTimeoutMs?: number;
+  /** How often an idle leader advances t_safe with a closed timestamp. */
+  closedIntervalMs?: number;
+  logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
+  onFatal?: (err: unknown) => void;
+}
+
+interface HostedSplit {
+  split: Split;
+  replica: Replica;
+  state: SplitState;
+  txns: LeaderTxns;
+}
+
+/** One spanserver: hosts a replica of every split the range map gives this node, serves transactions and reads. */
+export class Spanserver {
+  private readonly splits = new Map<string, HostedSplit>();
+  private ticker: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: SpanserverOptions) {}
+
+  async start(): Promise<void> {
+    const { bus, storage, host, rangeMap, nodeId } = this.opts;
+    const onFatal =
+      this.opts.onFatal ??
+      ((err: unknown) => {
+        this.opts.logger?.fatal({ err }, 'applying to storage failed; stopping');
+        process.exit(70);
+      });
+    for (const split of rangeMap.splitsOf(nodeId)) {
+      const applied = (await storage.paxos(split.id).load()).applied ?? 0;
+      const state = new SplitState(split.id, storage, applied, onFatal);
+      const replica = await host.addGroup({
+        config: {
+          group: split.id,
+          self: nodeId,
+          peers: split.replicas,
+          heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
+          electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
+          ...(split.q1 ? { q1: split.q1 } : {}),
+          ...(split.q2 ? { q2: split.q2 } : {}),
+        },
+        apply: (entry) => state.apply(entry),
+      });
+      const txns = new LeaderTxns({
+        split,
+        self: nodeId,
+        isLeader: () => replica.isLeader(),
+        epoch: () => `${replica.ballot().round}.${replica.ballot().node}`,
+        leaderHint: () => replica.leaderHint(),
+        propose: (cmds, timeoutMs) => host.propose(split.id, cmds, timeoutMs),
+        tt: this.opts.tt,
+        state,
+        mvcc: storage.mvcc,
+      });
+      this.splits.set(split.id, { split, replica, state, txns });
+    }
+    bus.on('kv.read', (env) => this.hosted(env).txns.read(env.body.txn, env.body.keys).then((r) => ({ kind: 'kv.values' as const, body: r })));
+    bus.on('kv.commit', (env) => this.hosted(env).txns.commit(env.body.txn, env.body.epoch, env.body.writes).then((r) => ({ kind: 'kv.committed' as const, body: r })));
+    bus.on('kv.abort', (env) => {
+      this.hosted(env).txns.abort(env.body.txnId);
+      return { kind: 'kv.ok', body: {} };
+    });
+    bus.on('kv.snapshot', (env) => this.snapshotRead(env));
+    bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
+    const closedIntervalMs = this.opts.closedIntervalMs ?? 50;
+    this.ticker = setInterval(() => {
+      const now = Date.now();
+      for (const s of this.splits.values()) s.txns.tick(now, closedIntervalMs);
+    }, Math.max(10, Math.floor(closedIntervalMs / 2)));
+  }
+
+  status() {
+    const now = this.opts.tt.now();
+    return {
+      node: this.opts.nodeId,
+      dc: this.opts.dc,
+      tt: { earliest: now.earliest, latest: now.latest, epsilonUs: (now.latest - now.earliest) / 2, serving: this.opts.tt.isServing() },
+      groups: [...this.splits.values()].map((s) => ({
+        id: s.split.id,
+        isLeader: s.replica.isLeader(),
+        leader: s.replica.leaderHint(),
+        tSafe: s.state.tSafe,
+        appliedUpTo: s.replica.appliedUpTo(),
+        chosenUpTo: s.replica.chosenUpTo(),
+        lastCommitTs: s.state.lastCommitTs,
+      })),
+    };
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.ticker);
+  }
+
+  private hosted(env: Envelope): HostedSplit {
+    const s = this.splits.get(env.group);
+    if (!s) throw new SynodError('KEY_OUT_OF_RANGE', `${this.opts.nodeId} hosts no replica of split ${JSON.stringify(env.group)}`, { generation: this.opts.rangeMap.generation });
+    if (!this.opts.tt.isServing()) throw new SynodError('UNAVAILABLE', `${this.opts.nodeId}: clock is not within bounds; not serving`);
+    return s;
+  }
+
+  private async snapshotRead(env: Envelope<'kv.snapshot'>) {
+    const s = this.hosted(env);
+    const req = env.body;
+    for (const k of req.keys ?? [])
+      if (!inRange(s.split, k)) throw new SynodError('KEY_OUT_OF_RANGE', `key ${JSON.stringify(k)} is outside split ${s.split.id}`, { split: s.split.id });
+    const { ts, needsWait } = readTimestamp(req, this.opts.tt.now(), s.state.tSafe);
+    if (needsWait) await s.state.waitForSafe(ts, req.waitMs);
+    const mvcc = this.opts.storage.mvcc;
+    let values: Array<{ key: string; value?: unknown; ts?: number }>;
+    if (req.scan) {
+      const start = req.scan.start > s.split.start ? req.scan.start : s.split.start;
+      const ends = [req.scan.end, s.split.end].filter((e) => e !== '');
+      const end = ends.length === 0 ? '' : ends.sort()[0]!;
+      values = mvcc.scan(start, end, ts, req.scan.limit).map((r) => ({ key: r.key, value: r.value, ts: r.ts }));
+    } else {
+      values = (req.keys ?? []).map((key) => {
+        const r = mvcc.get(key, ts);
+        return r ? { key, value: r.value, ts: r.ts } : { key };
+      });
+    }
+    return { kind: 'kv.values' as const, body: { values, ts } };
+  }
+}

@@ -5,6 +5,9 @@ import { CHAOS_HELP, runChaos } from './chaos-command.js';
 import { DEMO_HELP, runDemo } from './demo.js';
 import { runProbeNode } from './probe-node.js';
 import { PAXOS_NODE_HELP, runPaxosNode } from './paxos-node.js';
+import { TIMEMASTER_HELP, runTimemaster } from '@synod/timemaster';
+import { CLOCK_CHAOS_HELP, isClockChaos, runClockChaos } from './clock-chaos.js';
+import { CLOCK_NODE_HELP, runClockNode } from './clock-node.js';
 
 const HELP = `synod — a sharded, Spanner-like transactional key-value store
 
@@ -15,6 +18,8 @@ Commands:
   chaos        inject DC partitions, latency, loss and node isolation into a running cluster
   probe-node   run one transport probe node (steered by JSON lines on stdin)
   paxos-node   run one replica of one Paxos group with durable LMDB state
+  timemaster   run a time master (reference or drifting) for one DC
+  clock-node   run the TrueTime sync daemon alone (steered by JSON lines on stdin)
 
 Run 'synod <command> --help' for a command's options.`;
 
@@ -31,9 +36,11 @@ Reads JSON-line commands on stdin: ping, note, notes, stats (see probe-node.ts).
 
 const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
   demo: { help: DEMO_HELP, run: runDemo },
-  chaos: { help: CHAOS_HELP, run: runChaos },
+  chaos: { help: `${CHAOS_HELP}\n\n${CLOCK_CHAOS_HELP}`, run: (argv) => (isClockChaos(argv) ? runClockChaos(argv) : runChaos(argv)) },
   'probe-node': { help: PROBE_HELP, run: runProbeNode },
   'paxos-node': { help: PAXOS_NODE_HELP, run: runPaxosNode },
+  timemaster: { help: TIMEMASTER_HELP, run: runTimemaster },
+  'clock-node': { help: CLOCK_NODE_HELP, run: runClockNode },
 };
 
 async function main(argv: string[]): Promise<number> {
@@ -71,7 +78,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     // probe-node keeps running until stdin closes; every other command ends here.
-    if (!['probe-node', 'paxos-node'].includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
+    if (!['probe-node', 'paxos-node', 'timemaster', 'clock-node'].includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
   },
   (err) => {
     process.stderr.write(String(err) + '\n');

@@ -1,0 +1,1 @@
+export { runTimemaster, timemasterConfig, TIMEMASTER_HELP } from './timemaster.js';

@@ -61,6 +61,13 @@ export class RangeMap {
     return new RangeMap(rangeMapSchema.parse(raw));
   }
 
+  /** Like parse, but returns a readable error naming each bad field instead of throwing. */
+  static safeParse(raw: unknown): { ok: true; map: RangeMap } | { ok: false; error: string } {
+    const r = rangeMapSchema.safeParse(raw);
+    if (r.success) return { ok: true, map: new RangeMap(r.data) };
+    return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
+  }
+
   /** The split whose range holds `key` (binary search over the ordered starts). */
   splitFor(key: string): Split {
     let lo = 0;

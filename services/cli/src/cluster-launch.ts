@@ -1,0 +1,80 @@
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { SynodError } from '@synod/codec';
+import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
+import { RangeMap } from '@synod/placement';
+import { ChildNode } from './child-node.js';
+
+export interface LaunchOptions {
+  dataDir: string;
+  dcs: number;
+  splitKeys: string[];
+  cluster: string;
+  natsPort?: number;
+  epsilonMs?: number;
+  logLevel?: string;
+  say?: (s: string) => void;
+}
+
+export interface ClusterFile {
+  natsUrl: string;
+  cluster: string;
+  placement: string;
+}
+
+export interface LaunchedCluster {
+  nats: NatsServerHandle;
+  nodes: ChildNode[];
+  rangeMap: RangeMap;
+  info: ClusterFile;
+  spawnNode(index: number): ChildNode;
+  stop(): Promise<void>;
+}
+
+const DC_NAMES = ['dc-a', 'dc-b', 'dc-c', 'dc-d', 'dc-e'];
+
+/** Starts nats-server and one spanserver per DC as child processes, data under one directory. */
+export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluster> {
+  const say = opts.say ?? (() => undefined);
+  if (opts.dcs < 1 || opts.dcs > DC_NAMES.length) throw new SynodError('INVALID_ARGUMENT', `--dcs must be 1..${DC_NAMES.length}`);
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  const nodes = DC_NAMES.slice(0, opts.dcs).map((dc, i) => ({ id: `n${i + 1}`, dc }));
+  const placementFile = join(dataDir, 'placement.json');
+  let rangeMap: RangeMap;
+  if (existsSync(placementFile)) {
+    // Data on disk belongs to this map: reuse it rather than silently re-cutting the key space.
+    const parsed = RangeMap.safeParse(JSON.parse(readFileSync(placementFile, 'utf8')));
+    if (!parsed.ok) throw new SynodError('INVALID_ARGUMENT', `${placementFile}: ${parsed.error}`);
+    rangeMap = parsed.map;
+    say(`reusing ${placementFile} (${rangeMap.all().length} splits, ${rangeMap.nodes().length} nodes)`);
+  } else {
+    rangeMap = RangeMap.uniform(nodes, opts.splitKeys);
+    writeFileSync(placementFile, JSON.stringify(rangeMap.config, null, 2) + '\n');
+  }
+  const nats = await startNatsServer(opts.natsPort ? { port: opts.natsPort } : {});
+  say(`nats-server   ${nats.url} (pid ${nats.pid})`);
+  const spawnNode = (i: number) => {
+    const n = rangeMap.nodes()[i]!;
+    return ChildNode.spawn(n.id, [
+      'spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile,
+      '--nats-url', nats.url, '--cluster', opts.cluster, '--epsilon-ms', String(opts.epsilonMs ?? 1), '--log-level', opts.logLevel ?? 'warn',
+    ]);
+  };
+  const children = rangeMap.nodes().map((_, i) => spawnNode(i));
+  const stop = async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await nats.stop();
+  };
+  try {
+    await Promise.all(children.map((c) => c.waitReady(30_000)));
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  rangeMap.nodes().forEach((n, i) => say(`spanserver    ${n.id} in ${n.dc} (pid ${children[i]!.proc.pid}), data ${join(dataDir, n.id)}`));
+  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile };
+  writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify(info, null, 2) + '\n');
+  say(`cluster file  ${join(dataDir, 'cluster.json')} (other synod commands find the cluster through it)`);
+  return { nats, nodes: children, rangeMap, info, spawnNode, stop };
+}

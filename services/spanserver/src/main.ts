@@ -1,0 +1,104 @@
+/**
+ * The spanserver process: `synod spanserver --node-id n1 --dc dc-a --data-dir … --placement placement.json`.
+ * Prints {"ready":true,…} on stdout once serving; answers {"op":"status"} lines on stdin; logs to stderr.
+ */
+import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
+import { z } from 'zod';
+import { SynodError } from '@synod/codec';
+import { booleanFlag, createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { PaxosHost } from '@synod/paxos-host';
+import { RangeMap } from '@synod/placement';
+import { openStorage } from '@synod/storage';
+import { connectBus } from '@synod/transport';
+import { Spanserver } from './spanserver.js';
+import { LocalTrueTime } from './time-source.js';
+
+export const SPANSERVER_HELP = `synod spanserver — one spanserver process (hosts replicas of its splits)
+
+Options (also env SYNOD_<NAME>):
+  --node-id <id>              required; must appear in the placement file
+  --dc <dc>                   required
+  --data-dir <path>           LMDB directory (required)
+  --placement <file>          range map JSON: nodes, splits and replicas (required)
+  --nats-url <url>            default nats://127.0.0.1:4222
+  --cluster <name>            default synod
+  --epsilon-ms <ms>           TrueTime uncertainty of the local clock, default 1
+  --heartbeat-ms <ms>         default 50
+  --election-timeout-ms <ms>  default 500
+  --closed-interval-ms <ms>   how often an idle leader advances t_safe, default 50
+  --fsync <bool>              default true
+  --log-level <level>         default info (logs go to stderr)`;
+
+const schema = z.object({
+  ...nodeIdentity,
+  dataDir: z.string().min(1),
+  placement: z.string().min(1),
+  epsilonMs: z.coerce.number().positive().max(10_000).default(1),
+  heartbeatMs: z.coerce.number().positive().default(50),
+  electionTimeoutMs: z.coerce.number().positive().default(500),
+  closedIntervalMs: z.coerce.number().positive().default(50),
+  fsync: booleanFlag.default(true),
+});
+
+export function loadRangeMap(file: string): RangeMap {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new SynodError('INVALID_ARGUMENT', `cannot read placement file ${file}: ${(err as Error).message}`);
+  }
+  const parsed = RangeMap.safeParse(raw);
+  if (!parsed.ok) throw new SynodError('INVALID_ARGUMENT', `placement file ${file}: ${parsed.error}`);
+  return parsed.map;
+}
+
+export async function runSpanserver(argv: string[]): Promise<void> {
+  const cfg = loadConfig(schema, { argv });
+  const rangeMap = loadRangeMap(cfg.placement);
+  if (!rangeMap.dc(cfg.nodeId)) throw new SynodError('INVALID_ARGUMENT', `node ${cfg.nodeId} is not in ${cfg.placement}`);
+  const log = createLogger({ service: 'spanserver', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
+  const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
+  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
+  const host = new PaxosHost({ bus, storage, logger: log });
+  const server = new Spanserver({
+    nodeId: cfg.nodeId,
+    dc: cfg.dc,
+    bus,
+    storage,
+    host,
+    tt: new LocalTrueTime(cfg.epsilonMs * 1000),
+    rangeMap,
+    heartbeatMs: cfg.heartbeatMs,
+    electionTimeoutMs: cfg.electionTimeoutMs,
+    closedIntervalMs: cfg.closedIntervalMs,
+    logger: log,
+  });
+  await server.start();
+  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
+  const rl = createInterface({ input: process.stdin });
+  rl.on('line', (line) => {
+    let id: unknown;
+    try {
+      ({ id } = JSON.parse(line) as { id: unknown });
+    } catch {
+      return out({ ok: false, code: 'INVALID_ARGUMENT' });
+    }
+    out({ id, ok: true, ...server.status() });
+  });
+  const stop = async () => {
+    await server.close();
+    await host.close();
+    await bus.close();
+    await storage.close();
+    process.exit(0);
+  };
+  // Without a controlling parent (stdin closed at once, e.g. under nohup) keep serving until a signal.
+  rl.on('close', () => {
+    if (process.env.SYNOD_STOP_ON_STDIN_CLOSE !== 'false') void stop();
+  });
+  process.once('SIGTERM', () => void stop());
+  process.once('SIGINT', () => void stop());
+  log.info({ splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) }, 'spanserver serving');
+  out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) });
+}

@@ -8,9 +8,6 @@ import { PAXOS_NODE_HELP, runPaxosNode } from './paxos-node.js';
 import { SPANSERVER_HELP, runSpanserver } from '@synod/spanserver';
 import { CLIENT_HELP, runGet, runPut, runScan, runStatus, runTxn } from './client-commands.js';
 import { UP_HELP, runUp } from './up.js';
-import { SPANSERVER_HELP, runSpanserver } from '@synod/spanserver';
-import { CLIENT_HELP, runGet, runPut, runScan, runStatus, runTxn } from './client-commands.js';
-import { UP_HELP, runUp } from './up.js';
 import { TIMEMASTER_HELP, runTimemaster } from '@synod/timemaster';
 import { CLOCK_CHAOS_HELP, isClockChaos, runClockChaos } from './clock-chaos.js';
 import { CLOCK_NODE_HELP, runClockNode } from './clock-node.js';
@@ -20,13 +17,6 @@ const HELP = `synod — a sharded, Spanner-like transactional key-value store
 Usage: synod <command> [options]
 
 Commands:
-  up           run a local cluster: nats-server and one spanserver per DC (data under .synod)
-  status       groups, leaders, DCs, t_safe lag and ε of every spanserver
-  put          write one key (a read-write transaction)
-  get          read one key (strong, snapshot or bounded-staleness)
-  scan         read a key range at one timestamp
-  txn          run a small read-write transaction (get/put/del/add operations)
-  spanserver   run one spanserver process
   up           run a local cluster: nats-server and one spanserver per DC (data under .synod)
   status       groups, leaders, DCs, t_safe lag and ε of every spanserver
   put          write one key (a read-write transaction)
@@ -59,13 +49,6 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   chaos: { help: `${CHAOS_HELP}\n\n${CLOCK_CHAOS_HELP}`, run: (argv) => (isClockChaos(argv) ? runClockChaos(argv) : runChaos(argv)) },
   'probe-node': { help: PROBE_HELP, run: runProbeNode },
   'paxos-node': { help: PAXOS_NODE_HELP, run: runPaxosNode },
-  spanserver: { help: SPANSERVER_HELP, run: runSpanserver },
-  up: { help: UP_HELP, run: runUp },
-  status: { help: CLIENT_HELP.status, run: runStatus },
-  put: { help: CLIENT_HELP.put, run: runPut },
-  get: { help: CLIENT_HELP.get, run: runGet },
-  scan: { help: CLIENT_HELP.scan, run: runScan },
-  txn: { help: CLIENT_HELP.txn, run: runTxn },
   spanserver: { help: SPANSERVER_HELP, run: runSpanserver },
   up: { help: UP_HELP, run: runUp },
   status: { help: CLIENT_HELP.status, run: runStatus },

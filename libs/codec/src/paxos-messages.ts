@@ -8,6 +8,7 @@ export const commandSchema = z.object({ id: z.string().min(1).max(256), payload:
 export const valueSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('noop') }),
   z.object({ kind: z.literal('batch'), cmds: z.array(commandSchema).max(100_000) }),
+  z.object({ kind: z.literal('config'), peers: z.array(id).min(1).max(64), q1: z.number().int().positive().max(64), q2: z.number().int().positive().max(64) }),
 ]);
 const slotValue = z.object({ slot, value: valueSchema });
 const acceptedEntry = z.object({ slot, ballot: ballotSchema, value: valueSchema });
@@ -16,14 +17,17 @@ const entries = z.array(slotValue).max(100_000);
 
 export const paxosMessageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('prepare'), ballot: ballotSchema, fromSlot: slot }),
-  z.object({ ...base, type: z.literal('promise'), ballot: ballotSchema, fromSlot: slot, accepted: z.array(acceptedEntry).max(100_000), chosenUpTo: slot }),
+  z.object({ ...base, type: z.literal('promise'), ballot: ballotSchema, fromSlot: slot, accepted: z.array(acceptedEntry).max(100_000), chosenUpTo: slot, snapshotUpTo: slot }),
   z.object({ ...base, type: z.literal('nack'), ballot: ballotSchema, promised: ballotSchema }),
-  z.object({ ...base, type: z.literal('accept'), ballot: ballotSchema, entries, chosenUpTo: slot }),
-  z.object({ ...base, type: z.literal('accepted'), ballot: ballotSchema, slots: z.array(slot).max(100_000) }),
-  z.object({ ...base, type: z.literal('heartbeat'), ballot: ballotSchema, chosenUpTo: slot }),
+  z.object({ ...base, type: z.literal('accept'), ballot: ballotSchema, entries, chosenUpTo: slot, sentAtUs: z.number().int().safe() }),
+  z.object({ ...base, type: z.literal('accepted'), ballot: ballotSchema, slots: z.array(slot).max(100_000), sentAtUs: z.number().int().safe() }),
+  z.object({ ...base, type: z.literal('heartbeat'), ballot: ballotSchema, chosenUpTo: slot, sentAtUs: z.number().int().safe() }),
+  z.object({ ...base, type: z.literal('heartbeatAck'), ballot: ballotSchema, sentAtUs: z.number().int().safe(), chosenUpTo: slot }),
   z.object({ ...base, type: z.literal('catchupRequest'), fromSlot: slot, toSlot: slot }),
   z.object({ ...base, type: z.literal('catchupReply'), entries, chosenUpTo: slot }),
   z.object({ ...base, type: z.literal('forward'), cmds: z.array(commandSchema).max(100_000) }),
+  z.object({ ...base, type: z.literal('snapshotChunk'), upTo: slot, chunk: z.number().int().nonnegative().max(10_000_000), chunks: z.number().int().positive().max(10_000_000), data: z.string().max(16 * 1024 * 1024) }),
+  z.object({ ...base, type: z.literal('snapshotRequest'), upTo: slot, chunk: z.number().int().nonnegative().max(10_000_000) }),
 ]);
 
 /** A client asks a replica to replicate commands; the reply comes once they are applied there. */

@@ -13,6 +13,16 @@ export interface BrokenForTesting {
   forgetAcceptedBallotsOnRestart?: boolean;
   /** A follower marks its accepted entry chosen without checking its ballot against the leader's. */
   learnWithoutBallotMatch?: boolean;
+  /** The leader times its lease from when it received each vote instead of when it sent the request. */
+  leaseFromReceipt?: boolean;
+  /** The leader's lease lasts the full vote duration: the clock-drift bound is not subtracted. */
+  leaseIgnoresDrift?: boolean;
+  /** Acceptors do not honor lease votes (nor leader stickiness, nor the post-restart quarantine). */
+  acceptorIgnoresLease?: boolean;
+  /** The leader serves local reads whenever it believes it leads, lease or not. */
+  readsWithoutLease?: boolean;
+  /** A snapshot is recorded one slot past the index the state machine was at. */
+  snapshotOffByOne?: boolean;
 }
 
 export interface LivenessFeatures {
@@ -26,6 +36,8 @@ export interface LivenessFeatures {
   backoff: boolean;
   /** Acceptors ignore Prepare from others while a live leader was heard from within the election timeout. */
   leaderStickiness: boolean;
+  /** A leader that has not heard from a phase-2 quorum within the election timeout steps down. */
+  checkQuorum: boolean;
 }
 
 export interface ReplicaConfig {
@@ -45,6 +57,21 @@ export interface ReplicaConfig {
   q1?: number;
   /** Phase-2 quorum size; default majority. q1 + q2 must exceed the group size. */
   q2?: number;
+  /**
+   * How long a lease vote lasts on the voter's clock (default electionTimeoutUs).
+   * The leader's lease is shorter: timed from when it sent the request, and
+   * shrunk by the drift bound.
+   */
+  leaseDurationUs?: number;
+  /** Bound on any node's clock-rate error, in ppm (default 200, Spanner's 200 µs/s). */
+  maxDriftPpm?: number;
+  /**
+   * Ask the shell for a state-machine snapshot every this many applied slots and
+   * compact the log below it (default 0: never).
+   */
+  snapshotIntervalEntries?: number;
+  /** Max characters per snapshot-transfer chunk (default 64 KiB). */
+  snapshotChunkChars?: number;
   features?: Partial<LivenessFeatures>;
   brokenForTesting?: BrokenForTesting;
 }
@@ -60,6 +87,10 @@ export interface ResolvedConfig {
   maxEntriesPerMessage: number;
   q1: number;
   q2: number;
+  leaseDurationUs: number;
+  maxDriftPpm: number;
+  snapshotIntervalEntries: number;
+  snapshotChunkChars: number;
   features: LivenessFeatures;
   broken: BrokenForTesting;
 }
@@ -76,21 +107,35 @@ function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`paxos config: ${name} must be a positive integer, got ${v}`);
 }
 
-/** Fills defaults and rejects configurations that would be unsafe or meaningless. */
-export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
-  const n = c.peers.length;
+/**
+ * Rejects a membership that would be unsafe: empty, duplicate ids, quorums out
+ * of range, or phase-1 and phase-2 quorums that need not intersect (q1 + q2 <= n).
+ * Used for the initial configuration and for every reconfiguration.
+ */
+export function validateMembership(peers: readonly string[], q1: number, q2: number): void {
+  const n = peers.length;
   if (n === 0) throw new Error('paxos config: peers is empty');
-  if (new Set(c.peers).size !== n) throw new Error('paxos config: duplicate peer ids');
-  if (!c.peers.includes(c.self)) throw new Error(`paxos config: self ${c.self} is not in peers`);
-  if (c.self === '') throw new Error('paxos config: self must be non-empty (the empty node id is ZERO_BALLOT)');
-  const q1 = c.q1 ?? majority(n);
-  const q2 = c.q2 ?? majority(n);
+  if (new Set(peers).size !== n) throw new Error('paxos config: duplicate peer ids');
+  if (peers.some((p) => p === '')) throw new Error('paxos config: empty peer id (the empty node id is ZERO_BALLOT)');
   positiveInt('q1', q1);
   positiveInt('q2', q2);
   if (q1 > n || q2 > n) throw new Error(`paxos config: quorums q1=${q1} q2=${q2} exceed group size ${n}`);
   if (q1 + q2 <= n) {
     throw new Error(`paxos config: quorum intersection requires q1 + q2 > n (q1=${q1}, q2=${q2}, n=${n})`);
   }
+}
+
+/**
+ * Fills defaults and rejects configurations that would be unsafe or meaningless.
+ * `self` need not be in `peers`: a replica joining the group by reconfiguration
+ * starts outside it (it accepts and learns, but does not campaign).
+ */
+export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
+  const n = c.peers.length;
+  if (c.self === '') throw new Error('paxos config: self must be non-empty (the empty node id is ZERO_BALLOT)');
+  const q1 = c.q1 ?? majority(n);
+  const q2 = c.q2 ?? majority(n);
+  validateMembership(c.peers, q1, q2);
   positiveInt('heartbeatIntervalUs', c.heartbeatIntervalUs);
   positiveInt('electionTimeoutUs', c.electionTimeoutUs);
   if (c.electionTimeoutUs <= c.heartbeatIntervalUs) {
@@ -102,6 +147,18 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
   positiveInt('window', window);
   positiveInt('maxBatch', maxBatch);
   positiveInt('maxEntriesPerMessage', maxEntriesPerMessage);
+  const leaseDurationUs = c.leaseDurationUs ?? c.electionTimeoutUs;
+  positiveInt('leaseDurationUs', leaseDurationUs);
+  const maxDriftPpm = c.maxDriftPpm ?? 200;
+  if (!Number.isInteger(maxDriftPpm) || maxDriftPpm < 0 || maxDriftPpm >= 500_000) {
+    throw new Error(`paxos config: maxDriftPpm must be an integer in [0, 500000), got ${maxDriftPpm}`);
+  }
+  const snapshotIntervalEntries = c.snapshotIntervalEntries ?? 0;
+  if (!Number.isInteger(snapshotIntervalEntries) || snapshotIntervalEntries < 0) {
+    throw new Error('paxos config: snapshotIntervalEntries must be a non-negative integer');
+  }
+  const snapshotChunkChars = c.snapshotChunkChars ?? 64 * 1024;
+  positiveInt('snapshotChunkChars', snapshotChunkChars);
   return {
     group: c.group,
     self: c.self,
@@ -113,10 +170,15 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
     maxEntriesPerMessage,
     q1,
     q2,
+    leaseDurationUs,
+    maxDriftPpm,
+    snapshotIntervalEntries,
+    snapshotChunkChars,
     features: {
       randomizedTimeouts: c.features?.randomizedTimeouts ?? true,
       backoff: c.features?.backoff ?? true,
       leaderStickiness: c.features?.leaderStickiness ?? true,
+      checkQuorum: c.features?.checkQuorum ?? true,
     },
     broken: { ...c.brokenForTesting },
   };

@@ -5,6 +5,7 @@ export {
   canonicalJson,
   type Command,
   type Value,
+  type ConfigValue,
   type AcceptedEntry,
   type SlotValue,
 } from './value.js';
@@ -19,12 +20,16 @@ export {
   type AcceptMsg,
   type AcceptedMsg,
   type HeartbeatMsg,
+  type HeartbeatAckMsg,
   type CatchupRequestMsg,
   type CatchupReplyMsg,
   type ForwardMsg,
+  type SnapshotChunkMsg,
+  type SnapshotRequestMsg,
 } from './messages.js';
 export {
   resolveConfig,
+  validateMembership,
   majority,
   DEFAULT_WINDOW,
   DEFAULT_MAX_BATCH,
@@ -45,7 +50,10 @@ export {
   type ProposalStatus,
   type DurableState,
   type AppliedState,
+  type Membership,
+  type Snapshot,
 } from './output.js';
+export { Dedupe, MAX_ABOVE, type DedupeState } from './dedupe.js';
 export { InvariantViolation, invariant } from './invariant.js';
 export type { Rng } from './rng.js';
-export { Replica, type Role } from './replica.js';
+export { Replica, type Role, type LeaseInterval, type ReconfigureStatus } from './replica.js';

@@ -24,6 +24,12 @@ export interface PromiseMsg extends Base {
   /** The acceptor's accepted entries at slots >= fromSlot. */
   accepted: AcceptedEntry[];
   chosenUpTo: number;
+  /**
+   * The acceptor's log is compacted below this slot (0 if never). If it is
+   * above the Prepare's fromSlot the candidate is behind: it must fetch the
+   * snapshot before it can lead.
+   */
+  snapshotUpTo: number;
 }
 
 export interface NackMsg extends Base {
@@ -39,17 +45,31 @@ export interface AcceptMsg extends Base {
   ballot: Ballot;
   entries: SlotValue[];
   chosenUpTo: number;
+  /** The leader's clock when it sent this: a lease vote in the reply counts from here. */
+  sentAtUs: number;
 }
 
 export interface AcceptedMsg extends Base {
   type: 'accepted';
   ballot: Ballot;
   slots: number[];
+  /** Echo of the Accept's sentAtUs: the acceptor also grants a lease vote for `ballot`. */
+  sentAtUs: number;
 }
 
 export interface HeartbeatMsg extends Base {
   type: 'heartbeat';
   ballot: Ballot;
+  chosenUpTo: number;
+  /** The leader's clock when it sent this (lease timing). */
+  sentAtUs: number;
+}
+
+/** Reply to a heartbeat: a lease vote for `ballot` counted from the echoed sentAtUs. */
+export interface HeartbeatAckMsg extends Base {
+  type: 'heartbeatAck';
+  ballot: Ballot;
+  sentAtUs: number;
   chosenUpTo: number;
 }
 
@@ -71,6 +91,26 @@ export interface ForwardMsg extends Base {
   cmds: Command[];
 }
 
+/**
+ * One piece of a snapshot transfer to a replica behind the sender's
+ * compaction point: `data` is chunk `chunk` of `chunks` of the JSON text of
+ * the sender's snapshot at `upTo`.
+ */
+export interface SnapshotChunkMsg extends Base {
+  type: 'snapshotChunk';
+  upTo: number;
+  chunk: number;
+  chunks: number;
+  data: string;
+}
+
+/** Asks for chunk `chunk` of the snapshot at `upTo` (pull-based, resumable). */
+export interface SnapshotRequestMsg extends Base {
+  type: 'snapshotRequest';
+  upTo: number;
+  chunk: number;
+}
+
 export type PaxosMessage =
   | PrepareMsg
   | PromiseMsg
@@ -78,9 +118,12 @@ export type PaxosMessage =
   | AcceptMsg
   | AcceptedMsg
   | HeartbeatMsg
+  | HeartbeatAckMsg
   | CatchupRequestMsg
   | CatchupReplyMsg
-  | ForwardMsg;
+  | ForwardMsg
+  | SnapshotChunkMsg
+  | SnapshotRequestMsg;
 
 export type PaxosMessageType = PaxosMessage['type'];
 
@@ -91,9 +134,12 @@ export const PAXOS_MESSAGE_TYPES = [
   'accept',
   'accepted',
   'heartbeat',
+  'heartbeatAck',
   'catchupRequest',
   'catchupReply',
   'forward',
+  'snapshotChunk',
+  'snapshotRequest',
 ] as const satisfies readonly PaxosMessageType[];
 
 /** Distributes a message type over the union, for constructing messages without group/from. */

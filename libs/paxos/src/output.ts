@@ -1,11 +1,39 @@
 import type { Ballot } from './ballot.js';
 import type { PaxosMessage } from './messages.js';
+import type { DedupeState } from './dedupe.js';
 import type { AcceptedEntry, Command, Value } from './value.js';
 
-/** State the shell must make durable. Later writes to the same slot supersede earlier ones. */
+/** One configuration of the group: governs slots from `fromSlot` until the next one's. */
+export interface Membership {
+  fromSlot: number;
+  peers: string[];
+  q1: number;
+  q2: number;
+}
+
+/**
+ * A snapshot: the state after applying every slot below `upTo`. `data` is the
+ * shell's state machine (opaque to the replica); `dedupe` and `configs` are
+ * the replica's own applied state at the same index.
+ */
+export interface Snapshot {
+  upTo: number;
+  data: unknown;
+  dedupe: DedupeState;
+  configs: Membership[];
+}
+
+/**
+ * State the shell must make durable. Later writes to the same slot supersede earlier ones.
+ * Order within one request: `snapshot` (replacing any older one), then `accepted`, then
+ * delete accepted entries below `truncateBelow`. `truncateBelow` only ever comes with or
+ * after the durable snapshot at that index, so a crash in between is harmless.
+ */
 export interface PersistRequest {
   promised?: Ballot;
   accepted?: AcceptedEntry[];
+  snapshot?: Snapshot;
+  truncateBelow?: number;
 }
 
 export interface Outbound {
@@ -24,6 +52,12 @@ export interface ApplyEntry {
   commands: Command[];
   /** Ids in this entry already applied by an earlier slot (or earlier in this entry): do not apply again. */
   duplicates: string[];
+  /**
+   * Set on the entry after which the replica wants a snapshot: once this entry
+   * is applied, the shell captures its state machine and calls
+   * `replica.snapshotTaken(slot + 1, data, nowUs)`.
+   */
+  takeSnapshot?: boolean;
 }
 
 export interface LeadershipChange {
@@ -68,12 +102,22 @@ export interface Ready {
   apply: ApplyEntry[];
   leadership?: LeadershipChange;
   proposalResults?: ProposalResult[];
+  /**
+   * A snapshot received from a peer: before applying `apply`, the shell replaces its
+   * state machine with `data` (the state after every slot below `upTo`). The
+   * snapshot itself comes in `persist.snapshot` of the same Ready.
+   */
+  installSnapshot?: { upTo: number; data: unknown };
+  /** Answers `reconfigure`: queued at the leader, not the leader (retry at the hint), or a change already in flight. */
+  reconfigureResult?: { status: 'queued' | 'not_leader' | 'busy'; leaderHint: string | null };
 }
 
 /** Durable acceptor state, as persisted from `Ready.persist` and restored on restart. */
 export interface DurableState {
   promised: Ballot;
   accepted: AcceptedEntry[] | ReadonlyMap<number, { ballot: Ballot; value: Value }>;
+  /** The latest durable snapshot: the replica resumes applying at `snapshot.upTo`; the shell restores its state machine from `snapshot.data`. */
+  snapshot?: Snapshot | undefined;
 }
 
 /** For a shell that applies durably: the replica resumes after these. */
@@ -88,6 +132,8 @@ export function isEmptyReady(r: Ready): boolean {
     r.send.length === 0 &&
     r.apply.length === 0 &&
     r.leadership === undefined &&
-    r.proposalResults === undefined
+    r.proposalResults === undefined &&
+    r.installSnapshot === undefined &&
+    r.reconfigureResult === undefined
   );
 }

@@ -131,14 +131,15 @@ describe('phase 1', () => {
   });
 
   it('a sticky acceptor ignores Prepare from others while its leader is live', () => {
-    const h = new Harness(ids);
+    // Short lease votes, so that stickiness alone is what holds b back after 20 ms.
+    const h = new Harness(ids, { leaseDurationUs: 10_000 });
     h.elect('a');
     const prepare: PaxosMessage = { type: 'prepare', group: 'g', from: 'c', ballot: b(9, 'c'), fromSlot: 0 };
-    expect(h.get('b').step(prepare, h.now + 1).send).toEqual([]);
+    expect(h.get('b').step(prepare, h.now + 20_000).send).toEqual([]);
     expect(h.get('b').ballot()).not.toEqual(b(9, 'c'));
-    const loose = new Harness(ids, { features: { leaderStickiness: false } });
+    const loose = new Harness(ids, { leaseDurationUs: 10_000, features: { leaderStickiness: false } });
     loose.elect('a');
-    const out = loose.get('b').step(prepare, loose.now + 1);
+    const out = loose.get('b').step(prepare, loose.now + 20_000);
     expect(out.send[0]?.msg.type).toBe('promise');
     expect(out.persist?.promised).toEqual(b(9, 'c'));
   });
@@ -152,21 +153,21 @@ describe('learning', () => {
       { durable: { promised: slotBallot, accepted: [{ slot: 0, ballot: slotBallot, value: batch('mine') }] } },
     );
   }
-  const heartbeat = (ballot: Ballot): PaxosMessage => ({ type: 'heartbeat', group: 'g', from: 'a', ballot, chosenUpTo: 1 });
+  const heartbeat = (ballot: Ballot): PaxosMessage => ({ type: 'heartbeat', group: 'g', from: 'a', ballot, chosenUpTo: 1, sentAtUs: 0 });
 
   it('marks its entry chosen when the ballot matches the leader', () => {
     const r = followerWith(b(2, 'a'));
     const out = r.step(heartbeat(b(2, 'a')), 1);
     expect(r.chosenUpTo()).toBe(1);
     expect(out.apply.map((e) => e.commands.map((c) => c.id))).toEqual([['mine']]);
-    expect(out.send).toEqual([]);
+    expect(out.send.map((o) => o.msg.type)).toEqual(['heartbeatAck']);
   });
 
   it('fetches the value by catch-up when the ballot differs', () => {
     const r = followerWith(b(1, 'c'));
     const out = r.step(heartbeat(b(2, 'a')), 1);
     expect(r.chosenUpTo()).toBe(0);
-    expect(out.send).toEqual([
+    expect(out.send.filter((o) => o.msg.type !== 'heartbeatAck')).toEqual([
       { to: 'a', msg: { type: 'catchupRequest', group: 'g', from: 'b', fromSlot: 0, toSlot: 1 } },
     ]);
     const reply = r.step(
@@ -238,7 +239,7 @@ describe('assertions', () => {
     internals.chosen.set(0, batch('x'));
     internals.chosenPrefix = 1;
     internals.applied = 2; // corrupted: ahead of the chosen prefix — nothing applies
-    const out = r.step({ type: 'heartbeat', group: 'g', from: 'a', ballot: b(1, 'a'), chosenUpTo: 0 }, 1);
+    const out = r.step({ type: 'heartbeat', group: 'g', from: 'a', ballot: b(1, 'a'), chosenUpTo: 0, sentAtUs: 0 }, 1);
     expect(out.apply).toEqual([]);
     expect(r.appliedUpTo()).toBe(2);
   });

@@ -1,5 +1,6 @@
 import { ballotEquals, compareBallot, formatBallot, ZERO_BALLOT, type Ballot } from './ballot.js';
-import { resolveConfig, type ReplicaConfig, type ResolvedConfig } from './config.js';
+import { resolveConfig, validateMembership, majority, type ReplicaConfig, type ResolvedConfig } from './config.js';
+import { Dedupe } from './dedupe.js';
 import { invariant } from './invariant.js';
 import type {
   AcceptMsg,
@@ -7,23 +8,37 @@ import type {
   CatchupReplyMsg,
   CatchupRequestMsg,
   ForwardMsg,
+  HeartbeatAckMsg,
   HeartbeatMsg,
   MessageBody,
   NackMsg,
   PaxosMessage,
   PrepareMsg,
   PromiseMsg,
+  SnapshotChunkMsg,
+  SnapshotRequestMsg,
 } from './messages.js';
 import type {
   AppliedState,
   ApplyEntry,
   DurableState,
   LeadershipChange,
+  Membership,
   ProposalResult,
   Ready,
+  Snapshot,
 } from './output.js';
 import type { Rng } from './rng.js';
-import { NOOP, valuesEqual, type AcceptedEntry, type Command, type SlotValue, type Value } from './value.js';
+import { NOOP, valuesEqual, type AcceptedEntry, type Command, type ConfigValue, type SlotValue, type Value } from './value.js';
+
+export type ReconfigureStatus = 'queued' | 'not_leader' | 'busy';
+
+export interface LeaseInterval {
+  /** Local clock: when the current unbroken lease began. */
+  startUs: number;
+  /** Local clock: the lease is valid strictly before this. */
+  endUs: number;
+}
 
 export type Role = 'follower' | 'candidate' | 'leader';
 
@@ -37,31 +52,43 @@ interface InFlight {
  * One replica of one Multi-Paxos group: acceptor, learner and potential
  * proposer, as a deterministic sans-I/O state machine.
  *
- * Every public mutator (`step`, `tick`, `propose`) takes the current time in
- * integer microseconds and returns the `Ready` the shell must carry out
- * (persist, then send, then apply — see `Ready`). Messages a replica sends to
- * itself are delivered internally and never appear in `Ready.send`.
+ * Every public mutator (`step`, `tick`, `propose`, `reconfigure`,
+ * `snapshotTaken`) takes the current time of this node's own clock in integer
+ * microseconds and returns the `Ready` the shell must carry out (persist, then
+ * send, then apply — see `Ready`). Messages a replica sends to itself are
+ * delivered internally and never appear in `Ready.send`.
  *
  * Slots start at 0; `chosenUpTo()` / `appliedUpTo()` are exclusive bounds.
  */
 export class Replica {
   readonly config: ResolvedConfig;
   private readonly rng: Rng;
-  private readonly others: string[];
 
   // Durable acceptor state (mirrors what the shell persisted).
   private promised: Ballot;
   private readonly log = new Map<number, { ballot: Ballot; value: Value }>();
+  private snapshot: Snapshot | null = null;
+  private snapshotText: string | null = null;
 
-  // Learner state: volatile, re-learned after restart.
+  // Learner state: volatile, re-learned after restart (or restored from the snapshot).
   private readonly chosen = new Map<number, Value>();
   private chosenPrefix: number;
   private applied: number;
-  private readonly appliedIds: Set<string>;
+  private dedupe: Dedupe;
+  /** Applied configurations, ascending by fromSlot; the first governs from slot 0 (or the snapshot). */
+  private configs: Membership[];
   /** Highest chosenUpTo a leader advertised, and who: where catch-up fetches from. */
   private knownChosenUpTo = 0;
   private catchupSource: string | null = null;
   private catchupRetryAtUs = 0;
+  private pendingSnapshot: { upTo: number; dedupe: Snapshot['dedupe']; configs: Membership[] } | null = null;
+  private incoming: { upTo: number; chunks: number; parts: string[]; from: string } | null = null;
+
+  // Lease, acceptor side: a vote for `voteBallot` until `voteUntilUs` (own clock).
+  private voteBallot: Ballot | null = null;
+  private voteUntilUs = Number.NEGATIVE_INFINITY;
+  /** After a restart the acceptor may have forgotten a vote: it promises nothing until this. */
+  private readonly quarantineUntilUs: number;
 
   // Proposer state.
   private role: Role = 'follower';
@@ -72,12 +99,23 @@ export class Replica {
   private electionDeadlineUs: number;
   private nowUs: number;
   private readonly promises = new Map<string, PromiseMsg>();
+  private readonly prepared = new Set<string>();
   private prepareFromSlot = 0;
   private nextSlot = 0;
+  /** First slot after the re-proposals of phase 1: local reads wait until it is applied. */
+  private termStartSlot = 0;
   private readonly inflight = new Map<number, InFlight>();
   private queue: Command[] = [];
   private readonly queuedIds = new Set<string>();
+  private queuedConfig: ConfigValue | null = null;
+  /** Config values this leader proposed at its ballot, by slot (they govern from slot + window). */
+  private readonly pendingConfigs = new Map<number, Membership>();
   private nextHeartbeatUs = 0;
+  // Lease, leader side: per voter, the send time of the latest request it voted on.
+  private readonly votes = new Map<string, number>();
+  private readonly heard = new Map<string, number>();
+  private leaseStartUs: number | null = null;
+  private leaseEndUs: number | null = null;
 
   // The Ready being accumulated by the current call.
   private out: Ready = emptyReady();
@@ -92,17 +130,25 @@ export class Replica {
   ) {
     this.config = resolveConfig(config);
     this.rng = rng;
-    this.others = this.config.peers.filter((p) => p !== this.config.self);
     this.nowUs = opts.nowUs ?? 0;
+    this.configs = [{ fromSlot: 0, peers: [...this.config.peers], q1: this.config.q1, q2: this.config.q2 }];
 
     const durable = opts.durable;
+    const snap = durable?.snapshot ?? null;
     this.promised = durable && !this.config.broken.forgetPromiseOnRestart ? durable.promised : ZERO_BALLOT;
+    let appliedFrom = 0;
+    if (snap) {
+      this.snapshot = snap;
+      this.configs = snap.configs.map(cloneMembership);
+      appliedFrom = snap.upTo;
+    }
     if (durable) {
       const entries: Iterable<[number, { ballot: Ballot; value: Value }]> = Array.isArray(durable.accepted)
         ? (durable.accepted as AcceptedEntry[]).map((e) => [e.slot, { ballot: e.ballot, value: e.value }])
         : (durable.accepted as ReadonlyMap<number, { ballot: Ballot; value: Value }>).entries();
       const forgetBallots = this.config.broken.forgetAcceptedBallotsOnRestart === true;
       for (const [slot, e] of entries) {
+        if (slot < appliedFrom) continue; // covered by the snapshot; truncation may not have run
         this.log.set(slot, { ballot: forgetBallots ? ZERO_BALLOT : e.ballot, value: e.value });
       }
     }
@@ -110,11 +156,19 @@ export class Replica {
     for (const e of this.log.values()) maxRound = Math.max(maxRound, e.ballot.round);
     this.maxRoundSeen = maxRound;
 
-    this.applied = opts.applied?.upTo ?? 0;
+    if (opts.applied && opts.applied.upTo > appliedFrom) {
+      this.applied = opts.applied.upTo;
+      this.dedupe = new Dedupe(snap?.dedupe, opts.applied.commandIds);
+    } else {
+      this.applied = appliedFrom;
+      this.dedupe = new Dedupe(snap?.dedupe);
+    }
     this.chosenPrefix = this.applied;
-    this.appliedIds = new Set(opts.applied?.commandIds ?? []);
     this.nextSlot = this.chosenPrefix;
     this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+    this.quarantineUntilUs = this.config.broken.acceptorIgnoresLease
+      ? Number.NEGATIVE_INFINITY
+      : this.nowUs + this.config.leaseDurationUs;
   }
 
   // ---------------------------------------------------------------- queries
@@ -159,38 +213,107 @@ export class Replica {
   }
 
   isApplied(commandId: string): boolean {
-    return this.appliedIds.has(commandId);
+    return this.dedupe.has(commandId);
+  }
+
+  /** The configuration governing slot `slot` as far as this replica knows. */
+  membershipAt(slot: number): Membership {
+    return cloneMembership(this.configAt(slot));
+  }
+
+  /** The configuration governing the next slot to be chosen. */
+  membership(): Membership {
+    return this.membershipAt(this.chosenPrefix);
+  }
+
+  /** Whether this replica is a voting member of a configuration governing unchosen slots. */
+  isMember(): boolean {
+    return this.governing(this.chosenPrefix).some((c) => c.peers.includes(this.config.self));
+  }
+
+  /** Log compaction point: slots below it are only in the snapshot. */
+  snapshotUpTo(): number {
+    return this.snapshot?.upTo ?? 0;
+  }
+
+  /** Sizes of the in-memory structures that must stay bounded on long runs. */
+  footprint(): { log: number; chosen: number; dedupe: number; configs: number } {
+    return { log: this.log.size, chosen: this.chosen.size, dedupe: this.dedupe.size(), configs: this.configs.length };
+  }
+
+  /**
+   * Local-clock instant before which this replica holds a leader lease, or null if it holds
+   * none at `nowUs`. No other replica of the group can hold a lease at any real instant
+   * before it: it is timed from when the leader sent the requests a phase-2 quorum
+   * voted on, shrunk by the drift bound, so it ends before any of their votes does.
+   */
+  leaseValidUntil(nowUs: number): number | null {
+    const end = this.computeLeaseEnd();
+    return end !== null && nowUs < end ? end : null;
+  }
+
+  hasLease(nowUs: number): boolean {
+    return this.leaseValidUntil(nowUs) !== null;
+  }
+
+  /**
+   * The current unbroken lease as a local-clock interval [startUs, endUs), or null. The
+   * transaction layer keeps the timestamps it assigns inside it (DESIGN §4).
+   */
+  leaseInterval(nowUs: number): LeaseInterval | null {
+    const end = this.leaseValidUntil(nowUs);
+    if (end === null || this.leaseStartUs === null || nowUs < this.leaseStartUs) return null;
+    return { startUs: this.leaseStartUs, endUs: end };
+  }
+
+  /**
+   * Whether a read at `nowUs` may be served from the local state machine without a round
+   * trip: this replica holds a lease and has applied everything chosen before its term
+   * began. The read must see the state machine at `appliedUpTo()` (the shell waits for its
+   * pending applies up to that index).
+   */
+  canServeLocalRead(nowUs: number): boolean {
+    if (this.role !== 'leader' || this.applied < this.termStartSlot) return false;
+    if (this.config.broken.readsWithoutLease) return true;
+    return this.hasLease(nowUs);
   }
 
   // ---------------------------------------------------------------- inputs
 
   step(msg: PaxosMessage, nowUs: number): Ready {
     this.advanceClock(nowUs);
-    if (msg.group === this.config.group && this.config.peers.includes(msg.from)) this.handle(msg);
+    // Any sender of the group is heard: members change by reconfiguration, and the
+    // shell has already checked that `from` is who sent it.
+    if (msg.group === this.config.group && msg.from !== '') this.handle(msg);
     return this.finish();
   }
 
   tick(nowUs: number): Ready {
     this.advanceClock(nowUs);
     if (this.role === 'leader') {
-      if (this.nowUs >= this.nextHeartbeatUs) this.sendHeartbeats();
-      this.resendStaleAccepts();
-      this.flushQueue();
+      if (!this.isMember() || !this.quorumHeard()) {
+        this.stepDown();
+      } else {
+        if (this.nowUs >= this.nextHeartbeatUs) this.sendHeartbeats();
+        this.resendStaleAccepts();
+        this.flushQueue();
+      }
     } else if (this.nowUs >= this.electionDeadlineUs) {
-      this.startElection();
+      if (this.isMember()) this.startElection();
+      else this.electionDeadlineUs = this.nowUs + this.electionTimeout();
     }
-    if (this.chosenPrefix < this.knownChosenUpTo) this.requestCatchup();
+    if (this.chosenPrefix < this.knownChosenUpTo || this.incoming !== null) this.requestCatchup();
     return this.finish();
   }
 
   propose(cmds: Command[], nowUs: number): Ready {
     this.advanceClock(nowUs);
-    const fresh = cmds.filter((c) => !this.appliedIds.has(c.id));
+    const fresh = cmds.filter((c) => !this.dedupe.has(c.id));
     const results: ProposalResult[] = [];
     const hint = this.leaderHint();
     if (fresh.length < cmds.length) {
       results.push({
-        ids: cmds.filter((c) => this.appliedIds.has(c.id)).map((c) => c.id),
+        ids: cmds.filter((c) => this.dedupe.has(c.id)).map((c) => c.id),
         status: 'already_applied',
         leaderHint: hint,
       });
@@ -212,6 +335,46 @@ export class Replica {
     return this.finish();
   }
 
+  /**
+   * Proposes a membership change through the log (leader only). The change chosen at slot
+   * `i` governs slots from `i + window`. Throws if the membership breaks the quorum rule
+   * (q1 + q2 > n, quorums within 1..n); defaults to majority quorums. One change at a time:
+   * `busy` while an earlier one is not yet applied here.
+   */
+  reconfigure(change: { peers: string[]; q1?: number; q2?: number }, nowUs: number): Ready {
+    this.advanceClock(nowUs);
+    const n = change.peers.length;
+    const q1 = change.q1 ?? majority(n);
+    const q2 = change.q2 ?? majority(n);
+    validateMembership(change.peers, q1, q2);
+    if (this.role !== 'leader') {
+      this.out.reconfigureResult = { status: 'not_leader', leaderHint: this.leaderHint() };
+    } else if (this.queuedConfig !== null || this.pendingConfigs.size > 0 || this.configs.some((c) => c.fromSlot > this.chosenPrefix)) {
+      this.out.reconfigureResult = { status: 'busy', leaderHint: this.config.self };
+    } else {
+      this.queuedConfig = { kind: 'config', peers: [...change.peers], q1, q2 };
+      this.flushQueue();
+      this.out.reconfigureResult = { status: 'queued', leaderHint: this.config.self };
+    }
+    return this.finish();
+  }
+
+  /**
+   * The shell captured its state machine right after applying slot `upTo - 1` (the entry
+   * marked `takeSnapshot`). The replica records the snapshot and compacts: the Ready
+   * persists it and truncates the log below it. Stale calls are ignored.
+   */
+  snapshotTaken(upTo: number, data: unknown, nowUs: number): Ready {
+    this.advanceClock(nowUs);
+    const p = this.pendingSnapshot;
+    if (p !== null && p.upTo === upTo) {
+      this.pendingSnapshot = null;
+      const at = this.config.broken.snapshotOffByOne ? Math.min(upTo + 1, this.applied) : upTo;
+      if (at > this.snapshotUpTo()) this.compactTo({ upTo: at, data, dedupe: p.dedupe, configs: p.configs });
+    }
+    return this.finish();
+  }
+
   // ---------------------------------------------------------------- dispatch
 
   private handle(msg: PaxosMessage): void {
@@ -228,25 +391,50 @@ export class Replica {
         return this.onAccepted(msg);
       case 'heartbeat':
         return this.onHeartbeat(msg);
+      case 'heartbeatAck':
+        return this.onHeartbeatAck(msg);
       case 'catchupRequest':
         return this.onCatchupRequest(msg);
       case 'catchupReply':
         return this.onCatchupReply(msg);
       case 'forward':
         return this.onForward(msg);
+      case 'snapshotChunk':
+        return this.onSnapshotChunk(msg);
+      case 'snapshotRequest':
+        return this.onSnapshotRequest(msg);
     }
   }
 
   // ---------------------------------------------------------------- acceptor
 
+  /** A vote for another ballot (or a possibly forgotten one, after restart) forbids promising. */
+  private mayPromise(b: Ballot): boolean {
+    if (this.config.broken.acceptorIgnoresLease) return true;
+    if (this.nowUs < this.quarantineUntilUs) return false;
+    return this.mayAcceptFor(b);
+  }
+
+  private mayAcceptFor(b: Ballot): boolean {
+    if (this.config.broken.acceptorIgnoresLease) return true;
+    return this.voteBallot === null || this.nowUs >= this.voteUntilUs || ballotEquals(this.voteBallot, b);
+  }
+
+  private grantVote(b: Ballot): void {
+    this.voteBallot = b;
+    this.voteUntilUs = this.nowUs + this.config.leaseDurationUs;
+  }
+
   private onPrepare(m: PrepareMsg): void {
     this.observeRound(m.ballot.round);
     const fromSelf = m.from === this.config.self;
+    if (!this.mayPromise(m.ballot)) return;
     // Leader stickiness: a replica that merely lost touch must not depose a
     // leader the rest of us still hear from (dueling proposers).
     if (
       !fromSelf &&
       this.config.features.leaderStickiness &&
+      !this.config.broken.acceptorIgnoresLease &&
       this.leaderIsLive() &&
       m.from !== this.leaderHint()
     ) {
@@ -277,6 +465,7 @@ export class Replica {
       fromSlot: m.fromSlot,
       accepted,
       chosenUpTo: this.chosenPrefix,
+      snapshotUpTo: this.snapshotUpTo(),
     });
     // Without backoff a preempted proposer fights back at once: the naive
     // behaviour that produces dueling proposers.
@@ -289,15 +478,20 @@ export class Replica {
       this.send(m.from, { type: 'nack', ballot: m.ballot, promised: this.promised });
       return;
     }
+    if (!this.mayAcceptFor(m.ballot)) return;
     this.setPromised(m.ballot);
     this.noteLeader(m.ballot);
     const slots: number[] = [];
+    const compacted = this.snapshotUpTo();
     for (const e of m.entries) {
+      slots.push(e.slot);
+      // Below the snapshot the slot is chosen, and any later proposal carries the chosen value.
+      if (e.slot < compacted) continue;
       this.log.set(e.slot, { ballot: m.ballot, value: e.value });
       this.persistAccepted.set(e.slot, { slot: e.slot, ballot: m.ballot, value: e.value });
-      slots.push(e.slot);
     }
-    this.send(m.from, { type: 'accepted', ballot: m.ballot, slots });
+    this.grantVote(m.ballot);
+    this.send(m.from, { type: 'accepted', ballot: m.ballot, slots, sentAtUs: m.sentAtUs });
     this.learnFromLeader(m.ballot, m.chosenUpTo, m.from);
   }
 
@@ -307,7 +501,10 @@ export class Replica {
       this.send(m.from, { type: 'nack', ballot: m.ballot, promised: this.promised });
       return;
     }
+    if (!this.mayAcceptFor(m.ballot)) return;
     this.noteLeader(m.ballot);
+    this.grantVote(m.ballot);
+    this.send(m.from, { type: 'heartbeatAck', ballot: m.ballot, sentAtUs: m.sentAtUs, chosenUpTo: this.chosenPrefix });
     this.learnFromLeader(m.ballot, m.chosenUpTo, m.from);
   }
 
@@ -344,14 +541,25 @@ export class Replica {
   }
 
   private requestCatchup(): void {
-    if (this.catchupSource === null || this.nowUs < this.catchupRetryAtUs) return;
-    if (this.catchupSource === this.config.self) return;
+    if (this.incoming !== null && this.incoming.upTo <= this.applied) this.incoming = null; // overtaken by the log
+    if (this.nowUs < this.catchupRetryAtUs) return;
+    const inc = this.incoming;
+    if (inc !== null) {
+      this.catchupRetryAtUs = this.nowUs + 2 * this.config.heartbeatIntervalUs;
+      this.send(inc.from, { type: 'snapshotRequest', upTo: inc.upTo, chunk: inc.parts.length });
+      return;
+    }
+    if (this.catchupSource === null || this.catchupSource === this.config.self) return;
     this.catchupRetryAtUs = this.nowUs + 2 * this.config.heartbeatIntervalUs;
     const toSlot = Math.min(this.knownChosenUpTo, this.chosenPrefix + this.config.maxEntriesPerMessage);
     this.send(this.catchupSource, { type: 'catchupRequest', fromSlot: this.chosenPrefix, toSlot });
   }
 
   private onCatchupRequest(m: CatchupRequestMsg): void {
+    if (this.snapshot !== null && m.fromSlot < this.snapshot.upTo) {
+      this.sendSnapshotChunk(m.from, 0);
+      return;
+    }
     const entries: SlotValue[] = [];
     const end = Math.min(m.toSlot, m.fromSlot + this.config.maxEntriesPerMessage);
     for (let s = Math.max(0, m.fromSlot); s < end; s++) {
@@ -363,9 +571,80 @@ export class Replica {
 
   private onCatchupReply(m: CatchupReplyMsg): void {
     for (const e of m.entries) this.markChosen(e.slot, e.value);
+    this.knownChosenUpTo = Math.max(this.knownChosenUpTo, m.chosenUpTo);
     this.advanceChosenPrefix();
     this.catchupRetryAtUs = 0;
     if (m.entries.length > 0 && this.chosenPrefix < this.knownChosenUpTo) this.requestCatchup();
+  }
+
+  // ---------------------------------------------------------------- snapshots
+
+  private sendSnapshotChunk(to: string, chunk: number): void {
+    const snap = this.snapshot;
+    if (snap === null) return;
+    this.snapshotText ??= JSON.stringify(snap);
+    const size = this.config.snapshotChunkChars;
+    const chunks = Math.max(1, Math.ceil(this.snapshotText.length / size));
+    if (chunk < 0 || chunk >= chunks) return;
+    const data = this.snapshotText.slice(chunk * size, (chunk + 1) * size);
+    this.send(to, { type: 'snapshotChunk', upTo: snap.upTo, chunk, chunks, data });
+  }
+
+  private onSnapshotRequest(m: SnapshotRequestMsg): void {
+    if (this.snapshot === null || this.snapshot.upTo < m.upTo) return;
+    // A newer snapshot replaced the one being fetched: start that one over.
+    this.sendSnapshotChunk(m.from, this.snapshot.upTo === m.upTo ? m.chunk : 0);
+  }
+
+  private onSnapshotChunk(m: SnapshotChunkMsg): void {
+    if (this.incoming !== null && this.incoming.upTo <= this.applied) this.incoming = null;
+    if (m.upTo <= this.applied) return;
+    let inc = this.incoming;
+    if (inc === null || inc.upTo !== m.upTo || inc.chunks !== m.chunks) {
+      if (m.chunk !== 0 || (inc !== null && inc.upTo > m.upTo)) return;
+      inc = this.incoming = { upTo: m.upTo, chunks: m.chunks, parts: [], from: m.from };
+    }
+    if (m.chunk !== inc.parts.length) return; // duplicate or out of order: the pull resumes it
+    inc.parts.push(m.data);
+    inc.from = m.from;
+    this.catchupRetryAtUs = 0;
+    if (inc.parts.length < inc.chunks) {
+      this.requestCatchup();
+      return;
+    }
+    this.incoming = null;
+    this.installSnapshot(JSON.parse(inc.parts.join('')) as Snapshot);
+  }
+
+  /** A snapshot from a peer replaces everything below its index. */
+  private installSnapshot(snap: Snapshot): void {
+    if (snap.upTo <= this.applied) return;
+    if (this.role !== 'follower') this.stepDown();
+    // Entries below the snapshot that this call already handed out are subsumed by it.
+    this.out.apply = this.out.apply.filter((e) => e.slot >= snap.upTo);
+    this.pendingSnapshot = null;
+    this.dedupe = new Dedupe(snap.dedupe);
+    this.configs = snap.configs.map(cloneMembership);
+    this.applied = snap.upTo;
+    this.chosenPrefix = Math.max(this.chosenPrefix, snap.upTo);
+    this.nextSlot = Math.max(this.nextSlot, snap.upTo);
+    this.knownChosenUpTo = Math.max(this.knownChosenUpTo, snap.upTo);
+    this.out.installSnapshot = { upTo: snap.upTo, data: snap.data };
+    this.compactTo(snap);
+    this.advanceChosenPrefix();
+  }
+
+  /** Records `snap` as the durable snapshot and drops everything below it. */
+  private compactTo(snap: Snapshot): void {
+    invariant(snap.upTo <= this.applied, 'a snapshot covers only applied slots', () =>
+      `snapshot ${snap.upTo} > applied ${this.applied} at ${this.config.self}`,
+    );
+    this.snapshot = snap;
+    this.snapshotText = null;
+    for (const s of this.log.keys()) if (s < snap.upTo) this.log.delete(s);
+    for (const s of this.chosen.keys()) if (s < snap.upTo) this.chosen.delete(s);
+    for (const s of this.persistAccepted.keys()) if (s < snap.upTo) this.persistAccepted.delete(s);
+    this.out.persist = { ...this.out.persist, snapshot: snap, truncateBelow: snap.upTo };
   }
 
   private markChosen(slot: number, value: Value): void {
@@ -376,7 +655,7 @@ export class Replica {
       );
       return;
     }
-    if (slot < this.chosenPrefix) return; // below an applied-state restore point: value not kept
+    if (slot < this.chosenPrefix) return; // already applied and possibly compacted: value not kept
     this.chosen.set(slot, value);
   }
 
@@ -386,6 +665,7 @@ export class Replica {
   }
 
   private applyChosen(): void {
+    const interval = this.config.snapshotIntervalEntries;
     while (this.applied < this.chosenPrefix) {
       const slot = this.applied;
       const value = this.chosen.get(slot);
@@ -393,19 +673,63 @@ export class Replica {
       const entry: ApplyEntry = { slot, value, commands: [], duplicates: [] };
       if (value.kind === 'batch') {
         for (const c of value.cmds) {
-          if (this.appliedIds.has(c.id)) entry.duplicates.push(c.id);
+          if (this.dedupe.has(c.id)) entry.duplicates.push(c.id);
           else {
-            this.appliedIds.add(c.id);
+            this.dedupe.add(c.id);
             entry.commands.push(c);
           }
           this.queuedIds.delete(c.id);
         }
+      } else if (value.kind === 'config') {
+        this.applyConfig(slot, value);
       }
       const next = slot + 1;
       invariant(next > this.applied, 'applied index only grows', () => `${this.applied} -> ${next}`);
       this.applied = next;
+      if (this.pendingSnapshot !== null && next - this.pendingSnapshot.upTo >= Math.max(interval, 1) * 2) {
+        this.pendingSnapshot = null; // the shell never answered (it restarted?): ask again
+      }
+      if (interval > 0 && this.pendingSnapshot === null && next - this.snapshotUpTo() >= interval) {
+        entry.takeSnapshot = true;
+        this.pendingSnapshot = { upTo: next, dedupe: this.dedupe.export(), configs: this.configs.map(cloneMembership) };
+      }
       this.out.apply.push(entry);
     }
+  }
+
+  private applyConfig(slot: number, v: ConfigValue): void {
+    const m: Membership = { fromSlot: slot + this.config.window, peers: [...v.peers], q1: v.q1, q2: v.q2 };
+    this.pendingConfigs.delete(slot);
+    this.configs.push(m);
+    // Drop configurations that govern only applied slots.
+    while (this.configs.length > 1 && this.configs[1]!.fromSlot <= this.applied) this.configs.shift();
+  }
+
+  // ---------------------------------------------------------------- configurations
+
+  /** The configuration governing `slot`: applied ones, plus (at the leader) those it proposed. */
+  private configAt(slot: number): Membership {
+    let best = this.configs[0]!;
+    for (const c of this.configs) if (c.fromSlot <= slot && c.fromSlot >= best.fromSlot) best = c;
+    if (this.role === 'leader') {
+      for (const c of this.pendingConfigs.values()) if (c.fromSlot <= slot && c.fromSlot >= best.fromSlot) best = c;
+    }
+    return best;
+  }
+
+  /** Every configuration governing some slot >= `from`. */
+  private governing(from: number, extra: Iterable<Membership> = []): Membership[] {
+    const first = this.configAt(from);
+    const out = [first];
+    const later = [...this.configs, ...(this.role === 'leader' ? this.pendingConfigs.values() : []), ...extra];
+    for (const c of later) if (c !== first && c.fromSlot > from) out.push(c);
+    return out;
+  }
+
+  private activePeers(): string[] {
+    const peers = new Set<string>();
+    for (const c of this.governing(this.chosenPrefix)) for (const p of c.peers) peers.add(p);
+    return [...peers];
   }
 
   // ---------------------------------------------------------------- proposer
@@ -417,34 +741,77 @@ export class Replica {
     this.role = 'candidate';
     this.myBallot = { round, node: this.config.self };
     this.promises.clear();
+    this.prepared.clear();
     this.prepareFromSlot = this.chosenPrefix;
     // If phase 1 stalls (lost messages, ignored by sticky acceptors) try again later.
     this.electionDeadlineUs = this.nowUs + this.electionTimeout();
-    this.broadcast({ type: 'prepare', ballot: this.myBallot, fromSlot: this.prepareFromSlot }, true);
+    this.prepareTo([this.config.self, ...this.activePeers()]);
+  }
+
+  private prepareTo(peers: Iterable<string>): void {
+    for (const p of peers) {
+      if (this.prepared.has(p)) continue;
+      this.prepared.add(p);
+      this.send(p, { type: 'prepare', ballot: this.myBallot, fromSlot: this.prepareFromSlot });
+    }
   }
 
   private onPromise(m: PromiseMsg): void {
     if (this.role !== 'candidate' || !ballotEquals(m.ballot, this.myBallot)) return;
+    if (m.snapshotUpTo > this.prepareFromSlot) {
+      // That acceptor compacted slots we have not learned: we cannot run phase 1 for them.
+      // Catch up from its snapshot first; campaign again later.
+      this.knownChosenUpTo = Math.max(this.knownChosenUpTo, m.snapshotUpTo);
+      this.catchupSource = m.from;
+      this.stepDown();
+      this.catchupRetryAtUs = 0;
+      this.requestCatchup();
+      return;
+    }
     this.promises.set(m.from, m);
-    if (this.promises.size >= this.config.q1) this.becomeLeader();
+    const best = this.bestReported();
+    // Configurations reported in the promises may govern slots past what we know: their
+    // members must promise too (and are asked to).
+    const reported: Membership[] = [];
+    for (const [slot, e] of best) {
+      const v = this.chosen.get(slot) ?? e.value;
+      if (v.kind === 'config') reported.push({ fromSlot: slot + this.config.window, peers: v.peers, q1: v.q1, q2: v.q2 });
+    }
+    const needed = this.governing(this.prepareFromSlot, reported);
+    for (const c of needed) this.prepareTo(c.peers);
+    for (const c of needed) {
+      let n = 0;
+      for (const p of c.peers) if (this.promises.has(p)) n++;
+      if (n < c.q1) return;
+    }
+    this.becomeLeader(best);
   }
 
-  private becomeLeader(): void {
+  private bestReported(): Map<number, AcceptedEntry> {
     const best = new Map<number, AcceptedEntry>();
-    let maxSlot = this.prepareFromSlot - 1;
     for (const p of this.promises.values()) {
       for (const e of p.accepted) {
         if (e.slot < this.prepareFromSlot) continue;
-        maxSlot = Math.max(maxSlot, e.slot);
         const cur = best.get(e.slot);
         if (!cur || compareBallot(e.ballot, cur.ballot) > 0) best.set(e.slot, e);
       }
     }
+    return best;
+  }
+
+  private becomeLeader(best: Map<number, AcceptedEntry>): void {
+    let maxSlot = this.prepareFromSlot - 1;
+    for (const s of best.keys()) maxSlot = Math.max(maxSlot, s);
     this.promises.clear();
     this.role = 'leader';
     this.leaderBallot = this.myBallot;
     this.lastLeaderContactUs = this.nowUs;
     this.inflight.clear();
+    this.pendingConfigs.clear();
+    this.votes.clear();
+    this.heard.clear();
+    this.leaseStartUs = null;
+    this.leaseEndUs = null;
     const reproposals: SlotValue[] = [];
     const ignoreValues = this.config.broken.ignorePromiseValues === true;
     for (let s = this.prepareFromSlot; s <= maxSlot; s++) {
@@ -456,8 +823,13 @@ export class Replica {
       if (known !== undefined && s < this.chosenPrefix) continue;
       reproposals.push({ slot: s, value });
       this.inflight.set(s, { value, acks: new Set(), sentAtUs: this.nowUs });
+      if (value.kind === 'config') {
+        this.pendingConfigs.set(s, { fromSlot: s + this.config.window, peers: [...value.peers], q1: value.q1, q2: value.q2 });
+      }
     }
     this.nextSlot = Math.max(maxSlot + 1, this.chosenPrefix);
+    this.termStartSlot = this.nextSlot;
+    for (const p of this.activePeers()) this.heard.set(p, this.nowUs);
     this.sendAccepts(reproposals);
     this.sendHeartbeats();
     this.flushQueue();
@@ -465,12 +837,16 @@ export class Replica {
 
   private onAccepted(m: AcceptedMsg): void {
     if (this.role !== 'leader' || !ballotEquals(m.ballot, this.myBallot)) return;
+    this.recordVote(m.from, m.sentAtUs);
     let progressed = false;
     for (const slot of m.slots) {
       const f = this.inflight.get(slot);
       if (!f) continue;
       f.acks.add(m.from);
-      if (f.acks.size >= this.config.q2) {
+      const c = this.configAt(slot);
+      let n = 0;
+      for (const a of f.acks) if (c.peers.includes(a)) n++;
+      if (n >= c.q2) {
         this.inflight.delete(slot);
         this.markChosen(slot, f.value);
         progressed = true;
@@ -480,6 +856,18 @@ export class Replica {
       this.advanceChosenPrefix();
       this.flushQueue();
     }
+  }
+
+  private onHeartbeatAck(m: HeartbeatAckMsg): void {
+    if (this.role !== 'leader' || !ballotEquals(m.ballot, this.myBallot)) return;
+    this.recordVote(m.from, m.sentAtUs);
+  }
+
+  private recordVote(from: string, sentAtUs: number): void {
+    this.heard.set(from, this.nowUs);
+    const t = this.config.broken.leaseFromReceipt ? this.nowUs : Math.min(sentAtUs, this.nowUs);
+    const prev = this.votes.get(from);
+    if (prev === undefined || t > prev) this.votes.set(from, t);
   }
 
   private onNack(m: NackMsg): void {
@@ -492,7 +880,7 @@ export class Replica {
 
   private onForward(m: ForwardMsg): void {
     if (this.role !== 'leader') return; // the client retries; re-forwarding could loop
-    const fresh = m.cmds.filter((c) => !this.appliedIds.has(c.id));
+    const fresh = m.cmds.filter((c) => !this.dedupe.has(c.id));
     this.enqueue(fresh);
     this.flushQueue();
   }
@@ -508,7 +896,16 @@ export class Replica {
   private flushQueue(): void {
     if (this.role !== 'leader') return;
     const entries: SlotValue[] = [];
-    while (this.queue.length > 0 && this.nextSlot - this.chosenPrefix < this.config.window) {
+    const room = (): boolean => this.nextSlot - this.chosenPrefix < this.config.window;
+    if (this.queuedConfig !== null && room()) {
+      const slot = this.nextSlot++;
+      const value = this.queuedConfig;
+      this.queuedConfig = null;
+      this.inflight.set(slot, { value, acks: new Set(), sentAtUs: this.nowUs });
+      this.pendingConfigs.set(slot, { fromSlot: slot + this.config.window, peers: [...value.peers], q1: value.q1, q2: value.q2 });
+      entries.push({ slot, value });
+    }
+    while (this.queue.length > 0 && room()) {
       const cmds = this.queue.splice(0, this.config.maxBatch);
       const slot = this.nextSlot++;
       const value: Value = { kind: 'batch', cmds };
@@ -519,22 +916,31 @@ export class Replica {
   }
 
   private sendAccepts(entries: SlotValue[]): void {
+    if (entries.length === 0) return;
     const max = this.config.maxEntriesPerMessage;
+    const peers = this.activePeers();
+    this.selfVote();
     for (let i = 0; i < entries.length; i += max) {
-      this.broadcast(
-        { type: 'accept', ballot: this.myBallot, entries: entries.slice(i, i + max), chosenUpTo: this.chosenPrefix },
-        true,
-      );
+      const body: MessageBody = {
+        type: 'accept',
+        ballot: this.myBallot,
+        entries: entries.slice(i, i + max),
+        chosenUpTo: this.chosenPrefix,
+        sentAtUs: this.nowUs,
+      };
+      this.send(this.config.self, body);
+      for (const p of peers) if (p !== this.config.self) this.send(p, body);
     }
   }
 
   private resendStaleAccepts(): void {
     const staleBefore = this.nowUs - 2 * this.config.heartbeatIntervalUs;
     const perPeer = new Map<string, SlotValue[]>();
+    const peers = this.activePeers();
     for (const [slot, f] of this.inflight) {
       if (f.sentAtUs > staleBefore) continue;
       f.sentAtUs = this.nowUs;
-      for (const p of this.config.peers) {
+      for (const p of peers) {
         if (f.acks.has(p)) continue;
         let list = perPeer.get(p);
         if (!list) perPeer.set(p, (list = []));
@@ -549,6 +955,7 @@ export class Replica {
           ballot: this.myBallot,
           entries: list.slice(i, i + max),
           chosenUpTo: this.chosenPrefix,
+          sentAtUs: this.nowUs,
         });
       }
     }
@@ -556,7 +963,58 @@ export class Replica {
 
   private sendHeartbeats(): void {
     this.nextHeartbeatUs = this.nowUs + this.config.heartbeatIntervalUs;
-    this.broadcast({ type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix }, false);
+    this.selfVote();
+    const body: MessageBody = { type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs };
+    for (const p of this.activePeers()) if (p !== this.config.self) this.send(p, body);
+  }
+
+  /** The leader's own acceptor votes for it whenever it asks the others. */
+  private selfVote(): void {
+    if (!this.mayAcceptFor(this.myBallot)) return;
+    this.grantVote(this.myBallot);
+    this.recordVote(this.config.self, this.nowUs);
+  }
+
+  // ---------------------------------------------------------------- lease and check-quorum
+
+  /** Lease duration as the leader may count it on its own clock: shorter than any vote in real time. */
+  private leaderLeaseUs(): number {
+    const l = this.config.leaseDurationUs;
+    if (this.config.broken.leaseIgnoresDrift) return l;
+    const d = this.config.maxDriftPpm;
+    // Voter's clock may run at (1+d), ours at (1-d): L(1-d)/(1+d) of ours is at most L of theirs.
+    return Math.floor((l * (1_000_000 - d)) / (1_000_000 + d)) - 2;
+  }
+
+  private computeLeaseEnd(): number | null {
+    if (this.role !== 'leader') return null;
+    const cfgs = [this.configAt(this.chosenPrefix)];
+    const last = this.configAt(Math.max(this.chosenPrefix, this.nextSlot - 1));
+    if (last !== cfgs[0]) cfgs.push(last);
+    let t = Number.POSITIVE_INFINITY;
+    for (const c of cfgs) {
+      const times: number[] = [];
+      for (const p of c.peers) {
+        const v = this.votes.get(p);
+        if (v !== undefined) times.push(v);
+      }
+      if (times.length < c.q2) return null;
+      times.sort((a, b) => b - a);
+      t = Math.min(t, times[c.q2 - 1]!);
+    }
+    return t + this.leaderLeaseUs();
+  }
+
+  /** Check-quorum: has the leader heard from a phase-2 quorum within the election timeout? */
+  private quorumHeard(): boolean {
+    if (!this.config.features.checkQuorum || this.config.broken.readsWithoutLease) return true;
+    const c = this.configAt(this.chosenPrefix);
+    let n = 0;
+    for (const p of c.peers) {
+      const h = p === this.config.self ? this.nowUs : this.heard.get(p);
+      if (h !== undefined && this.nowUs - h < this.config.electionTimeoutUs) n++;
+    }
+    return n >= c.q2;
   }
 
   // ---------------------------------------------------------------- leadership
@@ -586,6 +1044,12 @@ export class Replica {
     this.inflight.clear();
     this.queue = [];
     this.queuedIds.clear();
+    this.queuedConfig = null;
+    this.pendingConfigs.clear();
+    this.votes.clear();
+    this.heard.clear();
+    this.leaseStartUs = null;
+    this.leaseEndUs = null;
     if (this.leaderBallot && this.leaderBallot.node === this.config.self) this.leaderBallot = null;
   }
 
@@ -607,16 +1071,17 @@ export class Replica {
 
   private advanceClock(nowUs: number): void {
     if (nowUs > this.nowUs) this.nowUs = nowUs;
+    // A lease that lapsed since the last call ends the current unbroken interval.
+    if (this.leaseEndUs !== null && this.nowUs >= this.leaseEndUs) {
+      this.leaseStartUs = null;
+      this.leaseEndUs = null;
+    }
   }
 
   private send(to: string, body: MessageBody): void {
     const msg = { ...body, group: this.config.group, from: this.config.self } as PaxosMessage;
     if (to === this.config.self) this.loopback.push(msg);
     else this.out.send.push({ to, msg });
-  }
-
-  private broadcast(body: MessageBody, includeSelf: boolean): void {
-    for (const p of includeSelf ? this.config.peers : this.others) this.send(p, body);
   }
 
   private finish(): Ready {
@@ -628,6 +1093,14 @@ export class Replica {
         ...this.out.persist,
         accepted: [...this.persistAccepted.values()].sort((a, b) => a.slot - b.slot),
       };
+    }
+    const end = this.computeLeaseEnd();
+    if (end !== null && this.nowUs < end) {
+      this.leaseStartUs ??= this.nowUs;
+      this.leaseEndUs = end;
+    } else {
+      this.leaseStartUs = null;
+      this.leaseEndUs = null;
     }
     const hint = this.leaderHint();
     const isLeader = this.role === 'leader';
@@ -645,6 +1118,10 @@ export class Replica {
     this.persistAccepted = new Map();
     return ready;
   }
+}
+
+function cloneMembership(c: Membership): Membership {
+  return { fromSlot: c.fromSlot, peers: [...c.peers], q1: c.q1, q2: c.q2 };
 }
 
 function emptyReady(): Ready {

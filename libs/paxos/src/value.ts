@@ -9,8 +9,19 @@ export interface Command {
   payload: unknown;
 }
 
+/**
+ * A membership change: the group's replicas and quorum sizes from slot
+ * `i + window` on, where `i` is the slot that holds this value (DESIGN §4).
+ */
+export interface ConfigValue {
+  kind: 'config';
+  peers: string[];
+  q1: number;
+  q2: number;
+}
+
 /** What a slot can hold. No-ops fill holes left by a previous leader. */
-export type Value = { kind: 'noop' } | { kind: 'batch'; cmds: Command[] };
+export type Value = { kind: 'noop' } | { kind: 'batch'; cmds: Command[] } | ConfigValue;
 
 export const NOOP: Value = Object.freeze({ kind: 'noop' }) as Value;
 

@@ -8,19 +8,28 @@ import type { Scheduler } from './scheduler.js';
 export interface ClientTiming {
   timeoutUs: number;
   thinkMaxUs: number;
+  /** Probability that the next operation is a lease read rather than a write. */
+  readRatio: number;
 }
 
+type Op =
+  | { kind: 'write'; id: string; cmd: Command; attempt: number }
+  | { kind: 'read'; id: string; key: string; ackedAtStart: number; attempt: number };
+
 /**
- * A client issuing one command at a time to one group. It retries on timeout
- * or NOT_LEADER with the same command id, so every retry exercises
- * exactly-once application.
+ * A client issuing one operation at a time to one group. Writes are retried on
+ * timeout or NOT_LEADER with the same command id, so every retry exercises
+ * exactly-once application. Reads (lease reads of another client's key) are
+ * retried until a leader serves one under its lease.
  */
 export class SimClient {
   private seq = 0;
-  private current: { cmd: Command; attempt: number; issuedAtUs: number } | null = null;
+  private reads = 0;
+  private current: Op | null = null;
   private target: number;
   private stopped = false;
   acked = 0;
+  readsServed = 0;
 
   constructor(
     readonly id: string,
@@ -33,6 +42,8 @@ export class SimClient {
     private readonly history: History,
     private readonly timing: ClientTiming,
     private readonly trace: (line: string) => void,
+    /** Keys (client ids of the group) this client may read. */
+    private readonly keys: readonly string[] = [],
   ) {
     this.target = rng.int(replicas.length);
     net.register(id, dc, (_from, payload) => this.receive(payload as SimPayload));
@@ -42,22 +53,30 @@ export class SimClient {
     this.sched.after(this.rng.int(this.timing.thinkMaxUs + 1), () => this.issueNext());
   }
 
-  /** No new commands after this; the outstanding one keeps being retried. */
+  /** No new operations after this; the outstanding one keeps being retried. */
   stopIssuing(): void {
     this.stopped = true;
   }
 
-  get pending(): Command | null {
-    return this.current?.cmd ?? null;
+  get pending(): { id: string } | null {
+    return this.current;
   }
 
   private issueNext(): void {
     if (this.stopped || this.current) return;
-    this.seq++;
-    const cmd: Command = { id: `${this.id}:${this.seq}`, payload: { client: this.id, seq: this.seq } };
-    this.history.recordProposed(cmd);
-    this.current = { cmd, attempt: 0, issuedAtUs: this.sched.nowUs };
-    this.trace(`${this.id} issue ${cmd.id}`);
+    if (this.keys.length > 0 && this.rng.chance(this.timing.readRatio)) {
+      this.reads++;
+      const key = this.rng.pick(this.keys);
+      this.current = { kind: 'read', id: `${this.id}:r${this.reads}`, key, ackedAtStart: this.history.ackedSeq(key), attempt: 0 };
+      this.trace(`${this.id} read ${this.current.id} ${key}`);
+    } else {
+      this.seq++;
+      const cmd: Command = { id: `${this.id}:${this.seq}`, payload: { client: this.id, seq: this.seq } };
+      this.history.recordProposed(cmd);
+      this.history.recordIssued(this.id, this.seq);
+      this.current = { kind: 'write', id: cmd.id, cmd, attempt: 0 };
+      this.trace(`${this.id} issue ${cmd.id}`);
+    }
     this.sendCurrent();
   }
 
@@ -66,32 +85,47 @@ export class SimClient {
     if (!cur) return;
     const attempt = ++cur.attempt;
     const to = this.replicas[this.target % this.replicas.length]!;
-    const payload: SimPayload = { kind: 'propose', group: this.group, cmd: cur.cmd };
+    const payload: SimPayload =
+      cur.kind === 'write'
+        ? { kind: 'propose', group: this.group, cmd: cur.cmd }
+        : { kind: 'read', group: this.group, id: cur.id, key: cur.key };
     this.net.send(this.id, to, payload, describePayload(payload));
     this.sched.after(this.timing.timeoutUs, () => {
       if (this.current === cur && cur.attempt === attempt) {
-        this.trace(`${this.id} timeout ${cur.cmd.id}`);
+        this.trace(`${this.id} timeout ${cur.id}`);
         this.target++;
         this.sendCurrent();
       }
     });
   }
 
+  private done(): void {
+    this.current = null;
+    this.sched.after(this.rng.int(this.timing.thinkMaxUs + 1), () => this.issueNext());
+  }
+
   private receive(p: SimPayload): void {
     const cur = this.current;
-    if (p.kind !== 'reply' || !cur || p.id !== cur.cmd.id) return;
+    if ((p.kind !== 'reply' && p.kind !== 'readReply') || !cur || p.id !== cur.id) return;
     if (p.ok) {
-      this.acked++;
-      this.current = null;
-      this.trace(`${this.id} ack ${p.id}`);
-      this.sched.after(this.rng.int(this.timing.thinkMaxUs + 1), () => this.issueNext());
+      if (cur.kind === 'write') {
+        this.acked++;
+        this.history.recordAcked(this.id, this.seq);
+        this.trace(`${this.id} ack ${p.id}`);
+      } else if (p.kind === 'readReply') {
+        this.readsServed++;
+        this.trace(`${this.id} read-ok ${p.id} ${cur.key}=${p.value}`);
+        this.history.checkRead(this.group, this.id, cur.key, p.value, cur.ackedAtStart);
+      }
+      this.done();
       return;
     }
     const hinted = p.leaderHint === null ? -1 : this.replicas.indexOf(p.leaderHint);
     this.target = hinted >= 0 ? hinted : this.target + 1;
     const attempt = cur.attempt;
-    // Without a hint there may be an election in progress: give it a moment.
-    const delay = hinted >= 0 ? 0 : this.timing.timeoutUs / 4;
+    // Without a hint there may be an election in progress: give it a moment. A leader
+    // hinting at itself has no lease yet: also wait.
+    const delay = hinted >= 0 && !(cur.kind === 'read' && attempt > 1) ? 0 : this.timing.timeoutUs / 4;
     this.sched.after(delay, () => {
       if (this.current === cur && cur.attempt === attempt) this.sendCurrent();
     });

@@ -14,10 +14,15 @@ export {
   DATACENTERS,
   DEFAULT_SIM_OPTIONS,
   FAULT_MODES,
+  SCENARIOS,
+  scenarioOptions,
+  type Scenario,
   simOptions,
   nodeIdForDc,
   type BrokenVariant,
   type FaultMode,
   type SimOptions,
 } from './options.js';
-export { runSimulation, type SimResult, type GroupStats } from './simulation.js';
+export { runSimulation, longRunOptions, type SimResult, type GroupStats, type Footprint } from './simulation.js';
+export { DriftingClock } from './clock.js';
+export { SimStateMachine, type SmSnapshot } from './state-machine.js';

@@ -4,7 +4,9 @@ import type { Command, PaxosMessage } from '@synod/paxos';
 export type SimPayload =
   | { kind: 'paxos'; msg: PaxosMessage }
   | { kind: 'propose'; group: string; cmd: Command }
-  | { kind: 'reply'; id: string; ok: boolean; leaderHint: string | null };
+  | { kind: 'reply'; id: string; ok: boolean; leaderHint: string | null }
+  | { kind: 'read'; group: string; id: string; key: string }
+  | { kind: 'readReply'; id: string; ok: boolean; value: number; leaderHint: string | null };
 
 export function describePayload(p: SimPayload): string {
   switch (p.kind) {
@@ -17,5 +19,9 @@ export function describePayload(p: SimPayload): string {
       return `${p.group}:propose ${p.cmd.id}`;
     case 'reply':
       return `reply ${p.id} ${p.ok ? 'ok' : `not_leader hint=${p.leaderHint}`}`;
+    case 'read':
+      return `${p.group}:read ${p.id} ${p.key}`;
+    case 'readReply':
+      return `readReply ${p.id} ${p.ok ? `=${p.value}` : `not_leader hint=${p.leaderHint}`}`;
   }
 }

@@ -13,12 +13,21 @@ const NETWORK_FAULTS: Record<FaultMode, NetworkFaults> = {
 /** What the network looks like once faults stop: no loss, a little jitter. */
 export const CALM_NETWORK: NetworkFaults = NETWORK_FAULTS.none;
 
-type Action = 'isolate' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart';
+type Action = 'isolate' | 'isolate-leader' | 'mute-leader' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart' | 'replace' | 'add' | 'remove';
+
+/** Quorum sizes the nemesis picks from for a group of n members (all satisfy q1 + q2 > n). */
+const QUORUMS: Record<number, Array<[number, number]>> = {
+  1: [[1, 1]],
+  2: [[2, 1], [1, 2], [2, 2]],
+  3: [[2, 2], [3, 1], [2, 2], [3, 2]],
+  4: [[3, 2], [2, 3], [3, 3]],
+  5: [[3, 3], [4, 2], [2, 4]],
+};
 
 const ACTIONS: Record<FaultMode, Action[]> = {
   none: [],
   light: ['isolate', 'heal', 'crash', 'restart', 'heal', 'crash-leader'],
-  heavy: ['isolate', 'one-way', 'heal', 'crash', 'crash-leader', 'restart', 'isolate', 'one-way', 'crash-leader'],
+  heavy: ['isolate', 'one-way', 'heal', 'crash', 'crash-leader', 'restart', 'isolate-leader', 'mute-leader', 'crash-leader'],
 };
 
 /** A crashed node comes back on its own after a downtime drawn from here (or via 'restart'). */
@@ -49,11 +58,16 @@ export class Nemesis {
     private readonly trace: (line: string) => void,
     private readonly permanentlyDown: ReadonlySet<string>,
     private readonly networkOverride: Partial<NetworkFaults> = {},
+    /** Groups whose membership the nemesis changes (empty: none). */
+    private readonly reconfigGroups: readonly string[] = [],
   ) {}
+
+  reconfigs = 0;
 
   start(faultPhaseUs: number): void {
     this.net.faults = { ...NETWORK_FAULTS[this.mode], ...this.networkOverride };
-    const actions = ACTIONS[this.mode];
+    const actions: Action[] = [...ACTIONS[this.mode]];
+    if (this.reconfigGroups.length > 0) actions.push('replace', 'replace', 'add', 'remove');
     if (actions.length === 0) return;
     const [lo, hi] = GAP_US[this.mode];
     const step = (): void => {
@@ -74,10 +88,23 @@ export class Nemesis {
 
   private act(a: Action): void {
     switch (a) {
-      case 'isolate': {
-        const dc = this.rng.pick(this.dcs);
+      case 'isolate':
+      case 'isolate-leader': {
+        // A leader cut off from everyone keeps believing it leads: its lease must run out
+        // before anyone else's can start.
+        const leaders = this.nodes.filter((n) => n.up && n.isLeaderOfAny()).map((n) => n.dc);
+        const dc = a === 'isolate-leader' && leaders.length > 0 ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
         this.net.isolate(dc, this.dcs);
         this.trace(`nemesis isolate ${dc}`);
+        return;
+      }
+      case 'mute-leader': {
+        // The leader's DC can receive but not send (a broken transmit path): replies to what
+        // it sent before still arrive.
+        const leaders = this.nodes.filter((n) => n.up && n.isLeaderOfAny()).map((n) => n.dc);
+        const dc = leaders.length > 0 ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
+        for (const other of this.dcs) if (other !== dc) this.net.cutLink(dc, other);
+        this.trace(`nemesis mute ${dc}`);
         return;
       }
       case 'one-way': {
@@ -106,11 +133,58 @@ export class Nemesis {
         });
         return;
       }
+      case 'replace':
+      case 'add':
+      case 'remove':
+        this.changeMembership(a);
+        return;
       case 'restart': {
         const down = this.nodes.filter((n) => !n.up && !this.permanentlyDown.has(n.id));
         if (down.length > 0) this.rng.pick(down).restart();
         return;
       }
     }
+  }
+
+  /**
+   * Membership changes through the group's leader: `replace` swaps a member (a crashed one
+   * if any, else one it crashes now, which stays down) for a spare node, which must then
+   * catch up (by snapshot if the log was compacted); `add` and `remove` grow and shrink the
+   * group between 3 and 5. Quorum sizes are drawn from the valid flexible ones.
+   */
+  private changeMembership(a: 'replace' | 'add' | 'remove'): void {
+    const group = this.rng.pick(this.reconfigGroups);
+    const leader = this.nodes.find((n) => n.up && n.replica(group)?.isLeader());
+    if (!leader) return;
+    const peers = leader.replica(group)!.membership().peers;
+    const spares = this.nodes.filter((n) => !peers.includes(n.id) && !this.permanentlyDown.has(n.id));
+    let next: string[];
+    let victim: SimNode | undefined;
+    if (a === 'replace') {
+      if (spares.length === 0) return;
+      const members = this.nodes.filter((n) => peers.includes(n.id) && n !== leader);
+      if (members.length === 0) return;
+      const down = members.filter((n) => !n.up);
+      victim = down.length > 0 ? this.rng.pick(down) : this.rng.pick(members);
+      const spare = this.rng.pick(spares);
+      if (!spare.up) spare.restart();
+      next = peers.map((p) => (p === victim!.id ? spare.id : p));
+    } else if (a === 'add') {
+      if (spares.length === 0 || peers.length >= 5) return;
+      const spare = this.rng.pick(spares);
+      if (!spare.up) spare.restart();
+      next = [...peers, spare.id];
+    } else {
+      if (peers.length <= 3) return;
+      const removable = peers.filter((p) => p !== leader.id);
+      const gone = this.rng.pick(removable);
+      next = peers.filter((p) => p !== gone);
+    }
+    const [q1, q2] = this.rng.pick(QUORUMS[next.length]!);
+    const status = leader.reconfigure(group, { peers: next, q1, q2 });
+    this.trace(`nemesis ${a} ${group} via ${leader.id}: [${peers.join(',')}] -> [${next.join(',')}] q=${q1}/${q2} ${status}`);
+    if (status !== 'queued') return;
+    this.reconfigs++;
+    if (victim?.up) victim.crash(); // the replaced replica dies and stays down until the heal
   }
 }

@@ -6,11 +6,13 @@ import {
   type ReplicaConfig,
 } from '@synod/paxos';
 import type { History } from './checkers.js';
+import { DriftingClock } from './clock.js';
 import { DurableStore } from './disk.js';
 import { describePayload, type SimPayload } from './messages.js';
 import type { SimNetwork } from './network.js';
 import type { Prng } from './prng.js';
 import type { Scheduler } from './scheduler.js';
+import { SimStateMachine } from './state-machine.js';
 
 export interface NodeTiming {
   tickUs: number;
@@ -18,6 +20,15 @@ export interface NodeTiming {
   fsyncMaxUs: number;
   /** Start ticking at a random phase (false: every node ticks in lockstep). */
   tickPhaseJitter: boolean;
+  /** Bound on this node's clock-rate error (ppm); 0: the node's clock is true time. */
+  maxDriftPpm: number;
+}
+
+interface PendingRead {
+  client: string;
+  id: string;
+  key: string;
+  atIndex: number;
 }
 
 /**
@@ -34,6 +45,9 @@ export class SimNode {
   incarnation = 0;
   private readonly replicas = new Map<string, Replica>();
   private readonly stores = new Map<string, DurableStore>();
+  private readonly sms = new Map<string, SimStateMachine>();
+  private readonly pendingReads = new Map<string, PendingRead[]>();
+  readonly clock: DriftingClock;
   private diskFreeAtUs = 0;
   /** Readies not yet released, oldest first. */
   private pipeline: Array<{ group: string; ready: Ready; durable: boolean }> = [];
@@ -52,12 +66,34 @@ export class SimNode {
     private readonly trace: (line: string) => void,
   ) {
     for (const g of groupConfigs.keys()) this.stores.set(g, new DurableStore());
+    this.clock = new DriftingClock(rng.fork('clock'), timing.maxDriftPpm);
     net.register(id, dc, (from, payload) => this.receive(from, payload as SimPayload));
     this.boot();
   }
 
   replica(group: string): Replica | undefined {
     return this.replicas.get(group);
+  }
+
+  /** Asks this node's replica of `group` (if it leads) to change the membership. */
+  reconfigure(group: string, change: { peers: string[]; q1: number; q2: number }): string {
+    const r = this.replicas.get(group);
+    if (!r || !this.up) return 'down';
+    const ready = this.guard(group, () => r.reconfigure(change, this.localNow));
+    return ready?.reconfigureResult?.status ?? 'failed';
+  }
+
+  /** This node's own clock: the only time its replicas ever see. */
+  get localNow(): number {
+    return this.clock.local(this.sched.nowUs);
+  }
+
+  stateMachine(group: string): SimStateMachine | undefined {
+    return this.sms.get(group);
+  }
+
+  store(group: string): DurableStore {
+    return this.stores.get(group)!;
   }
 
   isLeaderOfAny(): boolean {
@@ -70,6 +106,8 @@ export class SimNode {
     this.up = false;
     this.incarnation++; // orphans every pending disk completion and timer
     this.replicas.clear();
+    this.sms.clear();
+    this.pendingReads.clear();
     this.waiting.clear();
     this.pipeline = [];
     this.diskFreeAtUs = 0;
@@ -87,10 +125,16 @@ export class SimNode {
   private boot(): void {
     const inc = this.incarnation;
     for (const [group, config] of this.groupConfigs) {
-      const durable = this.stores.get(group)!.snapshot();
+      const durable = this.stores.get(group)!.snapshotState();
       const rng = this.rng.fork(`${group}#${inc}`);
-      this.replicas.set(group, new Replica(config, rng, { durable, nowUs: this.sched.nowUs }));
-      this.history.startIncarnation(group, this.id, inc, 0);
+      this.replicas.set(group, new Replica(config, rng, { durable, nowUs: this.localNow }));
+      // Restart = snapshot + tail: the state machine comes back from the snapshot, the
+      // replica re-applies the log after it.
+      const snap = durable.snapshot;
+      const sm = snap ? SimStateMachine.restore(snap.data, snap.upTo) : new SimStateMachine();
+      this.sms.set(group, sm);
+      this.history.startIncarnation(group, this.id, inc, sm.upTo);
+      if (snap) this.history.recordState(group, `${this.id}#${inc} restored`, sm.upTo, sm.hash);
     }
     const phase = this.timing.tickPhaseJitter ? this.rng.int(this.timing.tickUs) : 0;
     this.sched.after(phase, () => this.tickLoop(inc));
@@ -98,7 +142,7 @@ export class SimNode {
 
   private tickLoop(inc: number): void {
     if (inc !== this.incarnation) return;
-    for (const [group, r] of this.replicas) this.guard(group, () => r.tick(this.sched.nowUs));
+    for (const [group, r] of this.replicas) this.guard(group, () => r.tick(this.localNow));
     this.sched.after(this.timing.tickUs, () => this.tickLoop(inc));
   }
 
@@ -106,16 +150,54 @@ export class SimNode {
     if (!this.up) return;
     if (p.kind === 'paxos') {
       const r = this.replicas.get(p.msg.group);
-      if (r) this.guard(p.msg.group, () => r.step(p.msg, this.sched.nowUs));
+      if (r) this.guard(p.msg.group, () => r.step(p.msg, this.localNow));
+    } else if (p.kind === 'read') {
+      this.onRead(from, p.group, p.id, p.key);
     } else if (p.kind === 'propose') {
       const r = this.replicas.get(p.group);
       if (!r) return;
-      const ready = this.guard(p.group, () => r.propose([p.cmd], this.sched.nowUs));
+      const ready = this.guard(p.group, () => r.propose([p.cmd], this.localNow));
       for (const res of ready?.proposalResults ?? []) {
         if (res.status === 'queued' || res.status === 'forwarded') this.waiting.set(p.cmd.id, from);
         else this.reply(from, p.cmd.id, res.status === 'already_applied', res.leaderHint);
       }
     }
+  }
+
+  /**
+   * A lease read: served from the local state machine, without a round trip, if the
+   * replica holds a lease; it sees the state at the replica's applied index at this
+   * instant (waiting for the applies still queued behind the disk).
+   */
+  private onRead(client: string, group: string, id: string, key: string): void {
+    const r = this.replicas.get(group);
+    const sm = this.sms.get(group);
+    if (!r || !sm) return;
+    const now = this.localNow;
+    this.sampleLease(group, r);
+    if (!r.canServeLocalRead(now)) {
+      this.readReply(client, id, false, 0, r.leaderHint());
+      return;
+    }
+    const atIndex = r.appliedUpTo();
+    this.trace(`${this.id}/${group} lease-read ${id} ${key} at ${atIndex}`);
+    if (sm.upTo >= atIndex) this.readReply(client, id, true, sm.read(key), this.id);
+    else {
+      let list = this.pendingReads.get(group);
+      if (!list) this.pendingReads.set(group, (list = []));
+      list.push({ client, id, key, atIndex });
+    }
+  }
+
+  private readReply(to: string, id: string, ok: boolean, value: number, leaderHint: string | null): void {
+    const payload: SimPayload = { kind: 'readReply', id, ok, value, leaderHint };
+    this.net.send(this.id, to, payload, describePayload(payload));
+  }
+
+  /** Tells the lease checker, in true time, about a lease this replica may act on now. */
+  private sampleLease(group: string, r: Replica): void {
+    const until = r.leaseValidUntil(this.localNow);
+    if (until !== null) this.history.recordLease(group, this.id, this.sched.nowUs, this.clock.trueOf(until));
   }
 
   /** Runs one replica call and hands its Ready to the shell; an invariant failure stops the run. */
@@ -130,6 +212,8 @@ export class SimNode {
       }
       throw e;
     }
+    const r = this.replicas.get(group);
+    if (r) this.sampleLease(group, r);
     this.handleReady(group, ready);
     return ready;
   }
@@ -139,7 +223,7 @@ export class SimNode {
       const l = ready.leadership;
       this.trace(`${this.id}/${group} leadership leader=${l.isLeader} hint=${l.leaderHint} b=${l.ballot.round}.${l.ballot.node}`);
     }
-    if (ready.send.length === 0 && ready.apply.length === 0 && ready.persist === undefined) return;
+    if (ready.send.length === 0 && ready.apply.length === 0 && ready.persist === undefined && !ready.installSnapshot) return;
     const inc = this.incarnation;
     const entry = { group, ready, durable: ready.persist === undefined };
     this.pipeline.push(entry);
@@ -151,11 +235,10 @@ export class SimNode {
       this.sched.at(doneAt, () => {
         if (inc !== this.incarnation) return; // crashed before the fsync completed
         this.stores.get(group)!.write(persist);
-        const q2 = this.replicas.get(group)!.config.q2;
         for (const e of persist.accepted ?? []) {
-          this.history.recordDurableAccept(group, this.id, e.slot, e.ballot, e.value, q2);
+          this.history.recordDurableAccept(group, this.id, e.slot, e.ballot, e.value);
         }
-        this.trace(`${this.id}/${group} synced promised=${persist.promised ? `${persist.promised.round}.${persist.promised.node}` : '-'} accepted=${(persist.accepted ?? []).map((e) => e.slot).join(',')}`);
+        this.trace(`${this.id}/${group} synced promised=${persist.promised ? `${persist.promised.round}.${persist.promised.node}` : '-'} accepted=${(persist.accepted ?? []).map((e) => e.slot).join(',')}${persist.snapshot ? ` snapshot=${persist.snapshot.upTo}` : ''}`);
         entry.durable = true;
         this.drainPipeline();
       });
@@ -177,12 +260,41 @@ export class SimNode {
       const payload: SimPayload = { kind: 'paxos', msg: o.msg };
       this.net.send(this.id, o.to, payload, describePayload(payload));
     }
+    if (ready.installSnapshot) {
+      const { upTo, data } = ready.installSnapshot;
+      const sm = SimStateMachine.restore(data, upTo);
+      this.sms.set(group, sm);
+      this.trace(`${this.id}/${group} install-snapshot ${upTo}`);
+      this.history.recordInstall(group, this.id, this.incarnation, upTo, sm.hash);
+    }
     for (const e of ready.apply) this.apply(group, e);
   }
 
   private apply(group: string, e: ApplyEntry): void {
-    this.trace(`${this.id}/${group} apply ${e.slot} ${e.value.kind === 'noop' ? 'noop' : e.value.cmds.map((c) => c.id).join(',')}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''}`);
+    const v = e.value;
+    this.trace(`${this.id}/${group} apply ${e.slot} ${v.kind === 'batch' ? v.cmds.map((c) => c.id).join(',') : v.kind === 'config' ? `config ${v.peers.join(',')} q=${v.q1}/${v.q2}` : 'noop'}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''}`);
     this.history.recordApply(group, this.id, this.incarnation, e);
+    const sm = this.sms.get(group);
+    if (sm) {
+      sm.apply(e);
+      this.history.recordState(group, `${this.id}#${this.incarnation}`, sm.upTo, sm.hash);
+      const reads = this.pendingReads.get(group);
+      if (reads && reads.length > 0) {
+        const ready = reads.filter((rd) => rd.atIndex <= sm.upTo);
+        this.pendingReads.set(group, reads.filter((rd) => rd.atIndex > sm.upTo));
+        for (const rd of ready) this.readReply(rd.client, rd.id, true, sm.read(rd.key), this.id);
+      }
+      if (e.takeSnapshot) {
+        // Captured now, at exactly slot + 1; handed to the replica outside this release
+        // so the Ready it returns queues behind the ones being released.
+        const data = sm.export();
+        const inc = this.incarnation;
+        this.sched.after(0, () => {
+          const r = this.replicas.get(group);
+          if (inc === this.incarnation && r) this.guard(group, () => r.snapshotTaken(e.slot + 1, data, this.localNow));
+        });
+      }
+    }
     for (const id of [...e.commands.map((c) => c.id), ...e.duplicates]) {
       const client = this.waiting.get(id);
       if (client !== undefined) {

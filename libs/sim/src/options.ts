@@ -10,6 +10,11 @@ export const BROKEN_VARIANTS = {
   'forget-promise': { forgetPromiseOnRestart: true },
   'forget-acceptor-ballots': { forgetPromiseOnRestart: true, forgetAcceptedBallotsOnRestart: true },
   'learn-without-ballot-match': { learnWithoutBallotMatch: true },
+  'lease-from-receipt': { leaseFromReceipt: true },
+  'lease-ignores-drift': { leaseIgnoresDrift: true },
+  'acceptor-ignores-lease': { acceptorIgnoresLease: true },
+  'reads-without-lease': { readsWithoutLease: true },
+  'snapshot-off-by-one': { snapshotOffByOne: true },
 } as const satisfies Record<string, BrokenForTesting>;
 export type BrokenVariant = keyof typeof BROKEN_VARIANTS;
 
@@ -43,6 +48,27 @@ export interface SimOptions {
   clientTimeoutUs: number;
   /** Overrides the fault mode's network behaviour, during and after the fault phase. */
   networkFaults?: Partial<NetworkFaults> | undefined;
+  /** Per-node clock-rate error bound (ppm): every node's clock runs at a rate in [1-d, 1+d]; replicas are configured with the same bound. */
+  maxDriftPpm: number;
+  /** Lease vote duration (default: the election timeout). */
+  leaseDurationUs?: number | undefined;
+  /** Fraction of client operations that are lease reads. */
+  readRatio: number;
+  /** Replicas snapshot and compact every this many slots (0: never). */
+  snapshotIntervalEntries: number;
+  snapshotChunkChars: number;
+  /** Initial members per group (the first ones by DC); the other nodes are spares. Default: all. */
+  members?: number | undefined;
+  /** Initial quorum sizes (default majorities). */
+  q1?: number | undefined;
+  q2?: number | undefined;
+  /** The nemesis also changes membership: replaces (crashed) members with spares, adds and removes. */
+  reconfig: boolean;
+  /** Stop the run once every group has this many chosen slots (long runs); 0: run the phases. */
+  targetChosen: number;
+  clientThinkMaxUs: number;
+  /** Sample every replica's log length and memory every this often (0: never). */
+  footprintSampleUs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
@@ -63,7 +89,36 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   tickPhaseJitter: true,
   permanentlyDown: [],
   clientTimeoutUs: 150_000,
+  maxDriftPpm: 10_000,
+  readRatio: 0.25,
+  snapshotIntervalEntries: 0,
+  snapshotChunkChars: 256,
+  reconfig: false,
+  targetChosen: 0,
+  clientThinkMaxUs: 10_000,
+  footprintSampleUs: 0,
 };
+
+export const SCENARIOS = ['basic', 'production'] as const;
+export type Scenario = (typeof SCENARIOS)[number];
+
+/**
+ * `production`: compaction every 16 slots with snapshot transfer in small chunks, a spare
+ * node per group for membership changes (the nemesis replaces crashed members, adds and
+ * removes), flexible quorums drawn per seed, lease reads, on top of the usual faults.
+ */
+export function scenarioOptions(scenario: Scenario, seed: number): Partial<SimOptions> {
+  if (scenario === 'basic') return {};
+  // Seed-dependent shape: 3 members of 4 nodes, 3 of 5, or 4 of 5 with flexible quorums.
+  const shapes: Array<Partial<SimOptions>> = [
+    { replicas: 5, members: 3 },
+    { replicas: 5, members: 3, q1: 3, q2: 2 },
+    { replicas: 5, members: 4, q1: 2, q2: 3 },
+    { replicas: 5, members: 4, q1: 3, q2: 2 },
+    { replicas: 5, members: 5, q1: 4, q2: 2 },
+  ];
+  return { snapshotIntervalEntries: 16, snapshotChunkChars: 200, reconfig: true, ...shapes[seed % shapes.length] };
+}
 
 export function simOptions(o: Partial<SimOptions> & { seed: number }): SimOptions {
   return { ...DEFAULT_SIM_OPTIONS, ...o };

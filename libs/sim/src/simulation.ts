@@ -1,4 +1,4 @@
-import type { ReplicaConfig } from '@synod/paxos';
+import { majority, type ReplicaConfig } from '@synod/paxos';
 import { History, type Violation } from './checkers.js';
 import { SimClient } from './client.js';
 import { Nemesis } from './nemesis.js';
@@ -14,6 +14,16 @@ export interface GroupStats {
   chosen: number;
   appliedUpTo: Record<string, number>;
   leaders: string[];
+  members: string[];
+}
+
+/** Largest in-memory structures seen on any replica (sampled), and the bound the log must stay under. */
+export interface Footprint {
+  maxLog: number;
+  maxChosenMap: number;
+  maxDedupe: number;
+  logBound: number;
+  samples: number;
 }
 
 export interface SimResult {
@@ -28,6 +38,11 @@ export interface SimResult {
   commandsAcked: number;
   leadershipChanges: number;
   groups: GroupStats[];
+  readsServed: number;
+  leaseSamples: number;
+  snapshotInstalls: number;
+  reconfigs: number;
+  footprint: Footprint;
 }
 
 const SETTLE_CHECK_US = 20_000;
@@ -42,7 +57,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
   const root = new Prng(o.seed);
   const trace = new Trace(o.trace);
   const log = (line: string): void => trace.record(sched.nowUs, line);
-  const history = new History(() => sched.nowUs);
+  const history = new History(() => sched.nowUs, o.window);
   const net = new SimNetwork(sched, root.fork('network'), log);
   let leadershipChanges = 0;
   const countingLog = (line: string): void => {
@@ -58,7 +73,10 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
     }
   }
   const nodeIds = dcs.map(nodeIdForDc);
+  const members = nodeIds.slice(0, o.members ?? nodeIds.length);
   const groups = Array.from({ length: o.groups }, (_, i) => `g${i}`);
+  const q2 = o.q2 ?? majority(members.length);
+  for (const group of groups) history.setInitialConfig(group, members, q2);
   const nodes = dcs.map((dc, i) => {
     const self = nodeIds[i]!;
     const configs = new Map<string, ReplicaConfig>();
@@ -66,9 +84,15 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
       configs.set(group, {
         group,
         self,
-        peers: nodeIds,
+        peers: members,
+        q1: o.q1,
+        q2: o.q2,
         heartbeatIntervalUs: o.heartbeatIntervalUs,
         electionTimeoutUs: o.electionTimeoutUs,
+        leaseDurationUs: o.leaseDurationUs,
+        maxDriftPpm: o.maxDriftPpm,
+        snapshotIntervalEntries: o.snapshotIntervalEntries,
+        snapshotChunkChars: o.snapshotChunkChars,
         window: o.window,
         maxBatch: o.maxBatch,
         features: o.features,
@@ -83,7 +107,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
       net,
       root.fork(`node:${self}`),
       history,
-      { tickUs: o.tickUs, fsyncMinUs: 200, fsyncMaxUs: 2_000, tickPhaseJitter: o.tickPhaseJitter },
+      { tickUs: o.tickUs, fsyncMinUs: 200, fsyncMaxUs: 2_000, tickPhaseJitter: o.tickPhaseJitter, maxDriftPpm: o.maxDriftPpm },
       countingLog,
     );
   });
@@ -93,6 +117,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
   const clientRng = root.fork('clients');
   const clients: SimClient[] = [];
   for (const group of groups) {
+    const keys = Array.from({ length: o.clientsPerGroup }, (_, c) => `client-${group}-${c}`);
     for (let c = 0; c < o.clientsPerGroup; c++) {
       const id = `client-${group}-${c}`;
       const client = new SimClient(
@@ -104,17 +129,28 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
         net,
         clientRng.fork(id),
         history,
-        { timeoutUs: o.clientTimeoutUs, thinkMaxUs: 10_000 },
+        { timeoutUs: o.clientTimeoutUs, thinkMaxUs: o.clientThinkMaxUs, readRatio: o.readRatio },
         log,
+        keys,
       );
       clients.push(client);
       client.start();
     }
   }
 
-  const nemesis = new Nemesis(o.faults, sched, net, nodes, dcs, root.fork('nemesis'), log, permanentlyDown, o.networkFaults);
+  const nemesis = new Nemesis(o.faults, sched, net, nodes, dcs, root.fork('nemesis'), log, permanentlyDown, o.networkFaults, o.reconfig ? groups : []);
   nemesis.start(o.faultPhaseUs);
   const stopOnViolation = (): boolean => !history.ok;
+
+  /** The group's current members, as the most advanced up replica knows them. */
+  const currentMembers = (group: string): string[] => {
+    let best: { at: number; peers: string[] } | null = null;
+    for (const n of nodes) {
+      const r = n.replica(group);
+      if (r && (!best || r.chosenUpTo() > best.at)) best = { at: r.chosenUpTo(), peers: r.membership().peers };
+    }
+    return best?.peers ?? members;
+  };
 
   const groupStats = (): GroupStats[] =>
     groups.map((group) => {
@@ -125,17 +161,52 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
         appliedUpTo[n.id] = r ? r.appliedUpTo() : -1;
         if (r?.isLeader()) leaders.push(n.id);
       }
-      return { group, chosen: history.chosenCount(group), appliedUpTo, leaders };
+      return { group, chosen: history.chosenCount(group), appliedUpTo, leaders, members: currentMembers(group) };
     });
 
   const settled = (): boolean =>
     clients.every((c) => c.pending === null) &&
     groupStats().every((g) =>
-      Object.entries(g.appliedUpTo).every(([id, a]) => permanentlyDown.has(id) || a === g.chosen),
+      Object.entries(g.appliedUpTo).every(
+        ([id, a]) => permanentlyDown.has(id) || !g.members.includes(id) || a === g.chosen,
+      ),
     );
 
-  sched.runUntil(o.faultPhaseUs, stopOnViolation);
-  if (history.ok) {
+  const footprint: Footprint = {
+    maxLog: 0,
+    maxChosenMap: 0,
+    maxDedupe: 0,
+    // A snapshot every I slots, asked for again after 2I without an answer, plus the window in flight.
+    logBound: o.snapshotIntervalEntries > 0 ? 2 * o.snapshotIntervalEntries + o.window + 1 : Number.POSITIVE_INFINITY,
+    samples: 0,
+  };
+  if (o.footprintSampleUs > 0) {
+    const sample = (): void => {
+      footprint.samples++;
+      for (const group of groups) {
+        let minApplied = Number.POSITIVE_INFINITY;
+        for (const n of nodes) {
+          const r = n.replica(group);
+          if (!r) continue;
+          const f = r.footprint();
+          footprint.maxLog = Math.max(footprint.maxLog, f.log);
+          footprint.maxChosenMap = Math.max(footprint.maxChosenMap, f.chosen);
+          footprint.maxDedupe = Math.max(footprint.maxDedupe, f.dedupe);
+          minApplied = Math.min(minApplied, n.stateMachine(group)?.upTo ?? 0);
+        }
+        // Long runs: per-slot checker state below every replica's state machine can go.
+        if (o.targetChosen > 0 && Number.isFinite(minApplied) && minApplied > 10_000) history.prune(group, minApplied - 5_000);
+      }
+      sched.after(o.footprintSampleUs, sample);
+    };
+    sched.after(o.footprintSampleUs, sample);
+  }
+
+  if (o.targetChosen > 0) {
+    const reached = (): boolean => !history.ok || groups.every((g) => history.chosenCount(g) >= o.targetChosen);
+    sched.runUntil(Number.MAX_SAFE_INTEGER, reached);
+  } else sched.runUntil(o.faultPhaseUs, stopOnViolation);
+  if (history.ok && o.targetChosen === 0) {
     nemesis.healAll();
     for (const c of clients) c.stopIssuing();
     const deadline = o.faultPhaseUs + o.livenessBoundUs;
@@ -167,5 +238,35 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
     commandsAcked: clients.reduce((s, c) => s + c.acked, 0),
     leadershipChanges,
     groups: groupStats(),
+    readsServed: clients.reduce((s, c) => s + c.readsServed, 0),
+    leaseSamples: history.leaseSamples,
+    snapshotInstalls: history.installs,
+    reconfigs: nemesis.reconfigs,
+    footprint,
+  };
+}
+
+/**
+ * A long, fault-free run: one group until `entries` slots are chosen, with compaction every
+ * `snapshotIntervalEntries` slots, many clients and one command per slot (so slots, not
+ * commands, are what is counted), footprint sampled every 50 ms.
+ */
+export function longRunOptions(entries: number, o: Partial<SimOptions> = {}): Partial<SimOptions> & { seed: number } {
+  return {
+    seed: 1,
+    groups: 1,
+    faults: 'none',
+    clientsPerGroup: 48,
+    clientThinkMaxUs: 0,
+    readRatio: 0.02,
+    fixedLatencyUs: 500,
+    window: 64,
+    maxBatch: 1,
+    snapshotIntervalEntries: 1_000,
+    snapshotChunkChars: 64 * 1024,
+    checkLiveness: false,
+    targetChosen: entries,
+    footprintSampleUs: 50_000,
+    ...o,
   };
 }

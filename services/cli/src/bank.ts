@@ -7,6 +7,8 @@ export interface BankOptions {
   workers: number;
   /** Key prefix; all accounts live in the split holding it (transactions are single-split today). */
   prefix?: string;
+  /** Also write one journal key per transfer, so a test can prove no acknowledged transfer was lost. */
+  journal?: boolean;
 }
 
 export interface BankStats {
@@ -28,7 +30,9 @@ export class Bank {
   readonly keys: string[];
   readonly total: number;
   readonly stats: BankStats = { transfers: 0, failed: 0, retries: 0, audits: 0, badAudits: 0, latenciesMs: [] };
-  readonly acknowledged: Array<{ from: string; to: string; amount: number; ts: number }> = [];
+  readonly acknowledged: Array<{ id: string; from: string; to: string; amount: number; ts: number }> = [];
+  readonly journalPrefix: string;
+  private nextId = 0;
   private running = false;
   private tasks: Promise<void>[] = [];
 
@@ -38,6 +42,7 @@ export class Bank {
   ) {
     const prefix = opts.prefix ?? 'bank/';
     this.keys = Array.from({ length: opts.accounts }, (_, i) => `${prefix}${String(i).padStart(4, '0')}`);
+    this.journalPrefix = `${prefix}journal/`;
     this.total = opts.accounts * opts.initial;
   }
 
@@ -67,6 +72,7 @@ export class Bank {
       let to = this.keys[Math.floor(Math.random() * this.keys.length)]!;
       if (to === from) to = this.keys[(this.keys.indexOf(from) + 1) % this.keys.length]!;
       const amount = 1 + Math.floor(Math.random() * 10);
+      const id = `${this.client.bus.nodeId}-${++this.nextId}`;
       const t0 = performance.now();
       try {
         const r = await this.client.transaction(async (tx) => {
@@ -75,12 +81,13 @@ export class Bank {
           if (a < amount) return false;
           tx.put(from, a - amount);
           tx.put(to, b + amount);
+          if (this.opts.journal) tx.put(`${this.journalPrefix}${id}`, amount);
           return true;
         });
         this.stats.retries += r.attempts - 1;
         if (r.result) {
           this.stats.transfers++;
-          this.acknowledged.push({ from, to, amount, ts: r.ts });
+          this.acknowledged.push({ id, from, to, amount, ts: r.ts });
           this.stats.latenciesMs.push(performance.now() - t0);
         }
       } catch (err) {

@@ -124,8 +124,11 @@ it('keeps every promise and accepted value it replied about across SIGKILL', asy
   // A higher ballot sees every value it acknowledged accepting, with the same ballot.
   const above = { round: promisedAck.round + 1_000_000, node: 'n2' };
   const promiseWait = awaitReply((m) => same(m.ballot, above), 5000);
+  // A restarted acceptor may have forgotten lease votes, so it promises nothing for one lease
+  // duration after it starts: ask again until it answers.
+  const asking = setInterval(() => send({ type: 'prepare', ballot: above, fromSlot: 0 }), 100);
   send({ type: 'prepare', ballot: above, fromSlot: 0 });
-  const promise = await promiseWait;
+  const promise = await promiseWait.finally(() => clearInterval(asking));
   expect(promise?.type).toBe('promise');
   const held = new Map((promise as Extract<Reply, { type: 'promise' }>).accepted.map((e) => [e.slot, e]));
   for (const [slot, want] of acked) {

@@ -17,12 +17,12 @@ const entries = z.array(slotValue).max(100_000);
 
 export const paxosMessageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('prepare'), ballot: ballotSchema, fromSlot: slot }),
-  z.object({ ...base, type: z.literal('promise'), ballot: ballotSchema, fromSlot: slot, accepted: z.array(acceptedEntry).max(100_000), chosenUpTo: slot, snapshotUpTo: slot }),
+  z.object({ ...base, type: z.literal('promise'), ballot: ballotSchema, fromSlot: slot, accepted: z.array(acceptedEntry).max(100_000), chosenUpTo: slot, snapshotUpTo: slot.default(0) }),
   z.object({ ...base, type: z.literal('nack'), ballot: ballotSchema, promised: ballotSchema }),
-  z.object({ ...base, type: z.literal('accept'), ballot: ballotSchema, entries, chosenUpTo: slot, sentAtUs: z.number().int().safe() }),
-  z.object({ ...base, type: z.literal('accepted'), ballot: ballotSchema, slots: z.array(slot).max(100_000), sentAtUs: z.number().int().safe() }),
-  z.object({ ...base, type: z.literal('heartbeat'), ballot: ballotSchema, chosenUpTo: slot, sentAtUs: z.number().int().safe() }),
-  z.object({ ...base, type: z.literal('heartbeatAck'), ballot: ballotSchema, sentAtUs: z.number().int().safe(), chosenUpTo: slot }),
+  z.object({ ...base, type: z.literal('accept'), ballot: ballotSchema, entries, chosenUpTo: slot, sentAtUs: z.number().int().safe().default(0) }),
+  z.object({ ...base, type: z.literal('accepted'), ballot: ballotSchema, slots: z.array(slot).max(100_000), sentAtUs: z.number().int().safe().default(0) }),
+  z.object({ ...base, type: z.literal('heartbeat'), ballot: ballotSchema, chosenUpTo: slot, sentAtUs: z.number().int().safe().default(0) }),
+  z.object({ ...base, type: z.literal('heartbeatAck'), ballot: ballotSchema, sentAtUs: z.number().int().safe().default(0), chosenUpTo: slot }),
   z.object({ ...base, type: z.literal('catchupRequest'), fromSlot: slot, toSlot: slot }),
   z.object({ ...base, type: z.literal('catchupReply'), entries, chosenUpTo: slot }),
   z.object({ ...base, type: z.literal('forward'), cmds: z.array(commandSchema).max(100_000) }),

@@ -17,7 +17,7 @@ export interface BrokenForTesting {
   leaseFromReceipt?: boolean;
   /** The leader's lease lasts the full vote duration: the clock-drift bound is not subtracted. */
   leaseIgnoresDrift?: boolean;
-  /** Acceptors do not honor lease votes (nor leader stickiness, nor the post-restart quarantine). */
+  /** Acceptors do not honor lease votes (nor leader stickiness, nor a forgotten vote after restart). */
   acceptorIgnoresLease?: boolean;
   /** The leader serves local reads whenever it believes it leads, lease or not. */
   readsWithoutLease?: boolean;

@@ -32,11 +32,19 @@ describe('leader leases', () => {
     expect(later.send.map((o) => o.msg.type)).toEqual(['promise']);
   });
 
-  it('a restarted acceptor promises nothing for one lease duration', () => {
-    const r = new Replica(baseConfig('b', ids, { leaseDurationUs: 50_000 }), testRng(), { nowUs: 1_000 });
-    const prepare: PaxosMessage = { type: 'prepare', group: 'g', from: 'c', ballot: { round: 1, node: 'c' }, fromSlot: 0 };
+  it('a restarted acceptor honors a vote for its promised ballot for one lease duration', () => {
+    const durable = { promised: { round: 1, node: 'a' }, accepted: [] };
+    const r = new Replica(baseConfig('b', ids, { leaseDurationUs: 50_000 }), testRng(), { nowUs: 1_000, durable });
+    const prepare: PaxosMessage = { type: 'prepare', group: 'g', from: 'c', ballot: { round: 2, node: 'c' }, fromSlot: 0 };
     expect(r.step(prepare, 50_999).send).toEqual([]);
+    // A lower ballot still gets a Nack: that promises nothing.
+    const low: PaxosMessage = { ...prepare, ballot: { round: 0, node: 'c' } };
+    expect(r.step(low, 50_999).send.map((o) => o.msg.type)).toEqual(['nack']);
     expect(r.step(prepare, 51_000).send.map((o) => o.msg.type)).toEqual(['promise']);
+    // The node it may have voted for can move on to a newer ballot at once.
+    const again = new Replica(baseConfig('b', ids, { leaseDurationUs: 50_000 }), testRng(), { nowUs: 1_000, durable });
+    const fromA: PaxosMessage = { ...prepare, from: 'a', ballot: { round: 3, node: 'a' } };
+    expect(again.step(fromA, 1_001).send.map((o) => o.msg.type)).toEqual(['promise']);
   });
 
   it('check-quorum: a leader that hears from no quorum steps down after the election timeout', () => {

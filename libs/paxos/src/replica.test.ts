@@ -150,6 +150,8 @@ describe('learning', () => {
     return new Replica(
       baseConfig('b', ids, broken ? { brokenForTesting: { learnWithoutBallotMatch: true } } : {}),
       testRng(),
+      // Restarted: it honors a possible vote for its promised ballot for one lease, so the
+      // tests below speak to it after that (200 ms).
       { durable: { promised: slotBallot, accepted: [{ slot: 0, ballot: slotBallot, value: batch('mine') }] } },
     );
   }
@@ -157,7 +159,7 @@ describe('learning', () => {
 
   it('marks its entry chosen when the ballot matches the leader', () => {
     const r = followerWith(b(2, 'a'));
-    const out = r.step(heartbeat(b(2, 'a')), 1);
+    const out = r.step(heartbeat(b(2, 'a')), 200_001);
     expect(r.chosenUpTo()).toBe(1);
     expect(out.apply.map((e) => e.commands.map((c) => c.id))).toEqual([['mine']]);
     expect(out.send.map((o) => o.msg.type)).toEqual(['heartbeatAck']);
@@ -165,21 +167,21 @@ describe('learning', () => {
 
   it('fetches the value by catch-up when the ballot differs', () => {
     const r = followerWith(b(1, 'c'));
-    const out = r.step(heartbeat(b(2, 'a')), 1);
+    const out = r.step(heartbeat(b(2, 'a')), 200_001);
     expect(r.chosenUpTo()).toBe(0);
     expect(out.send.filter((o) => o.msg.type !== 'heartbeatAck')).toEqual([
       { to: 'a', msg: { type: 'catchupRequest', group: 'g', from: 'b', fromSlot: 0, toSlot: 1 } },
     ]);
     const reply = r.step(
       { type: 'catchupReply', group: 'g', from: 'a', entries: [{ slot: 0, value: batch('real') }], chosenUpTo: 1 },
-      2,
+      200_002,
     );
     expect(reply.apply.map((e) => e.value)).toEqual([batch('real')]);
   });
 
   it('the learnWithoutBallotMatch broken variant trusts a stale entry', () => {
     const r = followerWith(b(1, 'c'), true);
-    r.step(heartbeat(b(2, 'a')), 1);
+    r.step(heartbeat(b(2, 'a')), 200_001);
     expect(r.chosenValue(0)).toEqual(batch('mine'));
   });
 

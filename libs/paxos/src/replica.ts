@@ -87,8 +87,6 @@ export class Replica {
   // Lease, acceptor side: a vote for `voteBallot` until `voteUntilUs` (own clock).
   private voteBallot: Ballot | null = null;
   private voteUntilUs = Number.NEGATIVE_INFINITY;
-  /** After a restart the acceptor may have forgotten a vote: it promises nothing until this. */
-  private readonly quarantineUntilUs: number;
 
   // Proposer state.
   private role: Role = 'follower';
@@ -166,9 +164,13 @@ export class Replica {
     this.chosenPrefix = this.applied;
     this.nextSlot = this.chosenPrefix;
     this.electionDeadlineUs = this.nowUs + this.electionTimeout();
-    this.quarantineUntilUs = this.config.broken.acceptorIgnoresLease
-      ? Number.NEGATIVE_INFINITY
-      : this.nowUs + this.config.leaseDurationUs;
+    // Every vote is granted right after a durable promise of its ballot, and a vote for one
+    // ballot ends before a promise to another node's. So the only vote a restarted acceptor
+    // may have forgotten is one for its durable `promised` ballot: honor it for a lease.
+    if (this.promised.round > 0 && !this.config.broken.acceptorIgnoresLease) {
+      this.voteBallot = this.promised;
+      this.voteUntilUs = this.nowUs + this.config.leaseDurationUs;
+    }
   }
 
   // ---------------------------------------------------------------- queries
@@ -410,14 +412,14 @@ export class Replica {
 
   /** A vote for another ballot (or a possibly forgotten one, after restart) forbids promising. */
   private mayPromise(b: Ballot): boolean {
-    if (this.config.broken.acceptorIgnoresLease) return true;
-    if (this.nowUs < this.quarantineUntilUs) return false;
     return this.mayAcceptFor(b);
   }
 
   private mayAcceptFor(b: Ballot): boolean {
     if (this.config.broken.acceptorIgnoresLease) return true;
-    return this.voteBallot === null || this.nowUs >= this.voteUntilUs || ballotEquals(this.voteBallot, b);
+    // A newer ballot of the node we voted for is fine: a node drops its lease whenever it
+    // campaigns again (and loses it when it restarts), so it never holds two.
+    return this.voteBallot === null || this.nowUs >= this.voteUntilUs || this.voteBallot.node === b.node;
   }
 
   private grantVote(b: Ballot): void {
@@ -428,6 +430,11 @@ export class Replica {
   private onPrepare(m: PrepareMsg): void {
     this.observeRound(m.ballot.round);
     const fromSelf = m.from === this.config.self;
+    // A Nack promises nothing: lower ballots hear about our promise even while we wait out votes.
+    if (compareBallot(m.ballot, this.promised) < 0) {
+      this.send(m.from, { type: 'nack', ballot: m.ballot, promised: this.promised });
+      return;
+    }
     if (!this.mayPromise(m.ballot)) return;
     // Leader stickiness: a replica that merely lost touch must not depose a
     // leader the rest of us still hear from (dueling proposers).
@@ -502,6 +509,9 @@ export class Replica {
       return;
     }
     if (!this.mayAcceptFor(m.ballot)) return;
+    // Votes follow a durable promise (the ack waits for it), so that a replica with empty
+    // durable state provably never voted, and a restarted one knows which vote it may have forgotten.
+    this.setPromised(m.ballot);
     this.noteLeader(m.ballot);
     this.grantVote(m.ballot);
     this.send(m.from, { type: 'heartbeatAck', ballot: m.ballot, sentAtUs: m.sentAtUs, chosenUpTo: this.chosenPrefix });

@@ -24,6 +24,8 @@ export interface ReadResult {
   ts: number;
 }
 
+/** Rows per scan request (the wire limit is 10,000). */
+const PAGE = 1_000;
 const RETRYABLE = new Set(['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -82,7 +84,7 @@ export class SynodClient {
     const maxStalenessUs = opts.maxStalenessMs !== undefined ? Math.round(opts.maxStalenessMs * 1000) : undefined;
     // The first split picks the timestamp; the others read at it, so the result is one snapshot.
     for (const [split, ks] of bySplit) {
-      const body = { keys: ks, waitMs: Math.min(this.timeoutMs, 2_000), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
+      const body = { keys: ks, waitMs: this.serverWaitMs(), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
       const reply = await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest');
       const b = reply as MessageBody<'kv.values'>;
       ts = b.ts;
@@ -91,22 +93,34 @@ export class SynodClient {
     return { values, ts: ts ?? 0 };
   }
 
+  /** How long a replica may wait for t_safe: well inside the request timeout, so it can answer UNAVAILABLE and we retry elsewhere. */
+  private serverWaitMs(): number {
+    return Math.max(50, Math.min(2_000, Math.floor(this.timeoutMs / 2)));
+  }
+
   async get(key: string, opts: ReadOptions = {}): Promise<unknown> {
     return (await this.read([key], opts)).values.get(key);
   }
 
-  /** Keys in [start, end) with their values, at one timestamp, in key order. */
+  /** Keys in [start, end) with their values, at one timestamp, in key order ('' = open end). */
   async scan(start: string, end: string, opts: ReadOptions & { limit?: number } = {}): Promise<{ rows: Array<{ key: string; value: unknown }>; ts: number }> {
     const rows: Array<{ key: string; value: unknown }> = [];
     let ts = opts.ts;
     const limit = opts.limit ?? 1000;
     for (const split of this.rangeMap.all()) {
-      if (rows.length >= limit) break;
       if ((end !== '' && split.start >= end) || (split.end !== '' && split.end <= start)) continue;
-      const body = { scan: { start, end, limit: limit - rows.length }, waitMs: 2_000, ...(ts !== undefined ? { ts } : {}) };
-      const reply = (await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest')) as MessageBody<'kv.values'>;
-      ts = reply.ts;
-      for (const v of reply.values) rows.push({ key: v.key, value: v.value });
+      // Page through the split; every page after the first reads at the first page's timestamp.
+      let from = start;
+      while (rows.length < limit) {
+        const page = Math.min(PAGE, limit - rows.length);
+        const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(), ...(ts !== undefined ? { ts } : {}) };
+        const reply = (await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest')) as MessageBody<'kv.values'>;
+        ts = reply.ts;
+        for (const v of reply.values) rows.push({ key: v.key, value: v.value });
+        if (reply.values.length < page) break;
+        from = `${reply.values.at(-1)!.key}\u0000`;
+      }
+      if (rows.length >= limit) break;
     }
     return { rows, ts: ts ?? 0 };
   }

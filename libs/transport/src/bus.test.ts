@@ -43,6 +43,13 @@ describe('Bus over the in-memory wire', () => {
     await expect(a.request('n9', 'ping', { nonce: 1 })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
   });
 
+  it('answers an invalid request with INVALID_ARGUMENT instead of letting it time out', async () => {
+    const hub = new MemoryHub();
+    const a = await node(hub, 'n1', 'dc-a');
+    await node(hub, 'n2', 'dc-b');
+    await expect(a.request('n2', 'ping', { nonce: 1.5 } as never, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('drops and counts bad bytes without disturbing valid traffic', async () => {
     const hub = new MemoryHub();
     const a = await node(hub, 'n1', 'dc-a');

@@ -201,7 +201,12 @@ export class Bus {
   private receive(bytes: Uint8Array, respond: Respond | undefined, unfaulted = false): void {
     if (this.closed) return;
     const r = decode(bytes);
-    if (!r.ok) return this.dropped(r.reason, r.detail);
+    if (!r.ok) {
+      this.dropped(r.reason, r.detail);
+      // A request that fails validation gets a coded answer instead of a silent timeout.
+      respond?.(this.pack('error', { code: 'INVALID_ARGUMENT', message: `${r.reason}: ${r.detail}`.slice(0, 1000) }, ''));
+      return;
+    }
     const env = r.envelope;
     if (env.kind === 'chaos.state') return this.applyChaos(env.body as ChaosState);
     if (unfaulted) return this.dispatch(env, respond);

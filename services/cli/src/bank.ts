@@ -37,7 +37,7 @@ export class Bank {
   private tasks: Promise<void>[] = [];
 
   constructor(
-    private readonly client: SynodClient,
+    readonly client: SynodClient,
     private readonly opts: BankOptions,
   ) {
     const prefix = opts.prefix ?? 'bank/';

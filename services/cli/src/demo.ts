@@ -2,32 +2,40 @@ import { z } from 'zod';
 import { SynodError } from '@synod/codec';
 import { loadConfig, nodeIdentity } from '@synod/config';
 import { startNatsServer } from '@synod/natsd';
+import { bankDemo } from './demo-bank.js';
 import { replicationDemo } from './demo-replication.js';
 import { transportDemo } from './demo-transport.js';
 
 export const DEMO_HELP = `synod demo — the local 3-DC demo (what \`npm start\` runs)
 
-Starts a nats-server on a free loopback port, then:
-  part 1  one probe node per DC (dc-a, dc-b, dc-c) as separate processes; prints the
-          round-trip matrix while it partitions dc-a, heals, and adds 40 ms one-way latency
-  part 2  one Paxos group with a replica per DC (separate processes, LMDB with fsync) under a
-          client workload; partitions the leader's DC, heals, and checks that every replica
-          applied the same log with every acknowledged command exactly once
-Stops every process at the end (and on Ctrl-C). Exits non-zero if part 2's check fails.
+Parts (run in this order; --parts picks them):
+  transport    one probe node per DC (dc-a, dc-b, dc-c) as separate processes; prints the
+               round-trip matrix while it partitions dc-a, heals, and adds 40 ms one-way latency
+  bank         a 3-DC cluster of spanservers (LMDB with fsync) under a bank workload of
+               read-write transactions with read-only audits; partitions the bank split's
+               leader DC, heals, and checks the total and that no acknowledged transfer was lost
+  replication  one bare Paxos group (synod paxos-node per DC) under a retrying client workload
+               and a leader-DC partition; checks every replica applied the same log
+Stops every process at the end (and on Ctrl-C). Exits non-zero if a check fails.
 
-Transactions, TrueTime and placement are not part of it yet.
+Not in it yet: multi-split (2PC) transactions, the TrueTime daemon in spanservers (they use a
+fixed-ε local clock), the placement service.
 
 Options:
-  --part <transport|replication|both>  default both
-  --workers <n>                        concurrent client workers in part 2, default 16
-  --phase-seconds <s>                  length of each part-2 phase, default 4
-  --data-dir <path>                    keep part 2's LMDB files here (default: a temp dir, removed)
+  --parts <list>                       default transport,bank
+  --workers <n>                        concurrent client workers, default 16 (bank: 8)
+  --phase-seconds <s>                  length of each healthy/partitioned/healed phase, default 4
+  --data-dir <path>                    keep the LMDB files here (default: a temp dir, removed)
   --cluster <name>                     subject prefix, default synod`;
 
 const options = z.object({
   cluster: nodeIdentity.cluster,
-  part: z.enum(['transport', 'replication', 'both']).default('both'),
-  workers: z.coerce.number().int().min(1).max(256).default(16),
+  parts: z
+    .string()
+    .default('transport,bank')
+    .transform((s) => s.split(',').filter(Boolean))
+    .pipe(z.array(z.enum(['transport', 'bank', 'replication'])).min(1)),
+  workers: z.coerce.number().int().min(1).max(256).optional(),
   phaseSeconds: z.coerce.number().int().min(1).max(600).default(4),
   dataDir: z.string().optional(),
 });
@@ -40,9 +48,13 @@ export async function runDemo(argv: string[]): Promise<void> {
   say(`  nats-server ${nats.url} (pid ${nats.pid})`);
   process.once('SIGINT', () => void nats.stop().then(() => process.exit(130)));
   try {
-    if (opts.part !== 'replication') await transportDemo(nats, opts.cluster, say);
-    if (opts.part !== 'transport') {
-      const ok = await replicationDemo(nats, `${opts.cluster}-repl`, opts, say);
+    if (opts.parts.includes('transport')) await transportDemo(nats, opts.cluster, say);
+    if (opts.parts.includes('bank')) {
+      const ok = await bankDemo({ workers: opts.workers ?? 8, phaseSeconds: opts.phaseSeconds, dataDir: opts.dataDir, cluster: `${opts.cluster}-bank` }, say);
+      if (!ok) throw new SynodError('INTERNAL', 'bank check failed');
+    }
+    if (opts.parts.includes('replication')) {
+      const ok = await replicationDemo(nats, `${opts.cluster}-repl`, { workers: opts.workers ?? 16, phaseSeconds: opts.phaseSeconds, dataDir: opts.dataDir }, say);
       if (!ok) throw new SynodError('INTERNAL', 'replication check failed');
     }
     say('\ndemo done; all processes stopped.');

@@ -119,6 +119,15 @@ describe('spanserver with the TypeScript client (in-memory bus, LMDB)', () => {
     if (r.ts >= ts) expect(r.values.get('fresh')).toBe(1);
   });
 
+  it('pages a scan through more rows than one request carries, at one timestamp', async () => {
+    await client.transaction(async (tx) => {
+      for (let i = 0; i < 1_500; i++) tx.put(`page/${String(i).padStart(5, '0')}`, i);
+    });
+    const { rows } = await client.scan('page/', 'page0', { limit: 1_400 });
+    expect(rows.length).toBe(1_400);
+    expect(rows.map((r) => r.value)).toEqual(Array.from({ length: 1_400 }, (_, i) => i));
+  });
+
   it('rejects multi-split transactions and keys outside a split with stable codes', async () => {
     await expect(client.transaction(async (tx) => (tx.put('a', 1), tx.put('z', 2)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const s1 = rangeMap.all()[0]!;

@@ -55,15 +55,15 @@ export class SynodClient {
    * so it eventually wins wound-wait) when it is aborted. Today all keys of a transaction must be
    * in one split; multi-split commit (2PC) is not built yet.
    */
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ result: T; ts: number; attempts: number }> {
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ result: T; ts: number; attempts: number; commitWaitUs: number }> {
     const base = `${this.bus.nodeId}:${++this.seq}`;
     const startTs = Math.round((performance.timeOrigin + performance.now()) * 1000);
     for (let attempt = 1; ; attempt++) {
       const tx = new Transaction(this, { id: `${base}.${attempt}`, startTs });
       try {
         const result = await fn(tx);
-        const ts = await tx.commit();
-        return { result, ts, attempts: attempt };
+        const { ts, commitWaitUs } = await tx.commit();
+        return { result, ts, attempts: attempt, commitWaitUs };
       } catch (err) {
         await tx.abandon();
         if (!(err instanceof SynodError) || err.code !== 'TXN_ABORTED' || attempt >= this.maxTxnAttempts) throw err;
@@ -83,9 +83,12 @@ export class SynodClient {
     let ts = opts.ts;
     const maxStalenessUs = opts.maxStalenessMs !== undefined ? Math.round(opts.maxStalenessMs * 1000) : undefined;
     // The first split picks the timestamp; the others read at it, so the result is one snapshot.
+    // A strong read goes to the leader, which closes a fresh timestamp at once; snapshot and
+    // bounded-staleness reads go to the nearest replica.
     for (const [split, ks] of bySplit) {
+      const target = ts === undefined && maxStalenessUs === undefined ? 'leader' : 'nearest';
       const body = { keys: ks, waitMs: this.serverWaitMs(), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
-      const reply = await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest');
+      const reply = await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, target);
       const b = reply as MessageBody<'kv.values'>;
       ts = b.ts;
       for (const v of b.values) if ('value' in v && v.value !== undefined) values.set(v.key, v.value);
@@ -215,14 +218,14 @@ export class Transaction {
     this.writes.set(key, { deleted: true });
   }
 
-  /** @internal Commits at the split leader; returns the commit timestamp. */
-  async commit(): Promise<number> {
-    if (!this.split) return 0;
+  /** @internal Commits at the split leader; returns the commit timestamp and how long commit wait outlasted replication. */
+  async commit(): Promise<{ ts: number; commitWaitUs: number }> {
+    if (!this.split) return { ts: 0, commitWaitUs: 0 };
     const writes = [...this.writes].map(([key, w]) => ({ key, ...w }));
     const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
     const reply = (await this.client.call(this.split, 'kv.commit', body, 'leader')) as MessageBody<'kv.committed'>;
     this.started = false;
-    return reply.ts;
+    return reply;
   }
 
   /** @internal Releases locks after a failed attempt (best effort). */

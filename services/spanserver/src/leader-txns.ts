@@ -119,7 +119,15 @@ export class LeaderTxns {
       if (this.currentEpoch !== '') this.resetEpoch('');
       return;
     }
-    if (this.closedInFlight || nowMs - this.lastProposalMs < closedIntervalMs) return;
+    if (nowMs - this.lastProposalMs >= closedIntervalMs) this.closeNow();
+  }
+
+  /**
+   * A read here needs t_safe to reach a fresh timestamp: rather than wait for the idle timer,
+   * close one now. One proposal serves every read waiting at that moment.
+   */
+  closeNow(): void {
+    if (!this.ctx.isLeader() || this.closedInFlight) return;
     this.closedInFlight = true;
     this.proposeClosed()
       .catch(() => undefined)

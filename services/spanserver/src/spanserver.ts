@@ -126,7 +126,10 @@ export class Spanserver {
     for (const k of req.keys ?? [])
       if (!inRange(s.split, k)) throw new SynodError('KEY_OUT_OF_RANGE', `key ${JSON.stringify(k)} is outside split ${s.split.id}`, { split: s.split.id });
     const { ts, needsWait } = readTimestamp(req, this.opts.tt.now(), s.state.tSafe);
-    if (needsWait) await s.state.waitForSafe(ts, req.waitMs);
+    if (needsWait) {
+      s.txns.closeNow();
+      await s.state.waitForSafe(ts, req.waitMs);
+    }
     const mvcc = this.opts.storage.mvcc;
     let values: Array<{ key: string; value?: unknown; ts?: number }>;
     if (req.scan) {

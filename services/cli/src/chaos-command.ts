@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { ChaosState } from '@synod/codec';
 import { ConfigError, booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
 import { ANY_DC, chaos, connectBus } from '@synod/transport';
+import { resolveCluster } from './client-commands.js';
 
 export const CHAOS_HELP = `synod chaos — inject network faults into a running cluster
 
@@ -14,15 +15,17 @@ Usage:
   synod chaos show                                            print the current fault picture
 
 Options:
-  --nats-url <url>   NATS server (env SYNOD_NATS_URL, default nats://127.0.0.1:4222)
+  --data-dir <dir>   a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
+  --nats-url <url>   or the NATS server directly (env SYNOD_NATS_URL, default nats://127.0.0.1:4222)
   --cluster <name>   cluster subject prefix (env SYNOD_CLUSTER, default synod)
 
 Every change is a new version of the cluster's fault picture, broadcast to all processes;
 each applies the newest version it has seen.`;
 
 const options = z.object({
-  natsUrl: nodeIdentity.natsUrl,
-  cluster: nodeIdentity.cluster,
+  dataDir: z.string().default('.synod'),
+  natsUrl: z.string().optional(),
+  cluster: z.string().optional(),
   from: z.string().optional(),
   oneWay: booleanFlag.default(false),
   jitter: z.coerce.number().min(0).default(0),
@@ -69,7 +72,8 @@ export function nextChaos(current: ChaosState, words: string[], opts: z.infer<ty
 export async function runChaos(argv: string[]): Promise<void> {
   const { positional } = parseFlags(argv);
   const opts = loadConfig(options, { argv });
-  const bus = await connectBus(opts.natsUrl, { nodeId: `chaos-${process.pid}`, dc: 'control', cluster: opts.cluster });
+  const where = resolveCluster(opts);
+  const bus = await connectBus(where.natsUrl, { nodeId: `chaos-${process.pid}`, dc: 'control', cluster: where.cluster });
   try {
     const next = nextChaos(bus.chaos, positional, opts);
     if (next) await bus.publishChaos(next);

@@ -4,7 +4,7 @@ import { EMPTY_CHAOS } from '@synod/transport';
 import { nextChaos } from './chaos-command.js';
 import { synodCommand } from './child-node.js';
 
-const opts = { natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false };
+const opts = { dataDir: '.synod', natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false };
 
 describe('synod chaos', () => {
   it('partitions a DC from every other DC by default', () => {
@@ -44,7 +44,7 @@ describe('synod CLI', () => {
     const bad = run('frobnicate');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("unknown command 'frobnicate'");
-  });
+  }, 90_000);
 
   it('reports a bad flag as INVALID_ARGUMENT', () => {
     const r = run('chaos', 'heal', '--nats-url', 'nats://127.0.0.1:1', '--bogus', '1');

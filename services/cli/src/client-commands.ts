@@ -40,15 +40,21 @@ const connectOptions = z.object({
   limit: z.coerce.number().int().positive().max(10_000).default(100),
 });
 
+/**
+ * Where the cluster is: explicit flags first, then the cluster file `synod up` wrote under
+ * `dataDir`, then the defaults.
+ */
+export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): { natsUrl: string; cluster: string; placement?: string | undefined } {
+  const file = join(opts.dataDir, 'cluster.json');
+  const info: Partial<ClusterFile> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterFile) : {};
+  return { natsUrl: opts.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222', cluster: opts.cluster ?? info.cluster ?? 'synod', placement: opts.placement ?? info.placement };
+}
+
 async function connectClient(argv: string[]): Promise<{ client: SynodClient; bus: Bus; opts: z.infer<typeof connectOptions>; words: string[] }> {
   const opts = loadConfig(connectOptions, { argv });
-  let info: Partial<ClusterFile> = {};
-  const file = join(opts.dataDir, 'cluster.json');
-  if (existsSync(file)) info = JSON.parse(readFileSync(file, 'utf8')) as ClusterFile;
-  const natsUrl = opts.natsUrl ?? info.natsUrl;
-  const placement = opts.placement ?? info.placement;
-  if (!natsUrl || !placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${file}) or pass --nats-url and --placement`);
-  const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster: opts.cluster ?? info.cluster ?? 'synod' });
+  const { natsUrl, placement, cluster } = resolveCluster(opts);
+  if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(opts.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
+  const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster });
   return { client: new SynodClient(bus, loadRangeMap(placement), { timeoutMs: 3_000 }), bus, opts, words: parseFlags(argv).positional };
 }
 

@@ -7,7 +7,7 @@ import { expect, it } from 'vitest';
 import { synodCommand } from '@synod/cli';
 
 it('keeps committing through a leader-DC partition and converges to one log', () => {
-  const { cmd, args, cwd } = synodCommand(['demo', '--part', 'replication', '--phase-seconds', '3', '--workers', '4']);
+  const { cmd, args, cwd } = synodCommand(['demo', '--parts', 'replication', '--phase-seconds', '3', '--workers', '4']);
   const r = spawnSync(cmd, args, { cwd, encoding: 'utf8', timeout: 90_000 });
   expect(r.status, r.stderr).toBe(0);
   expect(r.stdout).toContain('OK: every replica applied the same log');

@@ -11,6 +11,9 @@ export interface LaunchOptions {
   splitKeys: string[];
   cluster: string;
   natsPort?: number;
+  /** daemon (default): time masters per DC and a sync daemon in every spanserver; local: fixed ε. */
+  truetime?: 'daemon' | 'local';
+  syncIntervalMs?: number;
   epsilonMs?: number;
   logLevel?: string;
   say?: (s: string) => void;
@@ -25,6 +28,7 @@ export interface ClusterFile {
 export interface LaunchedCluster {
   nats: NatsServerHandle;
   nodes: ChildNode[];
+  masters: ChildNode[];
   rangeMap: RangeMap;
   info: ClusterFile;
   spawnNode(index: number): ChildNode;
@@ -54,19 +58,40 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   }
   const nats = await startNatsServer(opts.natsPort ? { port: opts.natsPort } : {});
   say(`nats-server   ${nats.url} (pid ${nats.pid})`);
+  const truetime = opts.truetime ?? 'daemon';
+  const dcs = [...new Set(rangeMap.nodes().map((n) => n.dc))];
+  // Tolerating one lying master takes three; with fewer DCs every master must be believed.
+  const maxLiars = dcs.length >= 3 ? 1 : 0;
+  const syncIntervalMs = String(opts.syncIntervalMs ?? 5_000);
+  const common = ['--nats-url', nats.url, '--cluster', opts.cluster, '--log-level', opts.logLevel ?? 'warn'];
+  // One time master per DC, as in Spanner a mix of kinds: GPS-like references, and in the
+  // second DC an atomic-clock-like drifting master that syncs from the references.
+  const masters =
+    truetime === 'daemon'
+      ? dcs.map((dc, i) => {
+          const drifting = i === 1 && dcs.length >= 3;
+          const kind = drifting ? ['--kind', 'drifting', '--reference-dcs', dcs.filter((d) => d !== dc).join(','), '--sync-interval-ms', syncIntervalMs] : ['--kind', 'reference'];
+          return ChildNode.spawn(`tm-${dc}`, ['timemaster', '--node-id', `tm-${dc}`, '--dc', dc, ...kind, ...common]);
+        })
+      : [];
   const spawnNode = (i: number) => {
     const n = rangeMap.nodes()[i]!;
-    return ChildNode.spawn(n.id, [
-      'spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile,
-      '--nats-url', nats.url, '--cluster', opts.cluster, '--epsilon-ms', String(opts.epsilonMs ?? 1), '--log-level', opts.logLevel ?? 'warn',
-    ]);
+    const time =
+      truetime === 'daemon'
+        ? ['--truetime', 'daemon', '--master-dcs', dcs.join(','), '--max-liars', String(maxLiars), '--sync-interval-ms', syncIntervalMs]
+        : ['--truetime', 'local', '--epsilon-ms', String(opts.epsilonMs ?? 1)];
+    return ChildNode.spawn(n.id, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time, ...common]);
   };
-  const children = rangeMap.nodes().map((_, i) => spawnNode(i));
+  const children: ChildNode[] = [];
   const stop = async () => {
     await Promise.all(children.map((c) => c.stop()));
+    await Promise.all(masters.map((m) => m.stop()));
     await nats.stop();
   };
   try {
+    await Promise.all(masters.map((m) => m.waitReady(30_000)));
+    masters.forEach((m, i) => say(`time master   ${m.name} in ${dcs[i]} (pid ${m.proc.pid})`));
+    children.push(...rangeMap.nodes().map((_, i) => spawnNode(i)));
     await Promise.all(children.map((c) => c.waitReady(30_000)));
   } catch (err) {
     await stop();
@@ -76,5 +101,5 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile };
   writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify(info, null, 2) + '\n');
   say(`cluster file  ${join(dataDir, 'cluster.json')} (other synod commands find the cluster through it)`);
-  return { nats, nodes: children, rangeMap, info, spawnNode, stop };
+  return { nats, nodes: children, masters, rangeMap, info, spawnNode, stop };
 }

@@ -14,7 +14,10 @@ Options:
   --dcs <n>              datacenters (one spanserver each), default 3
   --split-keys <k,k>     where to cut the key space into splits, default g,p (3 splits)
   --nats-port <port>     default: a free port
-  --epsilon-ms <ms>      TrueTime ε of each spanserver's clock, default 1
+  --truetime <daemon|local>  daemon (default): a time master per DC and a sync daemon in every
+                         spanserver; local: each spanserver uses its host clock ± --epsilon-ms
+  --sync-interval-ms <ms>  how often spanservers sync with the masters, default 5000
+  --epsilon-ms <ms>      ε of the local stand-in, default 1
   --workload <none|bank> run a workload against it, default none
   --duration <s>         stop after this long (0: run until Ctrl-C), default 0
   --cluster <name>       subject prefix, default synod
@@ -29,6 +32,8 @@ const options = z.object({
   splitKeys: z.string().default('g,p'),
   natsPort: z.coerce.number().int().min(0).max(65535).default(0),
   epsilonMs: z.coerce.number().positive().default(1),
+  truetime: z.enum(['daemon', 'local']).default('daemon'),
+  syncIntervalMs: z.coerce.number().int().positive().default(5_000),
   workload: z.enum(['none', 'bank']).default('none'),
   duration: z.coerce.number().nonnegative().default(0),
   cluster: nodeIdentity.cluster,
@@ -51,7 +56,7 @@ export async function waitForLeaders(bus: Bus, cluster: LaunchedCluster, timeout
 
 export async function runUp(argv: string[]): Promise<void> {
   const opts = loadConfig(options, { argv });
-  const cluster = await launchCluster({ dataDir: opts.dataDir, dcs: opts.dcs, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, say });
+  const cluster = await launchCluster({ dataDir: opts.dataDir, dcs: opts.dcs, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, say });
   const bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster });
   let stopping = false;
   const stop = async (code: number) => {

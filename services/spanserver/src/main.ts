@@ -10,9 +10,10 @@ import { booleanFlag, createLogger, loadConfig, nodeIdentity } from '@synod/conf
 import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
-import { connectBus } from '@synod/transport';
+import { connectBus, type Bus } from '@synod/transport';
+import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, timeSyncFlags } from '@synod/truetime';
 import { Spanserver } from './spanserver.js';
-import { LocalTrueTime } from './time-source.js';
+import { LocalTrueTime, type TimeSource } from './time-source.js';
 
 export const SPANSERVER_HELP = `synod spanserver — one spanserver process (hosts replicas of its splits)
 
@@ -23,7 +24,13 @@ Options (also env SYNOD_<NAME>):
   --placement <file>          range map JSON: nodes, splits and replicas (required)
   --nats-url <url>            default nats://127.0.0.1:4222
   --cluster <name>            default synod
-  --epsilon-ms <ms>           TrueTime uncertainty of the local clock, default 1
+  --truetime <daemon|local>   daemon (default): sync with the time masters (synod timemaster) and
+                              stop serving while out of bounds; local: host clock ± --epsilon-ms
+  --epsilon-ms <ms>           ε of the local TrueTime stand-in, default 1
+  --master-dcs <a,b,c>        daemon: DCs whose time masters to poll, default dc-a,dc-b,dc-c
+  --sync-interval-ms <ms>     daemon: default 30000 (Spanner); also --drift-bound-ppm, --max-liars,
+                              --max-epsilon-ms, --initial-epsilon-ms, --request-timeout-ms,
+                              --clock-skew-ms, --clock-drift-ppm (see synod clock-node --help)
   --heartbeat-ms <ms>         default 50
   --election-timeout-ms <ms>  default 500
   --closed-interval-ms <ms>   how often an idle leader advances t_safe, default 50
@@ -32,6 +39,8 @@ Options (also env SYNOD_<NAME>):
 
 const schema = z.object({
   ...nodeIdentity,
+  ...timeSyncFlags,
+  truetime: z.enum(['daemon', 'local']).default('daemon'),
   dataDir: z.string().min(1),
   placement: z.string().min(1),
   epsilonMs: z.coerce.number().positive().max(10_000).default(1),
@@ -53,6 +62,21 @@ export function loadRangeMap(file: string): RangeMap {
   return parsed.map;
 }
 
+/**
+ * The process's TrueTime: the sync daemon over a skewable host clock (clock faults arrive by
+ * broadcast), or the fixed-ε stand-in. Until the daemon's first good sync the spanserver
+ * refuses requests (`isServing()` is false).
+ */
+async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnType<typeof createLogger>): Promise<{ tt: TimeSource; daemon?: TimeSyncDaemon }> {
+  if (cfg.truetime === 'local') return { tt: new LocalTrueTime(cfg.epsilonMs * 1000) };
+  const clock = new SkewedClock(systemClock, { skewUs: cfg.clockSkewMs * 1000, driftPpm: cfg.clockDriftPpm });
+  handleClockFaults(bus, clock, log);
+  const tt = new TrueTime(clock, syncConfigFrom(cfg));
+  const daemon = new TimeSyncDaemon({ bus, truetime: tt, masterDcs: cfg.masterDcs, masterNodes: cfg.masterNodes, syncIntervalMs: cfg.syncIntervalMs, requestTimeoutMs: cfg.requestTimeoutMs, logger: log });
+  await daemon.start();
+  return { tt, daemon };
+}
+
 export async function runSpanserver(argv: string[]): Promise<void> {
   const cfg = loadConfig(schema, { argv });
   const rangeMap = loadRangeMap(cfg.placement);
@@ -61,13 +85,14 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
   const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
   const host = new PaxosHost({ bus, storage, logger: log });
+  const { tt, daemon } = await startTrueTime(cfg, bus, log);
   const server = new Spanserver({
     nodeId: cfg.nodeId,
     dc: cfg.dc,
     bus,
     storage,
     host,
-    tt: new LocalTrueTime(cfg.epsilonMs * 1000),
+    tt,
     rangeMap,
     heartbeatMs: cfg.heartbeatMs,
     electionTimeoutMs: cfg.electionTimeoutMs,
@@ -87,6 +112,7 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     out({ id, ok: true, ...server.status() });
   });
   const stop = async () => {
+    daemon?.stop();
     await server.close();
     await host.close();
     await bus.close();

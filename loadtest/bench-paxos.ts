@@ -15,7 +15,7 @@ import { z } from 'zod';
 import { ChildNode } from '@synod/cli';
 import { booleanFlag, loadConfig } from '@synod/config';
 import { startNatsServer } from '@synod/natsd';
-import { PaxosHost } from '@synod/paxos-host';
+import { PaxosHost, monotonicMicros } from '@synod/paxos-host';
 import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub, connectBus } from '@synod/transport';
 import { etcdCheckPerf } from './etcd-reference.js';
@@ -40,6 +40,10 @@ type Mode = keyof typeof MODES;
 const payload = { op: 'put', key: 'k', value: 'x'.repeat(64) };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+let appliedCount = 0;
+let leaseReads: RunResult | undefined;
+let logReads: RunResult | undefined;
+
 async function inMemory(mode: Mode): Promise<RunResult> {
   const dir = mkdtempSync(join(os.tmpdir(), 'synod-bench-paxos-'));
   const hub = new MemoryHub();
@@ -50,7 +54,7 @@ async function inMemory(mode: Mode): Promise<RunResult> {
       await bus.start();
       const storage = openStorage({ path: join(dir, id), fsync: true });
       const host = new PaxosHost({ bus, storage });
-      await host.addGroup({ config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 50_000, electionTimeoutUs: 300_000, ...MODES[mode] } });
+      await host.addGroup({ config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 50_000, electionTimeoutUs: 300_000, ...MODES[mode] }, apply: (e) => (appliedCount += e.commands.length) });
       nodes.push({ bus, storage, host });
     }
     let leader: PaxosHost | undefined;
@@ -62,7 +66,23 @@ async function inMemory(mode: Mode): Promise<RunResult> {
     let seq = 0;
     const op = () => leader!.propose('g1', [{ id: `b:${++seq}`, payload }], 10_000);
     await closedLoop('warmup', cfg.clients, 1, op);
-    return await closedLoop(`in-process, ${mode}`, cfg.clients, cfg.seconds, op);
+    const writes = await closedLoop(`in-process, ${mode}`, cfg.clients, cfg.seconds, op);
+    if (mode === 'batched') {
+      // Reads of the replicated state: under the leader's lease, served locally; without it,
+      // linearized by putting a read marker through the log and waiting for it to apply.
+      const replica = leader.replica('g1')!;
+      let served = 0;
+      const leaseRead = async () => {
+        // One event-loop turn per read, as a served request would take; heartbeats keep flowing.
+        await new Promise((r) => setImmediate(r));
+        if (!replica.canServeLocalRead(monotonicMicros())) throw new Error('leader lost its lease during the read benchmark');
+        served += appliedCount;
+      };
+      leaseReads = await closedLoop('reads under lease', cfg.clients, cfg.seconds, leaseRead);
+      logReads = await closedLoop('reads through the log', cfg.clients, cfg.seconds, () => leader!.propose('g1', [{ id: `r:${++seq}`, payload: { op: 'read', key: 'k' } }], 10_000));
+      void served;
+    }
+    return writes;
   } finally {
     for (const n of nodes) {
       await n.host.close();
@@ -113,6 +133,11 @@ for (const mode of ['batched', 'unbatched'] as Mode[]) {
   if (cfg.only !== 'memory') results.push(await overNats(mode));
   for (const r of results) console.log(formatRow(r).replace('req/s', 'cmd/s'));
   all.push(...results);
+}
+if (leaseReads && logReads) {
+  console.log(formatRow(leaseReads).replace('req/s', 'rd/s '));
+  console.log(formatRow(logReads).replace('req/s', 'rd/s '));
+  console.log(`ratio lease reads / log reads: ${(opsPerSec(leaseReads) / opsPerSec(logReads)).toFixed(1)}×`);
 }
 if (cfg.etcd) {
   console.log('running etcdctl check perf --load=xl against a local 3-member etcd cluster (about a minute)…');

@@ -14,6 +14,10 @@ export interface LeaderContext {
   /** The current leadership (ballot) as a string; reads and commits must happen in one. */
   epoch(): string;
   leaderHint(): string | null;
+  /** µs left on this leader's lease (0 without one): no other leader can act before it ends. */
+  leaseRemainingUs(): number;
+  /** The Paxos core's own check that a lease read is safe (lease held, term's entries applied). */
+  canServeLocalRead(): boolean;
   propose(cmds: Command[], timeoutMs: number): Promise<void>;
   tt: TimeSource;
   state: SplitState;
@@ -46,6 +50,7 @@ export class LeaderTxns {
   private readonly txns = new Map<string, TxnRecord>();
   private currentEpoch = '';
   private epochReady: Promise<void> = Promise.resolve();
+  private epochReadyDone = false;
   private closedInFlight = false;
   lastProposalMs = 0;
 
@@ -78,7 +83,12 @@ export class LeaderTxns {
       // From here on the transaction cannot be wounded: its commit is on its way into the log.
       t.committing = true;
       this.oracle.observe(this.ctx.state.maxApplied);
-      const ts = this.oracle.assign(this.ctx.tt.now().latest);
+      const now = this.ctx.tt.now();
+      const ts = this.oracle.assign(now.latest);
+      // A leader never assigns a timestamp beyond its lease (DESIGN §4): leases of successive
+      // leaders are disjoint, so neither are their timestamps.
+      if (ts > now.earliest + this.ctx.leaseRemainingUs())
+        throw new SynodError('UNAVAILABLE', `${this.ctx.self}'s lease on ${this.ctx.split.id} does not cover timestamp ${ts}; retry`);
       const expected = this.ctx.state.expectOutcome(ref.id);
       this.lastProposalMs = Date.now();
       let replicatedAt = 0;
@@ -123,6 +133,15 @@ export class LeaderTxns {
   }
 
   /**
+   * Whether a strong read may run at t_safe right here, with no wait and no round trip: this
+   * replica leads under a lease, its epoch barrier is applied, and every commit it acknowledged
+   * is applied (acknowledgement waits for that), so t_safe covers everything committed so far.
+   */
+  leaseReadReady(): boolean {
+    return this.ctx.isLeader() && this.epochReadyDone && this.ctx.epoch() === this.currentEpoch && this.ctx.canServeLocalRead();
+  }
+
+  /**
    * A read here needs t_safe to reach a fresh timestamp: rather than wait for the idle timer,
    * close one now. One proposal serves every read waiting at that moment.
    */
@@ -145,7 +164,10 @@ export class LeaderTxns {
       this.resetEpoch(epoch);
       // A new leader first gets one entry of its own applied: then everything chosen before it
       // is applied here too, and its timestamp floor covers all earlier leaders' commits.
-      this.epochReady = this.proposeClosed();
+      this.epochReadyDone = false;
+      this.epochReady = this.proposeClosed().then(() => {
+        if (this.currentEpoch === epoch) this.epochReadyDone = true;
+      });
     }
     await this.epochReady;
     return epoch;
@@ -156,6 +178,7 @@ export class LeaderTxns {
     this.txns.clear();
     this.locks = new LockTable();
     this.currentEpoch = epoch;
+    this.epochReadyDone = false;
   }
 
   private async proposeClosed(): Promise<void> {

@@ -1,6 +1,6 @@
 import { SynodError, type Envelope } from '@synod/codec';
 import type { Logger } from '@synod/config';
-import type { PaxosHost } from '@synod/paxos-host';
+import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import type { RangeMap, Split } from '@synod/placement';
 import type { Replica } from '@synod/paxos';
 import type { Storage } from '@synod/storage';
@@ -69,6 +69,12 @@ export class Spanserver {
         isLeader: () => replica.isLeader(),
         epoch: () => `${replica.ballot().round}.${replica.ballot().node}`,
         leaderHint: () => replica.leaderHint(),
+        leaseRemainingUs: () => {
+          const now = monotonicMicros();
+          const end = replica.leaseValidUntil(now);
+          return end === null ? 0 : end - now;
+        },
+        canServeLocalRead: () => replica.canServeLocalRead(monotonicMicros()),
         propose: (cmds, timeoutMs) => host.propose(split.id, cmds, timeoutMs),
         tt: this.opts.tt,
         state,
@@ -125,7 +131,10 @@ export class Spanserver {
     const req = env.body;
     for (const k of req.keys ?? [])
       if (!inRange(s.split, k)) throw new SynodError('KEY_OUT_OF_RANGE', `key ${JSON.stringify(k)} is outside split ${s.split.id}`, { split: s.split.id });
-    const { ts, needsWait } = readTimestamp(req, this.opts.tt.now(), s.state.tSafe);
+    const strong = req.ts === undefined && req.maxStalenessUs === undefined;
+    // A strong read at a leader holding its lease runs at t_safe at once (a lease read);
+    // anywhere else it runs at now.latest and waits for t_safe to get there.
+    const { ts, needsWait } = strong && s.txns.leaseReadReady() ? { ts: s.state.tSafe, needsWait: false } : readTimestamp(req, this.opts.tt.now(), s.state.tSafe);
     if (needsWait) {
       s.txns.closeNow();
       await s.state.waitForSafe(ts, req.waitMs);

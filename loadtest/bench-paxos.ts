@@ -54,7 +54,7 @@ async function inMemory(mode: Mode): Promise<RunResult> {
       await bus.start();
       const storage = openStorage({ path: join(dir, id), fsync: true });
       const host = new PaxosHost({ bus, storage });
-      await host.addGroup({ config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 50_000, electionTimeoutUs: 300_000, ...MODES[mode] }, apply: (e) => (appliedCount += e.commands.length) });
+      await host.addGroup({ config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 100_000, electionTimeoutUs: 1_000_000, ...MODES[mode] }, apply: (e) => (appliedCount += e.commands.length) });
       nodes.push({ bus, storage, host });
     }
     let leader: PaxosHost | undefined;

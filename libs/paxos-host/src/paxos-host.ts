@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec';
 import type { Logger } from '@synod/config';
-import { Replica, ZERO_BALLOT, type ApplyEntry, type Command, type PaxosMessage, type Ready, type ReplicaConfig, type Rng } from '@synod/paxos';
+import { Replica, ZERO_BALLOT, type Snapshot, type ApplyEntry, type Command, type PaxosMessage, type Ready, type ReplicaConfig, type Rng } from '@synod/paxos';
 import type { PaxosPersist, PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 
@@ -28,6 +28,13 @@ export interface GroupSpec {
   config: ReplicaConfig;
   /** The state machine: called once per chosen entry, in slot order. */
   apply?: (entry: ApplyEntry) => void;
+  /**
+   * Needed when `config.snapshotIntervalEntries > 0`: `snapshot` captures the state machine
+   * (JSON-able) after the entry the replica marked; `restore` replaces it with a snapshot's
+   * data — at start-up from the durable snapshot, and when a snapshot arrives from a peer.
+   */
+  snapshot?: () => unknown;
+  restore?: (data: unknown) => void;
 }
 
 interface Waiter {
@@ -44,7 +51,7 @@ class HostedGroup {
   constructor(
     readonly replica: Replica,
     readonly store: PaxosStore,
-    readonly apply: ((e: ApplyEntry) => void) | undefined,
+    readonly spec: GroupSpec,
   ) {}
 }
 
@@ -90,11 +97,15 @@ export class PaxosHost {
   async addGroup(spec: GroupSpec): Promise<Replica> {
     const { group } = spec.config;
     if (this.groups.has(group)) throw new Error(`group ${group} already hosted`);
-    if ((spec.config.snapshotIntervalEntries ?? 0) > 0) throw new Error(`group ${group}: PaxosHost does not support snapshots yet`);
+    if ((spec.config.snapshotIntervalEntries ?? 0) > 0 && (!spec.snapshot || !spec.restore))
+      throw new Error(`group ${group}: snapshots need both snapshot() and restore() in the GroupSpec`);
     const store = this.storage.paxos(group);
     const state = await store.load();
-    const replica = new Replica(spec.config, this.rng, { durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted }, nowUs: this.clock() });
-    this.groups.set(group, new HostedGroup(replica, store, spec.apply));
+    // Restart = the durable snapshot + the log tail after it.
+    const snapshot = state.snapshot as Snapshot | undefined;
+    if (snapshot) spec.restore?.(snapshot.data);
+    const replica = new Replica(spec.config, this.rng, { durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted, snapshot }, nowUs: this.clock() });
+    this.groups.set(group, new HostedGroup(replica, store, spec));
     return replica;
   }
 
@@ -164,17 +175,11 @@ export class PaxosHost {
 
   private handle(g: HostedGroup, ready: Ready): void {
     if (ready.persist) {
-      const { snapshot, truncateBelow, ...acceptor } = ready.persist;
-      if (snapshot !== undefined || truncateBelow !== undefined || ready.installSnapshot !== undefined) {
-        // Snapshots need the state machine's snapshot stored durably next to the log; this
-        // shell does not do that yet, so its groups must keep snapshotIntervalEntries at 0.
-        this.onFatal(new Error(`group ${g.replica.config.group}: snapshots are not supported by PaxosHost yet`));
-        return;
-      }
-      // Storage keeps values opaque; its local Value type predates `config` values.
-      g.durable = g.store.persist(acceptor as PaxosPersist);
+      g.durable = g.store.persist(ready.persist as PaxosPersist);
       g.durable.catch((err) => this.onFatal(err));
     }
+    // A snapshot from a peer replaces the state machine before any entry after it applies.
+    if (ready.installSnapshot) g.spec.restore?.(ready.installSnapshot.data);
     if (ready.send.length > 0) {
       const sends = ready.send;
       void g.durable.then(() => {
@@ -185,10 +190,17 @@ export class PaxosHost {
         }
       }, () => undefined);
     }
+    let taken: { upTo: number; data: unknown } | undefined;
     for (const entry of ready.apply) {
-      g.apply?.(entry);
+      g.spec.apply?.(entry);
+      // Captured right after its entry: later entries of this Ready must not leak into it.
+      if (entry.takeSnapshot && g.spec.snapshot) taken = { upTo: entry.slot + 1, data: g.spec.snapshot() };
       for (const c of entry.commands) this.settle(g, c.id);
       for (const id of entry.duplicates) this.settle(g, id);
+    }
+    if (taken) {
+      const t = taken;
+      queueMicrotask(() => this.handle(g, g.replica.snapshotTaken(t.upTo, t.data, this.clock())));
     }
     for (const r of ready.proposalResults ?? []) {
       if (r.status === 'not_leader') {

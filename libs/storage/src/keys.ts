@@ -10,6 +10,8 @@ import type { GroupId } from './types.js';
 export const DB_NAMES = {
   paxosMeta: 'paxos-meta',
   paxosLog: 'paxos-log',
+  /** `[groupId] -> snapshot`: kept apart from the meta record, which is rewritten on every promise. */
+  paxosSnapshot: 'paxos-snapshot',
   mvcc: 'mvcc',
 } as const;
 

@@ -99,6 +99,16 @@ describe('PaxosStore (LMDB, fsync on)', () => {
     expect(() => g.persist({ promised: ballot(6) })).toThrow(/must not decrease/);
   });
 
+  it('stores a snapshot and compacts below it in one write, and returns both after reopen', async () => {
+    const { storage, reopen } = fresh();
+    const g = storage.paxos('g1');
+    await g.persist({ accepted: [0, 1, 2, 3].map((s) => entry(s, ballot(1))) });
+    await g.persist({ snapshot: { upTo: 3, data: { counter: 3 } }, accepted: [entry(4, ballot(1))], truncateBelow: 3 });
+    const state = await (await reopen()).paxos('g1').load();
+    expect(state.snapshot).toEqual({ upTo: 3, data: { counter: 3 } });
+    expect(state.accepted.map((e) => e.slot)).toEqual([3, 4]);
+  });
+
   it('truncateBelow deletes only slots below the bound', async () => {
     const { storage, reopen } = fresh();
     const g = storage.paxos('g1');

@@ -3,7 +3,7 @@ import type { Database } from 'lmdb';
 import { compareBallots, isBallot } from './ballot.js';
 import type { GroupCommitter } from './group-commit.js';
 import { isSlot, logKey, logRange, metaKey, type LogKey, type MetaKey } from './keys.js';
-import type { AcceptedEntry, Ballot, GroupId, PaxosDurableState, PaxosPersist, Value } from './types.js';
+import type { AcceptedEntry, Ballot, GroupId, PaxosDurableState, PaxosPersist, SnapshotRecord, Value } from './types.js';
 
 /** `paxos-meta` value at `[groupId]`. Fields beyond `promised` are written by later issues. */
 export interface PaxosMetaRecord {
@@ -38,6 +38,7 @@ export class PaxosStore {
     private readonly meta: Database<PaxosMetaRecord, MetaKey>,
     private readonly log: Database<PaxosLogRecord, LogKey>,
     private readonly committer: GroupCommitter,
+    private readonly snapshots: Database<SnapshotRecord, MetaKey>,
   ) {
     this.metaView = { ...(meta.get(metaKey(group)) ?? {}) };
   }
@@ -57,6 +58,8 @@ export class PaxosStore {
     if (record.config !== undefined) state.config = record.config;
     if (record.applied !== undefined) state.applied = record.applied;
     if (record.snapshotIndex !== undefined) state.snapshotIndex = record.snapshotIndex;
+    const snapshot = this.snapshots.get(metaKey(this.group));
+    if (snapshot !== undefined) state.snapshot = snapshot;
     return state;
   }
 
@@ -68,7 +71,9 @@ export class PaxosStore {
    */
   persist(p: PaxosPersist): Promise<void> {
     const entries = p.accepted ?? [];
-    if (p.promised === undefined && entries.length === 0) return this.lastWrite;
+    if (p.promised === undefined && entries.length === 0 && p.snapshot === undefined && p.truncateBelow === undefined) return this.lastWrite;
+    if (p.snapshot !== undefined) assert(isSlot(p.snapshot.upTo), `group ${this.group}: malformed snapshot index ${p.snapshot.upTo}`);
+    if (p.truncateBelow !== undefined) assert(isSlot(p.truncateBelow), `group ${this.group}: malformed truncation slot ${p.truncateBelow}`);
 
     // Validate everything before touching metaView, so a rejected call changes nothing.
     for (const entry of entries) {
@@ -93,9 +98,14 @@ export class PaxosStore {
       record: { ballot: { round: e.ballot.round, node: e.ballot.node }, value: e.value } satisfies PaxosLogRecord,
     }));
     const key = metaKey(this.group);
+    const snapshot = p.snapshot;
+    const truncate = p.truncateBelow !== undefined ? logRange(this.group, 0, p.truncateBelow) : undefined;
     return this.chain(() => {
       if (metaRecord) this.meta.putSync(key, metaRecord);
+      // The replica's order: the snapshot first, then the entries, then compaction below it.
+      if (snapshot) this.snapshots.putSync(key, snapshot);
       for (const { key, record } of records) this.log.putSync(key, record);
+      if (truncate) for (const k of Array.from(this.log.getKeys(truncate))) this.log.removeSync(k);
     });
   }
 

@@ -3,7 +3,7 @@ import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { DB_NAMES, type LogKey, type MetaKey } from './keys.js';
 import { MvccStore, type MvccKey, type MvccRecord, type VersionWrite } from './mvcc-store.js';
 import { PaxosStore, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
-import type { GroupId } from './types.js';
+import type { GroupId, SnapshotRecord } from './types.js';
 
 export interface StorageOptions {
   /** Directory of the LMDB environment (created if missing). */
@@ -37,6 +37,7 @@ export class Storage {
     private readonly committer: GroupCommitter,
     readonly fsync: boolean,
     mvccDb: Database<MvccRecord, MvccKey>,
+    private readonly snapshots: Database<SnapshotRecord, MetaKey>,
   ) {
     this.mvcc = new MvccStore(mvccDb, committer);
   }
@@ -63,7 +64,8 @@ export class Storage {
     const meta = root.openDB<PaxosMetaRecord, MetaKey>({ name: DB_NAMES.paxosMeta });
     const log = root.openDB<PaxosLogRecord, LogKey>({ name: DB_NAMES.paxosLog });
     const mvcc = root.openDB<MvccRecord, MvccKey>({ name: DB_NAMES.mvcc });
-    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc);
+    const snapshots = root.openDB<SnapshotRecord, MetaKey>({ name: DB_NAMES.paxosSnapshot });
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots);
   }
 
   /** The durable Paxos state of one group. Same instance for the same id. */
@@ -71,7 +73,7 @@ export class Storage {
     this.assertOpen();
     let store = this.stores.get(group);
     if (!store) {
-      store = new PaxosStore(group, this.meta, this.log, this.committer);
+      store = new PaxosStore(group, this.meta, this.log, this.committer, this.snapshots);
       this.stores.set(group, store);
     }
     return store;

@@ -12,7 +12,14 @@ export interface Ballot {
 
 export type Value =
   | { kind: 'noop' }
-  | { kind: 'batch'; cmds: Array<{ id: string; payload: unknown }> };
+  | { kind: 'batch'; cmds: Array<{ id: string; payload: unknown }> }
+  | { kind: 'config'; peers: string[]; q1: number; q2: number };
+
+/** A replica's snapshot: the state after every slot below `upTo`; the rest is opaque here. */
+export interface SnapshotRecord {
+  upTo: number;
+  [field: string]: unknown;
+}
 
 export interface AcceptedEntry {
   slot: number;
@@ -24,6 +31,10 @@ export interface AcceptedEntry {
 export interface PaxosPersist {
   promised?: Ballot;
   accepted?: AcceptedEntry[];
+  /** Replaces the group's snapshot; written before `accepted` in the same transaction. */
+  snapshot?: SnapshotRecord;
+  /** Deletes accepted entries below this slot, after the rest of the write (compaction). */
+  truncateBelow?: number;
 }
 
 /** What a replica needs to restart its acceptor for one group. */
@@ -36,4 +47,6 @@ export interface PaxosDurableState {
   config?: unknown;
   applied?: number;
   snapshotIndex?: number;
+  /** The newest durable snapshot; `accepted` holds only the tail it does not cover (and older leftovers). */
+  snapshot?: SnapshotRecord;
 }

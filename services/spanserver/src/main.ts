@@ -34,6 +34,7 @@ Options (also env SYNOD_<NAME>):
   --heartbeat-ms <ms>         default 50
   --election-timeout-ms <ms>  default 500
   --closed-interval-ms <ms>   how often an idle leader advances t_safe, default 50
+  --gc-retention-s <s>        keep versions this long (plus the newest older one), default 3600
   --fsync <bool>              default true
   --log-level <level>         default info (logs go to stderr)`;
 
@@ -47,6 +48,7 @@ const schema = z.object({
   heartbeatMs: z.coerce.number().positive().default(50),
   electionTimeoutMs: z.coerce.number().positive().default(500),
   closedIntervalMs: z.coerce.number().positive().default(50),
+  gcRetentionS: z.coerce.number().positive().default(3600),
   fsync: booleanFlag.default(true),
 });
 
@@ -97,6 +99,7 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     heartbeatMs: cfg.heartbeatMs,
     electionTimeoutMs: cfg.electionTimeoutMs,
     closedIntervalMs: cfg.closedIntervalMs,
+    gcRetentionMs: cfg.gcRetentionS * 1000,
     logger: log,
   });
   await server.start();

@@ -128,6 +128,11 @@ describe('spanserver with the TypeScript client (in-memory bus, LMDB)', () => {
     expect(rows.map((r) => r.value)).toEqual(Array.from({ length: 1_400 }, (_, i) => i));
   });
 
+  it('answers SNAPSHOT_TOO_OLD for a snapshot read below the GC horizon (one hour back)', async () => {
+    const hourAgoUs = Math.round((performance.timeOrigin + performance.now()) * 1000) - 3_700_000_000;
+    await expect(client.get('apple', { ts: hourAgoUs })).rejects.toMatchObject({ code: 'SNAPSHOT_TOO_OLD' });
+  });
+
   it('rejects multi-split transactions and keys outside a split with stable codes', async () => {
     await expect(client.transaction(async (tx) => (tx.put('a', 1), tx.put('z', 2)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const s1 = rangeMap.all()[0]!;

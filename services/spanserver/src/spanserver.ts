@@ -22,6 +22,9 @@ export interface SpanserverOptions {
   electionTimeoutMs?: number;
   /** How often an idle leader advances t_safe with a closed timestamp. */
   closedIntervalMs?: number;
+  /** Versions older than this are garbage-collected (keeping the newest below); reads older get SNAPSHOT_TOO_OLD. */
+  gcRetentionMs?: number;
+  gcIntervalMs?: number;
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
   onFatal?: (err: unknown) => void;
 }
@@ -37,6 +40,7 @@ interface HostedSplit {
 export class Spanserver {
   private readonly splits = new Map<string, HostedSplit>();
   private ticker: NodeJS.Timeout | undefined;
+  private gcTimer: NodeJS.Timeout | undefined;
 
   constructor(private readonly opts: SpanserverOptions) {}
 
@@ -90,6 +94,15 @@ export class Spanserver {
     });
     bus.on('kv.snapshot', (env) => this.snapshotRead(env));
     bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
+    // Version GC. The horizon is not stored: after a restart it is set at once to now − retention,
+    // which is at or above any horizon an earlier run used, so no read sees half-collected history.
+    const retentionUs = (this.opts.gcRetentionMs ?? 3_600_000) * 1000;
+    const collect = () => {
+      const horizon = Math.floor(this.opts.tt.now().earliest - retentionUs);
+      if (horizon > 0) void storage.mvcc.gc(horizon).catch((err) => this.opts.logger?.error({ err }, 'version GC failed'));
+    };
+    collect();
+    this.gcTimer = setInterval(collect, this.opts.gcIntervalMs ?? 60_000);
     const closedIntervalMs = this.opts.closedIntervalMs ?? 50;
     this.ticker = setInterval(() => {
       const now = Date.now();
@@ -117,6 +130,7 @@ export class Spanserver {
 
   async close(): Promise<void> {
     clearInterval(this.ticker);
+    clearInterval(this.gcTimer);
   }
 
   private hosted(env: Envelope): HostedSplit {

@@ -104,8 +104,13 @@ it('conserves money, loses no acknowledged transfer, fails over in bound, and ke
   }
 
   // The restarted replica caught up with the log.
-  const restarted = await tc.cluster.nodes[leaderIdx]!.call<{ groups: Array<{ id: string; appliedUpTo: number; tSafe: number }> }>({ op: 'status' });
-  expect(restarted.groups.find((g) => g.id === split)!.tSafe).toBeGreaterThanOrEqual(final.ts);
+  let restartedSafe = 0;
+  for (let i = 0; i < 100 && restartedSafe < final.ts; i++) {
+    const st = await tc.cluster.nodes[leaderIdx]!.call<{ groups: Array<{ id: string; tSafe: number }> }>({ op: 'status' });
+    restartedSafe = st.groups.find((g) => g.id === split)!.tSafe;
+    if (restartedSafe < final.ts) await sleep(50);
+  }
+  expect(restartedSafe).toBeGreaterThanOrEqual(final.ts);
   console.log(
     `failover ${failoverMs} ms; ${bank.stats.transfers} transfers (${bank.acknowledged.length} acknowledged, all journaled), ${bank.stats.audits} strong audits, follower audits ${JSON.stringify(followerAudits)}`,
   );

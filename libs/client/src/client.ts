@@ -1,4 +1,4 @@
-import { SynodError, type MessageBody, type MessageKind } from '@synod/codec';
+import { SynodError, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
 import type { RangeMap, Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
 
@@ -36,6 +36,8 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export class SynodClient {
   private readonly leaders = new Map<string, string>();
   private seq = 0;
+  /** Transaction ids must not repeat even when a client with the same node id runs again. */
+  private readonly idPrefix: string;
   private readonly maxAttempts: number;
   private readonly timeoutMs: number;
   private readonly maxTxnAttempts: number;
@@ -45,6 +47,7 @@ export class SynodClient {
     readonly rangeMap: RangeMap,
     opts: ClientOptions = {},
   ) {
+    this.idPrefix = `${bus.nodeId}-${Math.random().toString(36).slice(2, 10)}`;
     this.maxAttempts = opts.maxAttempts ?? 12;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.maxTxnAttempts = opts.maxTxnAttempts ?? 20;
@@ -56,7 +59,7 @@ export class SynodClient {
    * in one split; multi-split commit (2PC) is not built yet.
    */
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ result: T; ts: number; attempts: number; commitWaitUs: number }> {
-    const base = `${this.bus.nodeId}:${++this.seq}`;
+    const base = `${this.idPrefix}:${++this.seq}`;
     const startTs = Math.round((performance.timeOrigin + performance.now()) * 1000);
     for (let attempt = 1; ; attempt++) {
       const tx = new Transaction(this, { id: `${base}.${attempt}`, startTs });
@@ -87,7 +90,10 @@ export class SynodClient {
     // bounded-staleness reads go to the nearest replica.
     for (const [split, ks] of bySplit) {
       const target = ts === undefined && maxStalenessUs === undefined ? 'leader' : 'nearest';
-      const body = { keys: ks, waitMs: this.serverWaitMs(), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
+      // A lease read picks an older (safe) timestamp; only a one-split read may take it, since
+      // other splits would then be read at a time that misses their acknowledged writes.
+      const leaseRead = bySplit.size === 1;
+      const body = { keys: ks, waitMs: this.serverWaitMs(), leaseRead, ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
       const reply = await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, target);
       const b = reply as MessageBody<'kv.values'>;
       ts = b.ts;
@@ -110,13 +116,13 @@ export class SynodClient {
     const rows: Array<{ key: string; value: unknown }> = [];
     let ts = opts.ts;
     const limit = opts.limit ?? 1000;
-    for (const split of this.rangeMap.all()) {
-      if ((end !== '' && split.start >= end) || (split.end !== '' && split.end <= start)) continue;
+    const overlapping = this.rangeMap.all().filter((split) => !((end !== '' && split.start >= end) || (split.end !== '' && split.end <= start)));
+    for (const split of overlapping) {
       // Page through the split; every page after the first reads at the first page's timestamp.
       let from = start;
       while (rows.length < limit) {
         const page = Math.min(PAGE, limit - rows.length);
-        const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(), ...(ts !== undefined ? { ts } : {}) };
+        const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(), leaseRead: overlapping.length === 1, ...(ts !== undefined ? { ts } : {}) };
         const reply = (await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest')) as MessageBody<'kv.values'>;
         ts = reply.ts;
         for (const v of reply.values) rows.push({ key: v.key, value: v.value });
@@ -140,7 +146,7 @@ export class SynodClient {
    * Sends one request about `split`: to its leader ('leader') or to a replica in this client's
    * DC when there is one ('nearest'), following hints and retrying other replicas.
    */
-  async call<K extends MessageKind>(split: Split, kind: K, body: MessageBody<K>, target: 'leader' | 'nearest'): Promise<unknown> {
+  async call<K extends MessageKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest'): Promise<unknown> {
     let lastErr: unknown;
     const tried = new Set<string>();
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {

@@ -1,5 +1,5 @@
 import { Packr } from 'msgpackr';
-import { messageSchemas, type MessageBody, type MessageKind } from './messages.js';
+import { messageSchemas, type MessageBody, type MessageInput, type MessageKind } from './messages.js';
 
 export const WIRE_VERSION = 1;
 /** Larger payloads are refused before decoding; snapshots travel in chunks well below this. */
@@ -40,7 +40,7 @@ const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: tr
  * Encodes a message as a MessagePack array `[v, from, dc, kind, group, body]`: positional
  * fields keep the per-message overhead to a few bytes.
  */
-export function encode<K extends MessageKind>(e: Omit<Envelope<K>, 'v'>): Uint8Array {
+export function encode<K extends MessageKind>(e: Omit<Envelope<K>, 'v' | 'body'> & { body: MessageInput<K> }): Uint8Array {
   return packr.pack([WIRE_VERSION, e.from, e.dc, e.kind, e.group, e.body]);
 }
 

@@ -1,5 +1,5 @@
 export { encode, decode, WIRE_VERSION, MAX_MESSAGE_BYTES, type Envelope, type DecodeResult, type DropReason } from './envelope.js';
-export { messageSchemas, MESSAGE_KINDS, chaosState, linkFault, type MessageKind, type MessageBody, type ChaosState, type LinkFault } from './messages.js';
+export { messageSchemas, MESSAGE_KINDS, chaosState, linkFault, type MessageKind, type MessageBody, type MessageInput, type ChaosState, type LinkFault } from './messages.js';
 export { timeNowSchema, clockFaultSchema, type ClockFault } from './messages.js';
 export { SynodError, ERROR_CODES, errorBody, type ErrorCode, type ErrorBody } from './errors.js';
 export { paxosMessageSchema, ballotSchema, valueSchema, commandSchema } from './paxos-messages.js';

@@ -31,6 +31,8 @@ export const kvMessageSchemas = {
     ts: ts.optional(),
     maxStalenessUs: z.number().int().nonnegative().optional(),
     waitMs: z.number().int().nonnegative().max(60_000).default(2_000),
+    /** A strong read may be served at the leader's t_safe under its lease: only for a read of one split. */
+    leaseRead: z.boolean().default(false),
   }),
   'node.status': z.object({}),
   'node.status.reply': z.object({

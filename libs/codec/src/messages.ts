@@ -69,4 +69,6 @@ export const messageSchemas = {
 
 export type MessageKind = keyof typeof messageSchemas;
 export type MessageBody<K extends MessageKind> = z.infer<(typeof messageSchemas)[K]>;
+/** What a sender may write: fields with schema defaults may be left out. */
+export type MessageInput<K extends MessageKind> = z.input<(typeof messageSchemas)[K]>;
 export const MESSAGE_KINDS = Object.keys(messageSchemas) as MessageKind[];

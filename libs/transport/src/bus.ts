@@ -1,4 +1,4 @@
-import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageKind } from '@synod/codec';
+import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
 import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
 import { EMPTY_CHAOS, judge } from './chaos.js';
 import { subjects } from './subjects.js';
@@ -6,7 +6,7 @@ import { WireNoRespondersError, WireTimeoutError, type Respond, type Wire } from
 
 export interface OutMessage<K extends MessageKind = MessageKind> {
   kind: K;
-  body: MessageBody<K>;
+  body: MessageInput<K>;
   group?: string;
 }
 
@@ -99,12 +99,12 @@ export class Bus {
     return () => this.chaosListeners.delete(listener);
   }
 
-  send<K extends MessageKind>(to: string, kind: K, body: MessageBody<K>, group = ''): void {
+  send<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, group = ''): void {
     if (this.closed) return;
     this.wire.publish(this.subj.node(to), this.pack(kind, body, group));
   }
 
-  broadcast<K extends MessageKind>(kind: K, body: MessageBody<K>, group = ''): void {
+  broadcast<K extends MessageKind>(kind: K, body: MessageInput<K>, group = ''): void {
     if (this.closed) return;
     this.wire.publish(this.subj.all, this.pack(kind, body, group));
   }
@@ -120,7 +120,7 @@ export class Bus {
    * Publishes any control message on the chaos subject: every process receives it, and the
    * simulated-DC layer never faults it (e.g. `clock.fault`). Handlers registered with `on` get it.
    */
-  async broadcastChaos<K extends MessageKind>(kind: K, body: MessageBody<K>): Promise<void> {
+  async broadcastChaos<K extends MessageKind>(kind: K, body: MessageInput<K>): Promise<void> {
     if (this.closed) return;
     this.wire.publish(this.subj.chaos, this.pack(kind, body, ''));
     await this.wire.flush();
@@ -138,7 +138,7 @@ export class Bus {
   }
 
   /** `request`, addressed to a subject (such as a DC's time masters) rather than a node's inbox. */
-  requestSubject<K extends MessageKind>(subject: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
+  requestSubject<K extends MessageKind>(subject: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
     return this.requestOn(subject, subject, kind, body, opts);
   }
 
@@ -147,11 +147,11 @@ export class Bus {
    * TIMEOUT (no reply in time, including one lost to a simulated fault), UNAVAILABLE (no such
    * node listening), or the code the responder replied with.
    */
-  request<K extends MessageKind>(to: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
+  request<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
     return this.requestOn(this.subj.node(to), to, kind, body, opts);
   }
 
-  private async requestOn<K extends MessageKind>(subject: string, to: string, kind: K, body: MessageBody<K>, opts: { group?: string; timeoutMs?: number }): Promise<Envelope> {
+  private async requestOn<K extends MessageKind>(subject: string, to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number }): Promise<Envelope> {
     const timeoutMs = opts.timeoutMs ?? 2_000;
     const started = Date.now();
     let bytes: Uint8Array;
@@ -194,7 +194,7 @@ export class Bus {
     await this.wire.close();
   }
 
-  private pack<K extends MessageKind>(kind: K, body: MessageBody<K>, group: string): Uint8Array {
+  private pack<K extends MessageKind>(kind: K, body: MessageInput<K>, group: string): Uint8Array {
     return encode({ from: this.nodeId, dc: this.dc, kind, group, body });
   }
 

@@ -19,6 +19,11 @@ export interface LeaderContext {
   /** The Paxos core's own check that a lease read is safe (lease held, term's entries applied). */
   canServeLocalRead(): boolean;
   propose(cmds: Command[], timeoutMs: number): Promise<void>;
+  /**
+   * A fresh Paxos command id, `prefix:n` with a prefix unique to this process run and n counting
+   * up: ids never repeat across restarts, and the replica's dedupe state stays one floor per prefix.
+   */
+  nextCommandId(): string;
   tt: TimeSource;
   state: SplitState;
   mvcc: MvccStore;
@@ -69,14 +74,23 @@ export class LeaderTxns {
     return { values, epoch };
   }
 
-  async commit(ref: TxnRef, epoch: string | undefined, writes: Array<{ key: string; value?: unknown; deleted?: boolean }>): Promise<{ ts: number; commitWaitUs: number }> {
+  async commit(ref: TxnRef, epoch: string | undefined, readKeys: string[], writes: Array<{ key: string; value?: unknown; deleted?: boolean }>): Promise<{ ts: number; commitWaitUs: number }> {
     const current = await this.leadership();
     if (epoch !== undefined && epoch !== current) {
       this.abort(ref.id, 'leadership changed since the reads');
       throw new SynodError('TXN_ABORTED', `leadership of ${this.ctx.split.id} changed since the reads; retry the transaction`);
     }
     for (const w of writes) this.checkKey(w.key);
+    // The reads are only valid while their locks are still held here: a transaction whose record
+    // is gone (aborted, idle, a retried commit) or whose locks lapsed must start over.
+    if (readKeys.length > 0) {
+      const held = new Set(this.locks.heldKeys(ref.id));
+      const record = this.txns.get(ref.id);
+      if (!record || record.aborted || readKeys.some((k) => !held.has(k)))
+        throw new SynodError('TXN_ABORTED', `${ref.id}: its read locks are no longer held${record?.aborted ? ` (${record.aborted})` : ''}; retry the transaction`);
+    }
     const t = this.txn(ref);
+    let released = true;
     try {
       for (const w of writes) await this.lock(t, w.key, 'exclusive');
       this.checkAlive(t);
@@ -88,25 +102,29 @@ export class LeaderTxns {
       // A leader never assigns a timestamp beyond its lease (DESIGN §4): leases of successive
       // leaders are disjoint, so neither are their timestamps.
       if (ts > now.earliest + this.ctx.leaseRemainingUs())
-        throw new SynodError('UNAVAILABLE', `${this.ctx.self}'s lease on ${this.ctx.split.id} does not cover timestamp ${ts}; retry`);
-      const expected = this.ctx.state.expectOutcome(ref.id);
+        throw new SynodError('TXN_ABORTED', `${this.ctx.self}'s lease on ${this.ctx.split.id} does not cover timestamp ${ts}; retry the transaction`);
+      const commandId = this.ctx.nextCommandId();
+      const expected = this.ctx.state.expectOutcome(commandId);
       this.lastProposalMs = Date.now();
       let replicatedAt = 0;
-      const replicated = this.ctx
-        .propose([{ id: ref.id, payload: { t: 'commit', txn: ref.id, ts, writes } }], 10_000)
-        .then(() => expected.outcome)
-        .then((o) => ((replicatedAt = performance.now()), o))
-        .catch((err) => {
-          expected.cancel();
-          throw err;
-        });
+      const proposed = this.ctx.propose([{ id: commandId, payload: { t: 'commit', txn: ref.id, ts, writes } }], 10_000);
+      const replicated = proposed.then(() => expected.outcome).then((o) => ((replicatedAt = performance.now()), o));
+      // If the proposal times out its entry may still be chosen later: the locks stay until its
+      // outcome is known (or the epoch ends, which drops the whole lock table).
+      proposed.catch(() => {
+        released = false;
+        void expected.outcome.then(
+          () => this.finish(ref.id),
+          () => this.finish(ref.id),
+        );
+      });
       // Commit wait overlaps replication: the reply waits for whichever ends last.
       const waited = this.ctx.tt.waitUntilAfter(ts).then(() => performance.now());
       const [outcome, waitedAt] = await Promise.all([replicated, waited]);
       if (!outcome.committed) throw new SynodError('TXN_ABORTED', `commit refused: ${outcome.reason}; retry the transaction`);
       return { ts, commitWaitUs: Math.max(0, Math.round((waitedAt - replicatedAt) * 1000)) };
     } finally {
-      this.finish(ref.id);
+      if (released) this.finish(ref.id);
     }
   }
 
@@ -146,7 +164,8 @@ export class LeaderTxns {
    * close one now. One proposal serves every read waiting at that moment.
    */
   closeNow(): void {
-    if (!this.ctx.isLeader() || this.closedInFlight) return;
+    // A clock outside its bounds must not promise timestamps (they could be far in the future).
+    if (!this.ctx.isLeader() || this.closedInFlight || !this.ctx.tt.isServing()) return;
     this.closedInFlight = true;
     this.proposeClosed()
       .catch(() => undefined)
@@ -165,9 +184,16 @@ export class LeaderTxns {
       // A new leader first gets one entry of its own applied: then everything chosen before it
       // is applied here too, and its timestamp floor covers all earlier leaders' commits.
       this.epochReadyDone = false;
-      this.epochReady = this.proposeClosed().then(() => {
-        if (this.currentEpoch === epoch) this.epochReadyDone = true;
-      });
+      this.epochReady = this.proposeClosed().then(
+        () => {
+          if (this.currentEpoch === epoch) this.epochReadyDone = true;
+        },
+        (err: unknown) => {
+          // Let the next request try the barrier again rather than fail the whole term.
+          if (this.currentEpoch === epoch) this.currentEpoch = '';
+          throw err;
+        },
+      );
     }
     await this.epochReady;
     return epoch;
@@ -185,7 +211,7 @@ export class LeaderTxns {
     this.oracle.observe(this.ctx.state.maxApplied);
     const ts = this.oracle.assign(this.ctx.tt.now().latest);
     this.lastProposalMs = Date.now();
-    await this.ctx.propose([{ id: `closed:${this.ctx.self}:${ts}`, payload: { t: 'closed', ts } }], 5_000);
+    await this.ctx.propose([{ id: this.ctx.nextCommandId(), payload: { t: 'closed', ts } }], 5_000);
     await this.ctx.state.waitForSafe(ts, 5_000);
   }
 
@@ -208,6 +234,8 @@ export class LeaderTxns {
   }
 
   private lock(t: TxnRecord, key: string, mode: LockMode): Promise<void> {
+    // An abort between two of this transaction's lock requests must not leave a lock behind.
+    this.checkAlive(t);
     const r = this.locks.acquire(t.ref, key, mode);
     if (r.granted) {
       for (const id of r.wounded) this.wound(id);

@@ -133,9 +133,19 @@ describe('spanserver with the TypeScript client (in-memory bus, LMDB)', () => {
     await expect(client.get('apple', { ts: hourAgoUs })).rejects.toMatchObject({ code: 'SNAPSHOT_TOO_OLD' });
   });
 
+  it('refuses a commit whose read locks are gone (aborted, or a retried commit)', async () => {
+    const split = rangeMap.splitFor('lk');
+    const txn = { id: 'manual-1', startTs: Math.round((performance.timeOrigin + performance.now()) * 1000) };
+    const read = (await client.call(split, 'kv.read', { txn, keys: ['lk'] }, 'leader')) as { epoch: string };
+    await client.call(split, 'kv.abort', { txnId: txn.id }, 'leader');
+    const commit = { txn, epoch: read.epoch, readKeys: ['lk'], writes: [{ key: 'lk', value: 1 }] };
+    await expect(client.call(split, 'kv.commit', commit, 'leader')).rejects.toMatchObject({ code: 'TXN_ABORTED' });
+    expect(await client.get('lk')).toBeUndefined();
+  });
+
   it('rejects multi-split transactions and keys outside a split with stable codes', async () => {
     await expect(client.transaction(async (tx) => (tx.put('a', 1), tx.put('z', 2)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     const s1 = rangeMap.all()[0]!;
-    await expect(client.call(s1, 'kv.snapshot', { keys: ['zzz'], waitMs: 100 }, 'nearest')).rejects.toMatchObject({ code: 'KEY_OUT_OF_RANGE' });
+    await expect(client.call(s1, 'kv.snapshot', { keys: ['zzz'], waitMs: 100, leaseRead: false }, 'nearest')).rejects.toMatchObject({ code: 'KEY_OUT_OF_RANGE' });
   });
 });

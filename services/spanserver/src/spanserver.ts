@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { SynodError, type Envelope } from '@synod/codec';
 import type { Logger } from '@synod/config';
 import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
@@ -52,6 +53,8 @@ export class Spanserver {
         this.opts.logger?.fatal({ err }, 'applying to storage failed; stopping');
         process.exit(70);
       });
+    const commandPrefix = `${nodeId}-${randomBytes(6).toString('hex')}`;
+    let commandSeq = 0;
     for (const split of rangeMap.splitsOf(nodeId)) {
       const applied = (await storage.paxos(split.id).load()).applied ?? 0;
       const state = new SplitState(split.id, storage, applied, onFatal);
@@ -80,6 +83,7 @@ export class Spanserver {
         },
         canServeLocalRead: () => replica.canServeLocalRead(monotonicMicros()),
         propose: (cmds, timeoutMs) => host.propose(split.id, cmds, timeoutMs),
+        nextCommandId: () => `${commandPrefix}:${++commandSeq}`,
         tt: this.opts.tt,
         state,
         mvcc: storage.mvcc,
@@ -87,7 +91,7 @@ export class Spanserver {
       this.splits.set(split.id, { split, replica, state, txns });
     }
     bus.on('kv.read', (env) => this.hosted(env).txns.read(env.body.txn, env.body.keys).then((r) => ({ kind: 'kv.values' as const, body: r })));
-    bus.on('kv.commit', (env) => this.hosted(env).txns.commit(env.body.txn, env.body.epoch, env.body.writes).then((r) => ({ kind: 'kv.committed' as const, body: r })));
+    bus.on('kv.commit', (env) => this.hosted(env).txns.commit(env.body.txn, env.body.epoch, env.body.readKeys, env.body.writes).then((r) => ({ kind: 'kv.committed' as const, body: r })));
     bus.on('kv.abort', (env) => {
       this.hosted(env).txns.abort(env.body.txnId);
       return { kind: 'kv.ok', body: {} };
@@ -146,13 +150,21 @@ export class Spanserver {
     for (const k of req.keys ?? [])
       if (!inRange(s.split, k)) throw new SynodError('KEY_OUT_OF_RANGE', `key ${JSON.stringify(k)} is outside split ${s.split.id}`, { split: s.split.id });
     const strong = req.ts === undefined && req.maxStalenessUs === undefined;
-    // A strong read at a leader holding its lease runs at t_safe at once (a lease read);
-    // anywhere else it runs at now.latest and waits for t_safe to get there.
-    const { ts, needsWait } = strong && s.txns.leaseReadReady() ? { ts: s.state.tSafe, needsWait: false } : readTimestamp(req, this.opts.tt.now(), s.state.tSafe);
+    const now = this.opts.tt.now();
+    // A one-split strong read at a leader holding its lease runs at once, at the newest
+    // timestamp that is both safe here and surely past (a lease read). Otherwise it runs at
+    // now.latest and waits for t_safe to get there.
+    const { ts, needsWait } =
+      strong && req.leaseRead && s.txns.leaseReadReady()
+        ? { ts: Math.min(s.state.tSafe, Math.floor(now.earliest)), needsWait: false }
+        : readTimestamp(req, now, s.state.tSafe);
     if (needsWait) {
       s.txns.closeNow();
       await s.state.waitForSafe(ts, req.waitMs);
     }
+    // Writes at timestamps not yet surely past may still be in their commit wait: a reply must
+    // not show them before their commit could have (DESIGN §5).
+    if (ts > this.opts.tt.now().earliest) await this.opts.tt.waitUntilAfter(ts);
     const mvcc = this.opts.storage.mvcc;
     let values: Array<{ key: string; value?: unknown; ts?: number }>;
     if (req.scan) {

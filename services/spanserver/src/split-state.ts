@@ -70,14 +70,16 @@ export class SplitState {
         continue;
       }
       if (!commitApplies(this.maxAppliedTs, c.ts)) {
-        decided.push([c.txn, { committed: false, reason: `timestamp ${c.ts} is not above ${this.maxAppliedTs}` }]);
+        decided.push([cmd.id, { committed: false, reason: `timestamp ${c.ts} is not above ${this.maxAppliedTs}` }]);
         continue;
       }
       this.maxAppliedTs = c.ts;
       this.lastCommitTs = c.ts;
       for (const w of c.writes) versions.push(w.deleted ? { key: w.key, ts: c.ts, deleted: true } : { key: w.key, ts: c.ts, value: w.value });
-      decided.push([c.txn, { committed: true, ts: c.ts }]);
+      decided.push([cmd.id, { committed: true, ts: c.ts }]);
     }
+    // A command id seen before is skipped by every replica; whoever awaits it must hear so.
+    for (const id of entry.duplicates) decided.push([id, { committed: false, reason: 'duplicate command id' }]);
     const upTo = entry.slot + 1;
     const safeAfter = this.maxAppliedTs;
     // Entries at or below the durable applied index were applied before a restart: their
@@ -110,14 +112,14 @@ export class SplitState {
   }
 
   /**
-   * Registers interest in a commit about to be proposed; resolves with its outcome once applied
-   * here and durable. Call before proposing.
+   * Registers interest in a commit about to be proposed (by its Paxos command id); resolves
+   * with its outcome once applied here and durable. Call before proposing.
    */
-  expectOutcome(txnId: string): { outcome: Promise<Outcome>; cancel: () => void } {
+  expectOutcome(commandId: string): { outcome: Promise<Outcome>; cancel: () => void } {
     let deliver!: (o: Promise<Outcome>) => void;
     const outcome = new Promise<Promise<Outcome>>((resolve) => (deliver = resolve)).then((o) => o);
-    this.awaited.set(txnId, deliver);
-    return { outcome, cancel: () => this.awaited.delete(txnId) };
+    this.awaited.set(commandId, deliver);
+    return { outcome, cancel: () => this.awaited.delete(commandId) };
   }
 
   /** Resolves once t_safe reaches `ts`; rejects UNAVAILABLE after `waitMs`. */

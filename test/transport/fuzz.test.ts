@@ -12,22 +12,11 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { ChildNode } from '@synod/cli';
 import { MAX_MESSAGE_BYTES, decode, encode } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
+import { Prng } from '@synod/prng';
 import { subjects } from '@synod/transport';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 20261125);
 const TOTAL = 10_000;
-
-/** mulberry32: small, seeded, reproducible. */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let nats: NatsServerHandle;
 let nc: NatsConnection;
@@ -87,7 +76,8 @@ function generator(rand: () => number) {
 }
 
 it(`drops and counts ${TOTAL} invalid messages while still serving (seed ${SEED})`, async () => {
-  const rand = prng(SEED);
+  const p = new Prng(SEED);
+  const rand = () => p.next();
   const { strategies, names, pick, oversizeMessage } = generator(rand);
   const inbox = subjects('synod').node('n1');
   const sentBy: Record<string, number> = {};

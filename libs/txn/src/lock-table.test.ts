@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { Prng } from '@synod/prng';
 import { LockTable, type LockMode, type TxnRef } from './lock-table.js';
 
 const t = (id: string, startTs: number): TxnRef => ({ id, startTs });
@@ -66,18 +67,6 @@ describe('LockTable', () => {
   });
 });
 
-/** mulberry32 */
-function prng(seed: number) {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /**
  * Random transactions each lock a few of a handful of keys in random order, one request at a
  * time; a wounded transaction aborts, releases, and restarts with its original start time
@@ -85,7 +74,8 @@ function prng(seed: number) {
  * the step bound, and checks mutual exclusion after every step.
  */
 function runWorkload(seed: number, wound: boolean): { finished: boolean; commits: number; aborts: number } {
-  const rand = prng(seed);
+  const p = new Prng(seed);
+  const rand = () => p.next();
   const lt = new LockTable({ wound });
   const keys = ['a', 'b', 'c', 'd'];
   type Txn = { ref: TxnRef; plan: Array<{ key: string; mode: LockMode }>; next: number; waiting: boolean; done: boolean };

@@ -1,0 +1,1 @@
+export { Prng, hashString } from './prng.js';

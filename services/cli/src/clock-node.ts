@@ -7,9 +7,8 @@
  *   → {"id":3,"op":"wait","t":1764…}  ← {"id":3,"ok":true,"earliest":..} once TT.after(t) (commit wait)
  *   → {"id":4,"op":"metrics"}  ← {"id":4,"ok":true,"text":"…"}
  */
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { connectBus } from '@synod/transport';
 import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, timeSyncFlags } from '@synod/truetime';
 
@@ -55,7 +54,6 @@ export async function runClockNode(argv: string[]): Promise<void> {
   });
   await daemon.start();
 
-  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
   const status = () => {
     const s = daemon.status();
     const iv = tt.now();
@@ -70,40 +68,32 @@ export async function runClockNode(argv: string[]): Promise<void> {
       faults,
     };
   };
-  const handle = async (line: string) => {
-    let cmd: { id?: unknown; op?: unknown; t?: unknown };
-    try {
-      cmd = JSON.parse(line) as typeof cmd;
-    } catch {
-      return out({ ok: false, code: 'INVALID_ARGUMENT' });
-    }
+  const handle = async (cmd: { op?: unknown; t?: unknown }): Promise<object> => {
     switch (cmd.op) {
       case 'status':
-        return out({ id: cmd.id, ok: true, ...status() });
+        return { ok: true, ...status() };
       case 'sync': {
         const o = await daemon.syncNow();
-        return out({ id: cmd.id, ok: true, outcome: o, ...status() });
+        return { ok: true, outcome: o, ...status() };
       }
       case 'wait': {
-        if (typeof cmd.t !== 'number') return out({ id: cmd.id, ok: false, code: 'INVALID_ARGUMENT' });
+        if (typeof cmd.t !== 'number') return { ok: false, code: 'INVALID_ARGUMENT' };
         const iv = await tt.waitUntilAfter(cmd.t);
-        return out({ id: cmd.id, ok: true, ...iv });
+        return { ok: true, ...iv };
       }
       case 'metrics':
-        return out({ id: cmd.id, ok: true, text: bus.metrics.render() });
+        return { ok: true, text: bus.metrics.render() };
       default:
-        return out({ id: cmd.id, ok: false, code: 'INVALID_ARGUMENT', message: `unknown op ${String(cmd.op)}` });
+        return { ok: false, code: 'INVALID_ARGUMENT', message: `unknown op ${String(cmd.op)}` };
     }
   };
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => void handle(line));
   const stop = async () => {
     daemon.stop();
     await bus.close();
     process.exit(0);
   };
-  rl.on('close', () => void stop());
+  const { reply } = serveStdioControl(handle, () => void stop());
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-  out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, serving: tt.isServing() });
+  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, serving: tt.isServing() });
 }

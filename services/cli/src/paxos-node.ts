@@ -5,9 +5,8 @@
  *                                "ballot":{...},"appliedCommands":40,"digest":"9a3f…"}
  * The digest is a rolling FNV-1a hash of applied command ids: equal on replicas that applied the same log.
  */
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { booleanFlag, createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { PaxosHost } from '@synod/paxos-host';
 import { openStorage } from '@synod/storage';
 import { connectBus } from '@synod/transport';
@@ -70,25 +69,17 @@ export async function runPaxosNode(argv: string[]): Promise<void> {
       window: cfg.window,
     },
   });
-  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    let id: unknown;
-    try {
-      ({ id } = JSON.parse(line) as { id: unknown });
-    } catch {
-      return out({ ok: false, code: 'INVALID_ARGUMENT' });
-    }
-    out({ id, ok: true, isLeader: replica.isLeader(), leader: replica.leaderHint(), chosenUpTo: replica.chosenUpTo(), appliedUpTo: replica.appliedUpTo(), ballot: replica.ballot(), appliedCommands, digest: digest.toString(16) });
-  });
   const stop = async () => {
     await host.close();
     await bus.close();
     await storage.close();
     process.exit(0);
   };
-  rl.on('close', () => void stop());
+  const { reply } = serveStdioControl(
+    () => ({ ok: true, isLeader: replica.isLeader(), leader: replica.leaderHint(), chosenUpTo: replica.chosenUpTo(), appliedUpTo: replica.appliedUpTo(), ballot: replica.ballot(), appliedCommands, digest: digest.toString(16) }),
+    () => void stop(),
+  );
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-  out({ ready: true, nodeId: cfg.nodeId, group: cfg.group });
+  reply({ ready: true, nodeId: cfg.nodeId, group: cfg.group });
 }

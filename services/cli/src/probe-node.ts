@@ -8,10 +8,9 @@
  *   → {"id":3,"op":"notes"}                              ← {"id":3,"ok":true,"notes":[{"from":"n1","token":"t1"}]}
  *   → {"id":4,"op":"stats"}                              ← {"id":4,"ok":true,"received":..,"dropped":..,"chaosVersion":..}
  */
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { SynodError } from '@synod/codec';
-import { createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { connectBus } from '@synod/transport';
 
 const command = z.discriminatedUnion('op', [
@@ -29,44 +28,37 @@ export async function runProbeNode(argv: string[]): Promise<void> {
   bus.on('ping', (env) => ({ kind: 'pong', body: { nonce: env.body.nonce } }));
   bus.on('note', (env) => void notes.push({ from: env.from, token: env.body.token }));
 
-  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
   let nonce = 0;
-  const handle = async (line: string) => {
-    let cmd: z.infer<typeof command>;
-    try {
-      cmd = command.parse(JSON.parse(line));
-    } catch (err) {
-      return out({ ok: false, code: 'INVALID_ARGUMENT', message: String(err).slice(0, 200) });
-    }
+  const handle = async (raw: unknown): Promise<object> => {
+    const parsed = command.safeParse(raw);
+    if (!parsed.success) return { ok: false, code: 'INVALID_ARGUMENT', message: parsed.error.message.slice(0, 200) };
+    const cmd = parsed.data;
     switch (cmd.op) {
       case 'ping': {
         const t0 = performance.now();
         try {
           await bus.request(cmd.to, 'ping', { nonce: ++nonce }, { timeoutMs: cmd.timeoutMs });
-          return out({ id: cmd.id, ok: true, rttMs: performance.now() - t0 });
+          return { ok: true, rttMs: performance.now() - t0 };
         } catch (err) {
-          const code = err instanceof SynodError ? err.code : 'INTERNAL';
-          return out({ id: cmd.id, ok: false, code });
+          return { ok: false, code: err instanceof SynodError ? err.code : 'INTERNAL' };
         }
       }
       case 'note':
         bus.send(cmd.to, 'note', { token: cmd.token });
         await bus.wire.flush();
-        return out({ id: cmd.id, ok: true });
+        return { ok: true };
       case 'notes':
-        return out({ id: cmd.id, ok: true, notes });
+        return { ok: true, notes };
       case 'stats':
-        return out({ id: cmd.id, ok: true, ...bus.stats(), chaosVersion: bus.chaos.version });
+        return { ok: true, ...bus.stats(), chaosVersion: bus.chaos.version };
     }
   };
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => void handle(line));
   const stop = async () => {
     await bus.close();
     process.exit(0);
   };
-  rl.on('close', () => void stop());
+  const { reply } = serveStdioControl(handle, () => void stop());
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-  out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc });
+  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc });
 }

@@ -3,10 +3,9 @@
  * Prints {"ready":true,…} on stdout once serving; answers {"op":"status"} lines on stdin; logs to stderr.
  */
 import { readFileSync } from 'node:fs';
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
 import { SynodError } from '@synod/codec';
-import { booleanFlag, createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
@@ -103,17 +102,6 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     logger: log,
   });
   await server.start();
-  const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
-  const rl = createInterface({ input: process.stdin });
-  rl.on('line', (line) => {
-    let id: unknown;
-    try {
-      ({ id } = JSON.parse(line) as { id: unknown });
-    } catch {
-      return out({ ok: false, code: 'INVALID_ARGUMENT' });
-    }
-    out({ id, ok: true, ...server.status() });
-  });
   const stop = async () => {
     daemon?.stop();
     await server.close();
@@ -123,11 +111,14 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     process.exit(0);
   };
   // Without a controlling parent (stdin closed at once, e.g. under nohup) keep serving until a signal.
-  rl.on('close', () => {
-    if (process.env.SYNOD_STOP_ON_STDIN_CLOSE !== 'false') void stop();
-  });
+  const { reply } = serveStdioControl(
+    () => ({ ok: true, ...server.status() }),
+    () => {
+      if (process.env.SYNOD_STOP_ON_STDIN_CLOSE !== 'false') void stop();
+    },
+  );
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   log.info({ splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) }, 'spanserver serving');
-  out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) });
+  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) });
 }

@@ -13,9 +13,8 @@
  *   → {"id":1,"op":"status"}   ← {"id":1,"ok":true,"kind":"reference","earliest":..,"latest":..,"serving":true,..}
  *   → {"id":2,"op":"metrics"}  ← {"id":2,"ok":true,"text":"synod_… 1\n…"}
  */
-import { createInterface } from 'node:readline';
 import { z } from 'zod';
-import { booleanFlag, createLogger, loadConfig, nodeIdentity } from '@synod/config';
+import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { connectBus } from '@synod/transport';
 import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, referenceAnswer, serveTimeMaster, systemClock, type TTInterval } from '@synod/truetime';
 
@@ -96,21 +95,12 @@ export async function runTimemaster(argv: string[]): Promise<void> {
   };
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
-  if (cfg.controlStdin) {
-    const rl = createInterface({ input: process.stdin });
-    rl.on('line', (line) => {
-      let cmd: { id?: unknown; op?: unknown };
-      try {
-        cmd = JSON.parse(line) as typeof cmd;
-      } catch {
-        return out({ ok: false, code: 'INVALID_ARGUMENT' });
-      }
-      if (cmd.op === 'metrics') return out({ id: cmd.id, ok: true, text: bus.metrics.render() });
+  if (cfg.controlStdin)
+    serveStdioControl((cmd) => {
+      if (cmd.op === 'metrics') return { ok: true, text: bus.metrics.render() };
       const iv = answer();
       const status = tt?.status();
-      out({ id: cmd.id, ok: true, kind: cfg.kind, ...(iv ?? {}), serving: iv !== undefined, reason: status?.reason, syncs: daemon?.syncs ?? 0, skewUs: clock.skewUs, driftPpm: clock.driftPpm });
-    });
-    rl.on('close', () => void stop());
-  }
+      return { ok: true, kind: cfg.kind, ...(iv ?? {}), serving: iv !== undefined, reason: status?.reason, syncs: daemon?.syncs ?? 0, skewUs: clock.skewUs, driftPpm: clock.driftPpm };
+    }, () => void stop());
   out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, kind: cfg.kind });
 }

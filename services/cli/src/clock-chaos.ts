@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { ClockFault } from '@synod/codec';
 import { ConfigError, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
 import { connectBus } from '@synod/transport';
+import { resolveCluster } from './client-commands.js';
 
 export const CLOCK_CHAOS_HELP = `Clock faults:
   synod chaos skew <node|*> <ms>      step the node's clock to <ms> off true time (0 removes the skew)
@@ -28,9 +29,10 @@ export function clockFaultFrom(words: string[]): ClockFault {
 
 export async function runClockChaos(argv: string[]): Promise<void> {
   const { positional } = parseFlags(argv);
-  const opts = loadConfig(z.object({ natsUrl: nodeIdentity.natsUrl, cluster: nodeIdentity.cluster }), { argv });
+  const opts = loadConfig(z.object({ dataDir: z.string().default('.synod'), natsUrl: z.string().optional(), cluster: z.string().optional() }), { argv });
+  const where = resolveCluster(opts);
   const fault = clockFaultFrom(positional);
-  const bus = await connectBus(opts.natsUrl, { nodeId: `chaos-${process.pid}`, dc: 'control', cluster: opts.cluster });
+  const bus = await connectBus(where.natsUrl, { nodeId: `chaos-${process.pid}`, dc: 'control', cluster: where.cluster });
   try {
     await bus.broadcastChaos('clock.fault', fault);
     process.stdout.write(JSON.stringify(fault) + '\n');

@@ -1,7 +1,7 @@
 /** `synod chaos skew|drift`: clock faults, broadcast on the chaos subject (never faulted itself). */
 import { z } from 'zod';
 import type { ClockFault } from '@synod/codec';
-import { ConfigError, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
+import { ConfigError, loadConfig, parseFlags } from '@synod/config';
 import { connectBus } from '@synod/transport';
 import { resolveCluster } from './client-commands.js';
 

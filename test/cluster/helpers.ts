@@ -14,9 +14,9 @@ export interface TestCluster {
 }
 
 /** Three spanserver processes (dc-a, dc-b, dc-c) and a nats-server, data in a temp dir. */
-export async function startTestCluster(): Promise<TestCluster> {
+export async function startTestCluster(opts: { syncIntervalMs?: number } = {}): Promise<TestCluster> {
   const dir = mkdtempSync(join(tmpdir(), 'synod-cluster-'));
-  const cluster = await launchCluster({ dataDir: dir, dcs: 3, splitKeys: ['g', 'p'], cluster: 'synod' });
+  const cluster = await launchCluster({ dataDir: dir, dcs: 3, splitKeys: ['g', 'p'], cluster: 'synod', ...opts });
   const buses: Bus[] = [];
   const control = await connectBus(cluster.info.natsUrl, { nodeId: 'test-control', dc: 'control' });
   buses.push(control);

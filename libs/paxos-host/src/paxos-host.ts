@@ -22,6 +22,12 @@ export interface PaxosHostOptions {
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
   /** Called when durable state could not be written: the process must not go on. */
   onFatal?: (err: unknown) => void;
+  /**
+   * While this returns true the host stops ticking its replicas: no heartbeats, no elections,
+   * no lease renewals, so a leader steps aside and this node does not campaign. The process
+   * still answers as an acceptor. Spanservers pause while their clock is out of bounds.
+   */
+  paused?: () => boolean;
 }
 
 export interface GroupSpec {
@@ -68,6 +74,7 @@ export class PaxosHost {
   private readonly rng: Rng;
   private readonly log: PaxosHostOptions['logger'];
   private readonly onFatal: (err: unknown) => void;
+  private readonly paused: () => boolean;
   private ticker: NodeJS.Timeout | undefined;
   private closed = false;
 
@@ -83,6 +90,7 @@ export class PaxosHost {
         this.log?.fatal({ err }, 'durable write failed; stopping');
         process.exit(70);
       });
+    this.paused = opts.paused ?? (() => false);
     this.bus.on('paxos', (env) => this.onPaxos(env));
     this.bus.on('paxos.propose', async (env) => {
       const body = env.body;
@@ -168,7 +176,7 @@ export class PaxosHost {
   }
 
   private tickAll(): void {
-    if (this.closed) return;
+    if (this.closed || this.paused()) return;
     const now = this.clock();
     for (const g of this.groups.values()) this.handle(g, g.replica.tick(now));
   }

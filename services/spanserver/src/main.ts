@@ -85,8 +85,10 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   const log = createLogger({ service: 'spanserver', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
   const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
-  const host = new PaxosHost({ bus, storage, logger: log });
   const { tt, daemon } = await startTrueTime(cfg, bus, log);
+  // A node whose clock is out of bounds must not lead (Spanner evicts it): it stops ticking, so
+  // its leases lapse and the other replicas elect a leader whose clock can be trusted.
+  const host = new PaxosHost({ bus, storage, logger: log, paused: () => !tt.isServing() });
   const server = new Spanserver({
     nodeId: cfg.nodeId,
     dc: cfg.dc,

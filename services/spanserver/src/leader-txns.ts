@@ -90,7 +90,8 @@ export class LeaderTxns {
         throw new SynodError('TXN_ABORTED', `${ref.id}: its read locks are no longer held${record?.aborted ? ` (${record.aborted})` : ''}; retry the transaction`);
     }
     const t = this.txn(ref);
-    let released = true;
+    let expected: ReturnType<SplitState['expectOutcome']> | undefined;
+    let proposalFailed = false;
     try {
       for (const w of writes) await this.lock(t, w.key, 'exclusive');
       this.checkAlive(t);
@@ -104,27 +105,28 @@ export class LeaderTxns {
       if (ts > now.earliest + this.ctx.leaseRemainingUs())
         throw new SynodError('TXN_ABORTED', `${this.ctx.self}'s lease on ${this.ctx.split.id} does not cover timestamp ${ts}; retry the transaction`);
       const commandId = this.ctx.nextCommandId();
-      const expected = this.ctx.state.expectOutcome(commandId);
+      expected = this.ctx.state.expectOutcome(commandId);
+      const outcome = expected.outcome;
       this.lastProposalMs = Date.now();
       let replicatedAt = 0;
-      const proposed = this.ctx.propose([{ id: commandId, payload: { t: 'commit', txn: ref.id, ts, writes } }], 10_000);
-      const replicated = proposed.then(() => expected.outcome).then((o) => ((replicatedAt = performance.now()), o));
-      // If the proposal times out its entry may still be chosen later: the locks stay until its
-      // outcome is known (or the epoch ends, which drops the whole lock table).
-      proposed.catch(() => {
-        released = false;
-        void expected.outcome.then(
-          () => this.finish(ref.id),
-          () => this.finish(ref.id),
-        );
-      });
+      const replicated = this.ctx
+        .propose([{ id: commandId, payload: { t: 'commit', txn: ref.id, ts, writes } }], 10_000)
+        .catch((err: unknown) => {
+          proposalFailed = true;
+          throw err;
+        })
+        .then(() => outcome)
+        .then((o) => ((replicatedAt = performance.now()), o));
       // Commit wait overlaps replication: the reply waits for whichever ends last.
       const waited = this.ctx.tt.waitUntilAfter(ts).then(() => performance.now());
-      const [outcome, waitedAt] = await Promise.all([replicated, waited]);
-      if (!outcome.committed) throw new SynodError('TXN_ABORTED', `commit refused: ${outcome.reason}; retry the transaction`);
+      const [result, waitedAt] = await Promise.all([replicated, waited]);
+      if (!result.committed) throw new SynodError('TXN_ABORTED', `commit refused: ${result.reason}; retry the transaction`);
       return { ts, commitWaitUs: Math.max(0, Math.round((waitedAt - replicatedAt) * 1000)) };
     } finally {
-      if (released) this.finish(ref.id);
+      // A proposal that timed out may still be chosen later: its locks stay until its outcome is
+      // known (or the epoch ends, which drops the whole lock table).
+      if (proposalFailed && expected) void expected.outcome.then(() => this.finish(ref.id), () => this.finish(ref.id));
+      else this.finish(ref.id);
     }
   }
 

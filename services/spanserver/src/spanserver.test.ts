@@ -28,7 +28,7 @@ beforeAll(async () => {
     await bus.start();
     const storage = openStorage({ path: join(dir, n.id), fsync: false });
     const host = new PaxosHost({ bus, storage, tickMs: 5 });
-    const server = new Spanserver({ nodeId: n.id, dc: n.dc, bus, storage, host, tt: new LocalTrueTime(1_000), rangeMap, heartbeatMs: 20, electionTimeoutMs: 100 });
+    const server = new Spanserver({ nodeId: n.id, dc: n.dc, bus, storage, host, tt: new LocalTrueTime(1_000), rangeMap, heartbeatMs: 50, electionTimeoutMs: 500 });
     await server.start();
     stops.push(async () => {
       await server.close();
@@ -48,7 +48,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('spanserver with the TypeScript client (in-memory bus, LMDB)', () => {
+describe('spanserver with the TypeScript client (in-memory bus, LMDB)', { timeout: 60_000 }, () => {
   it('writes, reads back strongly, and scans across splits at one timestamp', async () => {
     const ts = await client.put('apple', 'red');
     await client.put('zebra', 'striped');

@@ -479,15 +479,24 @@ export class Replica {
     if (preempted && !this.config.features.backoff) this.startElection();
   }
 
-  private onAccept(m: AcceptMsg): void {
+  /**
+   * The acceptor's common gate for a leader's Accept or Heartbeat: a lower ballot is nacked,
+   * one its lease vote forbids is ignored; otherwise it promises the ballot and notes the leader.
+   */
+  private admitLeaderMessage(m: { ballot: Ballot; from: string }): boolean {
     this.observeRound(m.ballot.round);
     if (compareBallot(m.ballot, this.promised) < 0) {
       this.send(m.from, { type: 'nack', ballot: m.ballot, promised: this.promised });
-      return;
+      return false;
     }
-    if (!this.mayAcceptFor(m.ballot)) return;
+    if (!this.mayAcceptFor(m.ballot)) return false;
     this.setPromised(m.ballot);
     this.noteLeader(m.ballot);
+    return true;
+  }
+
+  private onAccept(m: AcceptMsg): void {
+    if (!this.admitLeaderMessage(m)) return;
     const slots: number[] = [];
     const compacted = this.snapshotUpTo();
     for (const e of m.entries) {
@@ -503,16 +512,9 @@ export class Replica {
   }
 
   private onHeartbeat(m: HeartbeatMsg): void {
-    this.observeRound(m.ballot.round);
-    if (compareBallot(m.ballot, this.promised) < 0) {
-      this.send(m.from, { type: 'nack', ballot: m.ballot, promised: this.promised });
-      return;
-    }
-    if (!this.mayAcceptFor(m.ballot)) return;
     // Votes follow a durable promise (the ack waits for it), so that a replica with empty
     // durable state provably never voted, and a restarted one knows which vote it may have forgotten.
-    this.setPromised(m.ballot);
-    this.noteLeader(m.ballot);
+    if (!this.admitLeaderMessage(m)) return;
     this.grantVote(m.ballot);
     this.send(m.from, { type: 'heartbeatAck', ballot: m.ballot, sentAtUs: m.sentAtUs, chosenUpTo: this.chosenPrefix });
     this.learnFromLeader(m.ballot, m.chosenUpTo, m.from);

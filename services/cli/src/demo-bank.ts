@@ -2,8 +2,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SynodClient } from '@synod/client';
-import { EMPTY_CHAOS, chaos, connectBus } from '@synod/transport';
+import { connectBus } from '@synod/transport';
 import { Bank } from './bank.js';
+import { runPartitionPhases } from './demo-phases.js';
 import { launchCluster } from './cluster-launch.js';
 import { collectStatus, renderStatus } from './client-commands.js';
 import { waitForLeaders } from './up.js';
@@ -43,41 +44,21 @@ export async function bankDemo(opts: BankDemoOptions, say: (s: string) => void):
       const rows = await collectStatus(control, cluster.rangeMap.nodes());
       return rows.find((r) => r.status?.groups.some((g) => g.id === split && g.isLeader))?.dc;
     };
-    let state = EMPTY_CHAOS;
-    const phases: Array<{ title: string; act: () => Promise<void> }> = [
-      { title: 'healthy', act: async () => undefined },
-      {
-        title: 'leader DC partitioned',
-        act: async () => {
-          const dc = (await leaderDc()) ?? 'dc-a';
-          state = chaos.partition(state, [dc], ['*']);
-          await control.publishChaos(state);
-          say(`  >> partitioned ${dc} (leader of ${split}) from every other DC`);
-        },
-      },
-      {
-        title: 'healed',
-        act: async () => {
-          state = chaos.heal(state);
-          await control.publishChaos(state);
-          say('  >> healed');
-        },
-      },
-    ];
-    const started = Date.now();
     let last = 0;
-    for (const phase of phases) {
-      await phase.act();
-      for (let s = 0; s < opts.phaseSeconds; s++) {
-        await new Promise((r) => setTimeout(r, 1000));
+    await runPartitionPhases({
+      bus: control,
+      leaderDc: async () => ({ dc: (await leaderDc()) ?? 'dc-a', label: `leader of ${split}` }),
+      phaseSeconds: opts.phaseSeconds,
+      say,
+      report: async () => {
         const st = bank.stats;
-        say(
-          `  t=${((Date.now() - started) / 1000).toFixed(0).padStart(2)}s  [${phase.title.padEnd(21)}]  transfers ${String(st.transfers).padStart(5)} (+${String(st.transfers - last).padStart(4)}/s)  ` +
-            `audits ${st.audits} (bad ${st.badAudits})  leader ${(await leaderDc()) ?? '—'}  retries ${st.retries}  unknown-outcome ${st.failed}`,
-        );
+        const line =
+          `transfers ${String(st.transfers).padStart(5)} (+${String(st.transfers - last).padStart(4)}/s)  ` +
+          `audits ${st.audits} (bad ${st.badAudits})  leader ${(await leaderDc()) ?? '—'}  retries ${st.retries}  unknown-outcome ${st.failed}`;
         last = st.transfers;
-      }
-    }
+        return line;
+      },
+    });
     await bank.stop();
     const final = await bank.audit().catch(async (err) => {
       say(renderStatus(await collectStatus(control, cluster.rangeMap.nodes())).replace(/^/gm, '  '));

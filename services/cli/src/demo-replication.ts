@@ -3,8 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SynodError } from '@synod/codec';
 import type { NatsServerHandle } from '@synod/natsd';
-import { EMPTY_CHAOS, chaos, connectBus, type Bus } from '@synod/transport';
+import { connectBus, type Bus } from '@synod/transport';
 import { ChildNode } from './child-node.js';
+import { runPartitionPhases } from './demo-phases.js';
 
 const NODES = [
   { id: 'n1', dc: 'dc-a' },
@@ -88,41 +89,22 @@ export async function replicationDemo(nats: NatsServerHandle, cluster: string, o
     };
     const workers = Array.from({ length: opts.workers }, (_, w) => worker(w));
 
-    let chaosState = EMPTY_CHAOS;
-    const phases = [
-      { title: 'healthy', act: async () => undefined },
-      {
-        title: 'leader DC partitioned',
-        act: async () => {
-          chaosState = chaos.partition(chaosState, [leader.dc], ['*']);
-          await client!.publishChaos(chaosState);
-          say(`  >> partitioned ${leader.dc} (leader ${leader.id}) from every other DC`);
-        },
-      },
-      {
-        title: 'healed',
-        act: async () => {
-          chaosState = chaos.heal(chaosState);
-          await client!.publishChaos(chaosState);
-          say('  >> healed');
-        },
-      },
-    ];
-    const started = Date.now();
     let last = 0;
-    for (const phase of phases) {
-      await phase.act();
-      for (let s = 0; s < opts.phaseSeconds; s++) {
-        await new Promise((r) => setTimeout(r, 1000));
+    await runPartitionPhases({
+      bus: client,
+      leaderDc: async () => ({ dc: leader.dc, label: `leader ${leader.id}` }),
+      phaseSeconds: opts.phaseSeconds,
+      say,
+      report: async () => {
         const st = await statuses();
         const leaders = st.map((x, i) => (x.isLeader ? NODES[i]!.id : null)).filter(Boolean);
-        say(
-          `  t=${((Date.now() - started) / 1000).toFixed(0).padStart(2)}s  [${phase.title.padEnd(21)}]  committed ${String(acked).padStart(6)} (+${String(acked - last).padStart(5)}/s)  ` +
-            `leader(s) ${leaders.join(',') || 'none'}  applied ${st.map((x) => x.appliedUpTo).join('/')}  client retries ${retries}`,
-        );
+        const line =
+          `committed ${String(acked).padStart(6)} (+${String(acked - last).padStart(5)}/s)  ` +
+          `leader(s) ${leaders.join(',') || 'none'}  applied ${st.map((x) => x.appliedUpTo).join('/')}  client retries ${retries}`;
         last = acked;
-      }
-    }
+        return line;
+      },
+    });
     running = false;
     await Promise.all(workers);
 

@@ -2,23 +2,18 @@
  * Issue "spanserver" must-show: a concurrent single-split bank workload over real processes
  * while the split leader's process is SIGKILLed and later restarted.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { Bank } from '@synod/cli';
 import type { SynodClient } from '@synod/client';
-import { sleep, startTestCluster, type TestCluster } from './helpers.js';
+import { sleep, useTestCluster } from './helpers.js';
 
 /** Stated bound: election timeout (0.5–1 s randomized) + the new leader's barrier entry + client backoff. */
 const FAILOVER_BOUND_MS = 5_000;
 
-let tc: TestCluster;
-beforeAll(async () => {
-  tc = await startTestCluster();
-}, 60_000);
-afterAll(async () => {
-  await tc?.stop();
-});
+const cluster = useTestCluster();
 
 it('conserves money, loses no acknowledged transfer, fails over in bound, and keeps follower reads up', async () => {
+  const tc = cluster();
   const writer = await tc.client('dc-a', 'writer');
   const bank = new Bank(writer, { accounts: 10, initial: 100, workers: 4, journal: true });
   await bank.setup();

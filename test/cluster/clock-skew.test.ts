@@ -2,19 +2,14 @@
  * A spanserver whose clock is stepped beyond its ε stops serving (DESIGN §5) and, since it may
  * not lead either, the other replicas take over its splits; removing the skew brings it back.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import { collectStatus } from '@synod/cli';
-import { sleep, startTestCluster, type TestCluster } from './helpers.js';
+import { sleep, useTestCluster } from './helpers.js';
 
-let tc: TestCluster;
-beforeAll(async () => {
-  tc = await startTestCluster({ syncIntervalMs: 500 });
-}, 60_000);
-afterAll(async () => {
-  await tc?.stop();
-});
+const cluster = useTestCluster({ syncIntervalMs: 500 });
 
 it('a skewed leader stops serving, loses its leadership, writes go on, and it recovers', async () => {
+  const tc = cluster();
   const nodes = tc.cluster.rangeMap.nodes();
   const split = tc.cluster.rangeMap.splitFor('clock-key').id;
   const victim = nodes[await tc.leaderOf(split)]!;

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SynodClient } from '@synod/client';
 import { collectStatus, launchCluster, waitForLeaders, type LaunchedCluster } from '@synod/cli';
+import { afterAll, beforeAll } from 'vitest';
 import { connectBus, type Bus } from '@synod/transport';
 
 export interface TestCluster {
@@ -48,3 +49,18 @@ export async function startTestCluster(opts: { syncIntervalMs?: number } = {}): 
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Starts a test cluster before the file's tests and stops it after; call the result for it. */
+export function useTestCluster(opts: { syncIntervalMs?: number } = {}): () => TestCluster {
+  let tc: TestCluster | undefined;
+  beforeAll(async () => {
+    tc = await startTestCluster(opts);
+  }, 60_000);
+  afterAll(async () => {
+    await tc?.stop();
+  });
+  return () => {
+    if (!tc) throw new Error('the test cluster did not start');
+    return tc;
+  };
+}

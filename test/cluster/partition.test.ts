@@ -2,20 +2,15 @@
  * Issue "spanserver" must-show: partitioning the leader's DC. The majority elects a new leader
  * and keeps committing; the minority replica refuses writes and serves only reads its t_safe covers.
  */
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { expect, it } from 'vitest';
 import type { MessageBody } from '@synod/codec';
 import { EMPTY_CHAOS, chaos } from '@synod/transport';
-import { sleep, startTestCluster, type TestCluster } from './helpers.js';
+import { sleep, useTestCluster } from './helpers.js';
 
-let tc: TestCluster;
-beforeAll(async () => {
-  tc = await startTestCluster();
-}, 60_000);
-afterAll(async () => {
-  await tc?.stop();
-});
+const cluster = useTestCluster();
 
 it('majority keeps committing, minority refuses writes and serves only covered reads', async () => {
+  const tc = cluster();
   const nodes = tc.cluster.rangeMap.nodes();
   const split = tc.cluster.rangeMap.splitFor('acct').id;
   const leaderIdx = await tc.leaderOf(split);

@@ -10,6 +10,10 @@ export const ERROR_CODES = [
   'INVALID_ARGUMENT',
   'TIMEOUT',
   'INTERNAL',
+  /** Over a documented maximum (docs/limits.md); the hint carries `limit` and `actual`. */
+  'KEY_TOO_LARGE',
+  'VALUE_TOO_LARGE',
+  'TXN_TOO_LARGE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec';
 import type { Logger } from '@synod/config';
-import { Replica, ZERO_BALLOT, type Snapshot, type ApplyEntry, type Command, type PaxosMessage, type Ready, type ReplicaConfig, type Rng } from '@synod/paxos';
+import { Replica, ZERO_BALLOT, type AppliedState, type SnapshotTransfer, type Snapshot, type ApplyEntry, type Command, type PaxosMessage, type Ready, type ReplicaConfig, type Rng } from '@synod/paxos';
 import type { PaxosPersist, PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 
@@ -41,6 +41,15 @@ export interface GroupSpec {
    */
   snapshot?: () => unknown;
   restore?: (data: unknown) => void;
+  /**
+   * The shell's durable applied state, for a state machine that applies durably (the
+   * spanserver): the replica resumes at `applied.upTo` and re-applies nothing below it, and
+   * the host does not call `restore` at start-up (the shell's own state is already there).
+   * The shell persists `appliedRecordOf(entry)` with every entry it applies.
+   */
+  applied?: AppliedState;
+  /** How snapshots travel to peers; default JSON of the Snapshot (see SnapshotTransfer). */
+  snapshotTransfer?: SnapshotTransfer;
 }
 
 interface Waiter {
@@ -111,8 +120,13 @@ export class PaxosHost {
     const state = await store.load();
     // Restart = the durable snapshot + the log tail after it.
     const snapshot = state.snapshot as Snapshot | undefined;
-    if (snapshot) spec.restore?.(snapshot.data);
-    const replica = new Replica(spec.config, this.rng, { durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted, snapshot }, nowUs: this.clock() });
+    if (snapshot && !spec.applied) spec.restore?.(snapshot.data);
+    const replica = new Replica(spec.config, this.rng, {
+      durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted, snapshot },
+      nowUs: this.clock(),
+      ...(spec.applied ? { applied: spec.applied } : {}),
+      ...(spec.snapshotTransfer ? { snapshotTransfer: spec.snapshotTransfer } : {}),
+    });
     this.groups.set(group, new HostedGroup(replica, store, spec));
     return replica;
   }

@@ -40,7 +40,8 @@ export {
   type BrokenForTesting,
 } from './config.js';
 export {
-  isEmptyReady,
+  appliedRecordOf,
+  JSON_SNAPSHOT_TRANSFER,
   type Ready,
   type PersistRequest,
   type Outbound,
@@ -50,6 +51,8 @@ export {
   type ProposalStatus,
   type DurableState,
   type AppliedState,
+  type AppliedRecord,
+  type SnapshotTransfer,
   type Membership,
   type Snapshot,
 } from './output.js';

@@ -1,7 +1,7 @@
 import type { Ballot } from './ballot.js';
 import type { PaxosMessage } from './messages.js';
 import type { DedupeState } from './dedupe.js';
-import type { AcceptedEntry, Command, Value } from './value.js';
+import type { AcceptedEntry, Command, ConfigValue, Value } from './value.js';
 
 /** One configuration of the group: governs slots from `fromSlot` until the next one's. */
 export interface Membership {
@@ -75,7 +75,9 @@ export type ProposalStatus =
   /** No leader known here; retry elsewhere (leaderHint if any). */
   | 'not_leader'
   /** Every listed id was already applied: the client can be told it succeeded. */
-  | 'already_applied';
+  | 'already_applied'
+  /** Over the replica's maxCommandBytes: never replicated (the API limits keep clients below it). */
+  | 'too_large';
 
 export interface ProposalResult {
   ids: string[];
@@ -120,20 +122,46 @@ export interface DurableState {
   snapshot?: Snapshot | undefined;
 }
 
-/** For a shell that applies durably: the replica resumes after these. */
-export interface AppliedState {
-  upTo: number;
-  commandIds: Iterable<string>;
+/**
+ * What a shell that applies durably records with each applied entry (in the same write as the
+ * entry's effects), so that after a restart the replica resumes at the applied index and
+ * re-applies nothing: the command ids the entry applied (the dedupe state) and, for a
+ * configuration entry, the configuration.
+ */
+export interface AppliedRecord {
+  slot: number;
+  commandIds: string[];
+  config?: ConfigValue;
 }
 
-export function isEmptyReady(r: Ready): boolean {
-  return (
-    r.persist === undefined &&
-    r.send.length === 0 &&
-    r.apply.length === 0 &&
-    r.leadership === undefined &&
-    r.proposalResults === undefined &&
-    r.installSnapshot === undefined &&
-    r.reconfigureResult === undefined
-  );
+/** The record to persist for `entry`. */
+export function appliedRecordOf(entry: ApplyEntry): AppliedRecord {
+  const r: AppliedRecord = { slot: entry.slot, commandIds: entry.commands.map((c) => c.id) };
+  if (entry.value.kind === 'config') r.config = entry.value;
+  return r;
 }
+
+/**
+ * The durable applied state at start-up: slots below `upTo` are applied; `records` are the
+ * AppliedRecords of the slots from the durable snapshot's `upTo` (or 0) to `upTo`, every one.
+ */
+export interface AppliedState {
+  upTo: number;
+  records: Iterable<AppliedRecord>;
+}
+
+/**
+ * How a snapshot travels to a peer that fell behind the compaction point. The default sends
+ * JSON of the Snapshot. A shell whose state lives outside the snapshot's `data` (the
+ * spanserver's MVCC keyspace) supplies its own: `encode` adds that state, `decode` turns the
+ * text back into the Snapshot whose `data` the receiving shell's restore() installs.
+ */
+export interface SnapshotTransfer {
+  encode(snap: Snapshot): string;
+  decode(text: string): Snapshot;
+}
+
+export const JSON_SNAPSHOT_TRANSFER: SnapshotTransfer = {
+  encode: (snap) => JSON.stringify(snap),
+  decode: (text) => JSON.parse(text) as Snapshot,
+};

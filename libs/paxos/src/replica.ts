@@ -18,15 +18,17 @@ import type {
   SnapshotChunkMsg,
   SnapshotRequestMsg,
 } from './messages.js';
-import type {
-  AppliedState,
-  ApplyEntry,
-  DurableState,
-  LeadershipChange,
-  Membership,
-  ProposalResult,
-  Ready,
-  Snapshot,
+import {
+  JSON_SNAPSHOT_TRANSFER,
+  type AppliedState,
+  type SnapshotTransfer,
+  type ApplyEntry,
+  type DurableState,
+  type LeadershipChange,
+  type Membership,
+  type ProposalResult,
+  type Ready,
+  type Snapshot,
 } from './output.js';
 import type { Rng } from './rng.js';
 import { NOOP, valuesEqual, type AcceptedEntry, type Command, type ConfigValue, type SlotValue, type Value } from './value.js';
@@ -63,6 +65,7 @@ interface InFlight {
 export class Replica {
   readonly config: ResolvedConfig;
   private readonly rng: Rng;
+  private readonly transfer: SnapshotTransfer;
 
   // Durable acceptor state (mirrors what the shell persisted).
   private promised: Ballot;
@@ -124,8 +127,9 @@ export class Replica {
   constructor(
     config: ReplicaConfig,
     rng: Rng,
-    opts: { durable?: DurableState; applied?: AppliedState; nowUs?: number } = {},
+    opts: { durable?: DurableState; applied?: AppliedState; nowUs?: number; snapshotTransfer?: SnapshotTransfer } = {},
   ) {
+    this.transfer = opts.snapshotTransfer ?? JSON_SNAPSHOT_TRANSFER;
     this.config = resolveConfig(config);
     this.rng = rng;
     this.nowUs = opts.nowUs ?? 0;
@@ -154,12 +158,20 @@ export class Replica {
     for (const e of this.log.values()) maxRound = Math.max(maxRound, e.ballot.round);
     this.maxRoundSeen = maxRound;
 
+    this.applied = appliedFrom;
+    this.dedupe = new Dedupe(snap?.dedupe);
     if (opts.applied && opts.applied.upTo > appliedFrom) {
-      this.applied = opts.applied.upTo;
-      this.dedupe = new Dedupe(snap?.dedupe, opts.applied.commandIds);
-    } else {
-      this.applied = appliedFrom;
-      this.dedupe = new Dedupe(snap?.dedupe);
+      // Resume where the shell's durable state is: rebuild the dedupe set and the configurations
+      // from the records of the applied slots after the snapshot; apply none of them again.
+      let next = appliedFrom;
+      for (const r of opts.applied.records) {
+        invariant(r.slot === next, 'applied records are contiguous from the snapshot', () => `expected slot ${next}, got ${r.slot} at ${this.config.self}`);
+        for (const id of r.commandIds) this.dedupe.add(id);
+        if (r.config) this.applyConfig(r.slot, r.config);
+        next = r.slot + 1;
+        this.applied = next;
+      }
+      invariant(next === opts.applied.upTo, 'applied records reach the applied index', () => `records end at ${next}, applied ${opts.applied!.upTo} at ${this.config.self}`);
     }
     this.chosenPrefix = this.applied;
     this.nextSlot = this.chosenPrefix;
@@ -594,7 +606,7 @@ export class Replica {
   private sendSnapshotChunk(to: string, chunk: number): void {
     const snap = this.snapshot;
     if (snap === null) return;
-    this.snapshotText ??= JSON.stringify(snap);
+    this.snapshotText ??= this.transfer.encode(snap);
     const size = this.config.snapshotChunkChars;
     const chunks = Math.max(1, Math.ceil(this.snapshotText.length / size));
     if (chunk < 0 || chunk >= chunks) return;
@@ -625,7 +637,7 @@ export class Replica {
       return;
     }
     this.incoming = null;
-    this.installSnapshot(JSON.parse(inc.parts.join('')) as Snapshot);
+    this.installSnapshot(this.transfer.decode(inc.parts.join('')));
   }
 
   /** A snapshot from a peer replaces everything below its index. */

@@ -38,3 +38,14 @@ export const NATS_MAX_PAYLOAD_BYTES = 8 * MiB;
 
 if (MAX_COMMAND_BYTES + ENVELOPE_OVERHEAD_BYTES > MAX_PAXOS_MESSAGE_BYTES) throw new Error('limits: a maximal command must fit in one Paxos message');
 if (MAX_PAXOS_MESSAGE_BYTES + ENVELOPE_OVERHEAD_BYTES > NATS_MAX_PAYLOAD_BYTES) throw new Error('limits: a maximal Paxos message must fit in one NATS payload');
+
+/**
+ * Bounds on protocol numbers. Rounds grow by one per election, slots by one per log entry and
+ * local clocks read microseconds: legitimate values stay far below these for centuries, so a
+ * number above one is hostile or corrupt. The codec drops such messages (counted) before any
+ * core sees them, and the cores never produce one, so `x + 1` never leaves the safe integers.
+ */
+export const MAX_BALLOT_ROUND = 2 ** 40;
+export const MAX_SLOT = 2 ** 50;
+/** Microseconds: any clock reading or timestamp (2^52 µs is about the year 2112). */
+export const MAX_TIMESTAMP_US = 2 ** 52;

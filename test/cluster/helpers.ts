@@ -8,6 +8,9 @@ import { connectBus, type Bus } from '@synod/transport';
 
 export interface TestClusterOptions {
   syncIntervalMs?: number;
+  /** daemon (default): time masters and a sync daemon per spanserver; local: fixed ε of epsilonMs. */
+  truetime?: 'daemon' | 'local';
+  epsilonMs?: number;
   /** Keep data here (and leave it on stop) instead of a fresh temp dir: a restart reuses it. */
   dataDir?: string;
 }

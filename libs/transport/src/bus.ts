@@ -10,16 +10,32 @@ export interface OutMessage<K extends MessageKind = MessageKind> {
   group?: string;
 }
 
-/** What a request handler returns: the reply message. Throwing a SynodError replies with it. */
+/**
+ * What a request handler returns: the reply message. Throwing a SynodError replies with it;
+ * throwing anything else is a bug or a broken invariant and stops the process (BusOptions.onFatal).
+ */
 export type Handler = (env: Envelope) => OutMessage | void | Promise<OutMessage | void>;
 
 export type BusLogger = Pick<Logger, 'warn' | 'info' | 'error'> & Partial<Pick<Logger, 'fatal'>>;
+
+/** What the bus knows when a handler fails fatally. */
+export interface FatalContext {
+  kind: MessageKind;
+  from: string;
+  group: string;
+}
 
 export interface BusOptions {
   nodeId: string;
   dc: string;
   cluster?: string;
   logger?: BusLogger;
+  /**
+   * Called once when a handler throws (or rejects with) something other than a SynodError: a
+   * bug or a broken invariant, after which the process must not limp on (DESIGN §3.6). The bus
+   * delivers and sends nothing more after it. Default: log at fatal level and exit with 70.
+   */
+  onFatal?: (err: unknown, context: FatalContext) => void;
   metrics?: Metrics;
   /** Randomness for loss and jitter; injectable for reproducible tests. */
   rand?: () => number;
@@ -49,12 +65,15 @@ export class Bus {
   private readonly log: BusLogger;
   private readonly badInput: RateLimitedLog;
   private readonly badOutput: RateLimitedLog;
+  private readonly onFatal: (err: unknown, context: FatalContext) => void;
   private readonly rand: () => number;
   private readonly simulateDcs: boolean;
   private readonly unsubs: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private chaosState: ChaosState = EMPTY_CHAOS;
   private closed = false;
+  /** Set once a handler failed fatally: nothing is delivered or sent after that. */
+  private halted = false;
 
   constructor(
     readonly wire: Wire,
@@ -68,6 +87,7 @@ export class Bus {
     this.log = opts.logger ?? silentLog;
     this.badInput = new RateLimitedLog(this.log);
     this.badOutput = new RateLimitedLog(this.log);
+    this.onFatal = opts.onFatal ?? ((err, context) => defaultFatal(opts.logger, err, context));
     this.rand = opts.rand ?? Math.random;
     this.simulateDcs = opts.simulateDcs ?? true;
   }
@@ -112,14 +132,14 @@ export class Bus {
    * dropped, and send returns false. Callers may treat it like a message lost in transit.
    */
   send<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, group = ''): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.halted) return false;
     const subject = this.subj.node(to);
     return this.emit(kind, subject, this.pack(kind, body, group), (b) => this.wire.publish(subject, b)) === 'sent';
   }
 
   /** `send` to every process; returns false, without throwing, when the message was not published. */
   broadcast<K extends MessageKind>(kind: K, body: MessageInput<K>, group = ''): boolean {
-    if (this.closed) return false;
+    if (this.closed || this.halted) return false;
     return this.emit(kind, this.subj.all, this.pack(kind, body, group), (b) => this.wire.publish(this.subj.all, b)) === 'sent';
   }
 
@@ -135,7 +155,7 @@ export class Bus {
    * simulated-DC layer never faults it (e.g. `clock.fault`). Handlers registered with `on` get it.
    */
   async broadcastChaos<K extends MessageKind>(kind: K, body: MessageInput<K>): Promise<void> {
-    if (this.closed) return;
+    if (this.closed || this.halted) return;
     this.emit(kind, this.subj.chaos, this.pack(kind, body, ''), (b) => this.wire.publish(this.subj.chaos, b));
     await this.wire.flush();
   }
@@ -170,7 +190,7 @@ export class Bus {
 
   private async requestOn<K extends MessageKind>(subject: string, to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number }): Promise<Envelope> {
     const timeoutMs = opts.timeoutMs ?? 2_000;
-    if (this.closed) throw new SynodError('UNAVAILABLE', `${this.nodeId}'s bus is closed`);
+    if (this.closed || this.halted) throw new SynodError('UNAVAILABLE', `${this.nodeId}'s bus is ${this.halted ? 'halted' : 'closed'}`);
     const started = Date.now();
     const out = this.pack(kind, body, opts.group ?? '');
     const max = this.wire.maxPayloadBytes();
@@ -223,7 +243,7 @@ export class Bus {
   }
 
   private receive(bytes: Uint8Array, respond: Respond | undefined, unfaulted = false): void {
-    if (this.closed) return;
+    if (this.closed || this.halted) return;
     const r = decode(bytes);
     if (!r.ok) {
       this.dropped(r.reason, r.detail);
@@ -256,27 +276,53 @@ export class Bus {
   }
 
   private dispatch(env: Envelope, respond: Respond | undefined): void {
+    // A delayed delivery can fire after a fatal failure; a halted process handles nothing more.
+    if (this.closed || this.halted) return;
     this.metrics.inc('synod_bus_received_total');
     const handler = this.handlers.get(env.kind);
     if (!handler) {
       if (respond) this.reply(respond, 'error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group);
       return;
     }
+    const context: FatalContext = { kind: env.kind, from: env.from, group: env.group };
     const reply = (out: OutMessage | void) => {
-      if (respond && out) this.reply(respond, out.kind, out.body, out.group ?? env.group);
+      if (respond && out && !this.halted) this.reply(respond, out.kind, out.body, out.group ?? env.group);
     };
+    // A SynodError is an answer; anything else is a bug or a broken invariant, and answering
+    // INTERNAL while carrying on would let the process limp on with state it cannot trust.
     const fail = (err: unknown) => {
-      const e = err instanceof SynodError ? err : new SynodError('INTERNAL', (err as Error)?.message ?? String(err));
-      if (!(err instanceof SynodError)) this.log.error({ err, kind: env.kind }, 'handler failed');
-      if (respond) this.reply(respond, 'error', e.toBody(), env.group);
+      if (!(err instanceof SynodError)) return this.fatal(err, context);
+      if (respond && !this.halted) this.reply(respond, 'error', err.toBody(), env.group);
     };
+    let out: ReturnType<Handler>;
     try {
-      const out = handler(env);
-      if (out instanceof Promise) out.then(reply, fail);
-      else reply(out);
+      out = handler(env);
     } catch (err) {
       fail(err);
+      return;
     }
+    // `reply` throws only if the handler's reply cannot be encoded: a bug, so fatal too.
+    if (out instanceof Promise) out.then(reply, fail).catch((err: unknown) => this.fatal(err, context));
+    else {
+      try {
+        reply(out);
+      } catch (err) {
+        this.fatal(err, context);
+      }
+    }
+  }
+
+  private fatal(err: unknown, context: FatalContext): void {
+    if (this.halted) return;
+    if (this.closed) {
+      // A handler still running at shutdown can fail on resources closed under it (storage is
+      // closed after the bus); the process is stopping anyway, so this is reported, not fatal.
+      this.log.error({ err, ...context }, 'handler failed after the bus closed');
+      return;
+    }
+    this.halted = true;
+    this.metrics.inc('synod_bus_handler_fatal_total', { kind: context.kind });
+    this.onFatal(err, context);
   }
 
   /**
@@ -357,3 +403,13 @@ export class Bus {
   }
 }
 
+/** The default of BusOptions.onFatal: the reason goes to the log (or stderr), then the process stops. */
+function defaultFatal(logger: BusLogger | undefined, err: unknown, context: FatalContext): never {
+  const msg = `handler for ${context.kind} from ${context.from} threw a non-SynodError (a bug or a broken invariant); stopping`;
+  if (logger?.fatal) logger.fatal({ err, ...context }, msg);
+  else if (logger) logger.error({ err, ...context }, msg);
+  // Without a logger the reason would vanish with the process.
+  else process.stderr.write(`${msg}: ${(err as Error)?.stack ?? String(err)}\n`);
+  // 70 is EX_SOFTWARE, as libs/paxos-host exits when durable state cannot be written.
+  process.exit(70);
+}

@@ -133,3 +133,92 @@ describe('oversize and failed publishes never throw out of the bus (memory wire)
   });
 });
 
+class InvariantViolation extends Error {
+  override name = 'InvariantViolation';
+}
+
+describe('fail-stop: a handler that throws a non-SynodError stops the process', () => {
+  it('a handler throwing an InvariantViolation triggers onFatal and no reply is sent', async () => {
+    const hub = new MemoryHub();
+    const fatal: Array<{ err: unknown; kind: string }> = [];
+    const a = await node(hub.wire(), 'n1');
+    const b = await node(hub.wire(), 'n2', { onFatal: (err, ctx) => void fatal.push({ err, kind: ctx.kind }) });
+    const violation = new InvariantViolation('chosen value changed at slot 3');
+    b.on('note', () => {
+      throw violation;
+    });
+    // No reply at all: the requester times out rather than hearing INTERNAL from a broken process.
+    await expect(a.request('n2', 'note', { token: 'x' }, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(fatal).toEqual([{ err: violation, kind: 'note' }]);
+    // And it does not limp on: nothing more is delivered or sent.
+    await expect(a.request('n2', 'ping', { nonce: 1 }, { timeoutMs: 100 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(b.send('n1', 'note', { token: 'y' })).toBe(false);
+    expect(fatal).toHaveLength(1);
+  });
+
+  it('an async handler rejecting with a plain Error triggers onFatal and no reply is sent', async () => {
+    const hub = new MemoryHub();
+    const fatal: unknown[] = [];
+    const a = await node(hub.wire(), 'n1');
+    const b = await node(hub.wire(), 'n2', { onFatal: (err) => void fatal.push(err) });
+    b.on('note', async () => {
+      await settle();
+      throw new Error('ballot went backwards');
+    });
+    await expect(a.request('n2', 'note', { token: 'x' }, { timeoutMs: 200 })).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(fatal).toHaveLength(1);
+    expect((fatal[0] as Error).message).toBe('ballot went backwards');
+  });
+
+  it('a SynodError is still an answer, not a fatal failure', async () => {
+    const hub = new MemoryHub();
+    const fatal: unknown[] = [];
+    const a = await node(hub.wire(), 'n1');
+    const b = await node(hub.wire(), 'n2', { onFatal: (err) => void fatal.push(err) });
+    b.on('note', async () => {
+      throw new SynodError('NOT_LEADER', 'ask n3', { leader: 'n3' });
+    });
+    await expect(a.request('n2', 'note', { token: 'x' })).rejects.toMatchObject({ code: 'NOT_LEADER' });
+    expect((await a.request('n2', 'ping', { nonce: 2 })).body).toEqual({ nonce: 2 });
+    expect(fatal).toEqual([]);
+  });
+
+  it('by default logs at fatal level and exits with code 70', async () => {
+    const hub = new MemoryHub();
+    const exit = vi.spyOn(process, 'exit').mockImplementation((() => undefined) as never);
+    const { lines, log } = recordingLog();
+    const a = await node(hub.wire(), 'n1');
+    const b = await node(hub.wire(), 'n2', { logger: log });
+    const violation = new InvariantViolation('applied index went backwards');
+    b.on('note', () => {
+      throw violation;
+    });
+    a.send('n2', 'note', { token: 'x' });
+    await settle();
+    expect(exit).toHaveBeenCalledWith(70);
+    const fatal = lines.filter((l) => l.level === 'fatal');
+    expect(fatal).toHaveLength(1);
+    expect(fatal[0]!.fields).toMatchObject({ err: violation, kind: 'note', from: 'n1' });
+    expect(fatal[0]!.msg).toMatch(/non-SynodError.*stopping/);
+  });
+});
+
+describe('fail-stop at shutdown', () => {
+  it('a handler failing after the bus closed is logged, not fatal: the process is already stopping', async () => {
+    const hub = new MemoryHub();
+    const fatal: unknown[] = [];
+    const { lines, log } = recordingLog();
+    const a = await node(hub.wire(), 'n1');
+    const b = new Bus(hub.wire(), { nodeId: 'n2', dc: 'dc-b', logger: log, onFatal: (err) => void fatal.push(err) });
+    await b.start();
+    let release!: () => void;
+    b.on('note', () => new Promise<void>((_, reject) => (release = () => reject(new Error('storage is closed')))));
+    a.send('n2', 'note', { token: 'x' });
+    await settle();
+    await b.close();
+    release();
+    await settle();
+    expect(fatal).toEqual([]);
+    expect(lines.filter((l) => l.msg === 'handler failed after the bus closed')).toHaveLength(1);
+  });
+});

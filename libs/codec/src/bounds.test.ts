@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_BALLOT_ROUND, MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US } from '@synod/limits';
+import { MAX_BALLOT_ROUND, MAX_KEY_BYTES, MAX_PAXOS_MESSAGE_BYTES, MAX_SLOT, MAX_TIMESTAMP_US, MAX_VALUE_BYTES } from '@synod/limits';
 import { decode, encode } from './envelope.js';
 import type { MessageInput, MessageKind } from './messages.js';
 
@@ -142,5 +142,20 @@ describe('numbers and lengths from the network are bounded by @synod/limits', ()
     const r = over();
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toBe('bad_body');
+  });
+});
+
+describe('message size', () => {
+  it('a commit carrying a maximal value decodes: what the client accepts gets through the receiving codec', () => {
+    const value = 'v'.repeat(MAX_VALUE_BYTES - 5);
+    const bytes = encode({ from: 'n9', dc: 'dc-z', kind: 'kv.commit', group: 'g1', body: { txn, writes: [{ key: 'k', value }] } });
+    expect(bytes.byteLength).toBeGreaterThan(MAX_VALUE_BYTES);
+    expect(decode(bytes).ok).toBe(true);
+  });
+
+  it('a Paxos message of MAX_PAXOS_MESSAGE_BYTES decodes', () => {
+    const payload = 'p'.repeat(MAX_PAXOS_MESSAGE_BYTES - 1024);
+    const bytes = encode({ from: 'n9', dc: 'dc-z', kind: 'paxos', group: 'g1', body: { ...base, type: 'accept', ballot: ballot(1), entries: [{ slot: 0, value: { kind: 'batch', cmds: [{ id: 'c', payload }] } }], chosenUpTo: 0, sentAtUs: 1 } });
+    expect(decode(bytes).ok).toBe(true);
   });
 });

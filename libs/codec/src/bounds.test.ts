@@ -35,6 +35,16 @@ const cases: Array<{ name: string; ok: () => ReturnType<typeof wire>; over: () =
     over: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [{ slot: 0, ballot: ballot(MAX_BALLOT_ROUND + 1), value: { kind: 'noop' } }], chosenUpTo: 0 }),
   },
   {
+    name: 'preVote round above MAX_BALLOT_ROUND',
+    ok: () => wire('paxos', { ...base, type: 'preVote', ballot: ballot(MAX_BALLOT_ROUND) }),
+    over: () => wire('paxos', { ...base, type: 'preVote', ballot: ballot(MAX_BALLOT_ROUND + 1) }),
+  },
+  {
+    name: 'promise continueFrom above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [], chosenUpTo: 0, continueFrom: MAX_SLOT }),
+    over: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [], chosenUpTo: 0, continueFrom: MAX_SLOT + 1 }),
+  },
+  {
     name: 'prepare fromSlot above MAX_SLOT',
     ok: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(1), fromSlot: MAX_SLOT }),
     over: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(1), fromSlot: MAX_SLOT + 1 }),

@@ -1,9 +1,14 @@
 import { Packr } from 'msgpackr';
+import { NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { messageSchemas, type MessageBody, type MessageInput, type MessageKind } from './messages.js';
 
 export const WIRE_VERSION = 1;
-/** Larger payloads are refused before decoding; snapshots travel in chunks well below this. */
-export const MAX_MESSAGE_BYTES = 1 << 20;
+/**
+ * Larger payloads are refused before decoding. The same as the NATS max_payload synod
+ * configures, so whatever a sender's bus lets through (a maximal value, a full Paxos message
+ * of MAX_PAXOS_MESSAGE_BYTES) is also accepted here.
+ */
+export const MAX_MESSAGE_BYTES = NATS_MAX_PAYLOAD_BYTES;
 
 export interface Envelope<K extends MessageKind = MessageKind> {
   v: number;

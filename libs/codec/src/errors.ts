@@ -14,6 +14,11 @@ export const ERROR_CODES = [
   'KEY_TOO_LARGE',
   'VALUE_TOO_LARGE',
   'TXN_TOO_LARGE',
+  /**
+   * An encoded message over the wire's max payload, refused by the sender's bus before it was
+   * published; the hint carries `limit` and `actual` (bytes).
+   */
+  'MESSAGE_TOO_LARGE',
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];
 

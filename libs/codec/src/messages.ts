@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { micros } from './bounds.js';
 import { errorBody } from './errors.js';
 import { kvMessageSchemas } from './kv-messages.js';
 import { paxosMessageSchema, proposeSchema, proposedSchema } from './paxos-messages.js';
@@ -24,7 +25,6 @@ export const chaosState = z.object({
 });
 export type ChaosState = z.infer<typeof chaosState>;
 
-const micros = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 
 /** A time master's answer: true time was inside [earliest, latest] (µs) when it read its clock. */
 export const timeNowSchema = z

@@ -1,5 +1,7 @@
 import { connect } from 'node:net';
+import { connect as natsConnect } from 'nats';
 import { describe, expect, it } from 'vitest';
+import { NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { NatsServerMissingError, findNatsServer } from './find-binary.js';
 import { startNatsServer } from './nats-server.js';
 
@@ -32,6 +34,28 @@ describe('nats-server harness', () => {
     const [a, b] = await Promise.all([startNatsServer(), startNatsServer()]);
     expect(a.port).not.toBe(b.port);
     await Promise.all([a.stop(), b.stop()]);
+  });
+
+  it('configures max_payload to NATS_MAX_PAYLOAD_BYTES (not the 1 MiB default of nats-server), as the server reports it to clients', async () => {
+    const srv = await startNatsServer();
+    try {
+      const nc = await natsConnect({ servers: srv.url });
+      expect(nc.info?.max_payload).toBe(NATS_MAX_PAYLOAD_BYTES);
+      await nc.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
+  it('takes another max_payload when asked', async () => {
+    const srv = await startNatsServer({ maxPayloadBytes: 64 * 1024 });
+    try {
+      const nc = await natsConnect({ servers: srv.url });
+      expect(nc.info?.max_payload).toBe(64 * 1024);
+      await nc.close();
+    } finally {
+      await srv.stop();
+    }
   });
 
   it('names the Debian package when the binary is missing', () => {

@@ -1,6 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { findNatsServer } from './find-binary.js';
 
 export interface NatsServerOptions {
@@ -10,7 +14,15 @@ export interface NatsServerOptions {
   /** Longest wait for the server to accept connections. */
   startTimeoutMs?: number;
   binary?: string;
-  /** Extra nats-server arguments, e.g. ['--max_payload', '4MB']. */
+  /**
+   * The server's max_payload in bytes; default NATS_MAX_PAYLOAD_BYTES, what synod's limits
+   * are sized for (nats-server's own default of 1 MiB cannot carry a maximal value).
+   */
+  maxPayloadBytes?: number;
+  /**
+   * Extra nats-server arguments. A `-c`/`--config` file here replaces the one this harness
+   * writes (nats-server reads only the last), so that file must set max_payload itself.
+   */
   args?: string[];
   /** Receives the server's own log lines, for debugging. */
   onLog?: (line: string) => void;
@@ -46,6 +58,8 @@ function canConnect(host: string, port: number): Promise<boolean> {
 }
 
 const live = new Set<ChildProcess>();
+/** Generated config directories, removed when their server exits (or with this process). */
+const configDirs = new Set<string>();
 let exitHookInstalled = false;
 function killAllOnExit(): void {
   if (exitHookInstalled) return;
@@ -53,6 +67,7 @@ function killAllOnExit(): void {
   // A test runner or launcher that dies must not leave a nats-server behind.
   process.once('exit', () => {
     for (const c of live) c.kill('SIGKILL');
+    for (const d of configDirs) rmSync(d, { recursive: true, force: true });
   });
 }
 
@@ -64,9 +79,26 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const binary = opts.binary ?? findNatsServer();
   const host = opts.host ?? '127.0.0.1';
   const port = opts.port || (await freePort(host));
-  const child = spawn(binary, ['-a', host, '-p', String(port), ...(opts.args ?? [])], { stdio: ['ignore', 'pipe', 'pipe'] });
-  live.add(child);
+  const args = opts.args ?? [];
+  const ownConfig = args.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='));
+  // max_payload has no command-line flag in nats-server 2.9 (Debian's), only a config setting.
+  let configDir: string | undefined;
+  const configArgs: string[] = [];
+  if (!ownConfig) {
+    configDir = mkdtempSync(join(tmpdir(), 'synod-natsd-'));
+    configDirs.add(configDir);
+    const file = join(configDir, 'nats.conf');
+    writeFileSync(file, `max_payload: ${opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n`);
+    configArgs.push('-c', file);
+  }
   killAllOnExit();
+  const removeConfig = () => {
+    if (!configDir) return;
+    rmSync(configDir, { recursive: true, force: true });
+    configDirs.delete(configDir);
+  };
+  const child = spawn(binary, ['-a', host, '-p', String(port), ...configArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  live.add(child);
   const logs: string[] = [];
   const onData = (buf: Buffer) => {
     for (const line of buf.toString().split('\n').filter(Boolean)) {
@@ -81,6 +113,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     child.once('exit', () => {
       exited = true;
       live.delete(child);
+      removeConfig();
       resolve();
     }),
   );

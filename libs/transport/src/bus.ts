@@ -2,7 +2,7 @@ import { SynodError, decode, encode, type ChaosState, type DropReason, type Enve
 import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
 import { EMPTY_CHAOS, judge } from './chaos.js';
 import { subjects } from './subjects.js';
-import { WireNoRespondersError, WireTimeoutError, type Respond, type Wire } from './wire.js';
+import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire } from './wire.js';
 
 export interface OutMessage<K extends MessageKind = MessageKind> {
   kind: K;
@@ -10,14 +10,32 @@ export interface OutMessage<K extends MessageKind = MessageKind> {
   group?: string;
 }
 
-/** What a request handler returns: the reply message. Throwing a SynodError replies with it. */
+/**
+ * What a request handler returns: the reply message. Throwing a SynodError replies with it;
+ * throwing anything else is a bug or a broken invariant and stops the process (BusOptions.onFatal).
+ */
 export type Handler = (env: Envelope) => OutMessage | void | Promise<OutMessage | void>;
+
+export type BusLogger = Pick<Logger, 'warn' | 'info' | 'error'> & Partial<Pick<Logger, 'fatal'>>;
+
+/** What the bus knows when a handler fails fatally. */
+export interface FatalContext {
+  kind: MessageKind;
+  from: string;
+  group: string;
+}
 
 export interface BusOptions {
   nodeId: string;
   dc: string;
   cluster?: string;
-  logger?: Pick<Logger, 'warn' | 'info' | 'error'>;
+  logger?: BusLogger;
+  /**
+   * Called once when a handler throws (or rejects with) something other than a SynodError: a
+   * bug or a broken invariant, after which the process must not limp on (DESIGN §3.6). The bus
+   * delivers and sends nothing more after it. Default: log at fatal level and exit with 70.
+   */
+  onFatal?: (err: unknown, context: FatalContext) => void;
   metrics?: Metrics;
   /** Randomness for loss and jitter; injectable for reproducible tests. */
   rand?: () => number;
@@ -25,7 +43,10 @@ export interface BusOptions {
   simulateDcs?: boolean;
 }
 
-const silentLog = { warn() {}, info() {}, error() {} };
+const silentLog: BusLogger = { warn() {}, info() {}, error() {} };
+
+/** How a publish went: the bus never lets a wire's exception escape a send. */
+type Emitted = 'sent' | 'oversize' | 'failed';
 
 /**
  * The synod message bus: one node's view of the cluster network. Owns encoding, validation of
@@ -41,14 +62,18 @@ export class Bus {
   private readonly subj: ReturnType<typeof subjects>;
   private readonly handlers = new Map<MessageKind, Handler>();
   private readonly chaosListeners = new Set<(s: ChaosState) => void>();
-  private readonly log: Pick<Logger, 'warn' | 'info' | 'error'>;
+  private readonly log: BusLogger;
   private readonly badInput: RateLimitedLog;
+  private readonly badOutput: RateLimitedLog;
+  private readonly onFatal: (err: unknown, context: FatalContext) => void;
   private readonly rand: () => number;
   private readonly simulateDcs: boolean;
   private readonly unsubs: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private chaosState: ChaosState = EMPTY_CHAOS;
   private closed = false;
+  /** Set once a handler failed fatally: nothing is delivered or sent after that. */
+  private halted = false;
 
   constructor(
     readonly wire: Wire,
@@ -60,7 +85,9 @@ export class Bus {
     this.metrics = opts.metrics ?? new Metrics();
     this.subj = subjects(this.cluster);
     this.log = opts.logger ?? silentLog;
-    this.badInput = new RateLimitedLog(this.log as Logger);
+    this.badInput = new RateLimitedLog(this.log);
+    this.badOutput = new RateLimitedLog(this.log);
+    this.onFatal = opts.onFatal ?? ((err, context) => defaultFatal(opts.logger, err, context));
     this.rand = opts.rand ?? Math.random;
     this.simulateDcs = opts.simulateDcs ?? true;
   }
@@ -74,7 +101,7 @@ export class Bus {
     this.unsubs.push(
       this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
         // Only a process that has seen a fault picture answers; the first answer wins.
-        if (respond && this.chaosState.version > 0) respond(this.pack('chaos.state', this.chaosState, ''));
+        if (respond && this.chaosState.version > 0) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
       }),
     );
     await this.wire.flush();
@@ -99,20 +126,27 @@ export class Bus {
     return () => this.chaosListeners.delete(listener);
   }
 
-  send<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, group = ''): void {
-    if (this.closed) return;
-    this.wire.publish(this.subj.node(to), this.pack(kind, body, group));
+  /**
+   * Sends a one-way message. Never throws for the wire: a message over the wire's max payload
+   * or one the wire refuses (e.g. a closed connection) is counted, logged (rate-limited) and
+   * dropped, and send returns false. Callers may treat it like a message lost in transit.
+   */
+  send<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, group = ''): boolean {
+    if (this.closed || this.halted) return false;
+    const subject = this.subj.node(to);
+    return this.emit(kind, subject, this.pack(kind, body, group), (b) => this.wire.publish(subject, b)) === 'sent';
   }
 
-  broadcast<K extends MessageKind>(kind: K, body: MessageInput<K>, group = ''): void {
-    if (this.closed) return;
-    this.wire.publish(this.subj.all, this.pack(kind, body, group));
+  /** `send` to every process; returns false, without throwing, when the message was not published. */
+  broadcast<K extends MessageKind>(kind: K, body: MessageInput<K>, group = ''): boolean {
+    if (this.closed || this.halted) return false;
+    return this.emit(kind, this.subj.all, this.pack(kind, body, group), (b) => this.wire.publish(this.subj.all, b)) === 'sent';
   }
 
   /** Publishes a fault picture to every process (and applies it here). */
   async publishChaos(state: ChaosState): Promise<void> {
     this.applyChaos(state);
-    this.wire.publish(this.subj.chaos, this.pack('chaos.state', state, ''));
+    this.emit('chaos.state', this.subj.chaos, this.pack('chaos.state', state, ''), (b) => this.wire.publish(this.subj.chaos, b));
     await this.wire.flush();
   }
 
@@ -121,8 +155,8 @@ export class Bus {
    * simulated-DC layer never faults it (e.g. `clock.fault`). Handlers registered with `on` get it.
    */
   async broadcastChaos<K extends MessageKind>(kind: K, body: MessageInput<K>): Promise<void> {
-    if (this.closed) return;
-    this.wire.publish(this.subj.chaos, this.pack(kind, body, ''));
+    if (this.closed || this.halted) return;
+    this.emit(kind, this.subj.chaos, this.pack(kind, body, ''), (b) => this.wire.publish(this.subj.chaos, b));
     await this.wire.flush();
   }
 
@@ -143,9 +177,12 @@ export class Bus {
   }
 
   /**
-   * Sends a request and resolves with the reply envelope. Rejects with SynodError:
+   * Sends a request and resolves with the reply envelope. Rejects only with SynodError:
    * TIMEOUT (no reply in time, including one lost to a simulated fault), UNAVAILABLE (no such
-   * node listening), or the code the responder replied with.
+   * node listening, or the wire refused the request), MESSAGE_TOO_LARGE (the encoded request
+   * is over the wire's max payload; nothing was sent), or the code the responder replied with.
+   * Only SynodErrors, so a handler that awaits a request and lets its error through replies
+   * with it instead of stopping its process as a bug would.
    */
   request<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
     return this.requestOn(this.subj.node(to), to, kind, body, opts);
@@ -153,14 +190,21 @@ export class Bus {
 
   private async requestOn<K extends MessageKind>(subject: string, to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number }): Promise<Envelope> {
     const timeoutMs = opts.timeoutMs ?? 2_000;
+    if (this.closed || this.halted) throw new SynodError('UNAVAILABLE', `${this.nodeId}'s bus is ${this.halted ? 'halted' : 'closed'}`);
     const started = Date.now();
+    const out = this.pack(kind, body, opts.group ?? '');
+    const max = this.wire.maxPayloadBytes();
+    if (out.byteLength > max) throw this.oversize(kind, subject, out.byteLength, max);
     let bytes: Uint8Array;
     try {
-      bytes = await this.wire.request(subject, this.pack(kind, body, opts.group ?? ''), timeoutMs);
+      bytes = await this.wire.request(subject, out, timeoutMs);
     } catch (err) {
       if (err instanceof WireTimeoutError) throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
       if (err instanceof WireNoRespondersError) throw new SynodError('UNAVAILABLE', `node ${to} is not listening`, { node: to });
-      throw err;
+      // The server's limit can shrink under us across a reconnect.
+      if (err instanceof WirePayloadTooLargeError) throw this.oversize(kind, subject, err.bytes, err.maxPayloadBytes);
+      this.publishFailed(kind, subject, err);
+      throw new SynodError('UNAVAILABLE', `${kind} to ${to} could not be sent: ${(err as Error)?.message ?? String(err)}`.slice(0, 1000), { node: to });
     }
     const r = decode(bytes);
     if (!r.ok) {
@@ -199,12 +243,12 @@ export class Bus {
   }
 
   private receive(bytes: Uint8Array, respond: Respond | undefined, unfaulted = false): void {
-    if (this.closed) return;
+    if (this.closed || this.halted) return;
     const r = decode(bytes);
     if (!r.ok) {
       this.dropped(r.reason, r.detail);
       // A request that fails validation gets a coded answer instead of a silent timeout.
-      respond?.(this.pack('error', { code: 'INVALID_ARGUMENT', message: `${r.reason}: ${r.detail}`.slice(0, 1000) }, ''));
+      if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `${r.reason}: ${r.detail}`.slice(0, 1000) }, '');
       return;
     }
     const env = r.envelope;
@@ -232,27 +276,107 @@ export class Bus {
   }
 
   private dispatch(env: Envelope, respond: Respond | undefined): void {
+    // A delayed delivery can fire after a fatal failure; a halted process handles nothing more.
+    if (this.closed || this.halted) return;
     this.metrics.inc('synod_bus_received_total');
     const handler = this.handlers.get(env.kind);
     if (!handler) {
-      respond?.(this.pack('error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group));
+      if (respond) this.reply(respond, 'error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group);
       return;
     }
+    const context: FatalContext = { kind: env.kind, from: env.from, group: env.group };
     const reply = (out: OutMessage | void) => {
-      if (respond && out) respond(this.pack(out.kind, out.body, out.group ?? env.group));
+      if (respond && out && !this.halted) this.reply(respond, out.kind, out.body, out.group ?? env.group);
     };
+    // A SynodError is an answer; anything else is a bug or a broken invariant, and answering
+    // INTERNAL while carrying on would let the process limp on with state it cannot trust.
     const fail = (err: unknown) => {
-      const e = err instanceof SynodError ? err : new SynodError('INTERNAL', (err as Error)?.message ?? String(err));
-      if (!(err instanceof SynodError)) this.log.error({ err, kind: env.kind }, 'handler failed');
-      respond?.(this.pack('error', e.toBody(), env.group));
+      if (!(err instanceof SynodError)) return this.fatal(err, context);
+      if (respond && !this.halted) this.reply(respond, 'error', err.toBody(), env.group);
     };
+    let out: ReturnType<Handler>;
     try {
-      const out = handler(env);
-      if (out instanceof Promise) out.then(reply, fail);
-      else reply(out);
+      out = handler(env);
     } catch (err) {
       fail(err);
+      return;
     }
+    // `reply` throws only if the handler's reply cannot be encoded: a bug, so fatal too.
+    if (out instanceof Promise) out.then(reply, fail).catch((err: unknown) => this.fatal(err, context));
+    else {
+      try {
+        reply(out);
+      } catch (err) {
+        this.fatal(err, context);
+      }
+    }
+  }
+
+  private fatal(err: unknown, context: FatalContext): void {
+    if (this.halted) return;
+    if (this.closed) {
+      // A handler still running at shutdown can fail on resources closed under it (storage is
+      // closed after the bus); the process is stopping anyway, so this is reported, not fatal.
+      this.log.error({ err, ...context }, 'handler failed after the bus closed');
+      return;
+    }
+    this.halted = true;
+    this.metrics.inc('synod_bus_handler_fatal_total', { kind: context.kind });
+    this.onFatal(err, context);
+  }
+
+  /**
+   * Answers a request. A reply over the max payload is replaced by a small MESSAGE_TOO_LARGE
+   * error, so the requester learns why instead of waiting for its timeout.
+   */
+  private reply<K extends MessageKind>(respond: Respond, kind: K, body: MessageInput<K>, group: string): void {
+    const bytes = this.pack(kind, body, group);
+    if (this.emit(kind, 'reply', bytes, respond) !== 'oversize') return;
+    const max = this.wire.maxPayloadBytes();
+    const refusal: MessageInput<'error'> = {
+      code: 'MESSAGE_TOO_LARGE',
+      message: `${this.nodeId}'s ${kind} reply is ${bytes.byteLength} bytes encoded, over the max payload of ${max}`,
+      hint: { limit: max, actual: bytes.byteLength },
+    };
+    this.emit('error', 'reply', this.pack('error', refusal, group), respond);
+  }
+
+  /**
+   * The one place the bus hands bytes to the wire. Checks them against the wire's max payload
+   * first, because NATS refuses a larger payload by throwing synchronously, and a throw from a
+   * send inside a promise chain (the Paxos host sends from one) becomes an unhandled rejection
+   * that kills the process. Any other wire error (a closed or draining connection) is counted
+   * and dropped the same way: a message that was not sent is a message lost in transit.
+   */
+  private emit(kind: MessageKind, subject: string, bytes: Uint8Array, publish: (b: Uint8Array) => void): Emitted {
+    const max = this.wire.maxPayloadBytes();
+    if (bytes.byteLength > max) {
+      this.oversize(kind, subject, bytes.byteLength, max);
+      return 'oversize';
+    }
+    try {
+      publish(bytes);
+      return 'sent';
+    } catch (err) {
+      if (err instanceof WirePayloadTooLargeError) {
+        this.oversize(kind, subject, err.bytes, err.maxPayloadBytes);
+        return 'oversize';
+      }
+      this.publishFailed(kind, subject, err);
+      return 'failed';
+    }
+  }
+
+  /** Counts and logs (rate-limited) a message refused for size; returns the error a request rejects with. */
+  private oversize(kind: MessageKind, subject: string, bytes: number, max: number): SynodError {
+    this.metrics.inc('synod_bus_oversize_total', { kind });
+    this.badOutput.warn(`oversize:${kind}`, { kind, subject, bytes, maxPayloadBytes: max }, 'refused to publish a message over the max payload');
+    return new SynodError('MESSAGE_TOO_LARGE', `${kind} is ${bytes} bytes encoded, over the max payload of ${max}`, { limit: max, actual: bytes });
+  }
+
+  private publishFailed(kind: MessageKind, subject: string, err: unknown): void {
+    this.metrics.inc('synod_bus_publish_failed_total', { kind });
+    this.badOutput.warn(`failed:${kind}`, { kind, subject, err }, 'publish failed; message dropped');
   }
 
   private applyChaos(state: ChaosState): void {
@@ -277,4 +401,15 @@ export class Bus {
       this.timers.add(t);
     });
   }
+}
+
+/** The default of BusOptions.onFatal: the reason goes to the log (or stderr), then the process stops. */
+function defaultFatal(logger: BusLogger | undefined, err: unknown, context: FatalContext): never {
+  const msg = `handler for ${context.kind} from ${context.from} threw a non-SynodError (a bug or a broken invariant); stopping`;
+  if (logger?.fatal) logger.fatal({ err, ...context }, msg);
+  else if (logger) logger.error({ err, ...context }, msg);
+  // Without a logger the reason would vanish with the process.
+  else process.stderr.write(`${msg}: ${(err as Error)?.stack ?? String(err)}\n`);
+  // 70 is EX_SOFTWARE, as libs/paxos-host exits when durable state cannot be written.
+  process.exit(70);
 }

@@ -1,11 +1,24 @@
-import { WireNoRespondersError, WireTimeoutError, type Respond, type Wire, type WireHandler } from './wire.js';
+import { NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
+import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire, type WireHandler } from './wire.js';
+
+export interface MemoryHubOptions {
+  /** Largest payload, like a NATS server's max_payload (default: what synod configures NATS with). */
+  maxPayloadBytes?: number;
+}
 
 /**
  * An in-process message hub with NATS subject semantics for exact subjects (no wildcards):
- * every subscriber of a subject gets every message, asynchronously, in publish order.
+ * every subscriber of a subject gets every message, asynchronously, in publish order. Like a
+ * NATS connection, its wires throw synchronously on a payload over the max, so tests over it
+ * meet the same failure a real process does.
  */
 export class MemoryHub {
   private readonly subs = new Map<string, Set<WireHandler>>();
+  readonly maxPayloadBytes: number;
+
+  constructor(opts: MemoryHubOptions = {}) {
+    this.maxPayloadBytes = opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES;
+  }
 
   wire(): Wire {
     return new MemoryWire(this);
@@ -20,7 +33,13 @@ export class MemoryHub {
   }
 
   /** @internal */
+  checkSize(data: Uint8Array): void {
+    if (data.byteLength > this.maxPayloadBytes) throw new WirePayloadTooLargeError(data.byteLength, this.maxPayloadBytes);
+  }
+
+  /** @internal */
   deliver(subject: string, data: Uint8Array, respond: Respond | undefined): number {
+    this.checkSize(data);
     const set = this.subs.get(subject);
     if (!set) return 0;
     for (const h of [...set]) queueMicrotask(() => h(data.slice(), respond));
@@ -32,6 +51,10 @@ class MemoryWire implements Wire {
   private readonly unsubs = new Set<() => void>();
   private closed = false;
   constructor(private readonly hub: MemoryHub) {}
+
+  maxPayloadBytes(): number {
+    return this.hub.maxPayloadBytes;
+  }
 
   publish(subject: string, data: Uint8Array): void {
     if (!this.closed) this.hub.deliver(subject, data, undefined);
@@ -45,12 +68,22 @@ class MemoryWire implements Wire {
         reject(new WireTimeoutError(subject));
       }, timeoutMs);
       const respond: Respond = (reply) => {
+        // The responder's publish of its reply is what NATS would refuse.
+        this.hub.checkSize(reply);
         if (done) return;
         done = true;
         clearTimeout(timer);
         resolve(reply);
       };
-      if (this.hub.deliver(subject, data, respond) === 0) {
+      let listeners: number;
+      try {
+        listeners = this.hub.deliver(subject, data, respond);
+      } catch (err) {
+        clearTimeout(timer);
+        reject(err);
+        return;
+      }
+      if (listeners === 0) {
         clearTimeout(timer);
         reject(new WireNoRespondersError(subject));
       }

@@ -1,5 +1,8 @@
 import { ErrorCode, connect, type ConnectionOptions, type NatsConnection, type NatsError } from 'nats';
-import { WireNoRespondersError, WireTimeoutError, type Wire, type WireHandler } from './wire.js';
+import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Wire, type WireHandler } from './wire.js';
+
+/** nats-server's own default max_payload: assumed while no server INFO is known (before the first connect). */
+const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export class NatsWire implements Wire {
   private constructor(readonly nc: NatsConnection) {}
@@ -10,8 +13,17 @@ export class NatsWire implements Wire {
     return new NatsWire(nc);
   }
 
+  /** Read on every call: after a reconnect the server, and so its max_payload, may differ. */
+  maxPayloadBytes(): number {
+    return this.nc.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD;
+  }
+
   publish(subject: string, data: Uint8Array): void {
-    this.nc.publish(subject, data);
+    try {
+      this.nc.publish(subject, data);
+    } catch (err) {
+      throw this.translate(err, data);
+    }
   }
 
   async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
@@ -22,7 +34,7 @@ export class NatsWire implements Wire {
       const code = (err as NatsError).code;
       if (code === ErrorCode.NoResponders) throw new WireNoRespondersError(subject);
       if (code === ErrorCode.Timeout) throw new WireTimeoutError(subject);
-      throw err;
+      throw this.translate(err, data);
     }
   }
 
@@ -30,7 +42,18 @@ export class NatsWire implements Wire {
     const sub = this.nc.subscribe(subject, {
       callback: (err, msg) => {
         if (err) return;
-        handler(msg.data, msg.reply ? (d) => void msg.respond(d) : undefined);
+        handler(
+          msg.data,
+          msg.reply
+            ? (d) => {
+                try {
+                  msg.respond(d);
+                } catch (e) {
+                  throw this.translate(e, d);
+                }
+              }
+            : undefined,
+        );
       },
     });
     return () => sub.unsubscribe();
@@ -42,5 +65,10 @@ export class NatsWire implements Wire {
 
   async close(): Promise<void> {
     if (!this.nc.isClosed()) await this.nc.drain();
+  }
+
+  /** NATS's size refusal becomes the wire-neutral error the bus knows; anything else passes as is. */
+  private translate(err: unknown, data: Uint8Array): unknown {
+    return (err as NatsError)?.code === ErrorCode.MaxPayloadExceeded ? new WirePayloadTooLargeError(data.byteLength, this.maxPayloadBytes()) : err;
   }
 }

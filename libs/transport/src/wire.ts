@@ -3,6 +3,7 @@
  * implementations: NATS for real processes, in-memory for tests. Everything synod-specific
  * (envelopes, validation, simulated DCs) lives above this line, once, in the bus.
  */
+/** Sends a reply; throws like `Wire.publish` does. */
 export type Respond = (data: Uint8Array) => void;
 export type WireHandler = (data: Uint8Array, respond: Respond | undefined) => void;
 
@@ -19,9 +20,27 @@ export class WireNoRespondersError extends Error {
   }
 }
 
+/** The payload is larger than the wire's max payload (NATS: MAX_PAYLOAD_EXCEEDED). */
+export class WirePayloadTooLargeError extends Error {
+  constructor(
+    readonly bytes: number,
+    readonly maxPayloadBytes: number,
+  ) {
+    super(`payload of ${bytes} bytes exceeds the max payload of ${maxPayloadBytes}`);
+    this.name = 'WirePayloadTooLargeError';
+  }
+}
+
 export interface Wire {
+  /**
+   * The largest payload the wire carries, in bytes (NATS: the server's max_payload). The bus
+   * checks every message against it before publishing, because a wire refuses a larger one
+   * by throwing synchronously.
+   */
+  maxPayloadBytes(): number;
+  /** Throws WirePayloadTooLargeError over maxPayloadBytes(), and whatever the wire throws when closed. */
   publish(subject: string, data: Uint8Array): void;
-  /** Rejects with WireTimeoutError or WireNoRespondersError. */
+  /** Rejects with WireTimeoutError, WireNoRespondersError or WirePayloadTooLargeError. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   subscribe(subject: string, handler: WireHandler): () => void;
   flush(): Promise<void>;

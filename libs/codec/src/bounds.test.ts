@@ -1,0 +1,171 @@
+import { describe, expect, it } from 'vitest';
+import { MAX_BALLOT_ROUND, MAX_KEY_BYTES, MAX_PAXOS_MESSAGE_BYTES, MAX_SLOT, MAX_TIMESTAMP_US, MAX_VALUE_BYTES } from '@synod/limits';
+import { decode, encode } from './envelope.js';
+import type { MessageInput, MessageKind } from './messages.js';
+
+const wire = <K extends MessageKind>(kind: K, body: MessageInput<K>, group = 'g1') => decode(encode({ from: 'n9', dc: 'dc-z', kind, group, body }));
+const ballot = (round: number) => ({ round, node: 'n9' });
+const base = { group: 'g1', from: 'n9' };
+const txn = { id: 't1', startTs: 1 };
+
+/**
+ * Each case is one message a hostile or corrupt peer could send: schema-valid in shape, with
+ * one number or length just past its bound. `ok` is the same message just inside the bound,
+ * so the test also fails if a bound is set too tight for legitimate traffic.
+ */
+const cases: Array<{ name: string; ok: () => ReturnType<typeof wire>; over: () => ReturnType<typeof wire> }> = [
+  {
+    name: 'prepare round above MAX_BALLOT_ROUND',
+    ok: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(MAX_BALLOT_ROUND), fromSlot: 0 }),
+    over: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(MAX_BALLOT_ROUND + 1), fromSlot: 0 }),
+  },
+  {
+    name: 'prepare round of 2^53-1 (the crash-looping ballot)',
+    ok: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(1), fromSlot: 0 }),
+    over: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(Number.MAX_SAFE_INTEGER), fromSlot: 0 }),
+  },
+  {
+    name: 'nack promised round above MAX_BALLOT_ROUND',
+    ok: () => wire('paxos', { ...base, type: 'nack', ballot: ballot(1), promised: ballot(MAX_BALLOT_ROUND) }),
+    over: () => wire('paxos', { ...base, type: 'nack', ballot: ballot(1), promised: ballot(MAX_BALLOT_ROUND + 1) }),
+  },
+  {
+    name: 'promise accepted-entry ballot above MAX_BALLOT_ROUND',
+    ok: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [{ slot: 0, ballot: ballot(MAX_BALLOT_ROUND), value: { kind: 'noop' } }], chosenUpTo: 0 }),
+    over: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [{ slot: 0, ballot: ballot(MAX_BALLOT_ROUND + 1), value: { kind: 'noop' } }], chosenUpTo: 0 }),
+  },
+  {
+    name: 'preVote round above MAX_BALLOT_ROUND',
+    ok: () => wire('paxos', { ...base, type: 'preVote', ballot: ballot(MAX_BALLOT_ROUND) }),
+    over: () => wire('paxos', { ...base, type: 'preVote', ballot: ballot(MAX_BALLOT_ROUND + 1) }),
+  },
+  {
+    name: 'promise continueFrom above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [], chosenUpTo: 0, continueFrom: MAX_SLOT }),
+    over: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [], chosenUpTo: 0, continueFrom: MAX_SLOT + 1 }),
+  },
+  {
+    name: 'prepare fromSlot above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(1), fromSlot: MAX_SLOT }),
+    over: () => wire('paxos', { ...base, type: 'prepare', ballot: ballot(1), fromSlot: MAX_SLOT + 1 }),
+  },
+  {
+    name: 'promise snapshotUpTo above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [], chosenUpTo: 0, snapshotUpTo: MAX_SLOT }),
+    over: () => wire('paxos', { ...base, type: 'promise', ballot: ballot(1), fromSlot: 0, accepted: [], chosenUpTo: 0, snapshotUpTo: MAX_SLOT + 1 }),
+  },
+  {
+    name: 'accept entry slot above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'accept', ballot: ballot(1), entries: [{ slot: MAX_SLOT, value: { kind: 'noop' } }], chosenUpTo: 0, sentAtUs: 1 }),
+    over: () => wire('paxos', { ...base, type: 'accept', ballot: ballot(1), entries: [{ slot: MAX_SLOT + 1, value: { kind: 'noop' } }], chosenUpTo: 0, sentAtUs: 1 }),
+  },
+  {
+    name: 'accepted slot above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'accepted', ballot: ballot(1), slots: [MAX_SLOT], sentAtUs: 1 }),
+    over: () => wire('paxos', { ...base, type: 'accepted', ballot: ballot(1), slots: [MAX_SLOT + 1], sentAtUs: 1 }),
+  },
+  {
+    name: 'heartbeat chosenUpTo above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: MAX_SLOT, sentAtUs: 1 }),
+    over: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: MAX_SLOT + 1, sentAtUs: 1 }),
+  },
+  {
+    name: 'catchupRequest toSlot above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'catchupRequest', fromSlot: 0, toSlot: MAX_SLOT }),
+    over: () => wire('paxos', { ...base, type: 'catchupRequest', fromSlot: 0, toSlot: MAX_SLOT + 1 }),
+  },
+  {
+    name: 'snapshotRequest upTo above MAX_SLOT',
+    ok: () => wire('paxos', { ...base, type: 'snapshotRequest', upTo: MAX_SLOT, chunk: 0 }),
+    over: () => wire('paxos', { ...base, type: 'snapshotRequest', upTo: MAX_SLOT + 1, chunk: 0 }),
+  },
+  {
+    name: 'heartbeat sentAtUs above MAX_TIMESTAMP_US',
+    ok: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: 0, sentAtUs: MAX_TIMESTAMP_US }),
+    over: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: 0, sentAtUs: MAX_TIMESTAMP_US + 1 }),
+  },
+  {
+    name: 'heartbeatAck sentAtUs below 0',
+    ok: () => wire('paxos', { ...base, type: 'heartbeatAck', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 0 }),
+    over: () => wire('paxos', { ...base, type: 'heartbeatAck', ballot: ballot(1), chosenUpTo: 0, sentAtUs: -1 }),
+  },
+  {
+    name: 'snapshotChunk index at or past its chunk count',
+    ok: () => wire('paxos', { ...base, type: 'snapshotChunk', upTo: 5, chunk: 1, chunks: 2, data: 'x' }),
+    over: () => wire('paxos', { ...base, type: 'snapshotChunk', upTo: 5, chunk: 2, chunks: 2, data: 'x' }),
+  },
+  {
+    name: 'snapshotChunk count above MAX_SNAPSHOT_CHUNKS',
+    ok: () => wire('paxos', { ...base, type: 'snapshotChunk', upTo: 5, chunk: 0, chunks: 2 ** 20, data: 'x' }),
+    over: () => wire('paxos', { ...base, type: 'snapshotChunk', upTo: 5, chunk: 0, chunks: 2 ** 20 + 1, data: 'x' }),
+  },
+  {
+    name: 'paxos.proposed appliedUpTo above MAX_SLOT',
+    ok: () => wire('paxos.proposed', { ids: ['c1'], appliedUpTo: MAX_SLOT }),
+    over: () => wire('paxos.proposed', { ids: ['c1'], appliedUpTo: MAX_SLOT + 1 }),
+  },
+  {
+    name: 'kv.commit startTs above MAX_TIMESTAMP_US',
+    ok: () => wire('kv.commit', { txn: { id: 't1', startTs: MAX_TIMESTAMP_US }, writes: [] }),
+    over: () => wire('kv.commit', { txn: { id: 't1', startTs: MAX_TIMESTAMP_US + 1 }, writes: [] }),
+  },
+  {
+    name: 'kv.snapshot ts above MAX_TIMESTAMP_US',
+    ok: () => wire('kv.snapshot', { keys: ['a'], ts: MAX_TIMESTAMP_US }),
+    over: () => wire('kv.snapshot', { keys: ['a'], ts: MAX_TIMESTAMP_US + 1 }),
+  },
+  {
+    name: 'kv.snapshot maxStalenessUs above MAX_TIMESTAMP_US',
+    ok: () => wire('kv.snapshot', { keys: ['a'], maxStalenessUs: MAX_TIMESTAMP_US }),
+    over: () => wire('kv.snapshot', { keys: ['a'], maxStalenessUs: MAX_TIMESTAMP_US + 1 }),
+  },
+  {
+    name: 'kv.committed ts above MAX_TIMESTAMP_US',
+    ok: () => wire('kv.committed', { ts: MAX_TIMESTAMP_US, commitWaitUs: 0 }),
+    over: () => wire('kv.committed', { ts: MAX_TIMESTAMP_US + 1, commitWaitUs: 0 }),
+  },
+  {
+    name: 'time.now latest above MAX_TIMESTAMP_US',
+    ok: () => wire('time.now', { earliest: 1, latest: MAX_TIMESTAMP_US, master: 'reference' }),
+    over: () => wire('time.now', { earliest: 1, latest: MAX_TIMESTAMP_US + 1, master: 'reference' }),
+  },
+  {
+    name: 'kv.read key longer than MAX_KEY_BYTES characters',
+    ok: () => wire('kv.read', { txn, keys: ['k'.repeat(MAX_KEY_BYTES)] }),
+    over: () => wire('kv.read', { txn, keys: ['k'.repeat(MAX_KEY_BYTES + 1)] }),
+  },
+  {
+    name: 'kv.commit write key longer than MAX_KEY_BYTES characters',
+    ok: () => wire('kv.commit', { txn, writes: [{ key: 'k'.repeat(MAX_KEY_BYTES), value: 1 }] }),
+    over: () => wire('kv.commit', { txn, writes: [{ key: 'k'.repeat(MAX_KEY_BYTES + 1), value: 1 }] }),
+  },
+  {
+    name: 'kv.values with more rows than any read returns',
+    ok: () => wire('kv.values', { values: Array.from({ length: 10_000 }, () => ({ key: 'a' })) }),
+    over: () => wire('kv.values', { values: Array.from({ length: 10_001 }, () => ({ key: 'a' })) }),
+  },
+];
+
+describe('numbers and lengths from the network are bounded by @synod/limits', () => {
+  it.each(cases)('$name: dropped as bad_body, while the value at the bound is accepted', ({ ok, over }) => {
+    expect(ok().ok).toBe(true);
+    const r = over();
+    expect(r.ok).toBe(false);
+    expect(!r.ok && r.reason).toBe('bad_body');
+  });
+});
+
+describe('message size', () => {
+  it('a commit carrying a maximal value decodes: what the client accepts gets through the receiving codec', () => {
+    const value = 'v'.repeat(MAX_VALUE_BYTES - 5);
+    const bytes = encode({ from: 'n9', dc: 'dc-z', kind: 'kv.commit', group: 'g1', body: { txn, writes: [{ key: 'k', value }] } });
+    expect(bytes.byteLength).toBeGreaterThan(MAX_VALUE_BYTES);
+    expect(decode(bytes).ok).toBe(true);
+  });
+
+  it('a Paxos message of MAX_PAXOS_MESSAGE_BYTES decodes', () => {
+    const payload = 'p'.repeat(MAX_PAXOS_MESSAGE_BYTES - 1024);
+    const bytes = encode({ from: 'n9', dc: 'dc-z', kind: 'paxos', group: 'g1', body: { ...base, type: 'accept', ballot: ballot(1), entries: [{ slot: 0, value: { kind: 'batch', cmds: [{ id: 'c', payload }] } }], chosenUpTo: 0, sentAtUs: 1 } });
+    expect(decode(bytes).ok).toBe(true);
+  });
+});

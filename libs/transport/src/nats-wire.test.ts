@@ -1,0 +1,60 @@
+import { SynodError } from '@synod/codec';
+import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bus } from './bus.js';
+import { NatsWire } from './nats-wire.js';
+
+/** A small max_payload keeps the oversize messages small; the path is the same at 8 MiB. */
+const MAX = 64 * 1024;
+let nats: NatsServerHandle;
+beforeAll(async () => {
+  nats = await startNatsServer({ maxPayloadBytes: MAX });
+}, 30_000);
+afterAll(async () => {
+  await nats?.stop();
+});
+
+async function node(nodeId: string): Promise<Bus> {
+  const bus = new Bus(await NatsWire.connect(nats.url), { nodeId, dc: `dc-${nodeId}` });
+  bus.on('ping', (env) => ({ kind: 'pong', body: { nonce: env.body.nonce } }));
+  await bus.start();
+  return bus;
+}
+const big = (n: number) => ({ type: 'forward' as const, group: 'g1', from: 'n1', cmds: [{ id: 'c1', payload: 'x'.repeat(n) }] });
+
+describe('Bus over NATS: publishes the server refuses never throw', () => {
+  it("reads the server's max_payload", async () => {
+    const wire = await NatsWire.connect(nats.url);
+    expect(wire.maxPayloadBytes()).toBe(MAX);
+    await wire.close();
+  });
+
+  it('an oversize send returns false and counts; an oversize request rejects MESSAGE_TOO_LARGE; the connection keeps working', async () => {
+    const [a, b] = [await node('n1'), await node('n2')];
+    try {
+      const got: unknown[] = [];
+      b.on('paxos', (env) => void got.push(env.body));
+      expect(a.send('n2', 'paxos', big(MAX), 'g1')).toBe(false);
+      await expect(a.request('n2', 'paxos.propose', { cmds: [{ id: 'c1', payload: 'x'.repeat(MAX) }] }, { timeoutMs: 1_000 })).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+      expect(a.metrics.get('synod_bus_oversize_total', { kind: 'paxos' })).toBe(1);
+      expect(a.metrics.get('synod_bus_oversize_total', { kind: 'paxos.propose' })).toBe(1);
+      // NATS closes a connection that sends past max_payload; this one never did.
+      expect(a.send('n2', 'paxos', big(100), 'g1')).toBe(true);
+      expect((await a.request('n2', 'ping', { nonce: 3 })).body).toEqual({ nonce: 3 });
+      expect(got).toHaveLength(1);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+
+  it('a send on a closed connection returns false and counts; a request rejects with a SynodError', async () => {
+    const a = await node('n3');
+    await (a.wire as NatsWire).nc.close();
+    expect(a.send('n2', 'note', { token: 'x' })).toBe(false);
+    expect(a.metrics.get('synod_bus_publish_failed_total', { kind: 'note' })).toBe(1);
+    const err = await a.request('n2', 'ping', { nonce: 1 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SynodError);
+    expect(err).toMatchObject({ code: 'UNAVAILABLE' });
+    await a.close();
+  });
+});

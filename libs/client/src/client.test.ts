@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { SynodError } from '@synod/codec';
+import { MAX_KEY_BYTES, MAX_TXN_BYTES, MAX_VALUE_BYTES } from '@synod/limits';
 import { RangeMap } from '@synod/placement';
 import { Bus, MemoryHub } from '@synod/transport';
 import { SynodClient } from './client.js';
@@ -76,5 +77,76 @@ describe('SynodClient routing', () => {
     const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
     await expect(client.transaction(async (tx) => (tx.put('apple', 1), tx.put('zebra', 2)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     expect(asked).toEqual([]);
+  });
+});
+
+/**
+ * A bus that records every request the client makes and answers like a leader. The limit tests
+ * use it rather than MemoryHub so they test the client's own check, not the codec's frame limit.
+ */
+function recordingBus(dc = 'dc-a') {
+  const sent: Array<{ to: string; kind: string; body: unknown }> = [];
+  const stub = {
+    nodeId: 'c-limits',
+    dc,
+    async request(to: string, kind: string, body: { keys?: string[] }) {
+      sent.push({ to, kind, body });
+      if (kind === 'kv.commit') return { kind: 'kv.committed', body: { ts: 42, commitWaitUs: 0 } };
+      return { kind: 'kv.values', body: { values: (body.keys ?? []).map((key) => ({ key, value: 1 })), ts: 9, epoch: '1.n1' } };
+    },
+  };
+  return { bus: stub as unknown as Bus, sent };
+}
+
+describe('SynodClient limits (docs/limits.md)', () => {
+  // A string's encoded size (what MAX_VALUE_BYTES measures) is its UTF-8 length plus a 5-byte header.
+  const maxValue = 'v'.repeat(MAX_VALUE_BYTES - 5);
+
+  it('sends a 1 MiB value and refuses one byte more with VALUE_TOO_LARGE, sending nothing', async () => {
+    const { bus: b, sent } = recordingBus();
+    const client = new SynodClient(b, rangeMap);
+    await expect(client.put('apple', maxValue)).resolves.toBe(42);
+    expect(sent.map((m) => m.kind)).toEqual(['kv.commit']);
+
+    sent.length = 0;
+    const err = await client.put('apple', maxValue + 'v').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(SynodError);
+    expect(err).toMatchObject({ code: 'VALUE_TOO_LARGE', hint: { limit: MAX_VALUE_BYTES, actual: MAX_VALUE_BYTES + 1 } });
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses an oversized value inside a transaction before its reads or commit are sent', async () => {
+    const { bus: b, sent } = recordingBus();
+    const client = new SynodClient(b, rangeMap);
+    const run = client.transaction(async (tx) => {
+      tx.put('apple', { blob: maxValue });
+      return tx.get('banana');
+    });
+    await expect(run).rejects.toMatchObject({ code: 'VALUE_TOO_LARGE' });
+    expect(sent).toEqual([]);
+  });
+
+  it('refuses keys over MAX_KEY_BYTES in writes, transactional reads and snapshot reads', async () => {
+    const { bus: b, sent } = recordingBus();
+    const client = new SynodClient(b, rangeMap);
+    const longKey = 'a'.repeat(MAX_KEY_BYTES + 1);
+    await expect(client.put(longKey, 1)).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    await expect(client.delete(longKey)).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    await expect(client.transaction((tx) => tx.get(longKey))).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    await expect(client.get(longKey)).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    await expect(client.scan(longKey, '')).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    expect(sent).toEqual([]);
+    await expect(client.put('a'.repeat(MAX_KEY_BYTES), 1)).resolves.toBe(42);
+  });
+
+  it('refuses a transaction whose values together exceed MAX_TXN_BYTES with TXN_TOO_LARGE', async () => {
+    const { bus: b, sent } = recordingBus();
+    const client = new SynodClient(b, rangeMap);
+    const n = Math.ceil(MAX_TXN_BYTES / MAX_VALUE_BYTES) + 1;
+    const run = client.transaction(async (tx) => {
+      for (let i = 0; i < n; i++) tx.put(`apple${i}`, maxValue);
+    });
+    await expect(run).rejects.toMatchObject({ code: 'TXN_TOO_LARGE' });
+    expect(sent).toEqual([]);
   });
 });

@@ -1,4 +1,5 @@
 import { SynodError, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
+import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { RangeMap, Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
 
@@ -28,6 +29,15 @@ export interface ReadResult {
 const PAGE = 1_000;
 const RETRYABLE = new Set(['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Throws a request over the documented maxima (docs/limits.md) as the SynodError the server
+ * would answer with, before anything is sent: a value the client accepts always fits through
+ * replication, and one it refuses never reaches the wire.
+ */
+function refuse(v: LimitViolation | null): void {
+  if (v) throw new SynodError(v.code, v.message, v.hint);
+}
 
 /**
  * The synod TypeScript client: routes by the range map, caches leaders, follows NOT_LEADER hints,
@@ -77,6 +87,7 @@ export class SynodClient {
 
   /** A lock-free read of `keys` at one timestamp, across splits; by default strong (current). */
   async read(keys: string[], opts: ReadOptions = {}): Promise<ReadResult> {
+    refuse(checkTxn(keys, []));
     const bySplit = new Map<Split, string[]>();
     for (const k of keys) {
       const s = this.rangeMap.splitFor(k);
@@ -113,6 +124,7 @@ export class SynodClient {
 
   /** Keys in [start, end) with their values, at one timestamp, in key order ('' = open end). */
   async scan(start: string, end: string, opts: ReadOptions & { limit?: number } = {}): Promise<{ rows: Array<{ key: string; value: unknown }>; ts: number }> {
+    refuse(checkKey(start) ?? checkKey(end));
     const rows: Array<{ key: string; value: unknown }> = [];
     let ts = opts.ts;
     const limit = opts.limit ?? 1000;
@@ -204,6 +216,7 @@ export class Transaction {
     const w = this.writes.get(key);
     if (w) return w.deleted ? undefined : w.value;
     if (this.reads.has(key)) return this.reads.get(key);
+    refuse(checkKey(key));
     const split = this.splitOf(key);
     this.started = true;
     const reply = (await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key] }, 'leader')) as MessageBody<'kv.values'>;
@@ -214,12 +227,15 @@ export class Transaction {
     return value;
   }
 
+  /** Refuses at once a key or value over its maximum (KEY_TOO_LARGE, VALUE_TOO_LARGE); the whole transaction is checked again at commit. */
   put(key: string, value: unknown): void {
+    refuse(checkTxn([], [{ key, value }]));
     this.splitOf(key);
     this.writes.set(key, { value });
   }
 
   delete(key: string): void {
+    refuse(checkKey(key));
     this.splitOf(key);
     this.writes.set(key, { deleted: true });
   }
@@ -228,6 +244,8 @@ export class Transaction {
   async commit(): Promise<{ ts: number; commitWaitUs: number }> {
     if (!this.split) return { ts: 0, commitWaitUs: 0 };
     const writes = [...this.writes].map(([key, w]) => ({ key, ...w }));
+    // Nothing over the maxima is sent: not the commit, nor (via put/get) any read before it.
+    refuse(checkTxn([...this.reads.keys()], writes));
     const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
     const reply = (await this.client.call(this.split, 'kv.commit', body, 'leader')) as MessageBody<'kv.committed'>;
     this.started = false;

@@ -17,7 +17,9 @@ const entries = z.array(slotValue).max(100_000);
 
 export const paxosMessageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('prepare'), ballot: ballotSchema, fromSlot: slot }),
-  z.object({ ...base, type: z.literal('promise'), ballot: ballotSchema, fromSlot: slot, accepted: z.array(acceptedEntry).max(100_000), chosenUpTo: slot, snapshotUpTo: slot.default(0) }),
+  z.object({ ...base, type: z.literal('promise'), ballot: ballotSchema, fromSlot: slot, accepted: z.array(acceptedEntry).max(100_000), chosenUpTo: slot, snapshotUpTo: slot.default(0), continueFrom: slot.optional() }),
+  z.object({ ...base, type: z.literal('preVote'), ballot: ballotSchema }),
+  z.object({ ...base, type: z.literal('preVoteReply'), ballot: ballotSchema, granted: z.boolean(), promised: ballotSchema }),
   z.object({ ...base, type: z.literal('nack'), ballot: ballotSchema, promised: ballotSchema }),
   z.object({ ...base, type: z.literal('accept'), ballot: ballotSchema, entries, chosenUpTo: slot, sentAtUs: z.number().int().safe().default(0) }),
   z.object({ ...base, type: z.literal('accepted'), ballot: ballotSchema, slots: z.array(slot).max(100_000), sentAtUs: z.number().int().safe().default(0) }),

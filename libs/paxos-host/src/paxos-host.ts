@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec';
 import type { Logger } from '@synod/config';
-import { Replica, ZERO_BALLOT, type AppliedState, type SnapshotTransfer, type Snapshot, type ApplyEntry, type Command, type PaxosMessage, type Ready, type ReplicaConfig, type Rng } from '@synod/paxos';
+import { ReadyPipeline, Replica, ZERO_BALLOT, type AppliedState, type SnapshotTransfer, type Snapshot, type ApplyEntry, type Command, type PaxosMessage, type ReplicaConfig, type Rng } from '@synod/paxos';
 import type { PaxosPersist, PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 
@@ -58,8 +58,10 @@ interface Waiter {
 }
 
 class HostedGroup {
-  /** Resolves when every persist issued so far is durable; sends wait on it (persist before you speak). */
-  durable: Promise<void> = Promise.resolve();
+  /** The group's Ready pipeline: persist → send → install snapshot → apply → settle (docs/paxos.md). */
+  pipeline!: ReadyPipeline;
+  /** The latest persist handed to storage; close() waits for it. */
+  lastPersist: Promise<void> = Promise.resolve();
   readonly waiters = new Map<string, Waiter[]>();
   /** Commands proposed during the current event-loop turn, handed to the replica together. */
   proposalQueue: Command[] = [];
@@ -127,7 +129,9 @@ export class PaxosHost {
       ...(spec.applied ? { applied: spec.applied } : {}),
       ...(spec.snapshotTransfer ? { snapshotTransfer: spec.snapshotTransfer } : {}),
     });
-    this.groups.set(group, new HostedGroup(replica, store, spec));
+    const g = new HostedGroup(replica, store, spec);
+    g.pipeline = this.pipelineFor(g);
+    this.groups.set(group, g);
     return replica;
   }
 
@@ -169,13 +173,14 @@ export class PaxosHost {
   private flushProposals(g: HostedGroup): void {
     const cmds = g.proposalQueue;
     g.proposalQueue = [];
-    if (!this.closed && cmds.length > 0) this.handle(g, g.replica.propose(cmds, this.clock()));
+    if (!this.closed && cmds.length > 0) g.pipeline.run(() => g.replica.propose(cmds, this.clock()));
   }
 
   async close(): Promise<void> {
     this.closed = true;
     clearInterval(this.ticker);
-    await Promise.all([...this.groups.values()].map((g) => g.durable.catch(() => undefined)));
+    // Storage failures were already reported through the pipeline (fail-stop); here we only wait.
+    await Promise.allSettled([...this.groups.values()].map((g) => g.lastPersist));
   }
 
   private onPaxos(env: Envelope<'paxos'>): void {
@@ -186,53 +191,61 @@ export class PaxosHost {
       this.bus.metrics.inc('synod_paxos_refused_total', { why: g ? 'spoofed' : 'unknown_group' });
       return;
     }
-    this.handle(g, g.replica.step(msg, this.clock()));
+    g.pipeline.run(() => g.replica.step(msg, this.clock()));
   }
 
   private tickAll(): void {
     if (this.closed || this.paused()) return;
     const now = this.clock();
-    for (const g of this.groups.values()) this.handle(g, g.replica.tick(now));
+    for (const g of this.groups.values()) g.pipeline.run(() => g.replica.tick(now));
   }
 
-  private handle(g: HostedGroup, ready: Ready): void {
-    if (ready.persist) {
-      g.durable = g.store.persist(ready.persist as PaxosPersist);
-      g.durable.catch((err) => this.onFatal(err));
-    }
-    // A snapshot from a peer replaces the state machine before any entry after it applies.
-    if (ready.installSnapshot) g.spec.restore?.(ready.installSnapshot.data);
-    if (ready.send.length > 0) {
-      const sends = ready.send;
-      void g.durable.then(() => {
+  /** The shell's side of the Ready contract; the order is the pipeline's. */
+  private pipelineFor(g: HostedGroup): ReadyPipeline {
+    return new ReadyPipeline({
+      persist: (p, done, fail) => {
+        g.lastPersist = g.store.persist(p as PaxosPersist);
+        g.lastPersist.then(done, fail);
+      },
+      send: (messages) => {
         if (this.closed) return;
-        for (const { to, msg } of sends) {
-          if (to === this.bus.nodeId) queueMicrotask(() => this.handle(g, g.replica.step(msg, this.clock())));
-          else this.bus.send(to, 'paxos', msg, msg.group);
+        // The bus never throws for a message it cannot carry: it counts and drops it (the
+        // replica's byte budgets keep Paxos messages under the max payload).
+        for (const { to, msg } of messages) this.bus.send(to, 'paxos', msg, msg.group);
+      },
+      installSnapshot: (snap) => g.spec.restore?.(snap.data),
+      apply: (entry) => {
+        g.spec.apply?.(entry);
+        if (entry.takeSnapshot && g.spec.snapshot) {
+          // Captured right after its entry, handed back outside this release.
+          const data = g.spec.snapshot();
+          const upTo = entry.slot + 1;
+          queueMicrotask(() => g.pipeline.run(() => g.replica.snapshotTaken(upTo, data, this.clock())));
         }
-      }, () => undefined);
-    }
-    let taken: { upTo: number; data: unknown } | undefined;
-    for (const entry of ready.apply) {
-      g.spec.apply?.(entry);
-      // Captured right after its entry: later entries of this Ready must not leak into it.
-      if (entry.takeSnapshot && g.spec.snapshot) taken = { upTo: entry.slot + 1, data: g.spec.snapshot() };
-      for (const c of entry.commands) this.settle(g, c.id);
-      for (const id of entry.duplicates) this.settle(g, id);
-    }
-    if (taken) {
-      const t = taken;
-      queueMicrotask(() => this.handle(g, g.replica.snapshotTaken(t.upTo, t.data, this.clock())));
-    }
-    for (const r of ready.proposalResults ?? []) {
-      if (r.status === 'not_leader') {
-        const err = new SynodError('NOT_LEADER', `${this.bus.nodeId} knows no leader for ${g.replica.ballot().node || 'this group'}`, r.leaderHint ? { leader: r.leaderHint } : undefined);
-        for (const id of r.ids) this.settle(g, id, err);
-      } else if (r.status === 'already_applied') {
-        for (const id of r.ids) this.settle(g, id);
-      }
-    }
-    if (ready.leadership) this.log?.info({ group: g.replica.ballot(), ...ready.leadership }, 'leadership changed');
+        for (const c of entry.commands) this.settle(g, c.id);
+        for (const id of entry.duplicates) this.settle(g, id);
+      },
+      settle: (results) => {
+        for (const r of results) {
+          if (r.status === 'not_leader') {
+            const err = new SynodError('NOT_LEADER', `${this.bus.nodeId} knows no leader for group ${g.replica.config.group}`, r.leaderHint ? { leader: r.leaderHint } : undefined);
+            for (const id of r.ids) this.settle(g, id, err);
+          } else if (r.status === 'too_large') {
+            const err = new SynodError('TXN_TOO_LARGE', `command over the replicated maximum of ${g.replica.config.maxCommandBytes} bytes`, { limit: g.replica.config.maxCommandBytes });
+            for (const id of r.ids) this.settle(g, id, err);
+          } else if (r.status === 'already_applied') {
+            for (const id of r.ids) this.settle(g, id);
+          }
+        }
+      },
+      leadership: (change) => this.log?.info({ group: g.replica.config.group, ballot: change.ballot, isLeader: change.isLeader, leaderHint: change.leaderHint }, 'leadership changed'),
+      fatal: (err) => {
+        this.closed = true;
+        clearInterval(this.ticker);
+        this.log?.fatal({ err, group: g.replica.config.group }, 'replica stopped: a broken invariant or a failed durable write (fail-stop)');
+        this.onFatal(err);
+      },
+    });
   }
 
   private settle(g: HostedGroup, id: string, err?: Error): void {

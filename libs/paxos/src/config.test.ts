@@ -8,7 +8,7 @@ describe('config', () => {
   it('defaults quorums to majorities and features to on', () => {
     const c = resolveConfig(baseConfig('a', peers));
     expect([c.q1, c.q2]).toEqual([3, 3]);
-    expect(c.features).toEqual({ randomizedTimeouts: true, backoff: true, leaderStickiness: true, checkQuorum: true });
+    expect(c.features).toEqual({ randomizedTimeouts: true, backoff: true, leaderStickiness: true, checkQuorum: true, preVote: true });
     expect(c.broken).toEqual({});
   });
   it('accepts flexible quorums that intersect', () => {

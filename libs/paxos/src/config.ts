@@ -1,3 +1,4 @@
+import { MAX_COMMAND_BYTES, MAX_PAXOS_MESSAGE_BYTES } from '@synod/limits';
 /**
  * Deliberately broken behaviours, off by default. They exist so the simulator's
  * checkers can be shown to catch real protocol bugs (DESIGN §11: a checker is
@@ -23,6 +24,8 @@ export interface BrokenForTesting {
   readsWithoutLease?: boolean;
   /** A snapshot is recorded one slot past the index the state machine was at. */
   snapshotOffByOne?: boolean;
+  /** Shell-side, not the core: the shell releases a Ready's sends and applies before its persist is durable. */
+  ackBeforePersist?: boolean;
 }
 
 export interface LivenessFeatures {
@@ -38,6 +41,12 @@ export interface LivenessFeatures {
   leaderStickiness: boolean;
   /** A leader that has not heard from a phase-2 quorum within the election timeout steps down. */
   checkQuorum: boolean;
+  /**
+   * Before raising its ballot, a replica that lost its leader asks whether a phase-1 quorum
+   * would follow it (no live leader heard there). A replica cut off by a partition then never
+   * raises its ballot, so after the heal it cannot depose a healthy leader (etcd raft's PreVote).
+   */
+  preVote: boolean;
 }
 
 export interface ReplicaConfig {
@@ -53,6 +62,14 @@ export interface ReplicaConfig {
   maxBatch?: number;
   /** Max entries per Accept / CatchupReply message. */
   maxEntriesPerMessage?: number;
+  /**
+   * Byte budget of one message body, measured by sizeBound (default MAX_PAXOS_MESSAGE_BYTES):
+   * Accept batches, catch-up replies, promise suffixes and forwards are cut to fit, and a log
+   * entry never holds more commands than fit in one message.
+   */
+  maxMessageBytes?: number;
+  /** Largest command accepted by propose (default MAX_COMMAND_BYTES); must leave room in a message. */
+  maxCommandBytes?: number;
   /** Phase-1 quorum size; default majority. */
   q1?: number;
   /** Phase-2 quorum size; default majority. q1 + q2 must exceed the group size. */
@@ -85,6 +102,8 @@ export interface ResolvedConfig {
   window: number;
   maxBatch: number;
   maxEntriesPerMessage: number;
+  maxMessageBytes: number;
+  maxCommandBytes: number;
   q1: number;
   q2: number;
   leaseDurationUs: number;
@@ -98,6 +117,8 @@ export interface ResolvedConfig {
 export const DEFAULT_WINDOW = 64;
 export const DEFAULT_MAX_BATCH = 64;
 export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 128;
+/** Bytes of a message body besides its entries (type, ballot, group, ids, counters). */
+export const MESSAGE_FRAME_BYTES = 1024;
 
 export function majority(n: number): number {
   return Math.floor(n / 2) + 1;
@@ -147,6 +168,13 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
   positiveInt('window', window);
   positiveInt('maxBatch', maxBatch);
   positiveInt('maxEntriesPerMessage', maxEntriesPerMessage);
+  const maxMessageBytes = c.maxMessageBytes ?? MAX_PAXOS_MESSAGE_BYTES;
+  const maxCommandBytes = c.maxCommandBytes ?? Math.min(MAX_COMMAND_BYTES, maxMessageBytes - MESSAGE_FRAME_BYTES);
+  positiveInt('maxMessageBytes', maxMessageBytes);
+  positiveInt('maxCommandBytes', maxCommandBytes);
+  if (maxCommandBytes + MESSAGE_FRAME_BYTES > maxMessageBytes) {
+    throw new Error(`paxos config: maxCommandBytes (${maxCommandBytes}) + ${MESSAGE_FRAME_BYTES} framing must fit in maxMessageBytes (${maxMessageBytes})`);
+  }
   const leaseDurationUs = c.leaseDurationUs ?? c.electionTimeoutUs;
   positiveInt('leaseDurationUs', leaseDurationUs);
   const maxDriftPpm = c.maxDriftPpm ?? 200;
@@ -168,6 +196,8 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
     window,
     maxBatch,
     maxEntriesPerMessage,
+    maxMessageBytes,
+    maxCommandBytes,
     q1,
     q2,
     leaseDurationUs,
@@ -179,6 +209,7 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
       backoff: c.features?.backoff ?? true,
       leaderStickiness: c.features?.leaderStickiness ?? true,
       checkQuorum: c.features?.checkQuorum ?? true,
+      preVote: c.features?.preVote ?? true,
     },
     broken: { ...c.brokenForTesting },
   };

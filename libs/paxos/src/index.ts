@@ -60,3 +60,6 @@ export { Dedupe, MAX_ABOVE, type DedupeState } from './dedupe.js';
 export { InvariantViolation, invariant } from './invariant.js';
 export type { Rng } from './rng.js';
 export { Replica, type Role, type LeaseInterval, type ReconfigureStatus } from './replica.js';
+export { ReadyPipeline, type ReadyEffects, type ReadyPipelineOptions } from './ready-pipeline.js';
+export { fitInBudget, chunkByBudget } from './budget.js';
+export { MESSAGE_FRAME_BYTES } from './config.js';

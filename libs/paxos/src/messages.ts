@@ -21,8 +21,14 @@ export interface PromiseMsg extends Base {
   type: 'promise';
   ballot: Ballot;
   fromSlot: number;
-  /** The acceptor's accepted entries at slots >= fromSlot. */
+  /** The acceptor's accepted entries at slots >= fromSlot, ascending, cut to the byte budget. */
   accepted: AcceptedEntry[];
+  /**
+   * Set when `accepted` was cut: the first slot not reported. The candidate asks again with
+   * Prepare(same ballot, fromSlot = continueFrom); the acceptor counts toward the quorum once
+   * its report is complete.
+   */
+  continueFrom?: number;
   chosenUpTo: number;
   /**
    * The acceptor's log is compacted below this slot (0 if never). If it is
@@ -30,6 +36,20 @@ export interface PromiseMsg extends Base {
    * snapshot before it can lead.
    */
   snapshotUpTo: number;
+}
+
+/** Would you follow me at `ballot`? Changes nothing at the receiver (pre-vote). */
+export interface PreVoteMsg extends Base {
+  type: 'preVote';
+  ballot: Ballot;
+}
+
+export interface PreVoteReplyMsg extends Base {
+  type: 'preVoteReply';
+  ballot: Ballot;
+  granted: boolean;
+  /** The replier's promised ballot: the campaign that follows uses a higher round. */
+  promised: Ballot;
 }
 
 export interface NackMsg extends Base {
@@ -114,6 +134,8 @@ export interface SnapshotRequestMsg extends Base {
 export type PaxosMessage =
   | PrepareMsg
   | PromiseMsg
+  | PreVoteMsg
+  | PreVoteReplyMsg
   | NackMsg
   | AcceptMsg
   | AcceptedMsg
@@ -130,6 +152,8 @@ export type PaxosMessageType = PaxosMessage['type'];
 export const PAXOS_MESSAGE_TYPES = [
   'prepare',
   'promise',
+  'preVote',
+  'preVoteReply',
   'nack',
   'accept',
   'accepted',

@@ -130,7 +130,7 @@ describe('snapshots and compaction', () => {
   });
 
   it('a candidate behind an acceptor compaction point does not lead: it fetches the snapshot', () => {
-    const r = new Replica(baseConfig('c', ids), testRng(), { nowUs: 0 });
+    const r = new Replica(baseConfig('c', ids, { features: { preVote: false } }), testRng(), { nowUs: 0 });
     r.tick(1_000_000);
     expect(r.getRole()).toBe('candidate');
     const out = r.step(

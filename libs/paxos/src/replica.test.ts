@@ -76,7 +76,8 @@ describe('election and replication', () => {
 describe('phase 1', () => {
   it('re-proposes the highest-ballot value per slot and fills holes with no-ops', () => {
     // The quorum that answers first is {a, b}: a's own older value must lose to b's.
-    const h = new Harness(ids, {}, {
+    // Without pre-vote, so that round 1 is tried and refused (pre-vote would learn round 2 first).
+    const h = new Harness(ids, { features: { preVote: false } }, {
       a: { promised: b(1, 'a'), accepted: [{ slot: 0, ballot: b(1, 'a'), value: batch('old') }] },
       b: {
         promised: b(2, 'c'),
@@ -107,7 +108,7 @@ describe('phase 1', () => {
   });
 
   it('nacks carry the promised ballot and the proposer jumps past it', () => {
-    const h = new Harness(ids, { features: { backoff: true } }, {
+    const h = new Harness(ids, { features: { backoff: true, preVote: false } }, {
       b: { promised: b(7, 'z'), accepted: [] },
       c: { promised: b(7, 'z'), accepted: [] },
     });
@@ -121,7 +122,7 @@ describe('phase 1', () => {
   });
 
   it('without backoff a nacked proposer retries at once with a higher round', () => {
-    const h = new Harness(ids, { features: { backoff: false } }, {
+    const h = new Harness(ids, { features: { backoff: false, preVote: false } }, {
       b: { promised: b(7, 'z'), accepted: [] },
       c: { promised: b(7, 'z'), accepted: [] },
     });

@@ -1,7 +1,9 @@
 import { ballotEquals, compareBallot, formatBallot, ZERO_BALLOT, type Ballot } from './ballot.js';
-import { resolveConfig, validateMembership, majority, type ReplicaConfig, type ResolvedConfig } from './config.js';
+import { MESSAGE_FRAME_BYTES, resolveConfig, validateMembership, majority, type ReplicaConfig, type ResolvedConfig } from './config.js';
 import { Dedupe } from './dedupe.js';
 import { invariant } from './invariant.js';
+import { MAX_BALLOT_ROUND } from '@synod/limits';
+import { acceptedEntryBytes, chunkByBudget, commandBytes, fitInBudget, slotValueBytes } from './budget.js';
 import type {
   AcceptMsg,
   AcceptedMsg,
@@ -14,6 +16,8 @@ import type {
   NackMsg,
   PaxosMessage,
   PrepareMsg,
+  PreVoteMsg,
+  PreVoteReplyMsg,
   PromiseMsg,
   SnapshotChunkMsg,
   SnapshotRequestMsg,
@@ -99,8 +103,14 @@ export class Replica {
   private lastLeaderContactUs = Number.NEGATIVE_INFINITY;
   private electionDeadlineUs: number;
   private nowUs: number;
-  private readonly promises = new Map<string, PromiseMsg>();
+  /** Acceptors whose promise for myBallot is complete (every chunk received). */
+  private readonly promisers = new Set<string>();
+  /** Highest-ballot accepted entry per slot >= prepareFromSlot, from every promise chunk so far. */
+  private readonly reported = new Map<number, AcceptedEntry>();
   private readonly prepared = new Set<string>();
+  /** Pre-vote: the ballot this replica would campaign with, and who said they would follow. */
+  private preVoteBallot: Ballot | null = null;
+  private readonly preVotes = new Set<string>();
   private prepareFromSlot = 0;
   private nextSlot = 0;
   /** First slot after the re-proposals of phase 1: local reads wait until it is applied. */
@@ -313,8 +323,9 @@ export class Replica {
         this.flushQueue();
       }
     } else if (this.nowUs >= this.electionDeadlineUs) {
-      if (this.isMember()) this.startElection();
-      else this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+      if (!this.isMember()) this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+      else if (this.config.features.preVote && this.role === 'follower') this.startPreVote();
+      else this.startElection();
     }
     if (this.chosenPrefix < this.knownChosenUpTo || this.incoming !== null) this.requestCatchup();
     return this.finish();
@@ -322,16 +333,14 @@ export class Replica {
 
   propose(cmds: Command[], nowUs: number): Ready {
     this.advanceClock(nowUs);
-    const fresh = cmds.filter((c) => !this.dedupe.has(c.id));
     const results: ProposalResult[] = [];
     const hint = this.leaderHint();
-    if (fresh.length < cmds.length) {
-      results.push({
-        ids: cmds.filter((c) => this.dedupe.has(c.id)).map((c) => c.id),
-        status: 'already_applied',
-        leaderHint: hint,
-      });
-    }
+    const fits = (c: Command) => commandBytes(c) <= this.config.maxCommandBytes;
+    const tooLarge = cmds.filter((c) => !fits(c));
+    if (tooLarge.length > 0) results.push({ ids: tooLarge.map((c) => c.id), status: 'too_large', leaderHint: hint });
+    const applied = cmds.filter((c) => fits(c) && this.dedupe.has(c.id));
+    if (applied.length > 0) results.push({ ids: applied.map((c) => c.id), status: 'already_applied', leaderHint: hint });
+    const fresh = cmds.filter((c) => fits(c) && !this.dedupe.has(c.id));
     if (fresh.length > 0) {
       const ids = fresh.map((c) => c.id);
       if (this.role === 'leader') {
@@ -339,7 +348,7 @@ export class Replica {
         this.flushQueue();
         results.push({ ids, status: 'queued', leaderHint: this.config.self });
       } else if (hint !== null && hint !== this.config.self && this.leaderIsLive()) {
-        this.send(hint, { type: 'forward', cmds: fresh });
+        for (const part of chunkByBudget(fresh, commandBytes, Number.MAX_SAFE_INTEGER, this.messageBudget())) this.send(hint, { type: 'forward', cmds: part });
         results.push({ ids, status: 'forwarded', leaderHint: hint });
       } else {
         results.push({ ids, status: 'not_leader', leaderHint: hint });
@@ -397,6 +406,10 @@ export class Replica {
         return this.onPrepare(msg);
       case 'promise':
         return this.onPromise(msg);
+      case 'preVote':
+        return this.onPreVote(msg);
+      case 'preVoteReply':
+        return this.onPreVoteReply(msg);
       case 'nack':
         return this.onNack(msg);
       case 'accept':
@@ -452,6 +465,7 @@ export class Replica {
     // leader the rest of us still hear from (dueling proposers).
     if (
       !fromSelf &&
+      compareBallot(m.ballot, this.promised) !== 0 && // a continuation of a promise already given
       this.config.features.leaderStickiness &&
       !this.config.broken.acceptorIgnoresLease &&
       this.leaderIsLive() &&
@@ -478,13 +492,16 @@ export class Replica {
       if (slot >= m.fromSlot) accepted.push({ slot, ballot: e.ballot, value: e.value });
     }
     accepted.sort((a, b) => a.slot - b.slot);
+    // A long suffix travels in parts: the candidate asks again from `continueFrom`.
+    const end = fitInBudget(accepted, 0, acceptedEntryBytes, this.config.maxEntriesPerMessage, this.messageBudget());
     this.send(m.from, {
       type: 'promise',
       ballot: m.ballot,
       fromSlot: m.fromSlot,
-      accepted,
+      accepted: end < accepted.length ? accepted.slice(0, end) : accepted,
       chosenUpTo: this.chosenPrefix,
       snapshotUpTo: this.snapshotUpTo(),
+      ...(end < accepted.length ? { continueFrom: accepted[end]!.slot } : {}),
     });
     // Without backoff a preempted proposer fights back at once: the naive
     // behaviour that produces dueling proposers.
@@ -590,6 +607,8 @@ export class Replica {
       const v = this.chosen.get(s);
       if (v !== undefined) entries.push({ slot: s, value: v });
     }
+    // The follower asks again from where this reply ends.
+    entries.length = fitInBudget(entries, 0, slotValueBytes, this.config.maxEntriesPerMessage, this.messageBudget());
     this.send(m.from, { type: 'catchupReply', entries, chosenUpTo: this.chosenPrefix });
   }
 
@@ -758,13 +777,65 @@ export class Replica {
 
   // ---------------------------------------------------------------- proposer
 
-  private startElection(): void {
+  /** The round a new campaign would use, or null past MAX_BALLOT_ROUND (reachable only through hostile input the codec let by). */
+  private nextRound(): number | null {
     const round = Math.max(this.maxRoundSeen, this.promised.round, this.myBallot.round) + 1;
+    if (round > MAX_BALLOT_ROUND) {
+      this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+      return null;
+    }
+    return round;
+  }
+
+  /** Asks the group whether a phase-1 quorum would follow a campaign; starts one if so. */
+  private startPreVote(): void {
+    const round = this.nextRound();
+    if (round === null) return;
+    this.preVoteBallot = { round, node: this.config.self };
+    this.preVotes.clear();
+    this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+    for (const p of [this.config.self, ...this.activePeers()]) this.send(p, { type: 'preVote', ballot: this.preVoteBallot });
+  }
+
+  /**
+   * Grants only while no live leader is heard here and no lease vote forbids it: a replica that
+   * merely lost touch gets no quorum and keeps its ballot. Changes nothing here.
+   */
+  private onPreVote(m: PreVoteMsg): void {
+    const leaderHeard = this.leaderIsLive() && m.from !== this.leaderHint() && m.from !== this.config.self;
+    const granted = this.mayPromise(m.ballot) && !leaderHeard;
+    // The round is not judged here: the reply carries our promise, so the campaign that follows
+    // picks a round above it.
+    this.send(m.from, { type: 'preVoteReply', ballot: m.ballot, granted, promised: this.promised });
+  }
+
+  private onPreVoteReply(m: PreVoteReplyMsg): void {
+    this.observeRound(m.promised.round);
+    if (this.role !== 'follower' || this.preVoteBallot === null || !ballotEquals(m.ballot, this.preVoteBallot) || !m.granted) return;
+    this.preVotes.add(m.from);
+    if (this.quorumOf(this.preVotes, this.governing(this.chosenPrefix), 'q1')) this.startElection();
+  }
+
+  /** Whether `voters` hold a quorum (phase-1 or phase-2 size) in every configuration of `configs`. */
+  private quorumOf(voters: ReadonlySet<string>, configs: readonly Membership[], q: 'q1' | 'q2'): boolean {
+    for (const c of configs) {
+      let n = 0;
+      for (const p of c.peers) if (voters.has(p)) n++;
+      if (n < c[q]) return false;
+    }
+    return true;
+  }
+
+  private startElection(): void {
+    const round = this.nextRound();
+    if (round === null) return;
     this.maxRoundSeen = round;
+    this.preVoteBallot = null;
     if (this.role === 'leader') this.clearLeaderState();
     this.role = 'candidate';
     this.myBallot = { round, node: this.config.self };
-    this.promises.clear();
+    this.promisers.clear();
+    this.reported.clear();
     this.prepared.clear();
     this.prepareFromSlot = this.chosenPrefix;
     // If phase 1 stalls (lost messages, ignored by sticky acceptors) try again later.
@@ -792,8 +863,18 @@ export class Replica {
       this.requestCatchup();
       return;
     }
-    this.promises.set(m.from, m);
-    const best = this.bestReported();
+    for (const e of m.accepted) {
+      if (e.slot < this.prepareFromSlot) continue;
+      const cur = this.reported.get(e.slot);
+      if (!cur || compareBallot(e.ballot, cur.ballot) > 0) this.reported.set(e.slot, e);
+    }
+    if (m.continueFrom !== undefined) {
+      // A part of a long promise: ask for the rest (a reply that does not advance is ignored).
+      if (m.continueFrom > m.fromSlot) this.send(m.from, { type: 'prepare', ballot: this.myBallot, fromSlot: m.continueFrom });
+      return;
+    }
+    this.promisers.add(m.from);
+    const best = this.reported;
     // Configurations reported in the promises may govern slots past what we know: their
     // members must promise too (and are asked to).
     const reported: Membership[] = [];
@@ -803,30 +884,13 @@ export class Replica {
     }
     const needed = this.governing(this.prepareFromSlot, reported);
     for (const c of needed) this.prepareTo(c.peers);
-    for (const c of needed) {
-      let n = 0;
-      for (const p of c.peers) if (this.promises.has(p)) n++;
-      if (n < c.q1) return;
-    }
-    this.becomeLeader(best);
+    if (this.quorumOf(this.promisers, needed, 'q1')) this.becomeLeader(best);
   }
 
-  private bestReported(): Map<number, AcceptedEntry> {
-    const best = new Map<number, AcceptedEntry>();
-    for (const p of this.promises.values()) {
-      for (const e of p.accepted) {
-        if (e.slot < this.prepareFromSlot) continue;
-        const cur = best.get(e.slot);
-        if (!cur || compareBallot(e.ballot, cur.ballot) > 0) best.set(e.slot, e);
-      }
-    }
-    return best;
-  }
-
-  private becomeLeader(best: Map<number, AcceptedEntry>): void {
+  private becomeLeader(best: ReadonlyMap<number, AcceptedEntry>): void {
     let maxSlot = this.prepareFromSlot - 1;
     for (const s of best.keys()) maxSlot = Math.max(maxSlot, s);
-    this.promises.clear();
+    this.promisers.clear();
     this.role = 'leader';
     this.leaderBallot = this.myBallot;
     this.lastLeaderContactUs = this.nowUs;
@@ -851,6 +915,7 @@ export class Replica {
         this.pendingConfigs.set(s, { fromSlot: s + this.config.window, peers: [...value.peers], q1: value.q1, q2: value.q2 });
       }
     }
+    this.reported.clear();
     this.nextSlot = Math.max(maxSlot + 1, this.chosenPrefix);
     this.termStartSlot = this.nextSlot;
     for (const p of this.activePeers()) this.heard.set(p, this.nowUs);
@@ -904,7 +969,8 @@ export class Replica {
 
   private onForward(m: ForwardMsg): void {
     if (this.role !== 'leader') return; // the client retries; re-forwarding could loop
-    const fresh = m.cmds.filter((c) => !this.dedupe.has(c.id));
+    // The forwarder checked sizes; a command over the limit here is dropped, never batched.
+    const fresh = m.cmds.filter((c) => !this.dedupe.has(c.id) && commandBytes(c) <= this.config.maxCommandBytes);
     this.enqueue(fresh);
     this.flushQueue();
   }
@@ -930,7 +996,7 @@ export class Replica {
       entries.push({ slot, value });
     }
     while (this.queue.length > 0 && room()) {
-      const cmds = this.queue.splice(0, this.config.maxBatch);
+      const cmds = this.queue.splice(0, fitInBudget(this.queue, 0, commandBytes, this.config.maxBatch, this.messageBudget()));
       const slot = this.nextSlot++;
       const value: Value = { kind: 'batch', cmds };
       this.inflight.set(slot, { value, acks: new Set(), sentAtUs: this.nowUs });
@@ -941,14 +1007,13 @@ export class Replica {
 
   private sendAccepts(entries: SlotValue[]): void {
     if (entries.length === 0) return;
-    const max = this.config.maxEntriesPerMessage;
     const peers = this.activePeers();
     this.selfVote();
-    for (let i = 0; i < entries.length; i += max) {
+    for (const part of this.acceptChunks(entries)) {
       const body: MessageBody = {
         type: 'accept',
         ballot: this.myBallot,
-        entries: entries.slice(i, i + max),
+        entries: part,
         chosenUpTo: this.chosenPrefix,
         sentAtUs: this.nowUs,
       };
@@ -972,17 +1037,25 @@ export class Replica {
       }
     }
     for (const [peer, list] of perPeer) {
-      const max = this.config.maxEntriesPerMessage;
-      for (let i = 0; i < list.length; i += max) {
+      for (const part of this.acceptChunks(list)) {
         this.send(peer, {
           type: 'accept',
           ballot: this.myBallot,
-          entries: list.slice(i, i + max),
+          entries: part,
           chosenUpTo: this.chosenPrefix,
           sentAtUs: this.nowUs,
         });
       }
     }
+  }
+
+  /** Bytes of entries one message may carry besides its framing. */
+  private messageBudget(): number {
+    return this.config.maxMessageBytes - MESSAGE_FRAME_BYTES;
+  }
+
+  private acceptChunks(entries: readonly SlotValue[]): SlotValue[][] {
+    return chunkByBudget(entries, slotValueBytes, this.config.maxEntriesPerMessage, this.messageBudget());
   }
 
   private sendHeartbeats(): void {
@@ -1044,6 +1117,7 @@ export class Replica {
   // ---------------------------------------------------------------- leadership
 
   private noteLeader(b: Ballot): void {
+    this.preVoteBallot = null;
     if (this.leaderBallot === null || compareBallot(b, this.leaderBallot) >= 0) {
       this.leaderBallot = b;
       if (b.node !== this.config.self || this.role === 'leader') this.lastLeaderContactUs = this.nowUs;
@@ -1057,7 +1131,9 @@ export class Replica {
   private stepDown(): void {
     if (this.role === 'leader') this.clearLeaderState();
     this.role = 'follower';
-    this.promises.clear();
+    this.promisers.clear();
+    this.reported.clear();
+    this.preVoteBallot = null;
     const backoff = this.config.features.backoff
       ? Math.floor(this.rng.next() * this.config.electionTimeoutUs)
       : 0;

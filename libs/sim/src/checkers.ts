@@ -41,6 +41,10 @@ export class History {
   private readonly states = new Map<string, Map<number, number>>();
   /** group -> lease segments in true time that may still overlap a future one. */
   private readonly leases = new Map<string, Array<{ node: string; start: number; end: number }>>();
+  /** Command ids in a slot a phase-2 quorum has durably accepted at one ballot. */
+  private readonly durablyChosen = new Set<string>();
+  /** Set once per-slot state was pruned (long runs): ids chosen before may be forgotten. */
+  private pruned = false;
   /** client key -> highest seq acknowledged / issued. */
   private readonly acked = new Map<string, number>();
   private readonly issued = new Map<string, number>();
@@ -100,8 +104,15 @@ export class History {
     this.issued.set(key, Math.max(this.issued.get(key) ?? 0, seq));
   }
 
-  recordAcked(key: string, seq: number): void {
+  /**
+   * A client was told its write `commandId` succeeded: by then a phase-2 quorum must hold it
+   * durably (a crash of every replica must not lose an acknowledged write).
+   */
+  recordAcked(key: string, seq: number, commandId: string): void {
     this.acked.set(key, Math.max(this.acked.get(key) ?? 0, seq));
+    if (!this.durablyChosen.has(commandId) && !this.pruned) {
+      this.fail('acknowledged writes are durable on a quorum', `${commandId} was acknowledged before a phase-2 quorum had it on disk`);
+    }
   }
 
   ackedSeq(key: string): number {
@@ -152,6 +163,7 @@ export class History {
   /** Forget per-slot bookkeeping below `slot` (long runs; every replica has applied past it). */
   prune(group: string, slot: number): void {
     this.pruneBelow.set(group, slot);
+    this.pruned = true;
     const m = this.states.get(group);
     if (m) for (const k of m.keys()) if (k < slot) m.delete(k);
     const c = this.chosen.get(group);
@@ -197,6 +209,7 @@ export class History {
     for (const x of a.nodes) if (cfg.peers.includes(x)) n++;
     if (n >= cfg.q2 && !a.quorum) {
       a.quorum = true;
+      if (value.kind === 'batch') for (const c of value.cmds) this.durablyChosen.add(c.id);
       this.recordChosen(group, slot, v, `quorum at ballot ${bk}`);
     }
   }

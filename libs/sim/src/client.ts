@@ -10,6 +10,8 @@ export interface ClientTiming {
   thinkMaxUs: number;
   /** Probability that the next operation is a lease read rather than a write. */
   readRatio: number;
+  /** Each write carries 0..padMaxBytes of padding, so that message byte budgets bind. */
+  padMaxBytes: number;
 }
 
 type Op =
@@ -71,7 +73,9 @@ export class SimClient {
       this.trace(`${this.id} read ${this.current.id} ${key}`);
     } else {
       this.seq++;
-      const cmd: Command = { id: `${this.id}:${this.seq}`, payload: { client: this.id, seq: this.seq } };
+      const pad = this.timing.padMaxBytes > 0 ? this.rng.int(this.timing.padMaxBytes + 1) : 0;
+      const payload = pad > 0 ? { client: this.id, seq: this.seq, pad: 'p'.repeat(pad) } : { client: this.id, seq: this.seq };
+      const cmd: Command = { id: `${this.id}:${this.seq}`, payload };
       this.history.recordProposed(cmd);
       this.history.recordIssued(this.id, this.seq);
       this.current = { kind: 'write', id: cmd.id, cmd, attempt: 0 };
@@ -110,7 +114,7 @@ export class SimClient {
     if (p.ok) {
       if (cur.kind === 'write') {
         this.acked++;
-        this.history.recordAcked(this.id, this.seq);
+        this.history.recordAcked(this.id, this.seq, cur.id);
         this.trace(`${this.id} ack ${p.id}`);
       } else if (p.kind === 'readReply') {
         this.readsServed++;

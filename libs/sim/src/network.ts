@@ -1,3 +1,4 @@
+import { sizeBound } from '@synod/limits';
 import type { Prng } from './prng.js';
 import type { Scheduler } from './scheduler.js';
 
@@ -37,6 +38,9 @@ export class SimNetwork {
     private readonly sched: Scheduler,
     private readonly rng: Prng,
     private readonly onTrace: (line: string) => void,
+    /** Largest Paxos message body the network carries (see SimOptions.maxMessageBytes). */
+    private readonly maxMessageBytes = Number.POSITIVE_INFINITY,
+    private readonly onOversize: (detail: string) => void = () => undefined,
   ) {}
 
   register(addr: string, dc: string, handler: (from: string, payload: unknown) => void): void {
@@ -76,6 +80,13 @@ export class SimNetwork {
     const toDc = this.dcOf.get(to);
     if (fromDc === undefined || toDc === undefined) throw new Error(`unknown address ${from} or ${to}`);
     const f = this.faults;
+    const msg = (payload as { kind?: string; msg?: unknown }).kind === 'paxos' ? (payload as { msg: unknown }).msg : undefined;
+    if (msg !== undefined && sizeBound(msg) > this.maxMessageBytes) {
+      // NATS refuses such a publish; here it is a bug in the replica's budgets and fails the run.
+      this.dropped++;
+      this.onOversize(`${from}>${to} ${label}: ${sizeBound(msg)} bytes > ${this.maxMessageBytes}`);
+      return;
+    }
     if (this.cut.has(`${fromDc}>${toDc}`) || this.rng.chance(f.lossProb)) {
       this.dropped++;
       this.onTrace(`drop ${from}>${to} ${label}`);

@@ -1,7 +1,9 @@
 import {
   InvariantViolation,
+  ReadyPipeline,
   Replica,
   type ApplyEntry,
+  type PersistRequest,
   type Ready,
   type ReplicaConfig,
 } from '@synod/paxos';
@@ -34,11 +36,11 @@ interface PendingRead {
 /**
  * A simulated spanserver: one replica per group, one disk, one tick timer.
  *
- * It is the "shell" of DESIGN §3: a Ready's persist goes to a disk queue that
- * completes after a simulated fsync, and only then are the Ready's messages
- * sent and its entries applied. Disk writes complete in order (group commit),
- * so a later Ready never overtakes an earlier one. A crash loses the disk queue
- * and every timer; a restart rebuilds replicas from what was synced.
+ * It is a shell of DESIGN §3 running the same ReadyPipeline as production's PaxosHost: a
+ * Ready's persist goes to a disk queue that completes after a simulated fsync, and only then
+ * are the Ready's messages sent and its entries applied. Disk writes complete in order (group
+ * commit). A crash loses the disk queue and every timer; a restart rebuilds replicas from what
+ * was synced. A broken invariant stops the node (fail-stop) and fails the run.
  */
 export class SimNode {
   up = true;
@@ -49,8 +51,8 @@ export class SimNode {
   private readonly pendingReads = new Map<string, PendingRead[]>();
   readonly clock: DriftingClock;
   private diskFreeAtUs = 0;
-  /** Readies not yet released, oldest first. */
-  private pipeline: Array<{ group: string; ready: Ready; durable: boolean }> = [];
+  /** One Ready pipeline per group, rebuilt at every boot. */
+  private readonly pipelines = new Map<string, ReadyPipeline>();
   /** command id -> client address awaiting its application here. */
   private readonly waiting = new Map<string, string>();
 
@@ -109,7 +111,7 @@ export class SimNode {
     this.sms.clear();
     this.pendingReads.clear();
     this.waiting.clear();
-    this.pipeline = [];
+    this.pipelines.clear();
     this.diskFreeAtUs = 0;
     this.trace(`crash ${this.id}`);
   }
@@ -128,6 +130,7 @@ export class SimNode {
       const durable = this.stores.get(group)!.snapshotState();
       const rng = this.rng.fork(`${group}#${inc}`);
       this.replicas.set(group, new Replica(config, rng, { durable, nowUs: this.localNow }));
+      this.pipelines.set(group, this.newPipeline(group, config));
       // Restart = snapshot + tail: the state machine comes back from the snapshot, the
       // replica re-applies the log after it.
       const snap = durable.snapshot;
@@ -156,11 +159,8 @@ export class SimNode {
     } else if (p.kind === 'propose') {
       const r = this.replicas.get(p.group);
       if (!r) return;
-      const ready = this.guard(p.group, () => r.propose([p.cmd], this.localNow));
-      for (const res of ready?.proposalResults ?? []) {
-        if (res.status === 'queued' || res.status === 'forwarded') this.waiting.set(p.cmd.id, from);
-        else this.reply(from, p.cmd.id, res.status === 'already_applied', res.leaderHint);
-      }
+      this.waiting.set(p.cmd.id, from);
+      this.guard(p.group, () => r.propose([p.cmd], this.localNow));
     }
   }
 
@@ -200,74 +200,69 @@ export class SimNode {
     if (until !== null) this.history.recordLease(group, this.id, this.sched.nowUs, this.clock.trueOf(until));
   }
 
-  /** Runs one replica call and hands its Ready to the shell; an invariant failure stops the run. */
+  /** Runs one replica call through the group's Ready pipeline. */
   private guard(group: string, call: () => Ready): Ready | undefined {
-    let ready: Ready;
-    try {
-      ready = call();
-    } catch (e) {
-      if (e instanceof InvariantViolation) {
-        this.history.fail(`replica assertion: ${e.invariant}`, `${this.id}/${group}: ${e.message}`);
-        return undefined;
-      }
-      throw e;
-    }
+    const pipeline = this.pipelines.get(group);
+    if (!pipeline) return undefined;
+    const ready = pipeline.run(call);
     const r = this.replicas.get(group);
-    if (r) this.sampleLease(group, r);
-    this.handleReady(group, ready);
+    if (ready && r) this.sampleLease(group, r);
     return ready;
   }
 
-  private handleReady(group: string, ready: Ready): void {
-    if (ready.leadership) {
-      const l = ready.leadership;
-      this.trace(`${this.id}/${group} leadership leader=${l.isLeader} hint=${l.leaderHint} b=${l.ballot.round}.${l.ballot.node}`);
-    }
-    if (ready.send.length === 0 && ready.apply.length === 0 && ready.persist === undefined && !ready.installSnapshot) return;
+  private newPipeline(group: string, config: ReplicaConfig): ReadyPipeline {
     const inc = this.incarnation;
-    const entry = { group, ready, durable: ready.persist === undefined };
-    this.pipeline.push(entry);
-    if (ready.persist) {
-      const now = this.sched.nowUs;
-      const doneAt = Math.max(now, this.diskFreeAtUs) + this.rng.range(this.timing.fsyncMinUs, this.timing.fsyncMaxUs);
-      this.diskFreeAtUs = doneAt;
-      const persist = ready.persist;
-      this.sched.at(doneAt, () => {
-        if (inc !== this.incarnation) return; // crashed before the fsync completed
-        this.stores.get(group)!.write(persist);
-        for (const e of persist.accepted ?? []) {
-          this.history.recordDurableAccept(group, this.id, e.slot, e.ballot, e.value);
-        }
-        this.trace(`${this.id}/${group} synced promised=${persist.promised ? `${persist.promised.round}.${persist.promised.node}` : '-'} accepted=${(persist.accepted ?? []).map((e) => e.slot).join(',')}${persist.snapshot ? ` snapshot=${persist.snapshot.upTo}` : ''}`);
-        entry.durable = true;
-        this.drainPipeline();
-      });
-    } else {
-      this.drainPipeline();
-    }
+    return new ReadyPipeline(
+      {
+        persist: (persist, done) => this.persist(group, inc, persist, done),
+        send: (messages) => {
+          for (const o of messages) {
+            const payload: SimPayload = { kind: 'paxos', msg: o.msg };
+            this.net.send(this.id, o.to, payload, describePayload(payload));
+          }
+        },
+        installSnapshot: ({ upTo, data }) => {
+          const sm = SimStateMachine.restore(data, upTo);
+          this.sms.set(group, sm);
+          this.trace(`${this.id}/${group} install-snapshot ${upTo}`);
+          this.history.recordInstall(group, this.id, this.incarnation, upTo, sm.hash);
+        },
+        apply: (e) => this.apply(group, e),
+        settle: (results) => {
+          for (const res of results) {
+            if (res.status === 'queued' || res.status === 'forwarded') continue;
+            for (const id of res.ids) {
+              const client = this.waiting.get(id);
+              if (client === undefined) continue;
+              this.waiting.delete(id);
+              this.reply(client, id, res.status === 'already_applied', res.leaderHint);
+            }
+          }
+        },
+        leadership: (l) => this.trace(`${this.id}/${group} leadership leader=${l.isLeader} hint=${l.leaderHint} b=${l.ballot.round}.${l.ballot.node}`),
+        fatal: (err) => {
+          // Fail-stop, as in production: the node stops; the run fails. Anything but a broken
+          // invariant is a bug of the simulator itself and surfaces as a thrown error.
+          if (!(err instanceof InvariantViolation)) throw err;
+          this.history.fail(`replica assertion: ${err.invariant}`, `${this.id}/${group}: ${err.message}`);
+          this.sched.after(0, () => this.crash());
+        },
+      },
+      { ackBeforePersist: config.brokenForTesting?.ackBeforePersist === true },
+    );
   }
 
-  /** Releases Readies strictly in the order they were produced, each once its own persist is durable. */
-  private drainPipeline(): void {
-    while (this.pipeline.length > 0 && this.pipeline[0]!.durable) {
-      const { group, ready } = this.pipeline.shift()!;
-      this.release(group, ready);
-    }
-  }
-
-  private release(group: string, ready: Ready): void {
-    for (const o of ready.send) {
-      const payload: SimPayload = { kind: 'paxos', msg: o.msg };
-      this.net.send(this.id, o.to, payload, describePayload(payload));
-    }
-    if (ready.installSnapshot) {
-      const { upTo, data } = ready.installSnapshot;
-      const sm = SimStateMachine.restore(data, upTo);
-      this.sms.set(group, sm);
-      this.trace(`${this.id}/${group} install-snapshot ${upTo}`);
-      this.history.recordInstall(group, this.id, this.incarnation, upTo, sm.hash);
-    }
-    for (const e of ready.apply) this.apply(group, e);
+  /** The simulated disk: writes complete in order after a random fsync time; a crash loses what is queued. */
+  private persist(group: string, inc: number, persist: PersistRequest, done: () => void): void {
+    const doneAt = Math.max(this.sched.nowUs, this.diskFreeAtUs) + this.rng.range(this.timing.fsyncMinUs, this.timing.fsyncMaxUs);
+    this.diskFreeAtUs = doneAt;
+    this.sched.at(doneAt, () => {
+      if (inc !== this.incarnation) return; // crashed before the fsync completed
+      this.stores.get(group)!.write(persist);
+      for (const e of persist.accepted ?? []) this.history.recordDurableAccept(group, this.id, e.slot, e.ballot, e.value);
+      this.trace(`${this.id}/${group} synced promised=${persist.promised ? `${persist.promised.round}.${persist.promised.node}` : '-'} accepted=${(persist.accepted ?? []).map((e) => e.slot).join(',')}${persist.snapshot ? ` snapshot=${persist.snapshot.upTo}` : ''}`);
+      done();
+    });
   }
 
   private apply(group: string, e: ApplyEntry): void {

@@ -15,6 +15,7 @@ export const BROKEN_VARIANTS = {
   'acceptor-ignores-lease': { acceptorIgnoresLease: true },
   'reads-without-lease': { readsWithoutLease: true },
   'snapshot-off-by-one': { snapshotOffByOne: true },
+  'ack-before-persist': { ackBeforePersist: true },
 } as const satisfies Record<string, BrokenForTesting>;
 export type BrokenVariant = keyof typeof BROKEN_VARIANTS;
 
@@ -69,6 +70,16 @@ export interface SimOptions {
   clientThinkMaxUs: number;
   /** Sample every replica's log length and memory every this often (0: never). */
   footprintSampleUs: number;
+  /**
+   * Byte budget of a Paxos message body: the replicas' maxMessageBytes, and what the simulated
+   * network carries at most (it fails the run on a larger one, as NATS refuses a payload over
+   * max_payload).
+   */
+  maxMessageBytes: number;
+  /** What the simulated network carries at most (default maxMessageBytes); only teeth tests set it lower. */
+  networkMaxMessageBytes?: number | undefined;
+  /** Client writes carry 0..padMaxBytes of padding (0: none), so the budgets bind. */
+  padMaxBytes: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
@@ -97,13 +108,15 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   targetChosen: 0,
   clientThinkMaxUs: 10_000,
   footprintSampleUs: 0,
+  maxMessageBytes: 16 * 1024,
+  padMaxBytes: 0,
 };
 
 export const SCENARIOS = ['basic', 'production'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /**
- * `production`: compaction every 16 slots with snapshot transfer in small chunks, a spare
+ * `production`: commands padded up to 3 KB against an 8 KiB message budget, compaction every 16 slots with snapshot transfer in small chunks, a spare
  * node per group for membership changes (the nemesis replaces crashed members, adds and
  * removes), flexible quorums drawn per seed, lease reads, on top of the usual faults.
  */
@@ -116,8 +129,18 @@ export function scenarioOptions(scenario: Scenario, seed: number): Partial<SimOp
     { replicas: 5, members: 4, q1: 2, q2: 3 },
     { replicas: 5, members: 4, q1: 3, q2: 2 },
     { replicas: 5, members: 5, q1: 4, q2: 2 },
+    // q2 = 1: a single durable accept chooses, so acknowledging before persisting loses data.
+    { replicas: 5, members: 3, q1: 3, q2: 1 },
   ];
-  return { snapshotIntervalEntries: 16, snapshotChunkChars: 200, reconfig: true, ...shapes[seed % shapes.length] };
+  return {
+    snapshotIntervalEntries: 16,
+    snapshotChunkChars: 200,
+    reconfig: true,
+    // Commands up to 3 KB against 8 KiB messages: batches, catch-up and promises are cut by bytes.
+    maxMessageBytes: 8 * 1024,
+    padMaxBytes: 3_000,
+    ...shapes[seed % shapes.length],
+  };
 }
 
 export function simOptions(o: Partial<SimOptions> & { seed: number }): SimOptions {

@@ -58,7 +58,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
   const trace = new Trace(o.trace);
   const log = (line: string): void => trace.record(sched.nowUs, line);
   const history = new History(() => sched.nowUs, o.window);
-  const net = new SimNetwork(sched, root.fork('network'), log);
+  const net = new SimNetwork(sched, root.fork('network'), log, o.networkMaxMessageBytes ?? o.maxMessageBytes, (detail) => history.fail('messages fit the max payload', detail));
   let leadershipChanges = 0;
   const countingLog = (line: string): void => {
     if (line.includes(' leadership leader=true')) leadershipChanges++;
@@ -95,6 +95,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
         snapshotChunkChars: o.snapshotChunkChars,
         window: o.window,
         maxBatch: o.maxBatch,
+        maxMessageBytes: o.maxMessageBytes,
         features: o.features,
         brokenForTesting: o.broken ? BROKEN_VARIANTS[o.broken] : {},
       });
@@ -129,7 +130,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
         net,
         clientRng.fork(id),
         history,
-        { timeoutUs: o.clientTimeoutUs, thinkMaxUs: o.clientThinkMaxUs, readRatio: o.readRatio },
+        { timeoutUs: o.clientTimeoutUs, thinkMaxUs: o.clientThinkMaxUs, readRatio: o.readRatio, padMaxBytes: o.padMaxBytes },
         log,
         keys,
       );

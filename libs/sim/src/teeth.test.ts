@@ -35,7 +35,7 @@ describe('the simulator catches broken replicas', () => {
   it('(b\') an acceptor that forgets only its promise on restart (a rarer interleaving)', () => {
     // Check-quorum makes a stale leader step down about when the forgetful acceptor would
     // let it through; without it the bug shows within a few seeds.
-    const found = firstFailingSeed('forget-promise', { faultPhaseUs: 10_000_000, features: { checkQuorum: false } });
+    const found = firstFailingSeed('forget-promise', { faultPhaseUs: 10_000_000, features: { checkQuorum: false, preVote: false } });
     expect(found, 'no violation found').not.toBeNull();
     expect(found!.violation.checker).toMatch(SAFETY);
   });
@@ -49,7 +49,8 @@ describe('the simulator catches broken replicas', () => {
   // Leases. Check-quorum (on by default) steps an isolated leader down at about the time its
   // lease would end anyway, which hides lease-timing bugs; these runs turn it off so the
   // lease is the only protection, as it is for a leader that is slow rather than cut off.
-  const noCheckQuorum = { features: { checkQuorum: false } };
+  // Pre-vote (on by default) makes the elections that race a lease rare; off here too.
+  const noCheckQuorum = { features: { checkQuorum: false, preVote: false } };
 
   it('(d) a leader that times its lease from when votes arrive, not from when it asked', () => {
     const found = firstFailingSeed('lease-from-receipt', noCheckQuorum);
@@ -72,7 +73,7 @@ describe('the simulator catches broken replicas', () => {
 
   it('(g) a leader serving local reads without a lease', () => {
     // More readers: the stale read needs a reader in the deposed leader's DC (first at seed 32).
-    const found = firstFailingSeed('reads-without-lease', { clientsPerGroup: 6, readRatio: 0.5 });
+    const found = firstFailingSeed('reads-without-lease', { clientsPerGroup: 6, readRatio: 0.5, features: { preVote: false } });
     expect(found, 'no violation found').not.toBeNull();
     expect(found!.violation.checker).toBe('lease reads are linearizable');
   });
@@ -81,6 +82,20 @@ describe('the simulator catches broken replicas', () => {
     const found = firstFailingSeed('snapshot-off-by-one', (seed) => scenarioOptions('production', seed));
     expect(found, 'no violation found').not.toBeNull();
     expect(found!.violation.checker).toBe('snapshot + tail equals full replay');
+  });
+
+  it('(i) a shell that acknowledges before persisting (the shared Ready pipeline, flexible quorum q2 = 1)', () => {
+    // Three members, q1 = 3, q2 = 1: one accept chooses, so the leader's client is answered
+    // while nothing is on any disk.
+    const found = firstFailingSeed('ack-before-persist', { replicas: 3, q1: 3, q2: 1 });
+    expect(found, 'no violation found').not.toBeNull();
+    expect(found!.violation.checker).toMatch(/acknowledged writes are durable on a quorum|at most one value chosen per slot/);
+  });
+
+  it('(j) the simulated network refuses a message over the max payload', () => {
+    // Replicas budgeted for 16 KiB messages over a network that carries 2,000 bytes.
+    const r = runSimulation({ seed: 1, faults: 'none', padMaxBytes: 3_000, networkMaxMessageBytes: 2_000, checkLiveness: false });
+    expect(r.violations.map((v) => v.checker)).toContain('messages fit the max payload');
   });
 
   it('the correct replica passes the lease-teeth settings', () => {

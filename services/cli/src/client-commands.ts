@@ -71,10 +71,30 @@ const need = (s: string | undefined, what: string) => {
   return s;
 };
 
+const LIMIT_WHAT: Record<string, string> = { KEY_TOO_LARGE: 'key too large', VALUE_TOO_LARGE: 'value too large', TXN_TOO_LARGE: 'transaction too large' };
+const human = (n: number) => {
+  const [unit, div] = n >= 1 << 20 ? ['MiB', 1 << 20] : n >= 1024 ? ['KiB', 1024] : ['bytes', 1];
+  const x = n / div;
+  return `${Number.isInteger(x) ? x : x.toFixed(2)} ${unit}`;
+};
+
+/**
+ * A request over a documented maximum (KEY_TOO_LARGE, VALUE_TOO_LARGE, TXN_TOO_LARGE, refused by
+ * the client before sending or by the server) as a message that says what to change.
+ */
+export function explainLimitError(err: unknown): unknown {
+  if (!(err instanceof SynodError) || !(err.code in LIMIT_WHAT)) return err;
+  const limit = Number(err.hint?.limit);
+  const max = Number.isFinite(limit) ? `, the maximum is ${/bytes/.test(err.message) ? human(limit) : limit}` : '';
+  return new SynodError(err.code, `${LIMIT_WHAT[err.code]}${max} (${err.message}). Nothing was written; the maxima are in docs/limits.md`, err.hint);
+}
+
 async function withClient(argv: string[], fn: (c: Awaited<ReturnType<typeof connectClient>>) => Promise<void>): Promise<void> {
   const c = await connectClient(argv);
   try {
     await fn(c);
+  } catch (err) {
+    throw explainLimitError(err);
   } finally {
     await c.bus.close();
   }

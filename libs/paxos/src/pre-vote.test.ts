@@ -1,0 +1,54 @@
+import { describe, expect, it } from 'vitest';
+import { compareBallot } from './ballot.js';
+import type { ReplicaConfig } from './config.js';
+import { Harness } from './testing/harness.js';
+
+const ids = ['a', 'b', 'c'];
+
+function partitionThenHeal(extra: Partial<ReplicaConfig>) {
+  const h = new Harness(ids, extra);
+  h.elect('a');
+  const ballot = h.get('a').ownBallot();
+  const step = (ms: number) => {
+    for (let t = 0; t < ms; t += 10) {
+      h.now += 10_000;
+      for (const id of ids) h.tick(id);
+      h.deliverAll();
+    }
+  };
+  h.drop = (to, msg) => to === 'c' || msg.from === 'c';
+  step(2_000); // ten election timeouts and more
+  const cutOffPromised = h.get('c').ballot();
+  h.drop = () => false;
+  step(1_000);
+  return { h, ballot, cutOffPromised };
+}
+
+describe('pre-vote', () => {
+  it('a replica cut off by a partition keeps its ballot, and after the heal the leader is not deposed', () => {
+    const { h, ballot, cutOffPromised } = partitionThenHeal({});
+    expect(compareBallot(cutOffPromised, ballot)).toBeLessThanOrEqual(0);
+    expect(h.get('a').isLeader()).toBe(true);
+    expect(h.get('a').ownBallot()).toEqual(ballot);
+    expect(h.get('c').leaderHint()).toBe('a');
+  });
+
+  it('without pre-vote the same heal deposes the leader (the behaviour pre-vote removes)', () => {
+    const { h, ballot, cutOffPromised } = partitionThenHeal({ features: { preVote: false } });
+    expect(compareBallot(cutOffPromised, ballot)).toBeGreaterThan(0);
+    const leader = ids.find((id) => h.get(id).isLeader());
+    expect(leader === undefined || compareBallot(h.get(leader).ownBallot(), ballot) > 0).toBe(true);
+  });
+
+  it('a group whose leader died still elects a new one', () => {
+    const h = new Harness(ids);
+    h.elect('a');
+    h.drop = (to, msg) => to === 'a' || msg.from === 'a';
+    for (let t = 0; t < 2_000; t += 10) {
+      h.now += 10_000;
+      for (const id of ['b', 'c']) h.tick(id);
+      h.deliverAll();
+    }
+    expect(['b', 'c'].some((id) => h.get(id).isLeader())).toBe(true);
+  });
+});

@@ -1,0 +1,141 @@
+import type { ApplyEntry, LeadershipChange, Outbound, PersistRequest, ProposalResult, Ready } from './output.js';
+
+/**
+ * What a shell does with the parts of a Ready. The pipeline calls them in the contract's
+ * order (see `Ready`); the shell only performs them.
+ */
+export interface ReadyEffects {
+  /** Start making `p` durable; call `done()` once it is (fsync'd), or `fail(err)` if it cannot be. */
+  persist(p: PersistRequest, done: () => void, fail: (err: unknown) => void): void;
+  send(messages: readonly Outbound[]): void;
+  /** Replace the state machine with a snapshot's data (before any entry after it applies). */
+  installSnapshot(snapshot: { upTo: number; data: unknown }): void;
+  /** Apply one chosen entry to the state machine and complete the commands it holds. */
+  apply(entry: ApplyEntry): void;
+  /** Complete proposals the replica answered without replicating (not leader, already applied, too large). */
+  settle(results: readonly ProposalResult[]): void;
+  leadership?(change: LeadershipChange): void;
+  /** A broken invariant or a failed durable write: the replica must not go on (fail-stop). */
+  fatal(err: unknown): void;
+}
+
+export interface ReadyPipelineOptions {
+  /**
+   * Deliberately broken, for the simulator's teeth tests only: release a Ready (its sends,
+   * applies and settled proposals) before its persist is durable.
+   */
+  ackBeforePersist?: boolean;
+}
+
+interface Stage {
+  ready: Ready;
+  durable: boolean;
+}
+
+/**
+ * The one implementation of the Ready contract, shared by the production host and the
+ * simulator so that the simulator tests the order production runs (docs/paxos.md, "The Ready
+ * pipeline"): for each Ready, in the order the replica produced them,
+ *   persist → (once durable, and every earlier Ready released) send → install snapshot →
+ *   apply → settle.
+ * Nothing of a Ready is observable before its state is durable, and Readies never overtake
+ * each other. A replica call that throws stops the pipeline: nothing after it is released,
+ * and `fatal` is called once.
+ */
+export class ReadyPipeline {
+  private readonly stages: Stage[] = [];
+  private draining = false;
+  private stoppedBy: unknown = undefined;
+  private stopped = false;
+
+  constructor(
+    private readonly effects: ReadyEffects,
+    private readonly opts: ReadyPipelineOptions = {},
+  ) {}
+
+  get isStopped(): boolean {
+    return this.stopped;
+  }
+
+  /** Readies produced but not yet released (waiting for their own or an earlier persist). */
+  get pending(): number {
+    return this.stages.length;
+  }
+
+  /**
+   * Runs one call into the replica (step, tick, propose, …) and queues its Ready. Returns
+   * the Ready (for the caller's synchronous answers, e.g. proposal results), or undefined if
+   * the pipeline is stopped or the call threw.
+   */
+  run(call: () => Ready): Ready | undefined {
+    if (this.stopped) return undefined;
+    let ready: Ready;
+    try {
+      ready = call();
+    } catch (err) {
+      this.stop(err);
+      return undefined;
+    }
+    const stage: Stage = { ready, durable: ready.persist === undefined || this.opts.ackBeforePersist === true };
+    this.stages.push(stage);
+    if (ready.persist !== undefined) {
+      this.guard(() =>
+        this.effects.persist(
+          ready.persist!,
+          () => {
+            stage.durable = true;
+            this.drain();
+          },
+          (err) => this.stop(err),
+        ),
+      );
+    }
+    this.drain();
+    return ready;
+  }
+
+  /** Stops the pipeline for good: nothing more is released. The shell must not go on. */
+  stop(err: unknown): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.stoppedBy = err;
+    this.stages.length = 0;
+    this.effects.fatal(err);
+  }
+
+  get stopReason(): unknown {
+    return this.stoppedBy;
+  }
+
+  private drain(): void {
+    // A release may re-enter run() (a shell answering a snapshot request, say); the outer loop
+    // releases what that queued, so no Ready is released inside another one's release.
+    if (this.draining) return;
+    this.draining = true;
+    try {
+      while (!this.stopped && this.stages.length > 0 && this.stages[0]!.durable) {
+        const { ready } = this.stages.shift()!;
+        this.guard(() => this.release(ready));
+      }
+    } finally {
+      this.draining = false;
+    }
+  }
+
+  private release(ready: Ready): void {
+    if (ready.send.length > 0) this.effects.send(ready.send);
+    if (ready.installSnapshot) this.effects.installSnapshot(ready.installSnapshot);
+    for (const entry of ready.apply) this.effects.apply(entry);
+    if (ready.proposalResults && ready.proposalResults.length > 0) this.effects.settle(ready.proposalResults);
+    if (ready.leadership) this.effects.leadership?.(ready.leadership);
+  }
+
+  /** An effect that throws is a bug in the shell: stop rather than release half a Ready. */
+  private guard(fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.stop(err);
+    }
+  }
+}

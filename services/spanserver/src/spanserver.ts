@@ -4,7 +4,7 @@ import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { Logger } from '@synod/config';
 import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import type { RangeMap, Split } from '@synod/placement';
-import type { AppliedState, Replica } from '@synod/paxos';
+import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaConfig } from '@synod/paxos';
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { readTimestamp } from '@synod/txn';
@@ -50,6 +50,12 @@ interface HostedSplit {
 /** Default of SpanserverOptions.snapshotIntervalEntries. */
 export const DEFAULT_SNAPSHOT_INTERVAL_ENTRIES = 1_000;
 
+/** The configuration a replica starts with before any snapshot (Replica's constructor does the same). */
+function initialMembership(config: ReplicaConfig) {
+  const c = resolveConfig(config);
+  return { fromSlot: 0, peers: [...c.peers], q1: c.q1, q2: c.q2 };
+}
+
 function limitError(v: LimitViolation | null): void {
   if (v) throw new SynodError(v.code, v.message, v.hint);
 }
@@ -75,6 +81,17 @@ export class Spanserver {
     const snapshotIntervalEntries = this.opts.snapshotIntervalEntries ?? DEFAULT_SNAPSHOT_INTERVAL_ENTRIES;
     for (const split of rangeMap.splitsOf(nodeId)) {
       const store = storage.paxos(split.id);
+      const groupConfig: ReplicaConfig = {
+        group: split.id,
+        self: nodeId,
+        peers: split.replicas,
+        heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
+        electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
+        ...(split.q1 ? { q1: split.q1 } : {}),
+        ...(split.q2 ? { q2: split.q2 } : {}),
+        snapshotIntervalEntries,
+        ...(this.opts.snapshotChunkChars ? { snapshotChunkChars: this.opts.snapshotChunkChars } : {}),
+      };
       const range = { start: split.start, end: split.end };
       let resume = await store.appliedState();
       const snapData = resume.snapshot?.data as Partial<InstalledSnapshotData> | undefined;
@@ -88,22 +105,24 @@ export class Spanserver {
       // Resume at the applied index when the applied records cover the slots from the durable
       // snapshot to it (data written before records existed does not: it replays the log instead).
       const contiguous = resume.records.length === resume.upTo - resume.from && resume.records.every((r, i) => r.slot === resume.from + i);
-      const applied: AppliedState | undefined = contiguous && resume.upTo > 0 ? { upTo: resume.upTo, records: resume.records } : undefined;
-      if (!applied && resume.upTo > 0) this.opts.logger?.warn({ split: split.id, applied: resume.upTo, records: resume.records.length }, 'applied records incomplete (older data); replaying the log');
-      const header = applied ? parseHeader(resume.header) : undefined;
+      const header = contiguous ? parseHeader(resume.header) : undefined;
+      let applied: AppliedState | undefined;
+      if (header && resume.upTo > 0) {
+        applied = { upTo: resume.upTo, records: resume.records };
+        // Compact at the applied index before the replica starts. A replica resumed from applied
+        // records holds no chosen values for the slots below its applied index, so it could not
+        // serve a peer's catch-up for them (and a peer behind it would ask again and again);
+        // with the snapshot at the applied index it sends that peer the snapshot instead.
+        if (resume.upTo > resume.from && !resume.records.some((r) => r.config)) {
+          const dedupe = new Dedupe(resume.snapshot?.dedupe as ConstructorParameters<typeof Dedupe>[0], resume.records.flatMap((r) => r.commandIds)).export();
+          const configs = (resume.snapshot?.configs as unknown[] | undefined) ?? [initialMembership(groupConfig)];
+          await store.persist({ snapshot: { upTo: resume.upTo, data: { header }, dedupe, configs }, truncateBelow: resume.upTo });
+          applied = { upTo: resume.upTo, records: [] };
+        }
+      } else if (resume.upTo > 0) this.opts.logger?.warn({ split: split.id, applied: resume.upTo, records: resume.records.length }, 'applied records incomplete (older data); replaying the log');
       const state = new SplitState(split.id, storage, { applied: resume.upTo, header }, onFatal, range);
       const replica = await host.addGroup({
-        config: {
-          group: split.id,
-          self: nodeId,
-          peers: split.replicas,
-          heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
-          electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
-          ...(split.q1 ? { q1: split.q1 } : {}),
-          ...(split.q2 ? { q2: split.q2 } : {}),
-          snapshotIntervalEntries,
-          ...(this.opts.snapshotChunkChars ? { snapshotChunkChars: this.opts.snapshotChunkChars } : {}),
-        },
+        config: groupConfig,
         apply: (entry) => state.apply(entry),
         // The snapshot is the header plus the MVCC keyspace. The keyspace needs no capture: every
         // entry's versions are written (Storage.applyEntry) in the group's write chain when it is

@@ -12,6 +12,8 @@ export const DB_NAMES = {
   paxosLog: 'paxos-log',
   /** `[groupId] -> snapshot`: kept apart from the meta record, which is rewritten on every promise. */
   paxosSnapshot: 'paxos-snapshot',
+  /** `[groupId, slot] -> AppliedRecord`: written with each applied entry, truncated with the log. */
+  paxosApplied: 'paxos-applied',
   mvcc: 'mvcc',
 } as const;
 

@@ -11,6 +11,9 @@ import type { GroupCommitter, WriteOp } from './group-commit.js';
 export type MvccKey = [string, number];
 export type MvccRecord = { v: unknown } | { del: 1 };
 
+/** One stored version as exported for a snapshot: `[userKey, commit ts, record]`. */
+export type MvccRow = [string, number, MvccRecord];
+
 export interface VersionWrite {
   key: string;
   /** Commit timestamp, integer µs. */
@@ -80,6 +83,38 @@ export class MvccStore {
       }
     }
     return out;
+  }
+
+  /**
+   * Every version in `[start, end)` (`end` '' = unbounded) with a timestamp at or below `maxTs`,
+   * in key order, read synchronously (one LMDB read snapshot). Materializes the whole range.
+   */
+  rangeRows(start: string, end: string, maxTs = MAX_TS - 1): MvccRow[] {
+    const out: MvccRow[] = [];
+    for (const { key: [k, kInv], value } of this.db.getRange(this.bounds(start, end))) {
+      const ts = MAX_TS - kInv;
+      if (ts <= maxTs) out.push([k, ts, value]);
+    }
+    return out;
+  }
+
+  /** A write op replacing every version in `[start, end)` with `rows` (snapshot install). */
+  replaceRangeOp(start: string, end: string, rows: readonly MvccRow[]): WriteOp {
+    for (const [k, ts, rec] of rows) {
+      assert(typeof k === 'string' && k >= start && (end === '' || k < end), `mvcc: row key ${JSON.stringify(k)} outside [${start}, ${end})`);
+      assert(isTimestamp(ts), `mvcc: bad timestamp ${ts} for ${k}`);
+      assert(typeof rec === 'object' && rec !== null && ('v' in rec || 'del' in rec), `mvcc: malformed record for ${k}`);
+    }
+    const range = this.bounds(start, end);
+    return () => {
+      // Collect first: deleting under an open cursor would skip entries.
+      for (const key of Array.from(this.db.getKeys(range))) this.db.removeSync(key);
+      for (const [k, ts, rec] of rows) this.db.putSync([k, invert(ts)], rec);
+    };
+  }
+
+  private bounds(start: string, end: string): { start: MvccKey; end?: MvccKey } {
+    return end === '' ? { start: [start] as unknown as MvccKey } : { start: [start] as unknown as MvccKey, end: [end] as unknown as MvccKey };
   }
 
   /** A write op that puts `versions`, for composing with other writes into one transaction. */

@@ -3,15 +3,28 @@ import type { Database } from 'lmdb';
 import { compareBallots, isBallot } from './ballot.js';
 import type { GroupCommitter } from './group-commit.js';
 import { isSlot, logKey, logRange, metaKey, type LogKey, type MetaKey } from './keys.js';
-import type { AcceptedEntry, Ballot, GroupId, PaxosDurableState, PaxosPersist, SnapshotRecord, Value } from './types.js';
+import type { AcceptedEntry, AppliedRecord, Ballot, DurableAppliedState, GroupId, PaxosDurableState, PaxosPersist, SnapshotRecord, Value } from './types.js';
 
-/** `paxos-meta` value at `[groupId]`. Fields beyond `promised` are written by later issues. */
+/** `paxos-meta` value at `[groupId]`. */
 export interface PaxosMetaRecord {
   promised?: Ballot;
   config?: unknown;
+  /** Slots below it are applied; written with each entry's effects (Storage.applyEntry). */
   applied?: number;
+  /** The state machine's small header as of `applied` (the spanserver's t_safe inputs). */
+  header?: unknown;
   snapshotIndex?: number;
 }
+
+/** `paxos-applied` value at `[groupId, slot]` (the slot is the key). */
+export type AppliedRecordValue = Omit<AppliedRecord, 'slot'>;
+
+/**
+ * Most keys one write op deletes when truncating. A larger range is deleted by follow-up ops
+ * in the group's write chain, so no transaction (and no key list in memory) grows with the
+ * length of the log, e.g. the first compaction of a log that grew for days.
+ */
+export const TRUNCATE_BATCH = 4096;
 
 /** `paxos-log` value at `[groupId, slot]`. */
 export interface PaxosLogRecord {
@@ -39,6 +52,7 @@ export class PaxosStore {
     private readonly log: Database<PaxosLogRecord, LogKey>,
     private readonly committer: GroupCommitter,
     private readonly snapshots: Database<SnapshotRecord, MetaKey>,
+    private readonly applied: Database<AppliedRecordValue, LogKey>,
   ) {
     this.metaView = { ...(meta.get(metaKey(group)) ?? {}) };
   }
@@ -99,27 +113,82 @@ export class PaxosStore {
     }));
     const key = metaKey(this.group);
     const snapshot = p.snapshot;
-    const truncate = p.truncateBelow !== undefined ? logRange(this.group, 0, p.truncateBelow) : undefined;
+    const truncate = p.truncateBelow !== undefined ? this.truncateOp(p.truncateBelow) : undefined;
     return this.chain(() => {
       if (metaRecord) this.meta.putSync(key, metaRecord);
       // The replica's order: the snapshot first, then the entries, then compaction below it.
       if (snapshot) this.snapshots.putSync(key, snapshot);
       for (const { key, record } of records) this.log.putSync(key, record);
-      if (truncate) for (const k of Array.from(this.log.getKeys(truncate))) this.log.removeSync(k);
+      truncate?.();
     });
   }
 
   /**
    * A write op recording that entries below `upTo` are applied, for the same transaction as the
    * MVCC versions they wrote (Storage.applyEntry): a restart neither re-applies nor loses one.
+   * With `record` (the entry's AppliedRecord) and `header` (the state machine's small header
+   * after it), a restart resumes at `upTo` without re-applying anything (`appliedState()`).
    */
-  appliedOp(upTo: number): () => void {
+  appliedOp(upTo: number, record?: AppliedRecord, header?: unknown): () => void {
     assert(isSlot(upTo), `group ${this.group}: malformed applied index ${upTo}`);
     assert(upTo >= (this.metaView.applied ?? 0), `group ${this.group}: applied index must not decrease (${this.metaView.applied} -> ${upTo})`);
-    this.metaView = { ...this.metaView, applied: upTo };
-    const record = this.metaView;
+    if (record) assert(record.slot === upTo - 1, `group ${this.group}: applied record of slot ${record.slot} written with applied index ${upTo}`);
+    this.metaView = header === undefined ? { ...this.metaView, applied: upTo } : { ...this.metaView, applied: upTo, header };
+    const meta = this.metaView;
     const key = metaKey(this.group);
-    return () => this.meta.putSync(key, record);
+    const value: AppliedRecordValue | undefined = record && (record.config ? { commandIds: [...record.commandIds], config: record.config } : { commandIds: [...record.commandIds] });
+    return () => {
+      this.meta.putSync(key, meta);
+      if (value) this.applied.putSync(logKey(this.group, upTo - 1), value);
+    };
+  }
+
+  /**
+   * A write op for installing a snapshot received from a peer (with the state machine's own
+   * writes, Storage.installSnapshot): the snapshot record, the applied index `snapshot.upTo`
+   * and `header`, and no applied records below it. The applied index may jump forward only.
+   */
+  installOp(snapshot: SnapshotRecord, header: unknown): () => void {
+    const upTo = snapshot.upTo;
+    assert(isSlot(upTo), `group ${this.group}: malformed snapshot index ${upTo}`);
+    assert(upTo >= (this.metaView.applied ?? 0), `group ${this.group}: installing snapshot ${upTo} below the applied index ${this.metaView.applied}`);
+    this.metaView = { ...this.metaView, applied: upTo, header };
+    const meta = this.metaView;
+    const key = metaKey(this.group);
+    const truncate = this.truncateOp(upTo);
+    return () => {
+      this.meta.putSync(key, meta);
+      this.snapshots.putSync(key, snapshot);
+      truncate();
+    };
+  }
+
+  /**
+   * Where a durable applier resumes: the applied index and header, and the applied records from
+   * the durable snapshot's index (or 0) up to it. Reads only that tail of the records.
+   */
+  async appliedState(): Promise<DurableAppliedState> {
+    await this.lastWrite.catch(() => undefined);
+    const meta = this.meta.get(metaKey(this.group)) ?? {};
+    const snapshot = this.snapshots.get(metaKey(this.group));
+    const upTo = meta.applied ?? 0;
+    const from = Math.min(snapshot?.upTo ?? 0, upTo);
+    const records: AppliedRecord[] = [];
+    for (const { key, value } of this.applied.getRange(logRange(this.group, from, upTo))) records.push({ slot: key[1], ...value });
+    const state: DurableAppliedState = { upTo, from, records };
+    if (meta.header !== undefined) state.header = meta.header;
+    if (snapshot !== undefined) state.snapshot = snapshot;
+    return state;
+  }
+
+  /** Log entries of this group on disk now (cheap: counts keys, reads no values). */
+  logSize(): number {
+    return this.log.getKeysCount(logRange(this.group));
+  }
+
+  /** Applied records of this group on disk now. */
+  appliedRecordCount(): number {
+    return this.applied.getKeysCount(logRange(this.group));
   }
 
   /** Submits a composed write op in this group's order; resolves when durable. */
@@ -130,12 +199,27 @@ export class PaxosStore {
   /** Deletes the group's log entries with slot < `slot` (compaction). Durable on resolution. */
   truncateBelow(slot: number): Promise<void> {
     assert(isSlot(slot), `group ${this.group}: malformed slot ${slot}`);
+    return this.chain(this.truncateOp(slot));
+  }
+
+  /**
+   * An op deleting log entries and applied records below `slot`, at most TRUNCATE_BATCH keys
+   * of each; if more remain it queues itself again behind the group's later writes. Partial
+   * truncation is harmless: entries below the durable snapshot are ignored on load.
+   */
+  private truncateOp(slot: number): () => void {
     const range = logRange(this.group, 0, slot);
-    return this.chain(() => {
-      // Collect first: deleting under an open cursor would skip entries.
-      const keys = Array.from(this.log.getKeys(range));
-      for (const key of keys) this.log.removeSync(key);
-    });
+    const op = (): void => {
+      // Collect first (bounded): deleting under an open cursor would skip entries.
+      const logKeys = Array.from(this.log.getKeys({ ...range, limit: TRUNCATE_BATCH }));
+      for (const key of logKeys) this.log.removeSync(key);
+      const appliedKeys = Array.from(this.applied.getKeys({ ...range, limit: TRUNCATE_BATCH }));
+      for (const key of appliedKeys) this.applied.removeSync(key);
+      // Submitted from inside the batch, it runs in the next one. A failure fails the store
+      // (and every later write), so its own rejection needs no handler here.
+      if (logKeys.length === TRUNCATE_BATCH || appliedKeys.length === TRUNCATE_BATCH) this.chain(op).catch(() => undefined);
+    };
+    return op;
   }
 
   private chain(op: () => void): Promise<void> {

@@ -1,9 +1,9 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { DB_NAMES, type LogKey, type MetaKey } from './keys.js';
-import { MvccStore, type MvccKey, type MvccRecord, type VersionWrite } from './mvcc-store.js';
-import { PaxosStore, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
-import type { GroupId, SnapshotRecord } from './types.js';
+import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWrite } from './mvcc-store.js';
+import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
+import type { AppliedRecord, GroupId, SnapshotRecord } from './types.js';
 
 export interface StorageOptions {
   /** Directory of the LMDB environment (created if missing). */
@@ -38,6 +38,7 @@ export class Storage {
     readonly fsync: boolean,
     mvccDb: Database<MvccRecord, MvccKey>,
     private readonly snapshots: Database<SnapshotRecord, MetaKey>,
+    private readonly appliedRecords: Database<AppliedRecordValue, LogKey>,
   ) {
     this.mvcc = new MvccStore(mvccDb, committer);
   }
@@ -65,7 +66,8 @@ export class Storage {
     const log = root.openDB<PaxosLogRecord, LogKey>({ name: DB_NAMES.paxosLog });
     const mvcc = root.openDB<MvccRecord, MvccKey>({ name: DB_NAMES.mvcc });
     const snapshots = root.openDB<SnapshotRecord, MetaKey>({ name: DB_NAMES.paxosSnapshot });
-    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots);
+    const applied = root.openDB<AppliedRecordValue, LogKey>({ name: DB_NAMES.paxosApplied });
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied);
   }
 
   /** The durable Paxos state of one group. Same instance for the same id. */
@@ -73,23 +75,42 @@ export class Storage {
     this.assertOpen();
     let store = this.stores.get(group);
     if (!store) {
-      store = new PaxosStore(group, this.meta, this.log, this.committer, this.snapshots);
+      store = new PaxosStore(group, this.meta, this.log, this.committer, this.snapshots, this.appliedRecords);
       this.stores.set(group, store);
     }
     return store;
   }
 
   /**
-   * Applies one chosen entry of `group`: its MVCC versions and the group's new applied index in
-   * one LMDB transaction (DESIGN §6), durable when the promise resolves.
+   * Applies one chosen entry of `group`: its MVCC versions, the group's new applied index, and
+   * (when given) the entry's AppliedRecord and the state machine's header after it, in one LMDB
+   * transaction (DESIGN §6), durable when the promise resolves. Submitted in the group's write
+   * chain, so it is durable no later than any write of the group submitted after it.
    */
-  applyEntry(group: GroupId, appliedUpTo: number, versions: readonly VersionWrite[]): Promise<void> {
+  applyEntry(group: GroupId, appliedUpTo: number, versions: readonly VersionWrite[], extra: { record?: AppliedRecord; header?: unknown } = {}): Promise<void> {
     const store = this.paxos(group);
     const writeVersions = this.mvcc.writeOp(versions);
-    const writeApplied = store.appliedOp(appliedUpTo);
+    const writeApplied = store.appliedOp(appliedUpTo, extra.record, extra.header);
     return store.submit(() => {
       writeVersions();
       writeApplied();
+    });
+  }
+
+  /**
+   * Installs a snapshot from a peer in ONE transaction, submitted in the group's write chain
+   * (so it lands after every earlier apply of the group and before every later one): replaces
+   * every MVCC version in `[start, end)` with `rows`, records `snapshot` as the group's durable
+   * snapshot, sets the applied index to `snapshot.upTo` with `header`, and drops the applied
+   * records below it.
+   */
+  installSnapshot(group: GroupId, range: { start: string; end: string }, rows: readonly MvccRow[], snapshot: SnapshotRecord, header: unknown): Promise<void> {
+    const store = this.paxos(group);
+    const replace = this.mvcc.replaceRangeOp(range.start, range.end, rows);
+    const install = store.installOp(snapshot, header);
+    return store.submit(() => {
+      replace();
+      install();
     });
   }
 

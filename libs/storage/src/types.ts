@@ -50,3 +50,27 @@ export interface PaxosDurableState {
   /** The newest durable snapshot; `accepted` holds only the tail it does not cover (and older leftovers). */
   snapshot?: SnapshotRecord;
 }
+
+/**
+ * What a durable applier records with each applied entry, in the same write as its effects
+ * (paxos `AppliedRecord`): the command ids it applied and, for a configuration entry, the
+ * configuration. With them a restarted replica resumes at the applied index.
+ */
+export interface AppliedRecord {
+  slot: number;
+  commandIds: string[];
+  config?: { kind: 'config'; peers: string[]; q1: number; q2: number };
+}
+
+/** The durable applied state of one group at start-up (`PaxosStore.appliedState()`). */
+export interface DurableAppliedState {
+  /** Slots below this are applied (0 if never). */
+  upTo: number;
+  /** The durable snapshot's index, or 0: `records` start here. */
+  from: number;
+  /** Applied records of slots `from .. upTo - 1`, ascending; contiguous unless written by an older version. */
+  records: AppliedRecord[];
+  /** The state machine's small header written with the last applied entry (or by a snapshot install). */
+  header?: unknown;
+  snapshot?: SnapshotRecord;
+}

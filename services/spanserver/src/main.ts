@@ -34,6 +34,9 @@ Options (also env SYNOD_<NAME>):
   --election-timeout-ms <ms>  default 500
   --closed-interval-ms <ms>   how often an idle leader advances t_safe, default 50
   --gc-retention-s <s>        keep versions this long (plus the newest older one), default 3600
+  --snapshot-interval-entries <n>
+                              compact each split's log every n applied entries, default 1000
+                              (0: never); the on-disk log stays below 2n + 64 entries
   --fsync <bool>              default true
   --log-level <level>         default info (logs go to stderr)`;
 
@@ -48,6 +51,7 @@ const schema = z.object({
   electionTimeoutMs: z.coerce.number().positive().default(500),
   closedIntervalMs: z.coerce.number().positive().default(50),
   gcRetentionS: z.coerce.number().positive().default(3600),
+  snapshotIntervalEntries: z.coerce.number().int().nonnegative().default(1_000),
   fsync: booleanFlag.default(true),
 });
 
@@ -101,6 +105,7 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     electionTimeoutMs: cfg.electionTimeoutMs,
     closedIntervalMs: cfg.closedIntervalMs,
     gcRetentionMs: cfg.gcRetentionS * 1000,
+    snapshotIntervalEntries: cfg.snapshotIntervalEntries,
     logger: log,
   });
   await server.start();

@@ -1,14 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { SynodError, type Envelope } from '@synod/codec';
+import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { Logger } from '@synod/config';
 import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import type { RangeMap, Split } from '@synod/placement';
-import type { Replica } from '@synod/paxos';
-import type { Storage } from '@synod/storage';
+import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaConfig } from '@synod/paxos';
+import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { readTimestamp } from '@synod/txn';
 import { LeaderTxns, inRange } from './leader-txns.js';
-import { SplitState } from './split-state.js';
+import { SplitState, parseHeader, type InstalledSnapshotData } from './split-state.js';
 import type { TimeSource } from './time-source.js';
 
 export interface SpanserverOptions {
@@ -26,6 +27,14 @@ export interface SpanserverOptions {
   /** Versions older than this are garbage-collected (keeping the newest below); reads older get SNAPSHOT_TOO_OLD. */
   gcRetentionMs?: number;
   gcIntervalMs?: number;
+  /**
+   * Compact each split's log every this many applied entries (default 1,000; 0 turns compaction
+   * off). The on-disk log of a split then stays below 2 × this + the Paxos window (64), see
+   * docs/limits.md.
+   */
+  snapshotIntervalEntries?: number;
+  /** Characters per snapshot-transfer chunk sent to a replica behind the compaction point (default 64 KiB). */
+  snapshotChunkChars?: number;
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
   onFatal?: (err: unknown) => void;
 }
@@ -35,6 +44,20 @@ interface HostedSplit {
   replica: Replica;
   state: SplitState;
   txns: LeaderTxns;
+  store: PaxosStore;
+}
+
+/** Default of SpanserverOptions.snapshotIntervalEntries. */
+export const DEFAULT_SNAPSHOT_INTERVAL_ENTRIES = 1_000;
+
+/** The configuration a replica starts with before any snapshot (Replica's constructor does the same). */
+function initialMembership(config: ReplicaConfig) {
+  const c = resolveConfig(config);
+  return { fromSlot: 0, peers: [...c.peers], q1: c.q1, q2: c.q2 };
+}
+
+function limitError(v: LimitViolation | null): void {
+  if (v) throw new SynodError(v.code, v.message, v.hint);
 }
 
 /** One spanserver: hosts a replica of every split the range map gives this node, serves transactions and reads. */
@@ -55,20 +78,62 @@ export class Spanserver {
       });
     const commandPrefix = `${nodeId}-${randomBytes(6).toString('hex')}`;
     let commandSeq = 0;
+    const snapshotIntervalEntries = this.opts.snapshotIntervalEntries ?? DEFAULT_SNAPSHOT_INTERVAL_ENTRIES;
     for (const split of rangeMap.splitsOf(nodeId)) {
-      const applied = (await storage.paxos(split.id).load()).applied ?? 0;
-      const state = new SplitState(split.id, storage, applied, onFatal);
+      const store = storage.paxos(split.id);
+      const groupConfig: ReplicaConfig = {
+        group: split.id,
+        self: nodeId,
+        peers: split.replicas,
+        heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
+        electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
+        ...(split.q1 ? { q1: split.q1 } : {}),
+        ...(split.q2 ? { q2: split.q2 } : {}),
+        snapshotIntervalEntries,
+        ...(this.opts.snapshotChunkChars ? { snapshotChunkChars: this.opts.snapshotChunkChars } : {}),
+      };
+      const range = { start: split.start, end: split.end };
+      let resume = await store.appliedState();
+      const snapData = resume.snapshot?.data as Partial<InstalledSnapshotData> | undefined;
+      if (resume.snapshot && resume.snapshot.upTo > resume.upTo) {
+        // Only a snapshot from a peer can be ahead of the applied index: its Paxos record became
+        // durable but the install write did not. The record still carries the rows: install now.
+        if (!Array.isArray(snapData?.rows)) throw new Error(`split ${split.id}: durable snapshot ${resume.snapshot.upTo} is ahead of the applied index ${resume.upTo} and carries no rows`);
+        await new SplitState(split.id, storage, { applied: resume.upTo }, onFatal, range).restore(snapData);
+        resume = await store.appliedState();
+      }
+      // Resume at the applied index when the applied records cover the slots from the durable
+      // snapshot to it (data written before records existed does not: it replays the log instead).
+      const contiguous = resume.records.length === resume.upTo - resume.from && resume.records.every((r, i) => r.slot === resume.from + i);
+      const header = contiguous ? parseHeader(resume.header) : undefined;
+      let applied: AppliedState | undefined;
+      if (header && resume.upTo > 0) {
+        applied = { upTo: resume.upTo, records: resume.records };
+        // Compact at the applied index before the replica starts. A replica resumed from applied
+        // records holds no chosen values for the slots below its applied index, so it could not
+        // serve a peer's catch-up for them (and a peer behind it would ask again and again);
+        // with the snapshot at the applied index it sends that peer the snapshot instead.
+        if (resume.upTo > resume.from && !resume.records.some((r) => r.config)) {
+          const dedupe = new Dedupe(resume.snapshot?.dedupe as ConstructorParameters<typeof Dedupe>[0], resume.records.flatMap((r) => r.commandIds)).export();
+          const configs = (resume.snapshot?.configs as unknown[] | undefined) ?? [initialMembership(groupConfig)];
+          await store.persist({ snapshot: { upTo: resume.upTo, data: { header }, dedupe, configs }, truncateBelow: resume.upTo });
+          applied = { upTo: resume.upTo, records: [] };
+        }
+      } else if (resume.upTo > 0) this.opts.logger?.warn({ split: split.id, applied: resume.upTo, records: resume.records.length }, 'applied records incomplete (older data); replaying the log');
+      const state = new SplitState(split.id, storage, { applied: resume.upTo, header }, onFatal, range);
       const replica = await host.addGroup({
-        config: {
-          group: split.id,
-          self: nodeId,
-          peers: split.replicas,
-          heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
-          electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
-          ...(split.q1 ? { q1: split.q1 } : {}),
-          ...(split.q2 ? { q2: split.q2 } : {}),
-        },
+        config: groupConfig,
         apply: (entry) => state.apply(entry),
+        // The snapshot is the header plus the MVCC keyspace. The keyspace needs no capture: every
+        // entry's versions are written (Storage.applyEntry) in the group's write chain when it is
+        // applied, before the host hands the replica this snapshot, so the compaction's persist
+        // (snapshot record + truncation, PaxosStore.persist in the same chain) is committed in the
+        // same or a later LMDB transaction than every version it covers: GroupCommitter runs ops
+        // in submission order (libs/storage/src/group-commit.ts). See docs/spanserver.md.
+        snapshot: () => state.snapshotData(),
+        restore: (data) => void state.restore(data),
+        ...(applied ? { applied } : {}),
+        snapshotTransfer: state.transfer,
       });
       const txns = new LeaderTxns({
         split,
@@ -88,10 +153,19 @@ export class Spanserver {
         state,
         mvcc: storage.mvcc,
       });
-      this.splits.set(split.id, { split, replica, state, txns });
+      this.splits.set(split.id, { split, replica, state, txns, store });
     }
-    bus.on('kv.read', (env) => this.hosted(env).txns.read(env.body.txn, env.body.keys).then((r) => ({ kind: 'kv.values' as const, body: r })));
-    bus.on('kv.commit', (env) => this.hosted(env).txns.commit(env.body.txn, env.body.epoch, env.body.readKeys, env.body.writes).then((r) => ({ kind: 'kv.committed' as const, body: r })));
+    // The documented maxima (docs/limits.md), enforced here too: a client is not trusted to have checked.
+    bus.on('kv.read', (env) => {
+      const s = this.hosted(env);
+      limitError(checkTxn(env.body.keys, []));
+      return s.txns.read(env.body.txn, env.body.keys).then((r) => ({ kind: 'kv.values' as const, body: r }));
+    });
+    bus.on('kv.commit', (env) => {
+      const s = this.hosted(env);
+      limitError(checkTxn(env.body.readKeys, env.body.writes));
+      return s.txns.commit(env.body.txn, env.body.epoch, env.body.readKeys, env.body.writes).then((r) => ({ kind: 'kv.committed' as const, body: r }));
+    });
     bus.on('kv.abort', (env) => {
       this.hosted(env).txns.abort(env.body.txnId);
       return { kind: 'kv.ok', body: {} };
@@ -116,6 +190,10 @@ export class Spanserver {
 
   status() {
     const now = this.opts.tt.now();
+    for (const s of this.splits.values()) {
+      this.opts.bus.metrics.set('synod_split_reapplied_entries_total', s.state.reappliedEntries, { split: s.split.id });
+      this.opts.bus.metrics.set('synod_split_log_entries', s.store.logSize(), { split: s.split.id });
+    }
     return {
       node: this.opts.nodeId,
       dc: this.opts.dc,
@@ -128,6 +206,10 @@ export class Spanserver {
         appliedUpTo: s.replica.appliedUpTo(),
         chosenUpTo: s.replica.chosenUpTo(),
         lastCommitTs: s.state.lastCommitTs,
+        // Not in the node.status.reply schema yet (the bus strips them); stdio status and metrics carry them.
+        reappliedEntries: s.state.reappliedEntries,
+        logEntries: s.store.logSize(),
+        snapshotUpTo: s.replica.snapshotUpTo(),
       })),
     };
   }
@@ -147,6 +229,7 @@ export class Spanserver {
   private async snapshotRead(env: Envelope<'kv.snapshot'>) {
     const s = this.hosted(env);
     const req = env.body;
+    for (const k of req.keys ?? []) limitError(checkKey(k));
     for (const k of req.keys ?? [])
       if (!inRange(s.split, k)) throw new SynodError('KEY_OUT_OF_RANGE', `key ${JSON.stringify(k)} is outside split ${s.split.id}`, { split: s.split.id });
     const strong = req.ts === undefined && req.maxStalenessUs === undefined;

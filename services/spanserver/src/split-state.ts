@@ -1,7 +1,8 @@
+import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import { SynodError } from '@synod/codec';
-import type { ApplyEntry } from '@synod/paxos';
-import type { Storage, VersionWrite } from '@synod/storage';
+import { appliedRecordOf, type ApplyEntry, type Snapshot, type SnapshotTransfer } from '@synod/paxos';
+import type { MvccRecord, MvccRow, Storage, VersionWrite } from '@synod/storage';
 import { commitApplies } from '@synod/txn';
 
 /** What the split's Paxos log carries. */
@@ -20,6 +21,39 @@ export type SplitCommand = z.infer<typeof splitCommand>;
 export type Outcome = { committed: true; ts: number } | { committed: false; reason: string };
 
 /**
+ * The split's small state-machine header: all SplitState needs, beside the MVCC keyspace, to
+ * resume after the entry it was written with. Stored with every applied entry (in the meta
+ * record) and carried as the Paxos snapshot's `data`.
+ */
+export interface SplitHeader {
+  maxAppliedTs: number;
+  lastCommitTs: number;
+}
+
+const splitHeader = z.object({ maxAppliedTs: z.number().int().nonnegative(), lastCommitTs: z.number().int().nonnegative() });
+
+/** Where SplitState starts: the durable applied index and the header written with it. */
+export interface SplitResume {
+  applied: number;
+  header?: SplitHeader | undefined;
+}
+
+/** What a received snapshot's `data` holds: the header, every MVCC version of the split, and the replica's state at the same index. */
+export interface InstalledSnapshotData {
+  header: SplitHeader;
+  rows: MvccRow[];
+  snap: Pick<Snapshot, 'upTo' | 'dedupe' | 'configs'>;
+}
+
+// Rows travel as MessagePack (values may be binary, as on the wire), base64 inside the text.
+const rowPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+export function parseHeader(x: unknown): SplitHeader | undefined {
+  const r = splitHeader.safeParse(x);
+  return r.success ? r.data : undefined;
+}
+
+/**
  * The replicated state of one split on one node: applies the log to MVCC (versions and applied
  * index in one LMDB transaction), and tracks t_safe — the highest timestamp at or below which
  * every write of the split is applied here. By the apply-time rule (commitApplies) that is simply
@@ -29,7 +63,13 @@ export class SplitState {
   private maxAppliedTs = 0;
   private durableTs = 0;
   private durableApplied: number;
+  /** The applied index this incarnation started at: entries below it are re-applied ones. */
+  private readonly startedAt: number;
   private applyChain: Promise<void> = Promise.resolve();
+  /** Applied entries whose write is not yet durable, oldest first (a snapshot sent meanwhile includes them). */
+  private readonly inflight: Array<{ upTo: number; versions: VersionWrite[] }> = [];
+  /** Entries applied again below the applied index this incarnation started at (0 when resuming properly). */
+  reappliedEntries = 0;
   /** Commits proposed by this replica (as leader) whose outcome someone awaits. */
   private readonly awaited = new Map<string, (o: Promise<Outcome>) => void>();
   private readonly safeWaiters = new Set<{ ts: number; resolve: () => void }>();
@@ -38,10 +78,26 @@ export class SplitState {
   constructor(
     readonly id: string,
     private readonly storage: Storage,
-    appliedOnDisk: number,
+    resume: SplitResume,
     private readonly onFatal: (err: unknown) => void,
+    /** The split's key range `[start, end)` (`end` '' = unbounded): what a snapshot carries. */
+    private readonly range: { start: string; end: string } = { start: '', end: '' },
   ) {
-    this.durableApplied = appliedOnDisk;
+    this.durableApplied = resume.applied;
+    this.startedAt = resume.applied;
+    // The header was written in the same transaction as the applied index: it is durable state.
+    if (resume.header) this.setHeader(resume.header, true);
+  }
+
+  /** The state-machine header now (after the last entry applied). */
+  header(): SplitHeader {
+    return { maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs };
+  }
+
+  private setHeader(h: SplitHeader, durable: boolean): void {
+    this.maxAppliedTs = h.maxAppliedTs;
+    this.lastCommitTs = h.lastCommitTs;
+    if (durable && h.maxAppliedTs > this.durableTs) this.durableTs = h.maxAppliedTs;
   }
 
   /** Highest timestamp applied (possibly not yet durable): the leader's timestamp floor. */
@@ -56,6 +112,7 @@ export class SplitState {
 
   /** The Paxos apply callback: called in slot order, once per chosen entry. */
   apply(entry: ApplyEntry): void {
+    if (entry.slot < this.startedAt) this.reappliedEntries++;
     const versions: VersionWrite[] = [];
     const decided: Array<[string, Outcome]> = [];
     for (const cmd of entry.commands) {
@@ -84,13 +141,21 @@ export class SplitState {
     const safeAfter = this.maxAppliedTs;
     // Entries at or below the durable applied index were applied before a restart: their
     // versions are already on disk (rewriting them is harmless), their index must not go back.
-    const write =
-      upTo > this.durableApplied
-        ? this.storage.applyEntry(this.id, upTo, versions)
-        : versions.length > 0
-          ? this.storage.mvcc.put(versions)
-          : Promise.resolve();
-    if (upTo > this.durableApplied) this.durableApplied = upTo;
+    const fresh = upTo > this.durableApplied;
+    const write = fresh
+      ? this.storage.applyEntry(this.id, upTo, versions, { record: appliedRecordOf(entry), header: this.header() })
+      : versions.length > 0
+        ? this.storage.mvcc.put(versions)
+        : Promise.resolve();
+    if (fresh) this.durableApplied = upTo;
+    if (versions.length > 0) {
+      const pending = { upTo, versions };
+      this.inflight.push(pending);
+      void write.then(() => {
+        const i = this.inflight.indexOf(pending);
+        if (i >= 0) this.inflight.splice(i, 1);
+      }, () => undefined);
+    }
     this.applyChain = this.applyChain.then(() => write);
     const durable = this.applyChain.then(() => {
       if (safeAfter > this.durableTs) {
@@ -109,6 +174,88 @@ export class SplitState {
       this.awaited.delete(txn);
       deliver(durable.then(() => outcome));
     }
+  }
+
+  /** GroupSpec.snapshot: the header right after the entry the replica marked (the MVCC keyspace is the rest). */
+  snapshotData(): { header: SplitHeader } {
+    return { header: this.header() };
+  }
+
+  /**
+   * How this split's snapshots travel: the Snapshot's index, dedupe and configurations, the
+   * header, and every MVCC version of the split's range at the snapshot's index.
+   *
+   * The versions are read from LMDB when a peer asks, so the read may also find versions of
+   * entries after `upTo`. It is made exact by the apply-time rule: every commit applied after
+   * `upTo` has a timestamp above the header's `maxAppliedTs` (commitApplies), and every version
+   * written before `upTo` is at or below it, so the versions at or below `maxAppliedTs` are
+   * exactly the state at `upTo` (less what version GC removed below its horizon, which no read
+   * may see). Versions of entries below `upTo` whose write is not yet durable are taken from
+   * memory (`inflight`).
+   */
+  readonly transfer: SnapshotTransfer = {
+    encode: (snap) => {
+      const data = snap.data as Partial<InstalledSnapshotData> | undefined;
+      const header = parseHeader(data?.header);
+      if (!header) throw new Error(`split ${this.id}: snapshot ${snap.upTo} has no header`);
+      let rows: MvccRow[];
+      if (Array.isArray(data?.rows)) {
+        rows = data.rows; // installed from a peer, possibly not yet written here: send it on as is
+      } else {
+        const byKey = new Map<string, MvccRow>();
+        for (const row of this.storage.mvcc.rangeRows(this.range.start, this.range.end, header.maxAppliedTs)) byKey.set(`${row[1]}:${row[0]}`, row);
+        for (const p of this.inflight) {
+          if (p.upTo > snap.upTo) break;
+          for (const v of p.versions) if (v.ts <= header.maxAppliedTs) byKey.set(`${v.ts}:${v.key}`, [v.key, v.ts, (v.deleted ? { del: 1 } : { v: v.value }) as MvccRecord]);
+        }
+        rows = [...byKey.values()];
+      }
+      return JSON.stringify({ upTo: snap.upTo, dedupe: snap.dedupe, configs: snap.configs, header, rows: rowPackr.pack(rows).toString('base64') });
+    },
+    decode: (text) => {
+      const o = JSON.parse(text) as { upTo: number; dedupe: Snapshot['dedupe']; configs: Snapshot['configs']; header: unknown; rows: string };
+      const header = parseHeader(o.header);
+      if (!header) throw new Error(`split ${this.id}: received snapshot ${o.upTo} without a valid header`);
+      const rows = rowPackr.unpack(Buffer.from(o.rows, 'base64')) as MvccRow[];
+      const snap = { upTo: o.upTo, dedupe: o.dedupe, configs: o.configs };
+      const data: InstalledSnapshotData = { header, rows, snap };
+      return { ...snap, data };
+    },
+  };
+
+  /**
+   * GroupSpec.restore. With rows (a snapshot from a peer), installs it in one write in the
+   * group's write chain: ordered after every earlier apply and before every later one. With a
+   * header only (the host restoring a local snapshot at start-up), the MVCC keyspace is already
+   * durable and only the header is taken.
+   */
+  restore(data: unknown): Promise<void> {
+    const d = data as Partial<InstalledSnapshotData> | undefined;
+    const header = parseHeader(d?.header);
+    if (!header) throw new Error(`split ${this.id}: cannot restore a snapshot without a header`);
+    if (!Array.isArray(d?.rows) || !d.snap) {
+      this.setHeader(header, true);
+      return Promise.resolve();
+    }
+    const { snap, rows } = d as InstalledSnapshotData;
+    // The record stored with the install carries no rows: the MVCC keyspace holds them from now on.
+    const write = this.storage.installSnapshot(this.id, this.range, rows, { ...snap, data: { header } }, header);
+    this.setHeader(header, false);
+    this.durableApplied = Math.max(this.durableApplied, snap.upTo);
+    this.inflight.length = 0;
+    this.applyChain = this.applyChain.then(() => write);
+    const durable = this.applyChain.then(() => {
+      if (header.maxAppliedTs > this.durableTs) this.durableTs = header.maxAppliedTs;
+      for (const w of this.safeWaiters)
+        if (w.ts <= this.durableTs) {
+          this.safeWaiters.delete(w);
+          w.resolve();
+        }
+      // Written here now: the replica's copy of the snapshot need not hold the rows any more.
+      delete (d as Partial<InstalledSnapshotData>).rows;
+    });
+    durable.catch((err) => this.onFatal(err));
+    return durable;
   }
 
   /**

@@ -128,9 +128,19 @@ it('keeps every promise and accepted value it replied about across SIGKILL', asy
   // duration after it starts: ask again until it answers.
   const asking = setInterval(() => send({ type: 'prepare', ballot: above, fromSlot: 0 }), 100);
   send({ type: 'prepare', ballot: above, fromSlot: 0 });
-  const promise = await promiseWait.finally(() => clearInterval(asking));
+  let promise = await promiseWait.finally(() => clearInterval(asking));
   expect(promise?.type).toBe('promise');
-  const held = new Map((promise as Extract<Reply, { type: 'promise' }>).accepted.map((e) => [e.slot, e]));
+  // A long suffix comes in parts (docs/paxos.md, "Message budgets"): ask for each next one.
+  const held = new Map<number, Extract<Reply, { type: 'promise' }>['accepted'][number]>();
+  for (let parts = 0; parts < 1_000; parts++) {
+    const p = promise as Extract<Reply, { type: 'promise' }>;
+    for (const e of p.accepted) held.set(e.slot, e);
+    if (p.continueFrom === undefined) break;
+    const next = awaitReply((m) => m.type === 'promise' && same(m.ballot, above) && m.fromSlot === p.continueFrom, 5000);
+    send({ type: 'prepare', ballot: above, fromSlot: p.continueFrom });
+    promise = await next;
+    expect(promise?.type, 'the next part of the promise').toBe('promise');
+  }
   for (const [slot, want] of acked) {
     const got = held.get(slot);
     expect(got, `slot ${slot} was acknowledged but is gone`).toBeDefined();

@@ -54,6 +54,11 @@ export const kvMessageSchemas = {
           appliedUpTo: slot,
           chosenUpTo: slot,
           lastCommitTs: durationUs,
+          /** Entries in the split's on-disk Paxos log (bounded by compaction, docs/limits.md). */
+          logEntries: slot.optional(),
+          /** Entries applied again by this process that an earlier run had already applied (should be 0). */
+          reappliedEntries: slot.optional(),
+          snapshotUpTo: slot.optional(),
         }),
       )
       .max(100_000),

@@ -116,6 +116,8 @@ export class Replica {
   /** First slot after the re-proposals of phase 1: local reads wait until it is applied. */
   private termStartSlot = 0;
   private readonly inflight = new Map<number, InFlight>();
+  /** Phase-1 results not yet re-proposed, ascending by slot; sent within the window by flushQueue. */
+  private reproposals: SlotValue[] = [];
   private queue: Command[] = [];
   private readonly queuedIds = new Set<string>();
   private queuedConfig: ConfigValue | null = null;
@@ -601,11 +603,14 @@ export class Replica {
       this.sendSnapshotChunk(m.from, 0);
       return;
     }
+    // Only a contiguous run from fromSlot helps the asker: a reply with a hole at its start
+    // would not advance it (a replica resumed at its applied index holds no values below it).
     const entries: SlotValue[] = [];
     const end = Math.min(m.toSlot, m.fromSlot + this.config.maxEntriesPerMessage);
     for (let s = Math.max(0, m.fromSlot); s < end; s++) {
       const v = this.chosen.get(s);
-      if (v !== undefined) entries.push({ slot: s, value: v });
+      if (v === undefined) break;
+      entries.push({ slot: s, value: v });
     }
     // The follower asks again from where this reply ends.
     entries.length = fitInBudget(entries, 0, slotValueBytes, this.config.maxEntriesPerMessage, this.messageBudget());
@@ -613,11 +618,15 @@ export class Replica {
   }
 
   private onCatchupReply(m: CatchupReplyMsg): void {
+    const before = this.chosenPrefix;
     for (const e of m.entries) this.markChosen(e.slot, e.value);
     this.knownChosenUpTo = Math.max(this.knownChosenUpTo, m.chosenUpTo);
     this.advanceChosenPrefix();
-    this.catchupRetryAtUs = 0;
-    if (m.entries.length > 0 && this.chosenPrefix < this.knownChosenUpTo) this.requestCatchup();
+    // Ask again at once only after progress; otherwise the retry timer paces the requests.
+    if (this.chosenPrefix > before) {
+      this.catchupRetryAtUs = 0;
+      if (this.chosenPrefix < this.knownChosenUpTo) this.requestCatchup();
+    }
   }
 
   // ---------------------------------------------------------------- snapshots
@@ -870,7 +879,12 @@ export class Replica {
     }
     if (m.continueFrom !== undefined) {
       // A part of a long promise: ask for the rest (a reply that does not advance is ignored).
-      if (m.continueFrom > m.fromSlot) this.send(m.from, { type: 'prepare', ballot: this.myBallot, fromSlot: m.continueFrom });
+      // Phase 1 is making progress, so the campaign's timer starts over: a long suffix must
+      // not make every candidate give up before its promises are complete.
+      if (m.continueFrom > m.fromSlot) {
+        this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+        this.send(m.from, { type: 'prepare', ballot: this.myBallot, fromSlot: m.continueFrom });
+      }
       return;
     }
     this.promisers.add(m.from);
@@ -910,7 +924,6 @@ export class Replica {
       const value = ignoreValues ? NOOP : (known ?? reported?.value ?? NOOP);
       if (known !== undefined && s < this.chosenPrefix) continue;
       reproposals.push({ slot: s, value });
-      this.inflight.set(s, { value, acks: new Set(), sentAtUs: this.nowUs });
       if (value.kind === 'config') {
         this.pendingConfigs.set(s, { fromSlot: s + this.config.window, peers: [...value.peers], q1: value.q1, q2: value.q2 });
       }
@@ -919,7 +932,7 @@ export class Replica {
     this.nextSlot = Math.max(maxSlot + 1, this.chosenPrefix);
     this.termStartSlot = this.nextSlot;
     for (const p of this.activePeers()) this.heard.set(p, this.nowUs);
-    this.sendAccepts(reproposals);
+    this.reproposals = reproposals;
     this.sendHeartbeats();
     this.flushQueue();
   }
@@ -986,7 +999,16 @@ export class Replica {
   private flushQueue(): void {
     if (this.role !== 'leader') return;
     const entries: SlotValue[] = [];
-    const room = (): boolean => this.nextSlot - this.chosenPrefix < this.config.window;
+    // Phase 1's results go out first, within the window like any value: a long suffix re-sent
+    // at once would bury the followers (and their acks, and so this leadership) under it.
+    let n = 0;
+    while (n < this.reproposals.length && this.reproposals[n]!.slot < this.chosenPrefix + this.config.window) {
+      const e = this.reproposals[n++]!;
+      this.inflight.set(e.slot, { value: e.value, acks: new Set(), sentAtUs: this.nowUs });
+      entries.push(e);
+    }
+    if (n > 0) this.reproposals = this.reproposals.slice(n);
+    const room = (): boolean => this.reproposals.length === 0 && this.nextSlot - this.chosenPrefix < this.config.window;
     if (this.queuedConfig !== null && room()) {
       const slot = this.nextSlot++;
       const value = this.queuedConfig;
@@ -1142,6 +1164,7 @@ export class Replica {
 
   private clearLeaderState(): void {
     this.inflight.clear();
+    this.reproposals = [];
     this.queue = [];
     this.queuedIds.clear();
     this.queuedConfig = null;

@@ -20,6 +20,8 @@ export class ChildNode {
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
   readonly stderrTail: string[] = [];
+  /** Substrings someone waits to see on stderr, and whether they have appeared since. */
+  private readonly stderrWatches = new Map<string, boolean>();
 
   private constructor(
     readonly name: string,
@@ -42,9 +44,19 @@ export class ChildNode {
       }
     });
     createInterface({ input: proc.stderr! }).on('line', (line) => {
+      for (const text of this.stderrWatches.keys()) if (line.includes(text)) this.stderrWatches.set(text, true);
       this.stderrTail.push(line);
       if (this.stderrTail.length > 40) this.stderrTail.shift();
     });
+  }
+
+  /**
+   * Starts watching stderr for `text` (the tail keeps only the last lines, which a busy
+   * process can push a line out of); the returned function says whether it has appeared.
+   */
+  watchStderr(text: string): () => boolean {
+    this.stderrWatches.set(text, false);
+    return () => this.stderrWatches.get(text) === true;
   }
 
   static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildNode {

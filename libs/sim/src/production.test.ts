@@ -1,20 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { scenarioOptions } from './options.js';
 import { longRunOptions, runSimulation } from './simulation.js';
+import { timed } from './testing/timed.js';
 
-/**
- * Seeded simulations in virtual time: the verdicts never depend on machine speed, only the
- * running times do. Budgets are at least 4× the time on an idle 2-core machine (measured in
- * brackets); the time taken is printed, never asserted.
- */
-const timed = <T>(what: string, budgetMs: number, run: () => T): T => {
-  const t0 = performance.now();
-  try {
-    return run();
-  } finally {
-    console.log(`[timing] ${what}: ${Math.round(performance.now() - t0)} ms (budget ${budgetMs} ms)`);
-  }
-};
 const MIX_BUDGET_MS = 60_000; // idle 2.4 s, both cores busy 6.2 s (16.4 s at load average 20)
 const LONG_RUN_BUDGET_MS = 90_000; // idle 3.1 s, both cores busy 13.9 s (19.3 s at load average 20)
 

@@ -1,19 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from './simulation.js';
+import { timed } from './testing/timed.js';
 
-/**
- * Seeded simulations in virtual time: the verdicts never depend on machine speed, only the
- * running times do. Budgets are at least 4× the time on an idle 2-core machine (measured in
- * brackets); the time taken is printed, never asserted.
- */
-const timed = <T>(what: string, budgetMs: number, run: () => T): T => {
-  const t0 = performance.now();
-  try {
-    return run();
-  } finally {
-    console.log(`[timing] ${what}: ${Math.round(performance.now() - t0)} ms (budget ${budgetMs} ms)`);
-  }
-};
 const DETERMINISM_BUDGET_MS = 10_000; // idle 0.8 s, both cores busy 1.1 s
 const FIFTY_SEEDS_BUDGET_MS = 30_000; // idle 3.7 s, both cores busy 4.6 s
 const FIVE_REPLICAS_BUDGET_MS = 30_000; // idle 2.7 s, both cores busy 4.5 s

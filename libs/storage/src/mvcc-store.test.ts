@@ -82,7 +82,7 @@ describe('MVCC keyspace', () => {
     await first.storage.close();
     const again = openStorage({ path: first.path, fsync: false });
     open.push({ storage: again, remove: () => undefined });
-    expect((await again.paxos('g1').load()).applied).toBe(2);
+    expect((await again.paxos('g1').appliedState()).upTo).toBe(2);
     expect(again.mvcc.get('a', 10)).toMatchObject({ value: 'y', ts: 7 });
     expect(again.mvcc.get('b', 10)).toMatchObject({ value: 'z' });
   });

@@ -6,7 +6,7 @@ import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMet
 import type { AppliedRecord, Snapshot } from '@synod/paxos';
 import type { GroupId } from './types.js';
 
-export interface StorageOptions {
+interface StorageOptions {
   /** Directory of the LMDB environment (created if missing). */
   path: string;
   /**
@@ -18,8 +18,6 @@ export interface StorageOptions {
   /** Upper bound on the number of named databases; raise it only if keyspaces are added. */
   maxDbs?: number;
 }
-
-export interface StorageStats extends GroupCommitStats {}
 
 /**
  * The process's single LMDB environment (DESIGN §6) and its group committer.
@@ -115,7 +113,7 @@ export class Storage {
     });
   }
 
-  get stats(): StorageStats {
+  get stats(): Readonly<GroupCommitStats> {
     return this.committer.stats;
   }
 

@@ -3,7 +3,7 @@ import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { RangeMap, Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
 
-export interface ClientOptions {
+interface ClientOptions {
   /** Attempts per request across replicas and leader changes. */
   maxAttempts?: number;
   /** Per-request timeout. */
@@ -12,14 +12,14 @@ export interface ClientOptions {
   maxTxnAttempts?: number;
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   /** Read at this timestamp (µs): a snapshot read. */
   ts?: number;
   /** Accept data up to this old (ms): a bounded-staleness read, served by a nearby replica. */
   maxStalenessMs?: number;
 }
 
-export interface ReadResult {
+interface ReadResult {
   values: Map<string, unknown>;
   /** The timestamp the read ran at. */
   ts: number;
@@ -37,7 +37,7 @@ const REPLY_KIND = {
 } as const satisfies Partial<Record<MessageKind, MessageKind>>;
 
 /** A request the client sends. */
-export type RequestKind = keyof typeof REPLY_KIND;
+type RequestKind = keyof typeof REPLY_KIND;
 /** The body of the reply to a `K` request. */
 export type ReplyBody<K extends RequestKind> = MessageBody<(typeof REPLY_KIND)[K]>;
 
@@ -219,7 +219,7 @@ export class SynodClient {
 }
 
 /** One attempt of a read-write transaction. Writes are buffered here until commit. */
-export class Transaction {
+class Transaction {
   private split: Split | undefined;
   private epoch: string | undefined;
   private readonly writes = new Map<string, { value?: unknown; deleted?: boolean }>();

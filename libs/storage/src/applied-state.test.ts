@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TRUNCATE_BATCH } from './paxos-store.js';
-import { openStorage, type Storage } from './storage.js';
-import { ballot, entry, snapshot, tempDir } from './test-helpers.js';
+import { storageFixture } from './storage.fixture.js';
+import { ballot, entry, snapshot } from './test-helpers.js';
 
 describe('applied records, header and bounded truncation', () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  function fresh(): { storage: Storage; reopen: () => Promise<Storage> } {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    let current = openStorage({ path: dir.path, fsync: false });
-    cleanups.push(() => current.close());
-    return { storage: current, reopen: async () => (await current.close(), (current = openStorage({ path: dir.path, fsync: false }))) };
-  }
+  const fresh = storageFixture({ fsync: false });
 
   it('a restart finds the applied index, header and applied records written with each entry', async () => {
     const { storage, reopen } = fresh();

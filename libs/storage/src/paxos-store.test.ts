@@ -1,28 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStorage, type Storage } from './storage.js';
-import { ballot, entry, snapshot, tempDir } from './test-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { storageFixture } from './storage.fixture.js';
+import { ballot, entry, snapshot } from './test-helpers.js';
 
 describe('PaxosStore (LMDB, fsync on)', () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  /** Opens a storage in a fresh temp dir; `reopen` closes it and opens the same dir again. */
-  function fresh(): { storage: Storage; reopen: () => Promise<Storage> } {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    let current = openStorage({ path: dir.path });
-    cleanups.push(() => current.close());
-    return {
-      storage: current,
-      reopen: async () => {
-        await current.close();
-        current = openStorage({ path: dir.path });
-        return current;
-      },
-    };
-  }
+  const fresh = storageFixture({ fsync: true });
 
   it('loads nothing for a group that never persisted', async () => {
     const { storage } = fresh();
@@ -176,16 +157,13 @@ describe('PaxosStore (LMDB, fsync on)', () => {
   });
 
   it('close() waits for queued persists, then rejects new ones', async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const storage = openStorage({ path: dir.path });
+    const { storage, reopen } = fresh();
     const g = storage.paxos('g1');
     const queued = [1, 2, 3].map((r) => g.persist({ promised: ballot(r) }));
     await storage.close();
     await Promise.all(queued);
     await expect(g.persist({ promised: ballot(4) })).rejects.toThrow(/closed/);
-    const reopened = openStorage({ path: dir.path });
-    cleanups.push(() => reopened.close());
+    const reopened = await reopen();
     expect((await reopened.paxos('g1').load()).promised).toEqual(ballot(3));
   });
 });

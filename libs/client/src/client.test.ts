@@ -1,9 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { SynodError } from '@synod/codec';
+import { afterEach, describe, expect, expectTypeOf, it } from 'vitest';
+import { SynodError, type MessageBody } from '@synod/codec';
 import { MAX_KEY_BYTES, MAX_TXN_BYTES, MAX_VALUE_BYTES } from '@synod/limits';
 import { RangeMap } from '@synod/placement';
 import { Bus, MemoryHub } from '@synod/transport';
-import { SynodClient } from './client.js';
+import { SynodClient, type ReplyBody } from './client.js';
 
 const NODES = [
   { id: 'n1', dc: 'dc-a' },
@@ -80,6 +80,42 @@ describe('SynodClient routing', () => {
   });
 });
 
+describe('SynodClient.call', () => {
+  it('returns the reply body typed by the request kind, with no cast', async () => {
+    const hub = new MemoryHub();
+    await fakeCluster(hub, []);
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
+    const split = rangeMap.splitFor('apple');
+    const read = await client.call(split, 'kv.read', { txn: { id: 't1', startTs: 1 }, keys: ['apple'] }, 'leader');
+    expectTypeOf(read).toEqualTypeOf<MessageBody<'kv.values'>>();
+    expect(read.epoch).toBe('3.n2');
+    const committed = await client.call(split, 'kv.commit', { txn: { id: 't1', startTs: 1 }, writes: [] }, 'leader');
+    expectTypeOf(committed).toEqualTypeOf<MessageBody<'kv.committed'>>();
+    expect(committed.ts).toBe(42);
+    expectTypeOf(client.call<'kv.snapshot'>).returns.resolves.toEqualTypeOf<MessageBody<'kv.values'>>();
+    expectTypeOf(client.call<'kv.abort'>).returns.resolves.toEqualTypeOf<MessageBody<'kv.ok'>>();
+    expectTypeOf<ReplyBody<'kv.commit'>>().toEqualTypeOf<{ ts: number; commitWaitUs: number }>();
+    // A reply kind is not a request, and a request's body is checked against its own schema
+    // (compiled, never run).
+    const notCompiled = () => [
+      // @ts-expect-error 'kv.values' is not a request kind
+      client.call(split, 'kv.values', { values: [] }, 'leader'),
+      // @ts-expect-error a kv.read body needs a txn
+      client.call(split, 'kv.read', { keys: ['apple'] }, 'leader'),
+    ];
+    void notCompiled;
+  });
+
+  it('refuses a reply of another kind than the request is answered with', async () => {
+    const hub = new MemoryHub();
+    const server = await bus(hub, 'n2', 'dc-b');
+    server.on('kv.commit', () => ({ kind: 'kv.ok', body: {} }));
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap, { maxAttempts: 1 });
+    const split = { ...rangeMap.splitFor('apple'), replicas: ['n2'] };
+    await expect(client.call(split, 'kv.commit', { txn: { id: 't1', startTs: 1 }, writes: [] }, 'leader')).rejects.toMatchObject({ code: 'INTERNAL' });
+  });
+});
+
 /**
  * A bus that records every request the client makes and answers like a leader. The limit tests
  * use it rather than MemoryHub so they test the client's own check, not the codec's frame limit.
@@ -92,6 +128,7 @@ function recordingBus(dc = 'dc-a') {
     async request(to: string, kind: string, body: { keys?: string[] }) {
       sent.push({ to, kind, body });
       if (kind === 'kv.commit') return { kind: 'kv.committed', body: { ts: 42, commitWaitUs: 0 } };
+      if (kind === 'kv.abort') return { kind: 'kv.ok', body: {} };
       return { kind: 'kv.values', body: { values: (body.keys ?? []).map((key) => ({ key, value: 1 })), ts: 9, epoch: '1.n1' } };
     },
   };

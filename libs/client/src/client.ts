@@ -1,9 +1,9 @@
-import { SynodError, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
+import { SynodError, type Envelope, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
 import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { RangeMap, Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
 
-export interface ClientOptions {
+interface ClientOptions {
   /** Attempts per request across replicas and leader changes. */
   maxAttempts?: number;
   /** Per-request timeout. */
@@ -12,18 +12,37 @@ export interface ClientOptions {
   maxTxnAttempts?: number;
 }
 
-export interface ReadOptions {
+interface ReadOptions {
   /** Read at this timestamp (µs): a snapshot read. */
   ts?: number;
   /** Accept data up to this old (ms): a bounded-staleness read, served by a nearby replica. */
   maxStalenessMs?: number;
 }
 
-export interface ReadResult {
+interface ReadResult {
   values: Map<string, unknown>;
   /** The timestamp the read ran at. */
   ts: number;
 }
+
+/**
+ * The requests the client sends and the kind each is answered with (the spanserver's handlers).
+ * `call` checks the reply's kind against it, so its return type is the reply's schema.
+ */
+const REPLY_KIND = {
+  'kv.read': 'kv.values',
+  'kv.snapshot': 'kv.values',
+  'kv.commit': 'kv.committed',
+  'kv.abort': 'kv.ok',
+} as const satisfies Partial<Record<MessageKind, MessageKind>>;
+
+/** A request the client sends. */
+type RequestKind = keyof typeof REPLY_KIND;
+/** The body of the reply to a `K` request. */
+export type ReplyBody<K extends RequestKind> = MessageBody<(typeof REPLY_KIND)[K]>;
+
+/** The transport validated `env.body` against the schema of `env.kind`; so a matching kind types the body. */
+const isKind = <R extends MessageKind>(env: Envelope, kind: R): env is Envelope<R> => env.kind === kind;
 
 /** Rows per scan request (the wire limit is 10,000). */
 const PAGE = 1_000;
@@ -105,10 +124,9 @@ export class SynodClient {
       // other splits would then be read at a time that misses their acknowledged writes.
       const leaseRead = bySplit.size === 1;
       const body = { keys: ks, waitMs: this.serverWaitMs(), leaseRead, ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
-      const reply = await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, target);
-      const b = reply as MessageBody<'kv.values'>;
-      ts = b.ts;
-      for (const v of b.values) if ('value' in v && v.value !== undefined) values.set(v.key, v.value);
+      const reply = await this.call(split, 'kv.snapshot', body, target);
+      ts = reply.ts;
+      for (const v of reply.values) if ('value' in v && v.value !== undefined) values.set(v.key, v.value);
     }
     return { values, ts: ts ?? 0 };
   }
@@ -135,7 +153,7 @@ export class SynodClient {
       while (rows.length < limit) {
         const page = Math.min(PAGE, limit - rows.length);
         const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(), leaseRead: overlapping.length === 1, ...(ts !== undefined ? { ts } : {}) };
-        const reply = (await this.call(split, 'kv.snapshot', body as MessageBody<'kv.snapshot'>, 'nearest')) as MessageBody<'kv.values'>;
+        const reply = await this.call(split, 'kv.snapshot', body, 'nearest');
         ts = reply.ts;
         for (const v of reply.values) rows.push({ key: v.key, value: v.value });
         if (reply.values.length < page) break;
@@ -158,13 +176,14 @@ export class SynodClient {
    * Sends one request about `split`: to its leader ('leader') or to a replica in this client's
    * DC when there is one ('nearest'), following hints and retrying other replicas.
    */
-  async call<K extends MessageKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest'): Promise<unknown> {
+  async call<K extends RequestKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest'): Promise<ReplyBody<K>> {
     let lastErr: unknown;
     const tried = new Set<string>();
     for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
       const node = this.pick(split, target, tried);
       try {
         const reply = await this.bus.request(node, kind, body, { group: split.id, timeoutMs: this.timeoutMs });
+        if (!isKind(reply, REPLY_KIND[kind])) throw new SynodError('INTERNAL', `${node} answered ${kind} with ${reply.kind}`);
         if (target === 'leader') this.leaders.set(split.id, node);
         return reply.body;
       } catch (err) {
@@ -200,7 +219,7 @@ export class SynodClient {
 }
 
 /** One attempt of a read-write transaction. Writes are buffered here until commit. */
-export class Transaction {
+class Transaction {
   private split: Split | undefined;
   private epoch: string | undefined;
   private readonly writes = new Map<string, { value?: unknown; deleted?: boolean }>();
@@ -219,7 +238,7 @@ export class Transaction {
     refuse(checkKey(key));
     const split = this.splitOf(key);
     this.started = true;
-    const reply = (await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key] }, 'leader')) as MessageBody<'kv.values'>;
+    const reply = await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key] }, 'leader');
     if (this.epoch !== undefined && reply.epoch !== this.epoch) throw new SynodError('TXN_ABORTED', 'the split changed leaders during the transaction');
     this.epoch = reply.epoch;
     const value = reply.values[0]?.value;
@@ -247,7 +266,7 @@ export class Transaction {
     // Nothing over the maxima is sent: not the commit, nor (via put/get) any read before it.
     refuse(checkTxn([...this.reads.keys()], writes));
     const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
-    const reply = (await this.client.call(this.split, 'kv.commit', body, 'leader')) as MessageBody<'kv.committed'>;
+    const reply = await this.client.call(this.split, 'kv.commit', body, 'leader');
     this.started = false;
     return reply;
   }

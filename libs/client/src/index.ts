@@ -1,1 +1,1 @@
-export { SynodClient, Transaction, type ClientOptions, type ReadOptions, type ReadResult } from './client.js';
+export { SynodClient } from './client.js';

@@ -1,8 +1,8 @@
 import type { z } from 'zod';
 import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec';
 import type { Logger } from '@synod/config';
-import { ReadyPipeline, Replica, ZERO_BALLOT, type AppliedState, type SnapshotTransfer, type Snapshot, type ApplyEntry, type Command, type PaxosMessage, type ReplicaConfig, type Rng } from '@synod/paxos';
-import type { PaxosPersist, PaxosStore, Storage } from '@synod/storage';
+import { ReadyPipeline, Replica, ZERO_BALLOT, type AppliedState, type SnapshotTransfer, type ApplyEntry, type Command, type PaxosMessage, type ReplicaConfig, type Rng } from '@synod/paxos';
+import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 
 // The wire schema and the core's message type must agree; this line stops the build if they drift.
@@ -121,7 +121,7 @@ export class PaxosHost {
     const store = this.storage.paxos(group);
     const state = await store.load();
     // Restart = the durable snapshot + the log tail after it.
-    const snapshot = state.snapshot as Snapshot | undefined;
+    const snapshot = state.snapshot;
     if (snapshot && !spec.applied) spec.restore?.(snapshot.data);
     const replica = new Replica(spec.config, this.rng, {
       durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted, snapshot },
@@ -204,7 +204,7 @@ export class PaxosHost {
   private pipelineFor(g: HostedGroup): ReadyPipeline {
     return new ReadyPipeline({
       persist: (p, done, fail) => {
-        g.lastPersist = g.store.persist(p as PaxosPersist);
+        g.lastPersist = g.store.persist(p);
         g.lastPersist.then(done, fail);
       },
       send: (messages) => {

@@ -1,20 +1,10 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TRUNCATE_BATCH } from './paxos-store.js';
-import { openStorage, type Storage } from './storage.js';
-import { ballot, entry, tempDir } from './test-helpers.js';
+import { storageFixture } from './storage.fixture.js';
+import { ballot, entry, snapshot } from './test-helpers.js';
 
 describe('applied records, header and bounded truncation', () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const c of cleanups.splice(0).reverse()) await c();
-  });
-  function fresh(): { storage: Storage; reopen: () => Promise<Storage> } {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    let current = openStorage({ path: dir.path, fsync: false });
-    cleanups.push(() => current.close());
-    return { storage: current, reopen: async () => (await current.close(), (current = openStorage({ path: dir.path, fsync: false }))) };
-  }
+  const fresh = storageFixture({ fsync: false });
 
   it('a restart finds the applied index, header and applied records written with each entry', async () => {
     const { storage, reopen } = fresh();
@@ -30,7 +20,7 @@ describe('applied records, header and bounded truncation', () => {
     const n = 2 * TRUNCATE_BATCH + 100;
     await g.persist({ accepted: Array.from({ length: n }, (_, s) => entry(s, ballot(1))) });
     for (let s = 0; s < n; s++) void storage.applyEntry('g1', s + 1, [], { record: { slot: s, commandIds: [] } });
-    await g.persist({ snapshot: { upTo: n - 10 }, truncateBelow: n - 10 });
+    await g.persist({ snapshot: snapshot(n - 10), truncateBelow: n - 10 });
     for (let i = 0; i < 4; i++) await g.persist({ promised: ballot(2 + i) }); // follow-up batches drain behind these
     expect(g.logSize()).toBe(10);
     expect(g.appliedRecordCount()).toBe(10);
@@ -40,7 +30,7 @@ describe('applied records, header and bounded truncation', () => {
   it('installs a snapshot in one write: the range replaced, applied index and header set', async () => {
     const { storage } = fresh();
     await storage.mvcc.put([{ key: 'a', ts: 5, value: 'old' }, { key: 'z', ts: 5, value: 'other split' }]);
-    await storage.installSnapshot('g1', { start: '', end: 'm' }, [['b', 7, { v: 'new' }]], { upTo: 40 }, { maxAppliedTs: 7 });
+    await storage.installSnapshot('g1', { start: '', end: 'm' }, [['b', 7, { v: 'new' }]], snapshot(40), { maxAppliedTs: 7 });
     expect(storage.mvcc.get('a', 10)).toBeUndefined();
     expect(storage.mvcc.get('b', 10)?.value).toBe('new');
     expect(storage.mvcc.get('z', 10)?.value).toBe('other split');

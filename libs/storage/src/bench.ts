@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { openStorage } from './storage.js';
 import { tempDir } from './test-helpers.js';
-import type { AcceptedEntry } from './types.js';
+import type { AcceptedEntry } from '@synod/paxos';
 
 const seconds = Number(process.argv.slice(2).find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 3);
 const fsync = !process.argv.includes('--no-fsync');

@@ -79,7 +79,7 @@ describe('GroupCommitter', () => {
     await expect(a).rejects.toThrow(/EIO/);
     await expect(b).rejects.toThrow(/EIO/);
     await expect(committer.submit(() => {})).rejects.toThrow(/read-only until restart/);
-    await committer.settled();
+    await committer.close();
     expect(committer.stats.batchesCommitted).toBe(0);
   });
 

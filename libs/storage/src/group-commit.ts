@@ -68,11 +68,6 @@ export class GroupCommitter {
     return this.lastSubmitted;
   }
 
-  /** Resolves when everything submitted so far has committed or failed. */
-  settled(): Promise<void> {
-    return this.lastSubmitted;
-  }
-
   private startBatchIfIdle(): void {
     if (this.batchInFlight || this.queue.length === 0) return;
     this.batchInFlight = true;

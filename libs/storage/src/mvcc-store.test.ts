@@ -1,20 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStorage, type Storage } from './storage.js';
-import { tempDir } from './test-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { storageFixture } from './storage.fixture.js';
 
-const open: Array<{ storage: Storage; remove: () => void }> = [];
-function fresh(path?: string) {
-  const dir = path ? { path, remove: () => undefined } : tempDir('synod-mvcc-');
-  const storage = openStorage({ path: dir.path, fsync: false });
-  open.push({ storage, remove: dir.remove });
-  return { storage, path: dir.path };
-}
-afterEach(async () => {
-  for (const { storage, remove } of open.splice(0).reverse()) {
-    await storage.close();
-    remove();
-  }
-});
+const fresh = storageFixture({ fsync: false });
 
 describe('MVCC keyspace', () => {
   it('reads the newest version at or below the read timestamp', async () => {
@@ -72,17 +59,15 @@ describe('MVCC keyspace', () => {
   });
 
   it('applies an entry and its applied index in one durable transaction', async () => {
-    const first = fresh();
-    await first.storage.applyEntry('g1', 1, [{ key: 'a', ts: 5, value: 'x' }]);
-    await first.storage.applyEntry('g1', 2, [
+    const { storage, reopen } = fresh();
+    await storage.applyEntry('g1', 1, [{ key: 'a', ts: 5, value: 'x' }]);
+    await storage.applyEntry('g1', 2, [
       { key: 'a', ts: 7, value: 'y' },
       { key: 'b', ts: 7, value: 'z' },
     ]);
-    expect(() => first.storage.paxos('g1').appliedOp(1)).toThrow(/must not decrease/);
-    await first.storage.close();
-    const again = openStorage({ path: first.path, fsync: false });
-    open.push({ storage: again, remove: () => undefined });
-    expect((await again.paxos('g1').load()).applied).toBe(2);
+    expect(() => storage.paxos('g1').appliedOp(1)).toThrow(/must not decrease/);
+    const again = await reopen();
+    expect((await again.paxos('g1').appliedState()).upTo).toBe(2);
     expect(again.mvcc.get('a', 10)).toMatchObject({ value: 'y', ts: 7 });
     expect(again.mvcc.get('b', 10)).toMatchObject({ value: 'z' });
   });

@@ -23,7 +23,7 @@ export interface VersionWrite {
   deleted?: boolean;
 }
 
-export interface ReadResult {
+interface ReadResult {
   key: string;
   value: unknown;
   /** Timestamp of the version read. */
@@ -41,11 +41,6 @@ export class MvccStore {
     private readonly db: Database<MvccRecord, MvccKey>,
     private readonly committer: GroupCommitter,
   ) {}
-
-  /** Reads below this timestamp fail with SNAPSHOT_TOO_OLD: GC may have removed what they need. */
-  get gcHorizon(): number {
-    return this.horizon;
-  }
 
   /** The value of `key` as of `ts`: its newest version at or below `ts`; undefined if none or deleted. */
   get(key: string, ts: number): ReadResult | undefined {

@@ -1,28 +1,9 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import { openStorage, type Storage } from './storage.js';
-import { ballot, entry, tempDir } from './test-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { storageFixture } from './storage.fixture.js';
+import { ballot, entry, snapshot } from './test-helpers.js';
 
 describe('PaxosStore (LMDB, fsync on)', () => {
-  const cleanups: Array<() => Promise<void> | void> = [];
-  afterEach(async () => {
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-  });
-
-  /** Opens a storage in a fresh temp dir; `reopen` closes it and opens the same dir again. */
-  function fresh(): { storage: Storage; reopen: () => Promise<Storage> } {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    let current = openStorage({ path: dir.path });
-    cleanups.push(() => current.close());
-    return {
-      storage: current,
-      reopen: async () => {
-        await current.close();
-        current = openStorage({ path: dir.path });
-        return current;
-      },
-    };
-  }
+  const fresh = storageFixture({ fsync: true });
 
   it('loads nothing for a group that never persisted', async () => {
     const { storage } = fresh();
@@ -76,7 +57,7 @@ describe('PaxosStore (LMDB, fsync on)', () => {
         accepted: [entry(i, ballot(i + 1), id), entry(i + 7, ballot(i + 1), id)],
       });
     }
-    await reopened.paxos('g1').truncateBelow(1000);
+    await reopened.paxos('g1').persist({ truncateBelow: 1000 });
     expect((await reopened.paxos('g1').load()).accepted).toEqual([]);
     expect((await reopened.paxos('g10').load()).accepted).toHaveLength(2);
   });
@@ -103,17 +84,17 @@ describe('PaxosStore (LMDB, fsync on)', () => {
     const { storage, reopen } = fresh();
     const g = storage.paxos('g1');
     await g.persist({ accepted: [0, 1, 2, 3].map((s) => entry(s, ballot(1))) });
-    await g.persist({ snapshot: { upTo: 3, data: { counter: 3 } }, accepted: [entry(4, ballot(1))], truncateBelow: 3 });
+    await g.persist({ snapshot: snapshot(3, { counter: 3 }), accepted: [entry(4, ballot(1))], truncateBelow: 3 });
     const state = await (await reopen()).paxos('g1').load();
-    expect(state.snapshot).toEqual({ upTo: 3, data: { counter: 3 } });
+    expect(state.snapshot).toEqual(snapshot(3, { counter: 3 }));
     expect(state.accepted.map((e) => e.slot)).toEqual([3, 4]);
   });
 
-  it('truncateBelow deletes only slots below the bound', async () => {
+  it('truncation deletes only slots below the bound', async () => {
     const { storage, reopen } = fresh();
     const g = storage.paxos('g1');
     await g.persist({ promised: ballot(1), accepted: [0, 1, 2, 3, 4].map((s) => entry(s, ballot(1))) });
-    await g.truncateBelow(3);
+    await g.persist({ truncateBelow: 3 });
     const state = await (await reopen()).paxos('g1').load();
     expect(state.accepted.map((e) => e.slot)).toEqual([3, 4]);
     expect(state.promised).toEqual(ballot(1));
@@ -176,16 +157,13 @@ describe('PaxosStore (LMDB, fsync on)', () => {
   });
 
   it('close() waits for queued persists, then rejects new ones', async () => {
-    const dir = tempDir();
-    cleanups.push(dir.remove);
-    const storage = openStorage({ path: dir.path });
+    const { storage, reopen } = fresh();
     const g = storage.paxos('g1');
     const queued = [1, 2, 3].map((r) => g.persist({ promised: ballot(r) }));
     await storage.close();
     await Promise.all(queued);
     await expect(g.persist({ promised: ballot(4) })).rejects.toThrow(/closed/);
-    const reopened = openStorage({ path: dir.path });
-    cleanups.push(() => reopened.close());
+    const reopened = await reopen();
     expect((await reopened.paxos('g1').load()).promised).toEqual(ballot(3));
   });
 });

@@ -1,19 +1,18 @@
 import { strict as assert } from 'node:assert';
 import type { Database } from 'lmdb';
-import { compareBallots, isBallot } from './ballot.js';
+import { compareBallot, type AcceptedEntry, type AppliedRecord, type Ballot, type PersistRequest, type Snapshot, type Value } from '@synod/paxos';
+import { isBallot } from './ballot.js';
 import type { GroupCommitter } from './group-commit.js';
 import { isSlot, logKey, logRange, metaKey, type LogKey, type MetaKey } from './keys.js';
-import type { AcceptedEntry, AppliedRecord, Ballot, DurableAppliedState, GroupId, PaxosDurableState, PaxosPersist, SnapshotRecord, Value } from './types.js';
+import type { DurableAppliedState, GroupId, PaxosDurableState } from './types.js';
 
 /** `paxos-meta` value at `[groupId]`. */
 export interface PaxosMetaRecord {
   promised?: Ballot;
-  config?: unknown;
   /** Slots below it are applied; written with each entry's effects (Storage.applyEntry). */
   applied?: number;
   /** The state machine's small header as of `applied` (the spanserver's t_safe inputs). */
   header?: unknown;
-  snapshotIndex?: number;
 }
 
 /** `paxos-applied` value at `[groupId, slot]` (the slot is the key). */
@@ -51,7 +50,7 @@ export class PaxosStore {
     private readonly meta: Database<PaxosMetaRecord, MetaKey>,
     private readonly log: Database<PaxosLogRecord, LogKey>,
     private readonly committer: GroupCommitter,
-    private readonly snapshots: Database<SnapshotRecord, MetaKey>,
+    private readonly snapshots: Database<Snapshot, MetaKey>,
     private readonly applied: Database<AppliedRecordValue, LogKey>,
   ) {
     this.metaView = { ...(meta.get(metaKey(group)) ?? {}) };
@@ -69,9 +68,6 @@ export class PaxosStore {
       accepted.push({ slot: key[1], ballot: value.ballot, value: value.value });
     }
     const state: PaxosDurableState = { promised: record.promised ?? null, accepted };
-    if (record.config !== undefined) state.config = record.config;
-    if (record.applied !== undefined) state.applied = record.applied;
-    if (record.snapshotIndex !== undefined) state.snapshotIndex = record.snapshotIndex;
     const snapshot = this.snapshots.get(metaKey(this.group));
     if (snapshot !== undefined) state.snapshot = snapshot;
     return state;
@@ -83,7 +79,7 @@ export class PaxosStore {
    * the earlier writes: the reply it guards may depend on them.
    * Throws synchronously if `p` is malformed or moves `promised` backwards.
    */
-  persist(p: PaxosPersist): Promise<void> {
+  persist(p: PersistRequest): Promise<void> {
     const entries = p.accepted ?? [];
     if (p.promised === undefined && entries.length === 0 && p.snapshot === undefined && p.truncateBelow === undefined) return this.lastWrite;
     if (p.snapshot !== undefined) assert(isSlot(p.snapshot.upTo), `group ${this.group}: malformed snapshot index ${p.snapshot.upTo}`);
@@ -99,7 +95,7 @@ export class PaxosStore {
       assert(isBallot(p.promised), `group ${this.group}: malformed promised ballot ${JSON.stringify(p.promised)}`);
       const previous = this.metaView.promised;
       assert(
-        previous === undefined || compareBallots(p.promised, previous) >= 0,
+        previous === undefined || compareBallot(p.promised, previous) >= 0,
         `group ${this.group}: promised ballot must not decrease (${JSON.stringify(previous)} -> ${JSON.stringify(p.promised)})`,
       );
       this.metaView = { ...this.metaView, promised: { round: p.promised.round, node: p.promised.node } };
@@ -148,7 +144,7 @@ export class PaxosStore {
    * writes, Storage.installSnapshot): the snapshot record, the applied index `snapshot.upTo`
    * and `header`, and no applied records below it. The applied index may jump forward only.
    */
-  installOp(snapshot: SnapshotRecord, header: unknown): () => void {
+  installOp(snapshot: Snapshot, header: unknown): () => void {
     const upTo = snapshot.upTo;
     assert(isSlot(upTo), `group ${this.group}: malformed snapshot index ${upTo}`);
     assert(upTo >= (this.metaView.applied ?? 0), `group ${this.group}: installing snapshot ${upTo} below the applied index ${this.metaView.applied}`);
@@ -194,12 +190,6 @@ export class PaxosStore {
   /** Submits a composed write op in this group's order; resolves when durable. */
   submit(op: () => void): Promise<void> {
     return this.chain(op);
-  }
-
-  /** Deletes the group's log entries with slot < `slot` (compaction). Durable on resolution. */
-  truncateBelow(slot: number): Promise<void> {
-    assert(isSlot(slot), `group ${this.group}: malformed slot ${slot}`);
-    return this.chain(this.truncateOp(slot));
   }
 
   /**

@@ -3,9 +3,10 @@ import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { DB_NAMES, type LogKey, type MetaKey } from './keys.js';
 import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWrite } from './mvcc-store.js';
 import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
-import type { AppliedRecord, GroupId, SnapshotRecord } from './types.js';
+import type { AppliedRecord, Snapshot } from '@synod/paxos';
+import type { GroupId } from './types.js';
 
-export interface StorageOptions {
+interface StorageOptions {
   /** Directory of the LMDB environment (created if missing). */
   path: string;
   /**
@@ -17,8 +18,6 @@ export interface StorageOptions {
   /** Upper bound on the number of named databases; raise it only if keyspaces are added. */
   maxDbs?: number;
 }
-
-export interface StorageStats extends GroupCommitStats {}
 
 /**
  * The process's single LMDB environment (DESIGN §6) and its group committer.
@@ -37,7 +36,7 @@ export class Storage {
     private readonly committer: GroupCommitter,
     readonly fsync: boolean,
     mvccDb: Database<MvccRecord, MvccKey>,
-    private readonly snapshots: Database<SnapshotRecord, MetaKey>,
+    private readonly snapshots: Database<Snapshot, MetaKey>,
     private readonly appliedRecords: Database<AppliedRecordValue, LogKey>,
   ) {
     this.mvcc = new MvccStore(mvccDb, committer);
@@ -65,7 +64,7 @@ export class Storage {
     const meta = root.openDB<PaxosMetaRecord, MetaKey>({ name: DB_NAMES.paxosMeta });
     const log = root.openDB<PaxosLogRecord, LogKey>({ name: DB_NAMES.paxosLog });
     const mvcc = root.openDB<MvccRecord, MvccKey>({ name: DB_NAMES.mvcc });
-    const snapshots = root.openDB<SnapshotRecord, MetaKey>({ name: DB_NAMES.paxosSnapshot });
+    const snapshots = root.openDB<Snapshot, MetaKey>({ name: DB_NAMES.paxosSnapshot });
     const applied = root.openDB<AppliedRecordValue, LogKey>({ name: DB_NAMES.paxosApplied });
     return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied);
   }
@@ -104,7 +103,7 @@ export class Storage {
    * snapshot, sets the applied index to `snapshot.upTo` with `header`, and drops the applied
    * records below it.
    */
-  installSnapshot(group: GroupId, range: { start: string; end: string }, rows: readonly MvccRow[], snapshot: SnapshotRecord, header: unknown): Promise<void> {
+  installSnapshot(group: GroupId, range: { start: string; end: string }, rows: readonly MvccRow[], snapshot: Snapshot, header: unknown): Promise<void> {
     const store = this.paxos(group);
     const replace = this.mvcc.replaceRangeOp(range.start, range.end, rows);
     const install = store.installOp(snapshot, header);
@@ -114,7 +113,7 @@ export class Storage {
     });
   }
 
-  get stats(): StorageStats {
+  get stats(): Readonly<GroupCommitStats> {
     return this.committer.stats;
   }
 

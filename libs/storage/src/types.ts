@@ -1,41 +1,9 @@
-// Local copies of the shapes the Paxos replica (libs/paxos) hands to its shell.
-// They are structurally identical on purpose: storage must not depend on paxos,
-// and TypeScript's structural typing lets the shell pass one for the other.
+// The shapes storage keeps are the Paxos core's own (`@synod/paxos`): a ballot, a value, an
+// accepted entry, a persist request, a snapshot and an applied record. Only what storage adds
+// on top of them is declared here. (The dependency runs one way: the core knows no storage.)
+import type { AcceptedEntry, AppliedRecord, Ballot, Snapshot } from '@synod/paxos';
 
 export type GroupId = string;
-
-/** Ordered lexicographically: round first, then node id. */
-export interface Ballot {
-  round: number;
-  node: string;
-}
-
-export type Value =
-  | { kind: 'noop' }
-  | { kind: 'batch'; cmds: Array<{ id: string; payload: unknown }> }
-  | { kind: 'config'; peers: string[]; q1: number; q2: number };
-
-/** A replica's snapshot: the state after every slot below `upTo`; the rest is opaque here. */
-export interface SnapshotRecord {
-  upTo: number;
-  [field: string]: unknown;
-}
-
-export interface AcceptedEntry {
-  slot: number;
-  ballot: Ballot;
-  value: Value;
-}
-
-/** The `persist` output of one replica step: must be durable before its messages are sent. */
-export interface PaxosPersist {
-  promised?: Ballot;
-  accepted?: AcceptedEntry[];
-  /** Replaces the group's snapshot; written before `accepted` in the same transaction. */
-  snapshot?: SnapshotRecord;
-  /** Deletes accepted entries below this slot, after the rest of the write (compaction). */
-  truncateBelow?: number;
-}
 
 /** What a replica needs to restart its acceptor for one group. */
 export interface PaxosDurableState {
@@ -43,23 +11,8 @@ export interface PaxosDurableState {
   promised: Ballot | null;
   /** Ascending by slot. */
   accepted: AcceptedEntry[];
-  /** Reserved for reconfiguration, applied index and compaction (later issues); absent until written. */
-  config?: unknown;
-  applied?: number;
-  snapshotIndex?: number;
   /** The newest durable snapshot; `accepted` holds only the tail it does not cover (and older leftovers). */
-  snapshot?: SnapshotRecord;
-}
-
-/**
- * What a durable applier records with each applied entry, in the same write as its effects
- * (paxos `AppliedRecord`): the command ids it applied and, for a configuration entry, the
- * configuration. With them a restarted replica resumes at the applied index.
- */
-export interface AppliedRecord {
-  slot: number;
-  commandIds: string[];
-  config?: { kind: 'config'; peers: string[]; q1: number; q2: number };
+  snapshot?: Snapshot;
 }
 
 /** The durable applied state of one group at start-up (`PaxosStore.appliedState()`). */
@@ -72,5 +25,5 @@ export interface DurableAppliedState {
   records: AppliedRecord[];
   /** The state machine's small header written with the last applied entry (or by a snapshot install). */
   header?: unknown;
-  snapshot?: SnapshotRecord;
+  snapshot?: Snapshot;
 }

@@ -1,2 +1,2 @@
-export { LockTable, olderThan, type LockMode, type TxnRef, type AcquireResult, type LockEvents } from './lock-table.js';
+export { LockTable, type LockMode, type TxnRef, type LockEvents } from './lock-table.js';
 export { TimestampOracle, commitApplies, readTimestamp } from './timestamps.js';

@@ -14,7 +14,7 @@ export interface TxnRef {
   startTs: number;
 }
 
-export type AcquireResult = { granted: true } | { granted: false; waitingFor: string[] };
+type AcquireResult = { granted: true } | { granted: false; waitingFor: string[] };
 
 export interface LockEvents {
   /** Transactions that must abort (wounded by an older one). Each appears once until released. */
@@ -33,7 +33,7 @@ interface KeyLock {
   queue: Waiter[];
 }
 
-export const olderThan = (a: TxnRef, b: TxnRef) => a.startTs < b.startTs || (a.startTs === b.startTs && a.id < b.id);
+const olderThan = (a: TxnRef, b: TxnRef) => a.startTs < b.startTs || (a.startTs === b.startTs && a.id < b.id);
 const compatible = (a: LockMode, b: LockMode) => a === 'shared' && b === 'shared';
 
 export class LockTable {

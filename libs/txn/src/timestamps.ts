@@ -21,10 +21,6 @@ export class TimestampOracle {
   observe(ts: number): void {
     if (ts > this.floor) this.floor = ts;
   }
-
-  get last(): number {
-    return this.floor;
-  }
 }
 
 /** The apply-time rule: a commit applies only above every timestamp already applied. */

@@ -136,7 +136,7 @@ describe('spanserver with the TypeScript client (in-memory bus, LMDB)', { timeou
   it('refuses a commit whose read locks are gone (aborted, or a retried commit)', async () => {
     const split = rangeMap.splitFor('lk');
     const txn = { id: 'manual-1', startTs: Math.round((performance.timeOrigin + performance.now()) * 1000) };
-    const read = (await client.call(split, 'kv.read', { txn, keys: ['lk'] }, 'leader')) as { epoch: string };
+    const read = await client.call(split, 'kv.read', { txn, keys: ['lk'] }, 'leader');
     await client.call(split, 'kv.abort', { txnId: txn.id }, 'leader');
     const commit = { txn, epoch: read.epoch, readKeys: ['lk'], writes: [{ key: 'lk', value: 1 }] };
     await expect(client.call(split, 'kv.commit', commit, 'leader')).rejects.toMatchObject({ code: 'TXN_ABORTED' });

@@ -114,8 +114,8 @@ export class Spanserver {
         // serve a peer's catch-up for them (and a peer behind it would ask again and again);
         // with the snapshot at the applied index it sends that peer the snapshot instead.
         if (resume.upTo > resume.from && !resume.records.some((r) => r.config)) {
-          const dedupe = new Dedupe(resume.snapshot?.dedupe as ConstructorParameters<typeof Dedupe>[0], resume.records.flatMap((r) => r.commandIds)).export();
-          const configs = (resume.snapshot?.configs as unknown[] | undefined) ?? [initialMembership(groupConfig)];
+          const dedupe = new Dedupe(resume.snapshot?.dedupe, resume.records.flatMap((r) => r.commandIds)).export();
+          const configs = resume.snapshot?.configs ?? [initialMembership(groupConfig)];
           await store.persist({ snapshot: { upTo: resume.upTo, data: { header }, dedupe, configs }, truncateBelow: resume.upTo });
           applied = { upTo: resume.upTo, records: [] };
         }

@@ -239,16 +239,6 @@ describe('assertions', () => {
     expect(() => internals.setPromised(ZERO_BALLOT)).toThrow(InvariantViolation);
   });
 
-  it('(a) applied ≤ chosen prefix ≤ next slot: tripped by poking applied past the chosen prefix', () => {
-    const r = new Replica(baseConfig('b', ids), testRng());
-    const internals = r as unknown as { applied: number; chosenPrefix: number; chosen: Map<number, Value> };
-    internals.chosen.set(0, batch('x'));
-    internals.chosenPrefix = 1;
-    internals.applied = 2; // corrupted: ahead of the chosen prefix
-    const heartbeat: PaxosMessage = { type: 'heartbeat', group: 'g', from: 'a', ballot: b(1, 'a'), chosenUpTo: 0, sentAtUs: 0 };
-    expect(() => r.step(heartbeat, 1)).toThrow(/applied ≤ chosen prefix ≤ next slot/);
-  });
-
   it('restores durable state, and forgetPromiseOnRestart drops the promise', () => {
     const durable = { promised: b(4, 'c'), accepted: [{ slot: 3, ballot: b(4, 'c'), value: batch('v') }] };
     expect(new Replica(baseConfig('b', ids), testRng(), { durable }).ballot()).toEqual(b(4, 'c'));

@@ -12,9 +12,6 @@ import { emptyReady, type ReplicaOptions, type Role } from './replica-state.js';
 import type { Rng } from './rng.js';
 import type { Command, Value } from './value.js';
 
-export type { Role } from './replica-state.js';
-export type { LeaseInterval } from './lease.js';
-export type ReconfigureStatus = 'queued' | 'not_leader' | 'busy';
 
 /**
  * One replica of one Multi-Paxos group: acceptor, learner and potential

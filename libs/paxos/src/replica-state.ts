@@ -15,6 +15,7 @@ export type Role = 'follower' | 'candidate' | 'leader';
 
 /** A slot the leader proposed and has not yet seen chosen. */
 export interface InFlight {
+  /** The value proposed at the slot. */
   value: Value;
   /** Acceptors that accepted it at the leader's ballot. */
   acks: Set<string>;

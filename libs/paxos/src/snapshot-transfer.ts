@@ -6,10 +6,11 @@ import type { Snapshot, SnapshotTransfer } from './output.js';
  * `chunkChars` pieces on demand. The receiver pulls one chunk at a time (and resumes after loss).
  */
 export class SnapshotSender {
-  /** Encoded text of `forUpTo`'s snapshot, computed at the first request; null until then. */
+  /** Encoded text of the current snapshot, computed at the first chunk asked for; null until then (or after `invalidate`). */
   private text: string | null = null;
 
   constructor(
+    /** How a snapshot becomes text (the shell may add state kept outside `data`). */
     private readonly transfer: SnapshotTransfer,
     /** Max characters per chunk. */
     private readonly chunkChars: number,
@@ -50,7 +51,10 @@ export class SnapshotReceiver {
   /** The transfer in progress, or null. */
   private incoming: Incoming | null = null;
 
-  constructor(private readonly transfer: SnapshotTransfer) {}
+  constructor(
+    /** How the assembled text becomes a Snapshot again. */
+    private readonly transfer: SnapshotTransfer,
+  ) {}
 
   /** Whether a transfer is in progress. */
   active(): boolean {

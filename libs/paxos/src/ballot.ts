@@ -17,10 +17,6 @@ export function ballotEquals(a: Ballot, b: Ballot): boolean {
   return a.round === b.round && a.node === b.node;
 }
 
-export function maxBallot(a: Ballot, b: Ballot): Ballot {
-  return compareBallot(a, b) >= 0 ? a : b;
-}
-
 export function formatBallot(b: Ballot): string {
   return `${b.round}.${b.node}`;
 }

@@ -115,8 +115,8 @@ export interface ResolvedConfig {
 }
 
 export const DEFAULT_WINDOW = 64;
-export const DEFAULT_MAX_BATCH = 64;
-export const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 128;
+const DEFAULT_MAX_BATCH = 64;
+const DEFAULT_MAX_ENTRIES_PER_MESSAGE = 128;
 /** Bytes of a message body besides its entries (type, ballot, group, ids, counters). */
 export const MESSAGE_FRAME_BYTES = 1024;
 

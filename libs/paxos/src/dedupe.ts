@@ -27,7 +27,9 @@ function parseId(id: string): [string, number] | null {
 }
 
 export class Dedupe {
+  /** Per client of `client:seq` ids: every seq <= floor applied, plus the applied seqs above it. */
   private readonly clients = new Map<string, { floor: number; above: Set<number> }>();
+  /** Applied ids not of the form `client:seq`, kept verbatim. */
   private readonly other = new Set<string>();
 
   constructor(state?: DedupeState, ids?: Iterable<string>) {

@@ -147,25 +147,6 @@ export type PaxosMessage =
   | SnapshotChunkMsg
   | SnapshotRequestMsg;
 
-export type PaxosMessageType = PaxosMessage['type'];
-
-export const PAXOS_MESSAGE_TYPES = [
-  'prepare',
-  'promise',
-  'preVote',
-  'preVoteReply',
-  'nack',
-  'accept',
-  'accepted',
-  'heartbeat',
-  'heartbeatAck',
-  'catchupRequest',
-  'catchupReply',
-  'forward',
-  'snapshotChunk',
-  'snapshotRequest',
-] as const satisfies readonly PaxosMessageType[];
-
 /** Distributes a message type over the union, for constructing messages without group/from. */
 export type MessageBody<M extends PaxosMessage = PaxosMessage> = M extends PaxosMessage
   ? Omit<M, 'group' | 'from'>

@@ -5,9 +5,13 @@ import type { AcceptedEntry, Command, ConfigValue, Value } from './value.js';
 
 /** One configuration of the group: governs slots from `fromSlot` until the next one's. */
 export interface Membership {
+  /** First slot it governs (a config value chosen at slot i governs from i + window). */
   fromSlot: number;
+  /** The voting members. */
   peers: string[];
+  /** Phase-1 quorum size (promises, pre-votes). */
   q1: number;
+  /** Phase-2 quorum size (accepts, lease votes, check-quorum); q1 + q2 > peers.length. */
   q2: number;
 }
 

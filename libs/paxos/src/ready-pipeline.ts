@@ -28,7 +28,9 @@ export interface ReadyPipelineOptions {
 }
 
 interface Stage {
+  /** One Ready, released whole once it and every earlier one are durable. */
   ready: Ready;
+  /** Its persist completed (or it has none). */
   durable: boolean;
 }
 
@@ -43,13 +45,19 @@ interface Stage {
  * and `fatal` is called once.
  */
 export class ReadyPipeline {
+  /** Readies not yet released, in the order the replica produced them. */
   private readonly stages: Stage[] = [];
+  /** A drain is running: a persist completing inside it must not start a nested one. */
   private draining = false;
+  /** The error that stopped the pipeline (a throwing replica call or a failed persist). */
   private stoppedBy: unknown = undefined;
+  /** Nothing more is released once set (fail-stop). */
   private stopped = false;
 
   constructor(
+    /** What carrying out a Ready does: persist, send, install, apply, settle. */
     private readonly effects: ReadyEffects,
+    /** Test switches (the broken variant ackBeforePersist). */
     private readonly opts: ReadyPipelineOptions = {},
   ) {}
 

@@ -5,7 +5,7 @@ import {
   Replica,
   type Ballot,
   type PaxosMessage,
-  type PaxosMessageType,
+
   type PersistRequest,
   type Ready,
   type ReplicaConfig,
@@ -45,7 +45,7 @@ export interface GoldenWorldOptions {
   /** Ticks happen at multiples of this (default 5 000 µs). */
   tickUs?: number;
   /** Message types whose deliveries are counted, not printed (one summary line per section). */
-  quiet?: PaxosMessageType[];
+  quiet?: PaxosMessage['type'][];
   /** Seed of the replicas' Rng (default 1). */
   seed?: number;
 }

@@ -1,0 +1,201 @@
+import { ballotEquals, compareBallot, formatBallot } from './ballot.js';
+import { leaseIgnoresDrift, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
+import { chunkByBudget, commandBytes, fitInBudget, slotValueBytes } from './budget.js';
+import { Campaign } from './campaign.js';
+import { invariant } from './invariant.js';
+import type { AcceptedMsg, ForwardMsg, HeartbeatAckMsg } from './messages.js';
+import { hasQuorum } from './quorum.js';
+import { NOOP, type AcceptedEntry, type Command, type SlotValue, type Value } from './value.js';
+
+/**
+ * Phase 2, the leader: re-proposes what phase 1 found (no-ops for holes), batches commands
+ * into slots within the pipelining window, counts Accepted per slot against the governing
+ * configuration, resends stale Accepts, heartbeats, and keeps its lease from the votes.
+ */
+export abstract class Leader extends Campaign {
+  /** Phase 1 won at myBallot: re-propose every slot a promise reported (no-ops for holes) and start leading. */
+  protected becomeLeader(best: ReadonlyMap<number, AcceptedEntry>): void {
+    let maxSlot = this.prepareFromSlot - 1;
+    for (const s of best.keys()) maxSlot = Math.max(maxSlot, s);
+    this.promisers.clear();
+    this.role = 'leader';
+    this.leaderBallot = this.myBallot;
+    this.lastLeaderContactUs = this.nowUs;
+    this.inflight.clear();
+    this.configs.clearProposed();
+    this.lease.clear();
+    const reproposals: SlotValue[] = [];
+    for (let s = this.prepareFromSlot; s <= maxSlot; s++) {
+      const known = this.chosen.get(s);
+      // Highest-ballot value or, for holes, a no-op. A slot we already know
+      // chosen keeps its value (it must equal the highest-ballot one anyway).
+      const value = reproposalValue(this.config, known ?? best.get(s)?.value ?? NOOP);
+      if (known !== undefined && s < this.chosenPrefix) continue;
+      reproposals.push({ slot: s, value });
+      if (value.kind === 'config') this.configs.propose(s, value, this.config.window);
+    }
+    this.reported.clear();
+    this.nextSlot = Math.max(maxSlot + 1, this.chosenPrefix);
+    this.termStartSlot = this.nextSlot;
+    for (const p of this.activePeers()) this.lease.hear(p, this.nowUs);
+    this.reproposals = reproposals;
+    this.sendHeartbeats();
+    this.flushQueue();
+  }
+
+  protected onAccepted(m: AcceptedMsg): void {
+    if (this.role !== 'leader' || !ballotEquals(m.ballot, this.myBallot)) return;
+    this.recordVote(m.from, m.sentAtUs);
+    let progressed = false;
+    for (const slot of m.slots) {
+      const f = this.inflight.get(slot);
+      if (!f) continue;
+      f.acks.add(m.from);
+      if (hasQuorum(f.acks, this.configs.at(slot), 'q2')) {
+        this.inflight.delete(slot);
+        this.markChosen(slot, f.value);
+        progressed = true;
+      }
+    }
+    if (progressed) {
+      this.advanceChosenPrefix();
+      this.flushQueue();
+    }
+  }
+
+  protected onHeartbeatAck(m: HeartbeatAckMsg): void {
+    if (this.role !== 'leader' || !ballotEquals(m.ballot, this.myBallot)) return;
+    this.recordVote(m.from, m.sentAtUs);
+  }
+
+  private recordVote(from: string, sentAtUs: number): void {
+    this.lease.recordVote(from, voteTimeUs(this.config, sentAtUs, this.nowUs), this.nowUs);
+  }
+
+  protected onForward(m: ForwardMsg): void {
+    if (this.role !== 'leader') return; // the client retries; re-forwarding could loop
+    // The forwarder checked sizes; a command over the limit here is dropped, never batched.
+    const fresh = m.cmds.filter((c) => !this.dedupe.has(c.id) && commandBytes(c) <= this.config.maxCommandBytes);
+    this.enqueue(fresh);
+    this.flushQueue();
+  }
+
+  protected enqueue(cmds: Command[]): void {
+    for (const c of cmds) {
+      if (this.queuedIds.has(c.id)) continue;
+      this.queuedIds.add(c.id);
+      this.queue.push(c);
+    }
+  }
+
+  /** Assigns slots to the queued reconfiguration and command batches while the window has room. */
+  protected flushQueue(): void {
+    if (this.role !== 'leader') return;
+    const entries: SlotValue[] = [];
+    // Phase 1's results go out first, within the window like any value: a long suffix re-sent
+    // at once would bury the followers (and their acks, and so this leadership) under it.
+    let n = 0;
+    while (n < this.reproposals.length && this.reproposals[n]!.slot < this.chosenPrefix + this.config.window) {
+      const e = this.reproposals[n++]!;
+      this.inflight.set(e.slot, { value: e.value, acks: new Set(), sentAtUs: this.nowUs });
+      entries.push(e);
+    }
+    if (n > 0) this.reproposals = this.reproposals.slice(n);
+    const room = (): boolean => this.reproposals.length === 0 && this.nextSlot - this.chosenPrefix < this.config.window;
+    const assign = (value: Value): void => {
+      const slot = this.nextSlot++;
+      this.inflight.set(slot, { value, acks: new Set(), sentAtUs: this.nowUs });
+      entries.push({ slot, value });
+    };
+    if (this.queuedConfig !== null && room()) {
+      const value = this.queuedConfig;
+      this.queuedConfig = null;
+      this.configs.propose(this.nextSlot, value, this.config.window);
+      assign(value);
+    }
+    while (this.queue.length > 0 && room()) {
+      assign({ kind: 'batch', cmds: this.queue.splice(0, fitInBudget(this.queue, 0, commandBytes, this.config.maxBatch, this.messageBudget())) });
+    }
+    this.sendAccepts(entries);
+  }
+
+  /** Sends Accepts for `entries` to every active peer, own acceptor first (through the loopback). */
+  private sendAccepts(entries: SlotValue[]): void {
+    if (entries.length === 0) return;
+    const peers = this.activePeers();
+    this.selfVote();
+    for (const part of this.acceptChunks(entries)) {
+      this.sendAccept(this.config.self, part);
+      for (const p of peers) if (p !== this.config.self) this.sendAccept(p, part);
+    }
+  }
+
+  /** Resends in-flight slots not acked within two heartbeats, to each peer that has not acked them. */
+  protected resendStaleAccepts(): void {
+    const staleBefore = this.nowUs - 2 * this.config.heartbeatIntervalUs;
+    const perPeer = new Map<string, SlotValue[]>();
+    const peers = this.activePeers();
+    for (const [slot, f] of this.inflight) {
+      if (f.sentAtUs > staleBefore) continue;
+      f.sentAtUs = this.nowUs;
+      for (const p of peers) {
+        if (f.acks.has(p)) continue;
+        let list = perPeer.get(p);
+        if (!list) perPeer.set(p, (list = []));
+        list.push({ slot, value: f.value });
+      }
+    }
+    for (const [peer, list] of perPeer) for (const part of this.acceptChunks(list)) this.sendAccept(peer, part);
+  }
+
+  private acceptChunks(entries: readonly SlotValue[]): SlotValue[][] {
+    return chunkByBudget(entries, slotValueBytes, this.config.maxEntriesPerMessage, this.messageBudget());
+  }
+
+  /** Assertion (c): a leader sends Accepts only at the ballot phase 1 won, never below its own acceptor's promise. */
+  private sendAccept(to: string, entries: SlotValue[]): void {
+    invariant(this.role === 'leader' && compareBallot(this.promised, this.myBallot) <= 0, 'a leader sends Accepts only at its promised ballot', () =>
+      `${this.role} ${this.config.self} at ${formatBallot(this.myBallot)} has promised ${formatBallot(this.promised)}`,
+    );
+    this.send(to, { type: 'accept', ballot: this.myBallot, entries, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs });
+  }
+
+  protected sendHeartbeats(): void {
+    this.nextHeartbeatUs = this.nowUs + this.config.heartbeatIntervalUs;
+    this.selfVote();
+    for (const p of this.activePeers()) {
+      if (p !== this.config.self) this.send(p, { type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs });
+    }
+  }
+
+  /** The leader's own acceptor votes for it whenever it asks the others. */
+  private selfVote(): void {
+    if (!this.mayVoteFor(this.myBallot)) return;
+    this.grantVote(this.myBallot);
+    this.recordVote(this.config.self, this.nowUs);
+  }
+
+  /** Lease duration as the leader may count it on its own clock: shorter than any vote in real time. */
+  private leaderLeaseUs(): number {
+    const l = this.config.leaseDurationUs;
+    if (leaseIgnoresDrift(this.config)) return l;
+    const d = this.config.maxDriftPpm;
+    // Voter's clock may run at (1+d), ours at (1-d): L(1-d)/(1+d) of ours is at most L of theirs.
+    return Math.floor((l * (1_000_000 - d)) / (1_000_000 + d)) - 2;
+  }
+
+  /** When this leader's lease ends: a q2 quorum of the configurations of its first and last unchosen slot voted. */
+  protected leaseEnd(): number | null {
+    if (this.role !== 'leader') return null;
+    const cfgs = [this.configs.at(this.chosenPrefix)];
+    const last = this.configs.at(Math.max(this.chosenPrefix, this.nextSlot - 1));
+    if (last !== cfgs[0]) cfgs.push(last);
+    return this.lease.end(cfgs, this.leaderLeaseUs());
+  }
+
+  /** Check-quorum: has the leader heard from a phase-2 quorum within the election timeout? */
+  protected quorumHeard(): boolean {
+    if (!this.config.features.checkQuorum || readsWithoutLease(this.config)) return true;
+    return this.lease.quorumHeard(this.configs.at(this.chosenPrefix), this.config.self, this.nowUs, this.config.electionTimeoutUs);
+  }
+}

@@ -49,6 +49,7 @@ export abstract class Campaign extends Learner {
     this.role = 'candidate';
     this.myBallot = { round, node: this.config.self };
     this.promisers.clear();
+    this.promiseParts.clear();
     this.reported.clear();
     this.prepared.clear();
     this.prepareFromSlot = this.chosenPrefix;
@@ -80,6 +81,9 @@ export abstract class Campaign extends Learner {
       this.requestCatchup();
       return;
     }
+    // Parts arrive in order, one per request: a duplicated or stale part would ask again and
+    // multiply the rest of the exchange, so only the part expected next from each acceptor counts.
+    if (m.fromSlot !== (this.promiseParts.get(m.from) ?? this.prepareFromSlot)) return;
     for (const e of m.accepted) {
       if (e.slot < this.prepareFromSlot) continue;
       const cur = this.reported.get(e.slot);
@@ -90,6 +94,7 @@ export abstract class Campaign extends Learner {
       // Phase 1 is making progress, so the campaign's timer starts over: a long suffix must
       // not make every candidate give up before its promises are complete.
       if (m.continueFrom > m.fromSlot) {
+        this.promiseParts.set(m.from, m.continueFrom);
         this.electionDeadlineUs = this.nowUs + this.electionTimeout();
         this.send(m.from, { type: 'prepare', ballot: this.myBallot, fromSlot: m.continueFrom });
       }

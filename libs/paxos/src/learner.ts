@@ -21,10 +21,18 @@ export abstract class Learner extends Acceptor {
    */
   protected learnFromLeader(ballot: Ballot, leaderChosenUpTo: number, from: string): void {
     if (from === this.config.self) return;
-    for (let s = this.chosenPrefix; s < leaderChosenUpTo; s++) {
-      if (this.chosen.has(s)) continue;
-      const e = this.log.get(s);
-      if (e && holdsLeaderValue(this.config, e.ballot, ballot)) this.markChosen(s, e.value);
+    // Walk whichever is shorter, the slot range or the log: a leader's chosenUpTo may be far
+    // ahead (a follower long behind, or a hostile number), and only logged slots can match.
+    const learn = (s: number, e: { ballot: Ballot; value: Value }): void => {
+      if (!this.chosen.has(s) && holdsLeaderValue(this.config, e.ballot, ballot)) this.markChosen(s, e.value);
+    };
+    if (leaderChosenUpTo - this.chosenPrefix <= this.log.size) {
+      for (let s = this.chosenPrefix; s < leaderChosenUpTo; s++) {
+        const e = this.log.get(s);
+        if (e) learn(s, e);
+      }
+    } else {
+      for (const [s, e] of this.log) if (s >= this.chosenPrefix && s < leaderChosenUpTo) learn(s, e);
     }
     this.knownChosenUpTo = Math.max(this.knownChosenUpTo, leaderChosenUpTo);
     this.catchupSource = from;
@@ -92,7 +100,7 @@ export abstract class Learner extends Acceptor {
   }
 
   protected onSnapshotChunk(m: SnapshotChunkMsg): void {
-    const r = this.snapshotReceiver.receive(m, this.applied);
+    const r = this.snapshotReceiver.receive(m, this.applied, this.catchupSource);
     if (r.kind === 'ignored') return;
     this.catchupRetryAtUs = 0;
     if (r.kind === 'more') this.requestCatchup();

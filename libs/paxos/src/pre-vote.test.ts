@@ -52,3 +52,29 @@ describe('pre-vote', () => {
     expect(['b', 'c'].some((id) => h.get(id).isLeader())).toBe(true);
   });
 });
+
+describe('pre-vote after a campaign times out', () => {
+  it('a candidate cut off mid-campaign asks again before raising its round', () => {
+    const h = new Harness(ids);
+    h.elect('a');
+    // c loses its leader, wins the pre-vote (a is cut off from everyone) but hears no promise,
+    // so it stays a candidate; then it is cut off entirely.
+    h.drop = (to, msg) => to === 'a' || msg.from === 'a' || msg.type === 'promise';
+    for (let t = 0; t < 400; t += 10) {
+      h.now += 10_000;
+      h.tick('c');
+      h.deliverAll();
+      if (h.get('c').getRole() === 'candidate') break;
+    }
+    expect(h.get('c').getRole()).toBe('candidate');
+    const campaign = h.get('c').ownBallot();
+    h.drop = (to, msg) => to === 'c' || msg.from === 'c';
+    for (let t = 0; t < 2_000; t += 10) {
+      h.now += 10_000;
+      h.tick('c');
+      h.deliverAll();
+    }
+    // Without the pre-vote after a timed-out campaign, c climbs one round per election timeout.
+    expect(h.get('c').ballot().round).toBeLessThanOrEqual(Math.max(campaign.round, 1) + 1);
+  });
+});

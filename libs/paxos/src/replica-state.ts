@@ -93,6 +93,8 @@ export abstract class ReplicaState {
   protected nowUs: number;
   /** Phase 1: acceptors whose promise for myBallot is complete (every part received). */
   protected readonly promisers = new Set<string>();
+  /** Per acceptor whose promise comes in parts: the fromSlot of the part expected next. */
+  protected readonly promiseParts = new Map<string, number>();
   /** Phase 1: highest-ballot accepted entry per slot >= prepareFromSlot, from every promise part so far. */
   protected readonly reported = new Map<number, AcceptedEntry>();
   /** Phase 1: acceptors sent a Prepare for myBallot (so each gets one). */

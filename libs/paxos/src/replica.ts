@@ -152,8 +152,12 @@ export class Replica extends Leader {
       }
     } else if (this.nowUs >= this.electionDeadlineUs) {
       if (!this.isMember()) this.electionDeadlineUs = this.nowUs + this.electionTimeout();
-      else if (this.config.features.preVote && this.role === 'follower') this.startPreVote();
-      else this.startElection();
+      else if (this.config.features.preVote) {
+        // A campaign that timed out (cut off, say) asks again before raising its round, or a
+        // partitioned candidate would climb rounds and depose the leader after the heal.
+        if (this.role === 'candidate') this.stepDown();
+        this.startPreVote();
+      } else this.startElection();
     }
     if (this.chosenPrefix < this.knownChosenUpTo || this.snapshotReceiver.active()) this.requestCatchup();
     return this.finish();
@@ -176,7 +180,8 @@ export class Replica extends Leader {
         this.flushQueue();
         results.push({ ids, status: 'queued', leaderHint: this.config.self });
       } else if (hint !== null && hint !== this.config.self && this.leaderIsLive()) {
-        for (const part of chunkByBudget(fresh, commandBytes, Number.MAX_SAFE_INTEGER, this.messageBudget())) this.send(hint, { type: 'forward', cmds: part });
+        const perForward = this.config.maxBatch * this.config.maxEntriesPerMessage;
+        for (const part of chunkByBudget(fresh, commandBytes, perForward, this.messageBudget())) this.send(hint, { type: 'forward', cmds: part });
         results.push({ ids, status: 'forwarded', leaderHint: hint });
       } else {
         results.push({ ids, status: 'not_leader', leaderHint: hint });

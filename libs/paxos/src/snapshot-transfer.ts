@@ -8,6 +8,8 @@ import type { Snapshot, SnapshotTransfer } from './output.js';
 export class SnapshotSender {
   /** Encoded text of the current snapshot, computed at the first chunk asked for; null until then (or after `invalidate`). */
   private text: string | null = null;
+  /** Where each chunk of `text` starts. */
+  private starts: number[] = [];
 
   constructor(
     /** How a snapshot becomes text (the shell may add state kept outside `data`). */
@@ -23,12 +25,29 @@ export class SnapshotSender {
 
   /** Chunk `chunk` of `snap`, or null if there is no such chunk. */
   chunk(snap: Snapshot, chunk: number): Omit<SnapshotChunkMsg, 'group' | 'from'> | null {
-    this.text ??= this.transfer.encode(snap);
-    const chunks = Math.max(1, Math.ceil(this.text.length / this.chunkChars));
+    if (this.text === null) {
+      this.text = this.transfer.encode(snap);
+      this.starts = chunkStarts(this.text, this.chunkChars);
+    }
+    const chunks = this.starts.length;
     if (chunk < 0 || chunk >= chunks) return null;
-    const data = this.text.slice(chunk * this.chunkChars, (chunk + 1) * this.chunkChars);
+    const data = this.text.slice(this.starts[chunk], this.starts[chunk + 1] ?? this.text.length);
     return { type: 'snapshotChunk', upTo: snap.upTo, chunk, chunks, data };
   }
+}
+
+/**
+ * Chunk boundaries of `text`, at most `chunkChars` apart, never between the two halves of a
+ * surrogate pair: a lone half does not survive UTF-8 encoding on the wire.
+ */
+function chunkStarts(text: string, chunkChars: number): number[] {
+  const starts = [0];
+  for (let at = chunkChars; at < text.length; at += chunkChars) {
+    const code = text.charCodeAt(at - 1);
+    if (code >= 0xd800 && code <= 0xdbff && chunkChars > 1) at--;
+    starts.push(at);
+  }
+  return starts;
 }
 
 /** The snapshot being assembled from chunks. */
@@ -72,13 +91,17 @@ export class SnapshotReceiver {
     return inc === null ? null : { from: inc.from, upTo: inc.upTo, chunk: inc.parts.length };
   }
 
-  /** Takes chunk `m` with every slot below `appliedUpTo` applied here. */
-  receive(m: SnapshotChunkMsg, appliedUpTo: number): ChunkOutcome {
+  /**
+   * Takes chunk `m` with every slot below `appliedUpTo` applied here. A transfer starts only
+   * from `source`, the peer this replica catches up from (nobody else can push one), and a
+   * text that does not decode is dropped, not thrown.
+   */
+  receive(m: SnapshotChunkMsg, appliedUpTo: number, source: string | null): ChunkOutcome {
     this.dropIfCovered(appliedUpTo);
     if (m.upTo <= appliedUpTo) return { kind: 'ignored' };
     let inc = this.incoming;
     if (inc === null || inc.upTo !== m.upTo || inc.chunks !== m.chunks) {
-      if (m.chunk !== 0 || (inc !== null && inc.upTo > m.upTo)) return { kind: 'ignored' };
+      if (m.chunk !== 0 || m.from !== source || (inc !== null && inc.upTo > m.upTo)) return { kind: 'ignored' };
       inc = this.incoming = { upTo: m.upTo, chunks: m.chunks, parts: [], from: m.from };
     }
     if (m.chunk !== inc.parts.length) return { kind: 'ignored' }; // duplicate or out of order: the pull resumes it
@@ -86,6 +109,13 @@ export class SnapshotReceiver {
     inc.from = m.from;
     if (inc.parts.length < inc.chunks) return { kind: 'more' };
     this.incoming = null;
-    return { kind: 'complete', snapshot: this.transfer.decode(inc.parts.join('')) };
+    let snapshot: Snapshot;
+    try {
+      snapshot = this.transfer.decode(inc.parts.join(''));
+    } catch {
+      return { kind: 'ignored' }; // corrupt or hostile: the pull starts over at the next catch-up
+    }
+    if (snapshot.upTo !== inc.upTo) return { kind: 'ignored' };
+    return { kind: 'complete', snapshot };
   }
 }

@@ -4,6 +4,7 @@ import { SynodError } from '@synod/codec';
 import { appliedRecordOf, type ApplyEntry, type Snapshot, type SnapshotTransfer } from '@synod/paxos';
 import type { MvccRecord, MvccRow, Storage, VersionWrite } from '@synod/storage';
 import { commitApplies } from '@synod/txn';
+import { MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US } from '@synod/limits';
 
 /** What the split's Paxos log carries. */
 export const splitCommand = z.discriminatedUnion('t', [
@@ -52,6 +53,19 @@ export function parseHeader(x: unknown): SplitHeader | undefined {
   const r = splitHeader.safeParse(x);
   return r.success ? r.data : undefined;
 }
+
+/** A received snapshot's text (SplitState.transfer.encode), validated before anything uses it. */
+const transferSchema = z.object({
+  upTo: z.number().int().nonnegative().max(MAX_SLOT),
+  dedupe: z.object({
+    clients: z.array(z.tuple([z.string().max(256), z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER), z.array(z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER))])),
+    other: z.array(z.string().max(256)),
+  }),
+  configs: z.array(z.object({ fromSlot: z.number().int().nonnegative().max(MAX_SLOT), peers: z.array(z.string().min(1).max(63)).min(1).max(64), q1: z.number().int().positive().max(64), q2: z.number().int().positive().max(64) })).min(1),
+  header: z.unknown(),
+  rows: z.string(),
+});
+const rowSchema = z.tuple([z.string().max(MAX_KEY_BYTES), z.number().int().positive().max(MAX_TIMESTAMP_US), z.union([z.object({ del: z.literal(1) }), z.object({ v: z.unknown() })])]);
 
 /**
  * The replicated state of one split on one node: applies the log to MVCC (versions and applied
@@ -212,11 +226,15 @@ export class SplitState {
       }
       return JSON.stringify({ upTo: snap.upTo, dedupe: snap.dedupe, configs: snap.configs, header, rows: rowPackr.pack(rows).toString('base64') });
     },
+    // A snapshot from a peer is untrusted input: anything malformed throws here, and the Paxos
+    // core drops the transfer (it never reaches restore, the disk or the replica's state).
     decode: (text) => {
-      const o = JSON.parse(text) as { upTo: number; dedupe: Snapshot['dedupe']; configs: Snapshot['configs']; header: unknown; rows: string };
+      const o = transferSchema.parse(JSON.parse(text));
       const header = parseHeader(o.header);
       if (!header) throw new Error(`split ${this.id}: received snapshot ${o.upTo} without a valid header`);
-      const rows = rowPackr.unpack(Buffer.from(o.rows, 'base64')) as MvccRow[];
+      const rows = z.array(rowSchema).parse(rowPackr.unpack(Buffer.from(o.rows, 'base64'))) as MvccRow[];
+      const { start, end } = this.range;
+      for (const [key] of rows) if (key < start || (end !== '' && key >= end)) throw new Error(`split ${this.id}: snapshot row ${JSON.stringify(key.slice(0, 64))} outside the split`);
       const snap = { upTo: o.upTo, dedupe: o.dedupe, configs: o.configs };
       const data: InstalledSnapshotData = { header, rows, snap };
       return { ...snap, data };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { epsilonOf, type Sample } from './interval.js';
+import { contains, epsilonOf, type Sample } from './interval.js';
 import { ClockSync } from './sync.js';
 
 const T0 = 1_700_000_000_000_000;
@@ -77,5 +77,36 @@ describe('ClockSync', () => {
     expect(s.status(T0 + 30_000_000)).toMatchObject({ serving: false, reason: 'epsilon-too-large' });
     s.apply(replies(T0 + 30_000_000, 0), T0 + 30_000_000);
     expect(s.status(T0 + 30_000_000).serving).toBe(true);
+  });
+
+  it('after a step between ε and ε + width(masters), anchors to the masters: true time stays inside (the old rule excluded it)', () => {
+    // Sync at T0 (ε ≈ 1.1 ms with a 2 ms round trip), 30 s later ε ≈ 7.1 ms; a 7.75 ms forward step
+    // is beyond ε yet its prediction still overlaps the masters' interval.
+    const rtt = (t: number, offset: number): Sample[] =>
+      ['a', 'b', 'c'].map((source) => ({ source, sentLocal: t + offset - 2_000, receivedLocal: t + offset, earliest: t - 1_100, latest: t - 900 }));
+    const t1 = T0 + 30_000_000;
+    const step = 7_750;
+    for (const unsound of [false, true]) {
+      const s = new ClockSync({ driftBoundPpm: 200, unsoundTrustPrediction: unsound }, T0);
+      s.apply(rtt(T0, 0), T0);
+      const out = s.apply(rtt(t1, step), t1 + step);
+      expect(out.ok).toBe(true);
+      expect(s.status(t1 + step).serving).toBe(true);
+      expect(contains(s.now(t1 + step), t1)).toBe(!unsound);
+    }
+  });
+
+  it('with too few replies to outvote a liar, re-anchors only if that does not widen ε', () => {
+    const s = new ClockSync({ maxLiars: 1 }, T0);
+    s.apply(replies(T0, 0), T0);
+    const t1 = T0 + 1_000_000;
+    // Two replies, one a liar 30 ms off: their span is wider than the prediction.
+    const out = s.apply(replies(t1, 0, ['a', 'liar'], { liar: 30_000 }), t1);
+    expect(out).toMatchObject({ ok: false, failure: 'inconclusive' });
+    expect(s.status(t1).serving).toBe(true);
+    // Two honest replies 20 s later, when the prediction has grown wider than they are: re-anchored.
+    const t2 = t1 + 20_000_000;
+    expect(s.apply(replies(t2, 0, ['a', 'b']), t2).ok).toBe(true);
+    expect(epsilonOf(s.now(t2))).toBeLessThan(200);
   });
 });

@@ -6,13 +6,19 @@
  * State: the last good sync's interval and the local reading it was taken at (the anchor).
  * `now(local)` carries the anchor forward at the drift bound, so ε grows between syncs and drops
  * at each sync: the sawtooth. A sync intersects the masters' intervals (Marzullo, tolerating
- * `maxLiars` liars) and the prediction, and checks
- * the prediction against them: if the anchor's prediction and the masters' intersection are
- * disjoint, the local clock moved further than its drift bound allows (a step, or a frequency
- * excursion). Then the process stops serving and keeps its old anchor, so it resumes only once
- * its clock agrees with the masters within ε again (the fault was removed, or the ε grown since
- * the last good sync covers the difference).
- */
+ * `maxLiars` liars) and checks its own prediction against the result:
+ *
+ *  - if the prediction and the masters' interval are disjoint, the local clock provably moved
+ *    further than its drift bound allows (a step, or a frequency excursion). Then the process
+ *    stops serving and keeps its old anchor, so it resumes only once its clock agrees with the
+ *    masters again (the fault was removed, or the ε grown since the last good sync covers it);
+ *  - otherwise the new anchor is the masters' interval alone (`anchorAfterSync`). The prediction
+ *    holds only if the local clock kept its bound since the last sync, which nothing can check:
+ *    a step between ε and ε + width(masters) leaves a wrong prediction that still overlaps the
+ *    masters, and anchoring to `prediction ∩ masters` would then exclude true time while the
+ *    process keeps serving. The masters' interval needs only the masters and the clock's rate
+ *    during the round, so the interval a process serves with after a sync never depends on its
+ *    clock before it (docs/truetime.md, "Soundness"). */
 import { advance, epsilonOf, gapBetween, midpointOf, overlaps, intersect, sampleInterval, assertDriftBound, type Sample, type TTInterval } from './interval.js';
 import { marzullo } from './marzullo.js';
 
@@ -30,6 +36,12 @@ export interface SyncConfig {
    * replies, and the first one (no prediction to fall back on) 2f + 1.
    */
   maxLiars: number;
+  /**
+   * TESTS ONLY: the unsound sync this library used to run (a good sync anchored to
+   * `prediction ∩ masters`, trusting a prediction that only a disjointness check had vetted).
+   * Kept so the simulator's step property test can show it has teeth. Never set it in a process.
+   */
+  unsoundTrustPrediction?: boolean;
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
@@ -50,7 +62,11 @@ export interface SyncStatus {
   synced: boolean;
 }
 
-export type SyncFailure = 'no-samples' | 'no-agreement' | 'clock-excursion';
+/**
+ * `inconclusive`: too few replies to outvote a liar, and their span is wider than the prediction
+ * (see anchorAfterSync): nothing learnt, the anchor is kept.
+ */
+export type SyncFailure = 'no-samples' | 'no-agreement' | 'clock-excursion' | 'inconclusive';
 
 export interface SyncOutcome {
   ok: boolean;
@@ -69,6 +85,29 @@ export interface SyncOutcome {
   discarded: string[];
   epsilonBeforeUs: number;
   epsilonAfterUs: number;
+}
+
+/**
+ * The interval a sync whose prediction and masters' interval overlap anchors to; undefined when the
+ * round is inconclusive (the old anchor is kept, as after a lost round).
+ *
+ * Sound: the masters' interval alone. True time is inside it whenever at most `maxLiars` masters
+ * lie and the local clock kept its drift bound during the round, whatever the clock did before.
+ * The prediction only detects a clock fault (disjointness) and never narrows the anchor:
+ * `prediction ∩ masters` is narrower than the masters' interval only where the prediction cuts
+ * into it, and that cut is exactly what a stepped clock gets wrong.
+ *
+ * With fewer than 2f + 1 replies the masters cannot outvote a liar on their own, and their
+ * interval spans every reply, a liar's included. Such a round re-anchors only if that is no wider
+ * than the prediction (so a round that lost replies never widens ε); otherwise it is inconclusive.
+ *
+ * `unsound` is the rule this library used to run, `prediction ∩ masters` after a disjointness-only
+ * check; kept behind `SyncConfig.unsoundTrustPrediction` for the teeth tests.
+ */
+export function anchorAfterSync(predicted: TTInterval, masters: TTInterval, mastersOutvoteLiars: boolean, unsound = false): TTInterval | undefined {
+  if (unsound) return intersect(predicted, masters);
+  if (!mastersOutvoteLiars && epsilonOf(masters) > epsilonOf(predicted)) return undefined;
+  return masters;
 }
 
 interface Anchor {
@@ -154,9 +193,10 @@ export class ClockSync {
       this.excursion = { offsetUs, gapUs: gapBetween(predicted, m.interval) };
       return { ...found, ok: false, failure: 'clock-excursion' };
     }
-    // Once synced, the prediction is as trustworthy as the masters (both hold within the bounds), so
-    // keep what both say. Before the first sync the prediction is only the boot assumption.
-    const iv = this.synced ? intersect(predicted, m.interval) : m.interval;
+    // The masters' interval alone: the prediction cannot be checked, only caught when it is
+    // disjoint (see anchorAfterSync). Before the first sync it is only the boot assumption anyway.
+    const iv = this.synced ? anchorAfterSync(predicted, m.interval, usable.length >= 2 * this.cfg.maxLiars + 1, this.cfg.unsoundTrustPrediction) : m.interval;
+    if (!iv) return { ...found, ok: false, failure: 'inconclusive' };
     this.anchor = { local: at, iv };
     this.excursion = undefined;
     this.good++;

@@ -11,6 +11,13 @@
  *
  * The checker samples every process at regular moments and right after each sync and counts
  * moments where true time is outside `now()`. Same options, same result, bit for bit.
+ *
+ * With `clockSteps`, every node's clock also steps (forwards or backwards) at random moments: a
+ * fault outside the drift bound, so `violations` counts the moments a stepped clock is wrong. Until
+ * a sync round that started after the step has re-anchored, nothing in the process can notice (it
+ * has one clock), so the checker holds a node to the soundness property only from then on:
+ * `servingViolations` counts checks where a serving node that has re-anchored since its last step
+ * has true time outside its interval; `windowViolations` the same inside the window before.
  */
 import { SkewedClock, VirtualClock } from './clock.js';
 import { contains, epsilonOf, type Sample, type TTInterval } from './interval.js';
@@ -41,6 +48,15 @@ export interface SimOptions {
   /** Liars tolerated per sync (Marzullo's f). */
   maxLiars?: number;
   checkEveryUs?: number;
+  /**
+   * Mid-run clock steps on the nodes: each node's clock steps at random moments, on average every
+   * `meanEveryUs`, by a size drawn relative to ε at the node's next sync (ε_next): a third of the
+   * time inside the band (ε_next, ε_next + width of its last masters' interval], the rest anywhere
+   * in [0, 10 × ε_next]; forwards or backwards with equal chance.
+   */
+  clockSteps?: { meanEveryUs: number };
+  /** Runs every ClockSync with the old unsound rule (SyncConfig.unsoundTrustPrediction): teeth. */
+  unsoundTrustPrediction?: boolean;
 }
 
 export interface SimViolation {
@@ -64,6 +80,16 @@ export interface SimResult {
   /** Checks of a synced node that found it not serving. */
   notServing: number;
   firstNotServing?: string;
+  /** Clock steps injected, and how many were drawn inside the band (ε_next, ε_next + width]. */
+  steps: number;
+  stepsInBand: number;
+  /** Checks of a serving node, re-anchored since its last step, with true time outside its interval. */
+  servingViolations: number;
+  firstServingViolation?: SimViolation & { sinceStepUs: number; stepUs: number };
+  /** Checks the soundness property applied to (serving, re-anchored since the last step): not vacuous. */
+  servingChecks: number;
+  /** Checks of a serving node with true time outside, before its first re-anchoring after a step. */
+  windowViolations: number;
   /** A digest of every outcome, for determinism tests. */
   fingerprint: number;
 }
@@ -120,6 +146,14 @@ interface Proc {
   sync: ClockSync;
   /** Master indexes this process polls. */
   sources: number[];
+  /** Clock steps so far, and the count at the start of the last round that re-anchored. */
+  steps: number;
+  verifiedSteps: number;
+  lastStepAt: number;
+  lastStepUs: number;
+  /** When the round in flight (or the next one) applies, in true time: what ε_next refers to. */
+  nextApplyAt: number;
+  lastMastersWidthUs: number;
 }
 
 export function simulate(o: SimOptions): SimResult {
@@ -141,11 +175,12 @@ export function simulate(o: SimOptions): SimResult {
     maxEpsilonUs: 50_000,
     maxRttUs: Math.ceil(timeout * (1 + ppm / 1e6)),
     maxLiars: o.maxLiars ?? 1,
+    ...(o.unsoundTrustPrediction ? { unsoundTrustPrediction: true } : {}),
   });
 
   const truth = new VirtualClock(START_US);
   const q = new Queue();
-  const res: SimResult = { seed: o.seed, checks: 0, violations: 0, maxEpsilonUs: 0, syncs: 0, failedSyncs: 0, excursions: 0, rejected: 0, notServing: 0, fingerprint: 0 };
+  const res: SimResult = { seed: o.seed, checks: 0, violations: 0, maxEpsilonUs: 0, syncs: 0, failedSyncs: 0, excursions: 0, rejected: 0, notServing: 0, steps: 0, stepsInBand: 0, servingViolations: 0, servingChecks: 0, windowViolations: 0, fingerprint: 0 };
   const mix = (x: number) => {
     res.fingerprint = (Math.imul(res.fingerprint ^ (x | 0), 0x01000193) + 0x7f4a7c15) | 0;
   };
@@ -174,6 +209,7 @@ export function simulate(o: SimOptions): SimResult {
       }
     }
   };
+  const unstepped = () => ({ steps: 0, verifiedSteps: 0, lastStepAt: 0, lastStepUs: 0, nextApplyAt: 0, lastMastersWidthUs: 2 * u + 2 * maxDelay });
   for (const [i, k] of kinds.entries()) {
     if (k !== 'drifting') continue;
     // An atomic-clock stand-in: tight drift bound, set from a reference when installed.
@@ -181,13 +217,13 @@ export function simulate(o: SimOptions): SimResult {
     const clock = new SkewedClock(truth, { skewUs: rng.int(-5_000_000, 5_000_000), driftPpm: drawDrift(ppm) });
     const sync = new ClockSync(syncCfg(ppm), clock.nowUs());
     sync.anchorAt(clock.nowUs(), { earliest: truth.nowUs() - 1_000, latest: truth.nowUs() + 1_000 });
-    driftingProcs.set(i, { id: `tm-${i}`, clock, sync, sources: referenceIdx });
+    driftingProcs.set(i, { id: `tm-${i}`, clock, sync, sources: referenceIdx, ...unstepped() });
   }
 
   const procs: Proc[] = [];
   for (let n = 0; n < nodes; n++) {
     const clock = new SkewedClock(truth, { skewUs: rng.int(-900_000, 900_000), driftPpm: drawDrift(actual) });
-    procs.push({ id: `n${n + 1}`, clock, sync: new ClockSync(syncCfg(bound), clock.nowUs()), sources: kinds.map((_, i) => i) });
+    procs.push({ id: `n${n + 1}`, clock, sync: new ClockSync(syncCfg(bound), clock.nowUs()), sources: kinds.map((_, i) => i), ...unstepped() });
   }
 
   const check = (p: Proc) => {
@@ -195,23 +231,33 @@ export function simulate(o: SimOptions): SimResult {
     const local = p.clock.nowUs();
     const iv = p.sync.now(local);
     res.checks++;
+    let serving = false;
     if (p.sync.synced) {
       res.maxEpsilonUs = Math.max(res.maxEpsilonUs, epsilonOf(iv));
       const st = p.sync.status(local);
+      serving = st.serving;
       if (!st.serving) {
         res.notServing++;
         res.firstNotServing ??= `${p.id} at ${t - START_US} µs: ${st.detail}`;
       }
     }
+    if (serving && p.verifiedSteps === p.steps) res.servingChecks++;
     if (!contains(iv, t)) {
+      const v = { atUs: t - START_US, node: p.id, interval: iv, byUs: Math.max(iv.earliest - t, t - iv.latest) };
       res.violations++;
-      res.firstViolation ??= { atUs: t - START_US, node: p.id, interval: iv, byUs: Math.max(iv.earliest - t, t - iv.latest) };
+      res.firstViolation ??= v;
+      if (serving && p.verifiedSteps === p.steps) {
+        res.servingViolations++;
+        res.firstServingViolation ??= { ...v, sinceStepUs: t - p.lastStepAt, stepUs: p.lastStepUs };
+      } else if (serving) res.windowViolations++;
     }
   };
 
   const delay = () => rng.int(50, maxDelay);
   const syncRound = (p: Proc, isNode: boolean) => {
     const samples: Sample[] = [];
+    const stepsAtStart = p.steps;
+    p.nextApplyAt = truth.nowUs() + timeout;
     for (const i of p.sources) {
       if (rng.chance(loss)) continue;
       const sentLocal = p.clock.nowUs();
@@ -225,6 +271,9 @@ export function simulate(o: SimOptions): SimResult {
       // Just before a sync is where ε has grown the most: check there and just after.
       if (isNode) check(p);
       const out = p.sync.apply(samples, p.clock.nowUs());
+      // A round that started after the last step and re-anchored: the soundness property applies.
+      if (out.ok && p.steps === stepsAtStart) p.verifiedSteps = stepsAtStart;
+      if (out.masters) p.lastMastersWidthUs = out.masters.latest - out.masters.earliest;
       if (isNode) {
         res.syncs++;
         if (!out.ok) res.failedSyncs++;
@@ -235,7 +284,9 @@ export function simulate(o: SimOptions): SimResult {
         mix(out.offsetUs ?? -1);
         check(p);
       }
-      q.push(truth.nowUs() + Math.round(interval * (0.9 + 0.2 * rng.next())), () => syncRound(p, isNode));
+      const next = truth.nowUs() + Math.round(interval * (0.9 + 0.2 * rng.next()));
+      p.nextApplyAt = next + timeout;
+      q.push(next, () => syncRound(p, isNode));
     });
   };
 
@@ -248,6 +299,25 @@ export function simulate(o: SimOptions): SimResult {
       q.push(truth.nowUs() + rng.int(10_000_000, 120_000_000), redrift);
     };
     q.push(START_US + rng.int(10_000_000, 120_000_000), redrift);
+    if (o.clockSteps) {
+      const mean = o.clockSteps.meanEveryUs;
+      const step = () => {
+        // ε at the next sync, as this node will predict it then (local ≈ true elapsed here).
+        const epsNext = epsilonOf(p.sync.now(p.clock.nowUs() + Math.max(0, p.nextApplyAt - truth.nowUs())));
+        const inBand = rng.chance(1 / 3);
+        const size = inBand ? epsNext + 1 + rng.next() * p.lastMastersWidthUs : rng.next() * 10 * epsNext;
+        const d = rng.sign() * Math.round(size);
+        p.clock.setSkewUs(p.clock.skewUs + d);
+        p.steps++;
+        p.lastStepAt = truth.nowUs();
+        p.lastStepUs = d;
+        res.steps++;
+        if (inBand) res.stepsInBand++;
+        mix(d);
+        q.push(truth.nowUs() + rng.int(Math.round(mean / 2), Math.round((3 * mean) / 2)), step);
+      };
+      q.push(START_US + rng.int(Math.round(mean / 2), Math.round((3 * mean) / 2)), step);
+    }
   }
   const sweep = () => {
     for (const p of procs) check(p);

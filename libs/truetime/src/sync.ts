@@ -33,7 +33,9 @@ export interface SyncConfig {
   maxRttUs: number;
   /**
    * Lying masters tolerated among the replies of one sync (f in Marzullo). A sync needs f + 1
-   * replies, and the first one (no prediction to fall back on) 2f + 1.
+   * replies to check the clock, and 2f + 1 for the masters to outvote a liar on their own: always
+   * for the first one, and for a later one to re-anchor when the replies' span is wider than the
+   * prediction (see anchorAfterSync).
    */
   maxLiars: number;
   /**

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createWriteStream, existsSync, mkdirSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { createWriteStream, existsSync, mkdirSync, openSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,12 @@ export class RotatingLog {
   ) {
     mkdirSync(dirname(path), { recursive: true });
     this.bytes = existsSync(path) ? statSync(path).size : 0;
-    this.stream = createWriteStream(path, { flags: 'a' });
+    this.stream = this.open();
+  }
+
+  /** Opened synchronously, so the file exists (and can be rotated) from the first write on. */
+  private open(): WriteStream {
+    return createWriteStream(this.path, { fd: openSync(this.path, 'a') });
   }
 
   write(line: string): void {
@@ -36,7 +41,7 @@ export class RotatingLog {
       // Writes still queued on the old stream land in the renamed file: its descriptor follows it.
       this.stream.end();
       renameSync(this.path, `${this.path}.1`);
-      this.stream = createWriteStream(this.path, { flags: 'a' });
+      this.stream = this.open();
       this.bytes = 0;
     }
     const text = line + '\n';

@@ -1,2 +1,2 @@
-export { startNatsServer, freePort, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
+export { startNatsServer, freePort, NatsServerStartError, type NatsServerHandle, type NatsServerOptions } from './nats-server.js';
 export { findNatsServer, NatsServerMissingError } from './find-binary.js';

@@ -3,7 +3,7 @@ import { connect as natsConnect } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { NatsServerMissingError, findNatsServer } from './find-binary.js';
-import { startNatsServer } from './nats-server.js';
+import { NatsServerStartError, startNatsServer } from './nats-server.js';
 
 const alive = (pid: number) => {
   try {
@@ -55,6 +55,23 @@ describe('nats-server harness', () => {
       await nc.close();
     } finally {
       await srv.stop();
+    }
+  });
+
+  it('rejects a second server on a port already in use, naming the port, instead of reporting the first one as started', async () => {
+    const first = await startNatsServer();
+    try {
+      const t0 = Date.now();
+      const second = startNatsServer({ port: first.port, startTimeoutMs: 5_000 });
+      await expect(second).rejects.toThrow(NatsServerStartError);
+      await expect(second).rejects.toThrow(new RegExp(`port ${first.port} is already in use`));
+      console.log(`natsd: bind failure reported after ${Date.now() - t0} ms`);
+      // The first server is untouched and still accepts clients.
+      expect(alive(first.pid)).toBe(true);
+      const nc = await natsConnect({ servers: first.url });
+      await nc.close();
+    } finally {
+      await first.stop();
     }
   });
 

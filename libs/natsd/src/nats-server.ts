@@ -28,6 +28,19 @@ export interface NatsServerOptions {
   onLog?: (line: string) => void;
 }
 
+/** nats-server did not start: it exited (e.g. its port is in use), could not be run, or never accepted. */
+export class NatsServerStartError extends Error {
+  readonly port: number;
+  /** The server said its port is already in use. */
+  readonly inUse: boolean;
+  constructor(message: string, info: { port: number; inUse: boolean }) {
+    super(message);
+    this.name = 'NatsServerStartError';
+    this.port = info.port;
+    this.inUse = info.inUse;
+  }
+}
+
 export interface NatsServerHandle {
   readonly url: string;
   readonly port: number;
@@ -72,8 +85,10 @@ function killAllOnExit(): void {
 }
 
 /**
- * Starts a nats-server on loopback, resolves once it accepts TCP connections, and returns a
- * handle whose stop() waits for the process to exit.
+ * Starts a nats-server on loopback, resolves once it says it is ready and accepts TCP
+ * connections, and returns a handle whose stop() waits for the process to exit. Rejects with
+ * NatsServerStartError when the server exits first: a port already in use (another server
+ * answering there) is a failed start, not a successful one.
  */
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const binary = opts.binary ?? findNatsServer();
@@ -100,30 +115,69 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const child = spawn(binary, ['-a', host, '-p', String(port), ...configArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const logs: string[] = [];
-  const onData = (buf: Buffer) => {
-    for (const line of buf.toString().split('\n').filter(Boolean)) {
+  /** Set when this server's own log says it listens: a connect alone could reach another server on the port. */
+  let ready = false;
+  const partial = { stdout: '', stderr: '' };
+  const onData = (stream: 'stdout' | 'stderr') => (buf: Buffer) => {
+    const lines = (partial[stream] + buf.toString()).split('\n');
+    partial[stream] = lines.pop() ?? '';
+    for (const line of lines.filter(Boolean)) {
       if (logs.length < 50) logs.push(line);
+      if (line.includes('Server is ready')) ready = true;
       opts.onLog?.(line);
     }
   };
-  child.stdout!.on('data', onData);
-  child.stderr!.on('data', onData);
+  child.stdout!.on('data', onData('stdout'));
+  child.stderr!.on('data', onData('stderr'));
   let exited = false;
-  const exitedPromise = new Promise<void>((resolve) =>
-    child.once('exit', () => {
+  let exitCode: number | null = null;
+  let exitSignal: NodeJS.Signals | null = null;
+  let spawnError: Error | undefined;
+  const exitedPromise = new Promise<void>((resolve) => {
+    const done = () => {
       exited = true;
       live.delete(child);
       removeConfig();
       resolve();
-    }),
-  );
+    };
+    child.once('exit', (code, signal) => {
+      exitCode = code;
+      exitSignal = signal;
+      done();
+    });
+    // A binary that cannot be started emits 'error' and no 'exit'.
+    child.once('error', (err) => {
+      spawnError = err;
+      done();
+    });
+  });
+  // With its log sent elsewhere (-l/--log, syslog) the ready line never reaches us: then a
+  // connect that the server survives has to do.
+  const logsElsewhere = args.some((a) => ['-l', '--log', '-s', '--syslog', '-r', '--remote_syslog'].includes(a) || a.startsWith('--log='));
 
+  const failure = () => {
+    for (const s of ['stdout', 'stderr'] as const) if (partial[s] && logs.length < 50) logs.push(partial[s]);
+    const fatal = logs.find((l) => l.includes('[FTL]'));
+    const inUse = logs.some((l) => /address already in use/i.test(l));
+    const how = spawnError ? `could not be started (${spawnError.message})` : `exited during start (${exitSignal ? `signal ${exitSignal}` : `exit code ${exitCode}`})`;
+    return new NatsServerStartError(
+      `nats-server on ${host}:${port} ${how}${inUse ? `: port ${port} is already in use` : fatal ? `: ${fatal.replace(/^\[\d+\] \S+ \S+ /, '')}` : ''}\n${logs.join('\n')}`,
+      { port, inUse },
+    );
+  };
   const deadline = Date.now() + (opts.startTimeoutMs ?? 10_000);
-  while (!(await canConnect(host, port))) {
-    if (exited) throw new Error(`nats-server exited during start:\n${logs.join('\n')}`);
+  for (;;) {
+    if (exited) throw failure();
+    if ((ready || logsElsewhere) && (await canConnect(host, port))) {
+      // A bind failure can be logged and the process gone a moment after another server on the
+      // same port accepted our connect: look once more before calling it started.
+      await new Promise((r) => setTimeout(r, logsElsewhere ? 200 : 0));
+      if (exited) throw failure();
+      break;
+    }
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`nats-server did not accept connections on ${host}:${port} in time:\n${logs.join('\n')}`);
+      throw new NatsServerStartError(`nats-server did not accept connections on ${host}:${port} in time:\n${logs.join('\n')}`, { port, inUse: false });
     }
     await new Promise((r) => setTimeout(r, 25));
   }

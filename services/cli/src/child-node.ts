@@ -1,4 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream, existsSync, mkdirSync, openSync, renameSync, statSync, type WriteStream } from 'node:fs';
+import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
@@ -8,6 +10,55 @@ export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 
 /** How to run the synod CLI entry point from source with tsx: command, arguments, working directory. */
 export const synodCommand = (args: string[]) => ({ cmd: process.execPath, args: ['--import', 'tsx', MAIN, ...args], cwd: REPO_ROOT });
+
+/** A child's log file grows to this many bytes, then moves to `<file>.1` (one older generation kept). */
+export const LOG_FILE_MAX_BYTES = 10 * 1024 * 1024;
+
+/**
+ * Appends lines to a file, rotating it to `<file>.1` once it passes maxBytes, so one log takes at
+ * most about twice that on disk.
+ */
+export class RotatingLog {
+  private stream: WriteStream;
+  private bytes: number;
+
+  constructor(
+    readonly path: string,
+    private readonly maxBytes = LOG_FILE_MAX_BYTES,
+  ) {
+    mkdirSync(dirname(path), { recursive: true });
+    this.bytes = existsSync(path) ? statSync(path).size : 0;
+    this.stream = this.open();
+  }
+
+  /** Opened synchronously, so the file exists (and can be rotated) from the first write on. */
+  private open(): WriteStream {
+    return createWriteStream(this.path, { fd: openSync(this.path, 'a') });
+  }
+
+  write(line: string): void {
+    if (this.bytes >= this.maxBytes) {
+      // Writes still queued on the old stream land in the renamed file: its descriptor follows it.
+      this.stream.end();
+      renameSync(this.path, `${this.path}.1`);
+      this.stream = this.open();
+      this.bytes = 0;
+    }
+    const text = line + '\n';
+    this.bytes += Buffer.byteLength(text);
+    this.stream.write(text);
+  }
+
+  close(): Promise<void> {
+    return new Promise((r) => this.stream.end(r));
+  }
+}
+
+/** How a child ended: its exit code, or the signal that ended it. */
+export interface ChildExit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
 
 /**
  * A synod subprocess steered by JSON lines over stdio (see probe-node.ts). Replies are matched
@@ -19,16 +70,24 @@ export class ChildNode {
   private readyResolve!: () => void;
   readonly ready: Promise<void>;
   readonly exited: Promise<number | null>;
+  /** The same moment as `exited`, with the signal when one ended the process. */
+  readonly exit: Promise<ChildExit>;
   readonly stderrTail: string[] = [];
+  /** Where this child's stderr (its log) is appended, when spawned with a log file. */
+  readonly logFile: string | undefined;
   /** Substrings someone waits to see on stderr, and whether they have appeared since. */
   private readonly stderrWatches = new Map<string, boolean>();
 
   private constructor(
     readonly name: string,
     readonly proc: ChildProcess,
+    logFile?: string,
   ) {
     this.ready = new Promise((r) => (this.readyResolve = r));
-    this.exited = new Promise((r) => proc.once('exit', (code) => r(code)));
+    this.exit = new Promise((r) => proc.once('exit', (code, signal) => r({ code, signal })));
+    this.exited = this.exit.then((e) => e.code);
+    this.logFile = logFile;
+    const log = logFile ? new RotatingLog(logFile) : undefined;
     createInterface({ input: proc.stdout! }).on('line', (line) => {
       let msg: Record<string, unknown>;
       try {
@@ -47,7 +106,9 @@ export class ChildNode {
       for (const text of this.stderrWatches.keys()) if (line.includes(text)) this.stderrWatches.set(text, true);
       this.stderrTail.push(line);
       if (this.stderrTail.length > 40) this.stderrTail.shift();
+      log?.write(line);
     });
+    if (log) proc.stderr!.once('close', () => void log.close());
   }
 
   /**
@@ -59,9 +120,10 @@ export class ChildNode {
     return () => this.stderrWatches.get(text) === true;
   }
 
-  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env): ChildNode {
+  /** With `logFile`, every stderr line (the child's log) is also appended there. */
+  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, logFile?: string): ChildNode {
     const { cmd, args: full, cwd } = synodCommand(args);
-    return new ChildNode(name, spawn(cmd, full, { cwd, stdio: ['pipe', 'pipe', 'pipe'], env }));
+    return new ChildNode(name, spawn(cmd, full, { cwd, stdio: ['pipe', 'pipe', 'pipe'], env }), logFile);
   }
 
   async waitReady(timeoutMs = 15_000): Promise<void> {

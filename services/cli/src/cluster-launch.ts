@@ -1,9 +1,9 @@
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { SynodError } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
 import { RangeMap } from '@synod/placement';
-import { ChildNode } from './child-node.js';
+import { ChildNode, RotatingLog } from './child-node.js';
 
 export interface LaunchOptions {
   dataDir: string;
@@ -17,6 +17,19 @@ export interface LaunchOptions {
   epsilonMs?: number;
   logLevel?: string;
   say?: (s: string) => void;
+  /**
+   * Aborting it (e.g. on SIGTERM) during start-up stops whatever was started already and makes
+   * launchCluster reject with LaunchAbortedError.
+   */
+  signal?: AbortSignal;
+}
+
+/** launchCluster was aborted through its signal; everything it had started is stopped. */
+export class LaunchAbortedError extends Error {
+  constructor() {
+    super('start-up interrupted; every process started so far was stopped');
+    this.name = 'LaunchAbortedError';
+  }
 }
 
 export interface ClusterFile {
@@ -31,7 +44,10 @@ export interface LaunchedCluster {
   masters: ChildNode[];
   rangeMap: RangeMap;
   info: ClusterFile;
+  /** Where every child's stderr log is appended: `<data-dir>/logs/<name>.log`. */
+  logDir: string;
   spawnNode(index: number): ChildNode;
+  /** Stops every process and removes `<data-dir>/cluster.json`. */
   stop(): Promise<void>;
 }
 
@@ -56,50 +72,86 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     rangeMap = RangeMap.uniform(nodes, opts.splitKeys);
     writeFileSync(placementFile, JSON.stringify(rangeMap.config, null, 2) + '\n');
   }
-  const nats = await startNatsServer(opts.natsPort ? { port: opts.natsPort } : {});
-  say(`nats-server   ${nats.url} (pid ${nats.pid})`);
+  const logDir = join(dataDir, 'logs');
+  mkdirSync(logDir, { recursive: true });
+  const clusterFile = join(dataDir, 'cluster.json');
+  const signal = opts.signal;
+  // Everything started so far, so that a failure or an abort at any step stops exactly that.
+  let nats: NatsServerHandle | undefined;
+  const masters: ChildNode[] = [];
+  const children: ChildNode[] = [];
+  let natsLog: RotatingLog | undefined;
+  const stop = async () => {
+    await Promise.all(children.map((c) => c.stop()));
+    await Promise.all(masters.map((m) => m.stop()));
+    await nats?.stop();
+    await natsLog?.close();
+    // Only the file this launch wrote: a later cluster may have written its own since.
+    try {
+      if (existsSync(clusterFile) && nats && (JSON.parse(readFileSync(clusterFile, 'utf8')) as ClusterFile).natsUrl === nats.url) rmSync(clusterFile, { force: true });
+    } catch {
+      /* unreadable: not ours to judge */
+    }
+  };
+  const aborted = new Promise<never>((_, reject) => {
+    if (!signal) return;
+    const fail = () => reject(new LaunchAbortedError());
+    if (signal.aborted) fail();
+    else signal.addEventListener('abort', fail, { once: true });
+  });
+  aborted.catch(() => undefined);
+  /** Waits for `p` unless the launch is aborted first. */
+  const step = <T>(p: Promise<T>): Promise<T> => Promise.race([p, aborted]);
+  const checkAborted = () => {
+    if (signal?.aborted) throw new LaunchAbortedError();
+  };
   const truetime = opts.truetime ?? 'daemon';
   const dcs = [...new Set(rangeMap.nodes().map((n) => n.dc))];
   // Tolerating one lying master takes three; with fewer DCs every master must be believed.
   const maxLiars = dcs.length >= 3 ? 1 : 0;
   const syncIntervalMs = String(opts.syncIntervalMs ?? 5_000);
-  const common = ['--nats-url', nats.url, '--cluster', opts.cluster, '--log-level', opts.logLevel ?? 'warn'];
-  // One time master per DC, as in Spanner a mix of kinds: GPS-like references, and in the
-  // second DC an atomic-clock-like drifting master that syncs from the references.
-  const masters =
-    truetime === 'daemon'
-      ? dcs.map((dc, i) => {
-          const drifting = i === 1 && dcs.length >= 3;
-          const kind = drifting ? ['--kind', 'drifting', '--reference-dcs', dcs.filter((d) => d !== dc).join(','), '--sync-interval-ms', syncIntervalMs] : ['--kind', 'reference'];
-          return ChildNode.spawn(`tm-${dc}`, ['timemaster', '--node-id', `tm-${dc}`, '--dc', dc, ...kind, ...common]);
-        })
-      : [];
+  let common: string[] = [];
+  const spawnChild = (name: string, args: string[]) => ChildNode.spawn(name, [...args, ...common], process.env, join(logDir, `${name}.log`));
   const spawnNode = (i: number) => {
     const n = rangeMap.nodes()[i]!;
     const time =
       truetime === 'daemon'
         ? ['--truetime', 'daemon', '--master-dcs', dcs.join(','), '--max-liars', String(maxLiars), '--sync-interval-ms', syncIntervalMs]
         : ['--truetime', 'local', '--epsilon-ms', String(opts.epsilonMs ?? 1)];
-    return ChildNode.spawn(n.id, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time, ...common]);
-  };
-  const children: ChildNode[] = [];
-  const stop = async () => {
-    await Promise.all(children.map((c) => c.stop()));
-    await Promise.all(masters.map((m) => m.stop()));
-    await nats.stop();
+    return spawnChild(n.id, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time]);
   };
   try {
-    await Promise.all(masters.map((m) => m.waitReady(30_000)));
+    checkAborted();
+    const log = (natsLog = new RotatingLog(join(logDir, 'nats-server.log')));
+    // startNatsServer is short and bounded; on an abort meanwhile its server is stopped below.
+    nats = await startNatsServer({ ...(opts.natsPort ? { port: opts.natsPort } : {}), onLog: (line) => log.write(line) });
+    checkAborted();
+    say(`nats-server   ${nats.url} (pid ${nats.pid})`);
+    common = ['--nats-url', nats.url, '--cluster', opts.cluster, '--log-level', opts.logLevel ?? 'warn'];
+    // One time master per DC, as in Spanner a mix of kinds: GPS-like references, and in the
+    // second DC an atomic-clock-like drifting master that syncs from the references.
+    if (truetime === 'daemon')
+      masters.push(
+        ...dcs.map((dc, i) => {
+          const drifting = i === 1 && dcs.length >= 3;
+          const kind = drifting ? ['--kind', 'drifting', '--reference-dcs', dcs.filter((d) => d !== dc).join(','), '--sync-interval-ms', syncIntervalMs] : ['--kind', 'reference'];
+          return spawnChild(`tm-${dc}`, ['timemaster', '--node-id', `tm-${dc}`, '--dc', dc, ...kind]);
+        }),
+      );
+    await step(Promise.all(masters.map((m) => m.waitReady(30_000))));
     masters.forEach((m, i) => say(`time master   ${m.name} in ${dcs[i]} (pid ${m.proc.pid})`));
+    checkAborted();
     children.push(...rangeMap.nodes().map((_, i) => spawnNode(i)));
-    await Promise.all(children.map((c) => c.waitReady(30_000)));
+    await step(Promise.all(children.map((c) => c.waitReady(30_000))));
+    checkAborted();
   } catch (err) {
     await stop();
     throw err;
   }
   rangeMap.nodes().forEach((n, i) => say(`spanserver    ${n.id} in ${n.dc} (pid ${children[i]!.proc.pid}), data ${join(dataDir, n.id)}`));
+  say(`logs          ${logDir}/<name>.log`);
   const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile };
-  writeFileSync(join(dataDir, 'cluster.json'), JSON.stringify(info, null, 2) + '\n');
-  say(`cluster file  ${join(dataDir, 'cluster.json')} (other synod commands find the cluster through it)`);
-  return { nats, nodes: children, masters, rangeMap, info, spawnNode, stop };
+  writeFileSync(clusterFile, JSON.stringify(info, null, 2) + '\n');
+  say(`cluster file  ${clusterFile} (other synod commands find the cluster through it)`);
+  return { nats, nodes: children, masters, rangeMap, info, logDir, spawnNode, stop };
 }

@@ -1,6 +1,7 @@
 export { ChildNode, synodCommand } from './child-node.js';
 export { nextChaos } from './chaos-command.js';
 export { Bank, type BankOptions, type BankStats } from './bank.js';
-export { launchCluster, type LaunchedCluster, type LaunchOptions, type ClusterFile } from './cluster-launch.js';
+export { launchCluster, LaunchAbortedError, type LaunchedCluster, type LaunchOptions, type ClusterFile } from './cluster-launch.js';
 export { collectStatus, renderStatus } from './client-commands.js';
 export { waitForLeaders } from './up.js';
+export { lockDataDir, DataDirLockedError, EXIT_DATA_DIR_LOCKED, LOCK_FILE } from './data-dir-lock.js';

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 import { ConfigError } from '@synod/config';
 import { SynodError } from '@synod/codec';
+import { NatsServerStartError } from '@synod/natsd';
+import { DataDirLockedError } from './data-dir-lock.js';
 import { CHAOS_HELP, runChaos } from './chaos-command.js';
 import { DEMO_HELP, runDemo } from './demo.js';
 import { runProbeNode } from './probe-node.js';
@@ -82,6 +84,14 @@ async function main(argv: string[]): Promise<number> {
     if (err instanceof ConfigError) {
       process.stderr.write(`synod ${name}: INVALID_ARGUMENT\n${err.message}\n`);
       return 2;
+    }
+    if (err instanceof DataDirLockedError) {
+      process.stderr.write(`synod ${name}: ${err.message}\n`);
+      return err.exitCode;
+    }
+    if (err instanceof NatsServerStartError) {
+      process.stderr.write(`synod ${name}: UNAVAILABLE: ${err.message}\n`);
+      return 1;
     }
     if (err instanceof SynodError) {
       process.stderr.write(`synod ${name}: ${err.code}: ${err.message}\n`);

@@ -1,11 +1,16 @@
+import { mkdirSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { z } from 'zod';
 import { SynodClient } from '@synod/client';
 import { SynodError } from '@synod/codec';
 import { loadConfig, nodeIdentity } from '@synod/config';
 import { connectBus, type Bus } from '@synod/transport';
 import { Bank } from './bank.js';
-import { launchCluster, type LaunchedCluster } from './cluster-launch.js';
+import { launchCluster, LaunchAbortedError, type LaunchedCluster } from './cluster-launch.js';
 import { collectStatus, renderStatus } from './client-commands.js';
+import type { ChildNode } from './child-node.js';
+import { LOG_FILE_MAX_BYTES } from './child-node.js';
+import { EXIT_DATA_DIR_LOCKED, lockDataDir } from './data-dir-lock.js';
 
 export const UP_HELP = `synod up — run a local cluster: nats-server and one spanserver per DC, as child processes
 
@@ -21,10 +26,25 @@ Options:
   --workload <none|bank> run a workload against it, default none
   --duration <s>         stop after this long (0: run until Ctrl-C), default 0
   --cluster <name>       subject prefix, default synod
+  --log-level <level>    the children's log level: trace, debug, info, warn (default), error,
+                         fatal or silent
 
-Prints where everything is and the cluster's state every few seconds; Ctrl-C stops everything
-cleanly. Other commands (status, put, get, scan, txn, chaos) find the cluster through
-<data-dir>/cluster.json.`;
+Prints where everything is and the cluster's state every few seconds; Ctrl-C (SIGINT) or SIGTERM
+stops everything cleanly, also during start-up. Other commands (status, put, get, scan, txn,
+chaos) find the cluster through <data-dir>/cluster.json, which exists while the cluster runs.
+
+Supervision:
+  - <data-dir>/up.lock holds the pid of the 'synod up' using the directory; a second 'synod up'
+    on it exits with code ${EXIT_DATA_DIR_LOCKED} and leaves the first one running. A lock whose process is
+    gone is taken over.
+  - every process logs to <data-dir>/logs/<name>.log (nats-server, tm-<dc>, n1…), appended
+    across runs; a file past ${LOG_FILE_MAX_BYTES / 1024 / 1024} MiB moves to <name>.log.1 (one older file kept).
+  - a child that exits while the cluster runs is announced with its exit code or signal and its
+    last log lines; the others keep running.
+  - a NATS port already in use (--nats-port) is a failed start, exit code 1.
+
+Exit codes: 0 stopped after --duration, 1 failed, 2 bad flag, ${EXIT_DATA_DIR_LOCKED} data directory in use,
+130 / 143 stopped by SIGINT / SIGTERM.`;
 
 const options = z.object({
   dataDir: z.string().default('.synod'),
@@ -37,6 +57,7 @@ const options = z.object({
   workload: z.enum(['none', 'bank']).default('none'),
   duration: z.coerce.number().nonnegative().default(0),
   cluster: nodeIdentity.cluster,
+  logLevel: nodeIdentity.logLevel.default('warn'),
 });
 
 const say = (s: string) => process.stdout.write(s + '\n');
@@ -54,23 +75,79 @@ export async function waitForLeaders(bus: Bus, cluster: LaunchedCluster, timeout
   throw new SynodError('UNAVAILABLE', `not every split elected a leader within ${timeoutMs} ms`);
 }
 
+/** Lines of a child's log repeated when it exits unexpectedly. */
+const LAST_LINES = 12;
+
+/** Announces a child that exits while the cluster is up, with how it ended and its last log lines. */
+function watchChild(child: ChildNode, isStopping: () => boolean): void {
+  void child.exit.then(({ code, signal }) => {
+    if (isStopping()) return;
+    const how = signal ? `killed by ${signal}` : `exit code ${code}`;
+    const tail = child.stderrTail.slice(-LAST_LINES);
+    say(
+      `\n!! ${child.name} (pid ${child.proc.pid}) exited unexpectedly: ${how}; the rest of the cluster keeps running.` +
+        (tail.length ? `\n!! last ${tail.length} log lines of ${child.name}${child.logFile ? ` (all in ${child.logFile})` : ''}:\n${tail.map((l) => `   ${l}`).join('\n')}` : `\n!! ${child.name} logged nothing${child.logFile ? ` (${child.logFile})` : ''}`),
+    );
+  });
+}
+
 export async function runUp(argv: string[]): Promise<void> {
   const opts = loadConfig(options, { argv });
-  const cluster = await launchCluster({ dataDir: opts.dataDir, dcs: opts.dcs, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, say });
-  const bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster });
+  const dataDir = resolve(opts.dataDir);
+  mkdirSync(dataDir, { recursive: true });
+  // Before anything else: a second 'up' must not touch the first one's files or processes.
+  const lock = lockDataDir(dataDir);
+  if (lock.tookOverFromPid !== undefined) say(`took over ${lock.path}: its process (pid ${lock.tookOverFromPid}) is gone`);
+  // Signals from here on stop what was started; during start-up through the abort signal.
+  const abort = new AbortController();
+  let onSignal: (code: number) => void = (code) => {
+    say(`stopping start-up…`);
+    signalCode = code;
+    abort.abort();
+  };
+  let signalCode: number | undefined;
+  process.on('SIGINT', () => onSignal(130));
+  process.on('SIGTERM', () => onSignal(143));
+  let cluster: LaunchedCluster;
+  let bus: Bus;
+  try {
+    cluster = await launchCluster({ dataDir, dcs: opts.dcs, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, say, signal: abort.signal });
+    try {
+      bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster });
+    } catch (err) {
+      await cluster.stop();
+      throw err;
+    }
+  } catch (err) {
+    lock.release();
+    if (err instanceof LaunchAbortedError && signalCode !== undefined) {
+      say('all processes stopped.');
+      process.exit(signalCode);
+    }
+    throw err;
+  }
+  if (signalCode !== undefined) {
+    // A signal between the last start-up step and here.
+    await bus.close().catch(() => undefined);
+    await cluster.stop();
+    lock.release();
+    say('all processes stopped.');
+    process.exit(signalCode);
+  }
   let stopping = false;
   const stop = async (code: number) => {
     if (stopping) return;
     stopping = true;
     say('stopping…');
     await bank?.stop().catch(() => undefined);
-    await bus.close();
+    await bus.close().catch(() => undefined);
     await cluster.stop();
+    lock.release();
     say('all processes stopped.');
     process.exit(code);
   };
-  process.once('SIGINT', () => void stop(130));
-  process.once('SIGTERM', () => void stop(143));
+  onSignal = (code) => void stop(code);
+  for (const child of [...cluster.masters, ...cluster.nodes]) watchChild(child, () => stopping);
   let bank: Bank | undefined;
   try {
     const ms = await waitForLeaders(bus, cluster);

@@ -12,6 +12,25 @@ describe('envelope codec', () => {
     expect(r).toEqual({ ok: true, envelope: { v: 1, from: 'n1', dc: 'dc-a', kind: 'ping', group: '', body: { nonce: 7 } } });
   });
 
+  it('carries the sender interval when stamped, and reads an unstamped (older) envelope without one', () => {
+    const stamped = decode(encode({ from: 'n1', dc: 'dc-a', kind: 'ping', group: '', body: { nonce: 7 }, tt: { earliest: 1_000.4, latest: 2_000.2 } }));
+    expect(stamped.ok && stamped.envelope.tt).toEqual({ earliest: 1_000, latest: 2_001 });
+    const old = decode(raw.pack([1, 'n1', 'dc-a', 'ping', '', { nonce: 7 }]));
+    expect(old.ok && 'tt' in old.envelope).toBe(false);
+  });
+
+  it.each([
+    ['not a pair', [5]],
+    ['earliest above latest', [6, 5]],
+    ['negative', [-1, 5]],
+    ['not whole', [1.5, 5]],
+    ['past MAX_TIMESTAMP_US', [0, 2 ** 53]],
+    ['not numbers', ['1', '2']],
+  ])('drops an envelope whose sender interval is %s', (_what, tt) => {
+    const r = decode(raw.pack([1, 'n1', 'dc-a', 'ping', '', { nonce: 1 }, tt]));
+    expect(r).toMatchObject({ ok: false, reason: 'bad_envelope', detail: 'bad sender interval' });
+  });
+
   it('fills schema defaults for chaos state', () => {
     const bytes = encode({ from: 'ctl', dc: 'dc-a', kind: 'chaos.state', group: '', body: { version: 3, links: [{ from: 'dc-a', to: 'dc-b' }], isolated: [] } as never });
     const r = decode(bytes);

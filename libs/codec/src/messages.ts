@@ -65,6 +65,12 @@ export const messageSchemas = {
   'time.get': z.object({}),
   'time.now': timeNowSchema,
   'clock.fault': clockFaultSchema,
+  /**
+   * "Your clock or mine is wrong": sent by a bus that received a message from this node whose
+   * stamped `earliest` (senderEarliest) exceeded its own `latest` at receipt (receiverLatest).
+   * The receiver resyncs with the time masters at once; it never stops on this word alone.
+   */
+  'clock.suspect': z.object({ senderEarliest: micros, receiverLatest: micros }),
 } as const;
 
 export type MessageKind = keyof typeof messageSchemas;

@@ -1,4 +1,4 @@
-import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
+import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageInput, type MessageKind, type SenderInterval } from '@synod/codec';
 import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
 import { EMPTY_CHAOS, judge } from './chaos.js';
 import { subjects } from './subjects.js';
@@ -25,6 +25,32 @@ export interface FatalContext {
   group: string;
 }
 
+/**
+ * Proof that one of two clocks is wrong: a message from `from` was stamped with an `earliest`
+ * (at send) above the receiver's `latest` (at receipt). True time cannot run backwards between
+ * a send and its receipt, so at least one of the two intervals excludes true time.
+ *  - `receiver`: this bus received such a message from `from`;
+ *  - `sender`: `from` sent `clock.suspect`: a message of ours reached it stamped ahead of its clock.
+ * Neither says whose clock is wrong: both sides resync with the time masters, and only the
+ * masters' verdict stops a node (docs/transport.md, "Clock evidence").
+ */
+export interface ClockEvidence {
+  side: 'receiver' | 'sender';
+  from: string;
+  /** The kind of the message that showed it ('clock.suspect' on the sender side). */
+  kind: MessageKind;
+  senderEarliest: number;
+  receiverLatest: number;
+}
+
+/** The bus's view of the local TrueTime: stamps outgoing messages and checks incoming ones. */
+export interface BusClock {
+  /** The local interval now, or null when the clock is not serving (then nothing is stamped or checked). */
+  now(): SenderInterval | null;
+  /** Called (rate-limited: at once, then at most once per `evidenceIntervalMs`, coalesced) on clock evidence. */
+  onEvidence?(e: ClockEvidence): void;
+}
+
 export interface BusOptions {
   nodeId: string;
   dc: string;
@@ -41,6 +67,10 @@ export interface BusOptions {
   rand?: () => number;
   /** Whether to apply the simulated-DC faults (on by default; off for pure benchmarks of the raw path). */
   simulateDcs?: boolean;
+  /** Stamp and check TrueTime intervals (also settable later with `useClock`). */
+  clock?: BusClock;
+  /** Minimum spacing of onEvidence calls and of clock.suspect messages to one peer, ms (default 100). */
+  evidenceIntervalMs?: number;
 }
 
 const silentLog: BusLogger = { warn() {}, info() {}, error() {} };
@@ -71,6 +101,12 @@ export class Bus {
   private readonly unsubs: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private chaosState: ChaosState = EMPTY_CHAOS;
+  private clock: BusClock | undefined;
+  private readonly evidenceIntervalMs: number;
+  private readonly clockLog: RateLimitedLog;
+  private evidenceLastMs = -Infinity;
+  private evidencePending: ClockEvidence | undefined;
+  private readonly suspectSentMs = new Map<string, number>();
   private closed = false;
   /** Set once a handler failed fatally: nothing is delivered or sent after that. */
   private halted = false;
@@ -90,6 +126,17 @@ export class Bus {
     this.onFatal = opts.onFatal ?? ((err, context) => defaultFatal(opts.logger, err, context));
     this.rand = opts.rand ?? Math.random;
     this.simulateDcs = opts.simulateDcs ?? true;
+    this.clock = opts.clock;
+    this.evidenceIntervalMs = opts.evidenceIntervalMs ?? 100;
+    this.clockLog = new RateLimitedLog(this.log, 1_000);
+  }
+
+  /**
+   * Stamps every outgoing message with `clock.now()` and checks every stamped incoming one
+   * against it (see ClockEvidence). A process sets it once its TrueTime exists (which needs the bus).
+   */
+  useClock(clock: BusClock | undefined): void {
+    this.clock = clock;
   }
 
   /** Subscribes the node's inbox and the chaos subjects, then asks peers for the current fault picture. */
@@ -211,12 +258,14 @@ export class Bus {
       this.dropped(r.reason, r.detail);
       throw new SynodError('INTERNAL', `malformed reply from ${to}: ${r.reason}`);
     }
+    const ours = this.readingFor(r.envelope);
     const verdict = this.judgeInbound(r.envelope);
     if (!verdict.deliver) {
       // The reply was lost on the simulated link: the caller sees what it would see in reality.
       await this.sleep(Math.max(0, timeoutMs - (Date.now() - started)));
       throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
     }
+    this.checkClock(r.envelope, ours);
     if (verdict.delayMs > 0) await this.sleep(verdict.delayMs);
     if (r.envelope.kind === 'error') throw SynodError.fromBody(r.envelope.body as MessageBody<'error'>);
     return r.envelope;
@@ -239,7 +288,72 @@ export class Bus {
   }
 
   private pack<K extends MessageKind>(kind: K, body: MessageInput<K>, group: string): Uint8Array {
-    return encode({ from: this.nodeId, dc: this.dc, kind, group, body });
+    const tt = this.clock?.now();
+    return encode({ from: this.nodeId, dc: this.dc, kind, group, body, ...(tt ? { tt } : {}) });
+  }
+
+  /** The local interval at receipt of a stamped message, or null when there is nothing to check. */
+  private readingFor(env: Envelope): SenderInterval | null {
+    return env.tt && this.clock ? this.clock.now() : null;
+  }
+
+  /**
+   * Checks a delivered message's stamp against our interval at its receipt. On evidence, counts
+   * it, tells our clock's owner, and tells the sender (`clock.suspect`) so it resyncs too. Called
+   * before the message is handled, so the suspect precedes any reply to it on the wire.
+   */
+  private checkClock(env: Envelope, ours: SenderInterval | null): void {
+    if (!env.tt || !ours || env.tt.earliest <= ours.latest) return;
+    const e: ClockEvidence = { side: 'receiver', from: env.from, kind: env.kind, senderEarliest: env.tt.earliest, receiverLatest: ours.latest };
+    this.metrics.inc('synod_clock_evidence_total', { side: 'receiver' });
+    this.clockLog.warn(`evidence:${env.from}`, { ...e, aheadUs: e.senderEarliest - e.receiverLatest }, 'clock evidence: a message arrived stamped ahead of this clock; resyncing');
+    this.raiseEvidence(e);
+    if (env.kind === 'clock.suspect' || this.closed || this.halted) return;
+    const now = performance.now();
+    if (now - (this.suspectSentMs.get(env.from) ?? -Infinity) < this.evidenceIntervalMs) return;
+    if (this.suspectSentMs.size >= 1_024) this.suspectSentMs.clear();
+    this.suspectSentMs.set(env.from, now);
+    this.send(env.from, 'clock.suspect', { senderEarliest: Math.floor(e.senderEarliest), receiverLatest: Math.ceil(e.receiverLatest) });
+  }
+
+  /** A peer says a message of ours arrived stamped ahead of its clock. */
+  private suspected(env: Envelope<'clock.suspect'>): void {
+    this.metrics.inc('synod_clock_evidence_total', { side: 'sender' });
+    const e: ClockEvidence = { side: 'sender', from: env.from, kind: env.kind, ...env.body };
+    this.clockLog.warn(`suspect:${env.from}`, { ...e, aheadUs: e.senderEarliest - e.receiverLatest }, 'clock evidence: a peer received a message of ours stamped ahead of its clock; resyncing');
+    this.raiseEvidence(e);
+  }
+
+  /** At once, then at most once per evidenceIntervalMs, the newest evidence of an interval coalesced into one trailing call. */
+  private raiseEvidence(e: ClockEvidence): void {
+    if (!this.clock?.onEvidence) return;
+    const now = performance.now();
+    const wait = this.evidenceLastMs + this.evidenceIntervalMs - now;
+    if (wait <= 0) {
+      this.evidenceLastMs = now;
+      this.deliverEvidence(e);
+      return;
+    }
+    this.metrics.inc('synod_clock_evidence_coalesced_total');
+    const scheduled = this.evidencePending !== undefined;
+    this.evidencePending = e;
+    if (scheduled) return;
+    const t = setTimeout(() => {
+      this.timers.delete(t);
+      const pending = this.evidencePending;
+      this.evidencePending = undefined;
+      this.evidenceLastMs = performance.now();
+      if (pending && !this.closed) this.deliverEvidence(pending);
+    }, wait);
+    this.timers.add(t);
+  }
+
+  private deliverEvidence(e: ClockEvidence): void {
+    try {
+      this.clock?.onEvidence?.(e);
+    } catch (err) {
+      this.log.error({ err }, 'clock evidence handler failed');
+    }
   }
 
   private receive(bytes: Uint8Array, respond: Respond | undefined, unfaulted = false): void {
@@ -252,13 +366,21 @@ export class Bus {
       return;
     }
     const env = r.envelope;
+    const ours = this.readingFor(env);
     if (env.kind === 'chaos.state') return this.applyChaos(env.body as ChaosState);
-    if (unfaulted) return this.dispatch(env, respond);
+    if (unfaulted) {
+      this.checkClock(env, ours);
+      return this.dispatch(env, respond);
+    }
     const verdict = this.judgeInbound(env);
     if (!verdict.deliver) {
       this.metrics.inc('synod_bus_fault_dropped_total', { why: verdict.why });
       return;
     }
+    // Checked at receipt (the earliest, most sensitive moment that is still sound), before any
+    // simulated delay: the message did arrive, the link only holds it back.
+    this.checkClock(env, ours);
+    if (env.kind === 'clock.suspect') return this.suspected(env as Envelope<'clock.suspect'>);
     if (verdict.delayMs > 0) {
       const t = setTimeout(() => {
         this.timers.delete(t);

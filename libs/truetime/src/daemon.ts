@@ -76,6 +76,19 @@ export class TimeSyncDaemon {
     return this.running;
   }
 
+  /**
+   * A sync round started after this call, at once: on clock evidence from a peer (a message
+   * stamped ahead of a clock, transport's ClockEvidence). A round already in flight may have
+   * sampled before the evidence, so a fresh one follows it. Only the masters' verdict can stop
+   * this process; the peer's word alone never does.
+   */
+  resyncNow(reason: string): Promise<SyncOutcome> {
+    this.metrics.inc('synod_truetime_resyncs_total');
+    this.log.info({ reason }, 'clock evidence: resyncing with the time masters now');
+    const inFlight = this.running;
+    return inFlight ? inFlight.then(() => this.syncNow()) : this.syncNow();
+  }
+
   /** Next round `ms` from now; rounds are spaced start to start by the sync interval. */
   private schedule(ms = this.opts.syncIntervalMs): void {
     if (this.stopped) return;

@@ -72,14 +72,27 @@ export function loadRangeMap(file: string): RangeMap {
  * broadcast), or the fixed-ε stand-in. Until the daemon's first good sync the spanserver
  * refuses requests (`isServing()` is false).
  */
-async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnType<typeof createLogger>): Promise<{ tt: TimeSource; daemon?: TimeSyncDaemon }> {
+async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnType<typeof createLogger>): Promise<{ tt: TimeSource; daemon?: TimeSyncDaemon; clockCheck?: () => Promise<unknown> | undefined }> {
   if (cfg.truetime === 'local') return { tt: new LocalTrueTime(cfg.epsilonMs * 1000) };
   const clock = new SkewedClock(systemClock, { skewUs: cfg.clockSkewMs * 1000, driftPpm: cfg.clockDriftPpm });
   handleClockFaults(bus, clock, log);
   const tt = new TrueTime(clock, syncConfigFrom(cfg));
   const daemon = new TimeSyncDaemon({ bus, truetime: tt, masterDcs: cfg.masterDcs, masterNodes: cfg.masterNodes, syncIntervalMs: cfg.syncIntervalMs, requestTimeoutMs: cfg.requestTimeoutMs, logger: log });
   await daemon.start();
-  return { tt, daemon };
+  // Every message carries this node's interval while it serves; a peer's message stamped ahead
+  // of it, or a peer's clock.suspect about ours, resyncs at once (docs/transport.md).
+  let check: Promise<unknown> | undefined;
+  bus.useClock({
+    now: () => (tt.isServing() ? tt.now() : null),
+    onEvidence: (e) => {
+      const p = daemon.resyncNow(`${e.side === 'receiver' ? 'message from' : 'clock.suspect from'} ${e.from} (${e.kind}) stamped ${e.senderEarliest - e.receiverLatest} µs ahead`).catch((err: unknown) => log.error({ err }, 'resync failed'));
+      check = p;
+      void p.finally(() => {
+        if (check === p) check = undefined;
+      });
+    },
+  });
+  return { tt, daemon, clockCheck: () => check };
 }
 
 export async function runSpanserver(argv: string[]): Promise<void> {
@@ -89,7 +102,7 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   const log = createLogger({ service: 'spanserver', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
   const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
-  const { tt, daemon } = await startTrueTime(cfg, bus, log);
+  const { tt, daemon, clockCheck } = await startTrueTime(cfg, bus, log);
   // A node whose clock is out of bounds must not lead (Spanner evicts it): it stops ticking, so
   // its leases lapse and the other replicas elect a leader whose clock can be trusted.
   const host = new PaxosHost({ bus, storage, logger: log, paused: () => !tt.isServing() });
@@ -107,6 +120,7 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     gcRetentionMs: cfg.gcRetentionS * 1000,
     snapshotIntervalEntries: cfg.snapshotIntervalEntries,
     logger: log,
+    ...(clockCheck ? { clockCheck } : {}),
   });
   await server.start();
   const stop = async () => {

@@ -37,6 +37,12 @@ export interface SpanserverOptions {
   snapshotChunkChars?: number;
   logger?: Pick<Logger, 'info' | 'warn' | 'error' | 'fatal'>;
   onFatal?: (err: unknown) => void;
+  /**
+   * The resync that clock evidence from a peer started, while it runs (main.ts wires the bus's
+   * evidence to the daemon). Read and commit replies wait for it and are refused if it found this
+   * clock wrong, so nothing timed by a clock a peer has just caught is acknowledged.
+   */
+  clockCheck?: () => Promise<unknown> | undefined;
 }
 
 interface HostedSplit {
@@ -159,18 +165,18 @@ export class Spanserver {
     bus.on('kv.read', (env) => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.keys, []));
-      return s.txns.read(env.body.txn, env.body.keys).then((r) => ({ kind: 'kv.values' as const, body: r }));
+      return s.txns.read(env.body.txn, env.body.keys).then((r) => this.acknowledge({ kind: 'kv.values' as const, body: r }));
     });
     bus.on('kv.commit', (env) => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
-      return s.txns.commit(env.body.txn, env.body.epoch, env.body.readKeys, env.body.writes).then((r) => ({ kind: 'kv.committed' as const, body: r }));
+      return s.txns.commit(env.body.txn, env.body.epoch, env.body.readKeys, env.body.writes).then((r) => this.acknowledge({ kind: 'kv.committed' as const, body: r }));
     });
     bus.on('kv.abort', (env) => {
       this.hosted(env).txns.abort(env.body.txnId);
       return { kind: 'kv.ok', body: {} };
     });
-    bus.on('kv.snapshot', (env) => this.snapshotRead(env));
+    bus.on('kv.snapshot', (env) => this.snapshotRead(env).then((r) => this.acknowledge(r)));
     bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
     // Version GC. The horizon is not stored: after a restart it is set at once to now − retention,
     // which is at or above any horizon an earlier run used, so no read sees half-collected history.
@@ -217,6 +223,18 @@ export class Spanserver {
   async close(): Promise<void> {
     clearInterval(this.ticker);
     clearInterval(this.gcTimer);
+  }
+
+  /**
+   * The last step before a read or commit reply leaves: wait out a resync started by clock
+   * evidence, and refuse to acknowledge if the clock is not serving (a healthy clock passes at
+   * once after the resync; a wrong one is caught here, not by the client).
+   */
+  private async acknowledge<T>(reply: T): Promise<T> {
+    const check = this.opts.clockCheck?.();
+    if (check) await check;
+    if (!this.opts.tt.isServing()) throw new SynodError('UNAVAILABLE', `${this.opts.nodeId}: clock found out of bounds before replying; not serving`);
+    return reply;
   }
 
   private hosted(env: Envelope): HostedSplit {

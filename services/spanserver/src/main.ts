@@ -38,6 +38,9 @@ Options (also env SYNOD_<NAME>):
                               compact each split's log every n applied entries, default 1000
                               (0: never); the on-disk log stays below 2n + 64 entries
   --fsync <bool>              default true
+  --clock-evidence <bool>     daemon: stamp every message with this node's TrueTime interval and
+                              resync at once when a peer's stamp proves a clock wrong, default
+                              true (false only to measure what it prevents: docs/transport.md)
   --log-level <level>         default info (logs go to stderr)`;
 
 const schema = z.object({
@@ -53,6 +56,7 @@ const schema = z.object({
   gcRetentionS: z.coerce.number().positive().default(3600),
   snapshotIntervalEntries: z.coerce.number().int().nonnegative().default(1_000),
   fsync: booleanFlag.default(true),
+  clockEvidence: booleanFlag.default(true),
 });
 
 export function loadRangeMap(file: string): RangeMap {
@@ -79,6 +83,7 @@ async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnT
   const tt = new TrueTime(clock, syncConfigFrom(cfg));
   const daemon = new TimeSyncDaemon({ bus, truetime: tt, masterDcs: cfg.masterDcs, masterNodes: cfg.masterNodes, syncIntervalMs: cfg.syncIntervalMs, requestTimeoutMs: cfg.requestTimeoutMs, logger: log });
   await daemon.start();
+  if (!cfg.clockEvidence) return { tt, daemon };
   // Every message carries this node's interval while it serves; a peer's message stamped ahead
   // of it, or a peer's clock.suspect about ours, resyncs at once (docs/transport.md).
   let check: Promise<unknown> | undefined;

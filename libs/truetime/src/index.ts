@@ -18,7 +18,7 @@ export {
 } from './interval.js';
 export { marzullo, bestCoveredSegment, type MarzulloResult, type SourceInterval } from './marzullo.js';
 export { SkewedClock, VirtualClock, type PhysicalClock, type SkewOptions } from './clock.js';
-export { SystemClock, systemClock } from './system-clock.js';
+export { SystemClock, systemClock, monotonicClock } from './system-clock.js';
 export { ClockSync, DEFAULT_SYNC_CONFIG, anchorAfterSync, type SyncConfig, type SyncOutcome, type SyncStatus, type SyncFailure, type NotServingReason } from './sync.js';
 export { TrueTime } from './truetime.js';
 export { waitUntilAfter, type CommitWaitOptions } from './commit-wait.js';

@@ -24,7 +24,7 @@ export { TrueTime } from './truetime.js';
 export { waitUntilAfter, type CommitWaitOptions } from './commit-wait.js';
 export { TimeSyncDaemon, type DaemonOptions } from './daemon.js';
 export { serveTimeMaster, referenceAnswer, type MasterKind } from './master.js';
-export { applyClockFault, handleClockFaults } from './faults.js';
+export { applyClockFault, handleClockFaults, faultReaches, ALL_BUT_MASTERS, ALL_WITH_MASTERS, FAULT_QUERY, FAULT_REPORT_PREFIX } from './faults.js';
 export { timeSyncFlags, syncConfigFrom } from './config.js';
 export { instantToMicros, microsToInstant, durationToMicros, microsToDuration, toMicros, durationMicros, type TimeLike, type DurationLike } from './units.js';
 export { simulate, type SimOptions, type SimResult, type SimViolation, type SimMasterKind } from './sim.js';

@@ -1,3 +1,3 @@
-export { openStorage, Storage } from './storage.js';
+export { openStorage, Storage, type TimeMark } from './storage.js';
 export { PaxosStore } from './paxos-store.js';
 export { MvccStore, type VersionWrite, type MvccRecord, type MvccRow } from './mvcc-store.js';

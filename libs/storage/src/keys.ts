@@ -15,6 +15,8 @@ export const DB_NAMES = {
   /** `[groupId, slot] -> AppliedRecord`: written with each applied entry, truncated with the log. */
   paxosApplied: 'paxos-applied',
   mvcc: 'mvcc',
+  /** `'time-mark' -> TimeMark`: the process's persisted time high-water mark (docs/spanserver.md). */
+  nodeMeta: 'node-meta',
 } as const;
 
 export type MetaKey = [GroupId];

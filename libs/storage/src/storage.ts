@@ -20,6 +20,17 @@ interface StorageOptions {
 }
 
 /**
+ * The process's persisted time high-water mark (µs): the highest TrueTime `latest` it has used for
+ * a timestamp and the highest GC horizon it has applied. Both only move forward, so a clock that
+ * moved back (or a restart on one) cannot issue a timestamp at or below one already issued, nor
+ * make the GC horizon look lower than what was collected.
+ */
+export interface TimeMark {
+  issuedUs: number;
+  gcHorizonUs: number;
+}
+
+/**
  * The process's single LMDB environment (DESIGN §6) and its group committer.
  * Open it once per process and hand out per-group views with `paxos(groupId)`.
  */
@@ -38,6 +49,7 @@ export class Storage {
     mvccDb: Database<MvccRecord, MvccKey>,
     private readonly snapshots: Database<Snapshot, MetaKey>,
     private readonly appliedRecords: Database<AppliedRecordValue, LogKey>,
+    private readonly nodeMeta: Database<TimeMark, string>,
   ) {
     this.mvcc = new MvccStore(mvccDb, committer);
   }
@@ -66,7 +78,8 @@ export class Storage {
     const mvcc = root.openDB<MvccRecord, MvccKey>({ name: DB_NAMES.mvcc });
     const snapshots = root.openDB<Snapshot, MetaKey>({ name: DB_NAMES.paxosSnapshot });
     const applied = root.openDB<AppliedRecordValue, LogKey>({ name: DB_NAMES.paxosApplied });
-    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied);
+    const nodeMeta = root.openDB<TimeMark, string>({ name: DB_NAMES.nodeMeta });
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied, nodeMeta);
   }
 
   /** The durable Paxos state of one group. Same instance for the same id. */
@@ -110,6 +123,22 @@ export class Storage {
     return store.submit(() => {
       replace();
       install();
+    });
+  }
+
+  /** The persisted time high-water mark (zeros if none yet). */
+  timeMark(): TimeMark {
+    const m = this.nodeMeta.get('time-mark');
+    return { issuedUs: m?.issuedUs ?? 0, gcHorizonUs: m?.gcHorizonUs ?? 0 };
+  }
+
+  /** Raises the persisted time high-water mark to at least `m` (never lowers either field); durable on resolve. */
+  raiseTimeMark(m: Partial<TimeMark>): Promise<void> {
+    this.assertOpen();
+    return this.committer.submit(() => {
+      const cur = this.timeMark();
+      const next = { issuedUs: Math.max(cur.issuedUs, m.issuedUs ?? 0), gcHorizonUs: Math.max(cur.gcHorizonUs, m.gcHorizonUs ?? 0) };
+      if (next.issuedUs !== cur.issuedUs || next.gcHorizonUs !== cur.gcHorizonUs) this.nodeMeta.putSync('time-mark', next);
     });
   }
 

@@ -10,7 +10,7 @@
  *   synod_truetime_offset_us             masters' midpoint minus ours at the last sync
  *   synod_truetime_sync_rtt_us           smallest round trip among the last sync's replies
  *   synod_truetime_serving               1 serving, 0 not
- *   synod_truetime_syncs_total{result}   counter: ok | no-samples | no-agreement | clock-excursion
+ *   synod_truetime_syncs_total{result}   counter: ok | no-samples | no-agreement | clock-excursion | inconclusive | unexplained-step
  *   synod_truetime_masters_rejected_total{master}  counter: replies Marzullo rejected as liars
  *   synod_truetime_samples_discarded_total{master} counter: replies with impossible round trips
  */
@@ -121,7 +121,7 @@ export class TimeSyncDaemon {
     const subj = subjects(bus.cluster);
     const targets = [...this.opts.masterDcs.map((dc) => ({ subject: subj.timemaster(dc) })), ...(this.opts.masterNodes ?? []).map((node) => ({ node }))];
     const samples = (await Promise.all(targets.map((t) => this.ask(t)))).filter((s): s is Sample => s !== undefined);
-    const outcome = truetime.sync.apply(samples, truetime.clock.nowUs());
+    const outcome = truetime.applySync(samples);
     this.syncs++;
     this.last = outcome;
     this.record(outcome);
@@ -137,8 +137,10 @@ export class TimeSyncDaemon {
     if (o.rttUs !== undefined) m.set('synod_truetime_sync_rtt_us', o.rttUs);
     for (const master of o.rejected) m.inc('synod_truetime_masters_rejected_total', { master });
     for (const master of o.discarded) m.inc('synod_truetime_samples_discarded_total', { master });
+    if (o.failure === 'unexplained-step')
+      this.log.error({ unexplainedStepUs: o.unexplainedStepUs, masters: o.masters, agreeing: o.agreeing }, 'time masters refused: their reading is a step our elapsed monotonic time cannot explain; keeping the anchor');
     if (o.rejected.length > 0) this.log.warn({ rejected: o.rejected, agreeing: o.agreeing }, 'time masters rejected as liars');
-    if (!o.ok && o.failure !== 'clock-excursion') this.log.warn({ failure: o.failure, epsilonUs: o.epsilonAfterUs, discarded: o.discarded }, 'time sync failed; ε keeps growing');
+    if (!o.ok && o.failure !== 'clock-excursion' && o.failure !== 'unexplained-step') this.log.warn({ failure: o.failure, epsilonUs: o.epsilonAfterUs, discarded: o.discarded }, 'time sync failed; ε keeps growing');
     this.status();
   }
 

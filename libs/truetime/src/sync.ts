@@ -19,7 +19,7 @@
  *    process keeps serving. The masters' interval needs only the masters and the clock's rate
  *    during the round, so the interval a process serves with after a sync never depends on its
  *    clock before it (docs/truetime.md, "Soundness"). */
-import { advance, epsilonOf, gapBetween, midpointOf, overlaps, intersect, sampleInterval, assertDriftBound, type Sample, type TTInterval } from './interval.js';
+import { PPM, advance, epsilonOf, gapBetween, midpointOf, overlaps, intersect, sampleInterval, assertDriftBound, type Sample, type TTInterval } from './interval.js';
 import { marzullo } from './marzullo.js';
 
 export interface SyncConfig {
@@ -44,6 +44,17 @@ export interface SyncConfig {
    * Kept so the simulator's step property test can show it has teeth. Never set it in a process.
    */
   unsoundTrustPrediction?: boolean;
+  /**
+   * Slack of the monotonic step checks, µs: how far a masters' reading (or the local clock) may
+   * land outside what the monotonic clock explains since the anchor before it counts as a step.
+   * It covers the two clocks being read a few µs apart; the reply's round trip is added on top.
+   */
+  stepSlackUs: number;
+  /**
+   * TESTS ONLY: turn the monotonic step checks off (a masters' reading that elapsed monotonic time
+   * cannot explain is then adopted, as before). For the teeth tests; never set it in a process.
+   */
+  unsoundNoStepCheck?: boolean;
 }
 
 export const DEFAULT_SYNC_CONFIG: SyncConfig = {
@@ -52,6 +63,7 @@ export const DEFAULT_SYNC_CONFIG: SyncConfig = {
   maxEpsilonUs: 50_000,
   maxRttUs: 1_000_000,
   maxLiars: 1,
+  stepSlackUs: 2_000,
 };
 
 export type NotServingReason = 'unsynced' | 'clock-excursion' | 'epsilon-too-large';
@@ -68,7 +80,7 @@ export interface SyncStatus {
  * `inconclusive`: too few replies to outvote a liar, and their span is wider than the prediction
  * (see anchorAfterSync): nothing learnt, the anchor is kept.
  */
-export type SyncFailure = 'no-samples' | 'no-agreement' | 'clock-excursion' | 'inconclusive';
+export type SyncFailure = 'no-samples' | 'no-agreement' | 'clock-excursion' | 'inconclusive' | 'unexplained-step';
 
 export interface SyncOutcome {
   ok: boolean;
@@ -87,6 +99,11 @@ export interface SyncOutcome {
   discarded: string[];
   epsilonBeforeUs: number;
   epsilonAfterUs: number;
+  /**
+   * `unexplained-step`: how far the masters' interval lay outside what the anchor, carried forward
+   * by the elapsed monotonic time at the drift bound, explains (µs). The reading was refused.
+   */
+  unexplainedStepUs?: number;
 }
 
 /**
@@ -114,8 +131,13 @@ export function anchorAfterSync(predicted: TTInterval, masters: TTInterval, mast
 
 interface Anchor {
   local: number;
+  /** The monotonic reading taken with `local`, when the shell has a monotonic clock. */
+  mono?: number;
   iv: TTInterval;
 }
+
+/** `iv` widened by `us` on both sides. */
+const widen = (iv: TTInterval, us: number): TTInterval => ({ earliest: iv.earliest - us, latest: iv.latest + us });
 
 export class ClockSync {
   readonly cfg: SyncConfig;
@@ -136,17 +158,43 @@ export class ClockSync {
     return this.good;
   }
 
-  /** The interval true time lies in when the local clock reads `local`. */
-  now(local: number): TTInterval {
-    if (this.anchor) return advance(this.anchor.iv, local - this.anchor.local, this.cfg.driftBoundPpm);
+  /**
+   * The interval true time lies in when the local clock reads `local` (and the monotonic clock
+   * `mono`, if the shell has one). When the local clock has stepped against the monotonic one
+   * (localStep), the interval is carried by the monotonic clock instead: the process is not
+   * serving then, but whatever still reads `now()` gets no time the step made up.
+   */
+  now(local: number, mono?: number): TTInterval {
+    if (this.anchor) {
+      if (this.localStepUs(local, mono) !== undefined) return advance(this.anchor.iv, mono! - this.anchor.mono!, this.cfg.driftBoundPpm);
+      return advance(this.anchor.iv, local - this.anchor.local, this.cfg.driftBoundPpm);
+    }
     const e = this.cfg.initialEpsilonUs;
     return advance({ earliest: this.bootLocal - e, latest: this.bootLocal + e }, local - this.bootLocal, this.cfg.driftBoundPpm);
   }
 
-  status(local: number): SyncStatus {
-    const epsilonUs = epsilonOf(this.now(local));
+  /**
+   * How far the local clock's elapsed time since the anchor disagrees with the monotonic clock's
+   * beyond what two clocks within the drift bound (plus `stepSlackUs`) can explain; undefined when
+   * they agree or there is nothing to compare (no monotonic clock, no anchor, check off).
+   */
+  localStepUs(local: number, mono?: number): number | undefined {
+    const a = this.anchor;
+    if (!a || a.mono === undefined || mono === undefined || this.cfg.unsoundNoStepCheck) return undefined;
+    const dl = local - a.local;
+    const dm = mono - a.mono;
+    const ppm = this.cfg.driftBoundPpm;
+    const allowed = Math.ceil((2 * ppm * Math.max(Math.abs(dl), Math.abs(dm))) / (PPM - ppm)) + this.cfg.stepSlackUs;
+    const off = dl - dm;
+    return Math.abs(off) > allowed ? off : undefined;
+  }
+
+  status(local: number, mono?: number): SyncStatus {
+    const epsilonUs = epsilonOf(this.now(local, mono));
     const base = { epsilonUs, synced: this.synced };
     if (!this.synced) return { ...base, serving: false, reason: 'unsynced', detail: 'no successful sync yet' };
+    const step = this.localStepUs(local, mono);
+    if (step !== undefined) return { ...base, serving: false, reason: 'clock-excursion', detail: `local clock stepped ${Math.round(step)} µs against the monotonic clock since the last good sync` };
     if (this.excursion) {
       const { offsetUs, gapUs } = this.excursion;
       return { ...base, serving: false, reason: 'clock-excursion', detail: `local clock off the time masters by ${Math.round(offsetUs)} µs, ${gapUs} µs beyond ε` };
@@ -156,18 +204,24 @@ export class ClockSync {
   }
 
   /** Sets the anchor directly: a drifting time master set from a reference when installed. */
-  anchorAt(local: number, iv: TTInterval): void {
-    this.anchor = { local, iv };
+  anchorAt(local: number, iv: TTInterval, mono?: number): void {
+    this.anchor = { local, iv, ...(mono !== undefined ? { mono } : {}) };
     this.excursion = undefined;
     this.good++;
   }
 
   /**
    * Applies one sync round. `at` is the local reading now (no earlier than any sample's receipt);
-   * every sample's interval is carried forward to `at` before intersecting.
+   * every sample's interval is carried forward to `at` before intersecting. `mono` is the
+   * monotonic clock's reading at the same moment, when the shell has one: then a masters' interval
+   * that the anchor carried forward by the elapsed monotonic time cannot explain is refused
+   * (`unexplained-step`) and the anchor kept, so no process adopts a time its own elapsed time
+   * says is impossible (a day-ahead step of every master, say).
    */
-  apply(samples: readonly Sample[], at: number): SyncOutcome {
+  apply(samples: readonly Sample[], at: number, mono?: number): SyncOutcome {
     const ppm = this.cfg.driftBoundPpm;
+    // The prediction by the local clock, as ever: a local step is an excursion (the check below),
+    // whatever the monotonic clock says.
     const predicted = this.now(at);
     const epsilonBeforeUs = epsilonOf(predicted);
     const base = { predicted, epsilonBeforeUs, epsilonAfterUs: epsilonBeforeUs, agreeing: [] as string[], rejected: [] as string[] };
@@ -190,6 +244,14 @@ export class ClockSync {
     if (!m) return { ...base, ok: false, failure: 'no-agreement', rttUs, discarded: disc };
     const offsetUs = midpointOf(m.interval) - midpointOf(predicted);
     const found = { ...base, masters: m.interval, offsetUs, rttUs, agreeing: m.agreeing, rejected: m.rejected, discarded: disc };
+    const a = this.anchor;
+    if (this.synced && a?.mono !== undefined && mono !== undefined && !this.cfg.unsoundNoStepCheck) {
+      // What elapsed monotonic time explains: the anchor carried by it at the drift bound, widened
+      // by the slack and the longest round trip used (the replies' own widths are in m.interval).
+      const maxRtt = Math.max(...usable.map((s) => s.receivedLocal - s.sentLocal));
+      const explained = widen(advance(a.iv, mono - a.mono, ppm), this.cfg.stepSlackUs + maxRtt);
+      if (!overlaps(explained, m.interval)) return { ...found, ok: false, failure: 'unexplained-step', unexplainedStepUs: gapBetween(explained, m.interval) };
+    }
     if (this.synced && !overlaps(predicted, m.interval)) {
       // The clock moved further than its drift bound allows since the last good sync.
       this.excursion = { offsetUs, gapUs: gapBetween(predicted, m.interval) };
@@ -199,7 +261,7 @@ export class ClockSync {
     // disjoint (see anchorAfterSync). Before the first sync it is only the boot assumption anyway.
     const iv = this.synced ? anchorAfterSync(predicted, m.interval, usable.length >= 2 * this.cfg.maxLiars + 1, this.cfg.unsoundTrustPrediction) : m.interval;
     if (!iv) return { ...found, ok: false, failure: 'inconclusive' };
-    this.anchor = { local: at, iv };
+    this.anchor = { local: at, iv, ...(mono !== undefined ? { mono } : {}) };
     this.excursion = undefined;
     this.good++;
     return { ...found, ok: true, epsilonAfterUs: epsilonOf(iv) };

@@ -12,3 +12,10 @@ export class SystemClock implements PhysicalClock {
 }
 
 export const systemClock = new SystemClock();
+
+/**
+ * The process's monotonic clock in µs (arbitrary origin): `performance.now()`. No clock fault
+ * (`synod chaos skew|drift`) touches it, as no settimeofday touches CLOCK_MONOTONIC; TrueTime
+ * uses it to tell a step of the local clock or of the masters from elapsed time.
+ */
+export const monotonicClock: PhysicalClock = { nowUs: () => Math.round(performance.now() * 1000) };

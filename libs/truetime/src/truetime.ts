@@ -13,22 +13,38 @@
 import type { Duration, Instant } from '@js-joda/core';
 import type { PhysicalClock } from './clock.js';
 import { waitUntilAfter, type CommitWaitOptions } from './commit-wait.js';
-import { epsilonOf, isAfter, isBefore, type TTInterval } from './interval.js';
-import { ClockSync, type SyncConfig, type SyncStatus } from './sync.js';
+import { epsilonOf, isAfter, isBefore, type Sample, type TTInterval } from './interval.js';
+import { ClockSync, type SyncConfig, type SyncOutcome, type SyncStatus } from './sync.js';
 import { microsToDuration, microsToInstant, toMicros, type TimeLike } from './units.js';
 
 export class TrueTime {
   readonly sync: ClockSync;
 
+  /**
+   * @param monotonic a clock no clock fault steps (the process's monotonic clock, e.g.
+   *   `monotonicClock`). With it, a sync refuses a masters' reading that the elapsed monotonic time
+   *   cannot explain, and a local clock that stepped against it stops the process serving at once.
+   */
   constructor(
     readonly clock: PhysicalClock,
     cfg: Partial<SyncConfig> = {},
+    readonly monotonic?: PhysicalClock,
   ) {
     this.sync = new ClockSync(cfg, clock.nowUs());
   }
 
   now(): TTInterval {
-    return this.sync.now(this.clock.nowUs());
+    return this.sync.now(this.clock.nowUs(), this.monotonic?.nowUs());
+  }
+
+  /** Applies a sync round at the clocks' current readings. */
+  applySync(samples: readonly Sample[]): SyncOutcome {
+    return this.sync.apply(samples, this.clock.nowUs(), this.monotonic?.nowUs());
+  }
+
+  /** Anchors directly at the clocks' current readings (a drifting master set when installed). */
+  anchorNow(iv: TTInterval): void {
+    this.sync.anchorAt(this.clock.nowUs(), iv, this.monotonic?.nowUs());
   }
 
   nowInstant(): { earliest: Instant; latest: Instant } {
@@ -53,7 +69,7 @@ export class TrueTime {
   }
 
   status(): SyncStatus {
-    return this.sync.status(this.clock.nowUs());
+    return this.sync.status(this.clock.nowUs(), this.monotonic?.nowUs());
   }
 
   isServing(): boolean {

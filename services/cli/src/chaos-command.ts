@@ -3,6 +3,7 @@ import type { ChaosState } from '@synod/codec';
 import { ConfigError, booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
 import { ANY_DC, chaos, connectBus } from '@synod/transport';
 import { resolveCluster } from './client-commands.js';
+import { collectClockFaults, healClocks } from './clock-chaos.js';
 
 export const CHAOS_HELP = `synod chaos — inject network faults into a running cluster
 
@@ -11,8 +12,8 @@ Usage:
   synod chaos latency <from-dc> <to-dc> <ms> [--jitter <ms>] [--both]  one-way latency (both with --both)
   synod chaos loss <from-dc> <to-dc> <probability>            drop a share of messages on a link
   synod chaos isolate <node>                                  cut one node off from everyone
-  synod chaos heal                                            remove every fault
-  synod chaos show                                            print the current fault picture
+  synod chaos heal                                            remove every fault (clock faults too)
+  synod chaos show                                            print the current fault picture and clock faults
 
 Options:
   --data-dir <dir>   a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
@@ -77,7 +78,10 @@ export async function runChaos(argv: string[]): Promise<void> {
   try {
     const next = nextChaos(bus.chaos, positional, opts);
     if (next) await bus.publishChaos(next);
-    process.stdout.write(JSON.stringify(next ?? bus.chaos, null, 2) + '\n');
+    if (positional[0] === 'heal') await healClocks(bus);
+    // Clock faults are not part of the versioned picture: every process reports its own.
+    const clockFaults = positional[0] === 'show' ? await collectClockFaults(bus) : undefined;
+    process.stdout.write(JSON.stringify({ ...(next ?? bus.chaos), ...(clockFaults ? { clockFaults } : {}) }, null, 2) + '\n');
   } finally {
     await bus.close();
   }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { clockFaultFrom, isClockChaos } from './clock-chaos.js';
+import { faultReaches } from '@synod/truetime';
+import { clockFaultFrom, isClockChaos, targetFault } from './clock-chaos.js';
 
 // The commands themselves (timemaster, clock-node, chaos skew) run as processes in test/truetime.
 describe('synod chaos skew|drift', () => {
@@ -12,5 +13,16 @@ describe('synod chaos skew|drift', () => {
     expect(() => clockFaultFrom(['skew', 'n1'])).toThrow(/<ms>/);
     expect(() => clockFaultFrom(['drift', 'n1', '9e9'])).toThrow(/<ppm>/);
     expect(() => clockFaultFrom(['skew', 'Bad Node', '1'])).toThrow(/<node>/);
+  });
+
+  it("'*' leaves the time masters alone unless --masters; a master applies only faults naming it or '**'", () => {
+    expect(targetFault({ node: '*', skewMs: 1 }, false)).toEqual({ node: '*', skewMs: 1 });
+    expect(targetFault({ node: '*', skewMs: 1 }, true)).toEqual({ node: '**', skewMs: 1 });
+    expect(targetFault({ node: 'tm-a', skewMs: 1 }, true)).toEqual({ node: 'tm-a', skewMs: 1 });
+    expect(faultReaches('*', 'tm-a', true)).toBe(false);
+    expect(faultReaches('*', 'n1', false)).toBe(true);
+    expect(faultReaches('**', 'tm-a', true)).toBe(true);
+    expect(faultReaches('tm-a', 'tm-a', true)).toBe(true);
+    expect(faultReaches('?', 'n1', false)).toBe(false);
   });
 });

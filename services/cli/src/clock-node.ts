@@ -10,7 +10,7 @@
 import { z } from 'zod';
 import { createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { connectBus } from '@synod/transport';
-import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, timeSyncFlags } from '@synod/truetime';
+import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, monotonicClock, timeSyncFlags } from '@synod/truetime';
 
 export const CLOCK_NODE_HELP = `synod clock-node — one process running the TrueTime sync daemon
 
@@ -42,7 +42,7 @@ export async function runClockNode(argv: string[]): Promise<void> {
   const clock = new SkewedClock(systemClock, { skewUs: cfg.clockSkewMs * 1000, driftPpm: cfg.clockDriftPpm });
   let faults = 0;
   handleClockFaults(bus, clock, log, () => faults++);
-  const tt = new TrueTime(clock, syncConfigFrom(cfg));
+  const tt = new TrueTime(clock, syncConfigFrom(cfg), monotonicClock);
   const daemon = new TimeSyncDaemon({
     bus,
     truetime: tt,

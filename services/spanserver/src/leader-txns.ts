@@ -61,6 +61,11 @@ export class LeaderTxns {
 
   constructor(private readonly ctx: LeaderContext) {}
 
+  /** No timestamp this leader assigns is at or below `ts` (the persisted high-water mark). */
+  floorTimestamps(ts: number): void {
+    this.oracle.observe(ts);
+  }
+
   async read(ref: TxnRef, keys: string[]): Promise<{ values: Array<{ key: string; value?: unknown; ts?: number }>; epoch: string }> {
     const epoch = await this.leadership();
     for (const k of keys) this.checkKey(k);

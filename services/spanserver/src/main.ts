@@ -10,7 +10,7 @@ import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
 import { connectBus, type Bus } from '@synod/transport';
-import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, timeSyncFlags } from '@synod/truetime';
+import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, monotonicClock, timeSyncFlags } from '@synod/truetime';
 import { Spanserver } from './spanserver.js';
 import { LocalTrueTime, type TimeSource } from './time-source.js';
 
@@ -80,7 +80,7 @@ async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnT
   if (cfg.truetime === 'local') return { tt: new LocalTrueTime(cfg.epsilonMs * 1000) };
   const clock = new SkewedClock(systemClock, { skewUs: cfg.clockSkewMs * 1000, driftPpm: cfg.clockDriftPpm });
   handleClockFaults(bus, clock, log);
-  const tt = new TrueTime(clock, syncConfigFrom(cfg));
+  const tt = new TrueTime(clock, syncConfigFrom(cfg), monotonicClock);
   const daemon = new TimeSyncDaemon({ bus, truetime: tt, masterDcs: cfg.masterDcs, masterNodes: cfg.masterNodes, syncIntervalMs: cfg.syncIntervalMs, requestTimeoutMs: cfg.requestTimeoutMs, logger: log });
   await daemon.start();
   if (!cfg.clockEvidence) return { tt, daemon };

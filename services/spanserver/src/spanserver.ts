@@ -27,6 +27,8 @@ export interface SpanserverOptions {
   /** Versions older than this are garbage-collected (keeping the newest below); reads older get SNAPSHOT_TOO_OLD. */
   gcRetentionMs?: number;
   gcIntervalMs?: number;
+  /** How often the time high-water mark is persisted (default 1 s). */
+  timeMarkIntervalMs?: number;
   /**
    * Compact each split's log every this many applied entries (default 1,000; 0 turns compaction
    * off). The on-disk log of a split then stays below 2 × this + the Paxos window (64), see
@@ -71,6 +73,9 @@ export class Spanserver {
   private readonly splits = new Map<string, HostedSplit>();
   private ticker: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
+  private markTimer: NodeJS.Timeout | undefined;
+  /** The persisted time high-water mark as of start-up (docs/spanserver.md, "Time high-water mark"). */
+  startMark: { issuedUs: number; gcHorizonUs: number } = { issuedUs: 0, gcHorizonUs: 0 };
 
   constructor(private readonly opts: SpanserverOptions) {}
 
@@ -178,12 +183,34 @@ export class Spanserver {
     });
     bus.on('kv.snapshot', (env) => this.snapshotRead(env).then((r) => this.acknowledge(r)));
     bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
-    // Version GC. The horizon is not stored: after a restart it is set at once to now − retention,
-    // which is at or above any horizon an earlier run used, so no read sees half-collected history.
+    // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
+    // or served before, and a GC horizon no lower than one already applied, whatever the clock
+    // says now (it may have moved back, or this start-up may precede the first sync).
+    const mark = (this.startMark = storage.timeMark());
+    for (const s of this.splits.values()) s.txns.floorTimestamps(mark.issuedUs);
+    if (mark.gcHorizonUs > 0) await storage.mvcc.gc(mark.gcHorizonUs);
+    const behind = mark.issuedUs - this.opts.tt.now().latest;
+    if (mark.issuedUs > 0 && behind > 0)
+      this.opts.logger?.warn({ issuedUs: mark.issuedUs, behindUs: behind }, 'TrueTime is behind the persisted high-water mark (a clock moved back): timestamps continue above the mark and commits wait until TrueTime passes it');
+    const saveMark = () => {
+      if (!this.opts.tt.isServing()) return;
+      let issuedUs = this.opts.tt.now().latest;
+      for (const s of this.splits.values()) issuedUs = Math.max(issuedUs, s.state.maxApplied);
+      void storage.raiseTimeMark({ issuedUs: Math.floor(issuedUs) }).catch((err) => this.opts.logger?.error({ err }, 'persisting the time high-water mark failed'));
+    };
+    this.markTimer = setInterval(saveMark, this.opts.timeMarkIntervalMs ?? 1_000);
+    // Version GC, only while TrueTime is within bounds (a clock out of bounds must not move the
+    // horizon). The horizon is persisted in the high-water mark and restored above, so neither a
+    // restart nor a clock that moved back lowers it below what was collected.
     const retentionUs = (this.opts.gcRetentionMs ?? 3_600_000) * 1000;
     const collect = () => {
+      if (!this.opts.tt.isServing()) return;
       const horizon = Math.floor(this.opts.tt.now().earliest - retentionUs);
-      if (horizon > 0) void storage.mvcc.gc(horizon).catch((err) => this.opts.logger?.error({ err }, 'version GC failed'));
+      if (horizon > 0)
+        void storage.mvcc
+          .gc(horizon)
+          .then(() => storage.raiseTimeMark({ gcHorizonUs: horizon }))
+          .catch((err) => this.opts.logger?.error({ err }, 'version GC failed'));
     };
     collect();
     this.gcTimer = setInterval(collect, this.opts.gcIntervalMs ?? 60_000);
@@ -223,6 +250,7 @@ export class Spanserver {
   async close(): Promise<void> {
     clearInterval(this.ticker);
     clearInterval(this.gcTimer);
+    clearInterval(this.markTimer);
   }
 
   /**

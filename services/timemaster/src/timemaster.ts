@@ -16,7 +16,7 @@
 import { z } from 'zod';
 import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { connectBus } from '@synod/transport';
-import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, referenceAnswer, serveTimeMaster, systemClock, type TTInterval } from '@synod/truetime';
+import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, referenceAnswer, serveTimeMaster, systemClock, monotonicClock, type TTInterval } from '@synod/truetime';
 
 export const TIMEMASTER_HELP = `synod timemaster — a time master for the TrueTime daemons of a DC
 
@@ -58,7 +58,7 @@ export async function runTimemaster(argv: string[]): Promise<void> {
   const log = createLogger({ service: 'timemaster', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
   const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
   const clock = new SkewedClock(systemClock, { skewUs: cfg.clockSkewMs * 1000, driftPpm: cfg.clockDriftPpm });
-  handleClockFaults(bus, clock, log);
+  handleClockFaults(bus, clock, log, undefined, { timeMaster: true });
 
   let answer: () => TTInterval | undefined;
   let daemon: TimeSyncDaemon | undefined;
@@ -72,10 +72,10 @@ export async function runTimemaster(argv: string[]): Promise<void> {
       maxRttUs: Math.ceil(cfg.requestTimeoutMs * 1000 * (1 + cfg.driftBoundPpm / 1e6)),
       // A master keeps answering as its ε grows; the daemons weigh its width.
       maxEpsilonUs: Number.MAX_SAFE_INTEGER,
-    });
+    }, monotonicClock);
     // Set when installed: from the host clock with the stated uncertainty.
     const now = clock.nowUs();
-    t.sync.anchorAt(now, { earliest: now - cfg.uncertaintyUs, latest: now + cfg.uncertaintyUs });
+    t.anchorNow({ earliest: now - cfg.uncertaintyUs, latest: now + cfg.uncertaintyUs });
     tt = t;
     if (cfg.referenceDcs.length > 0) {
       daemon = new TimeSyncDaemon({ bus, truetime: t, masterDcs: cfg.referenceDcs, syncIntervalMs: cfg.syncIntervalMs, requestTimeoutMs: cfg.requestTimeoutMs, logger: log });

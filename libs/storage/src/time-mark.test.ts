@@ -1,0 +1,23 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { openStorage } from './storage.js';
+import { tempDir } from './test-helpers.js';
+
+const dirs: Array<() => void> = [];
+afterEach(() => dirs.splice(0).forEach((r) => r()));
+
+describe('time high-water mark', () => {
+  it('is zero at first, only rises, and survives a reopen', async () => {
+    const dir = tempDir();
+    dirs.push(dir.remove);
+    const s = openStorage({ path: dir.path, fsync: false });
+    expect(s.timeMark()).toEqual({ issuedUs: 0, gcHorizonUs: 0 });
+    await s.raiseTimeMark({ issuedUs: 2_000, gcHorizonUs: 500 });
+    await s.raiseTimeMark({ issuedUs: 1_000 }); // a clock that moved back does not lower it
+    await s.raiseTimeMark({ gcHorizonUs: 400 });
+    expect(s.timeMark()).toEqual({ issuedUs: 2_000, gcHorizonUs: 500 });
+    await s.close();
+    const again = openStorage({ path: dir.path, fsync: false });
+    expect(again.timeMark()).toEqual({ issuedUs: 2_000, gcHorizonUs: 500 });
+    await again.close();
+  });
+});

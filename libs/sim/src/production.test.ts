@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { scenarioOptions } from './options.js';
 import { longRunOptions, runSimulation } from './simulation.js';
-import { timed } from './testing/timed.js';
+import { timed } from './timed.fixture.js';
 
 const MIX_BUDGET_MS = 60_000; // idle 2.4 s, both cores busy 6.2 s (16.4 s at load average 20)
 const LONG_RUN_BUDGET_MS = 90_000; // idle 3.1 s, both cores busy 13.9 s (19.3 s at load average 20)

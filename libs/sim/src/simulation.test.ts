@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { runSimulation } from './simulation.js';
-import { timed } from './testing/timed.js';
+import { timed } from './timed.fixture.js';
 
 const DETERMINISM_BUDGET_MS = 10_000; // idle 0.8 s, both cores busy 1.1 s
 const FIFTY_SEEDS_BUDGET_MS = 30_000; // idle 3.7 s, both cores busy 4.6 s

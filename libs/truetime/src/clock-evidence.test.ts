@@ -4,27 +4,17 @@
  * sync, and only the masters' verdict stops a node: a healthy one told by a peer that its clock
  * is wrong resyncs and keeps serving.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Metrics } from '@synod/config';
-import { Bus, MemoryHub } from '@synod/transport';
+import { describe, expect, it } from 'vitest';
+import { MemoryHub } from '@synod/transport';
 import { SkewedClock } from './clock.js';
 import { TimeSyncDaemon } from './daemon.js';
 import { handleClockFaults } from './faults.js';
 import { referenceAnswer, serveTimeMaster } from './master.js';
 import { systemClock } from './system-clock.js';
 import { TrueTime } from './truetime.js';
+import { memoryBuses } from './memory-buses.fixture.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function bus(hub: MemoryHub, nodeId: string, dc: string): Promise<Bus> {
-  const b = new Bus(hub.wire(), { nodeId, dc, metrics: new Metrics() });
-  await b.start();
-  cleanups.push(() => b.close());
-  return b;
-}
+const { bus, cleanup } = memoryBuses();
 
 /** A node as a spanserver wires it: a sync interval far beyond the test, stamping and resync on evidence. */
 async function node(hub: MemoryHub, id: string, dc: string) {
@@ -34,7 +24,7 @@ async function node(hub: MemoryHub, id: string, dc: string) {
   const tt = new TrueTime(clock, { maxEpsilonUs: 20_000, maxRttUs: 200_000 });
   const daemon = new TimeSyncDaemon({ bus: b, truetime: tt, masterDcs: ['dc-a', 'dc-b', 'dc-c'], syncIntervalMs: 600_000, requestTimeoutMs: 200 });
   await daemon.start();
-  cleanups.push(() => daemon.stop());
+  cleanup(() => daemon.stop());
   b.useClock({ now: () => (tt.isServing() ? tt.now() : null), onEvidence: (e) => void daemon.resyncNow(`${e.side} ${e.from}`) });
   return { bus: b, tt, daemon, clock };
 }

@@ -1,9 +1,8 @@
 /**
  * The daemon and time masters end to end over the in-memory bus: real timers, short intervals.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { Metrics } from '@synod/config';
-import { Bus, MemoryHub, chaos } from '@synod/transport';
+import { describe, expect, it } from 'vitest';
+import { MemoryHub, chaos } from '@synod/transport';
 import { SkewedClock } from './clock.js';
 import { TimeSyncDaemon } from './daemon.js';
 import { handleClockFaults } from './faults.js';
@@ -11,18 +10,9 @@ import { contains } from './interval.js';
 import { referenceAnswer, serveTimeMaster } from './master.js';
 import { systemClock } from './system-clock.js';
 import { TrueTime } from './truetime.js';
+import { memoryBuses } from './memory-buses.fixture.js';
 
-const cleanups: Array<() => unknown> = [];
-afterEach(async () => {
-  for (const c of cleanups.splice(0).reverse()) await c();
-});
-
-async function bus(hub: MemoryHub, nodeId: string, dc: string): Promise<Bus> {
-  const b = new Bus(hub.wire(), { nodeId, dc, metrics: new Metrics() });
-  await b.start();
-  cleanups.push(() => b.close());
-  return b;
-}
+const { bus, cleanup } = memoryBuses();
 
 async function reference(hub: MemoryHub, id: string, dc: string): Promise<SkewedClock> {
   const b = await bus(hub, id, dc);
@@ -39,7 +29,7 @@ async function node(hub: MemoryHub, id: string, dc: string, syncIntervalMs = 40)
   const tt = new TrueTime(clock, { maxEpsilonUs: 20_000, maxRttUs: 200_000 });
   const daemon = new TimeSyncDaemon({ bus: b, truetime: tt, masterDcs: ['dc-a', 'dc-b', 'dc-c'], syncIntervalMs, requestTimeoutMs: 200 });
   await daemon.start();
-  cleanups.push(() => daemon.stop());
+  cleanup(() => daemon.stop());
   return { bus: b, tt, daemon, clock };
 }
 
@@ -101,7 +91,7 @@ describe('TimeSyncDaemon with time masters on the bus', () => {
     const tt = new TrueTime(new SkewedClock(systemClock, { driftPpm: 5 }), { driftBoundPpm: 10, maxLiars: 0 });
     const d = new TimeSyncDaemon({ bus: b, truetime: tt, masterDcs: ['dc-a'], syncIntervalMs: 60_000, requestTimeoutMs: 200 });
     await d.start();
-    cleanups.push(() => d.stop());
+    cleanup(() => d.stop());
     await serveTimeMaster(b, 'drifting', () => (tt.sync.synced ? tt.now() : undefined));
     const client = await bus(hub, 'c', 'dc-c');
     const ask = async () => (await client.requestSubject('synod.timemaster.dc-b', 'time.get', {})).body as { earliest: number; latest: number; master: string };

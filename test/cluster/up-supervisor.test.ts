@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { EXIT_DATA_DIR_LOCKED, LOCK_FILE, synodCommand } from '@synod/cli';
-import { startNatsServer } from '@synod/natsd';
+import { processAlive, startNatsServer } from '@synod/natsd';
 import { waitFor } from './helpers.js';
 
 const say = (s: string) => console.log(`up-supervisor: ${s}`);
@@ -65,14 +65,7 @@ async function waitExit(p: Proc, what: string, timeoutMs: number) {
   return await waitFor(what, timeoutMs, () => (p.child.exitCode !== null || p.child.signalCode !== null ? { code: p.child.exitCode, signal: p.child.signalCode } : undefined));
 }
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 /** Pids of processes whose command line mentions `text` (Linux /proc). */
 function pidsMentioning(text: string): number[] {

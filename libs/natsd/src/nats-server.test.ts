@@ -4,15 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { NatsServerMissingError, findNatsServer } from './find-binary.js';
 import { NatsServerStartError, startNatsServer } from './nats-server.js';
+import { processAlive } from './process-alive.js';
 
-const alive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+const alive = processAlive;
 
 describe('nats-server harness', () => {
   it('starts on a free loopback port, accepts connections, and stops leaving no process', async () => {

@@ -1,5 +1,6 @@
 import { closeSync, linkSync, openSync, readFileSync, renameSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { processAlive } from '@synod/natsd';
 
 export const LOCK_FILE = 'up.lock';
 /** The exit code of `synod up` when its data directory is locked by a running `synod up`. */
@@ -28,16 +29,7 @@ export interface DataDirLock {
   release(): void;
 }
 
-const isAlive = (pid: number): boolean => {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: it exists, owned by someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-};
+
 
 const readPid = (path: string): number | undefined => {
   try {
@@ -88,7 +80,7 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
       }
       throw new DataDirLockedError(dataDir, 0);
     }
-    if (holder !== pid && isAlive(holder)) throw new DataDirLockedError(dataDir, holder);
+    if (holder !== pid && processAlive(holder)) throw new DataDirLockedError(dataDir, holder);
     // Stale. Move it aside under a name only we use, so of two processes taking it over at once
     // only one removes it; if what we moved is not the stale lock we read, it is a fresh one: put it back.
     const aside = `${path}.stale-${pid}`;
@@ -99,7 +91,7 @@ export function lockDataDir(dataDir: string, pid = process.pid): DataDirLock {
       throw err;
     }
     const moved = readPid(aside);
-    if (moved !== holder && moved !== undefined && isAlive(moved)) {
+    if (moved !== holder && moved !== undefined && processAlive(moved)) {
       try {
         linkSync(aside, path);
       } catch {

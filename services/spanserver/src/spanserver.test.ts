@@ -3,12 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SynodClient } from '@synod/client';
-import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
-import { openStorage } from '@synod/storage';
-import { Bus, MemoryHub } from '@synod/transport';
-import { Spanserver } from './spanserver.js';
-import { LocalTrueTime } from './time-source.js';
+import { MemoryHub } from '@synod/transport';
+import { startInMemoryClient, startInMemoryNode } from './in-memory-node.fixture.js';
 
 const NODES = [
   { id: 'n1', dc: 'dc-a' },
@@ -23,24 +20,10 @@ let client: SynodClient;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'synod-spanserver-'));
-  for (const n of NODES) {
-    const bus = new Bus(hub.wire(), { nodeId: n.id, dc: n.dc });
-    await bus.start();
-    const storage = openStorage({ path: join(dir, n.id), fsync: false });
-    const host = new PaxosHost({ bus, storage, tickMs: 5 });
-    const server = new Spanserver({ nodeId: n.id, dc: n.dc, bus, storage, host, tt: new LocalTrueTime(1_000), rangeMap, heartbeatMs: 50, electionTimeoutMs: 500 });
-    await server.start();
-    stops.push(async () => {
-      await server.close();
-      await host.close();
-      await bus.close();
-      await storage.close();
-    });
-  }
-  const cbus = new Bus(hub.wire(), { nodeId: 'client-1', dc: 'dc-b' });
-  await cbus.start();
-  stops.push(() => cbus.close());
-  client = new SynodClient(cbus, rangeMap);
+  for (const n of NODES) stops.push((await startInMemoryNode(hub, { ...n, path: join(dir, n.id), rangeMap })).stop);
+  const c = await startInMemoryClient(hub, 'client-1', 'dc-b', rangeMap);
+  stops.push(c.close);
+  client = c.client;
 }, 30_000);
 
 afterAll(async () => {

@@ -5,10 +5,10 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { SynodClient } from '@synod/client';
 import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
-import { openStorage, type Storage } from '@synod/storage';
+import { type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { Spanserver } from './spanserver.js';
-import { LocalTrueTime } from './time-source.js';
+import { startInMemoryNode } from './in-memory-node.fixture.js';
 
 // Bounded split logs: compaction with the MVCC keyspace as the snapshot, restart at the applied
 // index, snapshot transfer to a replica behind the compaction point, server-side limits.
@@ -46,24 +46,16 @@ function cluster() {
   const fatal: unknown[] = [];
   const start = async (id: string): Promise<Node> => {
     const dc = NODES.find((n) => n.id === id)!.dc;
-    const bus = new Bus(hub.wire(), { nodeId: id, dc });
-    await bus.start();
-    const storage = openStorage({ path: join(dir, id), fsync: false });
-    const host = new PaxosHost({ bus, storage, tickMs: 5, onFatal: (e) => fatal.push(e) });
-    const server = new Spanserver({ nodeId: id, dc, bus, storage, host, tt: new LocalTrueTime(1_000), rangeMap, heartbeatMs: 50, electionTimeoutMs: 500, snapshotIntervalEntries: INTERVAL, snapshotChunkChars: 16 * 1024, onFatal: (e) => fatal.push(e) });
-    await server.start();
+    const started = await startInMemoryNode(
+      hub,
+      { id, dc, path: join(dir, id), rangeMap },
+      { server: { snapshotIntervalEntries: INTERVAL, snapshotChunkChars: 16 * 1024 }, onFatal: (e) => fatal.push(e) },
+    );
     const node: Node = {
-      id,
-      server,
-      host,
-      storage,
-      bus,
+      ...started,
       stop: async () => {
         running.delete(id);
-        await server.close();
-        await host.close();
-        await bus.close();
-        await storage.close();
+        await started.stop();
       },
     };
     running.set(id, node);

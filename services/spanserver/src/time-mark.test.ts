@@ -7,13 +7,10 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, expect, it } from 'vitest';
-import { SynodClient } from '@synod/client';
-import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
-import { Bus, MemoryHub } from '@synod/transport';
-import { Spanserver } from './spanserver.js';
-import { LocalTrueTime } from './time-source.js';
+import { MemoryHub } from '@synod/transport';
+import { startInMemoryClient, startInMemoryNode } from './in-memory-node.fixture.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'synod-timemark-'));
 const stops: Array<() => Promise<void>> = [];
@@ -34,22 +31,10 @@ it('a restart behind the persisted mark issues timestamps above it, and the pers
   await seed.raiseTimeMark({ issuedUs: markUs, gcHorizonUs: horizonUs });
   await seed.close();
 
-  const bus = new Bus(hub.wire(), { nodeId: 'n1', dc: 'dc-a' });
-  await bus.start();
-  const storage = openStorage({ path, fsync: false });
-  const host = new PaxosHost({ bus, storage, tickMs: 5 });
-  const server = new Spanserver({ nodeId: 'n1', dc: 'dc-a', bus, storage, host, tt: new LocalTrueTime(1_000), rangeMap, heartbeatMs: 50, electionTimeoutMs: 500, timeMarkIntervalMs: 50 });
-  await server.start();
-  stops.push(async () => {
-    await server.close();
-    await host.close();
-    await bus.close();
-    await storage.close();
-  });
-  const cbus = new Bus(hub.wire(), { nodeId: 'c1', dc: 'dc-a' });
-  await cbus.start();
-  stops.push(() => cbus.close());
-  const client = new SynodClient(cbus, rangeMap);
+  const node = await startInMemoryNode(hub, { id: 'n1', dc: 'dc-a', path, rangeMap }, { server: { timeMarkIntervalMs: 50 } });
+  stops.push(node.stop);
+  const { client, close } = await startInMemoryClient(hub, 'c1', 'dc-a', rangeMap);
+  stops.push(close);
 
   // The first commit goes above the mark: the lease cannot cover a timestamp that far ahead, so
   // it is refused (and retried) until TrueTime gets close enough; it never lands below the mark.
@@ -69,5 +54,5 @@ it('a restart behind the persisted mark issues timestamps above it, and the pers
   await expect(client.get('k', { ts: horizonUs - 60_000_000 })).rejects.toMatchObject({ code: 'SNAPSHOT_TOO_OLD' });
   // The mark keeps rising while the node serves.
   await new Promise((r) => setTimeout(r, 200));
-  expect(storage.timeMark().issuedUs).toBeGreaterThanOrEqual(ts);
+  expect(node.storage.timeMark().issuedUs).toBeGreaterThanOrEqual(ts);
 }, 30_000);

@@ -29,8 +29,6 @@ export interface DataDirLock {
   release(): void;
 }
 
-
-
 const readPid = (path: string): number | undefined => {
   try {
     const n = Number.parseInt(readFileSync(path, 'utf8').trim(), 10);

@@ -1,0 +1,174 @@
+/**
+ * The vocabulary of the split transaction core (SplitTxnCore, docs/transactions.md): what goes in,
+ * what comes out. The core is sans-I/O: the shell (services/spanserver in production, the span
+ * simulation in libs/sim) feeds it inputs with the time they happen at and carries out its outputs.
+ */
+import type { TxnRef } from './lock-table.js';
+
+/** A Paxos ballot, the epoch of one leadership (same shape as @synod/paxos's Ballot). */
+export interface EpochBallot {
+  round: number;
+  node: string;
+}
+
+/** A TrueTime interval, integer µs. True time is inside it while the clock is serving. */
+export interface TTNow {
+  earliest: number;
+  latest: number;
+}
+
+/** The time an input happens at: TrueTime, whether the clock is within bounds, and the monotonic clock. */
+export interface CoreNow {
+  tt: TTNow;
+  /** The clock is synced and within its bounds: only then may timestamps be assigned or acknowledged. */
+  serving: boolean;
+  /** Monotonic µs (the same clock the Paxos replica's lease is measured on). Liveness timers use it. */
+  monoUs: number;
+}
+
+/** What the Paxos replica says about leadership, pushed whenever it may have changed. */
+export interface LeadershipView {
+  /** The ballot this replica leads with, or null when it does not lead. */
+  leading: EpochBallot | null;
+  leaderHint: string | null;
+  /** End of the lease on the monotonic clock (`Replica.leaseValidUntil`), or null without one. */
+  leaseEndMonoUs: number | null;
+  /** `Replica.canServeLocalRead`: leads under a lease and has applied everything of earlier terms. */
+  localReadOk: boolean;
+}
+
+export interface WriteOp {
+  key: string;
+  value?: unknown;
+  deleted?: boolean;
+}
+
+/** One version written by an applied commit. */
+export interface VersionOut {
+  key: string;
+  ts: number;
+  value?: unknown;
+  deleted?: boolean;
+}
+
+/** A transaction's decided outcome, replicated through the log (kept OUTCOME_RETENTION). */
+export type TxnOutcome = { committed: true; ts: number } | { committed: false; reason: string };
+
+/** What the split's Paxos log carries (validated by the shell with splitCommandSchema). */
+export type SplitCommandPayload =
+  | { t: 'commit'; txn: string; ts: number; writes: WriteOp[] }
+  /** No commit at or below `ts` follows this entry (epoch barriers, reads beyond the lease). */
+  | { t: 'closed'; ts: number }
+  /** Decides `txn` aborted unless it is already decided: a status lookup of an unknown transaction. */
+  | { t: 'abort'; txn: string };
+
+export interface SplitCommand {
+  id: string;
+  payload: SplitCommandPayload;
+}
+
+/** The header of the split's replicated state: resumes the core after the entry it was written with. */
+export interface SplitHeader {
+  maxAppliedTs: number;
+  lastCommitTs: number;
+}
+
+/** The MVCC store as the core reads it: only versions already durable are visible. */
+export interface MvccReader {
+  get(key: string, ts: number): { value: unknown; ts: number } | undefined;
+  scan(start: string, end: string, ts: number, limit: number): Array<{ key: string; value: unknown; ts: number }>;
+  /** Reads below this timestamp are refused (SNAPSHOT_TOO_OLD): versions there may be collected. */
+  gcHorizon(): number;
+}
+
+/** A leader's promise, carried outside the log: every commit at or below `ts` is at a slot below `appliedIndex`. */
+export interface ClosedTimestamp {
+  ballot: EpochBallot;
+  ts: number;
+  appliedIndex: number;
+}
+
+export type ReadMode = { ts: number } | { maxStalenessUs: number } | { strong: true };
+
+export type TxnRequest =
+  | { kind: 'read'; txn: TxnRef; keys: string[]; waitUs: number }
+  | { kind: 'commit'; txn: TxnRef; epoch?: string | undefined; readKeys: string[]; writes: WriteOp[]; waitUs: number }
+  | { kind: 'abort'; txnId: string }
+  | { kind: 'snapshot'; keys?: string[] | undefined; scan?: { start: string; end: string; limit: number } | undefined; mode: ReadMode; waitUs: number }
+  | { kind: 'status'; txnId: string; waitUs: number };
+
+export type TxnReplyBody =
+  | { kind: 'values'; values: Array<{ key: string; value?: unknown; ts?: number }>; ts?: number; epoch?: string }
+  | { kind: 'committed'; ts: number; commitWaitUs: number }
+  | { kind: 'ok' }
+  | { kind: 'status'; state: 'committed' | 'aborted' | 'pending'; ts?: number; reason?: string };
+
+export interface TxnError {
+  code: 'NOT_LEADER' | 'KEY_OUT_OF_RANGE' | 'TXN_ABORTED' | 'SNAPSHOT_TOO_OLD' | 'UNAVAILABLE' | 'INVALID_ARGUMENT' | 'TIMEOUT';
+  message: string;
+  hint?: Record<string, string | number>;
+}
+
+export type TxnOutput =
+  /** Propose these commands through the split's Paxos group. Report `proposalRejected` if they never entered the log. */
+  | { type: 'propose'; commands: SplitCommand[] }
+  | { type: 'reply'; reqId: number; body: TxnReplyBody }
+  | { type: 'error'; reqId: number; error: TxnError }
+  /** Send this closed timestamp to the other replicas of the split (no log entry, no fsync). */
+  | { type: 'closed'; closed: ClosedTimestamp };
+
+/** What `apply` hands the shell to write, in one storage transaction with the applied index. */
+export interface ApplyWrite {
+  versions: VersionOut[];
+  header: SplitHeader;
+  /** Outcomes decided by this entry, and outcomes dropped from the table (retention), for the durable outcome table. */
+  outcomes: Array<[string, TxnOutcome]>;
+  forgotten: string[];
+}
+
+/**
+ * The deliberately broken variants of the core (teeth for the span simulation's checkers, see
+ * docs/transactions.md). Each switches off one safety mechanism; all false in production.
+ */
+export interface TxnBroken {
+  noCommitWait?: boolean;
+  noLeaseBound?: boolean;
+  noEpochBarrier?: boolean;
+  oracleIgnoresApplied?: boolean;
+  noReadLockCheck?: boolean;
+  noEpochCheck?: boolean;
+  noApplyTimeRule?: boolean;
+  tSafeFromApplied?: boolean;
+  /** The old lease-read rule: a leader's strong read at min(t_safe, now.earliest). */
+  oldLeaseRead?: boolean;
+}
+
+export const TXN_BROKEN_VARIANTS = [
+  'noCommitWait',
+  'noLeaseBound',
+  'noEpochBarrier',
+  'oracleIgnoresApplied',
+  'noReadLockCheck',
+  'noEpochCheck',
+  'noApplyTimeRule',
+  'tSafeFromApplied',
+  'oldLeaseRead',
+] as const satisfies ReadonlyArray<keyof TxnBroken>;
+
+/** Limits of the core's queues and tables (docs/limits.md). */
+export interface CoreLimits {
+  /** Transactions with locks or queued lock requests at one leader. */
+  maxActiveTxns: number;
+  /** Requests parked (waiting for a lock, t_safe, the epoch barrier, commit wait or an outcome). */
+  maxParkedRequests: number;
+  /** Decided outcomes kept for status lookups and idempotent retries (oldest dropped first). */
+  maxOutcomes: number;
+  /** Outcomes are kept at least this long (timestamp µs) after they were decided, unless over maxOutcomes. */
+  outcomeRetentionUs: number;
+  /** A transaction with no request for this long (monotonic µs) is aborted and its locks released. */
+  idleAbortUs: number;
+  /** How often an idle leader sends a closed timestamp to its followers (monotonic µs). */
+  closedIntervalUs: number;
+  /** Closed timestamps a follower keeps while it has not applied up to their index. */
+  maxPendingClosed: number;
+}

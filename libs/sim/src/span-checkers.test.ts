@@ -1,0 +1,216 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ackedAppliedOnce,
+  bankConserved,
+  checkSpanHistory,
+  realTimeOrder,
+  snapshotExact,
+  strictSerializability,
+  tSafeNotAhead,
+} from './span/checkers.js';
+import { emptyHistory, type GroundCommit, type RoRecord, type RwRecord, type SpanHistory } from './span/history.js';
+
+/**
+ * Synthetic histories for each span checker: a correct history passes every checker, and one
+ * deliberate defect per case makes the named checker fail.
+ */
+
+const commit = (txn: string, split: string, ts: number, slot: number, writes: Array<[string, unknown]>): GroundCommit => ({
+  txn,
+  split,
+  ts,
+  slot,
+  writes: writes.map(([key, value]) => ({ key, value })),
+});
+
+const rw = (id: string, split: string, invokeUs: number, reads: Array<[string, unknown]>, writes: Array<[string, unknown]>, outcome: RwRecord['outcome']): RwRecord => ({
+  id,
+  client: 'c1',
+  split,
+  invokeUs,
+  reads: reads.map(([key, value]) => ({ key, value })),
+  writes: writes.map(([key, value]) => ({ key, value })),
+  outcome,
+});
+
+const ro = (id: string, mode: RoRecord['mode'], invokeUs: number, ackUs: number, ts: number, reads: Array<[string, string, unknown]>): RoRecord => ({
+  id,
+  client: 'c2',
+  mode,
+  invokeUs,
+  ackUs,
+  ts,
+  reads: reads.map(([split, key, value]) => ({ split, key, value })),
+});
+
+/**
+ * A correct history over two splits: s0 holds accounts a0, a1 (initial 100 each) and a list
+ * l0; s1 holds a register r1. Every read agrees with the ground truth; replicas n1/n2 made each
+ * commit visible before reporting a t_safe covering it.
+ */
+function correct(): SpanHistory {
+  const h = emptyHistory({ initial: 100, accounts: { s0: ['k0/a0', 'k0/a1'] } });
+  h.commits.push(
+    commit('t1', 's0', 1_000, 1, [['k0/a0', 90], ['k0/a1', 110]]),
+    commit('t2', 's0', 2_000, 2, [['k0/l0', ['t2']]]),
+    commit('t3', 's1', 1_500, 1, [['k1/r1', 't3']]),
+    commit('t4', 's0', 3_000, 3, [['k0/l0', ['t2', 't4']]]),
+  );
+  h.rw.push(
+    rw('t1', 's0', 100, [['k0/a0', undefined], ['k0/a1', undefined]], [['k0/a0', 90], ['k0/a1', 110]], { state: 'committed', ts: 1_000, atUs: 1_200, via: 'reply' }),
+    rw('t2', 's0', 1_300, [['k0/l0', undefined]], [['k0/l0', ['t2']]], { state: 'committed', ts: 2_000, atUs: 2_100, via: 'status' }),
+    rw('t3', 's1', 900, [['k1/r1', undefined]], [['k1/r1', 't3']], { state: 'unknown' }),
+    rw('t4', 's0', 2_200, [['k0/l0', ['t2']]], [['k0/l0', ['t2', 't4']]], { state: 'committed', ts: 3_000, atUs: 3_100, via: 'reply' }),
+    // Aborted before the commit was sent; and one whose commit was refused.
+    rw('t5', 's1', 2_500, [['k1/r1', 't3']], [], { state: 'abandoned' }),
+    rw('t6', 's1', 2_600, [['k1/r1', 't3']], [['k1/r1', 't6']], { state: 'aborted', atUs: 2_700, via: 'reply', reason: 'wounded' }),
+  );
+  h.ro.push(
+    // Strong read over both splits after t1 and t3.
+    ro('r1', 'strong', 1_600, 1_700, 1_600, [['s0', 'k0/a0', 90], ['s0', 'k0/a1', 110], ['s1', 'k1/r1', 't3']]),
+    // A snapshot read in the past: the initial balances.
+    ro('r2', 'snapshot', 3_200, 3_300, 900, [['s0', 'k0/a0', undefined], ['s0', 'k0/a1', undefined], ['s0', 'k0/l0', undefined]]),
+    // Strong read after t4 was acknowledged, ts equal to an earlier strong read's is fine for RO→RO.
+    ro('r3', 'strong', 3_150, 3_400, 3_000, [['s0', 'k0/l0', ['t2', 't4']]]),
+    ro('r4', 'stale', 3_500, 3_600, 2_500, [['s0', 'k0/l0', ['t2']]]),
+  );
+  h.status.push({ txn: 't2', state: 'committed', ts: 2_000, atUs: 2_100 }, { txn: 't9', state: 'aborted', atUs: 4_000 });
+  h.visible.set('n1|s0', new Map([[1_000, 1_050], [2_000, 2_050], [3_000, 3_050]]));
+  h.visible.set('n2|s0', new Map([[1_000, 1_500], [2_000, 2_500]]));
+  h.tSafe.push(
+    { node: 'n1', split: 's0', atUs: 1_060, tSafe: 1_900 },
+    { node: 'n1', split: 's0', atUs: 3_060, tSafe: 3_500 },
+    { node: 'n2', split: 's0', atUs: 1_400, tSafe: 999 },
+    { node: 'n2', split: 's0', atUs: 2_600, tSafe: 2_999 },
+  );
+  return h;
+}
+
+describe('span checkers on synthetic histories', () => {
+  it('a correct history passes every checker', () => {
+    expect(checkSpanHistory(correct())).toEqual([]);
+  });
+
+  it('strictSerializability: a read-write transaction read a value older than the state below its ts (lost update)', () => {
+    const h = correct();
+    // t4 read the list before t2's append but committed after it.
+    h.rw[3]!.reads[0]!.value = undefined;
+    h.rw[3]!.writes[0]!.value = ['t4'];
+    h.commits[3]!.writes[0]!.value = ['t4'];
+    const v = strictSerializability(h);
+    expect(v.map((x) => x.checker)).toEqual(['strictSerializability']);
+    expect(v[0]!.detail).toContain('t4');
+  });
+
+  it('strictSerializability: applied writes differ from what the client sent', () => {
+    const h = correct();
+    h.commits[2]!.writes[0]!.value = 'other';
+    expect(strictSerializability(h).length).toBeGreaterThan(0);
+  });
+
+  it('strictSerializability: two transactions at one timestamp on one key', () => {
+    const h = correct();
+    h.commits.push(commit('t7', 's1', 1_500, 2, [['k1/r1', 't7']]));
+    expect(strictSerializability(h)[0]!.detail).toContain('one timestamp');
+  });
+
+  it('snapshotExact: a read missed a version at or below its timestamp', () => {
+    const h = correct();
+    h.ro[0]!.reads[2]!.value = undefined; // t3 at 1500 <= 1600
+    const v = snapshotExact(h);
+    expect(v).toHaveLength(1);
+    expect(v[0]!.detail).toContain('returned nothing');
+  });
+
+  it('snapshotExact: a read saw a version above its timestamp', () => {
+    const h = correct();
+    h.ro[3]!.reads[0]!.value = ['t2', 't4']; // t4 is at 3000 > 2500
+    expect(snapshotExact(h)[0]!.detail).toContain('ABOVE');
+  });
+
+  it('realTimeOrder: RW→RW, a transaction invoked after another was acknowledged got a lower ts', () => {
+    const h = correct();
+    // t3 (split s1) invoked at 1300, after t1 (ts 1000) was acked at 1200: give it ts 950.
+    h.rw[2]!.invokeUs = 1_300;
+    h.commits[2]!.ts = 950;
+    h.ro[0]!.ts = 1_600;
+    const v = realTimeOrder(h);
+    expect(v.some((x) => x.detail.startsWith('RW→RW'))).toBe(true);
+  });
+
+  it('realTimeOrder: RW→RO, a strong read after an acknowledged commit does not cover it', () => {
+    const h = correct();
+    h.ro[2]!.ts = 2_900; // t4 (ts 3000) acked at 3100, r3 invoked at 3150
+    h.ro[2]!.reads[0]!.value = ['t2'];
+    const v = realTimeOrder(h);
+    expect(v.map((x) => x.detail.slice(0, 5))).toContain('RW→RO');
+    expect(snapshotExact(h)).toEqual([]);
+  });
+
+  it('realTimeOrder: RO→RO, a strong read after another strong read went back in time', () => {
+    const h = correct();
+    h.ro.push(ro('r5', 'strong', 3_450, 3_500, 2_999, [['s0', 'k0/l0', ['t2']]]));
+    const v = realTimeOrder(h);
+    // r3 (ts 3000) was acknowledged at 3400, and so was t4 (ts 3000) at 3100.
+    expect(v.map((x) => x.detail.slice(0, 5)).sort()).toEqual(['RO→RO', 'RW→RO']);
+    // Bounded-staleness and snapshot reads are not held to real time.
+    h.ro[h.ro.length - 1]!.mode = 'stale';
+    expect(realTimeOrder(h)).toEqual([]);
+  });
+
+  it('realTimeOrder: RO→RW, a transaction invoked after a strong read got a ts at or below it', () => {
+    const h = correct();
+    // r1 (ts 1600) acked at 1700; t2 invoked at 1800 with ts 1600.
+    h.rw[1]!.invokeUs = 1_800;
+    h.commits[1]!.ts = 1_600;
+    h.rw[1]!.outcome = { state: 'unknown' };
+    h.status = [];
+    const v = realTimeOrder(h);
+    expect(v.some((x) => x.detail.startsWith('RO→RW'))).toBe(true);
+  });
+
+  it('tSafeNotAhead: a replica reported a t_safe covering a commit it had not made durable yet', () => {
+    const h = correct();
+    h.visible.get('n2|s0')!.set(2_000, 2_650); // became visible only after the 2_600 sample
+    const v = tSafeNotAhead(h);
+    expect(v).toHaveLength(1);
+    expect(v[0]!.detail).toContain('n2');
+    h.visible.get('n2|s0')!.delete(2_000);
+    expect(tSafeNotAhead(h)[0]!.detail).toContain('never');
+  });
+
+  it('ackedAppliedOnce: applied twice, acknowledged but never applied, acknowledged at another ts, aborted but applied, a wrong status', () => {
+    const twice = correct();
+    twice.commits.push(commit('t1', 's0', 4_000, 4, [['k0/a0', 90], ['k0/a1', 110]]));
+    expect(ackedAppliedOnce(twice)[0]!.detail).toContain('applied 2 times');
+
+    const lost = correct();
+    lost.commits.splice(3, 1);
+    expect(ackedAppliedOnce(lost)[0]!.detail).toContain('no replica ever applied');
+
+    const otherTs = correct();
+    otherTs.rw[0]!.outcome = { state: 'committed', ts: 1_001, atUs: 1_200, via: 'reply' };
+    expect(ackedAppliedOnce(otherTs)[0]!.detail).toContain('applied at 1000');
+
+    const abortedButApplied = correct();
+    abortedButApplied.rw[5]!.outcome = { state: 'aborted', atUs: 2_700, via: 'status', reason: 'aborted' };
+    abortedButApplied.commits.push(commit('t6', 's1', 2_800, 2, [['k1/r1', 't6']]));
+    expect(ackedAppliedOnce(abortedButApplied).map((x) => x.detail)).toEqual([expect.stringContaining('t6 aborted, but it was applied')]);
+
+    const wrongStatus = correct();
+    wrongStatus.status.push({ txn: 't4', state: 'aborted', atUs: 5_000 });
+    expect(ackedAppliedOnce(wrongStatus)).toHaveLength(1);
+  });
+
+  it('bankConserved: a snapshot of a split\'s accounts that does not sum to its total', () => {
+    const h = correct();
+    // A read that sees a0 after t1 but a1 before it (a torn snapshot).
+    h.ro.push(ro('r6', 'snapshot', 4_000, 4_100, 1_200, [['s0', 'k0/a0', 90], ['s0', 'k0/a1', 100]]));
+    const v = bankConserved(h);
+    expect(v).toHaveLength(1);
+    expect(v[0]!.detail).toContain('sum to 190');
+    // Reads of only some accounts are not checked.
+    h.ro[h.ro.length - 1]!.reads.pop();
+    expect(bankConserved(h)).toEqual([]);
+  });
+});

@@ -1,0 +1,307 @@
+import type { GroundCommit, SpanHistory, SpanViolation } from './history.js';
+
+/**
+ * The span simulation's checkers: pure functions of a recorded history (span/history.ts), each
+ * returning its violations. Times are true virtual time; ground truth is the applied log.
+ *
+ *  - strictSerializability: replaying the committed transactions in timestamp order, every
+ *    read-write transaction's reads equal the state just below its timestamp, and its applied
+ *    writes are the ones its client sent;
+ *  - snapshotExact: every lock-free read at `ts` returns exactly the newest version at or below
+ *    `ts` of each key (nothing above, nothing missing);
+ *  - realTimeOrder: an operation acknowledged before another was invoked has the lower
+ *    timestamp (RW→RW strictly, RW→RO ts_RO ≥ ts_RW, RO→RW strictly, RO→RO non-decreasing);
+ *  - tSafeNotAhead: every commit at or below a replica's reported t_safe was already durably
+ *    visible in that replica's MVCC store when it reported it;
+ *  - ackedAppliedOnce: each transaction is applied at most once; an acknowledged commit is in
+ *    the ground truth at the acknowledged timestamp, an abort (reply or status) is not in it,
+ *    and every status answer agrees with it;
+ *  - bankConserved: every lock-free read of all of a split's accounts sums to the split's total.
+ */
+
+const MAX_REPORTED = 5;
+
+/** Canonical JSON (sorted object keys): values are compared by content. */
+export function canonical(v: unknown): string {
+  if (v === undefined) return 'undefined';
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x !== null && typeof x === 'object' && !Array.isArray(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
+interface Version {
+  ts: number;
+  value: unknown;
+  txn: string;
+}
+
+/** The ground truth as versions per key, ascending by ts. */
+export class GroundState {
+  readonly byKey = new Map<string, Version[]>();
+  readonly byTxn = new Map<string, GroundCommit[]>();
+  /** (key, ts) written by two different transactions. */
+  readonly clashes: string[] = [];
+
+  constructor(commits: readonly GroundCommit[]) {
+    for (const c of commits) {
+      const list = this.byTxn.get(c.txn);
+      if (list) list.push(c);
+      else this.byTxn.set(c.txn, [c]);
+      for (const w of c.writes) {
+        let vs = this.byKey.get(w.key);
+        if (!vs) this.byKey.set(w.key, (vs = []));
+        vs.push({ ts: c.ts, value: w.deleted ? undefined : w.value, txn: c.txn });
+      }
+    }
+    for (const [key, vs] of this.byKey) {
+      vs.sort((a, b) => a.ts - b.ts);
+      for (let i = 1; i < vs.length; i++) if (vs[i]!.ts === vs[i - 1]!.ts && vs[i]!.txn !== vs[i - 1]!.txn) this.clashes.push(`${key}@${vs[i]!.ts}: ${vs[i - 1]!.txn} and ${vs[i]!.txn}`);
+    }
+  }
+
+  /** The newest version of `key` at or below `ts` (strictly below when `strict`). */
+  at(key: string, ts: number, strict = false): Version | undefined {
+    const vs = this.byKey.get(key);
+    if (!vs) return undefined;
+    let lo = 0;
+    let hi = vs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (strict ? vs[mid]!.ts < ts : vs[mid]!.ts <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo === 0 ? undefined : vs[lo - 1];
+  }
+
+  /** The version of `key` carrying `value`, if one was ever committed. */
+  find(key: string, value: unknown): Version | undefined {
+    const c = canonical(value);
+    return this.byKey.get(key)?.find((v) => canonical(v.value) === c);
+  }
+
+  commitOf(txn: string): GroundCommit | undefined {
+    return this.byTxn.get(txn)?.[0];
+  }
+}
+
+const describeVersion = (v: Version | undefined): string => (v ? `${canonical(v.value)} (${v.txn} at ${v.ts})` : 'nothing');
+
+class Collector {
+  readonly out: SpanViolation[] = [];
+  private suppressed = 0;
+  constructor(private readonly checker: string) {}
+  add(atUs: number, detail: string): void {
+    if (this.out.length < MAX_REPORTED) this.out.push({ checker: this.checker, detail, atUs });
+    else this.suppressed++;
+  }
+  done(): SpanViolation[] {
+    if (this.suppressed > 0 && this.out.length > 0) this.out[this.out.length - 1]!.detail += ` (and ${this.suppressed} more)`;
+    return this.out;
+  }
+}
+
+export function strictSerializability(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
+  const v = new Collector('strictSerializability');
+  for (const clash of state.clashes) v.add(0, `two transactions wrote one key at one timestamp: ${clash}`);
+  for (const rw of h.rw) {
+    const c = state.commitOf(rw.id);
+    if (!c) continue;
+    const atUs = rw.outcome.state === 'committed' || rw.outcome.state === 'aborted' ? rw.outcome.atUs : rw.invokeUs;
+    for (const r of rw.reads) {
+      const below = state.at(r.key, c.ts, true);
+      if (canonical(below?.value) !== canonical(r.value)) {
+        const seen = r.value === undefined ? undefined : state.find(r.key, r.value);
+        v.add(
+          atUs,
+          `${rw.id} (${rw.client}, split ${rw.split}) committed at ${c.ts} but read ${r.key}=${canonical(r.value)}${seen ? ` (${seen.txn} at ${seen.ts})` : ''}; the state just below ${c.ts} holds ${describeVersion(below)}`,
+        );
+      }
+    }
+    const sent = new Map(rw.writes.map((w) => [w.key, canonical(w.deleted ? undefined : w.value)]));
+    const applied = new Map(c.writes.map((w) => [w.key, canonical(w.deleted ? undefined : w.value)]));
+    const same = sent.size === applied.size && [...sent].every(([k, val]) => applied.get(k) === val);
+    if (!same) v.add(atUs, `${rw.id} applied writes ${JSON.stringify([...applied])} but its client sent ${JSON.stringify([...sent])}`);
+  }
+  return v.done();
+}
+
+export function snapshotExact(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
+  const v = new Collector('snapshotExact');
+  for (const ro of h.ro) {
+    for (const r of ro.reads) {
+      const want = state.at(r.key, ro.ts);
+      if (canonical(want?.value) === canonical(r.value)) continue;
+      const seen = r.value === undefined ? undefined : state.find(r.key, r.value);
+      const what = seen === undefined ? (r.value === undefined ? 'nothing' : `${canonical(r.value)}, never committed`) : `${canonical(r.value)} (${seen.txn} at ${seen.ts}${seen.ts > ro.ts ? ', ABOVE the read timestamp' : ''})`;
+      v.add(ro.ackUs, `${ro.mode} read ${ro.id} (${ro.client}) at ts ${ro.ts}, split ${r.split}: ${r.key} returned ${what}; the newest version at or below ${ro.ts} is ${describeVersion(want)}`);
+    }
+  }
+  return v.done();
+}
+
+interface Timed {
+  id: string;
+  kind: 'rw' | 'ro';
+  invokeUs: number;
+  ackUs: number;
+  ts: number;
+}
+
+export function realTimeOrder(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
+  const v = new Collector('realTimeOrder');
+  // Acknowledged operations: committed read-write transactions the client learnt of, strong reads.
+  const acked: Timed[] = [];
+  // Operations that must be ordered after what was acknowledged before their invocation.
+  const later: Timed[] = [];
+  for (const rw of h.rw) {
+    const c = state.commitOf(rw.id);
+    if (rw.outcome.state === 'committed') acked.push({ id: rw.id, kind: 'rw', invokeUs: rw.invokeUs, ackUs: rw.outcome.atUs, ts: rw.outcome.ts });
+    if (c) later.push({ id: rw.id, kind: 'rw', invokeUs: rw.invokeUs, ackUs: Number.POSITIVE_INFINITY, ts: c.ts });
+  }
+  for (const ro of h.ro) {
+    if (ro.mode !== 'strong') continue;
+    const t: Timed = { id: ro.id, kind: 'ro', invokeUs: ro.invokeUs, ackUs: ro.ackUs, ts: ro.ts };
+    acked.push(t);
+    later.push(t);
+  }
+  acked.sort((a, b) => a.ackUs - b.ackUs);
+  // Prefix maxima of the timestamps of RW and of RO operations acknowledged so far.
+  const bestRw: Array<Timed | undefined> = [];
+  const bestRo: Array<Timed | undefined> = [];
+  let rw: Timed | undefined;
+  let ro: Timed | undefined;
+  for (const a of acked) {
+    if (a.kind === 'rw' && (!rw || a.ts > rw.ts)) rw = a;
+    if (a.kind === 'ro' && (!ro || a.ts > ro.ts)) ro = a;
+    bestRw.push(rw);
+    bestRo.push(ro);
+  }
+  for (const b of later) {
+    // Operations acknowledged strictly before b was invoked: acked[0 .. n).
+    let lo = 0;
+    let hi = acked.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (acked[mid]!.ackUs < b.invokeUs) lo = mid + 1;
+      else hi = mid;
+    }
+    if (lo === 0) continue;
+    for (const a of [bestRw[lo - 1], bestRo[lo - 1]]) {
+      if (!a) continue;
+      // RO after RW or RO: it may share the timestamp. Anything else: strictly later.
+      const ok = b.kind === 'ro' ? b.ts >= a.ts : b.ts > a.ts;
+      if (!ok)
+        v.add(
+          b.invokeUs,
+          `${a.kind.toUpperCase()}→${b.kind.toUpperCase()}: ${a.id} was acknowledged at ${a.ackUs} with ts ${a.ts}, ${b.id} was invoked later at ${b.invokeUs} but has ts ${b.ts}`,
+        );
+    }
+  }
+  return v.done();
+}
+
+export function tSafeNotAhead(h: SpanHistory): SpanViolation[] {
+  const v = new Collector('tSafeNotAhead');
+  const commitsBySplit = new Map<string, GroundCommit[]>();
+  for (const c of h.commits) {
+    if (c.writes.length === 0) continue;
+    const list = commitsBySplit.get(c.split);
+    if (list) list.push(c);
+    else commitsBySplit.set(c.split, [c]);
+  }
+  const samplesBy = new Map<string, typeof h.tSafe>();
+  for (const s of h.tSafe) {
+    const k = `${s.node}|${s.split}`;
+    const list = samplesBy.get(k);
+    if (list) list.push(s);
+    else samplesBy.set(k, [s]);
+  }
+  for (const [k, samples] of samplesBy) {
+    samples.sort((a, b) => a.atUs - b.atUs);
+    const prefixMax: number[] = [];
+    let m = Number.NEGATIVE_INFINITY;
+    for (const s of samples) prefixMax.push((m = Math.max(m, s.tSafe)));
+    const split = samples[0]!.split;
+    const visible = h.visible.get(k) ?? new Map<number, number>();
+    for (const c of commitsBySplit.get(split) ?? []) {
+      // The first sample whose t_safe covers c.
+      let lo = 0;
+      let hi = samples.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (prefixMax[mid]! < c.ts) lo = mid + 1;
+        else hi = mid;
+      }
+      if (lo === samples.length) continue;
+      const s = samples[lo]!;
+      const seenAt = visible.get(c.ts);
+      if (seenAt === undefined || seenAt > s.atUs)
+        v.add(s.atUs, `${s.node} reported t_safe ${s.tSafe} for ${split} at ${s.atUs}, but ${c.txn} (ts ${c.ts}, slot ${c.slot}) was ${seenAt === undefined ? 'never' : `only at ${seenAt}`} durably visible there`);
+    }
+  }
+  return v.done();
+}
+
+export function ackedAppliedOnce(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
+  const v = new Collector('ackedAppliedOnce');
+  for (const [txn, cs] of state.byTxn)
+    if (cs.length > 1) v.add(0, `${txn} applied ${cs.length} times: ${cs.map((c) => `${c.split} slot ${c.slot} ts ${c.ts}`).join(', ')}`);
+  const check = (txn: string, atUs: number, what: string, told: { committed: boolean; ts?: number | undefined }): void => {
+    const c = state.commitOf(txn);
+    if (told.committed && !c) v.add(atUs, `${what}: ${txn} committed at ${told.ts}, but no replica ever applied it`);
+    else if (told.committed && c && c.ts !== told.ts) v.add(atUs, `${what}: ${txn} committed at ${told.ts}, but it was applied at ${c.ts}`);
+    else if (!told.committed && c) v.add(atUs, `${what}: ${txn} aborted, but it was applied at ${c.ts} (${c.split} slot ${c.slot})`);
+  };
+  for (const rw of h.rw) {
+    const o = rw.outcome;
+    if (o.state === 'committed') check(rw.id, o.atUs, `${rw.client} was told by ${o.via === 'reply' ? 'the commit reply' : 'a status lookup'}`, { committed: true, ts: o.ts });
+    else if (o.state === 'aborted') check(rw.id, o.atUs, `${rw.client} was told by ${o.via === 'reply' ? 'the commit reply' : 'a status lookup'} (${o.reason})`, { committed: false });
+  }
+  for (const s of h.status) check(s.txn, s.atUs, 'a status answer', { committed: s.state === 'committed', ts: s.ts });
+  return v.done();
+}
+
+export function bankConserved(h: SpanHistory): SpanViolation[] {
+  const v = new Collector('bankConserved');
+  const { initial, accounts } = h.bank;
+  for (const ro of h.ro) {
+    for (const [split, keys] of Object.entries(accounts)) {
+      const got = new Map<string, unknown>();
+      for (const r of ro.reads) if (r.split === split) got.set(r.key, r.value);
+      if (!keys.every((k) => got.has(k))) continue;
+      let sum = 0;
+      for (const k of keys) {
+        const val = got.get(k);
+        sum += typeof val === 'number' ? val : val === undefined ? initial : Number.NaN;
+      }
+      const total = initial * keys.length;
+      if (sum !== total) v.add(ro.ackUs, `${ro.mode} read ${ro.id} at ts ${ro.ts}: ${split}'s accounts sum to ${sum}, not ${total}: ${keys.map((k) => `${k}=${canonical(got.get(k))}`).join(' ')}`);
+    }
+  }
+  return v.done();
+}
+
+export const SPAN_CHECKERS = {
+  strictSerializability,
+  snapshotExact,
+  realTimeOrder,
+  tSafeNotAhead,
+  ackedAppliedOnce,
+  bankConserved,
+} as const;
+export type SpanCheckerName = keyof typeof SPAN_CHECKERS;
+
+/** Runs every checker; violations in checker order. */
+export function checkSpanHistory(h: SpanHistory): SpanViolation[] {
+  const state = new GroundState(h.commits);
+  return [
+    ...strictSerializability(h, state),
+    ...snapshotExact(h, state),
+    ...realTimeOrder(h, state),
+    ...tSafeNotAhead(h),
+    ...ackedAppliedOnce(h, state),
+    ...bankConserved(h),
+  ];
+}

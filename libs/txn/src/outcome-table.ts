@@ -1,9 +1,11 @@
-import type { TxnOutcome } from './core-types.js';
+import type { DecidedOutcome, TxnOutcome } from './core-types.js';
 
 interface Entry {
   outcome: TxnOutcome;
   /** The split's max applied timestamp when it was decided: identical on every replica. */
   decidedAtTs: number;
+  /** The log slot of the entry that decided it. */
+  slot: number;
   durable: boolean;
 }
 
@@ -33,8 +35,10 @@ export class OutcomeTable {
     return this.entries.get(txnId)?.durable === true;
   }
 
-  put(txnId: string, outcome: TxnOutcome, decidedAtTs: number): void {
-    this.entries.set(txnId, { outcome, decidedAtTs, durable: false });
+  /** Records a decision; returns it as stored. */
+  put(txnId: string, outcome: TxnOutcome, decidedAtTs: number, slot: number): DecidedOutcome {
+    this.entries.set(txnId, { outcome, decidedAtTs, slot, durable: false });
+    return { ...outcome, slot, at: decidedAtTs };
   }
 
   markDurable(txnId: string): void {
@@ -54,12 +58,18 @@ export class OutcomeTable {
   }
 
   /** Replaces the table with durable outcomes (a restart or an installed snapshot), oldest first. */
-  load(outcomes: Array<[string, TxnOutcome]>, decidedAtTs: number): void {
+  load(outcomes: ReadonlyArray<readonly [string, TxnOutcome & Partial<{ slot: number; at: number }>]>, fallbackAtTs: number): void {
     this.entries.clear();
-    for (const [id, outcome] of outcomes) this.entries.set(id, { outcome, decidedAtTs, durable: true });
+    for (const [id, o] of outcomes) {
+      const outcome: TxnOutcome = o.committed ? { committed: true, ts: o.ts } : { committed: false, reason: o.reason };
+      this.entries.set(id, { outcome, decidedAtTs: o.at ?? fallbackAtTs, slot: o.slot ?? 0, durable: true });
+    }
   }
 
-  export(): Array<[string, TxnOutcome]> {
-    return [...this.entries].map(([id, e]) => [id, e.outcome]);
+  /** The outcomes decided by entries below `index`, as a snapshot at `index` carries them. */
+  exportBelow(index: number): Array<[string, DecidedOutcome]> {
+    const out: Array<[string, DecidedOutcome]> = [];
+    for (const [id, e] of this.entries) if (e.slot < index) out.push([id, { ...e.outcome, slot: e.slot, at: e.decidedAtTs }]);
+    return out;
   }
 }

@@ -9,6 +9,7 @@ import type {
   ClosedTimestamp,
   CoreLimits,
   CoreNow,
+  DecidedOutcome,
   EpochBallot,
   LeadershipView,
   MvccReader,
@@ -38,6 +39,13 @@ export const DEFAULT_CORE_LIMITS: CoreLimits = {
   maxPendingClosed: 64,
 };
 
+/** Where a core starts: the durable header, applied index and outcome table. */
+export interface ResumeState {
+  header: SplitHeader;
+  appliedIndex: number;
+  outcomes: ReadonlyArray<readonly [string, TxnOutcome & Partial<{ slot: number; at: number }>]>;
+}
+
 export interface SplitTxnCoreOptions {
   splitId: string;
   range: { start: string; end: string };
@@ -45,7 +53,7 @@ export interface SplitTxnCoreOptions {
   reader: MvccReader;
   /** Unique per process run (or simulated incarnation): command ids are `${prefix}:${n}`. */
   commandPrefix: string;
-  resume?: { header: SplitHeader; appliedIndex: number; outcomes: Array<[string, TxnOutcome]> } | undefined;
+  resume?: ResumeState | undefined;
   /** The persisted time high-water mark: no timestamp at or below it is assigned. */
   floorTs?: number | undefined;
   limits?: Partial<CoreLimits> | undefined;
@@ -161,6 +169,11 @@ export class SplitTxnCore {
     return this.outcomes.get(txnId);
   }
 
+  /** The outcome table as a snapshot at `index` carries it. */
+  outcomesBelow(index: number): Array<[string, DecidedOutcome]> {
+    return this.outcomes.exportBelow(index);
+  }
+
   takeOutputs(): TxnOutput[] {
     const out = this.outputs;
     this.outputs = [];
@@ -226,7 +239,7 @@ export class SplitTxnCore {
     this.lastNow = now;
     const versions: VersionOut[] = [];
     const decided: string[] = [];
-    const outcomes: Array<[string, TxnOutcome]> = [];
+    const outcomes: Array<[string, DecidedOutcome]> = [];
     for (const cmd of entry.commands) {
       const c = validateSplitCommand(cmd.payload);
       decided.push(cmd.id);
@@ -245,8 +258,7 @@ export class SplitTxnCore {
         this.lastCommitTs = c.ts;
         outcome = { committed: true, ts: c.ts };
       }
-      this.outcomes.put(c.txn, outcome, this.maxAppliedTs);
-      outcomes.push([c.txn, outcome]);
+      outcomes.push([c.txn, this.outcomes.put(c.txn, outcome, this.maxAppliedTs, entry.slot)]);
     }
     const forgotten = this.outcomes.evict(this.maxAppliedTs);
     this.appliedIndex = entry.slot + 1;
@@ -270,7 +282,7 @@ export class SplitTxnCore {
     this.pump(now);
   }
 
-  restored(snap: { header: SplitHeader; appliedIndex: number; outcomes: Array<[string, TxnOutcome]> }, now: CoreNow): void {
+  restored(snap: ResumeState, now: CoreNow): void {
     this.lastNow = now;
     this.notDurable.length = 0;
     this.resumeFrom(snap);
@@ -746,7 +758,7 @@ export class SplitTxnCore {
     }
   }
 
-  private resumeFrom(s: { header: SplitHeader; appliedIndex: number; outcomes: Array<[string, TxnOutcome]> }): void {
+  private resumeFrom(s: ResumeState): void {
     this.maxAppliedTs = s.header.maxAppliedTs;
     this.lastCommitTs = s.header.lastCommitTs;
     this.durableTs = Math.max(this.durableTs, s.header.maxAppliedTs);

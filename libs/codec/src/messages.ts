@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { micros } from './bounds.js';
 import { errorBody } from './errors.js';
 import { kvMessageSchemas } from './kv-messages.js';
+import { txnMessageSchemas } from './txn-messages.js';
 import { paxosMessageSchema, proposeSchema, proposedSchema } from './paxos-messages.js';
 
 const dcName = z.string().min(1).max(63);
@@ -61,6 +62,7 @@ export const messageSchemas = {
   'paxos.propose': proposeSchema,
   'paxos.proposed': proposedSchema,
   ...kvMessageSchemas,
+  ...txnMessageSchemas,
   /** Ask a time master for its time (request on `<c>.timemaster.<dc>` or a master's inbox). */
   'time.get': z.object({}),
   'time.now': timeNowSchema,

@@ -54,6 +54,9 @@ export interface VersionOut {
 /** A transaction's decided outcome, replicated through the log (kept OUTCOME_RETENTION). */
 export type TxnOutcome = { committed: true; ts: number } | { committed: false; reason: string };
 
+/** An outcome as the table keeps and stores it: with the entry that decided it and the split's max applied timestamp then. */
+export type DecidedOutcome = TxnOutcome & { slot: number; at: number };
+
 /** What the split's Paxos log carries (validated by the shell with splitCommandSchema). */
 export type SplitCommandPayload =
   | { t: 'commit'; txn: string; ts: number; writes: WriteOp[] }
@@ -122,7 +125,7 @@ export interface ApplyWrite {
   versions: VersionOut[];
   header: SplitHeader;
   /** Outcomes decided by this entry, and outcomes dropped from the table (retention), for the durable outcome table. */
-  outcomes: Array<[string, TxnOutcome]>;
+  outcomes: Array<[string, DecidedOutcome]>;
   forgotten: string[];
 }
 

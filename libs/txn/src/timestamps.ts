@@ -17,6 +17,11 @@ export class TimestampOracle {
     return ts;
   }
 
+  /** Everything handed out or observed so far is at or below this. */
+  get floorTs(): number {
+    return this.floor;
+  }
+
   /** Raises the floor to `ts`: applied entries and closed timestamps from earlier leaders. */
   observe(ts: number): void {
     if (ts > this.floor) this.floor = ts;

@@ -1,0 +1,217 @@
+import { describe, expect, it } from 'vitest';
+import type { CoreNow, LeadershipView, MvccReader, TxnBroken, TxnOutput } from './core-types.js';
+import { SplitTxnCore } from './split-core.js';
+
+/** A one-replica shell: a log the test chooses when to apply, a store written when the test says it is durable. */
+class Harness {
+  mono = 1_000_000;
+  trueUs = 5_000_000;
+  epsilon = 1_000;
+  serving = true;
+  readonly versions = new Map<string, Array<{ ts: number; value: unknown }>>();
+  readonly log: Array<{ id: string; payload: unknown }> = [];
+  slot = 0;
+  outputs: TxnOutput[] = [];
+  leaseEnd: number | null = null;
+  core: SplitTxnCore;
+  private reqSeq = 0;
+
+  constructor(broken: TxnBroken = {}) {
+    const reader: MvccReader = {
+      get: (key, ts) => {
+        const v = (this.versions.get(key) ?? []).filter((x) => x.ts <= ts).sort((a, b) => b.ts - a.ts)[0];
+        return v ? { value: v.value, ts: v.ts } : undefined;
+      },
+      scan: () => [],
+      gcHorizon: () => 0,
+    };
+    this.core = new SplitTxnCore({ splitId: 's1', range: { start: '', end: '' }, self: 'n1', reader, commandPrefix: 'n1-x', broken });
+  }
+
+  now(): CoreNow {
+    return { tt: { earliest: this.trueUs - this.epsilon, latest: this.trueUs + this.epsilon }, serving: this.serving, monoUs: this.mono };
+  }
+
+  lead(round = 1): void {
+    this.leaseEnd = this.mono + 2_000_000;
+    this.view({ leading: { round, node: 'n1' }, leaderHint: 'n1', leaseEndMonoUs: this.leaseEnd, localReadOk: true });
+  }
+
+  view(v: LeadershipView): void {
+    this.core.setLeadership(v, this.now());
+    this.drain();
+  }
+
+  advance(us: number): void {
+    this.mono += us;
+    this.trueUs += us;
+    this.core.tick(this.now());
+    this.drain();
+  }
+
+  drain(): void {
+    for (const o of this.core.takeOutputs()) {
+      if (o.type === 'propose') this.log.push(...o.commands);
+      this.outputs.push(o);
+    }
+  }
+
+  /** Applies every proposed command (one entry each) and makes it durable. */
+  applyAll(durable = true): void {
+    while (this.slot < this.log.length) {
+      const cmd = this.log[this.slot]!;
+      const w = this.core.apply({ slot: this.slot, commands: [cmd], duplicates: [] }, this.now());
+      this.slot++;
+      this.drain();
+      if (durable) this.persist(w.versions);
+    }
+  }
+
+  persist(vs: Array<{ key: string; ts: number; value?: unknown }>): void {
+    for (const v of vs) this.versions.set(v.key, [...(this.versions.get(v.key) ?? []), { ts: v.ts, value: v.value }]);
+    this.core.durable(this.slot, this.now());
+    this.drain();
+  }
+
+  send(req: Parameters<SplitTxnCore['request']>[1]): number {
+    const id = ++this.reqSeq;
+    this.core.request(id, req, this.now());
+    this.drain();
+    return id;
+  }
+
+  answer(reqId: number): TxnOutput | undefined {
+    return this.outputs.find((o) => (o.type === 'reply' || o.type === 'error') && o.reqId === reqId);
+  }
+
+  /** Brings a fresh leader past its epoch barrier. */
+  ready(): void {
+    this.lead();
+    this.applyAll();
+  }
+}
+
+const ref = (id: string, startTs = 1) => ({ id, startTs });
+
+describe('SplitTxnCore', () => {
+  it('acknowledges a commit only after it is durable and its timestamp is surely past (commit wait)', () => {
+    const h = new Harness();
+    h.ready();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    expect(h.answer(c)).toBeUndefined();
+    h.applyAll();
+    expect(h.answer(c)).toBeUndefined(); // ts > now.latest: still in commit wait
+    h.advance(2 * h.epsilon + 10);
+    const a = h.answer(c);
+    expect(a).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+    const ts = (a as { body: { ts: number } }).body.ts;
+    expect(h.now().tt.earliest).toBeGreaterThan(ts);
+  });
+
+  it('with noCommitWait the same commit is acknowledged before its timestamp is past (the variant has an effect)', () => {
+    const h = new Harness({ noCommitWait: true });
+    h.ready();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    h.applyAll();
+    expect(h.answer(c)).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+  });
+
+  it('a retried commit with the same id is applied once and answers the same timestamp', () => {
+    const h = new Harness();
+    h.ready();
+    const c1 = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    const c2 = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    h.applyAll();
+    h.advance(10_000);
+    const a1 = h.answer(c1) as { body: { ts: number } };
+    const a2 = h.answer(c2) as { body: { ts: number } };
+    expect(a1.body.ts).toBe(a2.body.ts);
+    expect(h.log.filter((c) => (c.payload as { t: string }).t === 'commit')).toHaveLength(1);
+    const c3 = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    expect(h.answer(c3)).toMatchObject({ body: { kind: 'committed', ts: a1.body.ts } });
+  });
+
+  it('a status lookup of an unknown transaction logs its abort, and a late commit with that id cannot win', () => {
+    const h = new Harness();
+    h.ready();
+    const s = h.send({ kind: 'status', txnId: 'lost', waitUs: 1_000_000 });
+    h.applyAll();
+    expect(h.answer(s)).toMatchObject({ body: { kind: 'status', state: 'aborted' } });
+    const c = h.send({ kind: 'commit', txn: ref('lost'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 1_000_000 });
+    h.applyAll();
+    expect(h.answer(c)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+    expect(h.versions.get('a')).toBeUndefined();
+  });
+
+  it('a commit whose read locks were lost (wounded) is refused', () => {
+    const h = new Harness();
+    h.ready();
+    const r = h.send({ kind: 'read', txn: ref('young', 10), keys: ['a'], waitUs: 1_000_000 });
+    expect(h.answer(r)).toMatchObject({ body: { kind: 'values' } });
+    // An older transaction's write lock wounds the young reader.
+    h.send({ kind: 'commit', txn: ref('old', 1), readKeys: [], writes: [{ key: 'a', value: 2 }], waitUs: 1_000_000 });
+    const c = h.send({ kind: 'commit', txn: ref('young', 10), readKeys: ['a'], writes: [{ key: 'b', value: 1 }], waitUs: 1_000_000 });
+    expect(h.answer(c)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+  });
+
+  it('refuses a timestamp its lease does not cover', () => {
+    const h = new Harness();
+    h.ready();
+    h.view({ leading: { round: 1, node: 'n1' }, leaderHint: 'n1', leaseEndMonoUs: h.mono + 100, localReadOk: true });
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 1_000_000 });
+    expect(h.answer(c)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+  });
+
+  it('a new leadership aborts transactions that have not proposed their commit', () => {
+    const h = new Harness();
+    h.ready();
+    const r = h.send({ kind: 'read', txn: ref('t1'), keys: ['a'], waitUs: 1_000_000 });
+    expect(h.answer(r)).toBeDefined();
+    h.lead(2);
+    h.applyAll();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), epoch: '1.n1', readKeys: ['a'], writes: [{ key: 'a', value: 1 }], waitUs: 1_000_000 });
+    expect(h.answer(c)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+  });
+
+  it('a strong read at the leader runs at now.latest and waits for its own pending commit below it', () => {
+    const h = new Harness();
+    h.ready();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    h.advance(3 * h.epsilon); // the commit's ts is now below now.latest, but it is not applied yet
+    const r = h.send({ kind: 'snapshot', keys: ['a'], mode: { strong: true }, waitUs: 5_000_000 });
+    h.advance(3 * h.epsilon);
+    expect(h.answer(r)).toBeUndefined();
+    h.applyAll();
+    h.advance(3 * h.epsilon);
+    expect(h.answer(c)).toMatchObject({ body: { kind: 'committed' } });
+    expect(h.answer(r)).toMatchObject({ body: { kind: 'values', values: [{ key: 'a', value: 1 }] } });
+  });
+
+  it('an idle leader closes timestamps without a log entry; a follower uses one only once applied up to its index', () => {
+    const h = new Harness();
+    h.ready();
+    const before = h.log.length;
+    h.advance(60_000);
+    h.advance(60_000);
+    expect(h.log.length).toBe(before);
+    const closed = h.outputs.filter((o) => o.type === 'closed');
+    expect(closed.length).toBeGreaterThan(0);
+
+    const f = new Harness();
+    f.view({ leading: null, leaderHint: 'n1', leaseEndMonoUs: null, localReadOk: false });
+    const c = (closed.at(-1) as Extract<TxnOutput, { type: 'closed' }>).closed;
+    f.core.closedReceived(c, f.now());
+    expect(f.core.tSafe).toBe(0); // not applied up to its index yet
+    f.log.push(...h.log);
+    f.applyAll();
+    expect(f.core.tSafe).toBe(c.ts);
+  });
+
+  it('parks at most maxParkedRequests requests', () => {
+    const h = new Harness();
+    h.core = new SplitTxnCore({ splitId: 's1', range: { start: '', end: '' }, self: 'n1', reader: { get: () => undefined, scan: () => [], gcHorizon: () => 0 }, commandPrefix: 'p', limits: { maxParkedRequests: 2 } });
+    h.view({ leading: null, leaderHint: null, leaseEndMonoUs: null, localReadOk: false });
+    const ids = [1, 2, 3].map(() => h.send({ kind: 'snapshot', keys: ['a'], mode: { ts: 999_999_999 }, waitUs: 1_000_000 }));
+    expect(h.answer(ids[2]!)).toMatchObject({ type: 'error', error: { code: 'UNAVAILABLE' } });
+  });
+});

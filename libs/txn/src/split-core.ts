@@ -1,0 +1,811 @@
+/**
+ * The transaction core of one split's replica (docs/transactions.md): read-write transactions at
+ * the leader (locks, wound-wait, timestamps, commit wait), lock-free reads at any replica (t_safe),
+ * closed timestamps, and the replicated outcome of every transaction. Sans-I/O: every input carries
+ * the time it happens at, every effect is an output; no clock, timer or promise in here.
+ */
+import type {
+  ApplyWrite,
+  ClosedTimestamp,
+  CoreLimits,
+  CoreNow,
+  DecidedOutcome,
+  EpochBallot,
+  LeadershipView,
+  MvccReader,
+  SplitCommand,
+  SplitCommandPayload,
+  SplitHeader,
+  TxnBroken,
+  TxnError,
+  TxnOutcome,
+  TxnOutput,
+  TxnReplyBody,
+  TxnRequest,
+  VersionOut,
+  WriteOp,
+} from './core-types.js';
+import { LockTable, type LockEvents, type LockMode, type TxnRef } from './lock-table.js';
+import { OutcomeTable } from './outcome-table.js';
+import { TimestampOracle, commitApplies, readTimestamp } from './timestamps.js';
+
+export const DEFAULT_CORE_LIMITS: CoreLimits = {
+  maxActiveTxns: 10_000,
+  maxParkedRequests: 20_000,
+  maxOutcomes: 100_000,
+  outcomeRetentionUs: 10 * 60 * 1_000_000,
+  idleAbortUs: 10_000_000,
+  closedIntervalUs: 50_000,
+  maxPendingClosed: 64,
+};
+
+/** Where a core starts: the durable header, applied index and outcome table. */
+export interface ResumeState {
+  header: SplitHeader;
+  appliedIndex: number;
+  outcomes: ReadonlyArray<readonly [string, TxnOutcome & Partial<{ slot: number; at: number }>]>;
+}
+
+export interface SplitTxnCoreOptions {
+  splitId: string;
+  range: { start: string; end: string };
+  self: string;
+  reader: MvccReader;
+  /** Unique per process run (or simulated incarnation): command ids are `${prefix}:${n}`. */
+  commandPrefix: string;
+  resume?: ResumeState | undefined;
+  /** The persisted time high-water mark: no timestamp at or below it is assigned. */
+  floorTs?: number | undefined;
+  limits?: Partial<CoreLimits> | undefined;
+  broken?: TxnBroken | undefined;
+}
+
+export interface CoreStats {
+  commits: number;
+  aborts: number;
+  leaseReads: number;
+  closedSent: number;
+  closedProposed: number;
+  epochs: number;
+}
+
+const LATEST = Number.MAX_SAFE_INTEGER - 1;
+
+interface TxnState {
+  ref: TxnRef;
+  lastActiveMonoUs: number;
+  /** Set once the commit is proposed: from then on only the log decides its fate. */
+  commit?: { ts: number; commandId: string };
+  aborted?: string;
+}
+
+/** A request waiting for something (a lock, t_safe, the barrier, commit wait, an outcome). */
+interface Parked {
+  reqId: number;
+  deadlineMonoUs: number;
+  /** Returns true when it has answered (and leaves the parked list). */
+  step(now: CoreNow): boolean;
+  expire(now: CoreNow): void;
+  /** The earliest monotonic time waiting longer could change its answer without any input (commit wait). */
+  wakeMonoUs?(now: CoreNow): number | null;
+  txnId?: string;
+}
+
+/** What a proposed command is for, so a rejection or an application reaches the right waiter. */
+type Proposed = { kind: 'commit'; txnId: string; ts: number } | { kind: 'barrier'; epoch: string } | { kind: 'closed'; ts: number } | { kind: 'abort'; txnId: string };
+
+export const formatEpoch = (b: EpochBallot) => `${b.round}.${b.node}`;
+
+export class SplitTxnCore {
+  private readonly limits: CoreLimits;
+  private readonly broken: TxnBroken;
+  private readonly oracle = new TimestampOracle();
+  private locks = new LockTable();
+  private readonly txns = new Map<string, TxnState>();
+  private parked: Parked[] = [];
+  private outputs: TxnOutput[] = [];
+  private readonly outcomes: OutcomeTable;
+  private readonly proposed = new Map<string, Proposed>();
+  private commandSeq = 0;
+  /** The time of the input being handled. */
+  private lastNow: CoreNow | undefined;
+
+  // Leadership.
+  private view: LeadershipView = { leading: null, leaderHint: null, leaseEndMonoUs: null, localReadOk: false };
+  private epoch: string | null = null;
+  private barrier: { commandId: string; appliedUpTo?: number } | null = null;
+  private epochReady = false;
+  private closedInFlight = false;
+  private lastClosedSentMonoUs = -Infinity;
+  /** Commits this leader proposed that are not yet durable here: lease reads wait for those at or below them. */
+  private readonly ownPending = new Map<string, number>();
+
+  // Replicated state (identical on every replica after the same entries).
+  private maxAppliedTs = 0;
+  private lastCommitTs = 0;
+  private appliedIndex = 0;
+  // Durable state: what reads through `reader` can see.
+  private durableTs = 0;
+  private durableIndex = 0;
+  private durableLastCommitTs = 0;
+  private readonly notDurable: Array<{ upTo: number; maxAppliedTs: number; lastCommitTs: number; decided: string[]; txns: string[] }> = [];
+  /** Closed timestamps from the leader waiting for this replica to apply up to their index. */
+  private pendingClosed: ClosedTimestamp[] = [];
+  private closedTs = 0;
+  private highestClosedBallot: EpochBallot | null = null;
+
+  readonly statsCounters: CoreStats = { commits: 0, aborts: 0, leaseReads: 0, closedSent: 0, closedProposed: 0, epochs: 0 };
+
+  constructor(private readonly opts: SplitTxnCoreOptions) {
+    this.limits = { ...DEFAULT_CORE_LIMITS, ...opts.limits };
+    this.broken = opts.broken ?? {};
+    this.outcomes = new OutcomeTable(this.limits.maxOutcomes, this.limits.outcomeRetentionUs);
+    if (opts.resume) this.resumeFrom(opts.resume);
+    if (opts.floorTs) this.oracle.observe(opts.floorTs);
+  }
+
+  // ------------------------------------------------------------------ reads of the state
+
+  /** Reads at or below t_safe see every write of the split here (docs/transactions.md, "t_safe"). */
+  get tSafe(): number {
+    const applied = this.broken.tSafeFromApplied ? this.maxAppliedTs : this.durableTs;
+    return Math.max(applied, this.closedTs);
+  }
+
+  header(): SplitHeader {
+    return { maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs };
+  }
+
+  /** Highest timestamp applied (possibly not durable), closed or served here: the time high-water mark's input. */
+  issuedFloor(): number {
+    return Math.max(this.maxAppliedTs, this.oracle.floorTs);
+  }
+
+  stats(): CoreStats & { activeTxns: number; parked: number; outcomes: number; tSafe: number; lastCommitTs: number; epochReady: boolean } {
+    return { ...this.statsCounters, activeTxns: this.txns.size, parked: this.parked.length, outcomes: this.outcomes.size, tSafe: this.tSafe, lastCommitTs: this.durableLastCommitTs, epochReady: this.epochReady };
+  }
+
+  outcomeOf(txnId: string): TxnOutcome | undefined {
+    return this.outcomes.get(txnId);
+  }
+
+  /** The outcome table as a snapshot at `index` carries it. */
+  outcomesBelow(index: number): Array<[string, DecidedOutcome]> {
+    return this.outcomes.exportBelow(index);
+  }
+
+  takeOutputs(): TxnOutput[] {
+    const out = this.outputs;
+    this.outputs = [];
+    return out;
+  }
+
+  nextWakeMonoUs(now: CoreNow): number | null {
+    let wake: number | null = null;
+    const consider = (t: number | null | undefined) => {
+      if (t !== null && t !== undefined && Number.isFinite(t) && (wake === null || t < wake)) wake = t;
+    };
+    for (const p of this.parked) {
+      consider(p.deadlineMonoUs);
+      consider(p.wakeMonoUs?.(now));
+    }
+    if (this.epoch !== null) consider(this.lastClosedSentMonoUs + this.limits.closedIntervalUs);
+    return wake;
+  }
+
+  // ------------------------------------------------------------------ inputs
+
+  setLeadership(view: LeadershipView, now: CoreNow): void {
+    this.lastNow = now;
+    this.view = view;
+    const epoch = view.leading ? formatEpoch(view.leading) : null;
+    if (epoch !== this.epoch) this.newEpoch(epoch, now);
+  }
+
+  tick(now: CoreNow): void {
+    this.lastNow = now;
+    for (const [id, t] of this.txns)
+      if (!t.commit && now.monoUs - t.lastActiveMonoUs > this.limits.idleAbortUs) this.abortTxn(id, 'idle for too long');
+    if (this.epoch !== null && !this.barrier && now.serving) this.proposeBarrier(now);
+    this.sendClosed(now);
+    this.pump(now);
+  }
+
+  request(reqId: number, req: TxnRequest, now: CoreNow): void {
+    this.lastNow = now;
+    this.dispatch(reqId, req, now);
+    this.pump(now);
+  }
+
+  private dispatch(reqId: number, req: TxnRequest, now: CoreNow): void {
+    if (this.parked.length >= this.limits.maxParkedRequests && req.kind !== 'abort')
+      return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: ${this.parked.length} requests already waiting on split ${this.opts.splitId}; retry later`);
+    switch (req.kind) {
+      case 'read':
+        return this.lockingRead(reqId, req.txn, req.keys, req.waitUs, now);
+      case 'commit':
+        return this.commit(reqId, req, now);
+      case 'abort':
+        this.abortTxn(req.txnId, 'aborted by the client');
+        return this.reply(reqId, { kind: 'ok' });
+      case 'snapshot':
+        return this.snapshotRead(reqId, req, now);
+      case 'status':
+        return this.status(reqId, req.txnId, req.waitUs, now);
+    }
+  }
+
+  apply(entry: { slot: number; commands: Array<{ id: string; payload: unknown }>; duplicates: string[] }, now: CoreNow): ApplyWrite {
+    this.lastNow = now;
+    const versions: VersionOut[] = [];
+    const decided: string[] = [];
+    const outcomes: Array<[string, DecidedOutcome]> = [];
+    for (const cmd of entry.commands) {
+      const c = validateSplitCommand(cmd.payload);
+      decided.push(cmd.id);
+      if (!c) continue;
+      if (c.t === 'closed') {
+        if (c.ts > this.maxAppliedTs) this.maxAppliedTs = c.ts;
+        continue;
+      }
+      if (this.outcomes.get(c.txn)) continue; // decided before: a retried commit or a late abort changes nothing
+      let outcome: TxnOutcome;
+      if (c.t === 'abort') outcome = { committed: false, reason: 'decided aborted by a status lookup' };
+      else if (!commitApplies(this.maxAppliedTs, c.ts) && !this.broken.noApplyTimeRule) outcome = { committed: false, reason: `timestamp ${c.ts} is not above ${this.maxAppliedTs}` };
+      else {
+        for (const w of c.writes) versions.push(w.deleted ? { key: w.key, ts: c.ts, deleted: true } : { key: w.key, ts: c.ts, value: w.value });
+        this.maxAppliedTs = Math.max(this.maxAppliedTs, c.ts);
+        this.lastCommitTs = c.ts;
+        outcome = { committed: true, ts: c.ts };
+      }
+      outcomes.push([c.txn, this.outcomes.put(c.txn, outcome, this.maxAppliedTs, entry.slot)]);
+    }
+    const forgotten = this.outcomes.evict(this.maxAppliedTs);
+    this.appliedIndex = entry.slot + 1;
+    this.notDurable.push({ upTo: this.appliedIndex, maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs, decided, txns: outcomes.map(([t]) => t) });
+    if (this.barrier && decided.includes(this.barrier.commandId)) this.barrier.appliedUpTo = this.appliedIndex;
+    this.pump(now);
+    return { versions, header: this.header(), outcomes, forgotten };
+  }
+
+  durable(upTo: number, now: CoreNow): void {
+    this.lastNow = now;
+    while (this.notDurable.length > 0 && this.notDurable[0]!.upTo <= upTo) {
+      const d = this.notDurable.shift()!;
+      this.durableTs = Math.max(this.durableTs, d.maxAppliedTs);
+      this.durableLastCommitTs = d.lastCommitTs;
+      this.durableIndex = d.upTo;
+      for (const txn of d.txns) this.outcomes.markDurable(txn);
+      for (const id of d.decided) this.settled(id);
+    }
+    this.applyPendingClosed();
+    this.pump(now);
+  }
+
+  restored(snap: ResumeState, now: CoreNow): void {
+    this.lastNow = now;
+    this.notDurable.length = 0;
+    this.resumeFrom(snap);
+    this.applyPendingClosed();
+    this.pump(now);
+  }
+
+  proposalRejected(commandIds: string[], now: CoreNow): void {
+    this.lastNow = now;
+    for (const id of commandIds) {
+      const p = this.proposed.get(id);
+      if (!p) continue;
+      this.proposed.delete(id);
+      if (p.kind === 'commit') {
+        // Never entered the log: the transaction can be aborted here and now.
+        this.ownPending.delete(id);
+        const t = this.txns.get(p.txnId);
+        if (t?.commit?.commandId === id) {
+          delete t.commit;
+          this.abortTxn(p.txnId, 'its commit could not be proposed (leadership lost)');
+        }
+      } else if (p.kind === 'barrier' && this.barrier?.commandId === id) this.barrier = null;
+      else if (p.kind === 'closed') this.closedInFlight = false;
+    }
+    this.pump(now);
+  }
+
+  closedReceived(c: ClosedTimestamp, now: CoreNow): void {
+    this.lastNow = now;
+    // A deposed leader's promise stays true (its timestamps end with its lease); only order matters here.
+    if (this.highestClosedBallot && compareEpoch(c.ballot, this.highestClosedBallot) < 0) return;
+    this.highestClosedBallot = c.ballot;
+    if (this.pendingClosed.length >= this.limits.maxPendingClosed) this.pendingClosed.shift();
+    this.pendingClosed.push(c);
+    this.applyPendingClosed();
+    this.pump(now);
+  }
+
+  // ------------------------------------------------------------------ leadership
+
+  private newEpoch(epoch: string | null, now: CoreNow): void {
+    // Locks belong to one leadership: a new one starts with none, and every transaction that
+    // has not proposed its commit is aborted (its reads' locks are gone).
+    for (const [id, t] of [...this.txns]) if (!t.commit) this.abortTxn(id, 'leadership changed');
+    this.txns.clear();
+    this.locks = new LockTable();
+    this.ownPending.clear();
+    this.epoch = epoch;
+    this.epochReady = false;
+    this.barrier = null;
+    this.closedInFlight = false;
+    this.lastClosedSentMonoUs = -Infinity;
+    if (epoch !== null) {
+      this.statsCounters.epochs++;
+      if (now.serving) this.proposeBarrier(now);
+    }
+    this.pump(now);
+  }
+
+  /**
+   * A new leader first gets one entry of its own applied and durable: then every entry chosen
+   * before its term is applied here, and its timestamp floor covers all earlier leaders' commits.
+   */
+  private proposeBarrier(now: CoreNow): void {
+    this.oracle.observe(this.maxAppliedTs);
+    const ts = this.oracle.assign(now.tt.latest);
+    const id = this.nextCommandId();
+    this.barrier = { commandId: id };
+    this.proposed.set(id, { kind: 'barrier', epoch: this.epoch! });
+    this.propose({ id, payload: { t: 'closed', ts } });
+  }
+
+  private isReady(): boolean {
+    if (this.epoch === null) return false;
+    if (this.broken.noEpochBarrier) return true;
+    return this.epochReady;
+  }
+
+  private refreshReady(): void {
+    if (this.epoch !== null && !this.epochReady && this.barrier?.appliedUpTo !== undefined && this.durableIndex >= this.barrier.appliedUpTo) this.epochReady = true;
+  }
+
+  /** The highest timestamp this leader may assign or close: inside its lease (DESIGN §4). */
+  private leaseBound(now: CoreNow): number {
+    if (this.broken.noLeaseBound) return Number.MAX_SAFE_INTEGER;
+    const end = this.view.leaseEndMonoUs;
+    if (end === null || end <= now.monoUs) return -1;
+    return Math.floor(now.tt.earliest + (end - now.monoUs));
+  }
+
+  private leaseReadable(now: CoreNow): boolean {
+    return this.isReady() && this.view.localReadOk && this.leaseBound(now) > 0;
+  }
+
+  /**
+   * An idle leader's promise to its followers, carried outside the log: no commit at or below
+   * `ts` will be chosen at or after `appliedIndex` (everything below is applied here).
+   */
+  private sendClosed(now: CoreNow): void {
+    if (this.epoch === null || !this.view.leading || !this.epochReady || !now.serving) return;
+    if (now.monoUs - this.lastClosedSentMonoUs < this.limits.closedIntervalUs) return;
+    let ts = Math.min(Math.ceil(now.tt.latest), this.leaseBound(now));
+    // Commits proposed but not yet applied here may land at any slot: close below them.
+    for (const p of this.ownPending.values()) ts = Math.min(ts, p - 1);
+    for (const nd of this.notDurable) ts = Math.min(ts, nd.maxAppliedTs);
+    if (ts <= this.closedTs || ts <= 0) return;
+    this.oracle.observe(ts);
+    this.lastClosedSentMonoUs = now.monoUs;
+    this.statsCounters.closedSent++;
+    this.outputs.push({ type: 'closed', closed: { ballot: this.view.leading, ts, appliedIndex: this.appliedIndex } });
+  }
+
+  private applyPendingClosed(): void {
+    const keep: ClosedTimestamp[] = [];
+    for (const c of this.pendingClosed) {
+      if (c.appliedIndex <= this.durableIndex) this.closedTs = Math.max(this.closedTs, c.ts);
+      else keep.push(c);
+    }
+    this.pendingClosed = keep;
+  }
+
+  // ------------------------------------------------------------------ read-write transactions
+
+  private notLeader(reqId: number): void {
+    const hint = this.view.leaderHint;
+    this.fail(reqId, 'NOT_LEADER', `${this.opts.self} does not lead ${this.opts.splitId}`, hint && hint !== this.opts.self ? { leader: hint } : undefined);
+  }
+
+  private checkKeys(reqId: number, keys: string[]): boolean {
+    const { start, end } = this.opts.range;
+    for (const key of keys)
+      if (key < start || (end !== '' && key >= end)) {
+        this.fail(reqId, 'KEY_OUT_OF_RANGE', `key ${JSON.stringify(key.slice(0, 64))} is outside split ${this.opts.splitId}`, { split: this.opts.splitId, start, end });
+        return false;
+      }
+    return true;
+  }
+
+  /** The transaction's state here, created on first use; undefined (after answering) if it cannot take more requests. */
+  private txnFor(reqId: number, ref: TxnRef, now: CoreNow): TxnState | undefined {
+    let t = this.txns.get(ref.id);
+    if (!t) {
+      if (this.txns.size >= this.limits.maxActiveTxns) {
+        this.fail(reqId, 'UNAVAILABLE', `${this.txns.size} transactions already active on split ${this.opts.splitId}; retry later`);
+        return undefined;
+      }
+      this.txns.set(ref.id, (t = { ref, lastActiveMonoUs: now.monoUs }));
+    }
+    if (t.aborted) {
+      this.fail(reqId, 'TXN_ABORTED', `${ref.id}: ${t.aborted}; retry the transaction`);
+      return undefined;
+    }
+    if (t.commit) {
+      this.fail(reqId, 'INVALID_ARGUMENT', `${ref.id} is already committing`);
+      return undefined;
+    }
+    t.lastActiveMonoUs = now.monoUs;
+    return t;
+  }
+
+  /** Whether the request may run now at this leader; otherwise it is answered or parked until the barrier. */
+  private whenReady(reqId: number, waitUs: number, now: CoreNow, run: () => void): void {
+    if (!this.view.leading) return this.notLeader(reqId);
+    if (this.isReady()) return run();
+    this.park({
+      reqId,
+      deadlineMonoUs: now.monoUs + waitUs,
+      step: () => {
+        if (!this.view.leading) {
+          this.notLeader(reqId);
+          return true;
+        }
+        if (!this.isReady()) return false;
+        run();
+        return true;
+      },
+      expire: () => this.fail(reqId, 'UNAVAILABLE', `${this.opts.self} is still taking over ${this.opts.splitId}; retry`),
+    });
+  }
+
+  private lockingRead(reqId: number, ref: TxnRef, keys: string[], waitUs: number, now: CoreNow): void {
+    if (!this.checkKeys(reqId, keys)) return;
+    this.whenReady(reqId, waitUs, now, () => {
+      const t = this.txnFor(reqId, ref, now);
+      if (!t) return;
+      const epoch = this.epoch!;
+      this.lockThen(reqId, t, keys, 'shared', waitUs, now, () => {
+        const values = keys.map((key) => {
+          const r = this.opts.reader.get(key, LATEST);
+          return r ? { key, value: r.value, ts: r.ts } : { key };
+        });
+        this.reply(reqId, { kind: 'values', values, epoch });
+      });
+    });
+  }
+
+  /** Requests `mode` locks on `keys` for `t`, then runs `then` once all are held (parked meanwhile). */
+  private lockThen(reqId: number, t: TxnState, keys: string[], mode: LockMode, waitUs: number, now: CoreNow, then: (now: CoreNow) => void): void {
+    const wounded: string[] = [];
+    for (const key of keys) wounded.push(...this.locks.acquire(t.ref, key, mode).wounded);
+    const epoch = this.epoch;
+    const held = () => {
+      const mine = new Set(this.locks.heldKeys(t.ref.id));
+      return keys.every((k) => mine.has(k) && (mode === 'shared' || this.locks.holders(k).some((h) => h.txn === t.ref.id && h.mode === 'exclusive')));
+    };
+    this.park({
+      reqId,
+      txnId: t.ref.id,
+      deadlineMonoUs: now.monoUs + waitUs,
+      step: (n) => {
+        if (t.aborted || this.epoch !== epoch) {
+          this.fail(reqId, 'TXN_ABORTED', `${t.ref.id}: ${t.aborted ?? 'leadership changed'}; retry the transaction`);
+          return true;
+        }
+        if (!held()) return false;
+        then(n);
+        return true;
+      },
+      expire: () => {
+        this.abortTxn(t.ref.id, `waited over ${Math.round(waitUs / 1000)} ms for a lock`);
+        this.fail(reqId, 'TXN_ABORTED', `${t.ref.id}: waited over ${Math.round(waitUs / 1000)} ms for a lock; retry the transaction`);
+      },
+    });
+    for (const id of wounded) this.wound(id);
+  }
+
+  private commit(reqId: number, req: Extract<TxnRequest, { kind: 'commit' }>, now: CoreNow): void {
+    const id = req.txn.id;
+    // Idempotent: a commit seen before answers with its outcome, or joins the one in flight.
+    if (this.outcomes.get(id) || this.txns.get(id)?.commit) return this.awaitOutcome(reqId, id, req.waitUs, now, 'commit');
+    if (!this.checkKeys(reqId, req.writes.map((w) => w.key))) return;
+    this.whenReady(reqId, req.waitUs, now, () => {
+      if (this.outcomes.get(id) || this.txns.get(id)?.commit) return this.awaitOutcome(reqId, id, req.waitUs, now, 'commit');
+      if (req.epoch !== undefined && req.epoch !== this.epoch && !this.broken.noEpochCheck) {
+        this.abortTxn(id, 'leadership changed since the reads');
+        return this.fail(reqId, 'TXN_ABORTED', `leadership of ${this.opts.splitId} changed since the reads; retry the transaction`);
+      }
+      // The reads are valid only while their locks are still held: a transaction whose locks
+      // lapsed (aborted, wounded, idle, another leadership) must start over.
+      if (req.readKeys.length > 0 && !this.broken.noReadLockCheck) {
+        const t = this.txns.get(id);
+        const held = new Set(this.locks.heldKeys(id));
+        if (!t || t.aborted || req.readKeys.some((k) => !held.has(k)))
+          return this.fail(reqId, 'TXN_ABORTED', `${id}: its read locks are no longer held${t?.aborted ? ` (${t.aborted})` : ''}; retry the transaction`);
+      }
+      const t = this.txnFor(reqId, req.txn, now);
+      if (!t) return;
+      this.lockThen(reqId, t, req.writes.map((w) => w.key), 'exclusive', req.waitUs, now, (n) => this.proposeCommit(reqId, t, req.writes, req.waitUs, n));
+    });
+  }
+
+  private proposeCommit(reqId: number, t: TxnState, writes: WriteOp[], waitUs: number, now: CoreNow): void {
+    // Serving state is checked when a timestamp is assigned (and again before the reply).
+    if (!now.serving) {
+      this.abortTxn(t.ref.id, 'clock not within bounds');
+      return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
+    }
+    if (!this.broken.oracleIgnoresApplied) this.oracle.observe(this.maxAppliedTs);
+    const ts = this.oracle.assign(now.tt.latest);
+    if (ts > this.leaseBound(now)) {
+      this.abortTxn(t.ref.id, 'lease does not cover its timestamp');
+      return this.fail(reqId, 'TXN_ABORTED', `${this.opts.self}'s lease on ${this.opts.splitId} does not cover timestamp ${ts}; retry the transaction`);
+    }
+    const commandId = this.nextCommandId();
+    t.commit = { ts, commandId };
+    this.ownPending.set(commandId, ts);
+    this.proposed.set(commandId, { kind: 'commit', txnId: t.ref.id, ts });
+    this.propose({ id: commandId, payload: { t: 'commit', txn: t.ref.id, ts, writes } });
+    this.awaitOutcome(reqId, t.ref.id, waitUs, now, 'commit');
+  }
+
+  /**
+   * Answers a commit (or a status lookup) once its outcome is applied and durable here, and, for
+   * a commit, once its timestamp is surely past (commit wait) and the clock still serves.
+   */
+  private awaitOutcome(reqId: number, txnId: string, waitUs: number, now: CoreNow, kind: 'commit' | 'status'): void {
+    let durableAtMonoUs: number | null = null;
+    this.park({
+      reqId,
+      deadlineMonoUs: now.monoUs + waitUs,
+      step: (n) => {
+        const outcome = this.outcomes.get(txnId);
+        if (!outcome || !this.outcomes.isDurable(txnId)) return false;
+        if (!outcome.committed) {
+          if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'aborted', reason: outcome.reason });
+          else this.fail(reqId, 'TXN_ABORTED', `commit of ${txnId} refused: ${outcome.reason}; retry the transaction`);
+          return true;
+        }
+        durableAtMonoUs ??= n.monoUs;
+        if (!this.broken.noCommitWait && !(n.tt.earliest > outcome.ts)) return false;
+        if (!n.serving) {
+          // The commit is decided; only this replica's clock is in doubt. The client learns the outcome from a status lookup.
+          this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock found out of bounds before acknowledging ${txnId}; look up its status`, { txn: txnId });
+          return true;
+        }
+        if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'committed', ts: outcome.ts });
+        else this.reply(reqId, { kind: 'committed', ts: outcome.ts, commitWaitUs: Math.max(0, n.monoUs - durableAtMonoUs) });
+        return true;
+      },
+      wakeMonoUs: (n) => {
+        const outcome = this.outcomes.get(txnId);
+        return outcome?.committed && this.outcomes.isDurable(txnId) ? n.monoUs + Math.max(1, outcome.ts - n.tt.earliest + 1) : null;
+      },
+      expire: () => {
+        if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'pending' });
+        else this.fail(reqId, 'TIMEOUT', `the outcome of ${txnId} is not known yet; look up its status`, { txn: txnId });
+      },
+    });
+  }
+
+  /** The durable outcome of `txnId` is known here: its locks go, and its waiters may answer. */
+  private settled(commandId: string): void {
+    const p = this.proposed.get(commandId);
+    if (!p) return;
+    this.proposed.delete(commandId);
+    if (p.kind === 'commit') {
+      this.ownPending.delete(commandId);
+      this.finishTxn(p.txnId);
+      if (this.outcomes.get(p.txnId)?.committed) this.statsCounters.commits++;
+    } else if (p.kind === 'closed') this.closedInFlight = false;
+  }
+
+  private status(reqId: number, txnId: string, waitUs: number, now: CoreNow): void {
+    if (this.outcomes.get(txnId) || this.txns.get(txnId)?.commit) return this.awaitOutcome(reqId, txnId, waitUs, now, 'status');
+    // Unknown here: only the leader may decide it, by logging an abort a late commit cannot pass.
+    this.whenReady(reqId, waitUs, now, () => {
+      if (!this.outcomes.get(txnId) && !this.txns.get(txnId)?.commit) {
+        this.abortTxn(txnId, 'decided aborted by a status lookup');
+        const id = this.nextCommandId();
+        this.proposed.set(id, { kind: 'abort', txnId });
+        this.propose({ id, payload: { t: 'abort', txn: txnId } });
+      }
+      this.awaitOutcome(reqId, txnId, waitUs, now, 'status');
+    });
+  }
+
+  private wound(txnId: string): void {
+    const t = this.txns.get(txnId);
+    if (t && !t.commit) this.abortTxn(txnId, 'wounded by an older transaction');
+  }
+
+  private abortTxn(txnId: string, reason: string): void {
+    const t = this.txns.get(txnId);
+    if (!t || t.commit || t.aborted) return;
+    t.aborted = reason;
+    this.statsCounters.aborts++;
+    this.processLocks(this.locks.release(txnId));
+    // The aborted record stays (so later requests of the transaction hear why) until idle.
+    t.lastActiveMonoUs = this.lastNow?.monoUs ?? t.lastActiveMonoUs;
+  }
+
+  private finishTxn(txnId: string): void {
+    this.txns.delete(txnId);
+    this.processLocks(this.locks.release(txnId));
+  }
+
+  private processLocks(events: LockEvents): void {
+    for (const id of events.wounded) this.wound(id);
+  }
+
+  // ------------------------------------------------------------------ lock-free reads
+
+  private snapshotRead(reqId: number, req: Extract<TxnRequest, { kind: 'snapshot' }>, now: CoreNow): void {
+    if (!this.checkKeys(reqId, req.keys ?? [])) return;
+    if (!now.serving) return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
+    const mode = req.mode;
+    let ts: number;
+    let leaderCovers = false;
+    if ('strong' in mode) {
+      if (this.broken.oldLeaseRead && this.view.leading && this.leaseReadable(now)) {
+        // The old rule (teeth only): the newest timestamp safe here and surely past, no wait.
+        ts = Math.min(this.tSafe, Math.floor(now.tt.earliest));
+        return this.serveRead(reqId, req, ts);
+      }
+      ts = Math.ceil(now.tt.latest);
+      // A strong read must see every write any replica may have shown (anything shown is below
+      // true time, so below now.latest): at a leader whose lease covers now.latest, no commit at
+      // or below it can come from anyone else, and this leader's own commits go above it.
+      if (this.view.leading && this.leaseReadable(now) && ts <= this.leaseBound(now)) {
+        this.oracle.observe(ts);
+        leaderCovers = true;
+        this.statsCounters.leaseReads++;
+      } else if (this.view.leading && this.isReady()) this.proposeClosed(now, ts);
+    } else if ('ts' in mode) {
+      ts = mode.ts;
+    } else {
+      ts = readTimestamp({ maxStalenessUs: mode.maxStalenessUs }, now.tt, this.tSafe).ts;
+    }
+    if (ts < this.opts.reader.gcHorizon()) return this.fail(reqId, 'SNAPSHOT_TOO_OLD', `read timestamp ${ts} is below the GC horizon ${this.opts.reader.gcHorizon()}`, { horizon: this.opts.reader.gcHorizon() });
+    const covered = () => (leaderCovers && this.epoch !== null ? this.ownCovers(ts) : ts <= this.tSafe);
+    this.park({
+      reqId,
+      deadlineMonoUs: now.monoUs + req.waitUs,
+      step: (n) => {
+        if (!covered()) return false;
+        // A version at a timestamp not surely past may still be in its commit wait: the reply
+        // must not show it before its commit could have been acknowledged (DESIGN §5).
+        if (ts >= n.tt.earliest) return false;
+        if (!n.serving) {
+          this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
+          return true;
+        }
+        this.serveRead(reqId, req, ts);
+        return true;
+      },
+      wakeMonoUs: (n) => (covered() ? n.monoUs + Math.max(1, ts - n.tt.earliest + 1) : null),
+      expire: () => this.fail(reqId, 'UNAVAILABLE', `t_safe ${this.tSafe} on ${this.opts.self} did not reach ${ts} in time`, { tSafe: this.tSafe }),
+    });
+  }
+
+  /** At the leader: every commit at or below `ts` is durable here (those of earlier leaders by the barrier). */
+  private ownCovers(ts: number): boolean {
+    if (!this.isReady()) return false;
+    for (const p of this.ownPending.values()) if (p <= ts) return false;
+    return true;
+  }
+
+  private proposeClosed(now: CoreNow, atLeast: number): void {
+    if (this.closedInFlight || !now.serving) return;
+    this.oracle.observe(Math.max(this.maxAppliedTs, atLeast - 1));
+    const ts = this.oracle.assign(now.tt.latest);
+    const id = this.nextCommandId();
+    this.closedInFlight = true;
+    this.statsCounters.closedProposed++;
+    this.proposed.set(id, { kind: 'closed', ts });
+    this.propose({ id, payload: { t: 'closed', ts } });
+  }
+
+  private serveRead(reqId: number, req: Extract<TxnRequest, { kind: 'snapshot' }>, ts: number): void {
+    const reader = this.opts.reader;
+    let values: Array<{ key: string; value?: unknown; ts?: number }>;
+    if (req.scan) {
+      const { start: s0, end: e0 } = this.opts.range;
+      const start = req.scan.start > s0 ? req.scan.start : s0;
+      const ends = [req.scan.end, e0].filter((e) => e !== '');
+      const end = ends.length === 0 ? '' : ends.sort()[0]!;
+      values = reader.scan(start, end, ts, req.scan.limit).map((r) => ({ key: r.key, value: r.value, ts: r.ts }));
+    } else {
+      values = (req.keys ?? []).map((key) => {
+        const r = reader.get(key, ts);
+        return r ? { key, value: r.value, ts: r.ts } : { key };
+      });
+    }
+    this.reply(reqId, { kind: 'values', values, ts });
+  }
+
+  // ------------------------------------------------------------------ plumbing
+
+  private park(p: Parked): void {
+    const now = this.lastNow;
+    if (now && p.step(now)) return;
+    this.parked.push(p);
+  }
+
+  /** Re-evaluates every parked request, in arrival order, until none makes progress. */
+  private pump(now: CoreNow): void {
+    this.lastNow = now;
+    this.refreshReady();
+    for (let round = 0; round < 8; round++) {
+      let progressed = false;
+      const still: Parked[] = [];
+      const list = this.parked;
+      this.parked = [];
+      for (const p of list) {
+        if (p.step(now)) progressed = true;
+        else if (now.monoUs >= p.deadlineMonoUs) {
+          p.expire(now);
+          progressed = true;
+        } else still.push(p);
+      }
+      this.parked = still.concat(this.parked);
+      if (!progressed) break;
+    }
+  }
+
+  private resumeFrom(s: ResumeState): void {
+    this.maxAppliedTs = s.header.maxAppliedTs;
+    this.lastCommitTs = s.header.lastCommitTs;
+    this.durableTs = Math.max(this.durableTs, s.header.maxAppliedTs);
+    this.durableLastCommitTs = s.header.lastCommitTs;
+    this.appliedIndex = s.appliedIndex;
+    this.durableIndex = s.appliedIndex;
+    this.outcomes.load(s.outcomes, s.header.maxAppliedTs);
+  }
+
+  private nextCommandId(): string {
+    return `${this.opts.commandPrefix}:${++this.commandSeq}`;
+  }
+
+  private propose(cmd: SplitCommand): void {
+    this.outputs.push({ type: 'propose', commands: [cmd] });
+  }
+
+  private reply(reqId: number, body: TxnReplyBody): void {
+    this.outputs.push({ type: 'reply', reqId, body });
+  }
+
+  private fail(reqId: number, code: TxnError['code'], message: string, hint?: Record<string, string | number>): void {
+    this.outputs.push({ type: 'error', reqId, error: hint ? { code, message, hint } : { code, message } });
+  }
+}
+
+function compareEpoch(a: EpochBallot, b: EpochBallot): number {
+  if (a.round !== b.round) return a.round < b.round ? -1 : 1;
+  return a.node === b.node ? 0 : a.node < b.node ? -1 : 1;
+}
+
+const isObj = (x: unknown): x is Record<string, unknown> => typeof x === 'object' && x !== null;
+const isTs = (x: unknown): x is number => typeof x === 'number' && Number.isSafeInteger(x) && x > 0;
+
+/** The structural check of a log command (the shell validates wire input with zod before it is proposed). */
+export function validateSplitCommand(p: unknown): SplitCommandPayload | undefined {
+  if (!isObj(p)) return undefined;
+  if (p.t === 'closed') return isTs(p.ts) ? { t: 'closed', ts: p.ts } : undefined;
+  if (p.t === 'abort') return typeof p.txn === 'string' ? { t: 'abort', txn: p.txn } : undefined;
+  if (p.t === 'commit') {
+    if (typeof p.txn !== 'string' || !isTs(p.ts) || !Array.isArray(p.writes)) return undefined;
+    const writes: WriteOp[] = [];
+    for (const w of p.writes) {
+      if (!isObj(w) || typeof w.key !== 'string') return undefined;
+      writes.push(w.deleted === true ? { key: w.key, deleted: true } : { key: w.key, value: w.value });
+    }
+    return { t: 'commit', txn: p.txn, ts: p.ts, writes };
+  }
+  return undefined;
+}

@@ -112,7 +112,8 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   padMaxBytes: 0,
 };
 
-export const SCENARIOS = ['basic', 'production'] as const;
+/** `span`: the transaction core on several splits and nodes (span/simulation.ts), with its own options and checkers. */
+export const SCENARIOS = ['basic', 'production', 'span'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /**
@@ -121,7 +122,7 @@ export type Scenario = (typeof SCENARIOS)[number];
  * removes), flexible quorums drawn per seed, lease reads, on top of the usual faults.
  */
 export function scenarioOptions(scenario: Scenario, seed: number): Partial<SimOptions> {
-  if (scenario === 'basic') return {};
+  if (scenario !== 'production') return {};
   // Seed-dependent shape: 3 members of 4 nodes, 3 of 5, or 4 of 5 with flexible quorums.
   const shapes: Array<Partial<SimOptions>> = [
     { replicas: 5, members: 3 },

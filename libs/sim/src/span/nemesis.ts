@@ -1,0 +1,233 @@
+import type { NetworkFaults } from '../network.js';
+import type { Prng } from '../prng.js';
+import type { Scheduler } from '../scheduler.js';
+import type { SpanNet } from './net.js';
+import type { SpanNode } from './node.js';
+import type { TimeMaster } from './time.js';
+
+export type SpanFault = 'isolate-dc' | 'isolate-node' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'stall' | 'step' | 'asym';
+export const SPAN_FAULTS: readonly SpanFault[] = ['isolate-dc', 'isolate-node', 'one-way', 'heal', 'crash', 'crash-leader', 'stall', 'step', 'asym'];
+
+/** What the network does during the fault phase (drawn per seed) and after it. */
+export const SPAN_CALM_NETWORK: NetworkFaults = { lossProb: 0, dupProb: 0, jitterUs: 500, longDelayProb: 0, longDelayUs: 0 };
+
+export interface SpanNemesisOptions {
+  /** Fault kinds and their weights (0 or absent: never). */
+  weights: Partial<Record<SpanFault, number>>;
+  gapUs: [number, number];
+  /** Disk stall: this fraction of writes delayed by `delayUs`, for a while. */
+  stallProb: number;
+  stallDelayUs: number;
+  /** Leader-ε asymmetry: the leader DC's masters answer with this uncertainty (and no error). */
+  asymUncertaintyUs: number;
+  /** Clock steps: |step| in this range (µs), either direction. */
+  stepUs: [number, number];
+}
+
+export interface NemesisCounts {
+  crashes: number;
+  clockSteps: number;
+  partitions: number;
+  stalls: number;
+  asym: number;
+}
+
+/**
+ * The span scenario's faults, each undone on its own after a while (so faults overlap but the
+ * cluster keeps coming back): DC and node partitions and one-way cuts, crashes (of leaders too)
+ * with restarts, disk stalls, clock steps (TrueTime must stop serving at once), and the leader-ε
+ * asymmetry (a leader DC's time masters far and uncertain: its ε near 150 ms, the others' near
+ * 1 ms). `healAll` ends every fault.
+ */
+export class SpanNemesis {
+  readonly counts: NemesisCounts = { crashes: 0, clockSteps: 0, partitions: 0, stalls: 0, asym: 0 };
+  private readonly normalUncertainty = new Map<TimeMaster, number>();
+  /** Clock steps not undone yet, with the node incarnation they were made in. */
+  private readonly steps = new Set<{ node: SpanNode; d: number; inc: number }>();
+
+  constructor(
+    private readonly o: SpanNemesisOptions,
+    private readonly sched: Scheduler,
+    private readonly net: SpanNet,
+    private readonly nodes: readonly SpanNode[],
+    private readonly dcs: readonly string[],
+    private readonly masters: readonly TimeMaster[],
+    private readonly rng: Prng,
+    private readonly trace: (line: string) => void,
+  ) {
+    for (const m of masters) this.normalUncertainty.set(m, m.uncertaintyUs);
+  }
+
+  start(faultPhaseUs: number, networkFaults: NetworkFaults): void {
+    this.net.net.faults = { ...networkFaults };
+    const kinds = SPAN_FAULTS.filter((k) => (this.o.weights[k] ?? 0) > 0);
+    if (kinds.length === 0) return;
+    const total = kinds.reduce((s, k) => s + this.o.weights[k]!, 0);
+    const step = (): void => {
+      if (this.sched.nowUs >= faultPhaseUs) return;
+      let x = this.rng.next() * total;
+      let kind = kinds[0]!;
+      for (const k of kinds) {
+        if (x < this.o.weights[k]!) {
+          kind = k;
+          break;
+        }
+        x -= this.o.weights[k]!;
+      }
+      this.act(kind, faultPhaseUs);
+      this.sched.after(this.rng.range(...this.o.gapUs), step);
+    };
+    this.sched.after(this.rng.range(...this.o.gapUs), step);
+  }
+
+  /** Every fault ends: links healed, nodes restarted, clocks and masters restored, disks unstalled, the network calm. */
+  healAll(): void {
+    this.net.net.healAll();
+    this.net.healNodes();
+    this.net.net.faults = { ...SPAN_CALM_NETWORK };
+    for (const s of [...this.steps]) this.unstep(s);
+    for (const n of this.nodes) {
+      n.stall = null;
+      n.restart();
+    }
+    for (const [m, u] of this.normalUncertainty) {
+      m.uncertaintyUs = u;
+      m.errorFraction = 1;
+    }
+    this.trace('nemesis heal-all');
+  }
+
+  /**
+   * Undoes a step, unless the node restarted since: a new process adopted the stepped clock at
+   * its first sync, so for it the step is now a constant offset, and undoing it would be a new step
+   * its anchor could never explain again (it would stay out of service until its ε covered it).
+   */
+  private unstep(s: { node: SpanNode; d: number; inc: number }): void {
+    if (!this.steps.delete(s)) return;
+    if (s.node.incarnation !== s.inc) {
+      this.trace(`nemesis step ${s.node.id} kept (restarted since)`);
+      return;
+    }
+    s.node.clock.stepUs -= s.d;
+    this.trace(`nemesis unstep ${s.node.id} ${-s.d}us`);
+  }
+
+  private leaderDcs(): string[] {
+    return this.nodes.filter((n) => n.up && n.isLeaderOfAny()).map((n) => n.dc);
+  }
+
+  /** Runs `undo` after a random while, but never after the heal at the end of the fault phase. */
+  private later(faultPhaseUs: number, lo: number, hi: number, undo: () => void): void {
+    const at = Math.min(this.sched.nowUs + this.rng.range(lo, hi), faultPhaseUs);
+    this.sched.at(at, undo);
+  }
+
+  private act(kind: SpanFault, end: number): void {
+    switch (kind) {
+      case 'isolate-dc': {
+        const leaders = this.leaderDcs();
+        const dc = leaders.length > 0 && this.rng.chance(0.5) ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
+        this.net.net.isolate(dc, this.dcs);
+        this.counts.partitions++;
+        this.trace(`nemesis isolate ${dc}`);
+        this.later(end, 200_000, 1_500_000, () => {
+          this.net.net.healAll();
+          this.trace('nemesis heal links');
+        });
+        return;
+      }
+      case 'isolate-node': {
+        const n = this.rng.pick(this.nodes);
+        this.net.isolateNode(n.id);
+        this.counts.partitions++;
+        this.trace(`nemesis isolate-node ${n.id}`);
+        this.later(end, 200_000, 1_500_000, () => {
+          this.net.healNodes();
+          this.trace('nemesis heal nodes');
+        });
+        return;
+      }
+      case 'one-way': {
+        const from = this.rng.pick(this.dcs);
+        const to = this.rng.pick(this.dcs.filter((d) => d !== from));
+        this.net.net.cutLink(from, to);
+        this.counts.partitions++;
+        this.trace(`nemesis cut ${from}>${to}`);
+        this.later(end, 200_000, 1_000_000, () => {
+          this.net.net.healAll();
+          this.trace('nemesis heal links');
+        });
+        return;
+      }
+      case 'heal':
+        this.net.net.healAll();
+        this.net.healNodes();
+        this.trace('nemesis heal');
+        return;
+      case 'crash':
+      case 'crash-leader': {
+        const up = this.nodes.filter((n) => n.up);
+        const leaders = up.filter((n) => n.isLeaderOfAny());
+        const pool = kind === 'crash-leader' && leaders.length > 0 ? leaders : up;
+        // Keep a majority up: a crash of a second node waits (partitions take majorities away).
+        if (pool.length === 0 || up.length - 1 < Math.floor(this.nodes.length / 2) + 1) return;
+        const victim = this.rng.pick(pool);
+        victim.crash();
+        this.counts.crashes++;
+        const inc = victim.incarnation;
+        this.later(end, 50_000, 800_000, () => {
+          if (victim.incarnation === inc) victim.restart();
+        });
+        return;
+      }
+      case 'stall': {
+        const n = this.rng.pick(this.nodes);
+        const queues = this.rng.chance(0.7) ? 'apply' : 'both';
+        n.stall = { prob: this.o.stallProb, delayUs: this.o.stallDelayUs, queues };
+        this.counts.stalls++;
+        this.trace(`nemesis stall ${n.id} ${queues} ${this.o.stallProb}x${this.o.stallDelayUs}us`);
+        this.later(end, 500_000, 3_000_000, () => {
+          n.stall = null;
+          this.trace(`nemesis unstall ${n.id}`);
+        });
+        return;
+      }
+      case 'step': {
+        // Only a synced node's clock steps: TrueTime catches a step against its anchor at once
+        // (the monotonic clock) and refuses a sync round it corrupted. A step during a node's
+        // first sync round would be adopted as true time (nothing to check it against yet,
+        // docs/truetime.md): outside what TrueTime guarantees, so not injected.
+        const synced = this.nodes.filter((n) => n.up && n.time.tt.sync.synced);
+        if (synced.length === 0) return;
+        const node = this.rng.pick(synced);
+        const d = (this.rng.chance(0.5) ? 1 : -1) * this.rng.range(...this.o.stepUs);
+        node.clock.stepUs += d;
+        const s = { node, d, inc: node.incarnation };
+        this.steps.add(s);
+        this.counts.clockSteps++;
+        this.trace(`nemesis step ${node.id} ${d}us`);
+        this.later(end, 200_000, 1_000_000, () => this.unstep(s));
+        return;
+      }
+      case 'asym': {
+        const leaders = this.leaderDcs();
+        const dc = leaders.length > 0 ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
+        const ms = this.masters.filter((m) => m.dc === dc);
+        for (const m of ms) {
+          m.uncertaintyUs = this.o.asymUncertaintyUs;
+          m.errorFraction = 0;
+        }
+        this.counts.asym++;
+        this.trace(`nemesis asym ${dc} ${this.o.asymUncertaintyUs}us`);
+        this.later(end, 1_000_000, 3_000_000, () => {
+          for (const m of ms) {
+            m.uncertaintyUs = this.normalUncertainty.get(m)!;
+            m.errorFraction = 1;
+          }
+          this.trace(`nemesis asym-off ${dc}`);
+        });
+        return;
+      }
+    }
+  }
+}

@@ -1,0 +1,79 @@
+import type { PaxosMessage } from '@synod/paxos';
+import type { ClosedTimestamp, TxnError, TxnReplyBody, TxnRequest } from '@synod/txn';
+import type { SimNetwork } from '../network.js';
+
+/** Everything that travels over the span simulation's network. */
+export type SpanPayload =
+  | { kind: 'paxos'; msg: PaxosMessage }
+  | { kind: 'closed'; split: string; closed: ClosedTimestamp }
+  | { kind: 'txnReq'; split: string; creq: number; req: TxnRequest }
+  | { kind: 'txnReply'; creq: number; body?: TxnReplyBody; error?: TxnError }
+  | { kind: 'timeReq'; round: number }
+  | { kind: 'timeReply'; round: number; earliest: number; latest: number };
+
+export function describeSpanPayload(p: SpanPayload): string {
+  switch (p.kind) {
+    case 'paxos': {
+      const m = p.msg;
+      const b = 'ballot' in m ? ` b=${m.ballot.round}.${m.ballot.node}` : '';
+      return `${m.group}:${m.type}${b}`;
+    }
+    case 'closed':
+      return `${p.split}:closed ts=${p.closed.ts} idx=${p.closed.appliedIndex}`;
+    case 'txnReq': {
+      const r = p.req;
+      const what =
+        r.kind === 'read' || r.kind === 'commit'
+          ? `${r.kind} ${r.txn.id}`
+          : r.kind === 'snapshot'
+            ? `snapshot ${JSON.stringify(r.mode)}`
+            : `${r.kind} ${r.txnId}`;
+      return `${p.split}:req#${p.creq} ${what}`;
+    }
+    case 'txnReply':
+      return `reply#${p.creq} ${p.error ? `${p.error.code}` : p.body!.kind === 'committed' ? `committed ts=${p.body!.ts}` : p.body!.kind === 'values' ? `values ts=${p.body!.ts ?? '-'}` : p.body!.kind === 'status' ? `status ${p.body!.state}` : p.body!.kind}`;
+    case 'timeReq':
+      return `time? #${p.round}`;
+    case 'timeReply':
+      return `time #${p.round}`;
+  }
+}
+
+/**
+ * The span simulation's network: the simulator's SimNetwork (per-DC-pair latency, loss,
+ * duplication, jitter, DC partitions) plus cuts of single nodes (a node isolated from everything,
+ * its own DC's clients and time masters included), applied at send and at delivery.
+ */
+export class SpanNet {
+  private readonly isolated = new Set<string>();
+
+  /** `verbose`: label every message fully in the trace (otherwise by kind only, which is cheaper). */
+  constructor(
+    readonly net: SimNetwork,
+    private readonly verbose = false,
+  ) {}
+
+  register(addr: string, dc: string, handler: (from: string, payload: SpanPayload) => void): void {
+    this.net.register(addr, dc, (from, payload) => {
+      if (this.isolated.has(addr) || this.isolated.has(from)) return;
+      handler(from, payload as SpanPayload);
+    });
+  }
+
+  send(from: string, to: string, payload: SpanPayload, label?: string): void {
+    if (this.isolated.has(from) || this.isolated.has(to)) return;
+    this.net.send(from, to, payload, label ?? (this.verbose ? describeSpanPayload(payload) : payload.kind));
+  }
+
+  isolateNode(addr: string): void {
+    this.isolated.add(addr);
+  }
+
+  healNodes(): void {
+    this.isolated.clear();
+  }
+
+  get isolatedNodes(): string[] {
+    return [...this.isolated].sort();
+  }
+}

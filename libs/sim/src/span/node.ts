@@ -1,0 +1,405 @@
+import { InvariantViolation, ReadyPipeline, Replica, type ApplyEntry, type Command, type ReplicaConfig } from '@synod/paxos';
+import { SplitTxnCore, type CoreLimits, type CoreNow, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
+import { DurableStore } from '../disk.js';
+import type { Prng } from '../prng.js';
+import type { Scheduler } from '../scheduler.js';
+import { SimMvccStore } from './mvcc.js';
+import type { SpanNet, SpanPayload } from './net.js';
+import type { SpanRecorder } from './recorder.js';
+import { NodeClock, NodeTime, type TimeSyncTiming } from './time.js';
+
+export interface SplitSpec {
+  id: string;
+  start: string;
+  end: string;
+}
+
+export interface SpanNodeOptions {
+  tickUs: number;
+  fsyncMinUs: number;
+  fsyncMaxUs: number;
+  maxDriftPpm: number;
+  maxBootErrorUs: number;
+  time: TimeSyncTiming;
+  coreLimits: Partial<CoreLimits>;
+  broken: TxnBroken;
+  /** As production: while TrueTime does not serve, the node's replicas do not tick (leases lapse). */
+  pauseWhenNotServing: boolean;
+  /** How often a serving node raises its persisted time high-water mark. */
+  timeMarkEveryUs: number;
+  /** Splits whose replicas on this node do not tick before this virtual time (a test choosing leaders). */
+  holdTicksUntil?: Record<string, number> | undefined;
+}
+
+/** What one split has on one node's disk: the Paxos acceptor state and the applied state. */
+interface SplitDisk {
+  paxos: DurableStore;
+  appliedIndex: number;
+  header: SplitHeader;
+  outcomes: Map<string, DecidedOutcome>;
+}
+
+/** What one split has in one node incarnation's memory (lost at a crash). */
+interface SplitLive {
+  spec: SplitSpec;
+  replica: Replica;
+  pipeline: ReadyPipeline;
+  core: SplitTxnCore;
+  /** Core request id -> the client request it answers. */
+  reqs: Map<number, { client: string; creq: number }>;
+  nextReq: number;
+  /** Entries below this were applied durably before the last crash: the core resumed past them. */
+  skipBelow: number;
+  wakeAtMono: number | null;
+}
+
+const MIN_WAKE_GAP_US = 500;
+const MAX_DRAIN_ROUNDS = 50;
+
+/**
+ * A simulated spanserver of the span scenario: per split the real Paxos Replica driven through
+ * the shared ReadyPipeline, a SplitTxnCore, and one MVCC store and one disk for the node.
+ *
+ * The shell does what production's will (services/spanserver): a client request goes to
+ * `core.request`; the core's outputs are carried out ('propose' through the replica, 'reply' and
+ * 'error' to the client, 'closed' to the split's other replicas); every applied entry goes to
+ * `core.apply`, whose write (versions, header, outcomes, applied index) is queued on the node's
+ * disk behind the Paxos persists, and once durable the versions become visible and the core hears
+ * `durable`. `setLeadership` comes before every input. A crash loses memory, timers and the disk
+ * queue; a restart rebuilds the replica from its durable Paxos state and the core from the durable
+ * header, outcomes and applied index.
+ *
+ * One deviation: the restarted replica is not handed its applied records, so it re-learns the log
+ * from its durable accepts and peers and can serve catch-up below its applied index (production
+ * compacts at start-up for that); entries below the durable applied index are not applied again.
+ */
+export class SpanNode {
+  up = true;
+  incarnation = 0;
+  readonly clock: NodeClock;
+  readonly mvcc = new SimMvccStore();
+  time!: NodeTime;
+  private readonly disks = new Map<string, SplitDisk>();
+  private readonly live = new Map<string, SplitLive>();
+  /** The disk's two write queues (each completes in order): Paxos state, and applied entries. */
+  private readonly diskFreeAtUs = { paxos: 0, apply: 0 };
+  /**
+   * Disk stall fault: this fraction of the writes of the named queues takes `delayUs` longer (and
+   * every write queued behind it). 'apply': the applied entries only (the replica keeps voting).
+   */
+  stall: { prob: number; delayUs: number; queues: 'apply' | 'both' } | null = null;
+  private timeMark = 0;
+  leaderships = 0;
+  crashes = 0;
+  stalledWrites = 0;
+
+  constructor(
+    readonly id: string,
+    readonly dc: string,
+    private readonly splits: readonly SplitSpec[],
+    private readonly replicaConfig: (split: string) => ReplicaConfig,
+    private readonly masters: () => readonly string[],
+    private readonly sched: Scheduler,
+    private readonly net: SpanNet,
+    private readonly rng: Prng,
+    private readonly rec: SpanRecorder,
+    private readonly o: SpanNodeOptions,
+    private readonly trace: (line: string) => void,
+  ) {
+    this.clock = new NodeClock(rng.fork('clock'), o.maxDriftPpm, sched, o.maxBootErrorUs);
+    for (const s of splits) this.disks.set(s.id, { paxos: new DurableStore(), appliedIndex: 0, header: { maxAppliedTs: 0, lastCommitTs: 0 }, outcomes: new Map() });
+    net.register(id, dc, (from, p) => this.receive(from, p));
+    this.boot();
+  }
+
+  // ------------------------------------------------------------------ queries
+
+  core(split: string): SplitTxnCore | undefined {
+    return this.live.get(split)?.core;
+  }
+
+  replica(split: string): Replica | undefined {
+    return this.live.get(split)?.replica;
+  }
+
+  isLeaderOf(split: string): boolean {
+    return this.live.get(split)?.replica.isLeader() === true;
+  }
+
+  isLeaderOfAny(): boolean {
+    for (const l of this.live.values()) if (l.replica.isLeader()) return true;
+    return false;
+  }
+
+  coreNow(): CoreNow {
+    const tt = this.time.tt;
+    return { tt: tt.now(), serving: tt.isServing(), monoUs: this.clock.monoNow() };
+  }
+
+  // ------------------------------------------------------------------ faults
+
+  crash(): void {
+    if (!this.up) return;
+    this.up = false;
+    this.incarnation++; // orphans every pending disk completion, timer and sync round
+    this.crashes++;
+    this.live.clear();
+    this.diskFreeAtUs.paxos = 0;
+    this.diskFreeAtUs.apply = 0;
+    this.trace(`crash ${this.id}`);
+  }
+
+  restart(): void {
+    if (this.up) return;
+    this.up = true;
+    this.incarnation++;
+    this.trace(`restart ${this.id}`);
+    this.boot();
+  }
+
+  private boot(): void {
+    const inc = this.incarnation;
+    this.time = new NodeTime(this.id, this.clock, this.sched, this.net, this.masters, this.o.time, () => this.up && inc === this.incarnation, this.rng.fork(`time#${inc}`), (out) =>
+      this.trace(`${this.id} sync ${out.ok ? 'ok' : out.failure} eps=${Math.round(out.epsilonAfterUs)}${out.rejected.length ? ` rejected=${out.rejected.join(',')}` : ''}`),
+    );
+    this.time.start();
+    const mono = this.clock.monoNow();
+    for (const spec of this.splits) {
+      const disk = this.disks.get(spec.id)!;
+      const config = this.replicaConfig(spec.id);
+      const replica = new Replica(config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono });
+      const resume = disk.appliedIndex > 0 ? { header: { ...disk.header }, appliedIndex: disk.appliedIndex, outcomes: [...disk.outcomes] } : undefined;
+      const core = new SplitTxnCore({
+        splitId: spec.id,
+        range: { start: spec.start, end: spec.end },
+        self: this.id,
+        reader: this.mvcc,
+        commandPrefix: `${this.id}#${inc}`,
+        resume,
+        floorTs: this.timeMark > 0 ? this.timeMark : undefined,
+        limits: this.o.coreLimits,
+        broken: this.o.broken,
+      });
+      const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null };
+      l.pipeline = this.newPipeline(spec.id, inc);
+      this.live.set(spec.id, l);
+      this.rec.forgetTSafe(this.id, spec.id);
+    }
+    this.sched.after(this.rng.int(this.o.tickUs), () => this.tickLoop(inc));
+    this.sched.after(this.o.timeMarkEveryUs, () => this.raiseTimeMark(inc));
+  }
+
+  // ------------------------------------------------------------------ the loop
+
+  private alive(inc: number): boolean {
+    return this.up && inc === this.incarnation;
+  }
+
+  private tickLoop(inc: number): void {
+    if (!this.alive(inc)) return;
+    const serving = this.time.tt.isServing();
+    for (const [split, l] of this.live) {
+      const held = this.o.holdTicksUntil?.[split];
+      const paused = (this.o.pauseWhenNotServing && !serving) || (held !== undefined && this.sched.nowUs < held);
+      if (!paused) l.pipeline.run(() => l.replica.tick(this.clock.monoNow()));
+      if (!this.alive(inc)) return;
+      this.input(split, (core, now) => core.tick(now));
+    }
+    this.sched.after(this.o.tickUs, () => this.tickLoop(inc));
+  }
+
+  /** Persisted time high-water mark (production raises it once a second while serving). */
+  private raiseTimeMark(inc: number): void {
+    if (!this.alive(inc)) return;
+    if (this.time.tt.isServing()) {
+      let mark = Math.ceil(this.time.tt.now().latest);
+      for (const l of this.live.values()) mark = Math.max(mark, l.core.issuedFloor());
+      this.diskWrite(inc, 'paxos', () => {
+        this.timeMark = Math.max(this.timeMark, mark);
+      });
+    }
+    this.sched.after(this.o.timeMarkEveryUs, () => this.raiseTimeMark(inc));
+  }
+
+  private receive(from: string, p: SpanPayload): void {
+    if (!this.up) return;
+    switch (p.kind) {
+      case 'paxos': {
+        const l = this.live.get(p.msg.group);
+        if (l && p.msg.from === from) l.pipeline.run(() => l.replica.step(p.msg, this.clock.monoNow()));
+        return;
+      }
+      case 'closed':
+        return this.input(p.split, (core, now) => core.closedReceived(p.closed, now));
+      case 'txnReq': {
+        const l = this.live.get(p.split);
+        if (!l) return;
+        this.input(p.split, (core, now) => {
+          const id = ++l.nextReq;
+          l.reqs.set(id, { client: from, creq: p.creq });
+          core.request(id, p.req as TxnRequest, now);
+        });
+        return;
+      }
+      case 'timeReply':
+        return this.time.onReply(from, p.round, p.earliest, p.latest);
+      default:
+        return;
+    }
+  }
+
+  private view(l: SplitLive, mono: number): LeadershipView {
+    const r = l.replica;
+    return { leading: r.isLeader() ? r.ballot() : null, leaderHint: r.leaderHint(), leaseEndMonoUs: r.leaseValidUntil(mono), localReadOk: r.canServeLocalRead(mono) };
+  }
+
+  /** One input into a split's core: leadership first, then the input, then its outputs. */
+  private input(split: string, fn: (core: SplitTxnCore, now: CoreNow) => void): void {
+    const l = this.live.get(split);
+    if (!l) return;
+    const inc = this.incarnation;
+    const now = this.coreNow();
+    l.core.setLeadership(this.view(l, now.monoUs), now);
+    fn(l.core, now);
+    this.drain(l, inc);
+    if (this.alive(inc) && this.live.get(split) === l) this.afterInput(l, inc);
+  }
+
+  private afterInput(l: SplitLive, inc: number): void {
+    this.rec.recordTSafe(this.id, l.spec.id, l.core.tSafe);
+    const now = this.coreNow();
+    const w = l.core.nextWakeMonoUs(now);
+    if (w === null) return;
+    const at = Math.max(w, now.monoUs + MIN_WAKE_GAP_US);
+    if (l.wakeAtMono !== null && l.wakeAtMono <= at) return;
+    l.wakeAtMono = at;
+    this.sched.at(this.clock.schedAtMono(at), () => {
+      if (!this.alive(inc) || this.live.get(l.spec.id) !== l || l.wakeAtMono !== at) return;
+      l.wakeAtMono = null;
+      this.input(l.spec.id, (core, n) => core.tick(n));
+    });
+  }
+
+  /** Carries out the core's outputs (which may produce more: a rejected proposal). */
+  private drain(l: SplitLive, inc: number): void {
+    for (let round = 0; round < MAX_DRAIN_ROUNDS; round++) {
+      if (!this.alive(inc)) return;
+      const outs = l.core.takeOutputs();
+      if (outs.length === 0) return;
+      for (const o of outs) this.carryOut(l, o);
+    }
+    this.rec.fail('shell', `${this.id}/${l.spec.id}: the core kept producing outputs for ${MAX_DRAIN_ROUNDS} rounds`);
+  }
+
+  private carryOut(l: SplitLive, o: TxnOutput): void {
+    switch (o.type) {
+      case 'propose': {
+        const ids = o.commands.map((c) => c.id);
+        const mono = this.clock.monoNow();
+        if (!l.replica.isLeader()) {
+          l.core.proposalRejected(ids, this.coreNow());
+          return;
+        }
+        const ready = l.pipeline.run(() => l.replica.propose(o.commands as Command[], mono));
+        const rejected: string[] = [];
+        if (!ready) rejected.push(...ids);
+        for (const r of ready?.proposalResults ?? []) if (r.status !== 'queued' && r.status !== 'already_applied') rejected.push(...r.ids);
+        if (rejected.length > 0) l.core.proposalRejected(rejected, this.coreNow());
+        this.trace(`${this.id}/${l.spec.id} propose ${o.commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ')}${rejected.length ? ' REJECTED' : ''}`);
+        return;
+      }
+      case 'reply':
+      case 'error': {
+        const to = l.reqs.get(o.reqId);
+        if (!to) return;
+        l.reqs.delete(o.reqId);
+        const payload: SpanPayload = o.type === 'reply' ? { kind: 'txnReply', creq: to.creq, body: o.body } : { kind: 'txnReply', creq: to.creq, error: o.error };
+        this.net.send(this.id, to.client, payload);
+        return;
+      }
+      case 'closed': {
+        for (const peer of l.replica.membership().peers) if (peer !== this.id) this.net.send(this.id, peer, { kind: 'closed', split: l.spec.id, closed: o.closed });
+        return;
+      }
+    }
+  }
+
+  // ------------------------------------------------------------------ Paxos shell
+
+  private newPipeline(split: string, inc: number): ReadyPipeline {
+    return new ReadyPipeline({
+      persist: (persist, done) =>
+        this.diskWrite(inc, 'paxos', () => {
+          this.disks.get(split)!.paxos.write(persist);
+          done();
+        }),
+      send: (messages) => {
+        for (const m of messages) this.net.send(this.id, m.to, { kind: 'paxos', msg: m.msg });
+      },
+      installSnapshot: () => {
+        this.rec.fail('shell', `${this.id}/${split}: a snapshot install, but the span scenario never compacts`);
+      },
+      apply: (e) => this.apply(split, inc, e),
+      settle: () => undefined,
+      leadership: (c) => {
+        if (c.isLeader) this.leaderships++;
+        this.trace(`${this.id}/${split} leadership leader=${c.isLeader} hint=${c.leaderHint} b=${c.ballot.round}.${c.ballot.node}`);
+      },
+      fatal: (err) => {
+        if (!(err instanceof InvariantViolation)) throw err;
+        this.rec.fail(`replica assertion: ${err.invariant}`, `${this.id}/${split}: ${err.message}`);
+        this.sched.after(0, () => this.crash());
+      },
+    });
+  }
+
+  private apply(split: string, inc: number, e: ApplyEntry): void {
+    const l = this.live.get(split);
+    if (!l || !this.alive(inc) || e.slot < l.skipBelow) return;
+    const now = this.coreNow();
+    l.core.setLeadership(this.view(l, now.monoUs), now);
+    const commands = e.value.kind === 'batch' ? e.commands.map((c) => ({ id: c.id, payload: c.payload })) : [];
+    const w = l.core.apply({ slot: e.slot, commands, duplicates: e.duplicates }, now);
+    this.rec.recordApply(this.id, split, e.slot, w);
+    this.trace(`${this.id}/${split} apply ${e.slot} ${commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ') || e.value.kind}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''} -> ${w.outcomes.map(([t, o]) => `${t}:${o.committed ? `committed@${o.ts}` : 'aborted'}`).join(' ')}`);
+    this.drain(l, inc);
+    const upTo = e.slot + 1;
+    this.diskWrite(inc, 'apply', () => {
+      const disk = this.disks.get(split)!;
+      this.mvcc.write(w.versions);
+      disk.appliedIndex = upTo;
+      disk.header = { ...w.header };
+      for (const [txn, o] of w.outcomes) disk.outcomes.set(txn, o);
+      for (const txn of w.forgotten) disk.outcomes.delete(txn);
+      if (w.versions.length > 0) this.rec.recordVisible(this.id, split, new Set(w.versions.map((v) => v.ts)));
+      this.input(split, (core, n) => core.durable(upTo, n));
+    });
+    if (this.alive(inc) && this.live.get(split) === l) this.afterInput(l, inc);
+  }
+
+  /**
+   * The node's disk: the writes of each queue complete in order after a simulated fsync; a crash
+   * loses what is queued. Applied entries have their own queue (an apply write that stalls holds
+   * back later applies, not the replica's votes), as a store with its own commit chain would.
+   */
+  private diskWrite(inc: number, queue: 'paxos' | 'apply', work: () => void): void {
+    let delay = this.rng.range(this.o.fsyncMinUs, this.o.fsyncMaxUs);
+    if (this.stall && (queue === 'apply' || this.stall.queues === 'both') && this.rng.chance(this.stall.prob)) {
+      delay += this.stall.delayUs;
+      this.stalledWrites++;
+    }
+    const doneAt = Math.max(this.sched.nowUs, this.diskFreeAtUs[queue]) + delay;
+    this.diskFreeAtUs[queue] = doneAt;
+    this.sched.at(doneAt, () => {
+      if (this.alive(inc)) work();
+    });
+  }
+}
+
+function describeCommand(p: unknown): string {
+  const c = p as { t?: string; ts?: number; txn?: string };
+  if (c.t === 'commit') return `commit(${c.txn}@${c.ts})`;
+  if (c.t === 'closed') return `closed(${c.ts})`;
+  if (c.t === 'abort') return `abort(${c.txn})`;
+  return '?';
+}

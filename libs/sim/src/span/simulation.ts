@@ -1,0 +1,298 @@
+import type { ReplicaConfig } from '@synod/paxos';
+import { TXN_BROKEN_VARIANTS, type CoreLimits, type TxnBroken } from '@synod/txn';
+import { SimNetwork, type NetworkFaults } from '../network.js';
+import { Prng } from '../prng.js';
+import { Scheduler } from '../scheduler.js';
+import { Trace } from '../trace.js';
+import { checkSpanHistory } from './checkers.js';
+import { INITIAL_BALANCE, SpanClient, type OpKind, type SpanClientTiming, type Workload } from './client.js';
+import type { SpanHistory, SpanViolation } from './history.js';
+import { SpanNet } from './net.js';
+import { SpanNemesis, SPAN_CALM_NETWORK, type NemesisCounts, type SpanFault, type SpanNemesisOptions } from './nemesis.js';
+import { SpanNode, type SplitSpec } from './node.js';
+import { SpanRecorder } from './recorder.js';
+import { TimeMaster } from './time.js';
+
+export type TxnBrokenVariant = (typeof TXN_BROKEN_VARIANTS)[number];
+
+export interface SpanOptions {
+  seed: number;
+  trace: boolean;
+  /** TxnBroken flags passed to every core (teeth). */
+  broken: TxnBrokenVariant[];
+  dcs: number;
+  splits: number;
+  clientsPerDc: number;
+  /** Faults (and new client operations) during [0, faultPhaseUs); then everything heals and clients finish. */
+  faultPhaseUs: number;
+  drainUs: number;
+  /** 'none': a calm network and no nemesis; 'standard': the per-seed fault mix. */
+  faults: 'none' | 'standard';
+  nemesis: Partial<SpanNemesisOptions>;
+  /** Overrides the per-seed network faults of the fault phase. */
+  network?: Partial<NetworkFaults> | undefined;
+  /** Time masters per DC, their uncertainty (µs). */
+  mastersPerDc: number;
+  masterUncertaintyUs: number;
+  /** Static ε asymmetry: the masters of these DCs answer with this uncertainty and no error (regression tests). */
+  staticAsym?: Record<string, number> | undefined;
+  syncIntervalUs: number;
+  maxDriftPpm: number;
+  tickUs: number;
+  heartbeatIntervalUs: number;
+  electionTimeoutUs: number;
+  /** Lease vote duration: must exceed 2ε of the leader (a timestamp is assigned at now.latest and must stay inside the lease). */
+  leaseDurationUs: number;
+  client: SpanClientTiming;
+  mix: Record<OpKind, number>;
+  coreLimits: Partial<CoreLimits>;
+  /** Cross-DC one-way latency range (drawn per DC pair). */
+  latencyUs: [number, number];
+  /** Splits whose replicas on other nodes than the named one hold their ticks until `untilUs` (choosing leaders). */
+  preferLeaders?: { leaders: Record<string, string>; untilUs: number } | undefined;
+  /** No random clients (tests drive scripted ones). */
+  noClients: boolean;
+}
+
+export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed'> = {
+  trace: false,
+  broken: [],
+  dcs: 3,
+  splits: 3,
+  clientsPerDc: 2,
+  faultPhaseUs: 5_000_000,
+  drainUs: 2_500_000,
+  faults: 'standard',
+  nemesis: {},
+  mastersPerDc: 3,
+  masterUncertaintyUs: 300,
+  syncIntervalUs: 1_000_000,
+  maxDriftPpm: 200,
+  tickUs: 5_000,
+  heartbeatIntervalUs: 20_000,
+  electionTimeoutUs: 150_000,
+  leaseDurationUs: 600_000,
+  client: { requestTimeoutUs: 600_000, serverWaitUs: 400_000, txnDeadlineUs: 2_000_000, statusDeadlineUs: 2_000_000, thinkMaxUs: 20_000 },
+  mix: { transfer: 25, register: 12, append: 10, strong: 23, strong1: 10, snapshot: 10, stale: 10 },
+  coreLimits: { idleAbortUs: 2_000_000 },
+  latencyUs: [2_000, 15_000],
+  noClients: false,
+};
+
+export const DEFAULT_NEMESIS: SpanNemesisOptions = {
+  weights: { 'isolate-dc': 2, 'isolate-node': 1, 'one-way': 1, heal: 2, crash: 1, 'crash-leader': 2, stall: 2, step: 2, asym: 3 },
+  gapUs: [200_000, 700_000],
+  stallProb: 0.02,
+  stallDelayUs: 400_000,
+  asymUncertaintyUs: 150_000,
+  stepUs: [5_000, 300_000],
+};
+
+export interface SpanTotals {
+  rwCommitted: number;
+  roCompleted: number;
+  aborts: number;
+  leaderChanges: number;
+  clockSteps: number;
+  crashes: number;
+  statusLookups: number;
+  unknownOutcomes: number;
+  stalledWrites: number;
+  syncs: number;
+}
+
+export interface SpanResult {
+  seed: number;
+  ok: boolean;
+  violations: SpanViolation[];
+  /** Checkers that reported a violation, in checker order. */
+  failedCheckers: string[];
+  trace: string[];
+  traceHash: string;
+  events: number;
+  endUs: number;
+  totals: SpanTotals;
+  history: SpanHistory;
+}
+
+const DC_NAMES = ['dc-a', 'dc-b', 'dc-c', 'dc-d', 'dc-e'];
+
+export function spanSplits(n: number): SplitSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `s${i}`, start: i === 0 ? '' : `k${i}`, end: i === n - 1 ? '' : `k${i + 1}` }));
+}
+
+export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, number>): Workload {
+  const per = (kind: string, n: number) => Object.fromEntries(splits.map((s, i) => [s.id, Array.from({ length: n }, (_, j) => `k${i}/${kind}/${j}`)]));
+  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix };
+}
+
+/** The simulated cluster of one run, for tests that drive it by hand. */
+export interface SpanWorld {
+  o: SpanOptions;
+  sched: Scheduler;
+  rec: SpanRecorder;
+  net: SpanNet;
+  nodes: SpanNode[];
+  masters: TimeMaster[];
+  clients: SpanClient[];
+  nemesis: SpanNemesis;
+  log: (line: string) => void;
+  trace: Trace;
+  dcs: string[];
+  splits: SplitSpec[];
+  workload: Workload;
+  root: Prng;
+}
+
+export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number }): SpanWorld {
+  const o: SpanOptions = { ...DEFAULT_SPAN_OPTIONS, ...partial };
+  const sched = new Scheduler();
+  const root = new Prng(o.seed);
+  const trace = new Trace(o.trace);
+  const log = (line: string): void => trace.record(sched.nowUs, line);
+  const splits = spanSplits(o.splits);
+  const workload = spanWorkload(splits, o.mix);
+  const rec = new SpanRecorder(() => sched.nowUs, { initial: INITIAL_BALANCE, accounts: workload.accounts });
+  const net = new SpanNet(new SimNetwork(sched, root.fork('network'), log), o.trace);
+  const dcs = DC_NAMES.slice(0, o.dcs);
+  const latRng = root.fork('latency');
+  for (let i = 0; i < dcs.length; i++) for (let j = i + 1; j < dcs.length; j++) net.net.setLatency(dcs[i]!, dcs[j]!, latRng.range(...o.latencyUs));
+
+  const masterRng = root.fork('masters');
+  const masters: TimeMaster[] = [];
+  for (const dc of dcs)
+    for (let i = 0; i < o.mastersPerDc; i++) {
+      const asym = o.staticAsym?.[dc];
+      masters.push(new TimeMaster(`tm-${dc}-${i}`, dc, sched, masterRng.fork(`${dc}/${i}`), net, asym ?? o.masterUncertaintyUs, asym !== undefined ? 0 : 1));
+    }
+
+  const nodeIds = dcs.map((dc) => `n-${dc.slice(3)}`);
+  const brokenFlags: TxnBroken = Object.fromEntries(o.broken.map((b) => [b, true]));
+  const holdTicks = (node: string): Record<string, number> | undefined => {
+    const p = o.preferLeaders;
+    if (!p) return undefined;
+    return Object.fromEntries(Object.entries(p.leaders).filter(([, leader]) => leader !== node).map(([split]) => [split, p.untilUs]));
+  };
+  const nodes = dcs.map((dc, i) => {
+    const id = nodeIds[i]!;
+    const config = (split: string): ReplicaConfig => ({
+      group: split,
+      self: id,
+      peers: nodeIds,
+      heartbeatIntervalUs: o.heartbeatIntervalUs,
+      electionTimeoutUs: o.electionTimeoutUs,
+      leaseDurationUs: o.leaseDurationUs,
+      maxDriftPpm: o.maxDriftPpm,
+      window: 16,
+      maxBatch: 16,
+    });
+    const dcMasters = masters.filter((m) => m.dc === dc).map((m) => m.id);
+    return new SpanNode(
+      id,
+      dc,
+      splits,
+      config,
+      () => dcMasters,
+      sched,
+      net,
+      root.fork(`node:${id}`),
+      rec,
+      {
+        tickUs: o.tickUs,
+        fsyncMinUs: 200,
+        fsyncMaxUs: 2_000,
+        maxDriftPpm: o.maxDriftPpm,
+        maxBootErrorUs: 500_000,
+        time: {
+          syncIntervalUs: o.syncIntervalUs,
+          requestTimeoutUs: 30_000,
+          syncConfig: { driftBoundPpm: o.maxDriftPpm, initialEpsilonUs: 1_000_000, maxEpsilonUs: 300_000, maxRttUs: 31_000, maxLiars: 1 },
+        },
+        coreLimits: o.coreLimits,
+        broken: brokenFlags,
+        pauseWhenNotServing: true,
+        timeMarkEveryUs: 1_000_000,
+        holdTicksUntil: holdTicks(id),
+      },
+      log,
+    );
+  });
+
+  const clients: SpanClient[] = [];
+  if (!o.noClients) {
+    const clientRng = root.fork('clients');
+    for (const dc of dcs)
+      for (let c = 0; c < o.clientsPerDc; c++) {
+        const id = `c-${dc.slice(3)}${c}`;
+        clients.push(new SpanClient(id, dc, nodeIds, (n) => dcs[nodeIds.indexOf(n)]!, sched, net, clientRng.fork(id), rec.history, workload, o.client, log));
+      }
+  }
+  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, ...o.nemesis }, sched, net, nodes, dcs, masters, root.fork('nemesis'), log);
+  return { o, sched, rec, net, nodes, masters, clients, nemesis, log, trace, dcs, splits, workload, root };
+}
+
+/** The fault phase's network, drawn per seed. */
+function seedNetwork(rng: Prng): NetworkFaults {
+  return {
+    lossProb: rng.pick([0, 0.01, 0.03]),
+    dupProb: rng.pick([0, 0.01, 0.03]),
+    jitterUs: rng.pick([500, 2_000, 5_000]),
+    longDelayProb: rng.pick([0, 0.002, 0.005]),
+    longDelayUs: 150_000,
+  };
+}
+
+/** Runs the world to the end (fault phase, heal, drain) and checks the history. */
+export function finishSpanWorld(w: SpanWorld): SpanResult {
+  const { o, sched, rec, nodes, clients, nemesis } = w;
+  const violations: SpanViolation[] = [];
+  try {
+    if (o.faults === 'standard') nemesis.start(o.faultPhaseUs, { ...seedNetwork(w.root.fork('netfaults')), ...o.network });
+    else w.net.net.faults = { ...SPAN_CALM_NETWORK, ...o.network };
+    for (const c of clients) c.start();
+    sched.runUntil(o.faultPhaseUs, () => !rec.ok);
+    if (rec.ok) {
+      if (o.faults === 'standard') nemesis.healAll();
+      for (const c of clients) c.stopIssuing();
+      const end = o.faultPhaseUs + o.drainUs;
+      sched.runUntil(end, () => !rec.ok || clients.every((c) => !c.busy));
+      // Settle: a little more time for replicas to apply what the last operations committed.
+      sched.runUntil(Math.min(end, sched.nowUs + 300_000), () => !rec.ok);
+    }
+  } catch (err) {
+    violations.push({ checker: 'simulator', detail: err instanceof Error ? (err.stack ?? err.message) : String(err), atUs: sched.nowUs });
+  }
+  violations.push(...rec.online, ...checkSpanHistory(rec.history));
+  const failedCheckers = [...new Set(violations.map((v) => v.checker))];
+  const sum = (f: (c: SpanClient) => number) => clients.reduce((s, c) => s + f(c), 0);
+  const totals: SpanTotals = {
+    rwCommitted: sum((c) => c.stats.rwCommitted),
+    roCompleted: sum((c) => c.stats.roCompleted),
+    aborts: sum((c) => c.stats.rwAborted),
+    leaderChanges: nodes.reduce((s, n) => s + n.leaderships, 0),
+    clockSteps: nemesis.counts.clockSteps,
+    crashes: nemesis.counts.crashes,
+    statusLookups: sum((c) => c.stats.statusLookups),
+    unknownOutcomes: sum((c) => c.stats.unknown),
+    stalledWrites: nodes.reduce((s, n) => s + n.stalledWrites, 0),
+    syncs: nodes.reduce((s, n) => s + n.time.syncs, 0),
+  };
+  return {
+    seed: o.seed,
+    ok: violations.length === 0,
+    violations,
+    failedCheckers,
+    trace: w.trace.lines,
+    traceHash: w.trace.hash,
+    events: w.trace.count,
+    endUs: sched.nowUs,
+    totals,
+    history: rec.history,
+  };
+}
+
+export function runSpan(partial: Partial<SpanOptions> & { seed: number }): SpanResult {
+  return finishSpanWorld(buildSpanWorld(partial));
+}
+
+export type { SpanFault };

@@ -117,6 +117,9 @@ export class SplitTxnCore {
   private epochReady = false;
   private closedInFlight = false;
   private lastClosedSentMonoUs = -Infinity;
+  private lastClosedSentTs = 0;
+  /** The highest timestamp a waiting read at this leader needs t_safe to reach through a closed log entry. */
+  private closedWanted = 0;
   /** Commits this leader proposed that are not yet durable here: lease reads wait for those at or below them. */
   private readonly ownPending = new Map<string, number>();
 
@@ -204,8 +207,11 @@ export class SplitTxnCore {
 
   tick(now: CoreNow): void {
     this.lastNow = now;
-    for (const [id, t] of this.txns)
-      if (!t.commit && now.monoUs - t.lastActiveMonoUs > this.limits.idleAbortUs) this.abortTxn(id, 'idle for too long');
+    for (const [id, t] of [...this.txns]) {
+      if (t.commit || now.monoUs - t.lastActiveMonoUs <= this.limits.idleAbortUs) continue;
+      if (t.aborted) this.txns.delete(id); // its requests have heard why by now
+      else this.abortTxn(id, 'idle for too long');
+    }
     if (this.epoch !== null && !this.barrier && now.serving) this.proposeBarrier(now);
     this.sendClosed(now);
     this.pump(now);
@@ -334,6 +340,7 @@ export class SplitTxnCore {
     this.epochReady = false;
     this.barrier = null;
     this.closedInFlight = false;
+    this.closedWanted = 0;
     this.lastClosedSentMonoUs = -Infinity;
     if (epoch !== null) {
       this.statsCounters.epochs++;
@@ -387,9 +394,9 @@ export class SplitTxnCore {
     let ts = Math.min(Math.ceil(now.tt.latest), this.leaseBound(now));
     // Commits proposed but not yet applied here may land at any slot: close below them.
     for (const p of this.ownPending.values()) ts = Math.min(ts, p - 1);
-    for (const nd of this.notDurable) ts = Math.min(ts, nd.maxAppliedTs);
-    if (ts <= this.closedTs || ts <= 0) return;
+    if (ts <= this.lastClosedSentTs || ts <= 0) return;
     this.oracle.observe(ts);
+    this.lastClosedSentTs = ts;
     this.lastClosedSentMonoUs = now.monoUs;
     this.statsCounters.closedSent++;
     this.outputs.push({ type: 'closed', closed: { ballot: this.view.leading, ts, appliedIndex: this.appliedIndex } });
@@ -650,27 +657,25 @@ export class SplitTxnCore {
     if (!now.serving) return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
     const mode = req.mode;
     let ts: number;
-    let leaderCovers = false;
     if ('strong' in mode) {
       if (this.broken.oldLeaseRead && this.view.leading && this.leaseReadable(now)) {
         // The old rule (teeth only): the newest timestamp safe here and surely past, no wait.
-        ts = Math.min(this.tSafe, Math.floor(now.tt.earliest));
-        return this.serveRead(reqId, req, ts);
+        return this.serveRead(reqId, req, Math.min(this.tSafe, Math.floor(now.tt.earliest)));
       }
+      // A strong read must see every write any replica may have shown, and anything shown is
+      // below true time, so below now.latest.
       ts = Math.ceil(now.tt.latest);
-      // A strong read must see every write any replica may have shown (anything shown is below
-      // true time, so below now.latest): at a leader whose lease covers now.latest, no commit at
-      // or below it can come from anyone else, and this leader's own commits go above it.
-      if (this.view.leading && this.leaseReadable(now) && ts <= this.leaseBound(now)) {
-        this.oracle.observe(ts);
-        leaderCovers = true;
-        this.statsCounters.leaseReads++;
-      } else if (this.view.leading && this.isReady()) this.proposeClosed(now, ts);
-    } else if ('ts' in mode) {
-      ts = mode.ts;
-    } else {
-      ts = readTimestamp({ maxStalenessUs: mode.maxStalenessUs }, now.tt, this.tSafe).ts;
-    }
+    } else if ('ts' in mode) ts = mode.ts;
+    else ts = readTimestamp({ maxStalenessUs: mode.maxStalenessUs }, now.tt, this.tSafe).ts;
+    // At a leader whose lease covers `ts`, no commit at or below it can come from anyone else,
+    // and its own later commits go above it: it needs only its own pending commits below `ts`
+    // durable. Beyond the lease, a closed log entry carries t_safe there.
+    let leaderCovers = false;
+    if (ts > this.tSafe && this.view.leading && this.leaseReadable(now) && ts <= this.leaseBound(now)) {
+      this.oracle.observe(ts);
+      leaderCovers = true;
+      this.statsCounters.leaseReads++;
+    } else if (ts > this.tSafe && this.view.leading && this.isReady()) this.closedWanted = Math.max(this.closedWanted, ts);
     if (ts < this.opts.reader.gcHorizon()) return this.fail(reqId, 'SNAPSHOT_TOO_OLD', `read timestamp ${ts} is below the GC horizon ${this.opts.reader.gcHorizon()}`, { horizon: this.opts.reader.gcHorizon() });
     const covered = () => (leaderCovers && this.epoch !== null ? this.ownCovers(ts) : ts <= this.tSafe);
     this.park({
@@ -741,6 +746,7 @@ export class SplitTxnCore {
   private pump(now: CoreNow): void {
     this.lastNow = now;
     this.refreshReady();
+    if (this.closedWanted > this.tSafe && !this.closedInFlight && this.view.leading && this.isReady()) this.proposeClosed(now, this.closedWanted);
     for (let round = 0; round < 8; round++) {
       let progressed = false;
       const still: Parked[] = [];

@@ -9,8 +9,8 @@ import type { GroundCommit, SpanHistory, SpanViolation } from './history.js';
  *    writes are the ones its client sent;
  *  - snapshotExact: every lock-free read at `ts` returns exactly the newest version at or below
  *    `ts` of each key (nothing above, nothing missing);
- *  - realTimeOrder: an operation acknowledged before another was invoked has the lower
- *    timestamp (RW→RW strictly, RW→RO ts_RO ≥ ts_RW, RO→RW strictly, RO→RO non-decreasing);
+ *  - realTimeOrder: an operation acknowledged before (or at the instant) another was invoked has
+ *    the lower timestamp (RW→RW strictly, RW→RO ts_RO ≥ ts_RW, RO→RW strictly, RO→RO non-decreasing);
  *  - tSafeNotAhead: every commit at or below a replica's reported t_safe was already durably
  *    visible in that replica's MVCC store when it reported it;
  *  - ackedAppliedOnce: each transaction is applied at most once; an acknowledged commit is in
@@ -179,12 +179,14 @@ export function realTimeOrder(h: SpanHistory, state = new GroundState(h.commits)
     bestRo.push(ro);
   }
   for (const b of later) {
-    // Operations acknowledged strictly before b was invoked: acked[0 .. n).
+    // Operations acknowledged before b was invoked: acked[0 .. n). The same instant counts as
+    // before (a client that invokes b on a's answer): a's timestamp was surely past when it was
+    // acknowledged (commit wait, or a read's wait until ts < earliest), so it is below true time.
     let lo = 0;
     let hi = acked.length;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (acked[mid]!.ackUs < b.invokeUs) lo = mid + 1;
+      if (acked[mid]!.ackUs <= b.invokeUs) lo = mid + 1;
       else hi = mid;
     }
     if (lo === 0) continue;

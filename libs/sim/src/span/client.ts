@@ -11,6 +11,19 @@ export interface SpanClientTiming {
   requestTimeoutUs: number;
   /** How long a replica may park a request (waitUs), well inside the request timeout. */
   serverWaitUs: number;
+  /** The same two for locking reads (they wait only for locks and the leader's barrier). */
+  lockReadTimeoutUs: number;
+  lockReadWaitUs: number;
+  /** A read-write transaction thinks this long (0..max) between its reads and its commit. */
+  computeMaxUs: number;
+  /**
+   * Probability that a read-write transaction reads its keys a second time before committing. In
+   * the same epoch it uses the re-read's values; across a leadership change it keeps the first
+   * read's values and epoch, and relies on the server refusing a commit from another epoch: the
+   * new leader's locks (taken by the re-read) pass the read-lock check, so only the epoch check
+   * stands between it and a lost update.
+   */
+  rereadProb: number;
   /** A transaction (every attempt) must finish within this; an unknown commit outcome is looked up past it. */
   txnDeadlineUs: number;
   /** Status lookups of one unknown outcome give up after this. */
@@ -101,12 +114,12 @@ export class SpanClient {
     cb(p.error ? { ok: false, error: p.error } : { ok: true, body: p.body! });
   }
 
-  private request(split: string, node: string, req: TxnRequest, cb: (a: Answer) => void): void {
+  private request(split: string, node: string, req: TxnRequest, cb: (a: Answer) => void, timeoutUs = this.t.requestTimeoutUs): void {
     const creq = ++this.creq;
     this.stats.requests++;
     this.pending.set(creq, cb);
     this.net.send(this.id, node, { kind: 'txnReq', split, creq, req });
-    this.sched.after(this.t.requestTimeoutUs, () => {
+    this.sched.after(timeoutUs, () => {
       const waiting = this.pending.get(creq);
       if (!waiting) return;
       this.pending.delete(creq);
@@ -201,21 +214,38 @@ export class SpanClient {
         else done();
       };
 
-      const read = (node: string): void => {
+      /** A locking read of every key (`round` 2: the re-read, whose values and epoch are not used). */
+      const read = (node: string, round: 1 | 2): void => {
         if (this.now >= deadline) return retryTxn('deadline');
-        this.request(split, node, { kind: 'read', txn: { id, startTs }, keys, waitUs: this.t.serverWaitUs }, (a) => {
-          if (a.ok && a.body.kind === 'values') {
-            this.leaders.set(split, node);
-            lockedAt = node;
-            epoch = a.body.epoch;
-            rec.reads = keys.map((key) => ({ key, value: a.body.kind === 'values' ? a.body.values.find((v) => v.key === key)?.value : undefined }));
-            return commit(node, this.writesFor(kind, id, rec.reads, amount));
-          }
-          if (!a.ok && 'error' in a && a.error.code === 'TXN_ABORTED') return retryTxn(a.error.message);
-          if (!a.ok && 'error' in a && !['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: read answered ${a.error.code}: ${a.error.message}`);
-          const r = this.redirect(split, node, a);
-          this.sched.after(r.delayUs, () => read(r.node));
-        });
+        const req: TxnRequest = { kind: 'read', txn: { id, startTs }, keys, waitUs: this.t.lockReadWaitUs };
+        this.request(
+          split,
+          node,
+          req,
+          (a) => {
+            if (a.ok && a.body.kind === 'values') {
+              this.leaders.set(split, node);
+              lockedAt = node;
+              const values = keys.map((key) => ({ key, value: a.body.kind === 'values' ? a.body.values.find((v) => v.key === key)?.value : undefined }));
+              if (round === 1) {
+                epoch = a.body.epoch;
+                rec.reads = values;
+                if (this.rng.chance(this.t.rereadProb)) return this.sched.after(this.rng.int(this.t.computeMaxUs + 1), () => read(node, 2));
+              } else if (a.body.epoch === epoch) {
+                // Same leadership: the re-read's locks are the ones the commit is checked against,
+                // so its values are the ones to use (the first read's locks may have lapsed since).
+                rec.reads = values;
+              } else this.trace(`${this.id} rw ${id} re-read in epoch ${a.body.epoch}, keeps its reads of epoch ${epoch}`);
+              const writes = this.writesFor(kind, id, rec.reads, amount);
+              return this.sched.after(this.rng.int(this.t.computeMaxUs + 1), () => commit(node, writes));
+            }
+            if (!a.ok && 'error' in a && a.error.code === 'TXN_ABORTED') return retryTxn(a.error.message);
+            if (!a.ok && 'error' in a && !['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: read answered ${a.error.code}: ${a.error.message}`);
+            const r = this.redirect(split, node, a);
+            this.sched.after(r.delayUs, () => read(r.node, round));
+          },
+          this.t.lockReadTimeoutUs,
+        );
       };
 
       const commit = (node: string, writes: WriteOp[]): void => {
@@ -275,7 +305,7 @@ export class SpanClient {
         });
       };
 
-      read(this.leaderGuess(split));
+      read(this.leaderGuess(split), 1);
     };
     startAttempt();
   }

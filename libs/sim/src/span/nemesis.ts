@@ -15,6 +15,8 @@ export interface SpanNemesisOptions {
   /** Fault kinds and their weights (0 or absent: never). */
   weights: Partial<Record<SpanFault, number>>;
   gapUs: [number, number];
+  /** Probability that a partition or crash aims at a leader's DC/node when there is one. */
+  leaderBias: number;
   /** Disk stall: this fraction of writes delayed by `delayUs`, for a while. */
   stallProb: number;
   stallDelayUs: number;
@@ -126,7 +128,7 @@ export class SpanNemesis {
     switch (kind) {
       case 'isolate-dc': {
         const leaders = this.leaderDcs();
-        const dc = leaders.length > 0 && this.rng.chance(0.5) ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
+        const dc = leaders.length > 0 && this.rng.chance(this.o.leaderBias) ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
         this.net.net.isolate(dc, this.dcs);
         this.counts.partitions++;
         this.trace(`nemesis isolate ${dc}`);

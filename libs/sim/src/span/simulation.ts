@@ -1,4 +1,4 @@
-import type { ReplicaConfig } from '@synod/paxos';
+import type { LivenessFeatures, ReplicaConfig } from '@synod/paxos';
 import { TXN_BROKEN_VARIANTS, type CoreLimits, type TxnBroken } from '@synod/txn';
 import { SimNetwork, type NetworkFaults } from '../network.js';
 import { Prng } from '../prng.js';
@@ -17,6 +17,8 @@ export type TxnBrokenVariant = (typeof TXN_BROKEN_VARIANTS)[number];
 
 export interface SpanOptions {
   seed: number;
+  /** The run's shape (SPAN_SHAPES); by default SPAN_SHAPE_NAMES[seed % 4]. */
+  shape: SpanShape;
   trace: boolean;
   /** TxnBroken flags passed to every core (teeth). */
   broken: TxnBrokenVariant[];
@@ -41,6 +43,8 @@ export interface SpanOptions {
   tickUs: number;
   heartbeatIntervalUs: number;
   electionTimeoutUs: number;
+  /** Paxos liveness features (default: all on). */
+  features: Partial<LivenessFeatures>;
   /** Lease vote duration: must exceed 2ε of the leader (a timestamp is assigned at now.latest and must stay inside the lease). */
   leaseDurationUs: number;
   client: SpanClientTiming;
@@ -54,7 +58,7 @@ export interface SpanOptions {
   noClients: boolean;
 }
 
-export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed'> = {
+export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
   trace: false,
   broken: [],
   dcs: 3,
@@ -71,8 +75,19 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed'> = {
   tickUs: 5_000,
   heartbeatIntervalUs: 20_000,
   electionTimeoutUs: 150_000,
+  features: {},
   leaseDurationUs: 600_000,
-  client: { requestTimeoutUs: 600_000, serverWaitUs: 400_000, txnDeadlineUs: 2_000_000, statusDeadlineUs: 2_000_000, thinkMaxUs: 20_000 },
+  client: {
+    requestTimeoutUs: 600_000,
+    serverWaitUs: 400_000,
+    lockReadTimeoutUs: 250_000,
+    lockReadWaitUs: 150_000,
+    txnDeadlineUs: 2_000_000,
+    statusDeadlineUs: 2_000_000,
+    thinkMaxUs: 20_000,
+    computeMaxUs: 2_000,
+    rereadProb: 0.1,
+  },
   mix: { transfer: 25, register: 12, append: 10, strong: 23, strong1: 10, snapshot: 10, stale: 10 },
   coreLimits: { idleAbortUs: 2_000_000 },
   latencyUs: [2_000, 15_000],
@@ -82,6 +97,7 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed'> = {
 export const DEFAULT_NEMESIS: SpanNemesisOptions = {
   weights: { 'isolate-dc': 2, 'isolate-node': 1, 'one-way': 1, heal: 2, crash: 1, 'crash-leader': 2, stall: 2, step: 2, asym: 3 },
   gapUs: [200_000, 700_000],
+  leaderBias: 0.5,
   stallProb: 0.02,
   stallDelayUs: 400_000,
   asymUncertaintyUs: 150_000,
@@ -126,6 +142,46 @@ export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, n
   return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix };
 }
 
+/**
+ * Run shapes: every seed runs the same workload and fault kinds, but each shape leans on one
+ * mechanism of the core (seed % 4 picks it, so any 4 consecutive seeds cover all):
+ *  - standard: the default mix;
+ *  - lease-edge: leaders cut off with a large ε, check-quorum off (a cut-off leader keeps leading
+ *    until its lease ends), strong reads mostly at the leader: timestamps at the end of a lease;
+ *  - slow-clients: clients think between their reads and their commit and often re-read; idle
+ *    transactions are aborted and forgotten quickly: read locks and epochs that lapse;
+ *  - failover: leaders crash and are cut off often, applies stall: new leaders taking over.
+ */
+export const SPAN_SHAPE_NAMES = ['standard', 'lease-edge', 'slow-clients', 'failover'] as const;
+export type SpanShape = (typeof SPAN_SHAPE_NAMES)[number];
+
+export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed' | 'shape'>> {
+  const d = DEFAULT_SPAN_OPTIONS;
+  switch (shape) {
+    case 'standard':
+      return {};
+    case 'lease-edge':
+      return {
+        features: { checkQuorum: false },
+        leaseDurationUs: 400_000,
+        nemesis: { weights: { 'isolate-dc': 4, 'one-way': 2, heal: 1, 'crash-leader': 1, stall: 1, asym: 5 }, leaderBias: 0.9 },
+        mix: { ...d.mix, strong: 15, strong1: 25 },
+      };
+    case 'slow-clients':
+      return { coreLimits: { ...d.coreLimits, idleAbortUs: 40_000 }, client: { ...d.client, computeMaxUs: 150_000, rereadProb: 0.5 } };
+    case 'failover':
+      return {
+        nemesis: { weights: { 'isolate-dc': 2, 'isolate-node': 1, heal: 1, crash: 1, 'crash-leader': 4, stall: 4, asym: 1 }, stallProb: 0.05 },
+        client: { ...d.client, computeMaxUs: 100_000, rereadProb: 0.5 },
+      };
+  }
+}
+
+export function spanOptions(partial: Partial<SpanOptions> & { seed: number }): SpanOptions {
+  const shape = partial.shape ?? SPAN_SHAPE_NAMES[partial.seed % SPAN_SHAPE_NAMES.length]!;
+  return { ...DEFAULT_SPAN_OPTIONS, ...shapeOptions(shape), ...partial, shape };
+}
+
 /** The simulated cluster of one run, for tests that drive it by hand. */
 export interface SpanWorld {
   o: SpanOptions;
@@ -145,7 +201,7 @@ export interface SpanWorld {
 }
 
 export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number }): SpanWorld {
-  const o: SpanOptions = { ...DEFAULT_SPAN_OPTIONS, ...partial };
+  const o = spanOptions(partial);
   const sched = new Scheduler();
   const root = new Prng(o.seed);
   const trace = new Trace(o.trace);
@@ -182,6 +238,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
       heartbeatIntervalUs: o.heartbeatIntervalUs,
       electionTimeoutUs: o.electionTimeoutUs,
       leaseDurationUs: o.leaseDurationUs,
+      features: o.features,
       maxDriftPpm: o.maxDriftPpm,
       window: 16,
       maxBatch: 16,

@@ -35,6 +35,7 @@ const TOTAL_KEYS: Array<[keyof SpanTotals, string]> = [
   ['statusLookups', 'status-lookups'],
   ['unknownOutcomes', 'unknown-outcomes'],
   ['stalledWrites', 'stalled-writes'],
+  ['applyRefusals', 'apply-refusals'],
 ];
 
 export function formatTotals(t: SpanTotals): string {
@@ -69,7 +70,7 @@ export function runSpanCli(a: SpanCliArgs, out: (line: string) => void = console
   const start = a.start ?? 1;
   let passed = 0;
   let failed = 0;
-  const totals: SpanTotals = { rwCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0 };
+  const totals: SpanTotals = { rwCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
   const t0 = process.hrtime.bigint();
   for (let seed = start; seed < start + count; seed++) {
     const r = runSpan(opts(seed, false));

@@ -24,6 +24,11 @@ export interface SpanClientTiming {
    * stands between it and a lost update.
    */
   rereadProb: number;
+  /**
+   * Probability that a client whose commit's outcome is unknown looks its status up in the
+   * background and goes on with its next operation (otherwise it waits for the answer).
+   */
+  backgroundStatusProb: number;
   /** A transaction (every attempt) must finish within this; an unknown commit outcome is looked up past it. */
   txnDeadlineUs: number;
   /** Status lookups of one unknown outcome give up after this. */
@@ -39,6 +44,8 @@ export interface Workload {
   lists: Record<string, string[]>;
   /** Op weights. */
   mix: Record<OpKind, number>;
+  /** A hot split: read-write transactions pick it with this probability (otherwise any split). */
+  hot?: { split: string; prob: number } | undefined;
 }
 
 export type OpKind = 'transfer' | 'register' | 'append' | 'strong' | 'strong1' | 'snapshot' | 'stale';
@@ -72,7 +79,8 @@ export class SpanClient {
   /** Timestamps this client has seen (commits, reads): snapshot reads pick one. */
   private readonly seenTs: number[] = [];
   private stopped = false;
-  busy = false;
+  private opBusy = false;
+  private backgroundLookups = 0;
   readonly stats: ClientStats = { rwCommitted: 0, rwAborted: 0, roCompleted: 0, statusLookups: 0, unknown: 0, requests: 0 };
 
   constructor(
@@ -98,6 +106,11 @@ export class SpanClient {
 
   stopIssuing(): void {
     this.stopped = true;
+  }
+
+  /** An operation, or a status lookup in the background, is still running. */
+  get busy(): boolean {
+    return this.opBusy || this.backgroundLookups > 0;
   }
 
   private get now(): number {
@@ -155,11 +168,11 @@ export class SpanClient {
 
   private next(): void {
     if (this.stopped) return;
-    this.busy = true;
+    this.opBusy = true;
     const kind = this.pickKind();
     this.trace(`${this.id} op ${kind}`);
     const done = (): void => {
-      this.busy = false;
+      this.opBusy = false;
       this.sched.after(this.rng.int(this.t.thinkMaxUs + 1), () => this.next());
     };
     if (kind === 'transfer' || kind === 'register' || kind === 'append') this.runRw(kind, done);
@@ -178,8 +191,15 @@ export class SpanClient {
 
   // ---- read-write
 
-  private runRw(kind: 'transfer' | 'register' | 'append', done: () => void): void {
-    const split = this.rng.pick(this.w.splits).id;
+  private runRw(kind: 'transfer' | 'register' | 'append', opDone: () => void): void {
+    let finished = false;
+    const done = (): void => {
+      if (finished) return;
+      finished = true;
+      opDone();
+    };
+    const hot = this.w.hot;
+    const split = hot && this.rng.chance(hot.prob) ? hot.split : this.rng.pick(this.w.splits).id;
     let keys: string[];
     if (kind === 'transfer') {
       const accts = this.w.accounts[split]!;
@@ -271,17 +291,27 @@ export class SpanClient {
           }
           if (!a.ok && 'error' in a && !['UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: commit answered ${a.error.code}: ${a.error.message}`);
           // TIMEOUT, UNAVAILABLE or no answer: the commit may be in the log. Ask until decided.
-          this.trace(`${this.id} rw ${id} outcome unknown (${'error' in a ? a.error.code : 'no answer'}): status lookups`);
-          lookup(node, this.now + this.t.statusDeadlineUs);
+          const background = this.rng.chance(this.t.backgroundStatusProb);
+          this.trace(`${this.id} rw ${id} outcome unknown (${'error' in a ? a.error.code : 'no answer'}): status lookups${background ? ' in the background' : ''}`);
+          if (background) {
+            this.backgroundLookups++;
+            done();
+          }
+          lookup(node, this.now + this.t.statusDeadlineUs, background);
         });
       };
 
-      const lookup = (node: string, until: number): void => {
+      /** Status lookups until decided or `until`; in the `background` the client has moved on (no retry). */
+      const lookup = (node: string, until: number, background: boolean): void => {
+        const end = (): void => {
+          if (background) this.backgroundLookups--;
+          done();
+        };
         if (this.now >= until) {
           rec.outcome = { state: 'unknown' };
           this.stats.unknown++;
           this.trace(`${this.id} rw ${id} outcome still unknown`);
-          return done();
+          return end();
         }
         this.stats.statusLookups++;
         this.request(split, node, { kind: 'status', txnId: id, waitUs: this.t.serverWaitUs }, (a) => {
@@ -293,15 +323,19 @@ export class SpanClient {
               rec.outcome = { state: 'committed', ts: a.body.ts!, atUs: this.now, via: 'status' };
               this.stats.rwCommitted++;
               this.seenTs.push(a.body.ts!);
-              return done();
+              return end();
             }
             rec.outcome = { state: 'aborted', atUs: this.now, via: 'status', reason: a.body.reason ?? 'aborted' };
             lockedAt = undefined;
+            if (background) {
+              this.stats.rwAborted++;
+              return end();
+            }
             return retryTxn(`status: ${a.body.reason ?? 'aborted'}`);
           }
-          if (a.ok) return this.sched.after(this.rng.range(10_000, 50_000), () => lookup(node, until));
+          if (a.ok) return this.sched.after(this.rng.range(10_000, 50_000), () => lookup(node, until, background));
           const r = this.redirect(split, node, a);
-          this.sched.after(Math.max(r.delayUs, 5_000), () => lookup(r.node, until));
+          this.sched.after(Math.max(r.delayUs, 5_000), () => lookup(r.node, until, background));
         });
       };
 

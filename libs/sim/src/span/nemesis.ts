@@ -5,8 +5,8 @@ import type { SpanNet } from './net.js';
 import type { SpanNode } from './node.js';
 import type { TimeMaster } from './time.js';
 
-export type SpanFault = 'isolate-dc' | 'isolate-node' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'stall' | 'step' | 'asym';
-export const SPAN_FAULTS: readonly SpanFault[] = ['isolate-dc', 'isolate-node', 'one-way', 'heal', 'crash', 'crash-leader', 'stall', 'step', 'asym'];
+export type SpanFault = 'isolate-dc' | 'isolate-node' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'stall' | 'step' | 'asym' | 'depose';
+export const SPAN_FAULTS: readonly SpanFault[] = ['isolate-dc', 'isolate-node', 'one-way', 'heal', 'crash', 'crash-leader', 'stall', 'step', 'asym', 'depose'];
 
 /** What the network does during the fault phase (drawn per seed) and after it. */
 export const SPAN_CALM_NETWORK: NetworkFaults = { lossProb: 0, dupProb: 0, jitterUs: 500, longDelayProb: 0, longDelayUs: 0 };
@@ -24,6 +24,8 @@ export interface SpanNemesisOptions {
   asymUncertaintyUs: number;
   /** Clock steps: |step| in this range (µs), either direction. */
   stepUs: [number, number];
+  /** `depose` aims at this split's leader when it has one (otherwise any leader's). */
+  deposeSplit?: string | undefined;
 }
 
 export interface NemesisCounts {
@@ -39,11 +41,16 @@ export interface NemesisCounts {
  * cluster keeps coming back): DC and node partitions and one-way cuts, crashes (of leaders too)
  * with restarts, disk stalls, clock steps (TrueTime must stop serving at once), and the leader-ε
  * asymmetry (a leader DC's time masters far and uncertain: its ε near 150 ms, the others' near
- * 1 ms). `healAll` ends every fault.
+ * 1 ms), and `depose`: a leader's DC is cut off (its own clients still reach it, and it may go on
+ * proposing what it cannot get chosen), the successor crashes as soon as it leads, and the cut
+ * heals, so the next leader's phase 1 may find the first one's late proposals. `healAll` ends
+ * every fault.
  */
 export class SpanNemesis {
   readonly counts: NemesisCounts = { crashes: 0, clockSteps: 0, partitions: 0, stalls: 0, asym: 0 };
   private readonly normalUncertainty = new Map<TimeMaster, number>();
+  /** A `depose` is in progress (one at a time). */
+  private deposing = false;
   /** Clock steps not undone yet, with the node incarnation they were made in. */
   private readonly steps = new Set<{ node: SpanNode; d: number; inc: number }>();
 
@@ -53,6 +60,7 @@ export class SpanNemesis {
     private readonly net: SpanNet,
     private readonly nodes: readonly SpanNode[],
     private readonly dcs: readonly string[],
+    private readonly splits: readonly string[],
     private readonly masters: readonly TimeMaster[],
     private readonly rng: Prng,
     private readonly trace: (line: string) => void,
@@ -209,6 +217,44 @@ export class SpanNemesis {
         this.counts.clockSteps++;
         this.trace(`nemesis step ${node.id} ${d}us`);
         this.later(end, 200_000, 1_000_000, () => this.unstep(s));
+        return;
+      }
+      case 'depose': {
+        if (this.deposing) return;
+        const aimed = this.o.deposeSplit !== undefined ? this.nodes.find((n) => n.up && n.isLeaderOf(this.o.deposeSplit!)) : undefined;
+        const leaders = this.nodes.filter((n) => n.up && n.isLeaderOfAny());
+        if (leaders.length === 0) return;
+        const first = aimed ?? this.rng.pick(leaders);
+        const split = aimed ? this.o.deposeSplit! : this.rng.pick(this.splits.filter((s) => first.isLeaderOf(s)));
+        this.net.net.isolate(first.dc, this.dcs);
+        this.deposing = true;
+        this.counts.partitions++;
+        this.trace(`nemesis depose ${first.id}/${split}: isolate ${first.dc}`);
+        const giveUpAt = this.sched.nowUs + 3_000_000;
+        const watch = (): void => {
+          if (this.sched.nowUs >= end || this.sched.nowUs >= giveUpAt) {
+            this.deposing = false;
+            this.net.net.healAll();
+            this.trace('nemesis depose: no successor, heal');
+            return;
+          }
+          const next = this.nodes.find((n) => n !== first && n.up && n.isLeaderOf(split));
+          if (!next) return this.sched.after(5_000, watch);
+          this.sched.after(this.rng.int(30_000), () => {
+            this.deposing = false;
+            if (next.up && this.sched.nowUs < end) {
+              next.crash();
+              this.counts.crashes++;
+              const inc = next.incarnation;
+              this.later(end, 300_000, 800_000, () => {
+                if (next.incarnation === inc) next.restart();
+              });
+            }
+            this.net.net.healAll();
+            this.trace(`nemesis depose: crashed successor ${next.id}, heal`);
+          });
+        };
+        this.sched.after(5_000, watch);
         return;
       }
       case 'asym': {

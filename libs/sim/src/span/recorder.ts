@@ -13,6 +13,8 @@ export class SpanRecorder {
   /** `${split}/${slot}` -> canonical form of what it applied (first replica to apply it). */
   private readonly applied = new Map<string, string>();
   private readonly lastTSafe = new Map<string, number>();
+  /** Commits the apply-time rule refused (a timestamp not above one applied before it). */
+  applyRefusals = 0;
 
   constructor(
     private readonly now: () => number,
@@ -40,6 +42,7 @@ export class SpanRecorder {
     }
     this.applied.set(key, form);
     for (const [txn, o] of w.outcomes) {
+      if (!o.committed && o.reason.includes('is not above')) this.applyRefusals++;
       if (!o.committed) continue;
       const writes = w.versions.filter((v) => v.ts === o.ts).map((v) => (v.deleted ? { key: v.key, deleted: true } : { key: v.key, value: v.value }));
       this.history.commits.push({ txn, split, ts: o.ts, slot, writes });

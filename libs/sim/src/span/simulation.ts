@@ -17,7 +17,7 @@ export type TxnBrokenVariant = (typeof TXN_BROKEN_VARIANTS)[number];
 
 export interface SpanOptions {
   seed: number;
-  /** The run's shape (SPAN_SHAPES); by default SPAN_SHAPE_NAMES[seed % 4]. */
+  /** The run's shape (shapeOptions); by default SPAN_SHAPE_NAMES[seed % 5]. */
   shape: SpanShape;
   trace: boolean;
   /** TxnBroken flags passed to every core (teeth). */
@@ -49,6 +49,8 @@ export interface SpanOptions {
   leaseDurationUs: number;
   client: SpanClientTiming;
   mix: Record<OpKind, number>;
+  /** Read-write transactions pick this split with this probability. */
+  hot?: { split: string; prob: number } | undefined;
   coreLimits: Partial<CoreLimits>;
   /** Cross-DC one-way latency range (drawn per DC pair). */
   latencyUs: [number, number];
@@ -68,7 +70,7 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
   drainUs: 2_500_000,
   faults: 'standard',
   nemesis: {},
-  mastersPerDc: 3,
+  mastersPerDc: 5,
   masterUncertaintyUs: 300,
   syncIntervalUs: 1_000_000,
   maxDriftPpm: 200,
@@ -87,6 +89,7 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
     thinkMaxUs: 20_000,
     computeMaxUs: 2_000,
     rereadProb: 0.1,
+    backgroundStatusProb: 0.3,
   },
   mix: { transfer: 25, register: 12, append: 10, strong: 23, strong1: 10, snapshot: 10, stale: 10 },
   coreLimits: { idleAbortUs: 2_000_000 },
@@ -95,7 +98,7 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
 };
 
 export const DEFAULT_NEMESIS: SpanNemesisOptions = {
-  weights: { 'isolate-dc': 2, 'isolate-node': 1, 'one-way': 1, heal: 2, crash: 1, 'crash-leader': 2, stall: 2, step: 2, asym: 3 },
+  weights: { 'isolate-dc': 2, 'isolate-node': 1, 'one-way': 1, heal: 2, crash: 1, 'crash-leader': 2, stall: 2, step: 2, asym: 3, depose: 1 },
   gapUs: [200_000, 700_000],
   leaderBias: 0.5,
   stallProb: 0.02,
@@ -115,6 +118,8 @@ export interface SpanTotals {
   unknownOutcomes: number;
   stalledWrites: number;
   syncs: number;
+  /** Commits refused by the apply-time rule (a deposed leader's late entry). */
+  applyRefusals: number;
 }
 
 export interface SpanResult {
@@ -137,22 +142,27 @@ export function spanSplits(n: number): SplitSpec[] {
   return Array.from({ length: n }, (_, i) => ({ id: `s${i}`, start: i === 0 ? '' : `k${i}`, end: i === n - 1 ? '' : `k${i + 1}` }));
 }
 
-export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, number>): Workload {
+export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, number>, hot?: Workload['hot']): Workload {
   const per = (kind: string, n: number) => Object.fromEntries(splits.map((s, i) => [s.id, Array.from({ length: n }, (_, j) => `k${i}/${kind}/${j}`)]));
-  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix };
+  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix, hot };
 }
 
 /**
  * Run shapes: every seed runs the same workload and fault kinds, but each shape leans on one
- * mechanism of the core (seed % 4 picks it, so any 4 consecutive seeds cover all):
+ * mechanism of the core (seed % 5 picks it, so any 5 consecutive seeds cover all):
  *  - standard: the default mix;
  *  - lease-edge: leaders cut off with a large ε, check-quorum off (a cut-off leader keeps leading
  *    until its lease ends), strong reads mostly at the leader: timestamps at the end of a lease;
  *  - slow-clients: clients think between their reads and their commit and often re-read; idle
  *    transactions are aborted and forgotten quickly: read locks and epochs that lapse;
- *  - failover: leaders crash and are cut off often, applies stall: new leaders taking over.
+ *  - failover: leaders crash and are cut off often (their successors too), applies stall: new
+ *    leaders taking over;
+ *  - deposed: read-write transactions crowd one split, whose leader is cut off (its own DC's
+ *    clients still reach it, so it goes on proposing what it cannot get chosen) and whose
+ *    successor crashes as soon as it leads: the next leader finds the first one's late proposals
+ *    and must not let them slip under timestamps already applied.
  */
-export const SPAN_SHAPE_NAMES = ['standard', 'lease-edge', 'slow-clients', 'failover'] as const;
+export const SPAN_SHAPE_NAMES = ['standard', 'lease-edge', 'slow-clients', 'failover', 'deposed'] as const;
 export type SpanShape = (typeof SPAN_SHAPE_NAMES)[number];
 
 export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed' | 'shape'>> {
@@ -164,15 +174,27 @@ export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed'
       return {
         features: { checkQuorum: false },
         leaseDurationUs: 400_000,
-        nemesis: { weights: { 'isolate-dc': 4, 'one-way': 2, heal: 1, 'crash-leader': 1, stall: 1, asym: 5 }, leaderBias: 0.9 },
+        clientsPerDc: 3,
+        client: { ...d.client, backgroundStatusProb: 1 },
+        nemesis: { weights: { 'isolate-dc': 4, 'one-way': 2, heal: 1, 'crash-leader': 1, stall: 1, asym: 5, depose: 3 }, leaderBias: 0.9 },
         mix: { ...d.mix, strong: 15, strong1: 25 },
       };
     case 'slow-clients':
       return { coreLimits: { ...d.coreLimits, idleAbortUs: 40_000 }, client: { ...d.client, computeMaxUs: 150_000, rereadProb: 0.5 } };
     case 'failover':
       return {
-        nemesis: { weights: { 'isolate-dc': 2, 'isolate-node': 1, heal: 1, crash: 1, 'crash-leader': 4, stall: 4, asym: 1 }, stallProb: 0.05 },
+        nemesis: { weights: { 'isolate-dc': 2, 'isolate-node': 1, heal: 1, crash: 1, 'crash-leader': 4, stall: 4, asym: 1, depose: 2 }, stallProb: 0.05 },
         client: { ...d.client, computeMaxUs: 100_000, rereadProb: 0.5 },
+      };
+    case 'deposed':
+      return {
+        features: { checkQuorum: false },
+        clientsPerDc: 3,
+        hot: { split: 's0', prob: 0.9 },
+        mix: { transfer: 40, register: 25, append: 20, strong: 5, strong1: 5, snapshot: 3, stale: 2 },
+        // No ε asymmetry here, so clients can give up early and keep the cut-off leader busy.
+        client: { ...d.client, requestTimeoutUs: 250_000, serverWaitUs: 150_000, lockReadTimeoutUs: 150_000, lockReadWaitUs: 100_000, backgroundStatusProb: 1 },
+        nemesis: { weights: { depose: 6, heal: 1, 'crash-leader': 1, stall: 1 }, deposeSplit: 's0', gapUs: [300_000, 900_000] },
       };
   }
 }
@@ -207,7 +229,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
   const trace = new Trace(o.trace);
   const log = (line: string): void => trace.record(sched.nowUs, line);
   const splits = spanSplits(o.splits);
-  const workload = spanWorkload(splits, o.mix);
+  const workload = spanWorkload(splits, o.mix, o.hot);
   const rec = new SpanRecorder(() => sched.nowUs, { initial: INITIAL_BALANCE, accounts: workload.accounts });
   const net = new SpanNet(new SimNetwork(sched, root.fork('network'), log), o.trace);
   const dcs = DC_NAMES.slice(0, o.dcs);
@@ -284,7 +306,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
         clients.push(new SpanClient(id, dc, nodeIds, (n) => dcs[nodeIds.indexOf(n)]!, sched, net, clientRng.fork(id), rec.history, workload, o.client, log));
       }
   }
-  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, ...o.nemesis }, sched, net, nodes, dcs, masters, root.fork('nemesis'), log);
+  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, ...o.nemesis }, sched, net, nodes, dcs, splits.map((s) => s.id), masters, root.fork('nemesis'), log);
   return { o, sched, rec, net, nodes, masters, clients, nemesis, log, trace, dcs, splits, workload, root };
 }
 
@@ -333,6 +355,7 @@ export function finishSpanWorld(w: SpanWorld): SpanResult {
     unknownOutcomes: sum((c) => c.stats.unknown),
     stalledWrites: nodes.reduce((s, n) => s + n.stalledWrites, 0),
     syncs: nodes.reduce((s, n) => s + n.time.syncs, 0),
+    applyRefusals: rec.applyRefusals,
   };
   return {
     seed: o.seed,

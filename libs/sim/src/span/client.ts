@@ -44,7 +44,7 @@ export interface Workload {
   lists: Record<string, string[]>;
   /** Op weights. */
   mix: Record<OpKind, number>;
-  /** A hot split: read-write transactions pick it with this probability (otherwise any split). */
+  /** A hot split: operations pick it (first) with this probability (otherwise any split). */
   hot?: { split: string; prob: number } | undefined;
 }
 
@@ -376,7 +376,9 @@ export class SpanClient {
       roMode = 'strong';
     }
     const splitCount = kind === 'strong1' ? 1 : this.rng.range(1, this.w.splits.length);
-    const splits = shuffle(this.rng, this.w.splits.map((s) => s.id)).slice(0, splitCount);
+    let splits = shuffle(this.rng, this.w.splits.map((s) => s.id)).slice(0, splitCount);
+    const hot = this.w.hot;
+    if (hot && this.rng.chance(hot.prob)) splits = [hot.split, ...splits.filter((s) => s !== hot.split)].slice(0, splitCount);
     const keysBy = new Map<string, string[]>();
     for (const s of splits) {
       const all = [...this.w.accounts[s]!, ...this.w.registers[s]!, ...this.w.lists[s]!];

@@ -26,6 +26,14 @@ export interface SpanNemesisOptions {
   stepUs: [number, number];
   /** `depose` aims at this split's leader when it has one (otherwise any leader's). */
   deposeSplit?: string | undefined;
+  /** `depose` also makes the cut-off leader's DC masters uncertain (asymUncertaintyUs) with this probability. */
+  deposeAsymProb: number;
+  /** `depose` heals the cut around the cut-off leader's lease end (no crash) with this probability. */
+  deposeHealAtLeaseEndProb: number;
+  /** `depose` crashes the successor within this long of its taking over. */
+  deposeCrashWithinUs: number;
+  /** The replicas' lease duration: the other `depose` heals the cut just around the cut-off leader's lease end. */
+  leaseUs: number;
 }
 
 export interface NemesisCounts {
@@ -42,8 +50,9 @@ export interface NemesisCounts {
  * with restarts, disk stalls, clock steps (TrueTime must stop serving at once), and the leader-ε
  * asymmetry (a leader DC's time masters far and uncertain: its ε near 150 ms, the others' near
  * 1 ms), and `depose`: a leader's DC is cut off (its own clients still reach it, and it may go on
- * proposing what it cannot get chosen), the successor crashes as soon as it leads, and the cut
- * heals, so the next leader's phase 1 may find the first one's late proposals. `healAll` ends
+ * proposing what it cannot get chosen, often with a large ε), then either the successor crashes
+ * as soon as it leads and the cut heals, or the cut heals just around the first leader's lease end:
+ * the next leader's phase 1 may find the first one's late proposals. `healAll` ends
  * every fault.
  */
 export class SpanNemesis {
@@ -229,19 +238,46 @@ export class SpanNemesis {
         this.net.net.isolate(first.dc, this.dcs);
         this.deposing = true;
         this.counts.partitions++;
-        this.trace(`nemesis depose ${first.id}/${split}: isolate ${first.dc}`);
+        // Often the cut-off leader's ε grows large meanwhile (its DC's masters become uncertain):
+        // what it proposes while cut off (closed timestamps for reads) then lies far ahead.
+        const asymMasters = this.rng.chance(this.o.deposeAsymProb) ? this.masters.filter((m) => m.dc === first.dc) : [];
+        for (const m of asymMasters) {
+          m.uncertaintyUs = this.o.asymUncertaintyUs;
+          m.errorFraction = 0;
+        }
+        const endAsym = (): void => {
+          for (const m of asymMasters) {
+            m.uncertaintyUs = this.normalUncertainty.get(m)!;
+            m.errorFraction = 1;
+          }
+        };
+        this.trace(`nemesis depose ${first.id}/${split}: isolate ${first.dc}${asymMasters.length > 0 ? ` (asym ${this.o.asymUncertaintyUs}us)` : ''}`);
+        if (this.rng.chance(this.o.deposeHealAtLeaseEndProb)) {
+          // The cut heals around the end of the leader's lease: a successor's phase 1 may hear
+          // from it, and re-propose what it proposed while cut off.
+          this.later(end, this.o.leaseUs - 50_000, this.o.leaseUs + 150_000, () => {
+            this.deposing = false;
+            this.net.net.healAll();
+            this.trace('nemesis depose: heal at lease end');
+            this.later(end, 200_000, 600_000, endAsym);
+          });
+          return;
+        }
         const giveUpAt = this.sched.nowUs + 3_000_000;
         const watch = (): void => {
           if (this.sched.nowUs >= end || this.sched.nowUs >= giveUpAt) {
             this.deposing = false;
+            endAsym();
             this.net.net.healAll();
             this.trace('nemesis depose: no successor, heal');
             return;
           }
           const next = this.nodes.find((n) => n !== first && n.up && n.isLeaderOf(split));
           if (!next) return this.sched.after(5_000, watch);
-          this.sched.after(this.rng.int(30_000), () => {
+          // Crashed at once, often before any replica accepted its first entry (so it holds no lease votes).
+          this.sched.after(this.rng.int(this.o.deposeCrashWithinUs), () => {
             this.deposing = false;
+            this.later(end, 200_000, 600_000, endAsym);
             if (next.up && this.sched.nowUs < end) {
               next.crash();
               this.counts.crashes++;

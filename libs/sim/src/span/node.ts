@@ -89,6 +89,8 @@ export class SpanNode {
    */
   stall: { prob: number; delayUs: number; queues: 'apply' | 'both' } | null = null;
   private timeMark = 0;
+  /** split -> virtual time before which its replica here does not tick (tests choosing leaders). */
+  private readonly heldTicks = new Map<string, number>();
   leaderships = 0;
   crashes = 0;
   stalledWrites = 0;
@@ -107,6 +109,7 @@ export class SpanNode {
     private readonly trace: (line: string) => void,
   ) {
     this.clock = new NodeClock(rng.fork('clock'), o.maxDriftPpm, sched, o.maxBootErrorUs);
+    for (const [split, until] of Object.entries(o.holdTicksUntil ?? {})) this.heldTicks.set(split, until);
     for (const s of splits) this.disks.set(s.id, { paxos: new DurableStore(), appliedIndex: 0, header: { maxAppliedTs: 0, lastCommitTs: 0 }, outcomes: new Map() });
     net.register(id, dc, (from, p) => this.receive(from, p));
     this.boot();
@@ -134,6 +137,11 @@ export class SpanNode {
   coreNow(): CoreNow {
     const tt = this.time.tt;
     return { tt: tt.now(), serving: tt.isServing(), monoUs: this.clock.monoNow() };
+  }
+
+  /** The replica of `split` here does not tick (so it does not campaign) before `untilUs`: scripted scenarios choose leaders with it. */
+  holdTicks(split: string, untilUs: number): void {
+    this.heldTicks.set(split, untilUs);
   }
 
   // ------------------------------------------------------------------ faults
@@ -199,7 +207,7 @@ export class SpanNode {
     if (!this.alive(inc)) return;
     const serving = this.time.tt.isServing();
     for (const [split, l] of this.live) {
-      const held = this.o.holdTicksUntil?.[split];
+      const held = this.heldTicks.get(split);
       const paused = (this.o.pauseWhenNotServing && !serving) || (held !== undefined && this.sched.nowUs < held);
       if (!paused) l.pipeline.run(() => l.replica.tick(this.clock.monoNow()));
       if (!this.alive(inc)) return;
@@ -300,6 +308,8 @@ export class SpanNode {
           l.core.proposalRejected(ids, this.coreNow());
           return;
         }
+        const ballot = l.replica.ballot();
+        for (const id of ids) this.rec.recordProposal(l.spec.id, id, ballot);
         const ready = l.pipeline.run(() => l.replica.propose(o.commands as Command[], mono));
         const rejected: string[] = [];
         if (!ready) rejected.push(...ids);
@@ -360,7 +370,7 @@ export class SpanNode {
     l.core.setLeadership(this.view(l, now.monoUs), now);
     const commands = e.value.kind === 'batch' ? e.commands.map((c) => ({ id: c.id, payload: c.payload })) : [];
     const w = l.core.apply({ slot: e.slot, commands, duplicates: e.duplicates }, now);
-    this.rec.recordApply(this.id, split, e.slot, w);
+    this.rec.recordApply(this.id, split, e.slot, w, commands);
     this.trace(`${this.id}/${split} apply ${e.slot} ${commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ') || e.value.kind}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''} -> ${w.outcomes.map(([t, o]) => `${t}:${o.committed ? `committed@${o.ts}` : 'aborted'}`).join(' ')}`);
     this.drain(l, inc);
     const upTo = e.slot + 1;

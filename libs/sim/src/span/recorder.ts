@@ -1,11 +1,18 @@
+import { compareBallot, formatBallot, type Ballot } from '@synod/paxos';
 import type { ApplyWrite } from '@synod/txn';
 import { canonical } from './checkers.js';
 import { emptyHistory, type BankLayout, type SpanHistory, type SpanViolation } from './history.js';
 
 /**
  * Collects the span history while a run goes (true virtual time from `now`), and checks online
- * what must hold at every step: replicas apply each slot of a split alike (the same versions and
- * outcomes), and no replica hits an assertion.
+ * what must hold at every step:
+ *  - appliedAlike: replicas apply each slot of a split alike (the same versions and outcomes);
+ *  - refusalsAreLate: the apply-time rule refuses only a deposed leader's late entry. A commit
+ *    refused for a timestamp not above one applied before it must have, at an earlier slot, a
+ *    command proposed under a higher ballot than its own: a later leader's entries went before it.
+ *    A leader whose own commit is refused in its own term assigned a timestamp below the log's
+ *    (its timestamp oracle ignored what was applied): its commits abort for nothing.
+ *  - replica assertions (the nodes report them).
  */
 export class SpanRecorder {
   readonly history: SpanHistory;
@@ -15,6 +22,10 @@ export class SpanRecorder {
   private readonly lastTSafe = new Map<string, number>();
   /** Commits the apply-time rule refused (a timestamp not above one applied before it). */
   applyRefusals = 0;
+  /** `${split}|${command id}` -> the ballot its proposer led with (command ids are unique within a split's log). */
+  private readonly proposalBallots = new Map<string, Ballot>();
+  /** split -> the highest proposal ballot of the commands applied so far (in slot order). */
+  private readonly highestBallot = new Map<string, Ballot>();
 
   constructor(
     private readonly now: () => number,
@@ -31,8 +42,14 @@ export class SpanRecorder {
     if (this.online.length < 10) this.online.push({ checker, detail, atUs: this.now() });
   }
 
+  /** A leader of `split` proposed command `id` while leading with `ballot`. */
+  recordProposal(split: string, id: string, ballot: Ballot): void {
+    const k = `${split}|${id}`;
+    if (!this.proposalBallots.has(k)) this.proposalBallots.set(k, ballot);
+  }
+
   /** A replica applied `slot` of `split` and got `w` to write. The first one to apply a slot defines the ground truth. */
-  recordApply(node: string, split: string, slot: number, w: ApplyWrite): void {
+  recordApply(node: string, split: string, slot: number, w: ApplyWrite, commands: ReadonlyArray<{ id: string; payload: unknown }> = []): void {
     const key = `${split}/${slot}`;
     const form = canonical({ v: w.versions, o: w.outcomes.map(([t, o]) => [t, o.committed, o.committed ? o.ts : 0]) });
     const first = this.applied.get(key);
@@ -41,12 +58,31 @@ export class SpanRecorder {
       return;
     }
     this.applied.set(key, form);
+    // First applications of a split's slots come in slot order (every replica applies in order).
+    const before = this.highestBallot.get(split);
+    const commandOf = new Map<string, string>();
+    for (const c of commands) {
+      const p = c.payload as { t?: string; txn?: string };
+      if (p.t === 'commit' && typeof p.txn === 'string') commandOf.set(p.txn, c.id);
+    }
     for (const [txn, o] of w.outcomes) {
-      if (!o.committed && o.reason.includes('is not above')) this.applyRefusals++;
+      if (!o.committed && o.reason.includes('is not above')) {
+        this.applyRefusals++;
+        const id = commandOf.get(txn);
+        const own = id !== undefined ? this.proposalBallots.get(`${split}|${id}`) : undefined;
+        if (own && (!before || compareBallot(before, own) <= 0))
+          this.fail('refusalsAreLate', `${split} slot ${slot}: ${txn}'s commit (${id}, proposed at ballot ${formatBallot(own)}) was refused (${o.reason}), but no later leader's entry precedes it (highest ballot before: ${before ? formatBallot(before) : 'none'})`);
+      }
       if (!o.committed) continue;
       const writes = w.versions.filter((v) => v.ts === o.ts).map((v) => (v.deleted ? { key: v.key, deleted: true } : { key: v.key, value: v.value }));
       this.history.commits.push({ txn, split, ts: o.ts, slot, writes });
     }
+    let highest = before;
+    for (const c of commands) {
+      const b = this.proposalBallots.get(`${split}|${c.id}`);
+      if (b && (!highest || compareBallot(b, highest) > 0)) highest = b;
+    }
+    if (highest) this.highestBallot.set(split, highest);
   }
 
   /** The versions at `tss` became durably visible in `node`'s MVCC store. */

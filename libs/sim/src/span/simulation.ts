@@ -105,6 +105,10 @@ export const DEFAULT_NEMESIS: SpanNemesisOptions = {
   stallDelayUs: 400_000,
   asymUncertaintyUs: 150_000,
   stepUs: [5_000, 300_000],
+  deposeAsymProb: 0.3,
+  deposeHealAtLeaseEndProb: 0.3,
+  deposeCrashWithinUs: 30_000,
+  leaseUs: 600_000,
 };
 
 export interface SpanTotals {
@@ -192,9 +196,9 @@ export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed'
         clientsPerDc: 3,
         hot: { split: 's0', prob: 0.9 },
         mix: { transfer: 40, register: 25, append: 20, strong: 5, strong1: 5, snapshot: 3, stale: 2 },
-        // No ε asymmetry here, so clients can give up early and keep the cut-off leader busy.
+        // Clients give up early (and look outcomes up in the background) to keep the cut-off leader busy.
         client: { ...d.client, requestTimeoutUs: 250_000, serverWaitUs: 150_000, lockReadTimeoutUs: 150_000, lockReadWaitUs: 100_000, backgroundStatusProb: 1 },
-        nemesis: { weights: { depose: 6, heal: 1, 'crash-leader': 1, stall: 1 }, deposeSplit: 's0', gapUs: [300_000, 900_000] },
+        nemesis: { weights: { depose: 6, heal: 1, 'crash-leader': 1, stall: 1 }, deposeSplit: 's0', deposeAsymProb: 0, deposeHealAtLeaseEndProb: 0, leaderBias: 0.9, gapUs: [300_000, 900_000] },
       };
   }
 }
@@ -306,7 +310,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
         clients.push(new SpanClient(id, dc, nodeIds, (n) => dcs[nodeIds.indexOf(n)]!, sched, net, clientRng.fork(id), rec.history, workload, o.client, log));
       }
   }
-  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, ...o.nemesis }, sched, net, nodes, dcs, splits.map((s) => s.id), masters, root.fork('nemesis'), log);
+  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, leaseUs: o.leaseDurationUs, ...o.nemesis }, sched, net, nodes, dcs, splits.map((s) => s.id), masters, root.fork('nemesis'), log);
   return { o, sched, rec, net, nodes, masters, clients, nemesis, log, trace, dcs, splits, workload, root };
 }
 

@@ -9,6 +9,7 @@ import {
   tSafeNotAhead,
 } from './span/checkers.js';
 import { emptyHistory, type GroundCommit, type RoRecord, type RwRecord, type SpanHistory } from './span/history.js';
+import { SpanRecorder } from './span/recorder.js';
 
 /**
  * Synthetic histories for each span checker: a correct history passes every checker, and one
@@ -158,6 +159,13 @@ describe('span checkers on synthetic histories', () => {
     expect(realTimeOrder(h)).toEqual([]);
   });
 
+  it('realTimeOrder: an operation invoked at the very instant another was acknowledged comes after it', () => {
+    const h = correct();
+    // r3 (ts 3000) acknowledged at 3400; a strong read invoked at 3400 (on that answer) at ts 2999.
+    h.ro.push(ro('r7', 'strong', 3_400, 3_450, 2_999, [['s0', 'k0/l0', ['t2']]]));
+    expect(realTimeOrder(h).map((x) => x.detail.slice(0, 5))).toContain('RO→RO');
+  });
+
   it('realTimeOrder: RO→RW, a transaction invoked after a strong read got a ts at or below it', () => {
     const h = correct();
     // r1 (ts 1600) acked at 1700; t2 invoked at 1800 with ts 1600.
@@ -212,5 +220,48 @@ describe('span checkers on synthetic histories', () => {
     // Reads of only some accounts are not checked.
     h.ro[h.ro.length - 1]!.reads.pop();
     expect(bankConserved(h)).toEqual([]);
+  });
+});
+
+describe('span online checks (SpanRecorder)', () => {
+  const write = (txn: string, ts: number, key: string) => ({
+    versions: [{ key, ts, value: txn }],
+    header: { maxAppliedTs: ts, lastCommitTs: ts },
+    outcomes: [[txn, { committed: true as const, ts, slot: 0, at: ts }]] as Array<[string, { committed: true; ts: number; slot: number; at: number }]>,
+    forgotten: [],
+  });
+  const refused = (txn: string, ts: number, above: number) => ({
+    versions: [],
+    header: { maxAppliedTs: above, lastCommitTs: above },
+    outcomes: [[txn, { committed: false as const, reason: `timestamp ${ts} is not above ${above}`, slot: 0, at: above }]] as Array<[string, { committed: false; reason: string; slot: number; at: number }]>,
+    forgotten: [],
+  });
+  const cmd = (id: string, txn: string, ts: number) => ({ id, payload: { t: 'commit', txn, ts, writes: [] } });
+
+  it('appliedAlike: two replicas applying one slot differently', () => {
+    const rec = new SpanRecorder(() => 0, { initial: 100, accounts: {} });
+    rec.recordApply('n1', 's0', 0, write('t1', 10, 'k'));
+    rec.recordApply('n2', 's0', 0, write('t1', 10, 'k'));
+    expect(rec.ok).toBe(true);
+    rec.recordApply('n3', 's0', 0, write('t1', 11, 'k'));
+    expect(rec.online.map((v) => v.checker)).toEqual(['appliedAlike']);
+    expect(rec.history.commits).toHaveLength(1);
+  });
+
+  it('refusalsAreLate: a refusal is fine after a later leader\'s entry, not in the proposer\'s own term', () => {
+    const late = new SpanRecorder(() => 0, { initial: 100, accounts: {} });
+    late.recordProposal('s0', 'a:1', { round: 1, node: 'a' });
+    late.recordProposal('s0', 'b:1', { round: 2, node: 'b' });
+    late.recordApply('n1', 's0', 0, write('t2', 20, 'k'), [cmd('b:1', 't2', 20)]);
+    late.recordApply('n1', 's0', 1, refused('t1', 10, 20), [cmd('a:1', 't1', 10)]);
+    expect(late.ok).toBe(true);
+    expect(late.applyRefusals).toBe(1);
+
+    const own = new SpanRecorder(() => 0, { initial: 100, accounts: {} });
+    own.recordProposal('s0', 'a:1', { round: 1, node: 'a' });
+    own.recordProposal('s0', 'a:2', { round: 1, node: 'a' });
+    own.recordApply('n1', 's0', 0, write('t1', 20, 'k'), [cmd('a:1', 't1', 20)]);
+    own.recordApply('n1', 's0', 1, refused('t2', 15, 20), [cmd('a:2', 't2', 15)]);
+    expect(own.online.map((v) => v.checker)).toEqual(['refusalsAreLate']);
   });
 });

@@ -158,3 +158,49 @@ describe('span regression: the leader\'s applies stall while followers serve', (
     expect(r.res.ok).toBe(false);
   });
 });
+
+/**
+ * A FINDING for libs/txn (not a regression yet): a transaction whose locks lapsed can be revived.
+ * The core aborts a transaction idle for idleAbortUs and, after another idleAbortUs, forgets its
+ * aborted record. A later 'read' with the same transaction id then starts it afresh and takes the
+ * locks again, and a commit passes the read-lock check (its read keys are locked now) and the
+ * epoch check (same leadership), although the locks of the reads the client computed its writes
+ * from lapsed in between and another transaction wrote those keys meanwhile: a lost update.
+ * libs/client is not exposed (it caches what it read and never re-reads a key), but the server's
+ * check is what makes a commit safe: it should remember aborted transaction ids for as long as a
+ * request of theirs may still arrive (or carry a lock generation in read replies that the commit
+ * echoes). `it.fails`: this test turns red once the core refuses the revived transaction; then
+ * make it a plain `it`.
+ */
+function revivedTransaction(): SpanResult {
+  const w = buildSpanWorld({
+    seed: 5,
+    faults: 'none',
+    noClients: true,
+    coreLimits: { idleAbortUs: 40_000 },
+    preferLeaders: { leaders: { s0: 'n-a', s1: 'n-b', s2: 'n-c' }, untilUs: 1_500_000 },
+    faultPhaseUs: 3_000_000,
+    drainUs: 500_000,
+  });
+  const slow = new ScriptedClient('slow-a', 'dc-a', w.sched, w.net, w.rec.history);
+  const other = new ScriptedClient('other-a', 'dc-a', w.sched, w.net, w.rec.history);
+  const key = 'k0/list/0';
+  const append = (id: string) => (reads: Map<string, unknown>) => [{ key, value: [...((reads.get(key) as string[] | undefined) ?? []), id] }];
+  w.sched.at(2_000_000, () => {
+    // Reads the list, thinks for 300 ms (aborted after 40 ms idle, forgotten after 80), re-reads it
+    // (reviving the transaction), and commits its append to what it read first.
+    slow.rw('s0', 'n-a', [key], append('slow'), undefined, { rereadAfterUs: 300_000 });
+    // Meanwhile another transaction appends to the list.
+    w.sched.after(150_000, () => other.rw('s0', 'n-a', [key], append('other')));
+  });
+  return finishSpanWorld(w);
+}
+
+describe('span finding: a forgotten aborted transaction revived by a re-read', () => {
+  it.fails('a commit whose first read\'s locks lapsed is refused even after a re-read took them again', () => {
+    const r = revivedTransaction();
+    console.log(`[finding] ${r.ok ? 'no violation' : brief(r)}`);
+    expect(r.ok, brief(r)).toBe(true);
+  });
+});
+

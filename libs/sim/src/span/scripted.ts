@@ -52,8 +52,12 @@ export class ScriptedClient {
     });
   }
 
-  /** One read-write attempt at `node`: locking read of `keys` (none: a blind write), then commit of `writes(reads)`. */
-  rw(split: string, node: string, keys: string[], writes: (reads: Map<string, unknown>) => WriteOp[], done: (r: RwRecord) => void = () => undefined): RwRecord {
+  /**
+   * One read-write attempt at `node`: locking read of `keys` (none: a blind write), then commit of
+   * `writes(reads)`. With `rereadAfterUs`, the keys are read again (same transaction) that long
+   * after the first read, and the commit still uses the first read's values and epoch.
+   */
+  rw(split: string, node: string, keys: string[], writes: (reads: Map<string, unknown>) => WriteOp[], done: (r: RwRecord) => void = () => undefined, opts: { rereadAfterUs?: number } = {}): RwRecord {
     const id = `${this.id}:${++this.seq}`;
     const txn = { id, startTs: START_US + this.sched.nowUs };
     const rec: RwRecord = { id, client: this.id, split, invokeUs: this.sched.nowUs, reads: [], writes: [], outcome: { state: 'abandoned' } };
@@ -77,7 +81,14 @@ export class ScriptedClient {
       const values = a.body.values;
       const reads = new Map(keys.map((k) => [k, values.find((v) => v.key === k)?.value]));
       rec.reads = keys.map((key) => ({ key, value: reads.get(key) }));
-      commit(a.body.epoch, reads);
+      const epoch = a.body.epoch;
+      if (opts.rereadAfterUs === undefined) return commit(epoch, reads);
+      this.sched.after(opts.rereadAfterUs, () =>
+        this.request(split, node, { kind: 'read', txn, keys, waitUs: this.waitUs }, (again) => {
+          if (!(again.ok && again.body.kind === 'values')) return done(rec);
+          commit(epoch, reads);
+        }),
+      );
     });
     return rec;
   }

@@ -27,3 +27,17 @@ export interface DurableAppliedState {
   header?: unknown;
   snapshot?: Snapshot;
 }
+
+/**
+ * A transaction's decided outcome, as the transaction core replicates it (structurally identical
+ * to @synod/txn's `TxnOutcome`; declared here so storage does not depend on the core).
+ */
+export type TxnOutcome = { committed: true; ts: number } | { committed: false; reason: string };
+
+/** Changes to a group's durable outcome table written with one applied entry. */
+export interface OutcomeChanges {
+  /** Outcomes decided by the entry, in decision order. */
+  put: ReadonlyArray<readonly [string, TxnOutcome]>;
+  /** Outcomes dropped from the table (retention), applied after `put`. */
+  forget: readonly string[];
+}

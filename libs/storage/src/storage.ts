@@ -45,6 +45,9 @@ export class Storage {
   private readonly stores = new Map<GroupId, PaxosStore>();
   /** Per group, the sequence number of its next outcome (one above every one written). */
   private readonly outcomeSeqs = new Map<GroupId, number>();
+  /** The time mark as it will be once every submitted raise is durable (this process is its only writer). */
+  private markView: TimeMark | undefined;
+  private lastMarkWrite: Promise<void> = Promise.resolve();
   private closed = false;
   /** The process's one MVCC keyspace (all splits hosted here; they never overlap). */
   readonly mvcc: MvccStore;
@@ -174,20 +177,33 @@ export class Storage {
     return all.map(([, id, o]) => [id, o]);
   }
 
+  /**
+   * Synced LMDB commits so far (monotone; 0 when opened with `fsync: false`): every durable flush
+   * of this process's storage. An idle node should not move it.
+   */
+  fsyncCount(): number {
+    return this.fsync ? this.committer.commits : 0;
+  }
+
   /** The persisted time high-water mark (zeros if none yet). */
   timeMark(): TimeMark {
     const m = this.nodeMeta.get('time-mark');
     return { issuedUs: m?.issuedUs ?? 0, gcHorizonUs: m?.gcHorizonUs ?? 0 };
   }
 
-  /** Raises the persisted time high-water mark to at least `m` (never lowers either field); durable on resolve. */
+  /**
+   * Raises the persisted time high-water mark to at least `m` (never lowers either field); durable
+   * on resolve. A call that raises nothing writes nothing (no commit, no fsync): it resolves once
+   * the raises before it are durable.
+   */
   raiseTimeMark(m: Partial<TimeMark>): Promise<void> {
     this.assertOpen();
-    return this.committer.submit(() => {
-      const cur = this.timeMark();
-      const next = { issuedUs: Math.max(cur.issuedUs, m.issuedUs ?? 0), gcHorizonUs: Math.max(cur.gcHorizonUs, m.gcHorizonUs ?? 0) };
-      if (next.issuedUs !== cur.issuedUs || next.gcHorizonUs !== cur.gcHorizonUs) this.nodeMeta.putSync('time-mark', next);
-    });
+    const cur = (this.markView ??= this.timeMark());
+    const next = { issuedUs: Math.max(cur.issuedUs, m.issuedUs ?? 0), gcHorizonUs: Math.max(cur.gcHorizonUs, m.gcHorizonUs ?? 0) };
+    if (next.issuedUs === cur.issuedUs && next.gcHorizonUs === cur.gcHorizonUs) return this.lastMarkWrite;
+    this.markView = next;
+    this.lastMarkWrite = this.committer.submit(() => this.nodeMeta.putSync('time-mark', next));
+    return this.lastMarkWrite;
   }
 
   get stats(): Readonly<GroupCommitStats> {

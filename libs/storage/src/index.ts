@@ -1,5 +1,5 @@
 export { openStorage, Storage, type TimeMark } from './storage.js';
-export type { TxnOutcome, OutcomeChanges } from './types.js';
+export type { TxnOutcome, StoredOutcome, OutcomeChanges } from './types.js';
 export { PaxosStore } from './paxos-store.js';
 export { MvccStore, type VersionWrite, type MvccRecord, type MvccRow } from './mvcc-store.js';
 export { MemoryMvccStore } from './memory-mvcc.js';

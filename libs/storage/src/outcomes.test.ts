@@ -32,6 +32,16 @@ describe('durable outcome table', () => {
     expect((await again.paxos('g1').appliedState()).upTo).toBe(4);
   });
 
+  it('stores an outcome whole: the deciding slot and applied timestamp the core keeps with it come back', async () => {
+    const { storage, reopen } = fresh();
+    await storage.applyEntry('g1', 8, [], { outcomes: { put: [['t1', { committed: true, ts: 40, slot: 7, at: 39 }], ['t2', { committed: false, reason: 'x', slot: 7, at: 39 }]], forget: [] } });
+    await storage.installSnapshot('g2', { start: 'x', end: 'y' }, [], snapshot(3), {}, [['s1', { committed: true, ts: 5, slot: 2, at: 4 }]]);
+    const again = await reopen();
+    expect(again.outcomes('g1')).toEqual([['t1', { committed: true, ts: 40, slot: 7, at: 39 }], ['t2', { committed: false, reason: 'x', slot: 7, at: 39 }]]);
+    expect(again.outcomes('g2')).toEqual([['s1', { committed: true, ts: 5, slot: 2, at: 4 }]]);
+    expect(() => again.applyEntry('g1', 9, [], { outcomes: { put: [['t3', { committed: true, ts: 41, slot: -1 }]], forget: [] } })).toThrow(/malformed/);
+  });
+
   it('keeps many outcomes in decision order, whatever their ids sort like', async () => {
     const { storage, reopen } = fresh();
     const ids = Array.from({ length: 300 }, (_, i) => `txn-${(i * 7919) % 1000}`);

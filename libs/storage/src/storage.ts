@@ -4,7 +4,7 @@ import { DB_NAMES, type LogKey, type MetaKey, type OutcomeKey } from './keys.js'
 import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWrite } from './mvcc-store.js';
 import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
 import type { AppliedRecord, Snapshot } from '@synod/paxos';
-import type { GroupId, OutcomeChanges, TxnOutcome } from './types.js';
+import type { GroupId, OutcomeChanges, StoredOutcome } from './types.js';
 import { isTimestamp } from './version-rule.js';
 
 interface StorageOptions {
@@ -34,7 +34,7 @@ export interface TimeMark {
 /** `txn-outcomes` value at `[groupId, txnId]`: `s` orders a group's outcomes (decision order). */
 interface OutcomeRecord {
   s: number;
-  o: TxnOutcome;
+  o: StoredOutcome;
 }
 
 /**
@@ -149,7 +149,7 @@ export class Storage {
     rows: readonly MvccRow[],
     snapshot: Snapshot,
     header: unknown,
-    outcomes: ReadonlyArray<readonly [string, TxnOutcome]> = [],
+    outcomes: ReadonlyArray<readonly [string, StoredOutcome]> = [],
   ): Promise<void> {
     const store = this.paxos(group);
     validateOutcomeChanges({ put: outcomes, forget: [] });
@@ -169,9 +169,9 @@ export class Storage {
    * The durable outcome table of `group`, in decision order (the order the outcomes were put;
    * an id put again moves to its latest place). For start-up: it reads what is committed now.
    */
-  outcomes(group: GroupId): Array<[string, TxnOutcome]> {
+  outcomes(group: GroupId): Array<[string, StoredOutcome]> {
     this.assertOpen();
-    const all: Array<[number, string, TxnOutcome]> = [];
+    const all: Array<[number, string, StoredOutcome]> = [];
     for (const { key, value } of this.outcomeRange(group)) all.push([value.s, key[1], value.o]);
     all.sort((a, b) => a[0] - b[0]);
     return all.map(([, id, o]) => [id, o]);
@@ -265,15 +265,21 @@ export function openStorage(options: StorageOptions): Storage {
 }
 
 function validateOutcomeChanges(changes: OutcomeChanges): void {
+  const slotLike = (x: unknown) => x === undefined || (Number.isSafeInteger(x) && (x as number) >= 0);
   for (const [id, o] of changes.put) {
     if (typeof id !== 'string') throw new Error(`outcome: transaction id must be a string, got ${JSON.stringify(id)}`);
-    const ok = typeof o === 'object' && o !== null && (o.committed === true ? isTimestamp(o.ts) : o.committed === false && typeof o.reason === 'string');
+    const ok =
+      typeof o === 'object' &&
+      o !== null &&
+      (o.committed === true ? isTimestamp(o.ts) : o.committed === false && typeof o.reason === 'string') &&
+      slotLike(o.slot) &&
+      slotLike(o.at);
     if (!ok) throw new Error(`outcome of ${id} is malformed: ${JSON.stringify(o)}`);
   }
   for (const id of changes.forget) if (typeof id !== 'string') throw new Error(`outcome: forgotten id must be a string, got ${JSON.stringify(id)}`);
 }
 
-/** Only the outcome's own fields, copied now: the caller may keep mutating its objects. */
-function copyOutcome(o: TxnOutcome): TxnOutcome {
-  return o.committed ? { committed: true, ts: o.ts } : { committed: false, reason: o.reason };
+/** Copied now (shallowly): the caller may keep mutating its objects. */
+function copyOutcome(o: StoredOutcome): StoredOutcome {
+  return { ...o };
 }

@@ -54,7 +54,12 @@ export const kvMessageSchemas = {
    * waited for before the answer is `pending`. Answered with `kv.txn-status.reply`.
    */
   'kv.txn-status': z.object({ txnId, waitMs: waitMs(2_000) }),
-  /** `committed` carries the commit timestamp `ts`; `aborted` may carry a `reason`; `pending` is not yet decided. */
+  /**
+   * `committed` carries the commit timestamp `ts` and, like `kv.committed`, is answered only once
+   * commit wait for `ts` is over (clients treat it as the commit's reply); `aborted` may carry a
+   * `reason`; `pending` is not yet decided. A lookup at a split the transaction did not commit in
+   * answers `aborted` (the id is unknown there).
+   */
   'kv.txn-status.reply': z
     .object({ state: z.enum(TXN_STATES), ts: ts.optional(), reason: z.string().max(1024).optional() })
     .refine((b) => b.state !== 'committed' || b.ts !== undefined, { message: 'a committed outcome carries its ts' }),

@@ -84,6 +84,8 @@ export const kvMessageSchemas = {
     node: name,
     dc: name,
     tt: z.object({ earliest: reportedUs, latest: reportedUs, epsilonUs: durationUs, serving: z.boolean() }),
+    /** Synced storage commits since the process started (each one fsync): an idle node does none. */
+    fsyncs: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
     groups: z
       .array(
         z.object({

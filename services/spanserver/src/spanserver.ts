@@ -263,6 +263,7 @@ export class Spanserver {
       node: this.opts.nodeId,
       dc: this.opts.dc,
       tt: { earliest: now.earliest, latest: now.latest, epsilonUs: (now.latest - now.earliest) / 2, serving: this.opts.tt.isServing() },
+      fsyncs: this.opts.storage.fsyncCount(),
       groups: [...this.splits.values()].map((s) => ({
         id: s.split.id,
         isLeader: s.replica.isLeader(),

@@ -11,6 +11,8 @@ export interface TestClusterOptions {
   /** daemon (default): time masters and a sync daemon per spanserver; local: fixed ε of epsilonMs. */
   truetime?: 'daemon' | 'local';
   epsilonMs?: number;
+  /** local: ε (ms) of particular nodes by node id (n1 is dc-a's, n2 dc-b's, …); the others get epsilonMs. */
+  epsilonMsByNode?: Record<string, number>;
   /** Keep data here (and leave it on stop) instead of a fresh temp dir: a restart reuses it. */
   dataDir?: string;
 }

@@ -81,6 +81,7 @@ it('an idle 3-DC cluster does no fsync for 10 s while follower reads stay fresh'
     const badReads: string[] = [];
     const badLags: string[] = [];
     const leaderChanges: string[] = [];
+    let lastLeaders = leadersAtStart;
     let worstFollowerLagMs = -Infinity;
     let statusSamples = 0;
     const t0 = performance.now();
@@ -107,7 +108,8 @@ it('an idle 3-DC cluster does no fsync for 10 s while follower reads stay fresh'
         statusSamples++;
         const rows = await status();
         const now = leaders(rows);
-        for (const s of splits) if (now[s.id] !== leadersAtStart[s.id]) leaderChanges.push(`+${since()}ms ${s.id}: ${leadersAtStart[s.id]} -> ${now[s.id] ?? 'none'}`);
+        for (const s of splits) if (now[s.id] !== lastLeaders[s.id]) leaderChanges.push(`+${since()}ms ${s.id}: ${lastLeaders[s.id] ?? 'none'} -> ${now[s.id] ?? 'none'}`);
+        lastLeaders = now;
         for (const row of rows) {
           if (!row.status) {
             badLags.push(`+${since()}ms ${row.node}: no status (${row.error})`);
@@ -129,14 +131,14 @@ it('an idle 3-DC cluster does no fsync for 10 s while follower reads stay fresh'
     const endRows = await status();
     const after = new Map(endRows.map((r) => [r.node, r.status?.fsyncs]));
     const leadersAtEnd = leaders(endRows);
-    for (const s of splits) if (leadersAtEnd[s.id] !== leadersAtStart[s.id]) leaderChanges.push(`end ${s.id}: ${leadersAtStart[s.id]} -> ${leadersAtEnd[s.id] ?? 'none'}`);
+    for (const s of splits) if (leadersAtEnd[s.id] !== lastLeaders[s.id]) leaderChanges.push(`end ${s.id}: ${lastLeaders[s.id] ?? 'none'} -> ${leadersAtEnd[s.id] ?? 'none'}`);
 
     const counts = nodes.map((n) => `${n.id}(${n.dc}) ${before.get(n.id)} -> ${after.get(n.id)}`).join(', ');
     const quantile = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
     const lat = reads.map((r) => r.latencyMs);
     const stale = reads.map((r) => r.stalenessMs);
     report.push(
-      `[idle-fsync] window ${window}: fsyncs over ${(elapsedMs / 1000).toFixed(1)} s idle: ${counts}; leaders ${JSON.stringify(leadersAtStart)}${leaderChanges.length ? `; LEADER CHANGES ${leaderChanges.join(', ')}` : ''}\n` +
+      `[idle-fsync] window ${window}: fsyncs over ${(elapsedMs / 1000).toFixed(1)} s idle: ${counts}; leaders ${JSON.stringify(leadersAtStart)}${leaderChanges.length ? `; LEADER CHANGES ${leaderChanges.join(', ')}; t_safe lags over ${TSAFE_LAG_MS} ms: ${badLags.length} (first ${badLags[0] ?? '-'}, last ${badLags.at(-1) ?? '-'})` : ''}\n` +
         `[idle-fsync] window ${window}: follower ${follower.id} in ${follower.dc} (follows ${followed.map((s) => s.id).join(',')}): ${reads.length} bounded-staleness reads ` +
         `(${reads.filter((r) => r.direct).length} sent straight to it), staleness at send p50 ${quantile(stale, 0.5).toFixed(0)} / max ${Math.max(...stale).toFixed(0)} ms, ` +
         `latency p50 ${quantile(lat, 0.5).toFixed(0)} / max ${Math.max(...lat).toFixed(0)} ms; ${statusSamples} status samples, worst follower t_safe lag ${worstFollowerLagMs.toFixed(0)} ms; max ε ${epsilonMs.toFixed(1)} ms`,

@@ -5,8 +5,9 @@
  *
  * A client in another DC runs `counter += 1` (a locking read at the leader, then a commit). Its
  * bus is wrapped so that the moment the commit is sent, the leader's DC is partitioned from every
- * other DC: the commit's reply cannot come back. The partition is healed after 3 s, while the
- * client is still resending or looking the outcome up (it gives up after 20 s). Then:
+ * other DC: the commit's reply cannot come back. The partition is healed (after 1 or 3 s) while the
+ * client is still resending or looking the outcome up (it gives up after 20 s), or has
+ * already learned it from the majority side. Then:
  *
  * - whatever the client reported is the truth: the counter went up by exactly one, its newest
  *   version is at the reported commit timestamp, and a snapshot just below it still shows the old
@@ -14,13 +15,21 @@
  *   applied twice would leave a newer version than the reported one);
  * - the first attempt's id (the one whose commit went unanswered) has the outcome the client acted
  *   on: committed at the reported ts if the client returned it (attempts 1), aborted if the client
- *   ran the transaction again; `client.txnStatus` and `synod txn status <id> --key <k>` both say so.
+ *   ran the transaction again; `client.txnStatus` says so, and (in the first round) so does
+ *   `synod txn status <id> --key <k>`.
  *   If the client gave up (TIMEOUT naming the id), the lookup after the heal decides, and the
  *   counter must match that.
  *
- * Two rounds: the partition published as the commit leaves the client (the leader may or may not
- * get it, its followers most likely never accept it), and 60 ms later, during commit wait (every
- * node has ε = 150 ms, so commit wait is ~300 ms: the commit is chosen, only its reply is lost).
+ * Three rounds, each with a fresh client (request timeout 1.5 s):
+ *   1. partition published as the commit leaves the client, 1 resend, heal after 3 s (the leader
+ *      may or may not get the commit; its followers most likely never accept it);
+ *   2. partition 60 ms later, during commit wait (every node has ε = 150 ms, so commit wait is
+ *      ~300 ms: the commit is chosen, only its reply is lost), 1 resend, heal after 3 s;
+ *   3. as 2 with no resend, healed after 1 s, while the client is looking the outcome up.
+ * Each prints the path taken (resolvedBy, attempts, what the leader says of the first id).
+ *
+ * Teeth: with the client changed (locally, uncommitted) to take an unanswered commit as aborted
+ * and run the transaction again, round 3 fails (the re-run reads 101 and writes 102).
  */
 import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';

@@ -406,7 +406,10 @@ export class SplitTxnCore {
     this.lastClosedSentTs = ts;
     this.lastClosedSentMonoUs = now.monoUs;
     this.statsCounters.closedSent++;
-    this.outputs.push({ type: 'closed', closed: { ballot: this.view.leading, ts, appliedIndex: this.appliedIndex } });
+    const closed = { ballot: this.view.leading, ts, appliedIndex: this.appliedIndex };
+    this.outputs.push({ type: 'closed', closed });
+    // The promise holds here too: the leader's own t_safe follows it once its writes are durable.
+    this.closedReceived(closed, now);
   }
 
   private applyPendingClosed(): void {

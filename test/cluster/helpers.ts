@@ -11,6 +11,8 @@ export interface TestClusterOptions {
   /** daemon (default): time masters and a sync daemon per spanserver; local: fixed ε of epsilonMs. */
   truetime?: 'daemon' | 'local';
   epsilonMs?: number;
+  /** local: ε (ms) of particular nodes by node id (n1 is dc-a's, n2 dc-b's, …); the others get epsilonMs. */
+  epsilonMsByNode?: Record<string, number>;
   /** Keep data here (and leave it on stop) instead of a fresh temp dir: a restart reuses it. */
   dataDir?: string;
 }
@@ -129,3 +131,22 @@ export const anyExited = (tc: TestCluster) => (): string | undefined => {
   const down = exitedProcesses(tc);
   return down.length > 0 ? `processes exited: ${JSON.stringify(down)}` : undefined;
 };
+
+/**
+ * The index (in the range map's nodes) of the leader of `split` once every node agrees on it:
+ * exactly one node says it leads, every node names it as the leader, twice in a row ~100 ms
+ * apart. Unlike `leaderOf`, never a deposed leader that still believes it leads.
+ */
+export async function agreedLeaderOf(tc: TestCluster, split: string, timeoutMs = 15_000): Promise<number> {
+  const nodes = tc.cluster.rangeMap.nodes();
+  let last: string | undefined;
+  const id = await waitFor(`every node to agree on the leader of ${split}`, timeoutMs, async () => {
+    const rows = await groupStatus(tc, split);
+    const leaders = rows.filter((r) => r.group?.isLeader).map((r) => r.node);
+    const agreed = leaders.length === 1 && rows.every((r) => r.group?.leader === leaders[0]) ? leaders[0] : undefined;
+    const stable = agreed !== undefined && agreed === last ? agreed : undefined;
+    last = agreed;
+    return stable;
+  }, { failIf: anyExited(tc) });
+  return nodes.findIndex((n) => n.id === id);
+}

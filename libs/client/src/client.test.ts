@@ -187,3 +187,294 @@ describe('SynodClient limits (docs/limits.md)', () => {
     expect(sent).toEqual([]);
   });
 });
+
+type Sent = { to: string; kind: string; body: Record<string, unknown> };
+type Answer = { kind: string; body: unknown };
+
+/**
+ * A fake bus whose spanservers are one function: it sees every request (recorded in `sent`, in
+ * order; `nth` counts the requests of that kind to that node) and returns the reply or throws the
+ * SynodError a real bus would (TIMEOUT for a lost request or reply, NOT_LEADER, …). No real
+ * waiting: a timeout is thrown at once.
+ */
+function scriptedBus(serve: (m: Sent, nth: number) => Answer, dc = 'dc-a') {
+  const sent: Sent[] = [];
+  const stub = {
+    nodeId: 'c-script',
+    dc,
+    async request(to: string, kind: string, body: Record<string, unknown>) {
+      const m = { to, kind, body };
+      sent.push(m);
+      return serve(m, sent.filter((x) => x.kind === kind && x.to === to).length);
+    },
+  };
+  return { bus: stub as unknown as Bus, sent };
+}
+
+const lost = (m: Sent) => new SynodError('TIMEOUT', `${m.kind} to ${m.to} timed out after 100 ms`);
+const committed = (ts: number): Answer => ({ kind: 'kv.committed', body: { ts, commitWaitUs: 3 } });
+const values = (m: Sent): Answer => ({ kind: 'kv.values', body: { values: (m.body.keys as string[]).map((key) => ({ key, value: 1 })), epoch: '1.n2' } });
+const status = (body: MessageBody<'kv.txn-status.reply'>): Answer => ({ kind: 'kv.txn-status.reply', body });
+const txnIdOf = (m: Sent) => (m.body.txn as { id: string }).id;
+/** n2 leads the split of 'apple'; the others point at it. */
+const notLeader = (m: Sent) => new SynodError('NOT_LEADER', `${m.to} does not lead`, { leader: 'n2' });
+
+describe('SynodClient commit whose outcome is not answered', () => {
+  it('resends a commit that timed out with the same transaction id, and reports resolvedBy retry', async () => {
+    const { bus: b, sent } = scriptedBus((m, nth) => {
+      if (m.to !== 'n2') throw notLeader(m);
+      if (m.kind === 'kv.commit') {
+        if (nth === 1) throw lost(m);
+        return committed(55);
+      }
+      return values(m);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    const commits = sent.filter((m) => m.kind === 'kv.commit' && m.to === 'n2');
+    expect(commits).toHaveLength(2);
+    expect(txnIdOf(commits[1]!)).toBe(txnIdOf(commits[0]!));
+    expect(r).toMatchObject({ ts: 55, attempts: 1, resolvedBy: 'retry', txnId: txnIdOf(commits[0]!), commitWaitUs: 3 });
+    expect(sent.some((m) => m.kind === 'kv.txn-status' || m.kind === 'kv.abort')).toBe(false);
+  });
+
+  it('treats UNAVAILABLE like a timeout: resent with the same id', async () => {
+    const { bus: b, sent } = scriptedBus((m, nth) => {
+      if (m.to !== 'n2') throw notLeader(m);
+      if (nth === 1) throw new SynodError('UNAVAILABLE', 'clock not serving');
+      return committed(56);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    expect(r).toMatchObject({ ts: 56, resolvedBy: 'retry' });
+    expect(new Set(sent.filter((m) => m.kind === 'kv.commit').map(txnIdOf)).size).toBe(1);
+  });
+
+  it('answers a first-try commit with resolvedBy reply and the attempt id', async () => {
+    const { bus: b, sent } = scriptedBus((m) => (m.to !== 'n2' ? (() => { throw notLeader(m); })() : committed(57)));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    expect(r).toMatchObject({ ts: 57, resolvedBy: 'reply', attempts: 1 });
+    expect(r.txnId).toMatch(/^c-script-[a-z0-9]+:1\.1$/);
+    expect(txnIdOf(sent.at(-1)!)).toBe(r.txnId);
+  });
+
+  it('after the resends time out, asks kv.txn-status at the leader (following NOT_LEADER, retrying UNAVAILABLE): committed returns its ts', async () => {
+    const { bus: b, sent } = scriptedBus((m, nth) => {
+      if (m.kind === 'kv.commit') throw lost(m);
+      if (m.kind === 'kv.txn-status') {
+        if (m.to !== 'n2') throw notLeader(m);
+        if (nth <= 2) throw new SynodError('UNAVAILABLE', 'electing');
+        return status({ state: 'committed', ts: 77 });
+      }
+      throw new Error(`unexpected ${m.kind}`);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100, commitResends: 2 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    const commits = sent.filter((m) => m.kind === 'kv.commit');
+    // Three sends go unanswered (the first and two resends); no node answered NOT_LEADER.
+    expect(commits).toHaveLength(3);
+    expect(new Set(commits.map(txnIdOf))).toEqual(new Set([r.txnId]));
+    expect(r).toMatchObject({ ts: 77, resolvedBy: 'status', attempts: 1, commitWaitUs: 0 });
+    const lookups = sent.filter((m) => m.kind === 'kv.txn-status');
+    expect(lookups.every((m) => m.body.txnId === r.txnId)).toBe(true);
+    expect(lookups.at(-1)!.to).toBe('n2');
+    // The server may park a lookup: it is told to answer well inside the request timeout.
+    expect(lookups.every((m) => (m.body.waitMs as number) <= 50)).toBe(true);
+    // Nothing asks the server to abort a commit that may have been applied.
+    expect(sent.some((m) => m.kind === 'kv.abort')).toBe(false);
+  });
+
+  it('a status lookup that finds the commit aborted retries the whole transaction with a new id', async () => {
+    let runs = 0;
+    const { bus: b, sent } = scriptedBus((m) => {
+      if (m.to !== 'n2') throw notLeader(m);
+      if (m.kind === 'kv.txn-status') return status({ state: 'aborted', reason: 'decided aborted by a status lookup' });
+      if (m.kind === 'kv.commit') {
+        if (txnIdOf(m).endsWith('.1')) throw lost(m);
+        return committed(88);
+      }
+      return values(m);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100, commitResends: 1 });
+    const r = await client.transaction(async (tx) => {
+      runs++;
+      tx.put('apple', ((await tx.get('apple')) as number) + 1);
+    });
+    expect(runs).toBe(2);
+    expect(r).toMatchObject({ ts: 88, attempts: 2, resolvedBy: 'reply' });
+    expect(r.txnId).toMatch(/\.2$/);
+    const first = txnIdOf(sent.find((m) => m.kind === 'kv.commit')!);
+    expect(first).toMatch(/\.1$/);
+    expect(sent.filter((m) => m.kind === 'kv.commit' && m.to === 'n2').map(txnIdOf)).toEqual([first, first, r.txnId]);
+    expect(sent.filter((m) => m.kind === 'kv.txn-status').map((m) => m.body.txnId)).toEqual([first]);
+  });
+
+  it('an outcome still pending when the lookup bound runs out is TIMEOUT: outcome unknown, naming the txn id', async () => {
+    const { bus: b, sent } = scriptedBus((m) => {
+      if (m.to !== 'n2') throw notLeader(m);
+      if (m.kind === 'kv.commit') throw lost(m);
+      return status({ state: 'pending' });
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100, commitResends: 1, outcomeLookupMs: 300 });
+    const t0 = Date.now();
+    const err = await client.transaction(async (tx) => tx.put('apple', 1)).catch((e: unknown) => e);
+    const elapsed = Date.now() - t0;
+    const id = txnIdOf(sent.find((m) => m.kind === 'kv.commit')!);
+    expect(err).toBeInstanceOf(SynodError);
+    expect(err).toMatchObject({ code: 'TIMEOUT', hint: { txn: id, split: rangeMap.splitFor('apple').id } });
+    expect((err as Error).message).toContain('unknown');
+    expect((err as Error).message).toContain(id);
+    expect((err as Error).message).toContain('pending');
+    // Bounded by outcomeLookupMs (plus the resends), and it asked more than once meanwhile.
+    expect(elapsed).toBeGreaterThanOrEqual(300);
+    expect(elapsed).toBeLessThan(2_000);
+    expect(sent.filter((m) => m.kind === 'kv.txn-status').length).toBeGreaterThan(1);
+    // Not retried as a new transaction, and no abort that could race the commit.
+    expect(new Set(sent.filter((m) => m.kind === 'kv.commit').map(txnIdOf)).size).toBe(1);
+    expect(sent.some((m) => m.kind === 'kv.abort')).toBe(false);
+  });
+
+  it('a leader that never answers the lookup within the bound is TIMEOUT: outcome unknown', async () => {
+    const { bus: b } = scriptedBus((m) => {
+      if (m.kind === 'kv.commit' || m.to === 'n2') throw lost(m);
+      throw notLeader(m);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 50, commitResends: 0, outcomeLookupMs: 250 });
+    const t0 = Date.now();
+    await expect(client.put('apple', 1)).rejects.toMatchObject({ code: 'TIMEOUT', message: expect.stringMatching(/outcome of transaction \S+ is unknown/) });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+  });
+
+  it('a resend answered TXN_ABORTED is that id\'s outcome: retried as a new transaction without a lookup', async () => {
+    const { bus: b, sent } = scriptedBus((m, nth) => {
+      if (m.to !== 'n2') throw notLeader(m);
+      if (nth === 1) throw lost(m);
+      if (nth === 2) throw new SynodError('TXN_ABORTED', 'wounded');
+      return committed(99);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    expect(r).toMatchObject({ ts: 99, attempts: 2, resolvedBy: 'reply' });
+    expect(sent.some((m) => m.kind === 'kv.txn-status')).toBe(false);
+  });
+});
+
+describe('SynodClient.txnStatus', () => {
+  it('asks the leader of the key\'s split and returns its answer', async () => {
+    const { bus: b, sent } = scriptedBus((m) => (m.to !== 'n2' ? (() => { throw notLeader(m); })() : status({ state: 'aborted', reason: 'unknown transaction' })));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    await expect(client.txnStatus('apple', 'c9-x:4.1')).resolves.toEqual({ state: 'aborted', reason: 'unknown transaction' });
+    expect(sent.at(-1)).toEqual({ to: 'n2', kind: 'kv.txn-status', body: { txnId: 'c9-x:4.1', waitMs: 50 } });
+    const split = rangeMap.splitFor('zebra');
+    await client.txnStatus(split, 't2', { waitMs: 0 });
+    expect(sent.at(-1)!.body).toEqual({ txnId: 't2', waitMs: 0 });
+  });
+
+  it('refuses a malformed id or wait before sending anything', async () => {
+    const { bus: b, sent } = scriptedBus(() => status({ state: 'pending' }));
+    const client = new SynodClient(b, rangeMap);
+    await expect(client.txnStatus('apple', '')).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client.txnStatus('apple', 't'.repeat(129))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(client.txnStatus('apple', 't1', { waitMs: 60_001 })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(sent).toEqual([]);
+  });
+});
+
+describe('SynodClient transactional reads that time out', () => {
+  it('sends a best-effort kv.abort to the node whose read timed out once the read is answered elsewhere', async () => {
+    // n1 led when the client cached it; its read is lost. n3 points at the new leader n2.
+    const { bus: b, sent } = scriptedBus((m) => {
+      if (m.kind === 'kv.abort') return { kind: 'kv.ok', body: {} };
+      if (m.to === 'n1') throw lost(m);
+      if (m.to !== 'n2') throw notLeader(m);
+      return m.kind === 'kv.commit' ? committed(60) : values(m);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    const split = rangeMap.splitFor('apple');
+    (client as unknown as { leaders: Map<string, string> }).leaders.set(split.id, 'n1');
+    const r = await client.transaction(async (tx) => tx.get('apple'));
+    expect(r.result).toBe(1);
+    const aborts = sent.filter((m) => m.kind === 'kv.abort');
+    expect(aborts).toEqual([{ to: 'n1', kind: 'kv.abort', body: { txnId: r.txnId } }]);
+    // The abort goes out after the read was answered, never between its retries.
+    expect(sent.findIndex((m) => m.kind === 'kv.abort')).toBeGreaterThan(sent.findIndex((m) => m.kind === 'kv.read' && m.to === 'n2'));
+  });
+
+  it('sends no abort when the read is finally answered by the node that timed out', async () => {
+    const { bus: b, sent } = scriptedBus((m, nth) => {
+      if (m.to !== 'n2') throw notLeader(m);
+      if (m.kind === 'kv.read' && nth === 1) throw lost(m);
+      return m.kind === 'kv.commit' ? committed(61) : values(m);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 100 });
+    (client as unknown as { leaders: Map<string, string> }).leaders.set(rangeMap.splitFor('apple').id, 'n2');
+    await client.transaction(async (tx) => tx.get('apple'));
+    // n2 timed out, a retry elsewhere was pointed back to n2, which answered.
+    const reads = sent.filter((m) => m.kind === 'kv.read').map((m) => m.to);
+    expect(reads).toHaveLength(3);
+    expect([reads[0], reads[2]]).toEqual(['n2', 'n2']);
+    expect(sent.filter((m) => m.kind === 'kv.abort')).toEqual([]);
+  });
+});
+
+describe('SynodClient request bodies', () => {
+  it('sends no leaseRead (the server decides) and server waits inside the request timeout', async () => {
+    const { bus: b, sent } = scriptedBus((m) => {
+      if (m.kind === 'kv.commit') return committed(5);
+      if (m.kind === 'kv.snapshot') return { kind: 'kv.values', body: { values: [], ts: 9 } };
+      return values(m);
+    });
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 1_000 });
+    await client.read(['apple']);
+    await client.scan('a', 'b');
+    await client.transaction(async (tx) => tx.put('apple', await tx.get('apple')));
+    for (const m of sent.filter((x) => x.kind === 'kv.snapshot')) expect(m.body).not.toHaveProperty('leaseRead');
+    expect(sent.find((m) => m.kind === 'kv.read')!.body.waitMs).toBe(500);
+    expect(sent.find((m) => m.kind === 'kv.commit')!.body.waitMs).toBe(500);
+    const long = scriptedBus(() => committed(5));
+    await new SynodClient(long.bus, rangeMap, { timeoutMs: 60_000 }).put('apple', 1);
+    expect(long.sent[0]!.body.waitMs).toBe(10_000);
+  });
+});
+
+describe('SynodClient unknown outcomes over a real bus (MemoryHub)', () => {
+  /** One replica, n2, whose commit handler answers after `delayMs` (past the client's timeout: lost to it). */
+  async function slowLeader(hub: MemoryHub, delays: number[], onStatus: () => MessageBody<'kv.txn-status.reply'>) {
+    const seen: Array<{ kind: string; body: unknown }> = [];
+    const b = await bus(hub, 'n2', 'dc-b');
+    b.on('kv.commit', async (env) => {
+      seen.push({ kind: env.kind, body: env.body });
+      await new Promise((r) => setTimeout(r, delays.shift() ?? 0));
+      return { kind: 'kv.committed', body: { ts: 123, commitWaitUs: 1 } };
+    });
+    b.on('kv.txn-status', (env) => {
+      seen.push({ kind: env.kind, body: env.body });
+      return { kind: 'kv.txn-status.reply', body: onStatus() };
+    });
+    return seen;
+  }
+  const oneReplica = { ...rangeMap.splitFor('apple'), replicas: ['n2'] };
+  const single = new RangeMap({ ...rangeMap.config, splits: rangeMap.config.splits.map((s) => (s.id === oneReplica.id ? oneReplica : s)) });
+
+  it('a commit lost to the transport timeout is resent with the same id and answered', async () => {
+    const hub = new MemoryHub();
+    const seen = await slowLeader(hub, [250], () => ({ state: 'pending' }));
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), single, { timeoutMs: 100 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    expect(r).toMatchObject({ ts: 123, resolvedBy: 'retry' });
+    expect(seen.map((s) => (s.body as { txn: { id: string } }).txn.id)).toEqual([r.txnId, r.txnId]);
+    // The wire fills no default over what the client sent: it asked for an answer inside its timeout.
+    expect(seen[0]!.body).toMatchObject({ waitMs: 50 });
+  });
+
+  it('commits that keep timing out are resolved by kv.txn-status through the codec', async () => {
+    const hub = new MemoryHub();
+    const seen = await slowLeader(hub, [250, 250], () => ({ state: 'committed', ts: 321 }));
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), single, { timeoutMs: 100, commitResends: 1 });
+    const r = await client.transaction(async (tx) => tx.put('apple', 1));
+    expect(r).toMatchObject({ ts: 321, resolvedBy: 'status' });
+    expect(seen.map((s) => s.kind)).toEqual(['kv.commit', 'kv.commit', 'kv.txn-status']);
+    expect(seen[2]!.body).toEqual({ txnId: r.txnId, waitMs: 50 });
+  });
+});

@@ -10,6 +10,51 @@ interface ClientOptions {
   timeoutMs?: number;
   /** Attempts of a whole transaction that keeps being aborted. */
   maxTxnAttempts?: number;
+  /**
+   * Resends of a commit, with the same transaction id, after a send that got no answer (TIMEOUT,
+   * UNAVAILABLE): commits are idempotent per id at the server. Default 2 (3 sends in all).
+   */
+  commitResends?: number;
+  /**
+   * How long (ms) the client keeps asking the split's leader (`kv.txn-status`) for the outcome of a
+   * commit that never got an answer, before it reports the outcome unknown. Default 30,000.
+   */
+  outcomeLookupMs?: number;
+}
+
+/** How the outcome of a transaction's commit was learned. */
+export type ResolvedBy =
+  /** the first commit request was answered */
+  | 'reply'
+  /** a resend of the commit with the same transaction id was answered, after a send that was not */
+  | 'retry'
+  /** no commit request was answered; a `kv.txn-status` lookup at the split's leader said committed */
+  | 'status';
+
+export interface TransactionResult<T> {
+  result: T;
+  /** The commit timestamp (µs); 0 for a transaction that touched nothing. */
+  ts: number;
+  /** Attempts of the whole transaction (each with its own id); more than 1 after aborts. */
+  attempts: number;
+  /** How long commit wait outlasted replication (µs); 0 when the outcome came from a status lookup. */
+  commitWaitUs: number;
+  /** The id of the attempt that committed: what `txnStatus` and `synod txn status` look up. */
+  txnId: string;
+  resolvedBy: ResolvedBy;
+}
+
+/** The outcome of one transaction at its split's leader (`kv.txn-status.reply`). */
+export type TxnStatus = MessageBody<'kv.txn-status.reply'>;
+
+/** @internal Per-call tweaks of `call`'s retry loop. */
+interface CallOptions {
+  /** Give up once Date.now() passes this (ms); each request's timeout is cut to fit. */
+  deadline?: number;
+  /** Per-request timeout (ms) instead of the client's. */
+  timeoutMs?: number;
+  /** Sees every retryable failure before the retry; throwing from it ends the call with that error. */
+  onRetryable?: (err: SynodError, node: string) => void;
 }
 
 interface ReadOptions {
@@ -34,6 +79,7 @@ const REPLY_KIND = {
   'kv.snapshot': 'kv.values',
   'kv.commit': 'kv.committed',
   'kv.abort': 'kv.ok',
+  'kv.txn-status': 'kv.txn-status.reply',
 } as const satisfies Partial<Record<MessageKind, MessageKind>>;
 
 /** A request the client sends. */
@@ -48,6 +94,13 @@ const isKind = <R extends MessageKind>(env: Envelope, kind: R): env is Envelope<
 const PAGE = 1_000;
 const RETRYABLE = new Set(['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+/** Failures after which a commit may or may not have been applied: no answer, or none we can trust. */
+const UNANSWERED = new Set(['UNAVAILABLE', 'TIMEOUT']);
+const MAX_TXN_ID = 128;
+/** Server-side wait caps (ms), the wire defaults: reads and status lookups 2 s, commits 10 s. */
+const READ_WAIT_MS = 2_000;
+const COMMIT_WAIT_MS = 10_000;
+const describeErr = (err: unknown) => (err instanceof SynodError ? `${err.code}: ${err.message}` : String(err)).slice(0, 500);
 
 /**
  * Throws a request over the documented maxima (docs/limits.md) as the SynodError the server
@@ -70,6 +123,9 @@ export class SynodClient {
   private readonly maxAttempts: number;
   private readonly timeoutMs: number;
   private readonly maxTxnAttempts: number;
+  /** @internal */
+  readonly commitResends: number;
+  private readonly outcomeLookupMs: number;
 
   constructor(
     readonly bus: Bus,
@@ -80,22 +136,31 @@ export class SynodClient {
     this.maxAttempts = opts.maxAttempts ?? 12;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.maxTxnAttempts = opts.maxTxnAttempts ?? 20;
+    this.commitResends = opts.commitResends ?? 2;
+    this.outcomeLookupMs = opts.outcomeLookupMs ?? 30_000;
   }
 
   /**
    * Runs `fn` as a read-write transaction, retrying it from scratch (with its original priority,
    * so it eventually wins wound-wait) when it is aborted. Today all keys of a transaction must be
    * in one split; multi-split commit (2PC) is not built yet.
+   *
+   * A commit that gets no answer (TIMEOUT, UNAVAILABLE) is resent with the same transaction id
+   * (the server answers a repeated id with its recorded outcome or joins the commit in flight);
+   * if the resends get no answer either, the outcome is looked up with `kv.txn-status` at the
+   * split's leader for up to `outcomeLookupMs`: committed returns as usual (`resolvedBy:
+   * 'status'`), aborted retries the transaction, and undecided throws TIMEOUT whose message says
+   * the outcome is unknown, with hint `{ txn, split }` for a later `txnStatus`.
    */
-  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<{ result: T; ts: number; attempts: number; commitWaitUs: number }> {
+  async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<TransactionResult<T>> {
     const base = `${this.idPrefix}:${++this.seq}`;
     const startTs = Math.round((performance.timeOrigin + performance.now()) * 1000);
     for (let attempt = 1; ; attempt++) {
       const tx = new Transaction(this, { id: `${base}.${attempt}`, startTs });
       try {
         const result = await fn(tx);
-        const { ts, commitWaitUs } = await tx.commit();
-        return { result, ts, attempts: attempt, commitWaitUs };
+        const { ts, commitWaitUs, resolvedBy } = await tx.commit();
+        return { result, ts, attempts: attempt, commitWaitUs, txnId: tx.ref.id, resolvedBy };
       } catch (err) {
         await tx.abandon();
         if (!(err instanceof SynodError) || err.code !== 'TXN_ABORTED' || attempt >= this.maxTxnAttempts) throw err;
@@ -120,10 +185,8 @@ export class SynodClient {
     // bounded-staleness reads go to the nearest replica.
     for (const [split, ks] of bySplit) {
       const target = ts === undefined && maxStalenessUs === undefined ? 'leader' : 'nearest';
-      // A lease read picks an older (safe) timestamp; only a one-split read may take it, since
-      // other splits would then be read at a time that misses their acknowledged writes.
-      const leaseRead = bySplit.size === 1;
-      const body = { keys: ks, waitMs: this.serverWaitMs(), leaseRead, ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
+      // No leaseRead: the server decides when a strong read may be served under its lease.
+      const body = { keys: ks, waitMs: this.serverWaitMs(READ_WAIT_MS), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
       const reply = await this.call(split, 'kv.snapshot', body, target);
       ts = reply.ts;
       for (const v of reply.values) if ('value' in v && v.value !== undefined) values.set(v.key, v.value);
@@ -131,9 +194,13 @@ export class SynodClient {
     return { values, ts: ts ?? 0 };
   }
 
-  /** How long a replica may wait for t_safe: well inside the request timeout, so it can answer UNAVAILABLE and we retry elsewhere. */
-  private serverWaitMs(): number {
-    return Math.max(50, Math.min(2_000, Math.floor(this.timeoutMs / 2)));
+  /**
+   * @internal How long a server may park a request (for t_safe, locks, an outcome): at most `capMs`
+   * and well inside the request timeout, so it answers (UNAVAILABLE, TIMEOUT) before the transport
+   * gives up and we retry.
+   */
+  serverWaitMs(capMs: number): number {
+    return Math.max(50, Math.min(capMs, Math.floor(this.timeoutMs / 2)));
   }
 
   async get(key: string, opts: ReadOptions = {}): Promise<unknown> {
@@ -152,7 +219,7 @@ export class SynodClient {
       let from = start;
       while (rows.length < limit) {
         const page = Math.min(PAGE, limit - rows.length);
-        const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(), leaseRead: overlapping.length === 1, ...(ts !== undefined ? { ts } : {}) };
+        const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(READ_WAIT_MS), ...(ts !== undefined ? { ts } : {}) };
         const reply = await this.call(split, 'kv.snapshot', body, 'nearest');
         ts = reply.ts;
         for (const v of reply.values) rows.push({ key: v.key, value: v.value });
@@ -173,36 +240,105 @@ export class SynodClient {
   }
 
   /**
+   * The outcome of transaction `txnId` at the leader of its split (`splitOrKey`: the split, or a
+   * key in it): committed at `ts`, aborted (with a `reason` when the server gives one), or pending
+   * (not decided within `waitMs`, default 2 s capped by half the request timeout). One lookup,
+   * with the usual leader-following retries. An id the leader does not know is decided aborted
+   * there (through its log), so after an `aborted` answer that transaction can never commit.
+   */
+  async txnStatus(splitOrKey: Split | string, txnId: string, opts: { waitMs?: number } = {}): Promise<TxnStatus> {
+    if (txnId.length < 1 || txnId.length > MAX_TXN_ID) throw new SynodError('INVALID_ARGUMENT', `a transaction id is 1 to ${MAX_TXN_ID} characters (got ${txnId.length})`);
+    const waitMs = opts.waitMs ?? this.serverWaitMs(READ_WAIT_MS);
+    if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 60_000) throw new SynodError('INVALID_ARGUMENT', `waitMs is a whole number of ms from 0 to 60000 (got ${waitMs})`);
+    if (typeof splitOrKey === 'string') refuse(checkKey(splitOrKey));
+    const split = typeof splitOrKey === 'string' ? this.rangeMap.splitFor(splitOrKey) : splitOrKey;
+    // The server may park the lookup for waitMs: give the answer time to come back.
+    return this.call(split, 'kv.txn-status', { txnId, waitMs }, 'leader', { timeoutMs: Math.max(this.timeoutMs, waitMs + 1_000) });
+  }
+
+  /**
+   * @internal The outcome of a commit that got no answer: asks the split's leader until it says
+   * committed or aborted, following leader changes and backing off on NOT_LEADER, UNAVAILABLE,
+   * TIMEOUT and pending, for at most `outcomeLookupMs`. Undecided by then: TIMEOUT, outcome unknown.
+   */
+  async resolveOutcome(split: Split, txnId: string, cause: unknown): Promise<TxnStatus> {
+    const deadline = Date.now() + this.outcomeLookupMs;
+    let last = `the commit got no answer (${describeErr(cause)})`;
+    for (let round = 0; ; round++) {
+      const remaining = deadline - Date.now();
+      if (remaining <= 0) break;
+      try {
+        const waitMs = Math.min(this.serverWaitMs(READ_WAIT_MS), Math.floor(remaining / 2));
+        const r = await this.call(split, 'kv.txn-status', { txnId, waitMs }, 'leader', { deadline });
+        if (r.state !== 'pending') return r;
+        last = 'the leader reports it pending (not yet decided)';
+      } catch (err) {
+        last = describeErr(err);
+        // Anything but a retryable code will not change by asking again.
+        if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) break;
+      }
+      await sleep(Math.min(Math.min(1_000, 50 * 2 ** Math.min(round, 5)) * (0.5 + Math.random()), Math.max(0, deadline - Date.now())));
+    }
+    throw new SynodError(
+      'TIMEOUT',
+      `the outcome of transaction ${txnId} is unknown: its commit got no answer and a status lookup at split ${split.id} did not decide it within ${this.outcomeLookupMs} ms (last: ${last}). It may still commit; look it up later by its id`,
+      { txn: txnId, split: split.id },
+    );
+  }
+
+  /**
    * Sends one request about `split`: to its leader ('leader') or to a replica in this client's
    * DC when there is one ('nearest'), following hints and retrying other replicas.
+   *
+   * A transactional read (`kv.read`) that timed out at a node may have left a lock there; when the
+   * read ends up answered elsewhere (or not at all), each such node is sent a best-effort
+   * `kv.abort` for the transaction, after the retries, so it never races one of them.
    */
-  async call<K extends RequestKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest'): Promise<ReplyBody<K>> {
+  async call<K extends RequestKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest', opts: CallOptions = {}): Promise<ReplyBody<K>> {
     let lastErr: unknown;
     const tried = new Set<string>();
-    for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
-      const node = this.pick(split, target, tried);
-      try {
-        const reply = await this.bus.request(node, kind, body, { group: split.id, timeoutMs: this.timeoutMs });
-        if (!isKind(reply, REPLY_KIND[kind])) throw new SynodError('INTERNAL', `${node} answered ${kind} with ${reply.kind}`);
-        if (target === 'leader') this.leaders.set(split.id, node);
-        return reply.body;
-      } catch (err) {
-        lastErr = err;
-        if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) throw err;
-        tried.add(node);
-        const hint = err.hint?.leader;
-        if (target === 'leader' && typeof hint === 'string' && split.replicas.includes(hint)) {
-          this.leaders.set(split.id, hint);
-          tried.delete(hint);
-        } else {
-          this.leaders.delete(split.id);
-          await sleep(Math.min(500, 20 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random()));
+    const timedOut = new Set<string>();
+    let answeredBy: string | undefined;
+    try {
+      for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
+        const timeoutMs = Math.min(opts.timeoutMs ?? this.timeoutMs, opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
+        if (timeoutMs <= 0) break;
+        const node = this.pick(split, target, tried);
+        try {
+          const reply = await this.bus.request(node, kind, body, { group: split.id, timeoutMs });
+          if (!isKind(reply, REPLY_KIND[kind])) throw new SynodError('INTERNAL', `${node} answered ${kind} with ${reply.kind}`);
+          if (target === 'leader') this.leaders.set(split.id, node);
+          answeredBy = node;
+          return reply.body;
+        } catch (err) {
+          lastErr = err;
+          if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) throw err;
+          if (err.code === 'TIMEOUT') timedOut.add(node);
+          opts.onRetryable?.(err, node);
+          tried.add(node);
+          const hint = err.hint?.leader;
+          if (target === 'leader' && typeof hint === 'string' && split.replicas.includes(hint)) {
+            this.leaders.set(split.id, hint);
+            tried.delete(hint);
+          } else {
+            this.leaders.delete(split.id);
+            const backoff = Math.min(500, 20 * 2 ** Math.min(attempt, 5)) * (0.5 + Math.random());
+            await sleep(opts.deadline === undefined ? backoff : Math.min(backoff, Math.max(0, opts.deadline - Date.now())));
+          }
         }
-        // A partial answer must not be retried elsewhere for a commit: its outcome is unknown.
-        if (kind === 'kv.commit' && err.code === 'TIMEOUT') throw err;
+      }
+    } finally {
+      if (kind === 'kv.read') {
+        const txnId = (body as MessageInput<'kv.read'>).txn.id;
+        for (const node of timedOut) if (node !== answeredBy) this.abortAt(split, node, txnId);
       }
     }
-    throw lastErr instanceof Error ? lastErr : new SynodError('UNAVAILABLE', `no replica of ${split.id} answered`);
+    throw lastErr instanceof Error ? lastErr : new SynodError('UNAVAILABLE', `no replica of ${split.id} answered ${kind} in time`);
+  }
+
+  /** Best effort, not awaited: asks `node` to drop transaction `txnId` and its locks. */
+  private abortAt(split: Split, node: string, txnId: string): void {
+    this.bus.request(node, 'kv.abort', { txnId }, { group: split.id, timeoutMs: this.timeoutMs }).catch(() => undefined);
   }
 
   private pick(split: Split, target: 'leader' | 'nearest', tried: Set<string>): string {
@@ -238,7 +374,7 @@ class Transaction {
     refuse(checkKey(key));
     const split = this.splitOf(key);
     this.started = true;
-    const reply = await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key] }, 'leader');
+    const reply = await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key], waitMs: this.client.serverWaitMs(READ_WAIT_MS) }, 'leader');
     if (this.epoch !== undefined && reply.epoch !== this.epoch) throw new SynodError('TXN_ABORTED', 'the split changed leaders during the transaction');
     this.epoch = reply.epoch;
     const value = reply.values[0]?.value;
@@ -259,16 +395,46 @@ class Transaction {
     this.writes.set(key, { deleted: true });
   }
 
-  /** @internal Commits at the split leader; returns the commit timestamp and how long commit wait outlasted replication. */
-  async commit(): Promise<{ ts: number; commitWaitUs: number }> {
-    if (!this.split) return { ts: 0, commitWaitUs: 0 };
+  /**
+   * @internal Commits at the split leader; returns the commit timestamp, how long commit wait
+   * outlasted replication, and how the outcome was learned. Sends that get no answer are resent
+   * with the same id (`commitResends` times), then the outcome is looked up (`resolveOutcome`).
+   * Throws TXN_ABORTED when the transaction is aborted (the caller retries it), TIMEOUT when its
+   * outcome stays unknown.
+   */
+  async commit(): Promise<{ ts: number; commitWaitUs: number; resolvedBy: ResolvedBy }> {
+    if (!this.split) return { ts: 0, commitWaitUs: 0, resolvedBy: 'reply' };
+    const split = this.split;
     const writes = [...this.writes].map(([key, w]) => ({ key, ...w }));
     // Nothing over the maxima is sent: not the commit, nor (via put/get) any read before it.
     refuse(checkTxn([...this.reads.keys()], writes));
-    const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
-    const reply = await this.client.call(this.split, 'kv.commit', body, 'leader');
-    this.started = false;
-    return reply;
+    const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, waitMs: this.client.serverWaitMs(COMMIT_WAIT_MS), ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
+    let unanswered = 0;
+    let outcome: TxnStatus;
+    try {
+      const reply = await this.client.call(split, 'kv.commit', body, 'leader', {
+        // NOT_LEADER is an answer (not applied there); the rest may have been applied: resend a bounded number of times.
+        onRetryable: (err) => {
+          if (!UNANSWERED.has(err.code)) return;
+          if (++unanswered > this.client.commitResends) throw err;
+        },
+      });
+      this.started = false;
+      return { ...reply, resolvedBy: unanswered > 0 ? 'retry' : 'reply' };
+    } catch (err) {
+      // Any other answer (TXN_ABORTED, INVALID_ARGUMENT, …) is the outcome for this id; so is
+      // running out of NOT_LEADER redirects when no send went unanswered.
+      const unknown = err instanceof SynodError && (UNANSWERED.has(err.code) || (err.code === 'NOT_LEADER' && unanswered > 0));
+      if (!unknown) throw err;
+      // The commit may be decided or in flight: from here no kv.abort is sent for it (it would race the commit).
+      this.started = false;
+      outcome = await this.client.resolveOutcome(split, this.ref.id, err);
+    }
+    if (outcome.state === 'committed' && outcome.ts !== undefined) return { ts: outcome.ts, commitWaitUs: 0, resolvedBy: 'status' };
+    if (outcome.state === 'aborted')
+      throw new SynodError('TXN_ABORTED', `the commit of transaction ${this.ref.id} got no answer; a status lookup found it aborted${outcome.reason ? `: ${outcome.reason}` : ''}`, { txn: this.ref.id });
+    // resolveOutcome answers only decided outcomes (the schema makes `committed` carry its ts).
+    throw new SynodError('INTERNAL', `status lookup of transaction ${this.ref.id} answered ${outcome.state} without a decision`, { txn: this.ref.id, split: split.id });
   }
 
   /** @internal Releases locks after a failed attempt (best effort). */

@@ -1,1 +1,1 @@
-export { SynodClient } from './client.js';
+export { SynodClient, type ResolvedBy, type TransactionResult, type TxnStatus, type ReplyBody } from './client.js';

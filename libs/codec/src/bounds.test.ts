@@ -140,6 +140,71 @@ const cases: Array<{ name: string; ok: () => ReturnType<typeof wire>; over: () =
     over: () => wire('kv.commit', { txn, writes: [{ key: 'k'.repeat(MAX_KEY_BYTES + 1), value: 1 }] }),
   },
   {
+    name: 'kv.read waitMs above 60,000 ms',
+    ok: () => wire('kv.read', { txn, keys: ['a'], waitMs: 60_000 }),
+    over: () => wire('kv.read', { txn, keys: ['a'], waitMs: 60_001 }),
+  },
+  {
+    name: 'kv.read waitMs below 0',
+    ok: () => wire('kv.read', { txn, keys: ['a'], waitMs: 0 }),
+    over: () => wire('kv.read', { txn, keys: ['a'], waitMs: -1 }),
+  },
+  {
+    name: 'kv.commit waitMs above 60,000 ms',
+    ok: () => wire('kv.commit', { txn, writes: [], waitMs: 60_000 }),
+    over: () => wire('kv.commit', { txn, writes: [], waitMs: 60_001 }),
+  },
+  {
+    name: 'kv.commit waitMs not whole',
+    ok: () => wire('kv.commit', { txn, writes: [], waitMs: 1 }),
+    over: () => wire('kv.commit', { txn, writes: [], waitMs: 1.5 }),
+  },
+  {
+    name: 'kv.txn-status txnId longer than 128 characters',
+    ok: () => wire('kv.txn-status', { txnId: 't'.repeat(128) }),
+    over: () => wire('kv.txn-status', { txnId: 't'.repeat(129) }),
+  },
+  {
+    name: 'kv.txn-status empty txnId',
+    ok: () => wire('kv.txn-status', { txnId: 't' }),
+    over: () => wire('kv.txn-status', { txnId: '' }),
+  },
+  {
+    name: 'kv.txn-status waitMs above 60,000 ms',
+    ok: () => wire('kv.txn-status', { txnId: 't1', waitMs: 60_000 }),
+    over: () => wire('kv.txn-status', { txnId: 't1', waitMs: 60_001 }),
+  },
+  {
+    name: 'kv.txn-status waitMs below 0',
+    ok: () => wire('kv.txn-status', { txnId: 't1', waitMs: 0 }),
+    over: () => wire('kv.txn-status', { txnId: 't1', waitMs: -1 }),
+  },
+  {
+    name: 'kv.txn-status.reply ts above MAX_TIMESTAMP_US',
+    ok: () => wire('kv.txn-status.reply', { state: 'committed', ts: MAX_TIMESTAMP_US }),
+    over: () => wire('kv.txn-status.reply', { state: 'committed', ts: MAX_TIMESTAMP_US + 1 }),
+  },
+  {
+    name: 'kv.txn-status.reply ts of 0 (not a commit timestamp)',
+    ok: () => wire('kv.txn-status.reply', { state: 'committed', ts: 1 }),
+    over: () => wire('kv.txn-status.reply', { state: 'committed', ts: 0 }),
+  },
+  {
+    name: 'kv.txn-status.reply reason longer than 1024 characters',
+    ok: () => wire('kv.txn-status.reply', { state: 'aborted', reason: 'r'.repeat(1024) }),
+    over: () => wire('kv.txn-status.reply', { state: 'aborted', reason: 'r'.repeat(1025) }),
+  },
+  {
+    name: 'kv.txn-status.reply committed without its ts',
+    ok: () => wire('kv.txn-status.reply', { state: 'pending' }),
+    over: () => wire('kv.txn-status.reply', { state: 'committed' }),
+  },
+  {
+    name: 'kv.txn-status.reply state outside committed / aborted / pending',
+    ok: () => wire('kv.txn-status.reply', { state: 'aborted' }),
+    over: () => wire('kv.txn-status.reply', { state: 'unknown' as 'pending' }),
+  },
+  {
     name: 'kv.values with more rows than any read returns',
     ok: () => wire('kv.values', { values: Array.from({ length: 10_000 }, () => ({ key: 'a' })) }),
     over: () => wire('kv.values', { values: Array.from({ length: 10_001 }, () => ({ key: 'a' })) }),
@@ -152,6 +217,28 @@ describe('numbers and lengths from the network are bounded by @synod/limits', ()
     const r = over();
     expect(r.ok).toBe(false);
     expect(!r.ok && r.reason).toBe('bad_body');
+  });
+});
+
+describe('request wait bounds and the transaction status lookup', () => {
+  const body = (r: ReturnType<typeof wire>) => (r.ok ? (r.envelope.body as Record<string, unknown>) : undefined);
+
+  it('fills the default waitMs the server may park a request for: read 2 s, commit 10 s, status 2 s', () => {
+    expect(body(wire('kv.read', { txn, keys: ['a'] }))).toMatchObject({ waitMs: 2_000 });
+    expect(body(wire('kv.commit', { txn, writes: [] }))).toMatchObject({ waitMs: 10_000 });
+    expect(body(wire('kv.txn-status', { txnId: 't1' }))).toEqual({ txnId: 't1', waitMs: 2_000 });
+    expect(body(wire('kv.commit', { txn, writes: [], waitMs: 1_500 }))).toMatchObject({ waitMs: 1_500 });
+  });
+
+  it('still accepts kv.snapshot leaseRead from older clients, and does not need it', () => {
+    expect(body(wire('kv.snapshot', { keys: ['a'], leaseRead: true }))).toMatchObject({ leaseRead: true });
+    expect(body(wire('kv.snapshot', { keys: ['a'] }))).toMatchObject({ leaseRead: false });
+  });
+
+  it('carries each outcome of a status lookup', () => {
+    expect(body(wire('kv.txn-status.reply', { state: 'committed', ts: 42 }))).toEqual({ state: 'committed', ts: 42 });
+    expect(body(wire('kv.txn-status.reply', { state: 'aborted', reason: 'wounded' }))).toEqual({ state: 'aborted', reason: 'wounded' });
+    expect(body(wire('kv.txn-status.reply', { state: 'pending' }))).toEqual({ state: 'pending' });
   });
 });
 

@@ -3,3 +3,4 @@ export { messageSchemas, MESSAGE_KINDS, chaosState, linkFault, type MessageKind,
 export { timeNowSchema, clockFaultSchema, type ClockFault } from './messages.js';
 export { SynodError, ERROR_CODES, errorBody, type ErrorCode, type ErrorBody } from './errors.js';
 export { paxosMessageSchema, ballotSchema, valueSchema, commandSchema } from './paxos-messages.js';
+export { TXN_STATES, type TxnState } from './kv-messages.js';

@@ -5,27 +5,64 @@ import { durationUs, micros, reportedUs, slot, userKey as key } from './bounds.j
 /** Client ↔ spanserver messages for transactions and reads (DESIGN §7). */
 /** A commit or read timestamp in TrueTime microseconds (positive, as every real one is). */
 const ts = micros.positive();
-export const txnRef = z.object({ id: z.string().min(1).max(128), startTs: ts });
+/** A client-chosen transaction id: the key of the split's replicated outcome table. */
+const txnId = z.string().min(1).max(128);
+export const txnRef = z.object({ id: txnId, startTs: ts });
 const keyValue = z.object({ key, value: z.unknown().optional(), ts: ts.optional() });
 /** Most rows one read or scan returns: the larger of a read's key count and a scan's limit. */
 const MAX_ROWS = 10_000;
 const name = z.string().max(63);
+/**
+ * How long (ms) the server may park a request (for locks, t_safe, an in-flight outcome) before it
+ * answers. Clients send it well inside their own request timeout, so the server's answer (often
+ * TIMEOUT or UNAVAILABLE, both retryable) arrives before the transport gives up.
+ */
+const waitMs = (defaultMs: number) => z.number().int().nonnegative().max(60_000).default(defaultMs);
+/** The outcome states of a transaction as a status lookup reports them. */
+export const TXN_STATES = ['committed', 'aborted', 'pending'] as const;
+export type TxnState = (typeof TXN_STATES)[number];
 
 export const kvMessageSchemas = {
-  /** Read-write transaction reads at the split leader: shared locks, latest data. */
-  'kv.read': z.object({ txn: txnRef, keys: z.array(key).min(1).max(1000) }),
+  /**
+   * Read-write transaction reads at the split leader: shared locks, latest data. `waitMs`
+   * (default 2,000) bounds how long the leader parks the read behind conflicting locks.
+   */
+  'kv.read': z.object({ txn: txnRef, keys: z.array(key).min(1).max(1000), waitMs: waitMs(2_000) }),
   /** Reply to reads. `epoch` names the leadership the reads (and their locks) belong to. */
   'kv.values': z.object({ values: z.array(keyValue).max(MAX_ROWS), ts: ts.optional(), epoch: z.string().max(256).optional() }),
-  /** Single-split commit at the leader. Writes with `deleted: true` delete. */
+  /**
+   * Single-split commit at the leader. Writes with `deleted: true` delete. Idempotent per
+   * `txn.id`: a retry with the same id answers the recorded outcome or joins the in-flight commit
+   * (outcomes are kept 10 minutes). `waitMs` (default 10,000) bounds how long the leader parks the
+   * commit (for locks, replication, commit wait) before answering TIMEOUT; the outcome is then
+   * unknown to the client, which retries with the same id or asks `kv.txn-status`.
+   */
   'kv.commit': z.object({
     txn: txnRef,
+    waitMs: waitMs(10_000),
     epoch: z.string().max(256).optional(),
     readKeys: z.array(key).max(MAX_TXN_READS).default([]),
     writes: z.array(z.object({ key, value: z.unknown().optional(), deleted: z.boolean().optional() })).max(MAX_TXN_WRITES),
   }),
   'kv.committed': z.object({ ts, commitWaitUs: durationUs }),
-  'kv.abort': z.object({ txnId: z.string().min(1).max(128) }),
+  'kv.abort': z.object({ txnId }),
   'kv.ok': z.object({}),
+  /**
+   * The outcome of transaction `txnId` at the split leader (envelope group = the split). An id the
+   * leader has no record of is decided aborted through the log, so a late commit with that id can
+   * never win. `waitMs` (default 2,000) bounds how long an undecided (in-flight) transaction is
+   * waited for before the answer is `pending`. Answered with `kv.txn-status.reply`.
+   */
+  'kv.txn-status': z.object({ txnId, waitMs: waitMs(2_000) }),
+  /**
+   * `committed` carries the commit timestamp `ts` and, like `kv.committed`, is answered only once
+   * commit wait for `ts` is over (clients treat it as the commit's reply); `aborted` may carry a
+   * `reason`; `pending` is not yet decided. A lookup at a split the transaction did not commit in
+   * answers `aborted` (the id is unknown there).
+   */
+  'kv.txn-status.reply': z
+    .object({ state: z.enum(TXN_STATES), ts: ts.optional(), reason: z.string().max(1024).optional() })
+    .refine((b) => b.state !== 'committed' || b.ts !== undefined, { message: 'a committed outcome carries its ts' }),
   /**
    * Lock-free read at any replica whose t_safe covers the read timestamp: `ts` for a snapshot
    * read, `maxStalenessUs` for a bounded-staleness read, neither for a strong read (now.latest).
@@ -35,8 +72,11 @@ export const kvMessageSchemas = {
     scan: z.object({ start: key, end: key, limit: z.number().int().positive().max(MAX_ROWS).default(1000) }).optional(),
     ts: ts.optional(),
     maxStalenessUs: micros.optional(),
-    waitMs: z.number().int().nonnegative().max(60_000).default(2_000),
-    /** A strong read may be served at the leader's t_safe under its lease: only for a read of one split. */
+    waitMs: waitMs(2_000),
+    /**
+     * Deprecated, accepted for compatibility with older clients only: the server decides on its own
+     * when a strong read may be served under its lease, and ignores this field. Clients omit it.
+     */
     leaseRead: z.boolean().default(false),
   }),
   'node.status': z.object({}),
@@ -44,6 +84,8 @@ export const kvMessageSchemas = {
     node: name,
     dc: name,
     tt: z.object({ earliest: reportedUs, latest: reportedUs, epsilonUs: durationUs, serving: z.boolean() }),
+    /** Synced storage commits since the process started (each one fsync): an idle node does none. */
+    fsyncs: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
     groups: z
       .array(
         z.object({

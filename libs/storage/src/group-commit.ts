@@ -41,11 +41,21 @@ export class GroupCommitter {
   private failure: Error | null = null;
   private lastSubmitted: Promise<void> = Promise.resolve();
   private readonly counters: GroupCommitStats = { batchesCommitted: 0, writesCommitted: 0, largestBatch: 0 };
+  private transactionsCommitted = 0;
 
   constructor(private readonly runner: TransactionRunner) {}
 
   get stats(): Readonly<GroupCommitStats> {
     return { ...this.counters };
+  }
+
+  /**
+   * Write transactions the runner committed, monotone: with a durable runner, one fsync each. Unlike
+   * `stats.batchesCommitted` it also counts a transaction committed with a failed op in it (lmdb-js
+   * commits it anyway, see below): every flush the disk did.
+   */
+  get commits(): number {
+    return this.transactionsCommitted;
   }
 
   /**
@@ -94,6 +104,7 @@ export class GroupCommitter {
       })
       .then(
         () => {
+          this.transactionsCommitted++;
           if (opError) return this.fail(batch, opError);
           this.counters.batchesCommitted++;
           this.counters.writesCommitted += batch.length;

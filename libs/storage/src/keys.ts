@@ -15,12 +15,15 @@ export const DB_NAMES = {
   /** `[groupId, slot] -> AppliedRecord`: written with each applied entry, truncated with the log. */
   paxosApplied: 'paxos-applied',
   mvcc: 'mvcc',
+  /** `[groupId, txnId] -> {seq, outcome}`: the split's durable transaction outcomes (Storage.applyEntry). */
+  txnOutcomes: 'txn-outcomes',
   /** `'time-mark' -> TimeMark`: the process's persisted time high-water mark (docs/spanserver.md). */
   nodeMeta: 'node-meta',
 } as const;
 
 export type MetaKey = [GroupId];
 export type LogKey = [GroupId, number];
+export type OutcomeKey = [GroupId, string];
 
 export function metaKey(group: GroupId): MetaKey {
   return [group];

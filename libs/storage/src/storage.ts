@@ -1,10 +1,11 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
-import { DB_NAMES, type LogKey, type MetaKey } from './keys.js';
+import { DB_NAMES, type LogKey, type MetaKey, type OutcomeKey } from './keys.js';
 import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWrite } from './mvcc-store.js';
 import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
 import type { AppliedRecord, Snapshot } from '@synod/paxos';
-import type { GroupId } from './types.js';
+import type { GroupId, OutcomeChanges, StoredOutcome } from './types.js';
+import { isTimestamp } from './version-rule.js';
 
 interface StorageOptions {
   /** Directory of the LMDB environment (created if missing). */
@@ -30,12 +31,23 @@ export interface TimeMark {
   gcHorizonUs: number;
 }
 
+/** `txn-outcomes` value at `[groupId, txnId]`: `s` orders a group's outcomes (decision order). */
+interface OutcomeRecord {
+  s: number;
+  o: StoredOutcome;
+}
+
 /**
  * The process's single LMDB environment (DESIGN §6) and its group committer.
  * Open it once per process and hand out per-group views with `paxos(groupId)`.
  */
 export class Storage {
   private readonly stores = new Map<GroupId, PaxosStore>();
+  /** Per group, the sequence number of its next outcome (one above every one written). */
+  private readonly outcomeSeqs = new Map<GroupId, number>();
+  /** The time mark as it will be once every submitted raise is durable (this process is its only writer). */
+  private markView: TimeMark | undefined;
+  private lastMarkWrite: Promise<void> = Promise.resolve();
   private closed = false;
   /** The process's one MVCC keyspace (all splits hosted here; they never overlap). */
   readonly mvcc: MvccStore;
@@ -50,6 +62,7 @@ export class Storage {
     private readonly snapshots: Database<Snapshot, MetaKey>,
     private readonly appliedRecords: Database<AppliedRecordValue, LogKey>,
     private readonly nodeMeta: Database<TimeMark, string>,
+    private readonly outcomeDb: Database<OutcomeRecord, OutcomeKey>,
   ) {
     this.mvcc = new MvccStore(mvccDb, committer);
   }
@@ -79,7 +92,8 @@ export class Storage {
     const snapshots = root.openDB<Snapshot, MetaKey>({ name: DB_NAMES.paxosSnapshot });
     const applied = root.openDB<AppliedRecordValue, LogKey>({ name: DB_NAMES.paxosApplied });
     const nodeMeta = root.openDB<TimeMark, string>({ name: DB_NAMES.nodeMeta });
-    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied, nodeMeta);
+    const outcomes = root.openDB<OutcomeRecord, OutcomeKey>({ name: DB_NAMES.txnOutcomes });
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied, nodeMeta, outcomes);
   }
 
   /** The durable Paxos state of one group. Same instance for the same id. */
@@ -95,16 +109,28 @@ export class Storage {
 
   /**
    * Applies one chosen entry of `group`: its MVCC versions, the group's new applied index, and
-   * (when given) the entry's AppliedRecord and the state machine's header after it, in one LMDB
-   * transaction (DESIGN §6), durable when the promise resolves. Submitted in the group's write
-   * chain, so it is durable no later than any write of the group submitted after it.
+   * (when given) the entry's AppliedRecord, the state machine's header after it and the changes to
+   * the group's outcome table, in one LMDB transaction (DESIGN §6), durable when the promise
+   * resolves: a crash keeps all of them or none. Submitted in the group's write chain, so it is
+   * durable no later than any write of the group submitted after it. Outcomes in `put` are
+   * written first, then those in `forget` removed, so the table after the entry is
+   * (table + put) - forget: what an in-memory table that decides, then evicts, holds. Throws
+   * synchronously, writing nothing, if any part is malformed.
    */
-  applyEntry(group: GroupId, appliedUpTo: number, versions: readonly VersionWrite[], extra: { record?: AppliedRecord; header?: unknown } = {}): Promise<void> {
+  applyEntry(
+    group: GroupId,
+    appliedUpTo: number,
+    versions: readonly VersionWrite[],
+    extra: { record?: AppliedRecord; header?: unknown; outcomes?: OutcomeChanges } = {},
+  ): Promise<void> {
     const store = this.paxos(group);
+    if (extra.outcomes) validateOutcomeChanges(extra.outcomes);
     const writeVersions = this.mvcc.writeOp(versions);
     const writeApplied = store.appliedOp(appliedUpTo, extra.record, extra.header);
+    const writeOutcomes = extra.outcomes && this.outcomesOp(group, extra.outcomes);
     return store.submit(() => {
       writeVersions();
+      writeOutcomes?.();
       writeApplied();
     });
   }
@@ -113,17 +139,50 @@ export class Storage {
    * Installs a snapshot from a peer in ONE transaction, submitted in the group's write chain
    * (so it lands after every earlier apply of the group and before every later one): replaces
    * every MVCC version in `[start, end)` with `rows`, records `snapshot` as the group's durable
-   * snapshot, sets the applied index to `snapshot.upTo` with `header`, and drops the applied
-   * records below it.
+   * snapshot, sets the applied index to `snapshot.upTo` with `header`, drops the applied
+   * records below it, and replaces the group's outcome table with `outcomes` (in their order;
+   * none given = an empty table).
    */
-  installSnapshot(group: GroupId, range: { start: string; end: string }, rows: readonly MvccRow[], snapshot: Snapshot, header: unknown): Promise<void> {
+  installSnapshot(
+    group: GroupId,
+    range: { start: string; end: string },
+    rows: readonly MvccRow[],
+    snapshot: Snapshot,
+    header: unknown,
+    outcomes: ReadonlyArray<readonly [string, StoredOutcome]> = [],
+  ): Promise<void> {
     const store = this.paxos(group);
+    validateOutcomeChanges({ put: outcomes, forget: [] });
     const replace = this.mvcc.replaceRangeOp(range.start, range.end, rows);
     const install = store.installOp(snapshot, header);
+    const records = outcomes.map(([id, o], s): [OutcomeKey, OutcomeRecord] => [[group, id], { s, o: copyOutcome(o) }]);
+    this.outcomeSeqs.set(group, records.length);
     return store.submit(() => {
       replace();
       install();
+      for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
+      for (const [key, rec] of records) this.outcomeDb.putSync(key, rec);
     });
+  }
+
+  /**
+   * The durable outcome table of `group`, in decision order (the order the outcomes were put;
+   * an id put again moves to its latest place). For start-up: it reads what is committed now.
+   */
+  outcomes(group: GroupId): Array<[string, StoredOutcome]> {
+    this.assertOpen();
+    const all: Array<[number, string, StoredOutcome]> = [];
+    for (const { key, value } of this.outcomeRange(group)) all.push([value.s, key[1], value.o]);
+    all.sort((a, b) => a[0] - b[0]);
+    return all.map(([, id, o]) => [id, o]);
+  }
+
+  /**
+   * Synced LMDB commits so far (monotone; 0 when opened with `fsync: false`): every durable flush
+   * of this process's storage. An idle node should not move it.
+   */
+  fsyncCount(): number {
+    return this.fsync ? this.committer.commits : 0;
   }
 
   /** The persisted time high-water mark (zeros if none yet). */
@@ -132,14 +191,19 @@ export class Storage {
     return { issuedUs: m?.issuedUs ?? 0, gcHorizonUs: m?.gcHorizonUs ?? 0 };
   }
 
-  /** Raises the persisted time high-water mark to at least `m` (never lowers either field); durable on resolve. */
+  /**
+   * Raises the persisted time high-water mark to at least `m` (never lowers either field); durable
+   * on resolve. A call that raises nothing writes nothing (no commit, no fsync): it resolves once
+   * the raises before it are durable.
+   */
   raiseTimeMark(m: Partial<TimeMark>): Promise<void> {
     this.assertOpen();
-    return this.committer.submit(() => {
-      const cur = this.timeMark();
-      const next = { issuedUs: Math.max(cur.issuedUs, m.issuedUs ?? 0), gcHorizonUs: Math.max(cur.gcHorizonUs, m.gcHorizonUs ?? 0) };
-      if (next.issuedUs !== cur.issuedUs || next.gcHorizonUs !== cur.gcHorizonUs) this.nodeMeta.putSync('time-mark', next);
-    });
+    const cur = (this.markView ??= this.timeMark());
+    const next = { issuedUs: Math.max(cur.issuedUs, m.issuedUs ?? 0), gcHorizonUs: Math.max(cur.gcHorizonUs, m.gcHorizonUs ?? 0) };
+    if (next.issuedUs === cur.issuedUs && next.gcHorizonUs === cur.gcHorizonUs) return this.lastMarkWrite;
+    this.markView = next;
+    this.lastMarkWrite = this.committer.submit(() => this.nodeMeta.putSync('time-mark', next));
+    return this.lastMarkWrite;
   }
 
   get stats(): Readonly<GroupCommitStats> {
@@ -154,6 +218,43 @@ export class Storage {
     await this.root.close();
   }
 
+  /** A write op for one entry's outcome changes; takes the group's next sequence numbers now, in call order. */
+  private outcomesOp(group: GroupId, changes: OutcomeChanges): () => void {
+    let seq = this.nextOutcomeSeq(group);
+    const puts = changes.put.map(([id, o]): [OutcomeKey, OutcomeRecord] => [[group, id], { s: seq++, o: copyOutcome(o) }]);
+    this.outcomeSeqs.set(group, seq);
+    const forgets = changes.forget.map((id): OutcomeKey => [group, id]);
+    return () => {
+      for (const [key, rec] of puts) this.outcomeDb.putSync(key, rec);
+      for (const key of forgets) this.outcomeDb.removeSync(key);
+    };
+  }
+
+  private nextOutcomeSeq(group: GroupId): number {
+    let next = this.outcomeSeqs.get(group);
+    if (next === undefined) {
+      // First use in this process: every earlier write of the group's outcomes is committed.
+      next = 0;
+      for (const { value } of this.outcomeRange(group)) next = Math.max(next, value.s + 1);
+      this.outcomeSeqs.set(group, next);
+    }
+    return next;
+  }
+
+  /** The group's outcome records, in key order. */
+  private *outcomeRange(group: GroupId): Generator<{ key: OutcomeKey; value: OutcomeRecord }> {
+    // `[group]` sorts before every `[group, id]`; ids are arbitrary strings, so the end is found by looking.
+    for (const entry of this.outcomeDb.getRange({ start: [group] as unknown as OutcomeKey })) {
+      if (entry.key[0] !== group) return;
+      yield entry;
+    }
+  }
+
+  /** The group's outcome keys, collected (deleting under an open cursor would skip entries). */
+  private outcomeKeys(group: GroupId): OutcomeKey[] {
+    return Array.from(this.outcomeRange(group), (e) => e.key);
+  }
+
   private assertOpen(): void {
     if (this.closed) throw new Error('storage is closed');
   }
@@ -161,4 +262,24 @@ export class Storage {
 
 export function openStorage(options: StorageOptions): Storage {
   return Storage.open(options);
+}
+
+function validateOutcomeChanges(changes: OutcomeChanges): void {
+  const slotLike = (x: unknown) => x === undefined || (Number.isSafeInteger(x) && (x as number) >= 0);
+  for (const [id, o] of changes.put) {
+    if (typeof id !== 'string') throw new Error(`outcome: transaction id must be a string, got ${JSON.stringify(id)}`);
+    const ok =
+      typeof o === 'object' &&
+      o !== null &&
+      (o.committed === true ? isTimestamp(o.ts) : o.committed === false && typeof o.reason === 'string') &&
+      slotLike(o.slot) &&
+      slotLike(o.at);
+    if (!ok) throw new Error(`outcome of ${id} is malformed: ${JSON.stringify(o)}`);
+  }
+  for (const id of changes.forget) if (typeof id !== 'string') throw new Error(`outcome: forgotten id must be a string, got ${JSON.stringify(id)}`);
+}
+
+/** Copied now (shallowly): the caller may keep mutating its objects. */
+function copyOutcome(o: StoredOutcome): StoredOutcome {
+  return { ...o };
 }

@@ -27,3 +27,25 @@ export interface DurableAppliedState {
   header?: unknown;
   snapshot?: Snapshot;
 }
+
+/**
+ * A transaction's decided outcome, as the transaction core replicates it (structurally identical
+ * to @synod/txn's `TxnOutcome`; declared here so storage does not depend on the core).
+ */
+export type TxnOutcome = { committed: true; ts: number } | { committed: false; reason: string };
+
+/**
+ * An outcome as the table stores it: the outcome and what the core records with it (today the
+ * deciding entry's `slot` and the split's max applied timestamp `at` then: @synod/txn's
+ * `DecidedOutcome`). Stored and returned whole (a shallow copy), so what comes back from
+ * `Storage.outcomes()` is what went in.
+ */
+export type StoredOutcome = TxnOutcome & Partial<{ slot: number; at: number }>;
+
+/** Changes to a group's durable outcome table written with one applied entry. */
+export interface OutcomeChanges {
+  /** Outcomes decided by the entry, in decision order. */
+  put: ReadonlyArray<readonly [string, StoredOutcome]>;
+  /** Outcomes dropped from the table (retention), applied after `put`. */
+  forget: readonly string[];
+}

@@ -97,7 +97,15 @@ export type TxnRequest =
   | { kind: 'read'; txn: TxnRef; keys: string[]; waitUs: number }
   | { kind: 'commit'; txn: TxnRef; epoch?: string | undefined; readKeys: string[]; writes: WriteOp[]; waitUs: number }
   | { kind: 'abort'; txnId: string }
-  | { kind: 'snapshot'; keys?: string[] | undefined; scan?: { start: string; end: string; limit: number } | undefined; mode: ReadMode; waitUs: number }
+  | {
+      kind: 'snapshot';
+      keys?: string[] | undefined;
+      scan?: { start: string; end: string; limit: number } | undefined;
+      mode: ReadMode;
+      waitUs: number;
+      /** The old client's "one split only" hint: ignored, except by the oldLeaseRead variant that brings back the rule it drove. */
+      leaseRead?: boolean | undefined;
+    }
   | { kind: 'status'; txnId: string; waitUs: number };
 
 export type TxnReplyBody =

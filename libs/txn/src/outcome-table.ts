@@ -57,12 +57,12 @@ export class OutcomeTable {
     return gone;
   }
 
-  /** Replaces the table with durable outcomes (a restart or an installed snapshot), oldest first. */
-  load(outcomes: ReadonlyArray<readonly [string, TxnOutcome & Partial<{ slot: number; at: number }>]>, fallbackAtTs: number): void {
+  /** Replaces the table (a restart: durable; an installed snapshot: durable once its write is), oldest first. */
+  load(outcomes: ReadonlyArray<readonly [string, TxnOutcome & Partial<{ slot: number; at: number }>]>, fallbackAtTs: number, durable: boolean): void {
     this.entries.clear();
     for (const [id, o] of outcomes) {
       const outcome: TxnOutcome = o.committed ? { committed: true, ts: o.ts } : { committed: false, reason: o.reason };
-      this.entries.set(id, { outcome, decidedAtTs: o.at ?? fallbackAtTs, slot: o.slot ?? 0, durable: true });
+      this.entries.set(id, { outcome, decidedAtTs: o.at ?? fallbackAtTs, slot: o.slot ?? 0, durable });
     }
   }
 

@@ -288,11 +288,18 @@ export class SplitTxnCore {
     this.pump(now);
   }
 
+  /**
+   * A snapshot from a peer replaces the state: call it when the shell takes the snapshot in, in
+   * log order (before any later entry is applied), and report its install write through
+   * `durable(snap.appliedIndex)` like any apply.
+   */
   restored(snap: ResumeState, now: CoreNow): void {
     this.lastNow = now;
-    this.notDurable.length = 0;
-    this.resumeFrom(snap);
-    this.applyPendingClosed();
+    this.maxAppliedTs = Math.max(this.maxAppliedTs, snap.header.maxAppliedTs);
+    this.lastCommitTs = snap.header.lastCommitTs;
+    this.appliedIndex = snap.appliedIndex;
+    this.outcomes.load(snap.outcomes, snap.header.maxAppliedTs, false);
+    this.notDurable.push({ upTo: snap.appliedIndex, maxAppliedTs: snap.header.maxAppliedTs, lastCommitTs: snap.header.lastCommitTs, decided: [], txns: snap.outcomes.map(([t]) => t) });
     this.pump(now);
   }
 
@@ -399,7 +406,10 @@ export class SplitTxnCore {
     this.lastClosedSentTs = ts;
     this.lastClosedSentMonoUs = now.monoUs;
     this.statsCounters.closedSent++;
-    this.outputs.push({ type: 'closed', closed: { ballot: this.view.leading, ts, appliedIndex: this.appliedIndex } });
+    const closed = { ballot: this.view.leading, ts, appliedIndex: this.appliedIndex };
+    this.outputs.push({ type: 'closed', closed });
+    // The promise holds here too: the leader's own t_safe follows it once its writes are durable.
+    this.closedReceived(closed, now);
   }
 
   private applyPendingClosed(): void {
@@ -658,9 +668,10 @@ export class SplitTxnCore {
     const mode = req.mode;
     let ts: number;
     if ('strong' in mode) {
-      if (this.broken.oldLeaseRead && this.view.leading && this.leaseReadable(now)) {
-        // The old rule (teeth only): the newest timestamp safe here and surely past, no wait.
-        return this.serveRead(reqId, req, Math.min(this.tSafe, Math.floor(now.tt.earliest)));
+      if (this.broken.oldLeaseRead && req.leaseRead && this.view.leading && this.leaseReadable(now)) {
+        // The old rule (teeth only): the newest timestamp safe here (then advanced by closed
+        // entries, now by the closed timestamps this leader sends) and surely past, no wait.
+        return this.serveRead(reqId, req, Math.min(Math.max(this.tSafe, this.lastClosedSentTs), Math.floor(now.tt.earliest)));
       }
       // A strong read must see every write any replica may have shown, and anything shown is
       // below true time, so below now.latest.
@@ -771,7 +782,7 @@ export class SplitTxnCore {
     this.durableLastCommitTs = s.header.lastCommitTs;
     this.appliedIndex = s.appliedIndex;
     this.durableIndex = s.appliedIndex;
-    this.outcomes.load(s.outcomes, s.header.maxAppliedTs);
+    this.outcomes.load(s.outcomes, s.header.maxAppliedTs, true);
   }
 
   private nextCommandId(): string {

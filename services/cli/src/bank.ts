@@ -18,6 +18,10 @@ export interface BankStats {
   audits: number;
   badAudits: number;
   latenciesMs: number[];
+  /** Transfers whose commit got no answer and whose outcome a status lookup found committed. */
+  resolvedByStatus: number;
+  /** Transfers whose outcome stayed unknown (TIMEOUT naming the txn): they may have committed. */
+  unknownOutcomes: number;
   lastError?: string;
 }
 
@@ -29,7 +33,7 @@ export interface BankStats {
 export class Bank {
   readonly keys: string[];
   readonly total: number;
-  readonly stats: BankStats = { transfers: 0, failed: 0, retries: 0, audits: 0, badAudits: 0, latenciesMs: [] };
+  readonly stats: BankStats = { transfers: 0, failed: 0, retries: 0, audits: 0, badAudits: 0, latenciesMs: [], resolvedByStatus: 0, unknownOutcomes: 0 };
   readonly acknowledged: Array<{ id: string; from: string; to: string; amount: number; ts: number }> = [];
   readonly journalPrefix: string;
   private nextId = 0;
@@ -85,6 +89,7 @@ export class Bank {
           return true;
         });
         this.stats.retries += r.attempts - 1;
+        if (r.resolvedBy === 'status') this.stats.resolvedByStatus++;
         if (r.result) {
           this.stats.transfers++;
           this.acknowledged.push({ id, from, to, amount, ts: r.ts });
@@ -92,6 +97,7 @@ export class Bank {
         }
       } catch (err) {
         this.stats.failed++;
+        if (err instanceof SynodError && err.code === 'TIMEOUT' && typeof err.hint?.txn === 'string') this.stats.unknownOutcomes++;
         this.stats.lastError = err instanceof SynodError ? `${err.code}: ${err.message}` : String(err);
         await new Promise((r) => setTimeout(r, 100));
       }

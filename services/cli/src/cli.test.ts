@@ -41,6 +41,9 @@ describe('synod CLI', () => {
       expect(sub.status, name).toBe(0);
       expect(sub.stdout).toContain(`synod ${name}`);
     }
+    const status = run('txn', 'status', '--help');
+    expect(status.status).toBe(0);
+    expect(status.stdout).toContain('synod txn status <txnId> (--key <key> | --split <id>)');
     const bad = run('frobnicate');
     expect(bad.status).toBe(2);
     expect(bad.stderr).toContain("unknown command 'frobnicate'");

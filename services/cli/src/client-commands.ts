@@ -1,9 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { SynodClient } from '@synod/client';
+import { SynodClient, type TransactionResult, type TxnStatus } from '@synod/client';
 import { SynodError, type MessageBody } from '@synod/codec';
-import { loadConfig, nodeIdentity, parseFlags } from '@synod/config';
+import { booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
+import type { Split } from '@synod/placement';
 import { loadRangeMap } from '@synod/spanserver';
 import { connectBus, type Bus } from '@synod/transport';
 import type { ClusterFile } from './cluster-launch.js';
@@ -15,18 +16,55 @@ const CONNECT_OPTIONS = `Connection options:
   --dc <dc>            this client's DC (follower reads prefer it), default dc-a
   --cluster <name>     subject prefix, default synod`;
 
+const COMMIT_OUTCOME = `A commit that gets no answer is resent with the same transaction id (commits are idempotent
+per id), then its outcome is looked up at the split's leader for up to --outcome-wait-ms:
+  resolvedBy "reply"   the commit was answered
+  resolvedBy "retry"   a resend was answered   (stderr: commit timed out; resent with the same transaction id: committed at <ts>)
+  resolvedBy "status"  a status lookup said so (stderr: commit timed out; resolved by status lookup: committed at <ts>)
+An outcome still undecided exits 1 with TIMEOUT, naming the transaction id: look it up
+later with 'synod txn status <txnId> --split <split>'.
+
+Options:
+  --outcome-wait-ms <ms>  how long to look up an unanswered commit's outcome, default 30000
+  --json                  machine output only: the JSON line, no note on stderr`;
+
+const TXN_STATUS_HELP = `synod txn status <txnId> (--key <key> | --split <id>) [--wait-ms <ms>] [--json]
+  — the outcome of a transaction, asked of the leader of its split
+
+Prints one of:
+  committed at <ts>
+  aborted: <reason>
+  pending              (not decided yet: ask again)
+With --json: {"txnId", "split", "state": "committed"|"aborted"|"pending", "ts"?, "reason"?}.
+Exit 0 for any of the three; 1 (with the error code) when no leader answered.
+
+  --key <key>      a key the transaction wrote or read: names its split
+  --split <id>     or the split's id (what an unknown-outcome error names)
+  --wait-ms <ms>   how long the leader may wait for an undecided transaction, 0..60000, default 1500
+
+Outcomes are kept 10 minutes. The leader decides an id it does not know aborted, so that a
+late commit with that id can never win: ask the split the transaction ran in, or the
+answer is aborted (there).`;
+
 export const CLIENT_HELP = {
   status: `synod status — groups, leaders, DCs, t_safe lag and ε of every spanserver\n\n${CONNECT_OPTIONS}`,
-  put: `synod put <key> <value> — write one key in a read-write transaction; prints the commit timestamp\n\nValues are parsed as JSON when they parse (42, true, {"a":1}), else kept as strings.\n\n${CONNECT_OPTIONS}`,
+  put: `synod put <key> <value> [--json] — write one key in a read-write transaction; prints the commit timestamp and the transaction id\n\nValues are parsed as JSON when they parse (42, true, {"a":1}), else kept as strings.\nPrints {"ok":true, "ts":<commit µs>, "txnId":<id>, "resolvedBy":"reply"|"retry"|"status"}.\n\n${COMMIT_OUTCOME}\n\n${CONNECT_OPTIONS}`,
   get: `synod get <key> [--stale-ms <ms> | --ts <µs>] — a lock-free read (strong by default)\n\n${CONNECT_OPTIONS}`,
   scan: `synod scan <start> <end> [--limit <n>] [--ts <µs>] — keys in [start, end) at one timestamp ('' = open end)\n\n${CONNECT_OPTIONS}`,
-  txn: `synod txn <op>… — run one read-write transaction of several operations, atomically
+  txn: `synod txn <op>… [--json] — run one read-write transaction of several operations, atomically
+${TXN_STATUS_HELP.split('\n')[0]}
 
 Operations: get:<key>  put:<key>=<value>  del:<key>  add:<key>=<n> (read, add n, write)
 Example:    synod txn add:bank/0000=-5 add:bank/0001=5
 All keys must be in one split (multi-split transactions are not built yet).
+Prints {"ok":true, "reads", "ts", "attempts", "txnId", "resolvedBy"}.
+
+${COMMIT_OUTCOME}
+
+synod txn status: see 'synod txn status --help'.
 
 ${CONNECT_OPTIONS}`,
+  txnStatus: `${TXN_STATUS_HELP}\n\n${CONNECT_OPTIONS}`,
 };
 
 const connectOptions = z.object({
@@ -40,6 +78,33 @@ const connectOptions = z.object({
   limit: z.coerce.number().int().positive().max(10_000).default(100),
 });
 
+/** put and txn: they commit. */
+const commitOptions = connectOptions.extend({
+  json: booleanFlag.default(false),
+  outcomeWaitMs: z.coerce.number().int().nonnegative().max(600_000).default(30_000),
+});
+
+const txnStatusOptions = connectOptions.extend({
+  json: booleanFlag.default(false),
+  key: z.string().optional(),
+  split: z.string().optional(),
+  waitMs: z.coerce.number().int().nonnegative().max(60_000).default(1_500),
+});
+
+type ConnectOptions = z.infer<typeof connectOptions>;
+/** Reads a command's options from its flags (and SYNOD_* env). */
+type LoadOptions<T extends ConnectOptions> = (argv: string[]) => T;
+const loadWith =
+  <S extends typeof connectOptions | typeof commitOptions | typeof txnStatusOptions>(schema: S): LoadOptions<z.infer<S>> =>
+  (argv) =>
+    loadConfig(schema, { argv: withoutJsonWord(argv) }) as z.infer<S>;
+
+/**
+ * A bare `--json` would take the next word as its value (`--json put:a=1`); it is a switch, so
+ * it is read as `--json=true` wherever it stands.
+ */
+const withoutJsonWord = (argv: string[]) => argv.map((a) => (a === '--json' ? '--json=true' : a));
+
 /**
  * Where the cluster is: explicit flags first, then the cluster file `synod up` wrote under
  * `dataDir`, then the defaults.
@@ -50,12 +115,22 @@ export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undef
   return { natsUrl: opts.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222', cluster: opts.cluster ?? info.cluster ?? 'synod', placement: opts.placement ?? info.placement };
 }
 
-async function connectClient(argv: string[]): Promise<{ client: SynodClient; bus: Bus; opts: z.infer<typeof connectOptions>; words: string[] }> {
-  const opts = loadConfig(connectOptions, { argv });
+interface Connected<T extends ConnectOptions> {
+  client: SynodClient;
+  bus: Bus;
+  opts: T;
+  words: string[];
+}
+
+async function connectClient<T extends ConnectOptions>(argv: string[], load: LoadOptions<T>): Promise<Connected<T>> {
+  const opts = load(argv);
   const { natsUrl, placement, cluster } = resolveCluster(opts);
   if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(opts.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
+  const rangeMap = loadRangeMap(placement);
   const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster });
-  return { client: new SynodClient(bus, loadRangeMap(placement), { timeoutMs: 3_000 }), bus, opts, words: parseFlags(argv).positional };
+  const outcomeLookupMs = 'outcomeWaitMs' in opts && typeof opts.outcomeWaitMs === 'number' ? opts.outcomeWaitMs : undefined;
+  const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, ...(outcomeLookupMs !== undefined ? { outcomeLookupMs } : {}) });
+  return { client, bus, opts, words: parseFlags(withoutJsonWord(argv)).positional };
 }
 
 const parseValue = (s: string): unknown => {
@@ -89,15 +164,59 @@ export function explainLimitError(err: unknown): unknown {
   return new SynodError(err.code, `${LIMIT_WHAT[err.code]}${max} (${err.message}). Nothing was written; the maxima are in docs/limits.md`, err.hint);
 }
 
-async function withClient(argv: string[], fn: (c: Awaited<ReturnType<typeof connectClient>>) => Promise<void>): Promise<void> {
-  const c = await connectClient(argv);
+/**
+ * A commit whose outcome stayed unknown (TIMEOUT with hint `txn`) as a message that says how to
+ * learn it later.
+ */
+export function explainUnknownOutcome(err: unknown): unknown {
+  if (!(err instanceof SynodError) || err.code !== 'TIMEOUT' || typeof err.hint?.txn !== 'string') return err;
+  const where = typeof err.hint.split === 'string' ? ` --split ${err.hint.split}` : ' --key <a key it wrote>';
+  return new SynodError(err.code, `${err.message}\nlook it up with: synod txn status ${err.hint.txn}${where}`, err.hint);
+}
+
+async function withClient<T extends ConnectOptions>(argv: string[], fn: (c: Connected<T>) => Promise<void>, load: LoadOptions<T>): Promise<void> {
+  const c = await connectClient(argv, load);
   try {
     await fn(c);
   } catch (err) {
-    throw explainLimitError(err);
+    throw explainUnknownOutcome(explainLimitError(err));
   } finally {
     await c.bus.close();
   }
+}
+
+/**
+ * How a commit's outcome was learned, when it took more than one answer: the note printed to
+ * stderr (and carried as `note` in the JSON line). Undefined for a commit answered at once.
+ */
+export function commitNote(r: Pick<TransactionResult<unknown>, 'ts' | 'resolvedBy'>): string | undefined {
+  if (r.resolvedBy === 'status') return `commit timed out; resolved by status lookup: committed at ${r.ts}`;
+  if (r.resolvedBy === 'retry') return `commit timed out; resent with the same transaction id: committed at ${r.ts}`;
+  return undefined;
+}
+
+/** Prints a committed transaction's JSON line, and its note on stderr unless --json. */
+function printCommitted(json: boolean, out: Record<string, unknown>, r: TransactionResult<unknown>): void {
+  const note = commitNote(r);
+  print({ ...out, ts: r.ts, txnId: r.txnId, resolvedBy: r.resolvedBy, ...(note ? { note } : {}) });
+  if (note && !json) process.stderr.write(`${note}\n`);
+}
+
+/** One line per outcome, as `synod txn status` prints it without --json. */
+export function renderTxnStatus(s: TxnStatus): string {
+  if (s.state === 'committed') return `committed at ${s.ts}`;
+  if (s.state === 'aborted') return s.reason ? `aborted: ${s.reason}` : 'aborted';
+  return 'pending';
+}
+
+/** The split `synod txn status` asks: the one holding --key, or the one named by --split. */
+export function statusSplit(splits: readonly Split[], splitFor: (key: string) => Split, opts: { key?: string | undefined; split?: string | undefined }): Split {
+  if (opts.key !== undefined && opts.split !== undefined) throw new SynodError('INVALID_ARGUMENT', 'give --key or --split, not both');
+  if (opts.key !== undefined) return splitFor(opts.key);
+  if (opts.split === undefined) throw new SynodError('INVALID_ARGUMENT', 'missing --key <key> or --split <id>: the transaction\'s split (see synod txn status --help)');
+  const s = splits.find((x) => x.id === opts.split);
+  if (!s) throw new SynodError('INVALID_ARGUMENT', `no split ${JSON.stringify(opts.split)} (splits: ${splits.map((x) => x.id).join(', ')})`);
+  return s;
 }
 
 /** Asks every spanserver for its status; unreachable ones are reported as such. */
@@ -133,15 +252,25 @@ export function renderStatus(rows: Awaited<ReturnType<typeof collectStatus>>): s
   return lines.join('\n');
 }
 
+const loadConnect = loadWith(connectOptions);
+const loadCommit = loadWith(commitOptions);
+const loadTxnStatus = loadWith(txnStatusOptions);
+
 export async function runStatus(argv: string[]): Promise<void> {
-  await withClient(argv, async ({ client, bus }) => void print(renderStatus(await collectStatus(bus, client.rangeMap.nodes()))));
+  await withClient(argv, async ({ client, bus }) => void print(renderStatus(await collectStatus(bus, client.rangeMap.nodes()))), loadConnect);
 }
 
 export async function runPut(argv: string[]): Promise<void> {
-  await withClient(argv, async ({ client, words }) => {
-    const ts = await client.put(need(words[0], '<key>'), parseValue(need(words[1], '<value>')));
-    print({ ok: true, ts });
-  });
+  await withClient(
+    argv,
+    async ({ client, words, opts }) => {
+      const key = need(words[0], '<key>');
+      const value = parseValue(need(words[1], '<value>'));
+      const r = await client.transaction(async (tx) => tx.put(key, value));
+      printCommitted(opts.json, { ok: true }, r);
+    },
+    loadCommit,
+  );
 }
 
 export async function runGet(argv: string[]): Promise<void> {
@@ -149,7 +278,7 @@ export async function runGet(argv: string[]): Promise<void> {
     const key = need(words[0], '<key>');
     const r = await client.read([key], { ...(opts.staleMs !== undefined ? { maxStalenessMs: opts.staleMs } : {}), ...(opts.ts ? { ts: opts.ts } : {}) });
     print({ key, value: r.values.get(key) ?? null, found: r.values.has(key), ts: r.ts });
-  });
+  }, loadConnect);
 }
 
 export async function runScan(argv: string[]): Promise<void> {
@@ -157,11 +286,13 @@ export async function runScan(argv: string[]): Promise<void> {
     const r = await client.scan(words[0] ?? '', words[1] ?? '', { limit: opts.limit, ...(opts.ts ? { ts: opts.ts } : {}) });
     for (const row of r.rows) print(row);
     print({ rows: r.rows.length, ts: r.ts });
-  });
+  }, loadConnect);
 }
 
+/** `synod txn status …` or `synod txn <op>…`. */
 export async function runTxn(argv: string[]): Promise<void> {
-  await withClient(argv, async ({ client, words }) => {
+  if (parseFlags(withoutJsonWord(argv)).positional[0] === 'status') return runTxnStatus(argv);
+  await withClient(argv, async ({ client, words, opts }) => {
     if (words.length === 0) throw new SynodError('INVALID_ARGUMENT', 'no operations given (see synod txn --help)');
     const ops = words.map((w) => {
       const m = /^(get|put|del|add):([^=]+)(?:=(.*))?$/.exec(w);
@@ -181,6 +312,20 @@ export async function runTxn(argv: string[]): Promise<void> {
       }
       return reads;
     });
-    print({ ok: true, reads: r.result, ts: r.ts, attempts: r.attempts });
-  });
+    printCommitted(opts.json, { ok: true, reads: r.result, attempts: r.attempts }, r);
+  }, loadCommit);
+}
+
+export async function runTxnStatus(argv: string[]): Promise<void> {
+  await withClient(
+    argv,
+    async ({ client, words, opts }) => {
+      const txnId = need(words[1], '<txnId> (see synod txn status --help)');
+      if (words[2] !== undefined) throw new SynodError('INVALID_ARGUMENT', `unexpected ${JSON.stringify(words[2])}: synod txn status takes one <txnId>`);
+      const split = statusSplit(client.rangeMap.all(), (k) => client.rangeMap.splitFor(k), opts);
+      const s = await client.txnStatus(split, txnId, { waitMs: opts.waitMs });
+      print(opts.json ? { txnId, split: split.id, ...s } : renderTxnStatus(s));
+    },
+    loadTxnStatus,
+  );
 }

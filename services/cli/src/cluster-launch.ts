@@ -15,6 +15,8 @@ export interface LaunchOptions {
   truetime?: 'daemon' | 'local';
   syncIntervalMs?: number;
   epsilonMs?: number;
+  /** local: ε (ms) of particular nodes by node id (n1, n2, …); the others get epsilonMs. */
+  epsilonMsByNode?: Record<string, number>;
   logLevel?: string;
   say?: (s: string) => void;
   /**
@@ -117,7 +119,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     const time =
       truetime === 'daemon'
         ? ['--truetime', 'daemon', '--master-dcs', dcs.join(','), '--max-liars', String(maxLiars), '--sync-interval-ms', syncIntervalMs]
-        : ['--truetime', 'local', '--epsilon-ms', String(opts.epsilonMs ?? 1)];
+        : ['--truetime', 'local', '--epsilon-ms', String(opts.epsilonMsByNode?.[n.id] ?? opts.epsilonMs ?? 1)];
     return spawnChild(n.id, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time]);
   };
   try {

@@ -24,7 +24,8 @@ Commands:
   put          write one key (a read-write transaction)
   get          read one key (strong, snapshot or bounded-staleness)
   scan         read a key range at one timestamp
-  txn          run a small read-write transaction (get/put/del/add operations)
+  txn          run a small read-write transaction (get/put/del/add operations);
+               'txn status <txnId>': the outcome of a transaction (committed / aborted / pending)
   spanserver   run one spanserver process
   demo         the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition
   chaos        inject DC partitions, latency, loss and node isolation into a running cluster
@@ -46,7 +47,7 @@ Options (also env SYNOD_<NAME>):
 
 Reads JSON-line commands on stdin: ping, note, notes, stats (see probe-node.ts).`;
 
-const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void> }> = {
+const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void>; subcommandHelp?: Record<string, string> }> = {
   demo: { help: DEMO_HELP, run: runDemo },
   chaos: { help: `${CHAOS_HELP}\n\n${CLOCK_CHAOS_HELP}`, run: (argv) => (isClockChaos(argv) ? runClockChaos(argv) : runChaos(argv)) },
   'probe-node': { help: PROBE_HELP, run: runProbeNode },
@@ -57,7 +58,7 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   put: { help: CLIENT_HELP.put, run: runPut },
   get: { help: CLIENT_HELP.get, run: runGet },
   scan: { help: CLIENT_HELP.scan, run: runScan },
-  txn: { help: CLIENT_HELP.txn, run: runTxn },
+  txn: { help: CLIENT_HELP.txn, run: runTxn, subcommandHelp: { status: CLIENT_HELP.txnStatus } },
   timemaster: { help: TIMEMASTER_HELP, run: runTimemaster },
   'clock-node': { help: CLOCK_NODE_HELP, run: runClockNode },
 };
@@ -74,7 +75,8 @@ async function main(argv: string[]): Promise<number> {
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    process.stdout.write(cmd.help + '\n');
+    const sub = rest[0] !== undefined ? cmd.subcommandHelp?.[rest[0]] : undefined;
+    process.stdout.write((sub ?? cmd.help) + '\n');
     return 0;
   }
   try {

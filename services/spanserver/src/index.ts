@@ -1,5 +1,4 @@
 export { Spanserver, type SpanserverOptions } from './spanserver.js';
 export { LocalTrueTime, type TimeSource } from './time-source.js';
 export { SplitState, splitCommand, type SplitCommand } from './split-state.js';
-export { LeaderTxns } from './leader-txns.js';
 export { runSpanserver, loadRangeMap, SPANSERVER_HELP } from './main.js';

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openStorage } from '@synod/storage';
+import { SplitTxnCore } from '@synod/txn';
 import { SplitState } from './split-state.js';
 
 /** A snapshot from a peer is untrusted: decode refuses anything that restore could not take. */
@@ -13,7 +14,12 @@ describe('a received split snapshot is validated before use', () => {
     await storage.close();
     rmSync(dir, { recursive: true, force: true });
   });
-  const state = (start: string, end: string) => new SplitState('s1', storage, { applied: 0 }, (e) => { throw e; }, { start, end });
+  const state = (start: string, end: string) => {
+    const s = new SplitState('s1', storage, { applied: 0 }, (e) => { throw e; }, { start, end });
+    const core = new SplitTxnCore({ splitId: 's1', range: { start, end }, self: 'n1', reader: storage.mvcc, commandPrefix: 'test' });
+    s.attach(core, () => ({ tt: { earliest: 1, latest: 2 }, serving: true, monoUs: 0 }), () => undefined);
+    return s;
+  };
   const sender = state('', '');
   const snap = { upTo: 3, data: { header: { maxAppliedTs: 10, lastCommitTs: 10 } }, dedupe: { clients: [], other: [] }, configs: [{ fromSlot: 0, peers: ['a', 'b', 'c'], q1: 2, q2: 2 }] };
 

@@ -7,8 +7,8 @@ import type { RangeMap, Split } from '@synod/placement';
 import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaConfig } from '@synod/paxos';
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
-import { readTimestamp } from '@synod/txn';
-import { LeaderTxns, inRange } from './leader-txns.js';
+import { SplitTxnCore, type TxnBroken, type TxnReplyBody } from '@synod/txn';
+import { SplitShell } from './split-shell.js';
 import { SplitState, parseHeader, type InstalledSnapshotData } from './split-state.js';
 import type { TimeSource } from './time-source.js';
 
@@ -45,14 +45,23 @@ export interface SpanserverOptions {
    * clock wrong, so nothing timed by a clock a peer has just caught is acknowledged.
    */
   clockCheck?: () => Promise<unknown> | undefined;
+  /** Deliberately broken transaction-core variants (tests only; docs/transactions.md). */
+  broken?: TxnBroken;
 }
 
 interface HostedSplit {
   split: Split;
   replica: Replica;
   state: SplitState;
-  txns: LeaderTxns;
+  core: SplitTxnCore;
+  shell: SplitShell;
   store: PaxosStore;
+}
+
+/** The reply body a request of this kind gets (the core answers with the matching kind). */
+function expect<K extends TxnReplyBody['kind']>(body: TxnReplyBody, kind: K): Extract<TxnReplyBody, { kind: K }> {
+  if (body.kind !== kind) throw new SynodError('INTERNAL', `transaction core answered ${body.kind}, expected ${kind}`);
+  return body as Extract<TxnReplyBody, { kind: K }>;
 }
 
 /** Default of SpanserverOptions.snapshotIntervalEntries. */
@@ -88,8 +97,12 @@ export class Spanserver {
         process.exit(70);
       });
     const commandPrefix = `${nodeId}-${randomBytes(6).toString('hex')}`;
-    let commandSeq = 0;
     const snapshotIntervalEntries = this.opts.snapshotIntervalEntries ?? DEFAULT_SNAPSHOT_INTERVAL_ENTRIES;
+    // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
+    // before, and a GC horizon no lower than one already applied, whatever the clock says now (it
+    // may have moved back, or this start-up may precede the first sync).
+    const mark = (this.startMark = storage.timeMark());
+    const closedIntervalMs = this.opts.closedIntervalMs ?? 50;
     for (const split of rangeMap.splitsOf(nodeId)) {
       const store = storage.paxos(split.id);
       const groupConfig: ReplicaConfig = {
@@ -132,71 +145,91 @@ export class Spanserver {
         }
       } else if (resume.upTo > 0) this.opts.logger?.warn({ split: split.id, applied: resume.upTo, records: resume.records.length }, 'applied records incomplete (older data); replaying the log');
       const state = new SplitState(split.id, storage, { applied: resume.upTo, header }, onFatal, range);
+      const core = new SplitTxnCore({
+        splitId: split.id,
+        range,
+        self: nodeId,
+        reader: storage.mvcc,
+        commandPrefix,
+        resume: header ? { header, appliedIndex: resume.upTo, outcomes: storage.outcomes(split.id) } : undefined,
+        floorTs: mark.issuedUs,
+        limits: { closedIntervalUs: closedIntervalMs * 1000 },
+        ...(this.opts.broken ? { broken: this.opts.broken } : {}),
+      });
+      let shell: SplitShell | undefined;
+      const coreNow = () => ({ tt: this.opts.tt.now(), serving: this.opts.tt.isServing(), monoUs: monotonicMicros() });
+      state.attach(core, coreNow, () => shell?.drain());
       const replica = await host.addGroup({
         config: groupConfig,
         apply: (entry) => state.apply(entry),
-        // The snapshot is the header plus the MVCC keyspace. The keyspace needs no capture: every
-        // entry's versions are written (Storage.applyEntry) in the group's write chain when it is
-        // applied, before the host hands the replica this snapshot, so the compaction's persist
-        // (snapshot record + truncation, PaxosStore.persist in the same chain) is committed in the
-        // same or a later LMDB transaction than every version it covers: GroupCommitter runs ops
-        // in submission order (libs/storage/src/group-commit.ts). See docs/spanserver.md.
+        // The snapshot is the header plus the MVCC keyspace and outcome table. Neither needs a
+        // capture: every entry's versions and outcomes are written (Storage.applyEntry) in the
+        // group's write chain when it is applied, before the host hands the replica this snapshot,
+        // so the compaction's persist (snapshot record + truncation, PaxosStore.persist in the same
+        // chain) is committed in the same or a later LMDB transaction than every version it
+        // covers: GroupCommitter runs ops in submission order (libs/storage/src/group-commit.ts).
+        // See docs/spanserver.md.
         snapshot: () => state.snapshotData(),
         restore: (data) => void state.restore(data),
         ...(applied ? { applied } : {}),
         snapshotTransfer: state.transfer,
       });
-      const txns = new LeaderTxns({
-        split,
-        self: nodeId,
-        isLeader: () => replica.isLeader(),
-        epoch: () => `${replica.ballot().round}.${replica.ballot().node}`,
-        leaderHint: () => replica.leaderHint(),
-        leaseRemainingUs: () => {
-          const now = monotonicMicros();
-          const end = replica.leaseValidUntil(now);
-          return end === null ? 0 : end - now;
-        },
-        canServeLocalRead: () => replica.canServeLocalRead(monotonicMicros()),
-        propose: (cmds, timeoutMs) => host.propose(split.id, cmds, timeoutMs),
-        nextCommandId: () => `${commandPrefix}:${++commandSeq}`,
-        tt: this.opts.tt,
-        state,
-        mvcc: storage.mvcc,
-      });
-      this.splits.set(split.id, { split, replica, state, txns, store });
+      shell = new SplitShell(split, nodeId, core, replica, host, bus, this.opts.tt);
+      this.splits.set(split.id, { split, replica, state, core, shell, store });
     }
+    const waitUs = (ms: number | undefined, dflt: number) => (ms ?? dflt) * 1000;
     // The documented maxima (docs/limits.md), enforced here too: a client is not trusted to have checked.
-    bus.on('kv.read', (env) => {
+    bus.on('kv.read', async (env) => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.keys, []));
-      return s.txns.read(env.body.txn, env.body.keys).then((r) => this.acknowledge({ kind: 'kv.values' as const, body: r }));
+      const r = expect(await s.shell.request({ kind: 'read', txn: env.body.txn, keys: env.body.keys, waitUs: waitUs(env.body.waitMs, 2_000) }), 'values');
+      return this.acknowledge({ kind: 'kv.values' as const, body: { values: r.values, ...(r.epoch ? { epoch: r.epoch } : {}) } });
     });
-    bus.on('kv.commit', (env) => {
+    bus.on('kv.commit', async (env) => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
-      return s.txns.commit(env.body.txn, env.body.epoch, env.body.readKeys, env.body.writes).then((r) => this.acknowledge({ kind: 'kv.committed' as const, body: r }));
+      const b = env.body;
+      const r = expect(await s.shell.request({ kind: 'commit', txn: b.txn, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000) }), 'committed');
+      return this.acknowledge({ kind: 'kv.committed' as const, body: { ts: r.ts, commitWaitUs: r.commitWaitUs } });
     });
-    bus.on('kv.abort', (env) => {
-      this.hosted(env).txns.abort(env.body.txnId);
+    bus.on('kv.abort', async (env) => {
+      await this.hosted(env).shell.request({ kind: 'abort', txnId: env.body.txnId });
       return { kind: 'kv.ok', body: {} };
     });
+    bus.on('kv.txn-status', async (env) => {
+      const s = this.hosted(env);
+      const r = expect(await s.shell.request({ kind: 'status', txnId: env.body.txnId, waitUs: waitUs(env.body.waitMs, 2_000) }), 'status');
+      return { kind: 'kv.txn-status.reply' as const, body: { state: r.state, ...(r.ts !== undefined ? { ts: r.ts } : {}), ...(r.reason !== undefined ? { reason: r.reason.slice(0, 1024) } : {}) } };
+    });
     bus.on('kv.snapshot', (env) => this.snapshotRead(env).then((r) => this.acknowledge(r)));
+    bus.on('split.closed', (env) => {
+      const s = this.splits.get(env.group);
+      // Only a replica of the split may speak for its leader; anything else is counted and dropped.
+      if (!s || !s.split.replicas.includes(env.from) || env.body.ballot.node !== env.from) {
+        bus.metrics.inc('synod_split_closed_refused_total', {});
+        return;
+      }
+      s.shell.closedReceived(env.body);
+    });
     bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
     // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
     // or served before, and a GC horizon no lower than one already applied, whatever the clock
     // says now (it may have moved back, or this start-up may precede the first sync).
-    const mark = (this.startMark = storage.timeMark());
-    for (const s of this.splits.values()) s.txns.floorTimestamps(mark.issuedUs);
     if (mark.gcHorizonUs > 0) await storage.mvcc.gc(mark.gcHorizonUs);
     const behind = mark.issuedUs - this.opts.tt.now().latest;
     if (mark.issuedUs > 0 && behind > 0)
       this.opts.logger?.warn({ issuedUs: mark.issuedUs, behindUs: behind }, 'TrueTime is behind the persisted high-water mark (a clock moved back): timestamps continue above the mark and commits wait until TrueTime passes it');
+    // Only timestamps in the log are marked (commits, barriers, closed entries), and only when
+    // they moved: an idle node writes nothing. Closed timestamps sent outside the log and lease
+    // reads need no mark: they stay inside the lease, which no later leader's timestamps reach
+    // (docs/transactions.md, "Closed timestamps").
+    let markedUs = mark.issuedUs;
     const saveMark = () => {
-      if (!this.opts.tt.isServing()) return;
-      let issuedUs = this.opts.tt.now().latest;
-      for (const s of this.splits.values()) issuedUs = Math.max(issuedUs, s.state.maxApplied);
-      void storage.raiseTimeMark({ issuedUs: Math.floor(issuedUs) }).catch((err) => this.opts.logger?.error({ err }, 'persisting the time high-water mark failed'));
+      let issuedUs = 0;
+      for (const s of this.splits.values()) issuedUs = Math.max(issuedUs, s.core.header().maxAppliedTs);
+      if (issuedUs <= markedUs) return;
+      markedUs = issuedUs;
+      void storage.raiseTimeMark({ issuedUs }).catch((err) => this.opts.logger?.error({ err }, 'persisting the time high-water mark failed'));
     };
     this.markTimer = setInterval(saveMark, this.opts.timeMarkIntervalMs ?? 1_000);
     // Version GC, only while TrueTime is within bounds (a clock out of bounds must not move the
@@ -209,15 +242,14 @@ export class Spanserver {
       if (horizon > 0)
         void storage.mvcc
           .gc(horizon)
-          .then(() => storage.raiseTimeMark({ gcHorizonUs: horizon }))
+          // A horizon below which nothing was collected need not be remembered: reads there are still exact.
+          .then((collected) => (collected > 0 ? storage.raiseTimeMark({ gcHorizonUs: horizon }) : undefined))
           .catch((err) => this.opts.logger?.error({ err }, 'version GC failed'));
     };
     collect();
     this.gcTimer = setInterval(collect, this.opts.gcIntervalMs ?? 60_000);
-    const closedIntervalMs = this.opts.closedIntervalMs ?? 50;
     this.ticker = setInterval(() => {
-      const now = Date.now();
-      for (const s of this.splits.values()) s.txns.tick(now, closedIntervalMs);
+      for (const s of this.splits.values()) s.shell.tick();
     }, Math.max(10, Math.floor(closedIntervalMs / 2)));
   }
 
@@ -231,14 +263,15 @@ export class Spanserver {
       node: this.opts.nodeId,
       dc: this.opts.dc,
       tt: { earliest: now.earliest, latest: now.latest, epsilonUs: (now.latest - now.earliest) / 2, serving: this.opts.tt.isServing() },
+      fsyncs: this.opts.storage.fsyncCount(),
       groups: [...this.splits.values()].map((s) => ({
         id: s.split.id,
         isLeader: s.replica.isLeader(),
         leader: s.replica.leaderHint(),
-        tSafe: s.state.tSafe,
+        tSafe: s.core.tSafe,
         appliedUpTo: s.replica.appliedUpTo(),
         chosenUpTo: s.replica.chosenUpTo(),
-        lastCommitTs: s.state.lastCommitTs,
+        lastCommitTs: s.core.stats().lastCommitTs,
         // Not in the node.status.reply schema yet (the bus strips them); stdio status and metrics carry them.
         reappliedEntries: s.state.reappliedEntries,
         logEntries: s.store.logSize(),
@@ -248,6 +281,7 @@ export class Spanserver {
   }
 
   async close(): Promise<void> {
+    for (const s of this.splits.values()) s.shell.close();
     clearInterval(this.ticker);
     clearInterval(this.gcTimer);
     clearInterval(this.markTimer);
@@ -276,37 +310,10 @@ export class Spanserver {
     const s = this.hosted(env);
     const req = env.body;
     for (const k of req.keys ?? []) limitError(checkKey(k));
-    for (const k of req.keys ?? [])
-      if (!inRange(s.split, k)) throw new SynodError('KEY_OUT_OF_RANGE', `key ${JSON.stringify(k)} is outside split ${s.split.id}`, { split: s.split.id });
-    const strong = req.ts === undefined && req.maxStalenessUs === undefined;
-    const now = this.opts.tt.now();
-    // A one-split strong read at a leader holding its lease runs at once, at the newest
-    // timestamp that is both safe here and surely past (a lease read). Otherwise it runs at
-    // now.latest and waits for t_safe to get there.
-    const { ts, needsWait } =
-      strong && req.leaseRead && s.txns.leaseReadReady()
-        ? { ts: Math.min(s.state.tSafe, Math.floor(now.earliest)), needsWait: false }
-        : readTimestamp(req, now, s.state.tSafe);
-    if (needsWait) {
-      s.txns.closeNow();
-      await s.state.waitForSafe(ts, req.waitMs);
-    }
-    // Writes at timestamps not yet surely past may still be in their commit wait: a reply must
-    // not show them before their commit could have (DESIGN §5).
-    if (ts > this.opts.tt.now().earliest) await this.opts.tt.waitUntilAfter(ts);
-    const mvcc = this.opts.storage.mvcc;
-    let values: Array<{ key: string; value?: unknown; ts?: number }>;
-    if (req.scan) {
-      const start = req.scan.start > s.split.start ? req.scan.start : s.split.start;
-      const ends = [req.scan.end, s.split.end].filter((e) => e !== '');
-      const end = ends.length === 0 ? '' : ends.sort()[0]!;
-      values = mvcc.scan(start, end, ts, req.scan.limit).map((r) => ({ key: r.key, value: r.value, ts: r.ts }));
-    } else {
-      values = (req.keys ?? []).map((key) => {
-        const r = mvcc.get(key, ts);
-        return r ? { key, value: r.value, ts: r.ts } : { key };
-      });
-    }
-    return { kind: 'kv.values' as const, body: { values, ts } };
+    // The server decides whether a strong read may be a lease read (the core's rule); the
+    // request's `leaseRead` is accepted for compatibility and ignored.
+    const mode = req.ts !== undefined ? { ts: req.ts } : req.maxStalenessUs !== undefined ? { maxStalenessUs: req.maxStalenessUs } : { strong: true as const };
+    const r = expect(await s.shell.request({ kind: 'snapshot', keys: req.keys, scan: req.scan, mode, waitUs: req.waitMs * 1000, leaseRead: req.leaseRead }), 'values');
+    return { kind: 'kv.values' as const, body: { values: r.values, ...(r.ts !== undefined ? { ts: r.ts } : {}) } };
   }
 }

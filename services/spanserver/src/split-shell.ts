@@ -1,0 +1,126 @@
+import { SynodError } from '@synod/codec';
+import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
+import type { Replica } from '@synod/paxos';
+import type { Split } from '@synod/placement';
+import type { Bus } from '@synod/transport';
+import type { ClosedTimestamp, CoreNow, SplitTxnCore, TxnOutput, TxnReplyBody, TxnRequest } from '@synod/txn';
+import type { TimeSource } from './time-source.js';
+
+/** Proposals are given this long in PaxosHost; the core keeps its own deadlines, this only frees the host's waiter. */
+const PROPOSE_TIMEOUT_MS = 30_000;
+
+/**
+ * The shell around one split's transaction core (docs/transactions.md): requests in, the core's
+ * outputs out to Paxos, the bus and the waiting callers, and one timer for the core's next wake.
+ * Everything the core decides is decided in the core; this file only carries it out.
+ */
+export class SplitShell {
+  private reqSeq = 0;
+  private readonly waiting = new Map<number, { resolve: (b: TxnReplyBody) => void; reject: (e: Error) => void }>();
+  private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeAt: number | null = null;
+  private closed = false;
+
+  constructor(
+    readonly split: Split,
+    private readonly self: string,
+    private readonly core: SplitTxnCore,
+    private readonly replica: Replica,
+    private readonly host: PaxosHost,
+    private readonly bus: Bus,
+    private readonly tt: TimeSource,
+  ) {}
+
+  /** The time of an input: TrueTime, whether the clock serves, and the monotonic clock the replica's lease runs on. */
+  now = (): CoreNow => ({ tt: this.tt.now(), serving: this.tt.isServing(), monoUs: monotonicMicros() });
+
+  /** Sends a request through the core; resolves with its reply, rejects with its SynodError. */
+  request(req: TxnRequest): Promise<TxnReplyBody> {
+    if (this.closed) return Promise.reject(new SynodError('UNAVAILABLE', `${this.self} is shutting down`));
+    const reqId = ++this.reqSeq;
+    const answer = new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));
+    const now = this.syncLeadership();
+    this.core.request(reqId, req, now);
+    this.drain();
+    return answer;
+  }
+
+  closedReceived(c: ClosedTimestamp): void {
+    const now = this.syncLeadership();
+    this.core.closedReceived(c, now);
+    this.drain();
+  }
+
+  tick(): void {
+    const now = this.syncLeadership();
+    this.core.tick(now);
+    this.drain();
+  }
+
+  /** Pushes the replica's view of leadership to the core (it acts only on a change). */
+  private syncLeadership(): CoreNow {
+    const now = this.now();
+    const r = this.replica;
+    const leading = r.isLeader() ? r.ballot() : null;
+    this.core.setLeadership({ leading, leaderHint: r.leaderHint(), leaseEndMonoUs: r.leaseValidUntil(now.monoUs), localReadOk: r.canServeLocalRead(now.monoUs) }, now);
+    return now;
+  }
+
+  /** Carries out everything the core asked for, then re-arms the wake timer. */
+  drain = (): void => {
+    for (let round = 0; round < 100; round++) {
+      const outs = this.core.takeOutputs();
+      if (outs.length === 0) break;
+      for (const o of outs) this.carryOut(o);
+    }
+    this.armWake();
+  };
+
+  private carryOut(o: TxnOutput): void {
+    switch (o.type) {
+      case 'propose': {
+        const ids = o.commands.map((c) => c.id);
+        this.host.propose(this.split.id, o.commands, PROPOSE_TIMEOUT_MS).catch((err: unknown) => {
+          // Only a refusal before the log counts as rejected; a timeout may still be chosen.
+          if (err instanceof SynodError && (err.code === 'NOT_LEADER' || err.code === 'TXN_TOO_LARGE' || err.code === 'UNAVAILABLE')) {
+            this.core.proposalRejected(ids, this.now());
+            this.drain();
+          }
+        });
+        return;
+      }
+      case 'reply':
+      case 'error': {
+        const w = this.waiting.get(o.reqId);
+        if (!w) return;
+        this.waiting.delete(o.reqId);
+        if (o.type === 'reply') w.resolve(o.body);
+        else w.reject(new SynodError(o.error.code, o.error.message, o.error.hint));
+        return;
+      }
+      case 'closed':
+        for (const peer of this.split.replicas) if (peer !== this.self) this.bus.send(peer, 'split.closed', o.closed, this.split.id);
+        return;
+    }
+  }
+
+  private armWake(): void {
+    if (this.closed) return;
+    const at = this.core.nextWakeMonoUs(this.now());
+    if (at === null || at === this.wakeAt) return;
+    clearTimeout(this.wakeTimer);
+    this.wakeAt = at;
+    const delayMs = Math.max(0, (at - monotonicMicros()) / 1000);
+    this.wakeTimer = setTimeout(() => {
+      this.wakeAt = null;
+      this.tick();
+    }, Math.ceil(delayMs));
+  }
+
+  close(): void {
+    this.closed = true;
+    clearTimeout(this.wakeTimer);
+    for (const w of this.waiting.values()) w.reject(new SynodError('UNAVAILABLE', `${this.self} is shutting down`));
+    this.waiting.clear();
+  }
+}

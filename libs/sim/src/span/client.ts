@@ -407,7 +407,9 @@ export class SpanClient {
       const split = splits[i]!;
       const keys = keysBy.get(split)!;
       const m: ReadMode = ts === undefined ? mode : { ts };
-      this.request(split, node, { kind: 'snapshot', keys, mode: m, waitUs: this.t.serverWaitUs }, (a) => {
+      // As the client does: a read of one split is marked lease-eligible (only the old rule, oldLeaseRead, uses it).
+      const req: TxnRequest = { kind: 'snapshot', keys, mode: m, waitUs: this.t.serverWaitUs, leaseRead: splits.length === 1 };
+      this.request(split, node, req, (a) => {
         if (a.ok && a.body.kind === 'values') {
           const at = a.body.ts;
           if (at === undefined || (ts !== undefined && at !== ts)) throw new Error(`${id}: ${split} answered at ${at}, asked ${ts ?? JSON.stringify(mode)}`);

@@ -1,9 +1,9 @@
 import { InvariantViolation, ReadyPipeline, Replica, type ApplyEntry, type Command, type ReplicaConfig } from '@synod/paxos';
+import { MemoryMvccStore } from '@synod/storage/memory-mvcc';
 import { SplitTxnCore, type CoreLimits, type CoreNow, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
 import { DurableStore } from '../disk.js';
 import type { Prng } from '../prng.js';
 import type { Scheduler } from '../scheduler.js';
-import { SimMvccStore } from './mvcc.js';
 import type { SpanNet, SpanPayload } from './net.js';
 import type { SpanRecorder } from './recorder.js';
 import { NodeClock, NodeTime, type TimeSyncTiming } from './time.js';
@@ -77,7 +77,8 @@ export class SpanNode {
   up = true;
   incarnation = 0;
   readonly clock: NodeClock;
-  readonly mvcc = new SimMvccStore();
+  /** The node's MVCC store: durable versions only (an apply's versions are put when its disk write completes). */
+  readonly mvcc = new MemoryMvccStore();
   time!: NodeTime;
   private readonly disks = new Map<string, SplitDisk>();
   private readonly live = new Map<string, SplitLive>();
@@ -376,7 +377,7 @@ export class SpanNode {
     const upTo = e.slot + 1;
     this.diskWrite(inc, 'apply', () => {
       const disk = this.disks.get(split)!;
-      this.mvcc.write(w.versions);
+      this.mvcc.put(w.versions);
       disk.appliedIndex = upTo;
       disk.header = { ...w.header };
       for (const [txn, o] of w.outcomes) disk.outcomes.set(txn, o);

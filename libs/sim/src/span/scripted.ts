@@ -110,7 +110,8 @@ export class ScriptedClient {
         return done(rec);
       }
       const p = parts[i]!;
-      this.request(p.split, p.node, { kind: 'snapshot', keys: p.keys, mode: ts === undefined ? mode : { ts }, waitUs: this.waitUs }, (a) => {
+      const req: TxnRequest = { kind: 'snapshot', keys: p.keys, mode: ts === undefined ? mode : { ts }, waitUs: this.waitUs, leaseRead: parts.length === 1 };
+      this.request(p.split, p.node, req, (a) => {
         if (!(a.ok && a.body.kind === 'values') || a.body.ts === undefined) return done(undefined);
         ts = a.body.ts;
         const values = a.body.values;

@@ -26,3 +26,23 @@ export {
 export { runSimulation, longRunOptions, type SimResult, type GroupStats, type Footprint } from './simulation.js';
 export { DriftingClock } from './clock.js';
 export { SimStateMachine, type SmSnapshot } from './state-machine.js';
+// The span scenario: the transaction core on several splits and nodes (span/README.md).
+export {
+  runSpan,
+  buildSpanWorld,
+  finishSpanWorld,
+  spanOptions,
+  shapeOptions,
+  SPAN_SHAPE_NAMES,
+  DEFAULT_SPAN_OPTIONS,
+  type SpanOptions,
+  type SpanResult,
+  type SpanTotals,
+  type SpanShape,
+  type SpanWorld,
+  type TxnBrokenVariant,
+} from './span/simulation.js';
+export { checkSpanHistory, SPAN_CHECKERS, GroundState, type SpanCheckerName } from './span/checkers.js';
+export type { SpanHistory, SpanViolation, GroundCommit, RwRecord, RoRecord, TSafeSample, StatusAnswer } from './span/history.js';
+export { ScriptedClient } from './span/scripted.js';
+export { SpanRecorder } from './span/recorder.js';

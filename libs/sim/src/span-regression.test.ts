@@ -163,21 +163,19 @@ describe('span regression: the leader\'s applies stall while followers serve', (
 });
 
 /**
- * A FINDING for libs/txn (not a regression yet): a transaction whose locks lapsed can be revived.
- * The core aborts a transaction idle for idleAbortUs and, after another idleAbortUs, forgets its
- * aborted record. A later 'read' with the same transaction id then starts it afresh and takes the
- * locks again, and a commit passes the read-lock check (its read keys are locked now) and the
- * epoch check (same leadership), although the locks of the reads the client computed its writes
- * from lapsed in between and another transaction wrote those keys meanwhile: a lost update.
- * libs/client is not exposed (it caches what it read and never re-reads a key), but the server's
- * check is what makes a commit safe: it should remember aborted transaction ids for as long as a
- * request of theirs may still arrive (or carry a lock generation in read replies that the commit
- * echoes). `it.fails`: this test turns red once the core refuses the revived transaction; then
- * make it a plain `it`.
+ * A transaction whose locks lapsed must not be revived. The core aborts a transaction idle for
+ * idleAbortUs and, after another idleAbortUs, forgets its aborted record. A later 'read' with the
+ * same transaction id starts it afresh and takes the locks again; its commit would pass the
+ * read-lock check (its read keys are locked now), although the locks of the reads the client
+ * computed its writes from lapsed in between and another transaction wrote those keys meanwhile:
+ * a lost update. The epoch a read reports names the transaction's life at the leader, and the
+ * commit must echo the first read's (docs/transactions.md, rule 7); without that (`noEpochCheck`)
+ * this scenario loses the update. Found by the span simulation.
  */
-function revivedTransaction(): SpanResult {
+function revivedTransaction(broken: TxnBrokenVariant[] = []): SpanResult {
   const w = buildSpanWorld({
     seed: 5,
+    broken,
     faults: 'none',
     noClients: true,
     coreLimits: { idleAbortUs: 40_000 },
@@ -199,11 +197,14 @@ function revivedTransaction(): SpanResult {
   return finishSpanWorld(w);
 }
 
-describe('span finding: a forgotten aborted transaction revived by a re-read', () => {
-  it.fails('a commit whose first read\'s locks lapsed is refused even after a re-read took them again', () => {
+describe('a forgotten aborted transaction revived by a re-read', () => {
+  it('a commit whose first read\'s locks lapsed is refused even after a re-read took them again', () => {
     const r = revivedTransaction();
-    console.log(`[finding] ${r.ok ? 'no violation' : brief(r)}`);
     expect(r.ok, brief(r)).toBe(true);
+  });
+  it('without the epoch check the update is lost (teeth)', () => {
+    const r = revivedTransaction(['noEpochCheck']);
+    expect(r.ok).toBe(false);
   });
 });
 

@@ -73,6 +73,8 @@ const LATEST = Number.MAX_SAFE_INTEGER - 1;
 
 interface TxnState {
   ref: TxnRef;
+  /** Which life of this id at this leader: a transaction forgotten and revived by a later read is another one. */
+  incarnation: number;
   lastActiveMonoUs: number;
   /** Set once the commit is proposed: from then on only the log decides its fate. */
   commit?: { ts: number; commandId: string };
@@ -107,6 +109,7 @@ export class SplitTxnCore {
   private readonly outcomes: OutcomeTable;
   private readonly proposed = new Map<string, Proposed>();
   private commandSeq = 0;
+  private incarnations = 0;
   /** The time of the input being handled. */
   private lastNow: CoreNow | undefined;
 
@@ -446,7 +449,7 @@ export class SplitTxnCore {
         this.fail(reqId, 'UNAVAILABLE', `${this.txns.size} transactions already active on split ${this.opts.splitId}; retry later`);
         return undefined;
       }
-      this.txns.set(ref.id, (t = { ref, lastActiveMonoUs: now.monoUs }));
+      this.txns.set(ref.id, (t = { ref, incarnation: ++this.incarnations, lastActiveMonoUs: now.monoUs }));
     }
     if (t.aborted) {
       this.fail(reqId, 'TXN_ABORTED', `${ref.id}: ${t.aborted}; retry the transaction`);
@@ -458,6 +461,11 @@ export class SplitTxnCore {
     }
     t.lastActiveMonoUs = now.monoUs;
     return t;
+  }
+
+  /** The epoch a transaction's reads report and its commit must echo: the leadership, then the transaction's life here. */
+  private txnEpoch(t: TxnState): string {
+    return `${this.epoch}/${t.incarnation}`;
   }
 
   /** Whether the request may run now at this leader; otherwise it is answered or parked until the barrier. */
@@ -485,7 +493,7 @@ export class SplitTxnCore {
     this.whenReady(reqId, waitUs, now, () => {
       const t = this.txnFor(reqId, ref, now);
       if (!t) return;
-      const epoch = this.epoch!;
+      const epoch = this.txnEpoch(t);
       this.lockThen(reqId, t, keys, 'shared', waitUs, now, () => {
         const values = keys.map((key) => {
           const r = this.opts.reader.get(key, LATEST);
@@ -533,9 +541,13 @@ export class SplitTxnCore {
     if (!this.checkKeys(reqId, req.writes.map((w) => w.key))) return;
     this.whenReady(reqId, req.waitUs, now, () => {
       if (this.outcomes.get(id) || this.txns.get(id)?.commit) return this.awaitOutcome(reqId, id, req.waitUs, now, 'commit');
-      if (req.epoch !== undefined && req.epoch !== this.epoch && !this.broken.noEpochCheck) {
-        this.abortTxn(id, 'leadership changed since the reads');
-        return this.fail(reqId, 'TXN_ABORTED', `leadership of ${this.opts.splitId} changed since the reads; retry the transaction`);
+      // The reads' epoch names the leadership and the life of the transaction they ran in: a
+      // commit from another leadership, or from a transaction whose record lapsed and was revived
+      // by a later read, computed its writes from reads whose locks are gone.
+      const known = this.txns.get(id);
+      if (req.epoch !== undefined && (!known || req.epoch !== this.txnEpoch(known)) && !this.broken.noEpochCheck) {
+        this.abortTxn(id, 'leadership changed since the reads, or their locks lapsed');
+        return this.fail(reqId, 'TXN_ABORTED', `${id}: leadership of ${this.opts.splitId} changed since the reads, or their locks lapsed; retry the transaction`);
       }
       // The reads are valid only while their locks are still held: a transaction whose locks
       // lapsed (aborted, wounded, idle, another leadership) must start over.

@@ -215,3 +215,29 @@ describe('SplitTxnCore', () => {
     expect(h.answer(ids[2]!)).toMatchObject({ type: 'error', error: { code: 'UNAVAILABLE' } });
   });
 });
+
+describe('the oracle observes applied timestamps', () => {
+  /**
+   * A new leader proposes its barrier before it has applied an earlier leader's closed entry far
+   * above its own clock (a read beyond that leader's lease, with a large ε). Its next commit must
+   * still go above that entry, or the apply-time rule refuses it.
+   */
+  const run = (broken: TxnBroken) => {
+    const h = new Harness(broken);
+    h.lead(2);
+    // An earlier leader's closed entry, chosen before the barrier, applied only now: 1 s ahead.
+    const barrier = h.log.pop()!;
+    h.log.push({ id: 'old:1', payload: { t: 'closed', ts: h.trueUs + 1_000_000 } }, barrier);
+    h.applyAll();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    h.applyAll();
+    h.advance(2_000_000);
+    return h.answer(c);
+  };
+  it('commits above an entry applied after the barrier was proposed', () => {
+    expect(run({})).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+  });
+  it('without it the commit is refused at apply (teeth)', () => {
+    expect(run({ oracleIgnoresApplied: true })).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+  });
+});

@@ -59,7 +59,12 @@ export type DecidedOutcome = TxnOutcome & { slot: number; at: number };
 
 /** What the split's Paxos log carries (validated by the shell with splitCommandSchema). */
 export type SplitCommandPayload =
-  | { t: 'commit'; txn: string; ts: number; writes: WriteOp[] }
+  /** A commit at `ts`: a single-split transaction, or a 2PC coordinator's commit record (`participants`: the other splits). */
+  | { t: 'commit'; txn: string; ts: number; writes: WriteOp[]; participants?: string[] }
+  /** A 2PC participant's prepare record: locks held, writes to apply at the decided timestamp (≥ `ts`). */
+  | { t: 'prepare'; txn: string; ts: number; writes: WriteOp[]; readKeys: string[]; coordinator: string }
+  /** A 2PC participant's outcome: apply the prepared writes at `ts`, or drop them. */
+  | { t: 'decide'; txn: string; committed: boolean; ts?: number }
   /** No commit at or below `ts` follows this entry (epoch barriers, reads beyond the lease). */
   | { t: 'closed'; ts: number }
   /** Decides `txn` aborted unless it is already decided: a status lookup of an unknown transaction. */
@@ -74,7 +79,27 @@ export interface SplitCommand {
 export interface SplitHeader {
   maxAppliedTs: number;
   lastCommitTs: number;
+  /** Prepared, undecided 2PC transactions (replicated state: reads at or above their prepare timestamps wait). */
+  prepared?: PreparedRecord[];
 }
+
+export interface PreparedRecord {
+  txn: string;
+  ts: number;
+  coordinator: string;
+  writes: WriteOp[];
+  readKeys: string[];
+}
+
+/**
+ * Messages between the leaders of a 2PC transaction's splits (sent to every replica of `toSplit`;
+ * its leader acts). A participant repeats `prepared` until it hears the decision: its vote and its
+ * inquiry in one.
+ */
+export type SplitMessage =
+  | { kind: 'prepared'; txn: string; participant: string; ts: number }
+  | { kind: 'refused'; txn: string; participant: string; reason: string }
+  | { kind: 'decision'; txn: string; committed: boolean; ts?: number }
 
 /** The MVCC store as the core reads it: only versions already durable are visible. */
 export interface MvccReader {
@@ -95,7 +120,8 @@ export type ReadMode = { ts: number } | { maxStalenessUs: number } | { strong: t
 
 export type TxnRequest =
   | { kind: 'read'; txn: TxnRef; keys: string[]; waitUs: number }
-  | { kind: 'commit'; txn: TxnRef; epoch?: string | undefined; readKeys: string[]; writes: WriteOp[]; waitUs: number }
+  | { kind: 'commit'; txn: TxnRef; epoch?: string | undefined; readKeys: string[]; writes: WriteOp[]; waitUs: number; participants?: string[] | undefined }
+  | { kind: 'prepare'; txn: TxnRef; coordinator: string; epoch?: string | undefined; readKeys: string[]; writes: WriteOp[]; waitUs: number }
   | { kind: 'abort'; txnId: string }
   | {
       kind: 'snapshot';
@@ -111,6 +137,7 @@ export type TxnRequest =
 export type TxnReplyBody =
   | { kind: 'values'; values: Array<{ key: string; value?: unknown; ts?: number }>; ts?: number; epoch?: string }
   | { kind: 'committed'; ts: number; commitWaitUs: number }
+  | { kind: 'prepared'; ts: number }
   | { kind: 'ok' }
   | { kind: 'status'; state: 'committed' | 'aborted' | 'pending'; ts?: number; reason?: string };
 
@@ -126,7 +153,9 @@ export type TxnOutput =
   | { type: 'reply'; reqId: number; body: TxnReplyBody }
   | { type: 'error'; reqId: number; error: TxnError }
   /** Send this closed timestamp to the other replicas of the split (no log entry, no fsync). */
-  | { type: 'closed'; closed: ClosedTimestamp };
+  | { type: 'closed'; closed: ClosedTimestamp }
+  /** Send a 2PC message to the replicas of another split (its leader acts on it). */
+  | { type: 'send'; toSplit: string; msg: SplitMessage };
 
 /** What `apply` hands the shell to write, in one storage transaction with the applied index. */
 export interface ApplyWrite {
@@ -152,6 +181,16 @@ export interface TxnBroken {
   tSafeFromApplied?: boolean;
   /** The old lease-read rule: a leader's strong read at min(t_safe, now.earliest). */
   oldLeaseRead?: boolean;
+  /** 2PC: the coordinator's commit timestamp ignores the participants' prepare timestamps. */
+  commitBelowPrepare?: boolean;
+  /** 2PC: t_safe ignores prepared transactions (t_TM_safe). */
+  ignoreTmSafe?: boolean;
+  /** 2PC: the coordinator acknowledges and sends its decision before commit wait. */
+  noCoordinatorCommitWait?: boolean;
+  /** 2PC: a participant aborts a prepared transaction on its own (when it has waited too long). */
+  participantAbortsPrepared?: boolean;
+  /** 2PC: a logged abort is not remembered, so a late commit record can still win. */
+  forgetLoggedAbort?: boolean;
 }
 
 export const TXN_BROKEN_VARIANTS = [
@@ -164,6 +203,11 @@ export const TXN_BROKEN_VARIANTS = [
   'noApplyTimeRule',
   'tSafeFromApplied',
   'oldLeaseRead',
+  'commitBelowPrepare',
+  'ignoreTmSafe',
+  'noCoordinatorCommitWait',
+  'participantAbortsPrepared',
+  'forgetLoggedAbort',
 ] as const satisfies ReadonlyArray<keyof TxnBroken>;
 
 /** Limits of the core's queues and tables (docs/limits.md). */
@@ -182,4 +226,10 @@ export interface CoreLimits {
   closedIntervalUs: number;
   /** Closed timestamps a follower keeps while it has not applied up to their index. */
   maxPendingClosed: number;
+  /** A 2PC coordinator without every participant's prepare after this long logs an abort (µs, monotonic). */
+  prepareBoundUs: number;
+  /** A participant leader asks the coordinator about a prepared, undecided transaction this often (µs). */
+  inquireIntervalUs: number;
+  /** Prepared transactions a split holds at once. */
+  maxPrepared: number;
 }

@@ -16,7 +16,10 @@ class Harness {
   core: SplitTxnCore;
   private reqSeq = 0;
 
-  constructor(broken: TxnBroken = {}) {
+  /** Where 'send' outputs go: the harness of the target split. */
+  peers = new Map<string, Harness>();
+
+  constructor(broken: TxnBroken = {}, readonly splitId = 's1') {
     const reader: MvccReader = {
       get: (key, ts) => {
         const v = (this.versions.get(key) ?? []).filter((x) => x.ts <= ts).sort((a, b) => b.ts - a.ts)[0];
@@ -25,7 +28,7 @@ class Harness {
       scan: () => [],
       gcHorizon: () => 0,
     };
-    this.core = new SplitTxnCore({ splitId: 's1', range: { start: '', end: '' }, self: 'n1', reader, commandPrefix: 'n1-x', broken });
+    this.core = new SplitTxnCore({ splitId, range: { start: '', end: '' }, self: `n-${splitId}`, reader, commandPrefix: `n-${splitId}-x`, broken });
   }
 
   now(): CoreNow {
@@ -33,7 +36,7 @@ class Harness {
   }
 
   lead(round = 1): void {
-    this.leaseEnd = this.mono + 2_000_000;
+    this.leaseEnd = this.mono + 60_000_000;
     this.view({ leading: { round, node: 'n1' }, leaderHint: 'n1', leaseEndMonoUs: this.leaseEnd, localReadOk: true });
   }
 
@@ -52,8 +55,23 @@ class Harness {
   drain(): void {
     for (const o of this.core.takeOutputs()) {
       if (o.type === 'propose') this.log.push(...o.commands);
+      if (o.type === 'send') this.sent.push(o);
       this.outputs.push(o);
     }
+  }
+
+  readonly sent: Array<Extract<TxnOutput, { type: 'send' }>> = [];
+
+  /** Delivers every message sent so far to its split's harness. */
+  deliver(): number {
+    const out = this.sent.splice(0);
+    for (const m of out) {
+      const to = this.peers.get(m.toSplit);
+      if (!to) continue;
+      to.core.splitMessage(this.splitId, m.msg, to.now());
+      to.drain();
+    }
+    return out.length;
   }
 
   /** Applies every proposed command (one entry each) and makes it durable. */
@@ -239,5 +257,91 @@ describe('the oracle observes applied timestamps', () => {
   });
   it('without it the commit is refused at apply (teeth)', () => {
     expect(run({ oracleIgnoresApplied: true })).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+  });
+});
+
+describe('two-phase commit across splits', () => {
+  /** Coordinator split `sa` and participant `sb`, both led, clocks `skewUs` apart (sb ahead). */
+  function pair(broken: TxnBroken = {}, skewUs = 0) {
+    const c = new Harness(broken, 'sa');
+    const p = new Harness(broken, 'sb');
+    p.trueUs += skewUs;
+    p.mono += skewUs;
+    c.peers.set('sb', p);
+    p.peers.set('sa', c);
+    c.ready();
+    p.ready();
+    const both = (us: number) => {
+      for (let i = 0; i < us / 1_000; i++) {
+        c.advance(1_000);
+        p.advance(1_000);
+        c.applyAll();
+        p.applyAll();
+        c.deliver();
+        p.deliver();
+      }
+    };
+    return { c, p, both };
+  }
+
+  it('commits at s ≥ every prepare timestamp, applies at s on both splits, and releases the participant', () => {
+    const { c, p, both } = pair({}, 50_000);
+    const prep = p.send({ kind: 'prepare', txn: ref('x1'), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 2 }], waitUs: 5_000_000 });
+    const com = c.send({ kind: 'commit', txn: ref('x1'), readKeys: [], writes: [{ key: 'a', value: 1 }], participants: ['sb'], waitUs: 5_000_000 });
+    p.applyAll();
+    const prepTs = (p.answer(prep) as { body: { ts: number } }).body.ts;
+    // While prepared, the participant's t_safe stays below the prepare timestamp.
+    expect(p.core.tSafe).toBeLessThan(prepTs);
+    expect(p.core.twoPhaseState().prepared).toHaveLength(1);
+    both(400_000);
+    const a = c.answer(com) as { type: string; body: { ts: number } };
+    expect(a).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+    expect(a.body.ts).toBeGreaterThanOrEqual(prepTs);
+    expect(p.versions.get('b')).toEqual([{ ts: a.body.ts, value: 2 }]);
+    expect(c.versions.get('a')).toEqual([{ ts: a.body.ts, value: 1 }]);
+    expect(p.core.twoPhaseState()).toMatchObject({ prepared: [], locksHeld: 0 });
+    expect(c.core.twoPhaseState()).toMatchObject({ prepared: [], locksHeld: 0, coordinating: 0 });
+  });
+
+  it('with commitBelowPrepare the commit timestamp can fall below a prepare timestamp (the variant has an effect)', () => {
+    const { c, p, both } = pair({ commitBelowPrepare: true }, 50_000);
+    const prep = p.send({ kind: 'prepare', txn: ref('x1'), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 2 }], waitUs: 5_000_000 });
+    const com = c.send({ kind: 'commit', txn: ref('x1'), readKeys: [], writes: [{ key: 'a', value: 1 }], participants: ['sb'], waitUs: 5_000_000 });
+    p.applyAll();
+    const prepTs = (p.answer(prep) as { body: { ts: number } }).body.ts;
+    both(400_000);
+    expect((c.answer(com) as { body: { ts: number } }).body.ts).toBeLessThan(prepTs);
+  });
+
+  it('a participant vote with no commit request is aborted after the bound, logged, and the participant drops its prepare', () => {
+    const { c, p, both } = pair();
+    p.send({ kind: 'prepare', txn: ref('lost'), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 2 }], waitUs: 5_000_000 });
+    both(6_000_000);
+    expect(c.core.outcomeOf('lost')).toMatchObject({ committed: false });
+    expect(p.core.outcomeOf('lost')).toMatchObject({ committed: false });
+    expect(p.core.twoPhaseState()).toMatchObject({ prepared: [], locksHeld: 0 });
+    // A late commit request with that id cannot win.
+    const late = c.send({ kind: 'commit', txn: ref('lost'), readKeys: [], writes: [{ key: 'a', value: 1 }], participants: ['sb'], waitUs: 1_000_000 });
+    both(10_000);
+    expect(c.answer(late)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+  });
+
+  it('a new participant leader re-takes the locks of a prepared transaction and asks for the decision', () => {
+    const { c, p, both } = pair();
+    p.send({ kind: 'prepare', txn: ref('x2'), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 2 }], waitUs: 5_000_000 });
+    const com = c.send({ kind: 'commit', txn: ref('x2'), readKeys: [], writes: [], participants: ['sb'], waitUs: 5_000_000 });
+    p.applyAll();
+    p.sent.length = 0; // the first vote is lost
+    p.lead(2); // a new leadership at the participant
+    p.applyAll();
+    expect(p.core.twoPhaseState().locksHeld).toBe(1);
+    // A younger writer must wait for the prepared transaction's lock.
+    const w = p.send({ kind: 'commit', txn: ref('y', 99), readKeys: [], writes: [{ key: 'b', value: 3 }], waitUs: 5_000_000 });
+    expect(p.answer(w)).toBeUndefined();
+    both(1_000_000);
+    expect(c.answer(com)).toMatchObject({ body: { kind: 'committed' } });
+    expect(p.answer(w)).toMatchObject({ body: { kind: 'committed' } });
+    const b = p.versions.get('b')!.map((v) => v.value);
+    expect(b).toEqual([2, 3]);
   });
 });

@@ -13,7 +13,9 @@ import type {
   EpochBallot,
   LeadershipView,
   MvccReader,
+  PreparedRecord,
   SplitCommand,
+  SplitMessage,
   SplitCommandPayload,
   SplitHeader,
   TxnBroken,
@@ -37,6 +39,9 @@ export const DEFAULT_CORE_LIMITS: CoreLimits = {
   idleAbortUs: 10_000_000,
   closedIntervalUs: 50_000,
   maxPendingClosed: 64,
+  prepareBoundUs: 5_000_000,
+  inquireIntervalUs: 250_000,
+  maxPrepared: 10_000,
 };
 
 /** Where a core starts: the durable header, applied index and outcome table. */
@@ -94,7 +99,21 @@ interface Parked {
 }
 
 /** What a proposed command is for, so a rejection or an application reaches the right waiter. */
-type Proposed = { kind: 'commit'; txnId: string; ts: number } | { kind: 'barrier'; epoch: string } | { kind: 'closed'; ts: number } | { kind: 'abort'; txnId: string };
+type Proposed =
+  | { kind: 'commit'; txnId: string; ts: number }
+  | { kind: 'prepare'; txnId: string; ts: number }
+  | { kind: 'decide'; txnId: string }
+  | { kind: 'barrier'; epoch: string }
+  | { kind: 'closed'; ts: number }
+  | { kind: 'abort'; txnId: string };
+
+/** A 2PC transaction this leader coordinates, from its locks until its commit record is proposed. */
+interface Coordination {
+  participants: string[];
+  votes: Map<string, number>;
+  refused?: string;
+  deadlineMonoUs: number;
+}
 
 export const formatEpoch = (b: EpochBallot) => `${b.round}.${b.node}`;
 
@@ -123,8 +142,17 @@ export class SplitTxnCore {
   private lastClosedSentTs = 0;
   /** The highest timestamp a waiting read at this leader needs t_safe to reach through a closed log entry. */
   private closedWanted = 0;
-  /** Commits this leader proposed that are not yet durable here: lease reads wait for those at or below them. */
+  /** Commits (and prepares) this leader proposed that are not yet durable here: lease reads wait for those at or below them. */
   private readonly ownPending = new Map<string, number>();
+  /** Prepared, undecided transactions (replicated, in the header): t_TM_safe. */
+  private readonly prepared = new Map<string, PreparedRecord>();
+  /** 2PC at this leader (volatile): transactions it coordinates, votes that came first, decisions proposed, inquiries sent. */
+  private readonly coordinating = new Map<string, Coordination>();
+  private readonly earlyVotes = new Map<string, Map<string, number | { refused: string }>>();
+  private readonly decideProposed = new Set<string>();
+  private readonly lastInquiryMonoUs = new Map<string, number>();
+  /** Decisions this coordinator owes its participants, once durable (and, for a commit, once its timestamp is past). */
+  private readonly decisionsOwed = new Map<string, { participants: string[]; committed: boolean; ts?: number; durable: boolean }>();
 
   // Replicated state (identical on every replica after the same entries).
   private maxAppliedTs = 0;
@@ -155,11 +183,28 @@ export class SplitTxnCore {
   /** Reads at or below t_safe see every write of the split here (docs/transactions.md, "t_safe"). */
   get tSafe(): number {
     const applied = this.broken.tSafeFromApplied ? this.maxAppliedTs : this.durableTs;
-    return Math.max(applied, this.closedTs);
+    const paxosSafe = Math.max(applied, this.closedTs);
+    // t_safe = min(t_Paxos_safe, t_TM_safe): a prepared transaction may commit at its prepare timestamp.
+    return this.broken.ignoreTmSafe ? paxosSafe : Math.min(paxosSafe, this.minPreparedTs() - 1);
+  }
+
+  private minPreparedTs(): number {
+    let min = Number.MAX_SAFE_INTEGER;
+    for (const p of this.prepared.values()) if (p.ts < min) min = p.ts;
+    return min;
   }
 
   header(): SplitHeader {
-    return { maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs };
+    const h: SplitHeader = { maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs };
+    if (this.prepared.size > 0) h.prepared = [...this.prepared.values()];
+    return h;
+  }
+
+  /** Locks held and prepared transactions here, for status. */
+  twoPhaseState(): { locksHeld: number; prepared: Array<{ txn: string; ts: number; coordinator: string }>; coordinating: number } {
+    let locksHeld = 0;
+    for (const id of this.txns.keys()) locksHeld += this.locks.heldKeys(id).length;
+    return { locksHeld, prepared: [...this.prepared.values()].map((p) => ({ txn: p.txn, ts: p.ts, coordinator: p.coordinator })), coordinating: this.coordinating.size };
   }
 
   /** Highest timestamp applied (possibly not durable), closed or served here: the time high-water mark's input. */
@@ -217,6 +262,7 @@ export class SplitTxnCore {
     }
     if (this.epoch !== null && !this.barrier && now.serving) this.proposeBarrier(now);
     this.sendClosed(now);
+    this.twoPhaseTick(now);
     this.pump(now);
   }
 
@@ -234,6 +280,8 @@ export class SplitTxnCore {
         return this.lockingRead(reqId, req.txn, req.keys, req.waitUs, now);
       case 'commit':
         return this.commit(reqId, req, now);
+      case 'prepare':
+        return this.prepare(reqId, req, now);
       case 'abort':
         this.abortTxn(req.txnId, 'aborted by the client');
         return this.reply(reqId, { kind: 'ok' });
@@ -249,6 +297,12 @@ export class SplitTxnCore {
     const versions: VersionOut[] = [];
     const decided: string[] = [];
     const outcomes: Array<[string, DecidedOutcome]> = [];
+    const decide = (txn: string, outcome: TxnOutcome) => outcomes.push([txn, this.outcomes.put(txn, outcome, this.maxAppliedTs, entry.slot)]);
+    const write = (writes: WriteOp[], ts: number) => {
+      for (const w of writes) versions.push(w.deleted ? { key: w.key, ts, deleted: true } : { key: w.key, ts, value: w.value });
+      this.maxAppliedTs = Math.max(this.maxAppliedTs, ts);
+      this.lastCommitTs = Math.max(this.lastCommitTs, ts);
+    };
     for (const cmd of entry.commands) {
       const c = validateSplitCommand(cmd.payload);
       decided.push(cmd.id);
@@ -257,17 +311,29 @@ export class SplitTxnCore {
         if (c.ts > this.maxAppliedTs) this.maxAppliedTs = c.ts;
         continue;
       }
-      if (this.outcomes.get(c.txn)) continue; // decided before: a retried commit or a late abort changes nothing
-      let outcome: TxnOutcome;
-      if (c.t === 'abort') outcome = { committed: false, reason: 'decided aborted by a status lookup' };
-      else if (!commitApplies(this.maxAppliedTs, c.ts) && !this.broken.noApplyTimeRule) outcome = { committed: false, reason: `timestamp ${c.ts} is not above ${this.maxAppliedTs}` };
-      else {
-        for (const w of c.writes) versions.push(w.deleted ? { key: w.key, ts: c.ts, deleted: true } : { key: w.key, ts: c.ts, value: w.value });
-        this.maxAppliedTs = Math.max(this.maxAppliedTs, c.ts);
-        this.lastCommitTs = c.ts;
-        outcome = { committed: true, ts: c.ts };
+      if (this.outcomes.get(c.txn)) continue; // decided before: a retried commit, a late prepare or abort changes nothing
+      if (c.t === 'abort') {
+        if (this.prepared.has(c.txn)) continue; // a prepared transaction is decided by its coordinator alone
+        if (!this.broken.forgetLoggedAbort) decide(c.txn, { committed: false, reason: 'decided aborted (status lookup or 2PC presumed abort)' });
+        if (this.decisionsOwedFor(c.txn)) this.owe(c.txn, { committed: false });
+      } else if (c.t === 'prepare') {
+        if (this.prepared.has(c.txn)) continue;
+        this.prepared.set(c.txn, { txn: c.txn, ts: c.ts, coordinator: c.coordinator, writes: c.writes, readKeys: c.readKeys });
+      } else if (c.t === 'decide') {
+        const p = this.prepared.get(c.txn);
+        this.prepared.delete(c.txn);
+        if (c.committed && p && c.ts !== undefined) {
+          write(p.writes, c.ts);
+          decide(c.txn, { committed: true, ts: c.ts });
+        } else decide(c.txn, { committed: false, reason: c.committed ? 'committed without a prepare here' : 'aborted by its coordinator' });
+      } else if (!commitApplies(this.maxAppliedTs, c.ts) && !this.broken.noApplyTimeRule) {
+        decide(c.txn, { committed: false, reason: `timestamp ${c.ts} is not above ${this.maxAppliedTs}` });
+        if (c.participants?.length) this.owe(c.txn, { committed: false }, c.participants);
+      } else {
+        write(c.writes, c.ts);
+        decide(c.txn, { committed: true, ts: c.ts });
+        if (c.participants?.length) this.owe(c.txn, { committed: true, ts: c.ts }, c.participants);
       }
-      outcomes.push([c.txn, this.outcomes.put(c.txn, outcome, this.maxAppliedTs, entry.slot)]);
     }
     const forgotten = this.outcomes.evict(this.maxAppliedTs);
     this.appliedIndex = entry.slot + 1;
@@ -277,6 +343,17 @@ export class SplitTxnCore {
     return { versions, header: this.header(), outcomes, forgotten };
   }
 
+  /** A coordinator's decision for its participants, sent once durable (decisionsOwed). */
+  private owe(txn: string, d: { committed: boolean; ts?: number }, participants?: string[]): void {
+    const known = participants ?? this.decisionsOwed.get(txn)?.participants ?? this.coordinating.get(txn)?.participants;
+    if (!known) return;
+    this.decisionsOwed.set(txn, { participants: known, durable: false, ...d });
+  }
+
+  private decisionsOwedFor(txn: string): boolean {
+    return this.coordinating.has(txn) || this.decisionsOwed.has(txn);
+  }
+
   durable(upTo: number, now: CoreNow): void {
     this.lastNow = now;
     while (this.notDurable.length > 0 && this.notDurable[0]!.upTo <= upTo) {
@@ -284,7 +361,10 @@ export class SplitTxnCore {
       this.durableTs = Math.max(this.durableTs, d.maxAppliedTs);
       this.durableLastCommitTs = d.lastCommitTs;
       this.durableIndex = d.upTo;
-      for (const txn of d.txns) this.outcomes.markDurable(txn);
+      for (const txn of d.txns) {
+        this.outcomes.markDurable(txn);
+        this.txnDecided(txn);
+      }
       for (const id of d.decided) this.settled(id);
     }
     this.applyPendingClosed();
@@ -302,6 +382,8 @@ export class SplitTxnCore {
     this.lastCommitTs = snap.header.lastCommitTs;
     this.appliedIndex = snap.appliedIndex;
     this.outcomes.load(snap.outcomes, snap.header.maxAppliedTs, false);
+    this.prepared.clear();
+    for (const p of snap.header.prepared ?? []) this.prepared.set(p.txn, p);
     this.notDurable.push({ upTo: snap.appliedIndex, maxAppliedTs: snap.header.maxAppliedTs, lastCommitTs: snap.header.lastCommitTs, decided: [], txns: snap.outcomes.map(([t]) => t) });
     this.pump(now);
   }
@@ -337,6 +419,100 @@ export class SplitTxnCore {
     this.pump(now);
   }
 
+  /** A 2PC message from another split's replica (only this split's leader acts on it). */
+  splitMessage(fromSplit: string, msg: SplitMessage, now: CoreNow): void {
+    this.lastNow = now;
+    this.onSplitMessage(fromSplit, msg, now);
+    this.pump(now);
+  }
+
+  private onSplitMessage(fromSplit: string, msg: SplitMessage, now: CoreNow): void {
+    if (!this.view.leading || !this.isReady()) return;
+    const id = msg.txn;
+    if (msg.kind === 'decision') {
+      // A participant: log the coordinator's decision for a transaction prepared here (or being prepared).
+      if (this.outcomes.get(id) || this.decideProposed.has(id)) return;
+      if (!this.prepared.has(id) && !this.txns.get(id)?.commit) {
+        if (!msg.committed) this.abortTxn(id, 'aborted by its coordinator');
+        return;
+      }
+      this.proposeDecide(id, msg.committed, msg.ts);
+      return;
+    }
+    // A coordinator: a participant's vote (repeated until it hears the decision), or its refusal.
+    const participant = msg.participant;
+    if (participant !== fromSplit) return;
+    const outcome = this.outcomes.get(id);
+    if (outcome && this.outcomes.isDurable(id)) {
+      // Decided here already: tell it (a commit only once its timestamp is past, as the client hears it).
+      if (!outcome.committed) this.send(participant, { kind: 'decision', txn: id, committed: false });
+      else if (now.tt.earliest > outcome.ts || this.broken.noCoordinatorCommitWait) this.send(participant, { kind: 'decision', txn: id, committed: true, ts: outcome.ts });
+      return;
+    }
+    if (outcome) return;
+    const c = this.coordinating.get(id);
+    if (c) {
+      if (msg.kind === 'prepared') c.votes.set(participant, msg.ts);
+      else c.refused = msg.reason;
+      return;
+    }
+    if (this.txns.get(id)?.commit) return; // its commit record is on its way into the log
+    // The commit request has not arrived (yet): keep the vote a while; presumed abort after the bound (tick).
+    let votes = this.earlyVotes.get(id);
+    if (!votes) {
+      if (this.earlyVotes.size >= this.limits.maxActiveTxns) return;
+      this.earlyVotes.set(id, (votes = new Map()));
+      this.lastInquiryMonoUs.set(id, now.monoUs);
+    }
+    votes.set(participant, msg.kind === 'prepared' ? msg.ts : { refused: msg.reason });
+  }
+
+  private proposeDecide(txn: string, committed: boolean, ts: number | undefined): void {
+    this.decideProposed.add(txn);
+    const commandId = this.nextCommandId();
+    this.proposed.set(commandId, { kind: 'decide', txnId: txn });
+    this.propose({ id: commandId, payload: committed && ts !== undefined ? { t: 'decide', txn, committed: true, ts } : { t: 'decide', txn, committed: false } });
+  }
+
+  /** A participant's vote for a transaction prepared here: its prepare timestamp, to the coordinator. */
+  private vote(p: PreparedRecord, now: CoreNow): void {
+    this.lastInquiryMonoUs.set(p.txn, now.monoUs);
+    this.send(p.coordinator, { kind: 'prepared', txn: p.txn, participant: this.opts.splitId, ts: p.ts });
+  }
+
+  /** 2PC housekeeping at a leader: votes repeated until decided, presumed aborts, decisions owed. */
+  private twoPhaseTick(now: CoreNow): void {
+    if (!this.view.leading || !this.isReady()) return;
+    for (const p of this.prepared.values()) {
+      if (this.decideProposed.has(p.txn)) continue;
+      const last = this.lastInquiryMonoUs.get(p.txn);
+      if (last !== undefined && now.monoUs - last < this.limits.inquireIntervalUs) continue;
+      if (this.broken.participantAbortsPrepared && last !== undefined && now.monoUs - last >= this.limits.inquireIntervalUs) {
+        // The broken variant: a participant gives up on a prepared transaction by itself.
+        this.proposeDecide(p.txn, false, undefined);
+        continue;
+      }
+      this.vote(p, now);
+    }
+    for (const [id] of [...this.earlyVotes]) {
+      const first = this.lastInquiryMonoUs.get(id) ?? now.monoUs;
+      if (now.monoUs - first < this.limits.prepareBoundUs || this.outcomes.get(id) || this.txns.get(id)?.commit) continue;
+      // Presumed abort, logged: the commit request never came; a late one finds the abort.
+      const participants = [...(this.earlyVotes.get(id)?.keys() ?? [])];
+      this.earlyVotes.delete(id);
+      const commandId = this.nextCommandId();
+      this.proposed.set(commandId, { kind: 'abort', txnId: id });
+      this.decisionsOwed.set(id, { participants, committed: false, durable: false });
+      this.propose({ id: commandId, payload: { t: 'abort', txn: id } });
+    }
+    for (const [id, d] of [...this.decisionsOwed]) {
+      if (!d.durable) continue;
+      if (d.committed && d.ts !== undefined && !(now.tt.earliest > d.ts) && !this.broken.noCoordinatorCommitWait) continue;
+      for (const p of d.participants) this.send(p, d.committed && d.ts !== undefined ? { kind: 'decision', txn: id, committed: true, ts: d.ts } : { kind: 'decision', txn: id, committed: false });
+      this.decisionsOwed.delete(id);
+    }
+  }
+
   // ------------------------------------------------------------------ leadership
 
   private newEpoch(epoch: string | null, now: CoreNow): void {
@@ -351,6 +527,11 @@ export class SplitTxnCore {
     this.barrier = null;
     this.closedInFlight = false;
     this.closedWanted = 0;
+    this.coordinating.clear();
+    this.earlyVotes.clear();
+    this.decideProposed.clear();
+    this.lastInquiryMonoUs.clear();
+    this.decisionsOwed.clear();
     this.lastClosedSentMonoUs = -Infinity;
     if (epoch !== null) {
       this.statsCounters.epochs++;
@@ -379,7 +560,24 @@ export class SplitTxnCore {
   }
 
   private refreshReady(): void {
-    if (this.epoch !== null && !this.epochReady && this.barrier?.appliedUpTo !== undefined && this.durableIndex >= this.barrier.appliedUpTo) this.epochReady = true;
+    if (this.epoch !== null && !this.epochReady && this.barrier?.appliedUpTo !== undefined && this.durableIndex >= this.barrier.appliedUpTo) {
+      this.epochReady = true;
+      this.relockPrepared();
+    }
+  }
+
+  /**
+   * A new leader takes the locks of every transaction prepared under an earlier one (their
+   * reads and writes stay protected until the decision), before it serves anything.
+   */
+  private relockPrepared(): void {
+    for (const p of this.prepared.values()) {
+      if (this.txns.has(p.txn)) continue;
+      const t: TxnState = { ref: { id: p.txn, startTs: 0 }, incarnation: ++this.incarnations, lastActiveMonoUs: this.lastNow?.monoUs ?? 0, commit: { ts: p.ts, commandId: '' } };
+      this.txns.set(p.txn, t);
+      for (const k of p.readKeys) this.locks.acquire(t.ref, k, 'shared');
+      for (const w of p.writes) this.locks.acquire(t.ref, w.key, 'exclusive');
+    }
   }
 
   /** The highest timestamp this leader may assign or close: inside its lease (DESIGN §4). */
@@ -535,31 +733,60 @@ export class SplitTxnCore {
   }
 
   private commit(reqId: number, req: Extract<TxnRequest, { kind: 'commit' }>, now: CoreNow): void {
+    const participants = (req.participants ?? []).filter((p) => p !== this.opts.splitId);
+    this.admit(reqId, req, now, 'commit', undefined, (t, n) =>
+      participants.length > 0 ? this.coordinate(reqId, t, req.writes, participants, req.waitUs, n) : this.proposeCommit(reqId, t, req.writes, req.waitUs, n),
+    );
+  }
+
+  /** A 2PC participant's part: the same checks and locks as a commit, then a prepare record. */
+  private prepare(reqId: number, req: Extract<TxnRequest, { kind: 'prepare' }>, now: CoreNow): void {
+    this.admit(reqId, req, now, 'prepare', (reason) => this.send(req.coordinator, { kind: 'refused', txn: req.txn.id, participant: this.opts.splitId, reason }), (t, n) =>
+      this.proposePrepare(reqId, t, req, n),
+    );
+  }
+
+  /**
+   * What a commit and a prepare share: idempotency by transaction id, the leadership, the epoch
+   * and read-lock checks, and exclusive locks on the writes; then `locked`.
+   */
+  private admit(
+    reqId: number,
+    req: Extract<TxnRequest, { kind: 'commit' | 'prepare' }>,
+    now: CoreNow,
+    kind: 'commit' | 'prepare',
+    refused: ((reason: string) => void) | undefined,
+    locked: (t: TxnState, now: CoreNow) => void,
+  ): void {
     const id = req.txn.id;
-    // Idempotent: a commit seen before answers with its outcome, or joins the one in flight.
-    if (this.outcomes.get(id) || this.txns.get(id)?.commit) return this.awaitOutcome(reqId, id, req.waitUs, now, 'commit');
+    // Idempotent: a commit (prepare) seen before answers with its outcome, or joins the one in flight.
+    const seen = () => this.outcomes.get(id) || this.txns.get(id)?.commit || (kind === 'prepare' && this.prepared.has(id));
+    if (seen()) return this.awaitOutcome(reqId, id, req.waitUs, now, kind);
     if (!this.checkKeys(reqId, req.writes.map((w) => w.key))) return;
+    const refuse = (message: string) => {
+      refused?.(message);
+      this.fail(reqId, 'TXN_ABORTED', message);
+    };
     this.whenReady(reqId, req.waitUs, now, () => {
-      if (this.outcomes.get(id) || this.txns.get(id)?.commit) return this.awaitOutcome(reqId, id, req.waitUs, now, 'commit');
+      if (seen()) return this.awaitOutcome(reqId, id, req.waitUs, now, kind);
       // The reads' epoch names the leadership and the life of the transaction they ran in: a
       // commit from another leadership, or from a transaction whose record lapsed and was revived
       // by a later read, computed its writes from reads whose locks are gone.
       const known = this.txns.get(id);
       if (req.epoch !== undefined && (!known || req.epoch !== this.txnEpoch(known)) && !this.broken.noEpochCheck) {
         this.abortTxn(id, 'leadership changed since the reads, or their locks lapsed');
-        return this.fail(reqId, 'TXN_ABORTED', `${id}: leadership of ${this.opts.splitId} changed since the reads, or their locks lapsed; retry the transaction`);
+        return refuse(`${id}: leadership of ${this.opts.splitId} changed since the reads, or their locks lapsed; retry the transaction`);
       }
       // The reads are valid only while their locks are still held: a transaction whose locks
       // lapsed (aborted, wounded, idle, another leadership) must start over.
       if (req.readKeys.length > 0 && !this.broken.noReadLockCheck) {
         const t = this.txns.get(id);
         const held = new Set(this.locks.heldKeys(id));
-        if (!t || t.aborted || req.readKeys.some((k) => !held.has(k)))
-          return this.fail(reqId, 'TXN_ABORTED', `${id}: its read locks are no longer held${t?.aborted ? ` (${t.aborted})` : ''}; retry the transaction`);
+        if (!t || t.aborted || req.readKeys.some((k) => !held.has(k))) return refuse(`${id}: its read locks are no longer held${t?.aborted ? ` (${t.aborted})` : ''}; retry the transaction`);
       }
       const t = this.txnFor(reqId, req.txn, now);
-      if (!t) return;
-      this.lockThen(reqId, t, req.writes.map((w) => w.key), 'exclusive', req.waitUs, now, (n) => this.proposeCommit(reqId, t, req.writes, req.waitUs, n));
+      if (!t) return refused?.('not admitted');
+      this.lockThen(reqId, t, req.writes.map((w) => w.key), 'exclusive', req.waitUs, now, (n) => locked(t, n));
     });
   }
 
@@ -583,25 +810,118 @@ export class SplitTxnCore {
     this.awaitOutcome(reqId, t.ref.id, waitUs, now, 'commit');
   }
 
+  /** A 2PC participant logs its prepare: locks stay held until the coordinator's decision is applied here. */
+  private proposePrepare(reqId: number, t: TxnState, req: Extract<TxnRequest, { kind: 'prepare' }>, now: CoreNow): void {
+    const refuse = (code: TxnError['code'], message: string) => {
+      this.abortTxn(t.ref.id, message);
+      this.send(req.coordinator, { kind: 'refused', txn: t.ref.id, participant: this.opts.splitId, reason: message });
+      this.fail(reqId, code, message);
+    };
+    if (!now.serving) return refuse('UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
+    if (this.prepared.size >= this.limits.maxPrepared) return refuse('UNAVAILABLE', `${this.prepared.size} transactions already prepared on split ${this.opts.splitId}`);
+    if (!this.broken.oracleIgnoresApplied) this.oracle.observe(this.maxAppliedTs);
+    // Above every timestamp this leader assigned: the commit timestamp will be at least this.
+    const ts = this.oracle.assign(now.tt.latest);
+    if (ts > this.leaseBound(now)) return refuse('TXN_ABORTED', `${this.opts.self}'s lease on ${this.opts.splitId} does not cover prepare timestamp ${ts}; retry the transaction`);
+    const commandId = this.nextCommandId();
+    t.commit = { ts, commandId };
+    this.ownPending.set(commandId, ts);
+    this.proposed.set(commandId, { kind: 'prepare', txnId: t.ref.id, ts });
+    this.propose({ id: commandId, payload: { t: 'prepare', txn: t.ref.id, ts, writes: req.writes, readKeys: req.readKeys, coordinator: req.coordinator } });
+    this.awaitOutcome(reqId, t.ref.id, req.waitUs, now, 'prepare');
+  }
+
+  /**
+   * The coordinator, once its own locks are held: collects every participant's prepare timestamp
+   * (within prepareBoundUs, else it logs an abort), then logs the commit record at
+   * s ≥ every prepare timestamp, above TT.now().latest and every timestamp it assigned.
+   */
+  private coordinate(reqId: number, t: TxnState, writes: WriteOp[], participants: string[], waitUs: number, now: CoreNow): void {
+    const id = t.ref.id;
+    if (this.coordinating.size >= this.limits.maxActiveTxns) {
+      this.abortTxn(id, 'too many transactions coordinated here');
+      return this.fail(reqId, 'UNAVAILABLE', `${this.coordinating.size} transactions already coordinated on split ${this.opts.splitId}; retry later`);
+    }
+    if (!this.broken.oracleIgnoresApplied) this.oracle.observe(this.maxAppliedTs);
+    const floor = this.oracle.assign(now.tt.latest);
+    const c: Coordination = { participants, votes: new Map(), deadlineMonoUs: now.monoUs + Math.min(waitUs, this.limits.prepareBoundUs) };
+    for (const [split, v] of this.earlyVotes.get(id) ?? []) {
+      if (typeof v === 'number') c.votes.set(split, v);
+      else c.refused = v.refused;
+    }
+    this.earlyVotes.delete(id);
+    this.coordinating.set(id, c);
+    // From here on only the log decides: the transaction is not wounded while it waits for votes.
+    t.commit = { ts: floor, commandId: '' };
+    const decideAbort = (reason: string) => {
+      this.coordinating.delete(id);
+      const commandId = this.nextCommandId();
+      t.commit = { ts: floor, commandId };
+      this.owe(id, { committed: false }, participants);
+      this.proposed.set(commandId, { kind: 'abort', txnId: id });
+      this.propose({ id: commandId, payload: { t: 'abort', txn: id } });
+      void reason;
+    };
+    this.park({
+      reqId: -1,
+      deadlineMonoUs: c.deadlineMonoUs,
+      step: (n) => {
+        if (!this.coordinating.has(id)) return true;
+        if (c.refused) {
+          decideAbort(c.refused);
+          return true;
+        }
+        if (participants.some((p) => !c.votes.has(p))) return false;
+        let s = floor;
+        if (!this.broken.commitBelowPrepare) for (const v of c.votes.values()) s = Math.max(s, v);
+        this.oracle.observe(s);
+        if (!n.serving || s > this.leaseBound(n)) {
+          decideAbort(!n.serving ? 'clock not within bounds' : `lease does not cover commit timestamp ${s}`);
+          return true;
+        }
+        this.coordinating.delete(id);
+        const commandId = this.nextCommandId();
+        t.commit = { ts: s, commandId };
+        this.ownPending.set(commandId, s);
+        this.proposed.set(commandId, { kind: 'commit', txnId: id, ts: s });
+        this.propose({ id: commandId, payload: { t: 'commit', txn: id, ts: s, writes, participants } });
+        return true;
+      },
+      expire: () => decideAbort(`not every participant prepared within ${Math.round(this.limits.prepareBoundUs / 1000)} ms`),
+    });
+    this.awaitOutcome(reqId, id, waitUs + this.limits.prepareBoundUs, now, 'commit');
+  }
+
   /**
    * Answers a commit (or a status lookup) once its outcome is applied and durable here, and, for
    * a commit, once its timestamp is surely past (commit wait) and the clock still serves.
    */
-  private awaitOutcome(reqId: number, txnId: string, waitUs: number, now: CoreNow, kind: 'commit' | 'status'): void {
+  private awaitOutcome(reqId: number, txnId: string, waitUs: number, now: CoreNow, kind: 'commit' | 'status' | 'prepare'): void {
     let durableAtMonoUs: number | null = null;
     this.park({
       reqId,
       deadlineMonoUs: now.monoUs + waitUs,
       step: (n) => {
         const outcome = this.outcomes.get(txnId);
+        const prepared = kind === 'prepare' ? this.prepared.get(txnId) : undefined;
+        if (prepared && !outcome) {
+          this.vote(prepared, n);
+          this.reply(reqId, { kind: 'prepared', ts: prepared.ts });
+          return true;
+        }
         if (!outcome || !this.outcomes.isDurable(txnId)) return false;
         if (!outcome.committed) {
           if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'aborted', reason: outcome.reason });
           else this.fail(reqId, 'TXN_ABORTED', `commit of ${txnId} refused: ${outcome.reason}; retry the transaction`);
           return true;
         }
+        if (kind === 'prepare') {
+          this.reply(reqId, { kind: 'prepared', ts: outcome.ts });
+          return true;
+        }
         durableAtMonoUs ??= n.monoUs;
-        if (!this.broken.noCommitWait && !(n.tt.earliest > outcome.ts)) return false;
+        const skipWait = this.broken.noCommitWait || (this.broken.noCoordinatorCommitWait && this.decisionsOwed.has(txnId));
+        if (!skipWait && !(n.tt.earliest > outcome.ts)) return false;
         if (!n.serving) {
           // The commit is decided; only this replica's clock is in doubt. The client learns the outcome from a status lookup.
           this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock found out of bounds before acknowledging ${txnId}; look up its status`, { txn: txnId });
@@ -617,16 +937,33 @@ export class SplitTxnCore {
       },
       expire: () => {
         if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'pending' });
+        else if (kind === 'prepare') this.fail(reqId, 'TIMEOUT', `the prepare of ${txnId} is not applied yet`, { txn: txnId });
         else this.fail(reqId, 'TIMEOUT', `the outcome of ${txnId} is not known yet; look up its status`, { txn: txnId });
       },
     });
   }
 
   /** The durable outcome of `txnId` is known here: its locks go, and its waiters may answer. */
+  /** A transaction's outcome is durable here: its locks go; a coordinator's decision may leave. */
+  private txnDecided(txnId: string): void {
+    const t = this.txns.get(txnId);
+    if (t?.commit) this.finishTxn(txnId);
+    const owed = this.decisionsOwed.get(txnId);
+    if (owed) owed.durable = true;
+    this.coordinating.delete(txnId);
+    this.earlyVotes.delete(txnId);
+    this.decideProposed.delete(txnId);
+    this.lastInquiryMonoUs.delete(txnId);
+  }
+
   private settled(commandId: string): void {
     const p = this.proposed.get(commandId);
     if (!p) return;
     this.proposed.delete(commandId);
+    if (p.kind === 'prepare') {
+      this.ownPending.delete(commandId);
+      return;
+    }
     if (p.kind === 'commit') {
       this.ownPending.delete(commandId);
       this.finishTxn(p.txnId);
@@ -725,6 +1062,7 @@ export class SplitTxnCore {
   private ownCovers(ts: number): boolean {
     if (!this.isReady()) return false;
     for (const p of this.ownPending.values()) if (p <= ts) return false;
+    if (!this.broken.ignoreTmSafe) for (const p of this.prepared.values()) if (p.ts <= ts) return false;
     return true;
   }
 
@@ -788,6 +1126,8 @@ export class SplitTxnCore {
   }
 
   private resumeFrom(s: ResumeState): void {
+    this.prepared.clear();
+    for (const p of s.header.prepared ?? []) this.prepared.set(p.txn, p);
     this.maxAppliedTs = s.header.maxAppliedTs;
     this.lastCommitTs = s.header.lastCommitTs;
     this.durableTs = Math.max(this.durableTs, s.header.maxAppliedTs);
@@ -799,6 +1139,10 @@ export class SplitTxnCore {
 
   private nextCommandId(): string {
     return `${this.opts.commandPrefix}:${++this.commandSeq}`;
+  }
+
+  private send(toSplit: string, msg: SplitMessage): void {
+    this.outputs.push({ type: 'send', toSplit, msg });
   }
 
   private propose(cmd: SplitCommand): void {
@@ -827,14 +1171,25 @@ export function validateSplitCommand(p: unknown): SplitCommandPayload | undefine
   if (!isObj(p)) return undefined;
   if (p.t === 'closed') return isTs(p.ts) ? { t: 'closed', ts: p.ts } : undefined;
   if (p.t === 'abort') return typeof p.txn === 'string' ? { t: 'abort', txn: p.txn } : undefined;
-  if (p.t === 'commit') {
-    if (typeof p.txn !== 'string' || !isTs(p.ts) || !Array.isArray(p.writes)) return undefined;
-    const writes: WriteOp[] = [];
-    for (const w of p.writes) {
-      if (!isObj(w) || typeof w.key !== 'string') return undefined;
-      writes.push(w.deleted === true ? { key: w.key, deleted: true } : { key: w.key, value: w.value });
-    }
-    return { t: 'commit', txn: p.txn, ts: p.ts, writes };
+  if (p.t === 'decide') {
+    if (typeof p.txn !== 'string' || typeof p.committed !== 'boolean') return undefined;
+    if (!p.committed) return { t: 'decide', txn: p.txn, committed: false };
+    return isTs(p.ts) ? { t: 'decide', txn: p.txn, committed: true, ts: p.ts } : undefined;
   }
-  return undefined;
+  if (p.t !== 'commit' && p.t !== 'prepare') return undefined;
+  if (typeof p.txn !== 'string' || !isTs(p.ts) || !Array.isArray(p.writes)) return undefined;
+  const writes: WriteOp[] = [];
+  for (const w of p.writes) {
+    if (!isObj(w) || typeof w.key !== 'string') return undefined;
+    writes.push(w.deleted === true ? { key: w.key, deleted: true } : { key: w.key, value: w.value });
+  }
+  const strings = (x: unknown): string[] | undefined => (Array.isArray(x) && x.every((k) => typeof k === 'string') ? (x as string[]) : undefined);
+  if (p.t === 'prepare') {
+    const readKeys = strings(p.readKeys);
+    if (typeof p.coordinator !== 'string' || !readKeys) return undefined;
+    return { t: 'prepare', txn: p.txn, ts: p.ts, writes, readKeys, coordinator: p.coordinator };
+  }
+  if (p.participants === undefined) return { t: 'commit', txn: p.txn, ts: p.ts, writes };
+  const participants = strings(p.participants);
+  return participants ? { t: 'commit', txn: p.txn, ts: p.ts, writes, participants } : undefined;
 }

@@ -78,6 +78,7 @@ const REPLY_KIND = {
   'kv.read': 'kv.values',
   'kv.snapshot': 'kv.values',
   'kv.commit': 'kv.committed',
+  'kv.prepare': 'kv.prepared',
   'kv.abort': 'kv.ok',
   'kv.txn-status': 'kv.txn-status.reply',
 } as const satisfies Partial<Record<MessageKind, MessageKind>>;
@@ -356,10 +357,10 @@ export class SynodClient {
 
 /** One attempt of a read-write transaction. Writes are buffered here until commit. */
 class Transaction {
-  private split: Split | undefined;
-  private epoch: string | undefined;
-  private readonly writes = new Map<string, { value?: unknown; deleted?: boolean }>();
+  /** What this attempt did at each split it touched: its reads (and their epoch) and buffered writes. */
+  private readonly parts = new Map<string, { split: Split; epoch?: string; reads: Set<string>; writes: Map<string, { value?: unknown; deleted?: boolean }> }>();
   private readonly reads = new Map<string, unknown>();
+  private readonly writes = new Map<string, { value?: unknown; deleted?: boolean }>();
   private started = false;
 
   constructor(
@@ -372,27 +373,29 @@ class Transaction {
     if (w) return w.deleted ? undefined : w.value;
     if (this.reads.has(key)) return this.reads.get(key);
     refuse(checkKey(key));
-    const split = this.splitOf(key);
+    const part = this.partOf(key);
     this.started = true;
-    const reply = await this.client.call(split, 'kv.read', { txn: this.ref, keys: [key], waitMs: this.client.serverWaitMs(READ_WAIT_MS) }, 'leader');
-    if (this.epoch !== undefined && reply.epoch !== this.epoch) throw new SynodError('TXN_ABORTED', 'the split changed leaders during the transaction');
-    this.epoch = reply.epoch;
+    const reply = await this.client.call(part.split, 'kv.read', { txn: this.ref, keys: [key], waitMs: this.client.serverWaitMs(READ_WAIT_MS) }, 'leader');
+    // Every read at a split must come from one leadership and one life of the transaction there.
+    if (part.epoch !== undefined && reply.epoch !== part.epoch) throw new SynodError('TXN_ABORTED', `split ${part.split.id} changed leaders during the transaction`);
+    if (reply.epoch !== undefined) part.epoch = reply.epoch;
     const value = reply.values[0]?.value;
     this.reads.set(key, value);
+    part.reads.add(key);
     return value;
   }
 
   /** Refuses at once a key or value over its maximum (KEY_TOO_LARGE, VALUE_TOO_LARGE); the whole transaction is checked again at commit. */
   put(key: string, value: unknown): void {
     refuse(checkTxn([], [{ key, value }]));
-    this.splitOf(key);
     this.writes.set(key, { value });
+    this.partOf(key).writes.set(key, { value });
   }
 
   delete(key: string): void {
     refuse(checkKey(key));
-    this.splitOf(key);
     this.writes.set(key, { deleted: true });
+    this.partOf(key).writes.set(key, { deleted: true });
   }
 
   /**
@@ -403,12 +406,26 @@ class Transaction {
    * outcome stays unknown.
    */
   async commit(): Promise<{ ts: number; commitWaitUs: number; resolvedBy: ResolvedBy }> {
-    if (!this.split) return { ts: 0, commitWaitUs: 0, resolvedBy: 'reply' };
-    const split = this.split;
-    const writes = [...this.writes].map(([key, w]) => ({ key, ...w }));
+    if (this.parts.size === 0) return { ts: 0, commitWaitUs: 0, resolvedBy: 'reply' };
     // Nothing over the maxima is sent: not the commit, nor (via put/get) any read before it.
-    refuse(checkTxn([...this.reads.keys()], writes));
-    const body = { txn: this.ref, readKeys: [...this.reads.keys()], writes, waitMs: this.client.serverWaitMs(COMMIT_WAIT_MS), ...(this.epoch !== undefined ? { epoch: this.epoch } : {}) };
+    refuse(checkTxn([...this.reads.keys()], [...this.writes].map(([key, w]) => ({ key, ...w }))));
+    const parts = [...this.parts.values()];
+    // The coordinator: the first split written (in split order), else the first touched. The outcome lives there.
+    const coord = [...parts].sort((a, b) => (a.split.id < b.split.id ? -1 : 1)).find((p) => p.writes.size > 0) ?? parts[0]!;
+    const split = coord.split;
+    const partBody = (p: (typeof parts)[number]) => ({
+      txn: this.ref,
+      readKeys: [...p.reads],
+      writes: [...p.writes].map(([key, w]) => ({ key, ...w })),
+      waitMs: this.client.serverWaitMs(COMMIT_WAIT_MS),
+      ...(p.epoch !== undefined ? { epoch: p.epoch } : {}),
+    });
+    const others = parts.filter((p) => p !== coord);
+    // 2PC (docs/transactions.md): each other split prepares and votes to the coordinator, which
+    // decides. A prepare that fails is the coordinator's to notice (a refusal vote or its bound).
+    for (const p of others)
+      void this.client.call(p.split, 'kv.prepare', { ...partBody(p), coordinator: split.id }, 'leader').catch(() => undefined);
+    const body = { ...partBody(coord), ...(others.length > 0 ? { participants: others.map((p) => p.split.id) } : {}) };
     let unanswered = 0;
     let outcome: TxnStatus;
     try {
@@ -439,15 +456,14 @@ class Transaction {
 
   /** @internal Releases locks after a failed attempt (best effort). */
   async abandon(): Promise<void> {
-    if (!this.started || !this.split) return;
-    await this.client.call(this.split, 'kv.abort', { txnId: this.ref.id }, 'leader').catch(() => undefined);
+    if (!this.started) return;
+    await Promise.all([...this.parts.values()].map((p) => this.client.call(p.split, 'kv.abort', { txnId: this.ref.id }, 'leader').catch(() => undefined)));
   }
 
-  private splitOf(key: string): Split {
-    const s = this.client.rangeMap.splitFor(key);
-    if (this.split && s.id !== this.split.id)
-      throw new SynodError('INVALID_ARGUMENT', `transaction touches splits ${this.split.id} and ${s.id}: multi-split transactions (2PC) are not built yet`);
-    this.split = s;
-    return s;
+  private partOf(key: string) {
+    const split = this.client.rangeMap.splitFor(key);
+    let part = this.parts.get(split.id);
+    if (!part) this.parts.set(split.id, (part = { split, reads: new Set(), writes: new Map() }));
+    return part;
   }
 }

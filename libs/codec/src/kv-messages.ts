@@ -12,6 +12,9 @@ const keyValue = z.object({ key, value: z.unknown().optional(), ts: ts.optional(
 /** Most rows one read or scan returns: the larger of a read's key count and a scan's limit. */
 const MAX_ROWS = 10_000;
 const name = z.string().max(63);
+const splitId = z.string().min(1).max(63);
+/** Most splits one read-write transaction may touch. */
+export const MAX_PARTICIPANTS = 64;
 /**
  * How long (ms) the server may park a request (for locks, t_safe, an in-flight outcome) before it
  * answers. Clients send it well inside their own request timeout, so the server's answer (often
@@ -43,8 +46,27 @@ export const kvMessageSchemas = {
     epoch: z.string().max(256).optional(),
     readKeys: z.array(key).max(MAX_TXN_READS).default([]),
     writes: z.array(z.object({ key, value: z.unknown().optional(), deleted: z.boolean().optional() })).max(MAX_TXN_WRITES),
+    /**
+     * A cross-split transaction: the other splits it touches. This split coordinates (2PC,
+     * docs/transactions.md): it waits for each participant's prepare and logs the commit record.
+     */
+    participants: z.array(splitId).max(MAX_PARTICIPANTS).optional(),
   }),
   'kv.committed': z.object({ ts, commitWaitUs: durationUs }),
+  /**
+   * A cross-split transaction's part at one participant split's leader: the same checks and
+   * locks as a commit, then a prepare record; the vote goes to the `coordinator` split. Idempotent
+   * per `txn.id`. Answered with `kv.prepared` (the prepare timestamp) once the record is applied.
+   */
+  'kv.prepare': z.object({
+    txn: txnRef,
+    coordinator: splitId,
+    waitMs: waitMs(10_000),
+    epoch: z.string().max(256).optional(),
+    readKeys: z.array(key).max(MAX_TXN_READS).default([]),
+    writes: z.array(z.object({ key, value: z.unknown().optional(), deleted: z.boolean().optional() })).max(MAX_TXN_WRITES),
+  }),
+  'kv.prepared': z.object({ ts }),
   'kv.abort': z.object({ txnId }),
   'kv.ok': z.object({}),
   /**
@@ -101,6 +123,9 @@ export const kvMessageSchemas = {
           /** Entries applied again by this process that an earlier run had already applied (should be 0). */
           reappliedEntries: slot.optional(),
           snapshotUpTo: slot.optional(),
+          /** Locks held by transactions at this replica (a leader), and 2PC transactions prepared here, undecided. */
+          locksHeld: slot.optional(),
+          prepared: slot.optional(),
         }),
       )
       .max(100_000),

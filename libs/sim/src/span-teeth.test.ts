@@ -12,7 +12,9 @@ import { runSpan, type TxnBrokenVariant } from './span/simulation.js';
 const CI_SEEDS = 300;
 
 /** The checkers a variant's first failing seed must include one of. */
-const CAUGHT_BY: Record<Exclude<TxnBrokenVariant, 'oracleIgnoresApplied'>, string[]> = {
+/** The 2PC variants: cross-split transactions are not in the span scenario yet, so they are not checked here. */
+type TwoPhaseVariant = 'commitBelowPrepare' | 'ignoreTmSafe' | 'noCoordinatorCommitWait' | 'participantAbortsPrepared' | 'forgetLoggedAbort';
+const CAUGHT_BY: Record<Exclude<TxnBrokenVariant, 'oracleIgnoresApplied' | TwoPhaseVariant>, string[]> = {
   // Acknowledged before its timestamp passed: a later transaction or strong read gets a lower ts.
   noCommitWait: ['realTimeOrder'],
   // Closed timestamps (and lease reads) beyond the lease: a successor commits below what a follower already served.
@@ -41,7 +43,8 @@ function firstFailure(variant: TxnBrokenVariant): { seed: number; checkers: stri
 
 describe('span teeth: every broken transaction core is caught by a named checker', () => {
   it('names every variant', () => {
-    expect(new Set([...Object.keys(CAUGHT_BY), 'oracleIgnoresApplied'])).toEqual(new Set(TXN_BROKEN_VARIANTS));
+    const twoPhase: TwoPhaseVariant[] = ['commitBelowPrepare', 'ignoreTmSafe', 'noCoordinatorCommitWait', 'participantAbortsPrepared', 'forgetLoggedAbort'];
+    expect(new Set([...Object.keys(CAUGHT_BY), 'oracleIgnoresApplied', ...twoPhase])).toEqual(new Set(TXN_BROKEN_VARIANTS));
   });
 
   for (const [variant, checkers] of Object.entries(CAUGHT_BY) as Array<[TxnBrokenVariant, string[]]>) {

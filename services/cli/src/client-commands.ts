@@ -234,7 +234,7 @@ export async function collectStatus(bus: Bus, nodes: Array<{ id: string; dc: str
 }
 
 export function renderStatus(rows: Awaited<ReturnType<typeof collectStatus>>): string {
-  const lines = ['node  dc     ε(ms)  serving  split  role      leader  applied  t_safe lag(ms)'];
+  const lines = ['node  dc     ε(ms)  serving  split  role      leader  applied  t_safe lag(ms)  locks  prepared'];
   const nowUs = Math.round((performance.timeOrigin + performance.now()) * 1000);
   for (const r of rows) {
     if (!r.status) {
@@ -245,7 +245,7 @@ export function renderStatus(rows: Awaited<ReturnType<typeof collectStatus>>): s
     for (const g of s.groups) {
       const lag = g.tSafe > 0 ? ((nowUs - g.tSafe) / 1000).toFixed(0) : '—';
       lines.push(
-        `${r.node.padEnd(5)} ${r.dc.padEnd(6)} ${(s.tt.epsilonUs / 1000).toFixed(2).padStart(5)}  ${String(s.tt.serving).padEnd(8)} ${g.id.padEnd(6)} ${(g.isLeader ? 'LEADER' : 'follower').padEnd(9)} ${(g.leader ?? '?').padEnd(7)} ${String(g.appliedUpTo).padStart(7)}  ${lag.padStart(8)}`,
+        `${r.node.padEnd(5)} ${r.dc.padEnd(6)} ${(s.tt.epsilonUs / 1000).toFixed(2).padStart(5)}  ${String(s.tt.serving).padEnd(8)} ${g.id.padEnd(6)} ${(g.isLeader ? 'LEADER' : 'follower').padEnd(9)} ${(g.leader ?? '?').padEnd(7)} ${String(g.appliedUpTo).padStart(7)}  ${lag.padStart(14)}  ${String(g.locksHeld ?? '—').padStart(5)}  ${String(g.prepared ?? '—').padStart(8)}`,
       );
     }
   }

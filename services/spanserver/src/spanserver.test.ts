@@ -126,8 +126,37 @@ describe('spanserver with the TypeScript client (in-memory bus, LMDB)', { timeou
     expect(await client.get('lk')).toBeUndefined();
   });
 
-  it('rejects multi-split transactions and keys outside a split with stable codes', async () => {
-    await expect(client.transaction(async (tx) => (tx.put('a', 1), tx.put('z', 2)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  it('commits a transaction across both splits atomically, at one timestamp (2PC)', async () => {
+    await client.put('xa', 10);
+    await client.put('xz', 10);
+    const r = await client.transaction(async (tx) => {
+      const a = (await tx.get('xa')) as number;
+      const z = (await tx.get('xz')) as number;
+      tx.put('xa', a - 3);
+      tx.put('xz', z + 3);
+    });
+    const read = await client.read(['xa', 'xz']);
+    expect([read.values.get('xa'), read.values.get('xz')]).toEqual([7, 13]);
+    // Both writes carry the commit timestamp: a snapshot just below it sees neither.
+    const before = await client.read(['xa', 'xz'], { ts: r.ts - 1 });
+    expect([before.values.get('xa'), before.values.get('xz')]).toEqual([10, 10]);
+    // Concurrent cross-split transfers conserve the total.
+    await Promise.all(
+      Array.from({ length: 6 }, (_, i) =>
+        client.transaction(async (tx) => {
+          const [from, to] = i % 2 === 0 ? ['xa', 'xz'] : ['xz', 'xa'];
+          const f = (await tx.get(from)) as number;
+          const t = (await tx.get(to)) as number;
+          tx.put(from, f - 1);
+          tx.put(to, t + 1);
+        }),
+      ),
+    );
+    const after = await client.read(['xa', 'xz']);
+    expect((after.values.get('xa') as number) + (after.values.get('xz') as number)).toBe(20);
+  });
+
+  it('rejects keys outside a split with stable codes', async () => {
     const s1 = rangeMap.all()[0]!;
     await expect(client.call(s1, 'kv.snapshot', { keys: ['zzz'], waitMs: 100, leaseRead: false }, 'nearest')).rejects.toMatchObject({ code: 'KEY_OUT_OF_RANGE' });
   });

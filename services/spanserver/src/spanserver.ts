@@ -174,7 +174,7 @@ export class Spanserver {
         ...(applied ? { applied } : {}),
         snapshotTransfer: state.transfer,
       });
-      shell = new SplitShell(split, nodeId, core, replica, host, bus, this.opts.tt);
+      shell = new SplitShell(split, nodeId, core, replica, host, bus, this.opts.tt, (id) => rangeMap.split(id)?.replicas ?? []);
       this.splits.set(split.id, { split, replica, state, core, shell, store });
     }
     const waitUs = (ms: number | undefined, dflt: number) => (ms ?? dflt) * 1000;
@@ -189,8 +189,27 @@ export class Spanserver {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
       const b = env.body;
-      const r = expect(await s.shell.request({ kind: 'commit', txn: b.txn, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000) }), 'committed');
+      for (const p of b.participants ?? []) if (!rangeMap.split(p)) throw new SynodError('INVALID_ARGUMENT', `participant ${JSON.stringify(p)} is not a split`, { generation: rangeMap.generation });
+      const r = expect(await s.shell.request({ kind: 'commit', txn: b.txn, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000), participants: b.participants }), 'committed');
       return this.acknowledge({ kind: 'kv.committed' as const, body: { ts: r.ts, commitWaitUs: r.commitWaitUs } });
+    });
+    bus.on('kv.prepare', async (env) => {
+      const s = this.hosted(env);
+      limitError(checkTxn(env.body.readKeys, env.body.writes));
+      const b = env.body;
+      if (!rangeMap.split(b.coordinator)) throw new SynodError('INVALID_ARGUMENT', `coordinator ${JSON.stringify(b.coordinator)} is not a split`, { generation: rangeMap.generation });
+      const r = expect(await s.shell.request({ kind: 'prepare', txn: b.txn, coordinator: b.coordinator, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000) }), 'prepared');
+      return this.acknowledge({ kind: 'kv.prepared' as const, body: { ts: r.ts } });
+    });
+    bus.on('split.2pc', (env) => {
+      const s = this.splits.get(env.group);
+      const from = rangeMap.split(env.body.fromSplit);
+      // Only a replica of the sending split speaks for it; anything else is counted and dropped.
+      if (!s || !from || !from.replicas.includes(env.from)) {
+        bus.metrics.inc('synod_split_2pc_refused_total', {});
+        return;
+      }
+      s.shell.splitMessage(env.body.fromSplit, env.body.msg);
     });
     bus.on('kv.abort', async (env) => {
       await this.hosted(env).shell.request({ kind: 'abort', txnId: env.body.txnId });
@@ -276,6 +295,8 @@ export class Spanserver {
         reappliedEntries: s.state.reappliedEntries,
         logEntries: s.store.logSize(),
         snapshotUpTo: s.replica.snapshotUpTo(),
+        locksHeld: s.core.twoPhaseState().locksHeld,
+        prepared: s.core.twoPhaseState().prepared.length,
       })),
     };
   }

@@ -3,7 +3,7 @@ import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import type { Replica } from '@synod/paxos';
 import type { Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
-import type { ClosedTimestamp, CoreNow, SplitTxnCore, TxnOutput, TxnReplyBody, TxnRequest } from '@synod/txn';
+import type { ClosedTimestamp, CoreNow, SplitMessage, SplitTxnCore, TxnOutput, TxnReplyBody, TxnRequest } from '@synod/txn';
 import type { TimeSource } from './time-source.js';
 
 /** Proposals are given this long in PaxosHost; the core keeps its own deadlines, this only frees the host's waiter. */
@@ -29,6 +29,8 @@ export class SplitShell {
     private readonly host: PaxosHost,
     private readonly bus: Bus,
     private readonly tt: TimeSource,
+    /** The replicas of another split (2PC messages go to all of them; its leader acts). */
+    private readonly replicasOf: (split: string) => readonly string[],
   ) {}
 
   /** The time of an input: TrueTime, whether the clock serves, and the monotonic clock the replica's lease runs on. */
@@ -48,6 +50,12 @@ export class SplitShell {
   closedReceived(c: ClosedTimestamp): void {
     const now = this.syncLeadership();
     this.core.closedReceived(c, now);
+    this.drain();
+  }
+
+  splitMessage(fromSplit: string, msg: SplitMessage): void {
+    const now = this.syncLeadership();
+    this.core.splitMessage(fromSplit, msg, now);
     this.drain();
   }
 
@@ -100,6 +108,9 @@ export class SplitShell {
       }
       case 'closed':
         for (const peer of this.split.replicas) if (peer !== this.self) this.bus.send(peer, 'split.closed', o.closed, this.split.id);
+        return;
+      case 'send':
+        for (const node of this.replicasOf(o.toSplit)) this.bus.send(node, 'split.2pc', { fromSplit: this.split.id, msg: o.msg }, o.toSplit);
         return;
     }
   }

@@ -2,36 +2,34 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import { appliedRecordOf, type ApplyEntry, type Snapshot, type SnapshotTransfer } from '@synod/paxos';
 import type { MvccRecord, MvccRow, Storage, VersionWrite } from '@synod/storage';
-import type { CoreNow, DecidedOutcome, SplitTxnCore } from '@synod/txn';
-import { MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US } from '@synod/limits';
+import type { CoreNow, DecidedOutcome, SplitHeader, SplitTxnCore } from '@synod/txn';
+import { MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US, MAX_TXN_READS, MAX_TXN_WRITES } from '@synod/limits';
 
 /** What the split's Paxos log carries. */
-export const splitCommand = z.discriminatedUnion('t', [
-  z.object({
-    t: z.literal('commit'),
-    txn: z.string(),
-    ts: z.number().int().positive(),
-    writes: z.array(z.object({ key: z.string(), value: z.unknown().optional(), deleted: z.boolean().optional() })),
-  }),
-  /** No commit at or below `ts` follows this entry (epoch barriers, reads beyond the lease). */
-  z.object({ t: z.literal('closed'), ts: z.number().int().positive() }),
-  /** Decides `txn` aborted unless already decided (a status lookup of an unknown transaction). */
-  z.object({ t: z.literal('abort'), txn: z.string() }),
-]);
-export type SplitCommand = z.infer<typeof splitCommand>;
 
 
 /**
- * The split's small state-machine header: all SplitState needs, beside the MVCC keyspace, to
- * resume after the entry it was written with. Stored with every applied entry (in the meta
- * record) and carried as the Paxos snapshot's `data`.
+ * The split's state-machine header (`SplitHeader` of @synod/txn: timestamps and prepared 2PC
+ * transactions): all the core needs, beside the MVCC keyspace and the outcome table, to resume
+ * after the entry it was written with. Stored with every applied entry (in the meta record) and
+ * carried as the Paxos snapshot's `data`.
  */
-export interface SplitHeader {
-  maxAppliedTs: number;
-  lastCommitTs: number;
-}
-
-const splitHeader = z.object({ maxAppliedTs: z.number().int().nonnegative(), lastCommitTs: z.number().int().nonnegative() });
+const writeOp = z.object({ key: z.string().max(MAX_KEY_BYTES), value: z.unknown().optional(), deleted: z.boolean().optional() });
+const splitHeader = z.object({
+  maxAppliedTs: z.number().int().nonnegative().max(MAX_TIMESTAMP_US),
+  lastCommitTs: z.number().int().nonnegative().max(MAX_TIMESTAMP_US),
+  prepared: z
+    .array(
+      z.object({
+        txn: z.string().min(1).max(128),
+        ts: z.number().int().positive().max(MAX_TIMESTAMP_US),
+        coordinator: z.string().min(1).max(63),
+        writes: z.array(writeOp).max(MAX_TXN_WRITES),
+        readKeys: z.array(z.string().max(MAX_KEY_BYTES)).max(MAX_TXN_READS),
+      }),
+    )
+    .optional(),
+});
 
 /** Where SplitState starts: the durable applied index and the header written with it. */
 export interface SplitResume {
@@ -53,7 +51,9 @@ const rowPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects:
 
 export function parseHeader(x: unknown): SplitHeader | undefined {
   const r = splitHeader.safeParse(x);
-  return r.success ? r.data : undefined;
+  if (!r.success) return undefined;
+  const { prepared, ...rest } = r.data;
+  return prepared && prepared.length > 0 ? { ...rest, prepared } : rest;
 }
 
 /** A received snapshot's text (SplitState.transfer.encode), validated before anything uses it. */

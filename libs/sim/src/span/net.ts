@@ -23,7 +23,7 @@ export function describeSpanPayload(p: SpanPayload): string {
     case 'txnReq': {
       const r = p.req;
       const what =
-        r.kind === 'read' || r.kind === 'commit'
+        r.kind === 'read' || r.kind === 'commit' || r.kind === 'prepare'
           ? `${r.kind} ${r.txn.id}`
           : r.kind === 'snapshot'
             ? `snapshot ${JSON.stringify(r.mode)}`

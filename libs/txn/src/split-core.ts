@@ -986,6 +986,14 @@ export class SplitTxnCore {
   }
 
   private wound(txnId: string): void {
+    // A coordinator still collecting votes can be wounded (it then logs an abort): otherwise two
+    // cross-split transactions coordinated from each other's participants would wait on each
+    // other until the prepare bound.
+    const c = this.coordinating.get(txnId);
+    if (c) {
+      c.refused ??= 'wounded by an older transaction';
+      return;
+    }
     const t = this.txns.get(txnId);
     if (t && !t.commit) this.abortTxn(txnId, 'wounded by an older transaction');
   }

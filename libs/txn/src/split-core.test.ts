@@ -326,6 +326,21 @@ describe('two-phase commit across splits', () => {
     expect(c.answer(late)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
   });
 
+  it('crossed transactions (each coordinated where the other participates): the older wounds the younger coordinator and commits well inside the bound', () => {
+    const { c, p, both } = pair();
+    const young = p.send({ kind: 'commit', txn: ref('young', 20), readKeys: [], writes: [{ key: 'b', value: 'y' }], participants: ['sa'], waitUs: 5_000_000 });
+    const old = c.send({ kind: 'commit', txn: ref('old', 10), readKeys: [], writes: [{ key: 'a', value: 'o' }], participants: ['sb'], waitUs: 5_000_000 });
+    p.send({ kind: 'prepare', txn: ref('old', 10), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 'o' }], waitUs: 5_000_000 });
+    c.send({ kind: 'prepare', txn: ref('young', 20), coordinator: 'sb', readKeys: [], writes: [{ key: 'a', value: 'y' }], waitUs: 5_000_000 });
+    both(600_000);
+    expect(c.answer(old)).toMatchObject({ body: { kind: 'committed' } });
+    expect(p.answer(young)).toMatchObject({ type: 'error', error: { code: 'TXN_ABORTED' } });
+    both(1_000_000);
+    expect(c.core.twoPhaseState()).toMatchObject({ prepared: [], locksHeld: 0, coordinating: 0 });
+    expect(p.core.twoPhaseState()).toMatchObject({ prepared: [], locksHeld: 0, coordinating: 0 });
+    expect(p.versions.get('b')!.map((v) => v.value)).toEqual(['o']);
+  });
+
   it('a new participant leader re-takes the locks of a prepared transaction and asks for the decision', () => {
     const { c, p, both } = pair();
     p.send({ kind: 'prepare', txn: ref('x2'), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 2 }], waitUs: 5_000_000 });

@@ -12,7 +12,10 @@ import { runSpan, type TxnBrokenVariant } from './span/simulation.js';
 const CI_SEEDS = 300;
 
 /** The checkers a variant's first failing seed must include one of. */
-const CAUGHT_BY: Record<Exclude<TxnBrokenVariant, 'noReadLockCheck'>, string[]> = {
+const CAUGHT_BY: Record<TxnBrokenVariant, string[]> = {
+  // A commit with read keys and no epoch (a third of the clients send none, as the wire allows)
+  // whose reads' locks died with the old leadership commits at the new one: lost update.
+  noReadLockCheck: ['strictSerializability', 'bankConserved'],
   // Acknowledged before its timestamp passed: a later transaction or strong read gets a lower ts.
   noCommitWait: ['realTimeOrder'],
   // Closed timestamps (and lease reads) beyond the lease: a successor commits below what a follower already served.
@@ -43,7 +46,7 @@ function firstFailure(variant: TxnBrokenVariant): { seed: number; checkers: stri
 
 describe('span teeth: every broken transaction core is caught by a named checker', () => {
   it('names every variant', () => {
-    expect(new Set([...Object.keys(CAUGHT_BY), 'noReadLockCheck'])).toEqual(new Set(TXN_BROKEN_VARIANTS));
+    expect(new Set(Object.keys(CAUGHT_BY))).toEqual(new Set(TXN_BROKEN_VARIANTS));
   });
 
   for (const [variant, checkers] of Object.entries(CAUGHT_BY) as Array<[TxnBrokenVariant, string[]]>) {
@@ -56,27 +59,4 @@ describe('span teeth: every broken transaction core is caught by a named checker
       expect(f!.checkers.some((c) => checkers.includes(c)), `${variant} caught by ${f!.checkers.join(', ')}`).toBe(true);
     });
   }
-
-  /**
-   * noReadLockCheck is masked by the epoch check (rule 7) since a read's epoch names the
-   * transaction's life at the leader: a commit whose read locks are gone comes either from a
-   * transaction the leader forgot (another leadership, or idle-aborted and forgotten, then revived
-   * by a read: its epoch no longer matches, and it is aborted before the read-lock check) or from
-   * one aborted and still remembered (wounded, idle, its lock wait expired: without the check,
-   * txnFor refuses it with the same TXN_ABORTED). A transaction alive and not aborted holds every
-   * lock it took. So the broken core aborts the very same commits, with another reason text: the
-   * runs differ only in that text. Every client here echoes its first read's epoch, as libs/client
-   * does; the check would matter only to a commit that carries read keys and no epoch. Should this
-   * fail, the variant has an effect again: find the checker that catches it.
-   */
-  it('noReadLockCheck changes nothing but abort reasons (masked by the epoch check)', { timeout: 120_000 }, () => {
-    for (let seed = 1; seed <= 12; seed++) {
-      const a = runSpan({ seed });
-      const b = runSpan({ seed, broken: ['noReadLockCheck'] });
-      expect(b.ok, `seed ${seed}`).toBe(true);
-      expect(b.events, `seed ${seed}`).toBe(a.events);
-      expect(b.totals, `seed ${seed}`).toEqual(a.totals);
-      expect(b.history.commits, `seed ${seed}`).toEqual(a.history.commits);
-    }
-  });
 });

@@ -56,6 +56,8 @@ describe('PaxosHost over the in-memory bus with real LMDB', () => {
     const { dir, hub, applied, nodes, leader } = await startGroup();
     const follower = nodes.find((n) => n !== leader)!;
     await Promise.all(Array.from({ length: 50 }, (_, i) => leader.host.propose('g1', [{ id: `c:${i}`, payload: i }])));
+    // A follower forwards to the leader it knows: wait until it has heard from it (slow machines).
+    await until(() => follower.host.replica('g1')!.leaderHint() === leader.bus.nodeId);
     await follower.host.propose('g1', [{ id: 'via-follower', payload: 'x' }]);
     // A retried command id is applied once.
     await leader.host.propose('g1', [{ id: 'c:3', payload: 3 }]);

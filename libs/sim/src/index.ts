@@ -1,5 +1,5 @@
 export { Prng, hashString } from './prng.js';
-export { EventQueue } from './event-queue.js';
+export { EventQueue } from '@synod/sim-kernel';
 export { Scheduler } from './scheduler.js';
 export { Trace } from './trace.js';
 export { SimNetwork, NO_NETWORK_FAULTS, type NetworkFaults } from './network.js';

@@ -53,6 +53,11 @@ export class SimNetwork {
     this.latency.set(`${dcB}>${dcA}`, oneWayUs);
   }
 
+  /** The one-way latency between two DCs (before jitter). */
+  latencyBetween(fromDc: string, toDc: string): number {
+    return fromDc === toDc ? 100 : (this.latency.get(`${fromDc}>${toDc}`) ?? 1_000);
+  }
+
   /** Cuts traffic from `fromDc` to `toDc` (one direction). */
   cutLink(fromDc: string, toDc: string): void {
     this.cut.add(`${fromDc}>${toDc}`);
@@ -96,7 +101,7 @@ export class SimNetwork {
     const wire = JSON.stringify(payload);
     const copies = this.rng.chance(f.dupProb) ? 2 : 1;
     for (let i = 0; i < copies; i++) {
-      let delay = fromDc === toDc ? 100 : (this.latency.get(`${fromDc}>${toDc}`) ?? 1_000);
+      let delay = this.latencyBetween(fromDc, toDc);
       if (f.jitterUs > 0) delay += this.rng.int(f.jitterUs);
       if (this.rng.chance(f.longDelayProb)) delay += f.longDelayUs;
       this.sched.after(delay, () => this.land(from, to, fromDc, toDc, wire, label));

@@ -1,4 +1,4 @@
-import { EventQueue } from './event-queue.js';
+import { EventQueue } from '@synod/sim-kernel';
 
 /** Virtual time (integer µs) plus the event queue that advances it. */
 export class Scheduler {

@@ -14,15 +14,16 @@ const CI_SEEDS = 300;
 /** The checkers a variant's first failing seed must include one of. */
 /** The 2PC variants: cross-split transactions are not in the span scenario yet, so they are not checked here. */
 type TwoPhaseVariant = 'commitBelowPrepare' | 'ignoreTmSafe' | 'noCoordinatorCommitWait' | 'participantAbortsPrepared' | 'forgetLoggedAbort';
-const CAUGHT_BY: Record<Exclude<TxnBrokenVariant, 'oracleIgnoresApplied' | TwoPhaseVariant>, string[]> = {
+const CAUGHT_BY: Record<Exclude<TxnBrokenVariant, TwoPhaseVariant>, string[]> = {
+  // A commit with read keys and no epoch (a third of the clients send none, as the wire allows)
+  // whose reads' locks died with the old leadership commits at the new one: lost update.
+  noReadLockCheck: ['strictSerializability', 'bankConserved'],
   // Acknowledged before its timestamp passed: a later transaction or strong read gets a lower ts.
   noCommitWait: ['realTimeOrder'],
   // Closed timestamps (and lease reads) beyond the lease: a successor commits below what a follower already served.
   noLeaseBound: ['tSafeNotAhead', 'snapshotExact', 'realTimeOrder'],
   // A new leader reads before the previous leaders' entries are applied here: lost updates.
   noEpochBarrier: ['strictSerializability', 'snapshotExact', 'bankConserved', 'realTimeOrder'],
-  // A commit whose read locks lapsed (idle-aborted and forgotten) commits anyway: lost update.
-  noReadLockCheck: ['strictSerializability', 'bankConserved'],
   // A commit carrying an older leadership's epoch (reads re-taken under the new one): lost update.
   noEpochCheck: ['strictSerializability', 'bankConserved'],
   // A deposed leader's late entry applies below timestamps already applied (and served).
@@ -31,6 +32,10 @@ const CAUGHT_BY: Record<Exclude<TxnBrokenVariant, 'oracleIgnoresApplied' | TwoPh
   tSafeFromApplied: ['tSafeNotAhead', 'snapshotExact'],
   // Leader reads at min(t_safe, now.earliest): behind what an earlier read elsewhere saw.
   oldLeaseRead: ['realTimeOrder'],
+  // A new leader's commits ignore a far `closed` entry of its predecessor's (a strong read beyond the
+  // lease of a leader with a large ε) that it applied after assigning its barrier: the apply-time
+  // rule refuses a current leader's own commits (the big-epsilon-failover shape).
+  oracleIgnoresApplied: ['refusalsAreLate'],
 };
 
 function firstFailure(variant: TxnBrokenVariant): { seed: number; checkers: string[]; detail: string } | undefined {
@@ -44,7 +49,7 @@ function firstFailure(variant: TxnBrokenVariant): { seed: number; checkers: stri
 describe('span teeth: every broken transaction core is caught by a named checker', () => {
   it('names every variant', () => {
     const twoPhase: TwoPhaseVariant[] = ['commitBelowPrepare', 'ignoreTmSafe', 'noCoordinatorCommitWait', 'participantAbortsPrepared', 'forgetLoggedAbort'];
-    expect(new Set([...Object.keys(CAUGHT_BY), 'oracleIgnoresApplied', ...twoPhase])).toEqual(new Set(TXN_BROKEN_VARIANTS));
+    expect(new Set([...Object.keys(CAUGHT_BY), ...twoPhase])).toEqual(new Set(TXN_BROKEN_VARIANTS));
   });
 
   for (const [variant, checkers] of Object.entries(CAUGHT_BY) as Array<[TxnBrokenVariant, string[]]>) {
@@ -57,23 +62,4 @@ describe('span teeth: every broken transaction core is caught by a named checker
       expect(f!.checkers.some((c) => checkers.includes(c)), `${variant} caught by ${f!.checkers.join(', ')}`).toBe(true);
     });
   }
-
-  /**
-   * oracleIgnoresApplied has no effect the simulation can see: runs are bit-identical to the
-   * correct core's. The oracle's floor already covers everything applied when a leader commits:
-   * its barrier observed the applied timestamps, and an earlier leader's entries applied after
-   * that carry timestamps below the new leader's barrier: commits are inside their lease, and a
-   * closed entry (not lease-bounded) is at most 2ε past its proposal, while the new leader cannot
-   * lead before the lease vote the old one granted itself on that entry has run out. Should this
-   * ever fail, the variant has an effect: find the checker that catches it (refusalsAreLate is
-   * meant to: a leader's own commit refused by the apply-time rule in its own term).
-   */
-  it('oracleIgnoresApplied changes nothing (masked by the barrier and the lease votes)', { timeout: 120_000 }, () => {
-    for (let seed = 1; seed <= 10; seed++) {
-      const a = runSpan({ seed });
-      const b = runSpan({ seed, broken: ['oracleIgnoresApplied'] });
-      expect(b.traceHash, `seed ${seed}`).toBe(a.traceHash);
-      expect(b.ok).toBe(true);
-    }
-  });
 });

@@ -21,6 +21,7 @@
  */
 import { SkewedClock, VirtualClock } from './clock.js';
 import { contains, epsilonOf, type Sample, type TTInterval } from './interval.js';
+import { EventQueue } from '@synod/sim-kernel';
 import { Rng } from './prng.js';
 import { ClockSync, type SyncConfig } from './sync.js';
 
@@ -96,50 +97,6 @@ export interface SimResult {
 
 const START_US = 1_700_000_000_000_000;
 
-interface Event {
-  at: number;
-  seq: number;
-  run: () => void;
-}
-
-/** A binary min-heap of events ordered by (time, insertion). */
-class Queue {
-  private h: Event[] = [];
-  private seq = 0;
-  push(at: number, run: () => void): void {
-    const h = this.h;
-    h.push({ at, seq: this.seq++, run });
-    let i = h.length - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!less(h[i]!, h[p]!)) break;
-      [h[i], h[p]] = [h[p]!, h[i]!];
-      i = p;
-    }
-  }
-  pop(): Event | undefined {
-    const h = this.h;
-    const top = h[0];
-    const last = h.pop();
-    if (h.length > 0 && last) {
-      h[0] = last;
-      let i = 0;
-      for (;;) {
-        const l = 2 * i + 1;
-        const r = l + 1;
-        let m = i;
-        if (l < h.length && less(h[l]!, h[m]!)) m = l;
-        if (r < h.length && less(h[r]!, h[m]!)) m = r;
-        if (m === i) break;
-        [h[i], h[m]] = [h[m]!, h[i]!];
-        i = m;
-      }
-    }
-    return top;
-  }
-}
-const less = (a: Event, b: Event) => a.at < b.at || (a.at === b.at && a.seq < b.seq);
-
 interface Proc {
   id: string;
   clock: SkewedClock;
@@ -155,6 +112,7 @@ interface Proc {
   nextApplyAt: number;
   lastMastersWidthUs: number;
 }
+
 
 export function simulate(o: SimOptions): SimResult {
   const rng = new Rng(o.seed);
@@ -179,7 +137,7 @@ export function simulate(o: SimOptions): SimResult {
   });
 
   const truth = new VirtualClock(START_US);
-  const q = new Queue();
+  const q = new EventQueue();
   const res: SimResult = { seed: o.seed, checks: 0, violations: 0, maxEpsilonUs: 0, syncs: 0, failedSyncs: 0, excursions: 0, rejected: 0, notServing: 0, steps: 0, stepsInBand: 0, servingViolations: 0, servingChecks: 0, windowViolations: 0, fingerprint: 0 };
   const mix = (x: number) => {
     res.fingerprint = (Math.imul(res.fingerprint ^ (x | 0), 0x01000193) + 0x7f4a7c15) | 0;

@@ -4,7 +4,7 @@ import { runSpan, type SpanOptions, type SpanResult, type SpanTotals, type TxnBr
 export const SPAN_USAGE = `span scenario: npm run sim -- --scenario span [--seeds N [--start S] | --seed S [--trace]]
        [--faults none|heavy] [--broken <variant>[,<variant>...]]
   3 DCs x 1 node, 3 splits, the real Paxos replica, SplitTxnCore and TrueTime sync per node;
-  seed % 5 picks a shape: standard, lease-edge, slow-clients, failover, deposed;
+  seed % 6 picks a shape: standard, lease-edge, slow-clients, failover, deposed, big-epsilon-failover;
   checkers: strictSerializability, snapshotExact, realTimeOrder, tSafeNotAhead, ackedAppliedOnce,
   bankConserved (and online: appliedAlike, refusalsAreLate, replica assertions)
   variants (TxnBroken): ${TXN_BROKEN_VARIANTS.join(', ')}`;

@@ -5,8 +5,8 @@ import type { SpanNet } from './net.js';
 import type { SpanNode } from './node.js';
 import type { TimeMaster } from './time.js';
 
-export type SpanFault = 'isolate-dc' | 'isolate-node' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'stall' | 'step' | 'asym' | 'depose';
-export const SPAN_FAULTS: readonly SpanFault[] = ['isolate-dc', 'isolate-node', 'one-way', 'heal', 'crash', 'crash-leader', 'stall', 'step', 'asym', 'depose'];
+export type SpanFault = 'isolate-dc' | 'isolate-node' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'stall' | 'step' | 'asym' | 'depose' | 'eps-failover';
+export const SPAN_FAULTS: readonly SpanFault[] = ['isolate-dc', 'isolate-node', 'one-way', 'heal', 'crash', 'crash-leader', 'stall', 'step', 'asym', 'depose', 'eps-failover'];
 
 /** What the network does during the fault phase (drawn per seed) and after it. */
 export const SPAN_CALM_NETWORK: NetworkFaults = { lossProb: 0, dupProb: 0, jitterUs: 500, longDelayProb: 0, longDelayUs: 0 };
@@ -34,6 +34,10 @@ export interface SpanNemesisOptions {
   deposeCrashWithinUs: number;
   /** The replicas' lease duration: the other `depose` heals the cut just around the cut-off leader's lease end. */
   leaseUs: number;
+  /** `eps-failover` aims at this split's leader when it has one (otherwise any leader's). */
+  failoverSplit?: string | undefined;
+  /** `eps-failover`: the leader DC's far masters lean ahead by this fraction of their uncertainty (asymUncertaintyUs). */
+  farBiasFraction: number;
 }
 
 export interface NemesisCounts {
@@ -52,8 +56,12 @@ export interface NemesisCounts {
  * 1 ms), and `depose`: a leader's DC is cut off (its own clients still reach it, and it may go on
  * proposing what it cannot get chosen, often with a large ε), then either the successor crashes
  * as soon as it leads and the cut heals, or the cut heals just around the first leader's lease end:
- * the next leader's phase 1 may find the first one's late proposals. `healAll` ends
- * every fault.
+ * the next leader's phase 1 may find the first one's late proposals. `eps-failover`: a leader's
+ * DC's masters become far (uncertain, and leaning ahead), so its ε is large and its TT.now().latest
+ * lies far ahead of true time; the first `closed` entry it proposes after that (a strong read beyond
+ * its lease, which no lease bounds) is followed, once its Accept has reached a peer, by a cut of its
+ * DC: a small-ε successor takes over as soon as the lease votes allow and finds that entry in its
+ * phase 1, after its own epoch barrier was assigned. `healAll` ends every fault.
  */
 export class SpanNemesis {
   readonly counts: NemesisCounts = { crashes: 0, clockSteps: 0, partitions: 0, stalls: 0, asym: 0 };
@@ -112,7 +120,9 @@ export class SpanNemesis {
     for (const [m, u] of this.normalUncertainty) {
       m.uncertaintyUs = u;
       m.errorFraction = 1;
+      m.biasFraction = 0;
     }
+    for (const n of this.nodes) n.onProposed = null;
     this.trace('nemesis heal-all');
   }
 
@@ -139,6 +149,84 @@ export class SpanNemesis {
   private later(faultPhaseUs: number, lo: number, hi: number, undo: () => void): void {
     const at = Math.min(this.sched.nowUs + this.rng.range(lo, hi), faultPhaseUs);
     this.sched.at(at, undo);
+  }
+
+  /**
+   * A leader's DC's masters turn far (uncertain by asymUncertaintyUs, answers leaning ahead by
+   * farBiasFraction of it): after its next sync the leader's ε is large and its TT.now().latest lies
+   * nearly 2ε ahead of true time, beyond its lease, so its strong reads wait for `closed` log entries
+   * that no lease bounds. The first one it proposes then is let reach a peer (the Accept, not the
+   * news that it is chosen), and the leader's DC is cut off: a successor with a small ε takes over
+   * once the lease votes run out, proposes its epoch barrier at its own now.latest, and applies the
+   * far entry it found in phase 1 only after that. Its commits must still go above that entry.
+   */
+  private epsFailover(end: number): void {
+    if (this.deposing) return;
+    const aimed = this.o.failoverSplit !== undefined ? this.nodes.find((n) => n.up && n.isLeaderOf(this.o.failoverSplit!)) : undefined;
+    const leaders = this.nodes.filter((n) => n.up && n.isLeaderOfAny());
+    if (leaders.length === 0) return;
+    const first = aimed ?? this.rng.pick(leaders);
+    const split = aimed ? this.o.failoverSplit! : this.rng.pick(this.splits.filter((s) => first.isLeaderOf(s)));
+    const inc = first.incarnation;
+    const u = this.o.asymUncertaintyUs;
+    const ms = this.masters.filter((m) => m.dc === first.dc);
+    for (const m of ms) {
+      m.uncertaintyUs = u;
+      m.errorFraction = 0;
+      m.biasFraction = this.o.farBiasFraction;
+    }
+    this.deposing = true;
+    this.counts.asym++;
+    this.trace(`nemesis eps-failover ${first.id}/${split}: far masters in ${first.dc} (${u}us, ahead ${this.o.farBiasFraction})`);
+    const restore = (): void => {
+      for (const m of ms) {
+        m.uncertaintyUs = this.normalUncertainty.get(m)!;
+        m.errorFraction = 1;
+        m.biasFraction = 0;
+      }
+      this.trace(`nemesis eps-failover: masters of ${first.dc} back`);
+    };
+    let armed = true;
+    const disarm = (): void => {
+      armed = false;
+      if (first.onProposed === trigger) first.onProposed = null;
+    };
+    const trigger = (s: string, payloads: readonly unknown[]): void => {
+      if (!armed || s !== split || !first.up || first.incarnation !== inc || this.sched.nowUs >= end) return;
+      if (!payloads.some((p) => (p as { t?: string }).t === 'closed')) return;
+      const iv = first.time.tt.now();
+      if ((iv.latest - iv.earliest) / 2 < u / 2) return;
+      disarm();
+      // The Accept goes out after the leader's fsync and reaches a peer one latency (and jitter) later.
+      const lats = this.dcs.filter((d) => d !== first.dc).map((d) => this.net.net.latencyBetween(first.dc, d));
+      const delay = 2_500 + this.rng.range(Math.min(...lats), Math.max(...lats)) + this.rng.int(this.net.net.faults.jitterUs + 1);
+      this.sched.after(delay, () => {
+        if (this.sched.nowUs >= end) return;
+        this.net.net.isolate(first.dc, this.dcs);
+        this.counts.partitions++;
+        this.trace(`nemesis eps-failover: isolate ${first.dc}`);
+        this.later(end, this.o.leaseUs + 200_000, this.o.leaseUs + 800_000, () => {
+          this.deposing = false;
+          this.net.net.healAll();
+          this.trace('nemesis eps-failover: heal');
+          this.later(end, 100_000, 600_000, restore);
+        });
+      });
+    };
+    first.onProposed = trigger;
+    const giveUpAt = Math.min(end, this.sched.nowUs + 3_000_000);
+    const watch = (): void => {
+      if (!armed) return;
+      if (this.sched.nowUs >= giveUpAt || !first.up || first.incarnation !== inc) {
+        disarm();
+        this.deposing = false;
+        restore();
+        this.trace('nemesis eps-failover: no far closed entry, give up');
+        return;
+      }
+      this.sched.after(10_000, watch);
+    };
+    this.sched.after(10_000, watch);
   }
 
   private act(kind: SpanFault, end: number): void {
@@ -249,6 +337,7 @@ export class SpanNemesis {
           for (const m of asymMasters) {
             m.uncertaintyUs = this.normalUncertainty.get(m)!;
             m.errorFraction = 1;
+            m.biasFraction = 0;
           }
         };
         this.trace(`nemesis depose ${first.id}/${split}: isolate ${first.dc}${asymMasters.length > 0 ? ` (asym ${this.o.asymUncertaintyUs}us)` : ''}`);
@@ -293,6 +382,8 @@ export class SpanNemesis {
         this.sched.after(5_000, watch);
         return;
       }
+      case 'eps-failover':
+        return this.epsFailover(end);
       case 'asym': {
         const leaders = this.leaderDcs();
         const dc = leaders.length > 0 ? this.rng.pick(leaders) : this.rng.pick(this.dcs);
@@ -307,6 +398,7 @@ export class SpanNemesis {
           for (const m of ms) {
             m.uncertaintyUs = this.normalUncertainty.get(m)!;
             m.errorFraction = 1;
+            m.biasFraction = 0;
           }
           this.trace(`nemesis asym-off ${dc}`);
         });

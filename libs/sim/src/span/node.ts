@@ -95,6 +95,8 @@ export class SpanNode {
   leaderships = 0;
   crashes = 0;
   stalledWrites = 0;
+  /** Told of every proposal this node's replicas queued (the nemesis times faults by them). */
+  onProposed: ((split: string, payloads: readonly unknown[]) => void) | null = null;
 
   constructor(
     readonly id: string,
@@ -317,6 +319,7 @@ export class SpanNode {
         for (const r of ready?.proposalResults ?? []) if (r.status !== 'queued' && r.status !== 'already_applied') rejected.push(...r.ids);
         if (rejected.length > 0) l.core.proposalRejected(rejected, this.coreNow());
         this.trace(`${this.id}/${l.spec.id} propose ${o.commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ')}${rejected.length ? ' REJECTED' : ''}`);
+        if (rejected.length === 0) this.onProposed?.(l.spec.id, o.commands.map((c) => c.payload));
         return;
       }
       case 'reply':

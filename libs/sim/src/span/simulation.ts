@@ -17,7 +17,7 @@ export type TxnBrokenVariant = (typeof TXN_BROKEN_VARIANTS)[number];
 
 export interface SpanOptions {
   seed: number;
-  /** The run's shape (shapeOptions); by default SPAN_SHAPE_NAMES[seed % 5]. */
+  /** The run's shape (shapeOptions); by default SPAN_SHAPE_NAMES[seed % SPAN_SHAPE_NAMES.length]. */
   shape: SpanShape;
   trace: boolean;
   /** TxnBroken flags passed to every core (teeth). */
@@ -109,6 +109,7 @@ export const DEFAULT_NEMESIS: SpanNemesisOptions = {
   deposeHealAtLeaseEndProb: 0.3,
   deposeCrashWithinUs: 30_000,
   leaseUs: 600_000,
+  farBiasFraction: 0.9,
 };
 
 export interface SpanTotals {
@@ -153,7 +154,7 @@ export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, n
 
 /**
  * Run shapes: every seed runs the same workload and fault kinds, but each shape leans on one
- * mechanism of the core (seed % 5 picks it, so any 5 consecutive seeds cover all):
+ * mechanism of the core (seed % 6 picks it, so any 6 consecutive seeds cover all):
  *  - standard: the default mix;
  *  - lease-edge: leaders cut off with a large ε, check-quorum off (a cut-off leader keeps leading
  *    until its lease ends), strong reads mostly at the leader: timestamps at the end of a lease;
@@ -164,9 +165,15 @@ export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, n
  *  - deposed: read-write transactions crowd one split, whose leader is cut off (its own DC's
  *    clients still reach it, so it goes on proposing what it cannot get chosen) and whose
  *    successor crashes as soon as it leads: the next leader finds the first one's late proposals
- *    and must not let them slip under timestamps already applied.
+ *    and must not let them slip under timestamps already applied;
+ *  - big-epsilon-failover: short leases and quick elections; a leader's time masters turn far
+ *    (ε ≈ 150 ms, answers leaning ahead), so its now.latest lies almost 300 ms ahead, beyond its
+ *    lease, and its strong reads wait for `closed` log entries that no lease bounds; right after it
+ *    proposes one, its DC is cut off, and a small-ε successor (read-write transactions crowd that
+ *    split) takes over as soon as the lease votes allow: it finds that entry in its phase 1 and
+ *    applies it after its epoch barrier was assigned, so its commits must observe what it applied.
  */
-export const SPAN_SHAPE_NAMES = ['standard', 'lease-edge', 'slow-clients', 'failover', 'deposed'] as const;
+export const SPAN_SHAPE_NAMES = ['standard', 'lease-edge', 'slow-clients', 'failover', 'deposed', 'big-epsilon-failover'] as const;
 export type SpanShape = (typeof SPAN_SHAPE_NAMES)[number];
 
 export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed' | 'shape'>> {
@@ -199,6 +206,21 @@ export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed'
         // Clients give up early (and look outcomes up in the background) to keep the cut-off leader busy.
         client: { ...d.client, requestTimeoutUs: 250_000, serverWaitUs: 150_000, lockReadTimeoutUs: 150_000, lockReadWaitUs: 100_000, backgroundStatusProb: 1 },
         nemesis: { weights: { depose: 6, heal: 1, 'crash-leader': 1, stall: 1 }, deposeSplit: 's0', deposeAsymProb: 0, deposeHealAtLeaseEndProb: 0, leaderBias: 0.9, gapUs: [300_000, 900_000] },
+      };
+    case 'big-epsilon-failover':
+      // The far leader's 2ε (≈ 300 ms) exceeds the 150 ms lease, so it cannot commit, and its
+      // `closed` entries lie ≈ 285 ms ahead: a successor leads once the lease votes that entry won
+      // run out (≈ 150–250 ms later) and reaches its first commits while the entry is still ahead.
+      return {
+        leaseDurationUs: 150_000,
+        electionTimeoutUs: 50_000,
+        heartbeatIntervalUs: 10_000,
+        clientsPerDc: 3,
+        hot: { split: 's0', prob: 0.8 },
+        mix: { transfer: 30, register: 15, append: 10, strong: 10, strong1: 25, snapshot: 5, stale: 5 },
+        // Clients give up on a cut-off leader quickly, to find its successor while the far entry is still ahead.
+        client: { ...d.client, requestTimeoutUs: 120_000, serverWaitUs: 80_000, lockReadTimeoutUs: 100_000, lockReadWaitUs: 60_000, thinkMaxUs: 10_000, backgroundStatusProb: 1 },
+        nemesis: { weights: { 'eps-failover': 6, heal: 1, crash: 1, stall: 1 }, failoverSplit: 's0', asymUncertaintyUs: 150_000, gapUs: [200_000, 600_000] },
       };
   }
 }

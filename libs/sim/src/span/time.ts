@@ -51,10 +51,15 @@ export class NodeClock {
   readonly monoClock: PhysicalClock = { nowUs: () => this.monoNow() };
 }
 
-/** A reference time master: true time ± its uncertainty, erring anywhere inside `errorFraction` of it. */
+/**
+ * A reference time master: true time ± its uncertainty, erring anywhere inside `errorFraction` of
+ * it, plus a constant `biasFraction` of it (a far master whose answers lean one way: ahead when
+ * positive). |biasFraction| + errorFraction ≤ 1 keeps true time inside every answer.
+ */
 export class TimeMaster {
   uncertaintyUs: number;
   errorFraction: number;
+  biasFraction = 0;
 
   constructor(
     readonly id: string,
@@ -71,7 +76,7 @@ export class TimeMaster {
       if (p.kind !== 'timeReq') return;
       const t = START_US + this.sched.nowUs;
       const maxErr = Math.floor(this.uncertaintyUs * this.errorFraction);
-      const err = maxErr > 0 ? this.rng.range(-maxErr, maxErr) : 0;
+      const err = (maxErr > 0 ? this.rng.range(-maxErr, maxErr) : 0) + Math.round(this.uncertaintyUs * this.biasFraction);
       net.send(id, from, { kind: 'timeReply', round: p.round, earliest: t + err - this.uncertaintyUs, latest: t + err + this.uncertaintyUs }, 'time');
     });
   }

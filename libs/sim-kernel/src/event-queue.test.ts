@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { EventQueue } from './event-queue.js';
-import { Prng } from './prng.js';
+import { Prng } from '@synod/prng';
 
 describe('EventQueue', () => {
   it('orders by time, then by insertion', () => {

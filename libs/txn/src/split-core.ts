@@ -146,6 +146,8 @@ export class SplitTxnCore {
   private readonly ownPending = new Map<string, number>();
   /** Prepared, undecided transactions (replicated, in the header): t_TM_safe. */
   private readonly prepared = new Map<string, PreparedRecord>();
+  /** Prepares whose decide is applied but not yet durable (its writes not yet visible): still in t_TM_safe. */
+  private readonly decidedNotDurable = new Map<string, { ts: number; upTo: number }>();
   /** 2PC at this leader (volatile): transactions it coordinates, votes that came first, decisions proposed, inquiries sent. */
   private readonly coordinating = new Map<string, Coordination>();
   private readonly earlyVotes = new Map<string, Map<string, number | { refused: string }>>();
@@ -191,7 +193,13 @@ export class SplitTxnCore {
   private minPreparedTs(): number {
     let min = Number.MAX_SAFE_INTEGER;
     for (const p of this.prepared.values()) if (p.ts < min) min = p.ts;
+    for (const d of this.decidedNotDurable.values()) if (d.ts < min) min = d.ts;
     return min;
+  }
+
+  private *minPreparedCandidates(): Iterable<number> {
+    for (const p of this.prepared.values()) yield p.ts;
+    for (const d of this.decidedNotDurable.values()) yield d.ts;
   }
 
   header(): SplitHeader {
@@ -322,6 +330,7 @@ export class SplitTxnCore {
       } else if (c.t === 'decide') {
         const p = this.prepared.get(c.txn);
         this.prepared.delete(c.txn);
+        if (p) this.decidedNotDurable.set(c.txn, { ts: p.ts, upTo: entry.slot + 1 });
         if (c.committed && p && c.ts !== undefined) {
           write(p.writes, c.ts);
           decide(c.txn, { committed: true, ts: c.ts });
@@ -356,6 +365,7 @@ export class SplitTxnCore {
 
   durable(upTo: number, now: CoreNow): void {
     this.lastNow = now;
+    for (const [txn, d] of this.decidedNotDurable) if (d.upTo <= upTo) this.decidedNotDurable.delete(txn);
     while (this.notDurable.length > 0 && this.notDurable[0]!.upTo <= upTo) {
       const d = this.notDurable.shift()!;
       this.durableTs = Math.max(this.durableTs, d.maxAppliedTs);
@@ -457,6 +467,7 @@ export class SplitTxnCore {
       return;
     }
     if (this.txns.get(id)?.commit) return; // its commit record is on its way into the log
+    if (this.txns.get(id)?.aborted) return this.logAbort(id, [participant]); // aborted here before it could coordinate
     // The commit request has not arrived (yet): keep the vote a while; presumed abort after the bound (tick).
     let votes = this.earlyVotes.get(id);
     if (!votes) {
@@ -465,6 +476,15 @@ export class SplitTxnCore {
       this.lastInquiryMonoUs.set(id, now.monoUs);
     }
     votes.set(participant, msg.kind === 'prepared' ? msg.ts : { refused: msg.reason });
+  }
+
+  /** Decides `txn` aborted through the log (unless decided) and owes the decision to `participants`. */
+  private logAbort(txn: string, participants: string[]): void {
+    if (this.outcomes.get(txn) || !this.view.leading || !this.isReady()) return;
+    const commandId = this.nextCommandId();
+    this.proposed.set(commandId, { kind: 'abort', txnId: txn });
+    this.decisionsOwed.set(txn, { participants, committed: false, durable: false });
+    this.propose({ id: commandId, payload: { t: 'abort', txn } });
   }
 
   private proposeDecide(txn: string, committed: boolean, ts: number | undefined): void {
@@ -734,7 +754,10 @@ export class SplitTxnCore {
 
   private commit(reqId: number, req: Extract<TxnRequest, { kind: 'commit' }>, now: CoreNow): void {
     const participants = (req.participants ?? []).filter((p) => p !== this.opts.splitId);
-    this.admit(reqId, req, now, 'commit', undefined, (t, n) =>
+    // A coordinator that refuses the commit logs its abort at once: the participants, which may
+    // have prepared already, hear the decision now rather than after the vote bound.
+    const refused = participants.length > 0 ? () => this.logAbort(req.txn.id, participants) : undefined;
+    this.admit(reqId, req, now, 'commit', refused, (t, n) =>
       participants.length > 0 ? this.coordinate(reqId, t, req.writes, participants, req.waitUs, n) : this.proposeCommit(reqId, t, req.writes, req.waitUs, n),
     );
   }
@@ -872,7 +895,10 @@ export class SplitTxnCore {
           return true;
         }
         if (participants.some((p) => !c.votes.has(p))) return false;
-        let s = floor;
+        // Above everything assigned, closed or served here since the locks were granted (the
+        // oracle's floor), and at or above every prepare timestamp.
+        if (!this.broken.oracleIgnoresApplied) this.oracle.observe(this.maxAppliedTs);
+        let s = this.broken.commitBelowPrepare ? floor : this.oracle.assign(n.tt.latest);
         if (!this.broken.commitBelowPrepare) for (const v of c.votes.values()) s = Math.max(s, v);
         this.oracle.observe(s);
         if (!n.serving || s > this.leaseBound(n)) {
@@ -1070,7 +1096,7 @@ export class SplitTxnCore {
   private ownCovers(ts: number): boolean {
     if (!this.isReady()) return false;
     for (const p of this.ownPending.values()) if (p <= ts) return false;
-    if (!this.broken.ignoreTmSafe) for (const p of this.prepared.values()) if (p.ts <= ts) return false;
+    if (!this.broken.ignoreTmSafe) for (const p of this.minPreparedCandidates()) if (p <= ts) return false;
     return true;
   }
 
@@ -1135,6 +1161,7 @@ export class SplitTxnCore {
 
   private resumeFrom(s: ResumeState): void {
     this.prepared.clear();
+    this.decidedNotDurable.clear();
     for (const p of s.header.prepared ?? []) this.prepared.set(p.txn, p);
     this.maxAppliedTs = s.header.maxAppliedTs;
     this.lastCommitTs = s.header.lastCommitTs;

@@ -25,6 +25,8 @@ function world(seed: number, broken: TxnBrokenVariant[] = [], extra: Parameters<
   });
 }
 
+// Red until the participant t_safe finding below is fixed (the participants' t_safe passes the
+// commit before it is durable: tSafeNotAhead), as are span.test.ts and span-teeth.test.ts.
 describe('span 2PC: a cross-split transaction on a calm cluster', () => {
   it('commits at one timestamp on both splits, and a strong read over both sees all of it', () => {
     const w = world(3);

@@ -31,6 +31,7 @@ export {
   runSpan,
   buildSpanWorld,
   finishSpanWorld,
+  twoPhaseStates,
   spanOptions,
   shapeOptions,
   SPAN_SHAPE_NAMES,
@@ -43,6 +44,6 @@ export {
   type TxnBrokenVariant,
 } from './span/simulation.js';
 export { checkSpanHistory, SPAN_CHECKERS, GroundState, type SpanCheckerName } from './span/checkers.js';
-export type { SpanHistory, SpanViolation, GroundCommit, RwRecord, RoRecord, TSafeSample, StatusAnswer } from './span/history.js';
+export type { SpanHistory, SpanViolation, GroundCommit, GroundAbort, GroundPrepare, TwoPhaseEndState, RwRecord, RoRecord, TSafeSample, StatusAnswer } from './span/history.js';
 export { ScriptedClient } from './span/scripted.js';
 export { SpanRecorder } from './span/recorder.js';

@@ -1,12 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import {
   ackedAppliedOnce,
+  atomicCommit,
   bankConserved,
   checkSpanHistory,
   realTimeOrder,
   snapshotExact,
   strictSerializability,
   tSafeNotAhead,
+  twoPhaseLiveness,
 } from './span/checkers.js';
 import { emptyHistory, type GroundCommit, type RoRecord, type RwRecord, type SpanHistory } from './span/history.js';
 import { SpanRecorder } from './span/recorder.js';
@@ -223,6 +225,102 @@ describe('span checkers on synthetic histories', () => {
   });
 });
 
+/**
+ * A correct history with cross-split transactions: accounts a0 on s0 and b0 on s1 (100 each). x1
+ * moves 10 from a0 to b0: coordinator s0 (commit record naming s1), participant s1 (prepare at
+ * 1900, decide at the coordinator's 2000). x2 is refused: s1 prepared it, s0 logged the abort and
+ * s1 applied the decision.
+ */
+function crossSplit(): SpanHistory {
+  const h = emptyHistory({ initial: 100, accounts: { s0: ['k0/a0'], s1: ['k1/b0'] } });
+  h.commits.push(
+    { ...commit('x1', 's0', 2_000, 1, [['k0/a0', 90]]), kind: 'commit', participants: ['s1'] },
+    { ...commit('x1', 's1', 2_000, 2, [['k1/b0', 110]]), kind: 'decide' },
+  );
+  h.prepares.push({ txn: 'x1', split: 's1', ts: 1_900, coordinator: 's0', slot: 1, atUs: 1_950 }, { txn: 'x2', split: 's1', ts: 2_500, coordinator: 's0', slot: 3, atUs: 2_550 });
+  h.aborts.push({ txn: 'x2', split: 's0', slot: 2, kind: 'abort', reason: 'presumed abort' }, { txn: 'x2', split: 's1', slot: 4, kind: 'decide', reason: 'aborted by its coordinator' });
+  const x1 = rw('x1', 's0', 1_000, [['k0/a0', undefined], ['k1/b0', undefined]], [['k0/a0', 90], ['k1/b0', 110]], { state: 'committed', ts: 2_000, atUs: 2_100, via: 'reply' });
+  x1.participants = ['s1'];
+  const x2 = rw('x2', 's0', 2_200, [['k0/a0', 90], ['k1/b0', 110]], [['k0/a0', 80], ['k1/b0', 120]], { state: 'aborted', atUs: 2_700, via: 'reply', reason: 'refused' });
+  x2.participants = ['s1'];
+  h.rw.push(x1, x2);
+  h.ro.push(
+    ro('a1', 'strong', 2_150, 2_200, 2_150, [['s1', 'k1/b0', 110], ['s0', 'k0/a0', 90]]),
+    ro('a2', 'snapshot', 2_300, 2_400, 1_999, [['s0', 'k0/a0', undefined], ['s1', 'k1/b0', undefined]]),
+  );
+  h.visible.set('n1|s0', new Map([[2_000, 2_050]]));
+  h.visible.set('n1|s1', new Map([[2_000, 2_060]]));
+  h.tSafe.push({ node: 'n1', split: 's1', atUs: 2_060, tSafe: 2_499 });
+  h.end = { healUs: 3_000, atUs: 5_000, boundUs: 4_000, states: [{ node: 'n1', split: 's1', locksHeld: 0, prepared: [], coordinating: 0 }] };
+  return h;
+}
+
+describe('span checkers on cross-split (2PC) histories', () => {
+  it('a correct cross-split history passes every checker', () => {
+    expect(checkSpanHistory(crossSplit())).toEqual([]);
+  });
+
+  it('atomicCommit: a participant applied it at another timestamp than its coordinator', () => {
+    const h = crossSplit();
+    h.commits[1]!.ts = 1_950;
+    expect(atomicCommit(h).map((v) => v.detail)).toEqual([expect.stringContaining('participant s1 applied it at 1950, its coordinator s0 committed it at 2000')]);
+  });
+
+  it('atomicCommit: a participant applied what its coordinator aborted, or never committed', () => {
+    const aborted = crossSplit();
+    aborted.commits.push({ ...commit('x2', 's1', 2_600, 4, [['k1/b0', 120]]), kind: 'decide' });
+    aborted.aborts.pop();
+    expect(atomicCommit(aborted)[0]!.detail).toContain('its coordinator s0 decided abort');
+    const never = crossSplit();
+    never.commits.splice(0, 1);
+    expect(atomicCommit(never)[0]!.detail).toContain('never committed it');
+  });
+
+  it('atomicCommit: a participant aborted what its coordinator committed', () => {
+    const h = crossSplit();
+    h.commits.splice(1, 1);
+    h.aborts.push({ txn: 'x1', split: 's1', slot: 2, kind: 'decide', reason: 'gave up' });
+    const v = atomicCommit(h);
+    expect(v.map((x) => x.detail)).toEqual([expect.stringContaining('participant s1 decided it aborted')]);
+    // The lost half also shows as writes the client sent but nobody applied.
+    expect(strictSerializability(h)[0]!.detail).toContain('applied writes');
+  });
+
+  it('atomicCommit: a coordinator committed without a participant\'s prepare', () => {
+    const h = crossSplit();
+    h.prepares.splice(0, 1);
+    expect(atomicCommit(h)[0]!.detail).toContain('participant s1 never prepared it');
+  });
+
+  it('ackedAppliedOnce: a cross-split transaction is one commit (applied once per split)', () => {
+    const h = crossSplit();
+    expect(ackedAppliedOnce(h)).toEqual([]);
+    h.commits.push({ ...commit('x1', 's1', 2_000, 5, [['k1/b0', 110]]), kind: 'decide' });
+    expect(ackedAppliedOnce(h)[0]!.detail).toContain('applied 2 times on s1');
+  });
+
+  it('bankConserved: money moved across splits, only the bank\'s total is conserved; a torn multi-split read is caught', () => {
+    const h = crossSplit();
+    // a1 sees s0 after x1 and s1 after it: 90 + 110. A read of one split alone is not checked.
+    h.ro.push(ro('a3', 'stale', 2_500, 2_600, 2_100, [['s0', 'k0/a0', 90]]));
+    expect(bankConserved(h)).toEqual([]);
+    // Torn: s0 after x1, s1 before it.
+    h.ro.push(ro('a4', 'stale', 2_500, 2_600, 2_100, [['s0', 'k0/a0', 90], ['s1', 'k1/b0', undefined]]));
+    expect(bankConserved(h).map((v) => v.detail)).toEqual([expect.stringContaining('sum to 190, not 200')]);
+  });
+
+  it('twoPhaseLiveness: a prepared transaction or a lock left after the heal', () => {
+    const h = crossSplit();
+    h.end!.states.push({ node: 'n2', split: 's1', locksHeld: 1, prepared: [{ txn: 'x2', ts: 2_500, coordinator: 's0' }], coordinating: 0 });
+    const v = twoPhaseLiveness(h);
+    expect(v).toHaveLength(1);
+    expect(v[0]!.detail).toContain('prepared x2');
+    expect(v[0]!.detail).toContain('1 locks held');
+    delete h.end;
+    expect(twoPhaseLiveness(h)).toEqual([]);
+  });
+});
+
 describe('span online checks (SpanRecorder)', () => {
   const write = (txn: string, ts: number, key: string) => ({
     versions: [{ key, ts, value: txn }],
@@ -237,6 +335,23 @@ describe('span online checks (SpanRecorder)', () => {
     forgotten: [],
   });
   const cmd = (id: string, txn: string, ts: number) => ({ id, payload: { t: 'commit', txn, ts, writes: [] } });
+
+  it('records a 2PC coordinator\'s commit record, a participant\'s prepare and decide, and a logged abort', () => {
+    const rec = new SpanRecorder(() => 7, { initial: 100, accounts: {} });
+    const hdr = (ts: number, prepared?: Array<{ txn: string; ts: number; coordinator: string; writes: []; readKeys: [] }>) => ({ maxAppliedTs: ts, lastCommitTs: ts, ...(prepared ? { prepared } : {}) });
+    rec.recordApply('n1', 's1', 0, { versions: [], header: hdr(0, [{ txn: 'x', ts: 9, coordinator: 's0', writes: [], readKeys: [] }]), outcomes: [], forgotten: [] }, [
+      { id: 'b:1', payload: { t: 'prepare', txn: 'x', ts: 9, writes: [], readKeys: [], coordinator: 's0' } },
+    ]);
+    rec.recordApply('n1', 's0', 0, { ...write('x', 10, 'k0'), header: hdr(10) }, [{ id: 'a:1', payload: { t: 'commit', txn: 'x', ts: 10, writes: [], participants: ['s1'] } }]);
+    rec.recordApply('n1', 's1', 1, { ...write('x', 10, 'k1'), header: hdr(10) }, [{ id: 'b:2', payload: { t: 'decide', txn: 'x', committed: true, ts: 10 } }]);
+    rec.recordApply('n1', 's0', 1, { versions: [], header: hdr(10), outcomes: [['y', { committed: false, reason: 'presumed abort', slot: 1, at: 10 }]], forgotten: [] }, [{ id: 'a:2', payload: { t: 'abort', txn: 'y' } }]);
+    expect(rec.history.prepares).toEqual([{ txn: 'x', split: 's1', ts: 9, coordinator: 's0', slot: 0, atUs: 7 }]);
+    expect(rec.history.commits.map((c) => [c.split, c.kind, c.participants])).toEqual([
+      ['s0', 'commit', ['s1']],
+      ['s1', 'decide', undefined],
+    ]);
+    expect(rec.history.aborts).toEqual([{ txn: 'y', split: 's0', slot: 1, kind: 'abort', participants: undefined, reason: 'presumed abort' }]);
+  });
 
   it('appliedAlike: two replicas applying one slot differently', () => {
     const rec = new SpanRecorder(() => 0, { initial: 100, accounts: {} });

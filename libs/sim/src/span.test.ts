@@ -10,7 +10,7 @@ const SEEDS = 50;
 
 describe('span scenario', () => {
   it(`${SEEDS} seeds pass every checker, with faults of every kind`, { timeout: 240_000 }, () => {
-    const totals: SpanTotals = { rwCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
+    const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
     const failures: string[] = [];
     const t0 = performance.now();
     for (let seed = 1; seed <= SEEDS; seed++) {
@@ -22,6 +22,8 @@ describe('span scenario', () => {
     expect(failures).toEqual([]);
     // Not vacuous: the runs commit, read, change leaders, crash, step clocks and look outcomes up.
     for (const k of ['rwCommitted', 'roCompleted', 'leaderChanges', 'crashes', 'clockSteps', 'statusLookups', 'stalledWrites'] as const) expect(totals[k], k).toBeGreaterThan(0);
+    // Cross-split transactions (two-phase commit) are a large part of them.
+    expect(totals.xsplitCommitted).toBeGreaterThan(SEEDS * 5);
     expect(totals.rwCommitted).toBeGreaterThan(SEEDS * 20);
     expect(totals.roCompleted).toBeGreaterThan(SEEDS * 20);
   });

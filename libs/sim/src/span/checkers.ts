@@ -13,10 +13,21 @@ import type { GroundCommit, SpanHistory, SpanViolation } from './history.js';
  *    the lower timestamp (RW→RW strictly, RW→RO ts_RO ≥ ts_RW, RO→RW strictly, RO→RO non-decreasing);
  *  - tSafeNotAhead: every commit at or below a replica's reported t_safe was already durably
  *    visible in that replica's MVCC store when it reported it;
- *  - ackedAppliedOnce: each transaction is applied at most once; an acknowledged commit is in
- *    the ground truth at the acknowledged timestamp, an abort (reply or status) is not in it,
- *    and every status answer agrees with it;
- *  - bankConserved: every lock-free read of all of a split's accounts sums to the split's total.
+ *  - ackedAppliedOnce: each transaction is applied at most once per split (and committed by one
+ *    commit record); an acknowledged commit is in the ground truth at the acknowledged timestamp,
+ *    an abort (reply or status) is in no split's log, and every status answer agrees with it;
+ *  - atomicCommit: a cross-split transaction's outcome is its coordinator's: every participant
+ *    that applied it applied it at the coordinator's timestamp, none applied one the coordinator
+ *    did not commit, none aborted one it committed, and it committed only with every participant
+ *    prepared;
+ *  - bankConserved: every lock-free read of every split's accounts sums to the bank's total
+ *    (transfers cross splits: no single split's total is conserved);
+ *  - twoPhaseLiveness: once every fault is healed, 2PC settles: within a bound no replica holds a
+ *    prepared transaction, a lock or a coordination.
+ *
+ * A cross-split transaction has one GroundCommit per split that applied it: the coordinator's
+ * commit record ('commit', with its participants) and each participant's 'decide'. Its ground
+ * truth (timestamp, whether it committed) is the coordinator's; its writes are all of them.
  */
 
 const MAX_REPORTED = 5;
@@ -40,6 +51,7 @@ interface Version {
 /** The ground truth as versions per key, ascending by ts. */
 export class GroundState {
   readonly byKey = new Map<string, Version[]>();
+  /** Every split's application of each transaction (a cross-split one has several). */
   readonly byTxn = new Map<string, GroundCommit[]>();
   /** (key, ts) written by two different transactions. */
   readonly clashes: string[] = [];
@@ -81,8 +93,18 @@ export class GroundState {
     return this.byKey.get(key)?.find((v) => canonical(v.value) === c);
   }
 
+  /**
+   * The transaction's ground truth: its commit record (a single split's, or a 2PC coordinator's),
+   * else (a participant applied what its coordinator never committed) the first split's decide.
+   */
   commitOf(txn: string): GroundCommit | undefined {
-    return this.byTxn.get(txn)?.[0];
+    const cs = this.byTxn.get(txn);
+    return cs?.find((c) => c.kind !== 'decide') ?? cs?.[0];
+  }
+
+  /** Everything the transaction wrote, over every split that applied it. */
+  writesOf(txn: string): GroundCommit['writes'] {
+    return (this.byTxn.get(txn) ?? []).flatMap((c) => c.writes);
   }
 }
 
@@ -115,13 +137,16 @@ export function strictSerializability(h: SpanHistory, state = new GroundState(h.
         const seen = r.value === undefined ? undefined : state.find(r.key, r.value);
         v.add(
           atUs,
-          `${rw.id} (${rw.client}, split ${rw.split}) committed at ${c.ts} but read ${r.key}=${canonical(r.value)}${seen ? ` (${seen.txn} at ${seen.ts})` : ''}; the state just below ${c.ts} holds ${describeVersion(below)}`,
+          `${rw.id} (${rw.client}, split ${rw.split}${rw.participants?.length ? `+${rw.participants.join('+')}` : ''}) committed at ${c.ts} but read ${r.key}=${canonical(r.value)}${seen ? ` (${seen.txn} at ${seen.ts})` : ''}; the state just below ${c.ts} holds ${describeVersion(below)}`,
         );
       }
     }
     const sent = new Map(rw.writes.map((w) => [w.key, canonical(w.deleted ? undefined : w.value)]));
-    const applied = new Map(c.writes.map((w) => [w.key, canonical(w.deleted ? undefined : w.value)]));
-    const same = sent.size === applied.size && [...sent].every(([k, val]) => applied.get(k) === val);
+    const applied = new Map(state.writesOf(rw.id).map((w) => [w.key, canonical(w.deleted ? undefined : w.value)]));
+    // A run cut short (an online violation) may end between a coordinator's commit and its
+    // participants' decides: then only what was applied is compared (atomicCommit judges the rest).
+    const complete = h.end !== undefined;
+    const same = (complete ? sent.size === applied.size : applied.size <= sent.size) && [...(complete ? sent : applied)].every(([k, val]) => applied.get(k) === val && sent.get(k) === val);
     if (!same) v.add(atUs, `${rw.id} applied writes ${JSON.stringify([...applied])} but its client sent ${JSON.stringify([...sent])}`);
   }
   return v.done();
@@ -248,8 +273,14 @@ export function tSafeNotAhead(h: SpanHistory): SpanViolation[] {
 
 export function ackedAppliedOnce(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
   const v = new Collector('ackedAppliedOnce');
-  for (const [txn, cs] of state.byTxn)
-    if (cs.length > 1) v.add(0, `${txn} applied ${cs.length} times: ${cs.map((c) => `${c.split} slot ${c.slot} ts ${c.ts}`).join(', ')}`);
+  for (const [txn, cs] of state.byTxn) {
+    const perSplit = new Map<string, GroundCommit[]>();
+    for (const c of cs) perSplit.set(c.split, [...(perSplit.get(c.split) ?? []), c]);
+    for (const [split, list] of perSplit)
+      if (list.length > 1) v.add(0, `${txn} applied ${list.length} times on ${split}: ${list.map((c) => `slot ${c.slot} ts ${c.ts}`).join(', ')}`);
+    const records = cs.filter((c) => c.kind !== 'decide');
+    if (records.length > 1) v.add(0, `${txn} committed by ${records.length} commit records: ${records.map((c) => `${c.split} slot ${c.slot} ts ${c.ts}`).join(', ')}`);
+  }
   const check = (txn: string, atUs: number, what: string, told: { committed: boolean; ts?: number | undefined }): void => {
     const c = state.commitOf(txn);
     if (told.committed && !c) v.add(atUs, `${what}: ${txn} committed at ${told.ts}, but no replica ever applied it`);
@@ -265,22 +296,89 @@ export function ackedAppliedOnce(h: SpanHistory, state = new GroundState(h.commi
   return v.done();
 }
 
+/**
+ * Atomic commitment across splits (docs/transactions.md rules 13-16): the coordinator's log
+ * decides. A participant applies the transaction only if the coordinator committed it, and then
+ * at the coordinator's timestamp; no participant aborts what the coordinator committed; and the
+ * coordinator commits only once every participant it names has prepared.
+ */
+export function atomicCommit(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
+  const v = new Collector('atomicCommit');
+  // The coordinator of each cross-split transaction: its commit record's split, else the one its prepares name, else its client's.
+  const coordinator = new Map<string, string>();
+  const prepares = new Map<string, Map<string, number>>();
+  for (const p of h.prepares) {
+    if (!coordinator.has(p.txn)) coordinator.set(p.txn, p.coordinator);
+    let m = prepares.get(p.txn);
+    if (!m) prepares.set(p.txn, (m = new Map()));
+    m.set(p.split, p.ts);
+  }
+  for (const rw of h.rw) if (rw.participants?.length && !coordinator.has(rw.id)) coordinator.set(rw.id, rw.split);
+  for (const c of h.commits) if (c.participants?.length) coordinator.set(c.txn, c.split);
+  const abortsOf = new Map<string, typeof h.aborts>();
+  for (const a of h.aborts) abortsOf.set(a.txn, [...(abortsOf.get(a.txn) ?? []), a]);
+  for (const [txn, coord] of coordinator) {
+    const cs = state.byTxn.get(txn) ?? [];
+    const record = cs.find((c) => c.split === coord && c.kind !== 'decide');
+    const aborts = abortsOf.get(txn) ?? [];
+    const coordAbort = aborts.find((a) => a.split === coord);
+    for (const c of cs) {
+      if (c === record) continue;
+      if (c.split === coord) v.add(0, `${txn}: its coordinator ${coord} applied it through a ${c.kind ?? 'commit'} at slot ${c.slot}, not its commit record`);
+      else if (!record)
+        v.add(0, `${txn}: participant ${c.split} applied it at ${c.ts} (slot ${c.slot}), but its coordinator ${coord} ${coordAbort ? `decided abort (slot ${coordAbort.slot}: ${coordAbort.reason})` : 'never committed it'}`);
+      else if (c.ts !== record.ts) v.add(0, `${txn}: participant ${c.split} applied it at ${c.ts}, its coordinator ${coord} committed it at ${record.ts}`);
+      else if (!record.participants?.includes(c.split)) v.add(0, `${txn}: ${c.split} applied it at ${c.ts}, but ${coord}'s commit record names participants ${JSON.stringify(record.participants ?? [])}`);
+    }
+    if (!record) continue;
+    for (const a of aborts)
+      if (a.split !== coord) v.add(0, `${txn}: participant ${a.split} decided it aborted (slot ${a.slot}: ${a.reason}), but its coordinator ${coord} committed it at ${record.ts} (slot ${record.slot})`);
+    for (const p of record.participants ?? [])
+      if (!prepares.get(txn)?.has(p)) v.add(0, `${txn}: coordinator ${coord} committed it at ${record.ts} (slot ${record.slot}), but participant ${p} never prepared it`);
+  }
+  return v.done();
+}
+
 export function bankConserved(h: SpanHistory): SpanViolation[] {
   const v = new Collector('bankConserved');
   const { initial, accounts } = h.bank;
+  const all = Object.entries(accounts).flatMap(([split, keys]) => keys.map((key) => ({ split, key })));
+  const total = initial * all.length;
   for (const ro of h.ro) {
-    for (const [split, keys] of Object.entries(accounts)) {
-      const got = new Map<string, unknown>();
-      for (const r of ro.reads) if (r.split === split) got.set(r.key, r.value);
-      if (!keys.every((k) => got.has(k))) continue;
-      let sum = 0;
-      for (const k of keys) {
-        const val = got.get(k);
-        sum += typeof val === 'number' ? val : val === undefined ? initial : Number.NaN;
-      }
-      const total = initial * keys.length;
-      if (sum !== total) v.add(ro.ackUs, `${ro.mode} read ${ro.id} at ts ${ro.ts}: ${split}'s accounts sum to ${sum}, not ${total}: ${keys.map((k) => `${k}=${canonical(got.get(k))}`).join(' ')}`);
+    const got = new Map<string, unknown>();
+    for (const r of ro.reads) got.set(`${r.split}|${r.key}`, r.value);
+    if (!all.every((a) => got.has(`${a.split}|${a.key}`))) continue;
+    let sum = 0;
+    for (const a of all) {
+      const val = got.get(`${a.split}|${a.key}`);
+      sum += typeof val === 'number' ? val : val === undefined ? initial : Number.NaN;
     }
+    if (sum !== total) {
+      const bySplit = Object.entries(accounts).map(([split, keys]) => `${split}: ${keys.map((k) => `${k}=${canonical(got.get(`${split}|${k}`))}`).join(' ')}`);
+      v.add(ro.ackUs, `${ro.mode} read ${ro.id} at ts ${ro.ts}: the accounts sum to ${sum}, not ${total}: ${bySplit.join('; ')}`);
+    }
+  }
+  return v.done();
+}
+
+/**
+ * Liveness after the heal: every prepared transaction is decided, every lock released and every
+ * coordination ended within `end.boundUs` of the run's drain (the simulation waits that long at
+ * most, and records what every up replica holds then).
+ */
+export function twoPhaseLiveness(h: SpanHistory): SpanViolation[] {
+  const v = new Collector('twoPhaseLiveness');
+  const end = h.end;
+  if (!end) return [];
+  const preparedAt = new Map(h.prepares.map((p) => [`${p.split}|${p.txn}`, p.atUs]));
+  for (const s of end.states) {
+    if (s.prepared.length === 0 && s.locksHeld === 0 && s.coordinating === 0) continue;
+    const what = [
+      ...s.prepared.map((p) => `prepared ${p.txn} at ${p.ts} (coordinator ${p.coordinator}, prepared at ${preparedAt.get(`${s.split}|${p.txn}`) ?? '?'}us)`),
+      ...(s.locksHeld > 0 ? [`${s.locksHeld} locks held`] : []),
+      ...(s.coordinating > 0 ? [`${s.coordinating} transactions being coordinated`] : []),
+    ];
+    v.add(end.atUs, `${s.node}/${s.split} at ${end.atUs}us, ${end.atUs - end.healUs}us after every fault healed (bound ${end.boundUs}us after the drain): ${what.join(', ')}`);
   }
   return v.done();
 }
@@ -291,7 +389,9 @@ export const SPAN_CHECKERS = {
   realTimeOrder,
   tSafeNotAhead,
   ackedAppliedOnce,
+  atomicCommit,
   bankConserved,
+  twoPhaseLiveness,
 } as const;
 export type SpanCheckerName = keyof typeof SPAN_CHECKERS;
 
@@ -304,6 +404,8 @@ export function checkSpanHistory(h: SpanHistory): SpanViolation[] {
     ...realTimeOrder(h, state),
     ...tSafeNotAhead(h),
     ...ackedAppliedOnce(h, state),
+    ...atomicCommit(h, state),
     ...bankConserved(h),
+    ...twoPhaseLiveness(h),
   ];
 }

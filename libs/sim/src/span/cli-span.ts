@@ -4,9 +4,10 @@ import { runSpan, type SpanOptions, type SpanResult, type SpanTotals, type TxnBr
 export const SPAN_USAGE = `span scenario: npm run sim -- --scenario span [--seeds N [--start S] | --seed S [--trace]]
        [--faults none|heavy] [--broken <variant>[,<variant>...]]
   3 DCs x 1 node, 3 splits, the real Paxos replica, SplitTxnCore and TrueTime sync per node;
+  most transfers and some register/list transactions cross splits (two-phase commit);
   seed % 6 picks a shape: standard, lease-edge, slow-clients, failover, deposed, big-epsilon-failover;
   checkers: strictSerializability, snapshotExact, realTimeOrder, tSafeNotAhead, ackedAppliedOnce,
-  bankConserved (and online: appliedAlike, refusalsAreLate, replica assertions)
+  atomicCommit, bankConserved, twoPhaseLiveness (and online: appliedAlike, refusalsAreLate, replica assertions)
   variants (TxnBroken): ${TXN_BROKEN_VARIANTS.join(', ')}`;
 
 export interface SpanCliArgs {
@@ -28,6 +29,7 @@ export function parseBroken(s: string | undefined): TxnBrokenVariant[] {
 
 const TOTAL_KEYS: Array<[keyof SpanTotals, string]> = [
   ['rwCommitted', 'rw-committed'],
+  ['xsplitCommitted', 'xsplit-committed'],
   ['roCompleted', 'ro-committed'],
   ['aborts', 'aborts'],
   ['leaderChanges', 'leader-changes'],
@@ -71,7 +73,7 @@ export function runSpanCli(a: SpanCliArgs, out: (line: string) => void = console
   const start = a.start ?? 1;
   let passed = 0;
   let failed = 0;
-  const totals: SpanTotals = { rwCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
+  const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
   const t0 = process.hrtime.bigint();
   for (let seed = start; seed < start + count; seed++) {
     const r = runSpan(opts(seed, false));

@@ -29,6 +29,14 @@ export interface SpanClientTiming {
    * background and goes on with its next operation (otherwise it waits for the answer).
    */
   backgroundStatusProb: number;
+  /**
+   * Probability that a read-write transaction does not echo its reads' epochs in its commit and
+   * prepares (the wire makes it optional: a client that does not keep it). It does not re-read
+   * (a re-read would take its locks again: its commit would be a fine one), so only the server's
+   * read-lock check stands between a commit whose locks lapsed (idle-aborted and forgotten,
+   * another leadership) and a lost update.
+   */
+  noEpochProb: number;
   /** A transaction (every attempt) must finish within this; an unknown commit outcome is looked up past it. */
   txnDeadlineUs: number;
   /** Status lookups of one unknown outcome give up after this. */
@@ -46,6 +54,10 @@ export interface Workload {
   mix: Record<OpKind, number>;
   /** A hot split: operations pick it (first) with this probability (otherwise any split). */
   hot?: { split: string; prob: number } | undefined;
+  /** Probability that a read-write operation of each kind spans two splits (two-phase commit). */
+  crossSplit: Record<'transfer' | 'register' | 'append', number>;
+  /** Probability that a multi-split read-only operation audits the bank: every split's accounts. */
+  auditProb: number;
 }
 
 export type OpKind = 'transfer' | 'register' | 'append' | 'strong' | 'strong1' | 'snapshot' | 'stale';
@@ -54,6 +66,8 @@ type Answer = { ok: true; body: TxnReplyBody } | { ok: false; error: TxnError } 
 
 export interface ClientStats {
   rwCommitted: number;
+  /** Of which cross-split (two-phase commit). */
+  xsplitCommitted: number;
   rwAborted: number;
   roCompleted: number;
   statusLookups: number;
@@ -81,13 +95,7 @@ export class SpanClient {
   private stopped = false;
   private opBusy = false;
   private backgroundLookups = 0;
-  readonly stats: ClientStats = { rwCommitted: 0, rwAborted: 0, roCompleted: 0, statusLookups: 0, unknown: 0, requests: 0 };
-  /**
-   * A third of the clients leave the optional epoch out of their commits, as a client written
-   * against the wire alone may: for them the read-lock check at commit is the only guard against
-   * reads whose locks lapsed (another leadership, an idle abort).
-   */
-  private readonly sendsEpoch: boolean;
+  readonly stats: ClientStats = { rwCommitted: 0, xsplitCommitted: 0, rwAborted: 0, roCompleted: 0, statusLookups: 0, unknown: 0, requests: 0 };
 
   constructor(
     readonly id: string,
@@ -104,7 +112,6 @@ export class SpanClient {
     private readonly trace: (line: string) => void,
   ) {
     net.register(id, dc, (_from, p) => this.receive(p));
-    this.sendsEpoch = hashString(id) % 3 !== 0;
   }
 
   start(): void {
@@ -198,6 +205,36 @@ export class SpanClient {
 
   // ---- read-write
 
+  /**
+   * The keys of one read-write operation, per split in the order they are read. Most transfers
+   * move money between accounts on two splits; some register writes and list appends cover two
+   * splits too (half of those register operations only read the first split's register and write
+   * the second's: a read-only participant, or a coordinator that only reads, prepares with no
+   * writes); the rest stay on one split.
+   */
+  private rwKeys(kind: 'transfer' | 'register' | 'append'): Array<{ split: string; keys: string[]; readOnly?: boolean }> {
+    const hot = this.w.hot;
+    const split = hot && this.rng.chance(hot.prob) ? hot.split : this.rng.pick(this.w.splits).id;
+    const cross = this.w.splits.length > 1 && this.rng.chance(this.w.crossSplit[kind]);
+    const second = cross ? this.rng.pick(this.w.splits.filter((s) => s.id !== split)).id : undefined;
+    const one = (xs: string[]) => this.rng.pick(xs);
+    let parts: Array<{ split: string; keys: string[]; readOnly?: boolean }>;
+    if (kind === 'transfer') {
+      // From an account of `split` to one of `second` (or another of `split`).
+      if (second) parts = [{ split, keys: [one(this.w.accounts[split]!)] }, { split: second, keys: [one(this.w.accounts[second]!)] }];
+      else parts = [{ split, keys: pickTwo(this.rng, this.w.accounts[split]!) }];
+    } else if (kind === 'register') {
+      const regs = this.w.registers[split]!;
+      if (second) parts = [{ split, keys: [one(regs)], ...(this.rng.chance(0.5) ? { readOnly: true } : {}) }, { split: second, keys: [one(this.w.registers[second]!)] }];
+      else parts = [{ split, keys: this.rng.chance(0.3) && regs.length > 1 ? pickTwo(this.rng, regs) : [one(regs)] }];
+    } else {
+      // An append of the transaction's id to one list, or to one list on each of two splits.
+      parts = [{ split, keys: [one(this.w.lists[split]!)] }];
+      if (second) parts.push({ split: second, keys: [one(this.w.lists[second]!)] });
+    }
+    return parts;
+  }
+
   private runRw(kind: 'transfer' | 'register' | 'append', opDone: () => void): void {
     let finished = false;
     const done = (): void => {
@@ -205,18 +242,11 @@ export class SpanClient {
       finished = true;
       opDone();
     };
-    const hot = this.w.hot;
-    const split = hot && this.rng.chance(hot.prob) ? hot.split : this.rng.pick(this.w.splits).id;
-    let keys: string[];
-    if (kind === 'transfer') {
-      const accts = this.w.accounts[split]!;
-      const a = this.rng.int(accts.length);
-      const b = (a + 1 + this.rng.int(accts.length - 1)) % accts.length;
-      keys = [accts[a]!, accts[b]!];
-    } else if (kind === 'register') {
-      const regs = this.w.registers[split]!;
-      keys = this.rng.chance(0.3) && regs.length > 1 ? pickTwo(this.rng, regs) : [this.rng.pick(regs)];
-    } else keys = [this.rng.pick(this.w.lists[split]!)];
+    const parts = this.rwKeys(kind);
+    const readOnly = new Set(parts.filter((p) => p.readOnly).flatMap((p) => p.keys));
+    // The coordinator: the first split written, in split order (as the client); the outcome lives there.
+    const coordinator = parts.filter((p) => !p.readOnly).map((p) => p.split).sort()[0]!;
+    const participants = parts.map((p) => p.split).filter((s) => s !== coordinator);
     const base = `${this.id}:${++this.seq}`;
     const startTs = START_US + this.now;
     const deadline = this.now + this.t.txnDeadlineUs;
@@ -226,79 +256,110 @@ export class SpanClient {
     const startAttempt = (): void => {
       attempt++;
       const id = `${base}.${attempt}`;
-      const rec: RwRecord = { id, client: this.id, split, invokeUs: this.now, reads: [], writes: [], outcome: { state: 'abandoned' } };
+      const txn = { id, startTs };
+      const rec: RwRecord = { id, client: this.id, split: coordinator, invokeUs: this.now, reads: [], writes: [], outcome: { state: 'abandoned' } };
+      if (participants.length > 0) rec.participants = participants;
       this.history.rw.push(rec);
-      let epoch: string | undefined;
-      let lockedAt: string | undefined;
-      this.trace(`${this.id} rw ${id} ${kind} ${keys.join(',')}`);
+      /** What the attempt did at each split: the leader its reads ran at, their epoch and values. */
+      const at = parts.map((p) => ({ ...p, node: undefined as string | undefined, epoch: undefined as string | undefined, values: [] as Array<{ key: string; value: unknown }>, locked: false }));
+      let committing = false;
+      const withEpoch = !this.rng.chance(this.t.noEpochProb);
+      this.trace(`${this.id} rw ${id} ${kind} ${parts.map((p) => `${p.split}:${p.keys.join(',')}${p.readOnly ? '(read)' : ''}`).join(' ')}${participants.length ? ` coordinator ${coordinator}` : ''}`);
 
       const retryTxn = (why: string): void => {
         this.stats.rwAborted++;
         this.trace(`${this.id} rw ${id} aborted: ${why}`);
-        // Release what the attempt may hold (best effort).
-        if (lockedAt) this.request(split, lockedAt, { kind: 'abort', txnId: id }, () => undefined);
+        // Release what the attempt may hold (best effort), unless its commit was sent: from then
+        // on the coordinator decides, and an abort would race the commit (as the real client).
+        if (!committing) for (const p of at) if (p.locked && p.node) this.request(p.split, p.node, { kind: 'abort', txnId: id }, () => undefined);
         if (this.now + 20_000 < deadline && !this.stopped) this.sched.after(this.rng.range(1_000, 20_000), startAttempt);
         else done();
       };
 
-      /** A locking read of every key (`round` 2: the re-read, whose values and epoch are not used). */
-      const read = (node: string, round: 1 | 2): void => {
+      /** The locking reads of part `i` (`round` 2: the re-read, whose values and epoch are used only in the same epoch). */
+      const read = (i: number, node: string, round: 1 | 2): void => {
+        if (i === at.length) {
+          rec.reads = at.flatMap((p) => p.values);
+          const writes = this.writesFor(kind, id, rec.reads.filter((r) => !readOnly.has(r.key)), amount);
+          return void this.sched.after(this.rng.int(this.t.computeMaxUs + 1), () => commit(writes));
+        }
         if (this.now >= deadline) return retryTxn('deadline');
-        const req: TxnRequest = { kind: 'read', txn: { id, startTs }, keys, waitUs: this.t.lockReadWaitUs };
+        const p = at[i]!;
+        const req: TxnRequest = { kind: 'read', txn, keys: p.keys, waitUs: this.t.lockReadWaitUs };
         this.request(
-          split,
+          p.split,
           node,
           req,
           (a) => {
             if (a.ok && a.body.kind === 'values') {
-              this.leaders.set(split, node);
-              lockedAt = node;
-              const values = keys.map((key) => ({ key, value: a.body.kind === 'values' ? a.body.values.find((v) => v.key === key)?.value : undefined }));
+              this.leaders.set(p.split, node);
+              p.node = node;
+              p.locked = true;
+              const values = p.keys.map((key) => ({ key, value: a.body.kind === 'values' ? a.body.values.find((v) => v.key === key)?.value : undefined }));
               if (round === 1) {
-                epoch = a.body.epoch;
-                rec.reads = values;
-                if (this.rng.chance(this.t.rereadProb)) return this.sched.after(this.rng.int(this.t.computeMaxUs + 1), () => read(node, 2));
-              } else if (a.body.epoch === epoch || !this.sendsEpoch) {
-                // Same leadership (or a client that sends no epoch, so cannot tell): the re-read's
-                // locks are the ones the commit is checked against, so its values are the ones to
-                // use (the first read's locks may have lapsed since).
-                rec.reads = values;
-              } else this.trace(`${this.id} rw ${id} re-read in epoch ${a.body.epoch}, keeps its reads of epoch ${epoch}`);
-              const writes = this.writesFor(kind, id, rec.reads, amount);
-              return this.sched.after(this.rng.int(this.t.computeMaxUs + 1), () => commit(node, writes));
+                p.epoch = a.body.epoch;
+                p.values = values;
+                if (withEpoch && this.rng.chance(this.t.rereadProb)) return void this.sched.after(this.rng.int(this.t.computeMaxUs + 1), () => read(i, node, 2));
+              } else if (a.body.epoch === p.epoch) {
+                // Same leadership: the re-read's locks are the ones the commit is checked against,
+                // so its values are the ones to use (the first read's locks may have lapsed since).
+                p.values = values;
+              } else this.trace(`${this.id} rw ${id} re-read ${p.split} in epoch ${a.body.epoch}, keeps its reads of epoch ${p.epoch}`);
+              const nextPart = at[i + 1];
+              return read(i + 1, nextPart ? this.leaderGuess(nextPart.split) : node, 1);
             }
             if (!a.ok && 'error' in a && a.error.code === 'TXN_ABORTED') return retryTxn(a.error.message);
             if (!a.ok && 'error' in a && !['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: read answered ${a.error.code}: ${a.error.message}`);
-            const r = this.redirect(split, node, a);
-            this.sched.after(r.delayUs, () => read(r.node, round));
+            const r = this.redirect(p.split, node, a);
+            this.sched.after(r.delayUs, () => read(i, r.node, round));
           },
           this.t.lockReadTimeoutUs,
         );
       };
 
-      const commit = (node: string, writes: WriteOp[]): void => {
+      /** Each participant's prepare, at its leader (following hints a few times); its answer only informs (the coordinator decides). */
+      const prepare = (p: (typeof at)[number], node: string, writes: WriteOp[], tries: number): void => {
+        const req: TxnRequest = { kind: 'prepare', txn, coordinator, epoch: withEpoch ? p.epoch : undefined, readKeys: p.keys, writes, waitUs: this.t.serverWaitUs };
+        this.request(p.split, node, req, (a) => {
+          if (a.ok || ('error' in a && ['TXN_ABORTED', 'INVALID_ARGUMENT'].includes(a.error.code)) || tries <= 1 || this.now >= deadline) {
+            this.trace(`${this.id} rw ${id} prepare at ${p.split}: ${a.ok ? a.body.kind : 'error' in a ? a.error.code : 'no answer'}`);
+            return;
+          }
+          const r = this.redirect(p.split, node, a);
+          this.sched.after(r.delayUs, () => prepare(p, r.node, writes, tries - 1));
+        });
+      };
+
+      const commit = (writes: WriteOp[]): void => {
         rec.writes = writes;
         if (this.now >= deadline) return retryTxn('deadline');
-        this.request(split, node, { kind: 'commit', txn: { id, startTs }, epoch: this.sendsEpoch ? epoch : undefined, readKeys: keys, writes, waitUs: this.t.serverWaitUs }, (a) => {
+        const coord = at.find((p) => p.split === coordinator)!;
+        const of = (p: (typeof at)[number]) => writes.filter((w) => p.keys.includes(w.key));
+        // 2PC (docs/transactions.md): the prepares to the other splits and the commit to the coordinator, at once.
+        committing = true;
+        for (const p of at) if (p !== coord) prepare(p, p.node!, of(p), 3);
+        sendCommit(coord.node!, { kind: 'commit', txn, epoch: withEpoch ? coord.epoch : undefined, readKeys: coord.keys, writes: of(coord), waitUs: this.t.serverWaitUs, participants: participants.length > 0 ? participants : undefined });
+      };
+
+      const sendCommit = (node: string, req: TxnRequest): void => {
+        this.request(coordinator, node, req, (a) => {
           if (a.ok && a.body.kind === 'committed') {
             rec.outcome = { state: 'committed', ts: a.body.ts, atUs: this.now, via: 'reply' };
-            this.stats.rwCommitted++;
-            this.seenTs.push(a.body.ts);
+            this.committed(rec, a.body.ts);
             this.trace(`${this.id} rw ${id} committed ts=${a.body.ts}`);
             return done();
           }
           if (!a.ok && 'error' in a && a.error.code === 'TXN_ABORTED') {
             rec.outcome = { state: 'aborted', atUs: this.now, via: 'reply', reason: a.error.message };
-            lockedAt = undefined;
             return retryTxn(a.error.message);
           }
           if (!a.ok && 'error' in a && a.error.code === 'NOT_LEADER') {
             // Not proposed there: follow the hint (a new leader aborts it: its reads' locks are gone).
-            const r = this.redirect(split, node, a);
-            return this.sched.after(r.delayUs, () => commit(r.node, writes));
+            const r = this.redirect(coordinator, node, a);
+            return void this.sched.after(r.delayUs, () => sendCommit(r.node, req));
           }
           if (!a.ok && 'error' in a && !['UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: commit answered ${a.error.code}: ${a.error.message}`);
-          // TIMEOUT, UNAVAILABLE or no answer: the commit may be in the log. Ask until decided.
+          // TIMEOUT, UNAVAILABLE or no answer: the commit may be in the log. Ask the coordinator until decided.
           const background = this.rng.chance(this.t.backgroundStatusProb);
           this.trace(`${this.id} rw ${id} outcome unknown (${'error' in a ? a.error.code : 'no answer'}): status lookups${background ? ' in the background' : ''}`);
           if (background) {
@@ -309,7 +370,7 @@ export class SpanClient {
         });
       };
 
-      /** Status lookups until decided or `until`; in the `background` the client has moved on (no retry). */
+      /** Status lookups at the coordinator until decided or `until`; in the `background` the client has moved on (no retry). */
       const lookup = (node: string, until: number, background: boolean): void => {
         const end = (): void => {
           if (background) this.backgroundLookups--;
@@ -322,34 +383,38 @@ export class SpanClient {
           return end();
         }
         this.stats.statusLookups++;
-        this.request(split, node, { kind: 'status', txnId: id, waitUs: this.t.serverWaitUs }, (a) => {
+        this.request(coordinator, node, { kind: 'status', txnId: id, waitUs: this.t.serverWaitUs }, (a) => {
           if (a.ok && a.body.kind === 'status' && a.body.state !== 'pending') {
             const committed = a.body.state === 'committed';
             this.history.status.push({ txn: id, state: a.body.state, ts: a.body.ts, atUs: this.now });
             this.trace(`${this.id} rw ${id} status ${a.body.state}${committed ? ` ts=${a.body.ts}` : ''}`);
             if (committed) {
               rec.outcome = { state: 'committed', ts: a.body.ts!, atUs: this.now, via: 'status' };
-              this.stats.rwCommitted++;
-              this.seenTs.push(a.body.ts!);
+              this.committed(rec, a.body.ts!);
               return end();
             }
             rec.outcome = { state: 'aborted', atUs: this.now, via: 'status', reason: a.body.reason ?? 'aborted' };
-            lockedAt = undefined;
             if (background) {
               this.stats.rwAborted++;
               return end();
             }
             return retryTxn(`status: ${a.body.reason ?? 'aborted'}`);
           }
-          if (a.ok) return this.sched.after(this.rng.range(10_000, 50_000), () => lookup(node, until, background));
-          const r = this.redirect(split, node, a);
+          if (a.ok) return void this.sched.after(this.rng.range(10_000, 50_000), () => lookup(node, until, background));
+          const r = this.redirect(coordinator, node, a);
           this.sched.after(Math.max(r.delayUs, 5_000), () => lookup(r.node, until, background));
         });
       };
 
-      read(this.leaderGuess(split), 1);
+      read(0, this.leaderGuess(at[0]!.split), 1);
     };
     startAttempt();
+  }
+
+  private committed(rec: RwRecord, ts: number): void {
+    this.stats.rwCommitted++;
+    if (rec.participants?.length) this.stats.xsplitCommitted++;
+    this.seenTs.push(ts);
   }
 
   private writesFor(kind: 'transfer' | 'register' | 'append', id: string, reads: Array<{ key: string; value: unknown }>, amount: number): WriteOp[] {
@@ -383,20 +448,22 @@ export class SpanClient {
       mode = { strong: true };
       roMode = 'strong';
     }
-    const splitCount = kind === 'strong1' ? 1 : this.rng.range(1, this.w.splits.length);
+    // A bank audit reads every split's accounts at one timestamp (transfers cross splits: only the total is conserved).
+    const audit = kind !== 'strong1' && this.w.splits.length > 1 && this.rng.chance(this.w.auditProb);
+    const splitCount = kind === 'strong1' ? 1 : audit ? this.w.splits.length : this.rng.range(1, this.w.splits.length);
     let splits = shuffle(this.rng, this.w.splits.map((s) => s.id)).slice(0, splitCount);
     const hot = this.w.hot;
     if (hot && this.rng.chance(hot.prob)) splits = [hot.split, ...splits.filter((s) => s !== hot.split)].slice(0, splitCount);
     const keysBy = new Map<string, string[]>();
     for (const s of splits) {
       const all = [...this.w.accounts[s]!, ...this.w.registers[s]!, ...this.w.lists[s]!];
-      keysBy.set(s, this.rng.chance(0.5) ? [...this.w.accounts[s]!] : shuffle(this.rng, all).slice(0, this.rng.range(1, all.length)));
+      keysBy.set(s, audit || this.rng.chance(0.5) ? [...this.w.accounts[s]!] : shuffle(this.rng, all).slice(0, this.rng.range(1, all.length)));
     }
     const id = `${this.id}:ro${++this.seq}`;
     const rec: RoRecord = { id, client: this.id, mode: roMode, invokeUs: this.now, ackUs: 0, ts: 0, reads: [] };
     const deadline = this.now + this.t.txnDeadlineUs;
     let ts: number | undefined;
-    this.trace(`${this.id} ro ${id} ${JSON.stringify(mode)} ${splits.join(',')}`);
+    this.trace(`${this.id} ro ${id} ${JSON.stringify(mode)} ${splits.join(',')}${audit ? ' (audit)' : ''}`);
 
     const readSplit = (i: number, node: string): void => {
       if (i === splits.length) {

@@ -6,7 +6,12 @@ import type { WriteOp } from '@synod/txn';
  * replica applied, with its timestamp and transaction id (replicas must agree on it).
  */
 
-/** One committed transaction of the ground truth (from the applied log). */
+/**
+ * One split's application of a committed transaction (from the applied log). A single-split
+ * transaction has one; a cross-split one has the coordinator's commit record (`kind` 'commit',
+ * with its `participants`) and one 'decide' per participant that applied it: the ground truth of
+ * its outcome is the coordinator's.
+ */
 export interface GroundCommit {
   txn: string;
   split: string;
@@ -14,6 +19,32 @@ export interface GroundCommit {
   /** The slot it was applied at (first replica to apply it). */
   slot: number;
   writes: Array<{ key: string; value?: unknown; deleted?: boolean }>;
+  /** The log command that applied it: a commit record (single-split, or a 2PC coordinator's), or a 2PC participant's decide. */
+  kind?: 'commit' | 'decide' | undefined;
+  /** A coordinator's commit record: the other splits of the transaction. */
+  participants?: string[] | undefined;
+}
+
+/** A transaction decided aborted in a split's log (a refused commit record, a logged abort, a participant's abort decide). */
+export interface GroundAbort {
+  txn: string;
+  split: string;
+  slot: number;
+  kind: 'commit' | 'decide' | 'abort' | 'other';
+  /** A refused coordinator commit record: the splits it named. */
+  participants?: string[] | undefined;
+  reason: string;
+}
+
+/** A 2PC participant's prepare record, applied in its split's log. */
+export interface GroundPrepare {
+  txn: string;
+  split: string;
+  ts: number;
+  coordinator: string;
+  slot: number;
+  /** True time its slot was first applied by a replica. */
+  atUs: number;
 }
 
 export type RwOutcome =
@@ -29,10 +60,13 @@ export type RwOutcome =
 export interface RwRecord {
   id: string;
   client: string;
+  /** The split its commit went to (a cross-split transaction's coordinator): the one its outcome is looked up at. */
   split: string;
+  /** A cross-split transaction: the other splits it read and wrote (each sent a prepare). */
+  participants?: string[] | undefined;
   /** When the attempt's first request was sent. */
   invokeUs: number;
-  /** What the reads under lock returned (value undefined: no version). */
+  /** What the reads under lock returned (value undefined: no version), at every split. */
   reads: Array<{ key: string; value: unknown }>;
   writes: WriteOp[];
   outcome: RwOutcome;
@@ -69,12 +103,27 @@ export interface StatusAnswer {
 
 export interface BankLayout {
   initial: number;
-  /** split -> its account keys (an absent account holds `initial`). */
+  /**
+   * split -> its account keys (an absent account holds `initial`). Transfers move money between
+   * splits: only the total over every split's accounts is conserved.
+   */
   accounts: Record<string, string[]>;
+}
+
+/** What one replica of a split holds at the end of a run (core.twoPhaseState()): the liveness check's input. */
+export interface TwoPhaseEndState {
+  node: string;
+  split: string;
+  locksHeld: number;
+  prepared: Array<{ txn: string; ts: number; coordinator: string }>;
+  coordinating: number;
 }
 
 export interface SpanHistory {
   commits: GroundCommit[];
+  /** Aborts decided in the logs (ground truth of the decided-aborted side). */
+  aborts: GroundAbort[];
+  prepares: GroundPrepare[];
   rw: RwRecord[];
   ro: RoRecord[];
   tSafe: TSafeSample[];
@@ -82,10 +131,15 @@ export interface SpanHistory {
   visible: Map<string, Map<number, number>>;
   status: StatusAnswer[];
   bank: BankLayout;
+  /**
+   * Liveness after the heal: when every fault was healed, how long the run then waited (at most)
+   * for 2PC to settle, and what every up replica held at the end (absent: not checked).
+   */
+  end?: { healUs: number; atUs: number; boundUs: number; states: TwoPhaseEndState[] } | undefined;
 }
 
 export function emptyHistory(bank: BankLayout): SpanHistory {
-  return { commits: [], rw: [], ro: [], tSafe: [], visible: new Map(), status: [], bank };
+  return { commits: [], aborts: [], prepares: [], rw: [], ro: [], tSafe: [], visible: new Map(), status: [], bank };
 }
 
 export interface SpanViolation {

@@ -1,11 +1,13 @@
 import type { PaxosMessage } from '@synod/paxos';
-import type { ClosedTimestamp, TxnError, TxnReplyBody, TxnRequest } from '@synod/txn';
+import type { ClosedTimestamp, SplitMessage, TxnError, TxnReplyBody, TxnRequest } from '@synod/txn';
 import type { SimNetwork } from '../network.js';
 
 /** Everything that travels over the span simulation's network. */
 export type SpanPayload =
   | { kind: 'paxos'; msg: PaxosMessage }
   | { kind: 'closed'; split: string; closed: ClosedTimestamp }
+  /** A 2PC message between split leaders (production's split.2pc), to one replica of `toSplit`. */
+  | { kind: 'split2pc'; fromSplit: string; toSplit: string; msg: SplitMessage }
   | { kind: 'txnReq'; split: string; creq: number; req: TxnRequest }
   | { kind: 'txnReply'; creq: number; body?: TxnReplyBody; error?: TxnError }
   | { kind: 'timeReq'; round: number }
@@ -20,6 +22,10 @@ export function describeSpanPayload(p: SpanPayload): string {
     }
     case 'closed':
       return `${p.split}:closed ts=${p.closed.ts} idx=${p.closed.appliedIndex}`;
+    case 'split2pc': {
+      const m = p.msg;
+      return `${p.fromSplit}>${p.toSplit}:2pc ${m.kind} ${m.txn}${m.kind === 'prepared' ? ` ts=${m.ts}` : m.kind === 'decision' ? ` ${m.committed ? `commit@${m.ts}` : 'abort'}` : ''}`;
+    }
     case 'txnReq': {
       const r = p.req;
       const what =

@@ -242,6 +242,9 @@ export class SpanNode {
       }
       case 'closed':
         return this.input(p.split, (core, now) => core.closedReceived(p.closed, now));
+      case 'split2pc':
+        // Every replica of the target split hears it; only its leader acts (the core decides).
+        return this.input(p.toSplit, (core, now) => core.splitMessage(p.fromSplit, p.msg, now));
       case 'txnReq': {
         const l = this.live.get(p.split);
         if (!l) return;
@@ -335,6 +338,12 @@ export class SpanNode {
         for (const peer of l.replica.membership().peers) if (peer !== this.id) this.net.send(this.id, peer, { kind: 'closed', split: l.spec.id, closed: o.closed });
         return;
       }
+      case 'send': {
+        // As production's split.2pc: to every replica of the target split (this node's too, over
+        // the network), since only its leader acts and this node cannot know who leads it.
+        for (const node of this.replicaConfig(o.toSplit).peers) this.net.send(this.id, node, { kind: 'split2pc', fromSplit: l.spec.id, toSplit: o.toSplit, msg: o.msg });
+        return;
+      }
     }
   }
 
@@ -412,8 +421,16 @@ export class SpanNode {
 
 function describeCommand(p: unknown): string {
   const c = p as { t?: string; ts?: number; txn?: string };
-  if (c.t === 'commit') return `commit(${c.txn}@${c.ts})`;
+  if (c.t === 'commit') {
+    const parts = (p as { participants?: string[] }).participants;
+    return `commit(${c.txn}@${c.ts}${parts?.length ? ` +${parts.join('+')}` : ''})`;
+  }
   if (c.t === 'closed') return `closed(${c.ts})`;
   if (c.t === 'abort') return `abort(${c.txn})`;
+  if (c.t === 'prepare') return `prepare(${c.txn}@${c.ts})`;
+  if (c.t === 'decide') {
+    const d = p as { committed?: boolean };
+    return `decide(${c.txn}:${d.committed ? `commit@${c.ts}` : 'abort'})`;
+  }
   return '?';
 }

@@ -26,6 +26,8 @@ export class SpanRecorder {
   private readonly proposalBallots = new Map<string, Ballot>();
   /** split -> the highest proposal ballot of the commands applied so far (in slot order). */
   private readonly highestBallot = new Map<string, Ballot>();
+  /** `${split}|${txn}` of the prepare records applied so far (a prepare is recorded once per split). */
+  private readonly prepared = new Set<string>();
 
   constructor(
     private readonly now: () => number,
@@ -61,11 +63,24 @@ export class SpanRecorder {
     // First applications of a split's slots come in slot order (every replica applies in order).
     const before = this.highestBallot.get(split);
     const commandOf = new Map<string, string>();
+    /** txn -> the command that decided it in this entry (the first one naming it: later ones of a decided id change nothing). */
+    const payloadOf = new Map<string, { t?: string; txn?: string; ts?: number; participants?: string[]; coordinator?: string }>();
     for (const c of commands) {
-      const p = c.payload as { t?: string; txn?: string };
-      if (p.t === 'commit' && typeof p.txn === 'string') commandOf.set(p.txn, c.id);
+      const p = c.payload as { t?: string; txn?: string; ts?: number; participants?: string[]; coordinator?: string };
+      if (typeof p.txn !== 'string') continue;
+      if (p.t === 'commit') commandOf.set(p.txn, c.id);
+      // A prepare the core took (a late one, for a transaction decided already, changes nothing).
+      const took = (txn: string) => w.header.prepared?.some((x) => x.txn === txn) === true;
+      if (p.t === 'prepare' && typeof p.ts === 'number' && typeof p.coordinator === 'string' && !this.prepared.has(`${split}|${p.txn}`) && took(p.txn)) {
+        this.prepared.add(`${split}|${p.txn}`);
+        this.history.prepares.push({ txn: p.txn, split, ts: p.ts, coordinator: p.coordinator, slot, atUs: this.now() });
+      }
+      if (!payloadOf.has(p.txn) && (p.t === 'commit' || p.t === 'decide' || p.t === 'abort')) payloadOf.set(p.txn, p);
     }
     for (const [txn, o] of w.outcomes) {
+      const p = payloadOf.get(txn);
+      const kind = p?.t === 'commit' || p?.t === 'decide' || p?.t === 'abort' ? p.t : 'other';
+      const participants = p?.t === 'commit' && p.participants?.length ? p.participants : undefined;
       if (!o.committed && o.reason.includes('is not above')) {
         this.applyRefusals++;
         const id = commandOf.get(txn);
@@ -73,9 +88,12 @@ export class SpanRecorder {
         if (own && (!before || compareBallot(before, own) <= 0))
           this.fail('refusalsAreLate', `${split} slot ${slot}: ${txn}'s commit (${id}, proposed at ballot ${formatBallot(own)}) was refused (${o.reason}), but no later leader's entry precedes it (highest ballot before: ${before ? formatBallot(before) : 'none'})`);
       }
-      if (!o.committed) continue;
+      if (!o.committed) {
+        this.history.aborts.push({ txn, split, slot, kind, participants, reason: o.reason });
+        continue;
+      }
       const writes = w.versions.filter((v) => v.ts === o.ts).map((v) => (v.deleted ? { key: v.key, deleted: true } : { key: v.key, value: v.value }));
-      this.history.commits.push({ txn, split, ts: o.ts, slot, writes });
+      this.history.commits.push({ txn, split, ts: o.ts, slot, writes, kind: kind === 'decide' ? 'decide' : 'commit', participants });
     }
     let highest = before;
     for (const c of commands) {

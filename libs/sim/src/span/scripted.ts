@@ -57,9 +57,9 @@ export class ScriptedClient {
    * `writes(reads)`. With `rereadAfterUs`, the keys are read again (same transaction) that long
    * after the first read, and the commit still uses the first read's values and epoch.
    */
-  rw(split: string, node: string, keys: string[], writes: (reads: Map<string, unknown>) => WriteOp[], done: (r: RwRecord) => void = () => undefined, opts: { rereadAfterUs?: number } = {}): RwRecord {
+  rw(split: string, node: string, keys: string[], writes: (reads: Map<string, unknown>) => WriteOp[], done: (r: RwRecord) => void = () => undefined, opts: { rereadAfterUs?: number; startTs?: number } = {}): RwRecord {
     const id = `${this.id}:${++this.seq}`;
-    const txn = { id, startTs: START_US + this.sched.nowUs };
+    const txn = { id, startTs: opts.startTs ?? START_US + this.sched.nowUs };
     const rec: RwRecord = { id, client: this.id, split, invokeUs: this.sched.nowUs, reads: [], writes: [], outcome: { state: 'abandoned' } };
     this.history.rw.push(rec);
     const commit = (epoch: string | undefined, reads: Map<string, unknown>): void => {
@@ -90,6 +90,61 @@ export class ScriptedClient {
         }),
       );
     });
+    return rec;
+  }
+
+  /**
+   * One cross-split read-write attempt, as the real client runs it: locking reads of each part's
+   * keys at the replica named (in order), then, at once, `prepare` (coordinator: the first part's
+   * split) to every other part and `commit` with `participants` to the first part. The outcome is
+   * the coordinator's. `prepareDelayUs` holds the prepares back (a slow network to the participants),
+   * `commitAfterUs` the commit after the reads (a client thinking); `startTs` sets its priority.
+   */
+  rwx(
+    parts: Array<{ split: string; node: string; keys: string[] }>,
+    writes: (reads: Map<string, unknown>) => WriteOp[],
+    done: (r: RwRecord) => void = () => undefined,
+    opts: { prepareDelayUs?: number; startTs?: number; commitAfterUs?: number } = {},
+  ): RwRecord {
+    const id = `${this.id}:${++this.seq}`;
+    const txn = { id, startTs: opts.startTs ?? START_US + this.sched.nowUs };
+    const [coord, ...others] = parts;
+    if (!coord) throw new Error('rwx needs at least one part');
+    const rec: RwRecord = { id, client: this.id, split: coord.split, invokeUs: this.sched.nowUs, reads: [], writes: [], outcome: { state: 'abandoned' } };
+    if (others.length > 0) rec.participants = others.map((p) => p.split);
+    this.history.rw.push(rec);
+    const reads = new Map<string, unknown>();
+    const epochs: Array<string | undefined> = [];
+    const read = (i: number): void => {
+      const p = parts[i];
+      if (!p) return opts.commitAfterUs ? void this.sched.after(opts.commitAfterUs, commit) : commit();
+      this.request(p.split, p.node, { kind: 'read', txn, keys: p.keys, waitUs: this.waitUs }, (a) => {
+        if (!(a.ok && a.body.kind === 'values')) return done(rec);
+        for (const key of p.keys) reads.set(key, a.body.values.find((v) => v.key === key)?.value);
+        epochs[i] = a.body.epoch;
+        read(i + 1);
+      });
+    };
+    const commit = (): void => {
+      rec.reads = [...reads].map(([key, value]) => ({ key, value }));
+      rec.writes = writes(reads);
+      const of = (p: { keys: string[] }) => rec.writes.filter((w) => p.keys.includes(w.key));
+      const prepare = (): void => {
+        others.forEach((p, j) =>
+          this.request(p.split, p.node, { kind: 'prepare', txn, coordinator: coord.split, epoch: epochs[j + 1], readKeys: p.keys, writes: of(p), waitUs: this.waitUs }, () => undefined),
+        );
+      };
+      if (opts.prepareDelayUs) this.sched.after(opts.prepareDelayUs, prepare);
+      else prepare();
+      const participants = others.length > 0 ? others.map((p) => p.split) : undefined;
+      this.request(coord.split, coord.node, { kind: 'commit', txn, epoch: epochs[0], readKeys: coord.keys, writes: of(coord), waitUs: this.waitUs, participants }, (c) => {
+        if (c.ok && c.body.kind === 'committed') rec.outcome = { state: 'committed', ts: c.body.ts, atUs: this.sched.nowUs, via: 'reply' };
+        else if (!c.ok && 'error' in c && c.error.code === 'TXN_ABORTED') rec.outcome = { state: 'aborted', atUs: this.sched.nowUs, via: 'reply', reason: c.error.message };
+        else rec.outcome = { state: 'unknown' };
+        done(rec);
+      });
+    };
+    read(0);
     return rec;
   }
 

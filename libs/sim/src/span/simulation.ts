@@ -1,12 +1,12 @@
 import type { LivenessFeatures, ReplicaConfig } from '@synod/paxos';
-import { TXN_BROKEN_VARIANTS, type CoreLimits, type TxnBroken } from '@synod/txn';
+import { DEFAULT_CORE_LIMITS, TXN_BROKEN_VARIANTS, type CoreLimits, type TxnBroken } from '@synod/txn';
 import { SimNetwork, type NetworkFaults } from '../network.js';
 import { Prng } from '../prng.js';
 import { Scheduler } from '../scheduler.js';
 import { Trace } from '../trace.js';
 import { checkSpanHistory } from './checkers.js';
 import { INITIAL_BALANCE, SpanClient, type OpKind, type SpanClientTiming, type Workload } from './client.js';
-import type { SpanHistory, SpanViolation } from './history.js';
+import type { SpanHistory, SpanViolation, TwoPhaseEndState } from './history.js';
 import { SpanNet } from './net.js';
 import { SpanNemesis, SPAN_CALM_NETWORK, type NemesisCounts, type SpanFault, type SpanNemesisOptions } from './nemesis.js';
 import { SpanNode, type SplitSpec } from './node.js';
@@ -51,6 +51,17 @@ export interface SpanOptions {
   mix: Record<OpKind, number>;
   /** Read-write transactions pick this split with this probability. */
   hot?: { split: string; prob: number } | undefined;
+  /** Probability that a read-write operation of each kind spans two splits (two-phase commit). */
+  crossSplit: Workload['crossSplit'];
+  /** Probability that a multi-split read-only operation reads every split's accounts (the global bank total). */
+  auditProb: number;
+  /**
+   * Liveness after the heal: after the drain the run goes on (healed, no new operations) until
+   * no replica holds a prepared transaction, a lock or a coordination, for at most this long
+   * (default: the larger of the 2PC vote bound and the idle abort, plus 2 s); then
+   * twoPhaseLiveness checks what is left. 0: not checked.
+   */
+  livenessUs?: number | undefined;
   coreLimits: Partial<CoreLimits>;
   /** Cross-DC one-way latency range (drawn per DC pair). */
   latencyUs: [number, number];
@@ -59,6 +70,9 @@ export interface SpanOptions {
   /** No random clients (tests drive scripted ones). */
   noClients: boolean;
 }
+
+/** Most transfers cross splits; some register writes and list appends do; the rest stay on one split. */
+export const DEFAULT_CROSS_SPLIT: Workload['crossSplit'] = { transfer: 0.7, register: 0.4, append: 0.4 };
 
 export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
   trace: false,
@@ -90,9 +104,14 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
     computeMaxUs: 2_000,
     rereadProb: 0.1,
     backgroundStatusProb: 0.3,
+    noEpochProb: 0.05,
   },
   mix: { transfer: 25, register: 12, append: 10, strong: 23, strong1: 10, snapshot: 10, stale: 10 },
-  coreLimits: { idleAbortUs: 2_000_000 },
+  // Production's idle abort (10 s) and 2PC vote bound (5 s) scaled to the 5 s fault phase: the
+  // presumed abort of rule 16 happens (and must be safe) under faults, not only after them.
+  coreLimits: { idleAbortUs: 2_000_000, prepareBoundUs: 1_000_000 },
+  crossSplit: DEFAULT_CROSS_SPLIT,
+  auditProb: 0.4,
   latencyUs: [2_000, 15_000],
   noClients: false,
 };
@@ -114,6 +133,8 @@ export const DEFAULT_NEMESIS: SpanNemesisOptions = {
 
 export interface SpanTotals {
   rwCommitted: number;
+  /** Of which cross-split (two-phase commit). */
+  xsplitCommitted: number;
   roCompleted: number;
   aborts: number;
   leaderChanges: number;
@@ -147,9 +168,9 @@ export function spanSplits(n: number): SplitSpec[] {
   return Array.from({ length: n }, (_, i) => ({ id: `s${i}`, start: i === 0 ? '' : `k${i}`, end: i === n - 1 ? '' : `k${i + 1}` }));
 }
 
-export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, number>, hot?: Workload['hot']): Workload {
+export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, number>, hot?: Workload['hot'], crossSplit: Workload['crossSplit'] = DEFAULT_CROSS_SPLIT, auditProb = 0.4): Workload {
   const per = (kind: string, n: number) => Object.fromEntries(splits.map((s, i) => [s.id, Array.from({ length: n }, (_, j) => `k${i}/${kind}/${j}`)]));
-  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix, hot };
+  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix, hot, crossSplit, auditProb };
 }
 
 /**
@@ -191,7 +212,7 @@ export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed'
         mix: { ...d.mix, strong: 15, strong1: 25 },
       };
     case 'slow-clients':
-      return { coreLimits: { ...d.coreLimits, idleAbortUs: 40_000 }, client: { ...d.client, computeMaxUs: 150_000, rereadProb: 0.5 } };
+      return { coreLimits: { ...d.coreLimits, idleAbortUs: 40_000 }, client: { ...d.client, computeMaxUs: 150_000, rereadProb: 0.5, noEpochProb: 0.2 } };
     case 'failover':
       return {
         nemesis: { weights: { 'isolate-dc': 2, 'isolate-node': 1, heal: 1, crash: 1, 'crash-leader': 4, stall: 4, asym: 1, depose: 2 }, stallProb: 0.05 },
@@ -255,7 +276,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
   const trace = new Trace(o.trace);
   const log = (line: string): void => trace.record(sched.nowUs, line);
   const splits = spanSplits(o.splits);
-  const workload = spanWorkload(splits, o.mix, o.hot);
+  const workload = spanWorkload(splits, o.mix, o.hot, o.crossSplit, o.auditProb);
   const rec = new SpanRecorder(() => sched.nowUs, { initial: INITIAL_BALANCE, accounts: workload.accounts });
   const net = new SpanNet(new SimNetwork(sched, root.fork('network'), log), o.trace);
   const dcs = DC_NAMES.slice(0, o.dcs);
@@ -347,6 +368,46 @@ function seedNetwork(rng: Prng): NetworkFaults {
   };
 }
 
+/** What every up replica holds of 2PC and locks now (core.twoPhaseState()). */
+export function twoPhaseStates(w: SpanWorld): TwoPhaseEndState[] {
+  const out: TwoPhaseEndState[] = [];
+  for (const n of w.nodes) {
+    if (!n.up) continue;
+    for (const s of w.splits) {
+      const st = n.core(s.id)?.twoPhaseState();
+      if (st) out.push({ node: n.id, split: s.id, locksHeld: st.locksHeld, prepared: st.prepared, coordinating: st.coordinating });
+    }
+  }
+  return out;
+}
+
+const settledState = (s: TwoPhaseEndState) => s.prepared.length === 0 && s.locksHeld === 0 && s.coordinating === 0;
+
+/**
+ * Liveness after the heal: runs on (healed, no new operations) until no replica holds a prepared
+ * transaction, a lock or a coordination, for at most `livenessUs`, and records what is left for
+ * twoPhaseLiveness.
+ */
+function awaitTwoPhaseSettled(w: SpanWorld): void {
+  const { o, sched, rec } = w;
+  const limits = { ...DEFAULT_CORE_LIMITS, ...o.coreLimits };
+  const boundUs = o.livenessUs ?? Math.max(limits.prepareBoundUs, limits.idleAbortUs) + 2_000_000;
+  if (boundUs <= 0) return;
+  const from = sched.nowUs;
+  let settled = twoPhaseStates(w).every(settledState);
+  if (!settled) {
+    const poll = (): void => {
+      if (twoPhaseStates(w).every(settledState)) settled = true;
+      else if (sched.nowUs < from + boundUs) sched.after(20_000, poll);
+    };
+    sched.after(20_000, poll);
+    sched.runUntil(from + boundUs, () => !rec.ok || settled);
+  }
+  const waited = sched.nowUs - from;
+  if (waited > 0) w.log(`liveness: 2PC settled ${settled ? '' : 'NOT '}after ${waited}us past the drain`);
+  rec.history.end = { healUs: o.faultPhaseUs, atUs: sched.nowUs, boundUs, states: twoPhaseStates(w) };
+}
+
 /** Runs the world to the end (fault phase, heal, drain) and checks the history. */
 export function finishSpanWorld(w: SpanWorld): SpanResult {
   const { o, sched, rec, nodes, clients, nemesis } = w;
@@ -363,6 +424,7 @@ export function finishSpanWorld(w: SpanWorld): SpanResult {
       sched.runUntil(end, () => !rec.ok || clients.every((c) => !c.busy));
       // Settle: a little more time for replicas to apply what the last operations committed.
       sched.runUntil(Math.min(end, sched.nowUs + 300_000), () => !rec.ok);
+      if (rec.ok) awaitTwoPhaseSettled(w);
     }
   } catch (err) {
     violations.push({ checker: 'simulator', detail: err instanceof Error ? (err.stack ?? err.message) : String(err), atUs: sched.nowUs });
@@ -372,6 +434,7 @@ export function finishSpanWorld(w: SpanWorld): SpanResult {
   const sum = (f: (c: SpanClient) => number) => clients.reduce((s, c) => s + f(c), 0);
   const totals: SpanTotals = {
     rwCommitted: sum((c) => c.stats.rwCommitted),
+    xsplitCommitted: sum((c) => c.stats.xsplitCommitted),
     roCompleted: sum((c) => c.stats.roCompleted),
     aborts: sum((c) => c.stats.rwAborted),
     leaderChanges: nodes.reduce((s, n) => s + n.leaderships, 0),

@@ -25,8 +25,6 @@ function world(seed: number, broken: TxnBrokenVariant[] = [], extra: Parameters<
   });
 }
 
-// Red until the participant t_safe finding below is fixed (the participants' t_safe passes the
-// commit before it is durable: tSafeNotAhead), as are span.test.ts and span-teeth.test.ts.
 describe('span 2PC: a cross-split transaction on a calm cluster', () => {
   it('commits at one timestamp on both splits, and a strong read over both sees all of it', () => {
     const w = world(3);
@@ -69,7 +67,7 @@ describe('span 2PC: a cross-split transaction on a calm cluster', () => {
 });
 
 /**
- * FINDING (core bug, libs/txn, open): the coordinator's commit timestamp is not above what it
+ * FOUND by this simulation (core bug, fixed; this is its regression test): the coordinator's commit timestamp is not above what it
  * served while it waited for the votes. `coordinate()` assigns its floor when the coordinator's
  * locks are granted and later logs `commit` at s = max(floor, votes) (rule 15 asks for s above
  * every timestamp it assigned). While it waits, the transaction is in no `ownPending`: the leader
@@ -84,7 +82,7 @@ describe('span 2PC: a cross-split transaction on a calm cluster', () => {
  *
  * Scenario: s0 led by n-a (coordinator), s1 by n-c (participant, a cross-DC round trip away). A
  * client in dc-a writes a register on each split, five times; meanwhile a reader in dc-a reads
- * s0's register strongly at n-a every 2 ms (lease reads). `it.fails` until the core is fixed.
+ * s0's register strongly at n-a every 2 ms (lease reads).
  */
 function coordinatorBelowServed(broken: TxnBrokenVariant[] = []): { res: SpanResult; txns: RwRecord[] } {
   const w = world(3, broken);
@@ -115,7 +113,7 @@ function coordinatorBelowServed(broken: TxnBrokenVariant[] = []): { res: SpanRes
 }
 
 describe('span 2PC finding: the coordinator\'s commit timestamp below what it served while waiting for votes', () => {
-  it.fails('every read at the coordinator sees the cross-split commits below its timestamp', () => {
+  it('every read at the coordinator sees the cross-split commits below its timestamp', () => {
     const { res, txns } = coordinatorBelowServed();
     // Only the coordinator's side (s0): the participant's t_safe finding (below) shows on s1.
     const atCoordinator = res.violations.filter((v) => !/\bs1\b/.test(v.detail.split(':')[0]!) && !v.detail.includes(' for s1 '));
@@ -126,7 +124,7 @@ describe('span 2PC finding: the coordinator\'s commit timestamp below what it se
 });
 
 /**
- * FINDING (core bug, libs/txn, open): a participant's t_TM_safe is lifted when its `decide`
+ * FOUND by this simulation (core bug, fixed; this is its regression test): a participant's t_TM_safe is lifted when its `decide`
  * is applied, not when it is durable. `apply` deletes the prepared record at once, so t_safe =
  * min(t_Paxos_safe, t_TM_safe) jumps to the closed timestamp (which passed the prepare timestamp
  * while the transaction was prepared: the prepare was no longer pending) although the decide's
@@ -137,7 +135,7 @@ describe('span 2PC finding: the coordinator\'s commit timestamp below what it se
  *
  * Scenario: as above, a client in dc-a writes a register on s0 (n-a) and s1 (n-c) five times; the
  * applies of n-b (a follower of s1) stall 400 ms each (its votes do not); a reader in dc-b reads
- * s1's register at n-b with bounded staleness every 2 ms. `it.fails` until the core is fixed.
+ * s1's register at n-b with bounded staleness every 2 ms.
  */
 function participantSafeAtApply(broken: TxnBrokenVariant[] = []): { res: SpanResult; txns: RwRecord[]; reads: number } {
   const w = world(3, broken);
@@ -174,7 +172,7 @@ function participantSafeAtApply(broken: TxnBrokenVariant[] = []): { res: SpanRes
 }
 
 describe('span 2PC finding: a participant\'s t_safe passes a decided commit before it is durable', () => {
-  it.fails('no replica of the participant reports a t_safe covering the commit before its writes are visible', () => {
+  it('no replica of the participant reports a t_safe covering the commit before its writes are visible', () => {
     const { res, txns, reads } = participantSafeAtApply();
     const atParticipant = res.violations.filter((v) => v.detail.includes(' for s1 ') || v.detail.includes('split s1'));
     console.log(`[finding] participant t_safe at apply: ${txns.map((t) => t.outcome.state).join(',')}, ${reads} reads; ${atParticipant.length === 0 ? 'no violation at s1' : atParticipant.map((v) => `${v.checker}: ${v.detail}`).join('\n').slice(0, 600)}`);
@@ -184,7 +182,7 @@ describe('span 2PC finding: a participant\'s t_safe passes a decided commit befo
 });
 
 /**
- * FINDING (core liveness defect, libs/txn, open): a participant stays prepared (its locks held,
+ * FOUND by this simulation (core liveness defect, fixed; this is its regression test): a participant stays prepared (its locks held,
  * its t_safe capped at the prepare timestamp, so every read of the split at a later timestamp
  * waits) for the whole 2PC vote bound after its coordinator already refused the commit. The
  * coordinator refuses a commit in `admit` (read locks lapsed or wounded, another epoch) by
@@ -200,7 +198,7 @@ describe('span 2PC finding: a participant\'s t_safe passes a decided commit befo
  *
  * Scenario (production limits: prepareBoundUs 5 s): T reads a register on s0 (n-a) and one on s1
  * (n-c) and thinks 200 ms; meanwhile an older transaction writes s0's register, wounding T there;
- * T's commit is refused by s0 and its prepare applies at s1. `it.fails` until the core is fixed.
+ * T's commit is refused by s0 and its prepare applies at s1.
  */
 function refusedCoordinator(): { res: SpanResult; t: RwRecord; releasedAfterUs: number | undefined } {
   const w = world(3, [], { coreLimits: {}, faultPhaseUs: 9_000_000 });
@@ -239,7 +237,7 @@ function refusedCoordinator(): { res: SpanResult; t: RwRecord; releasedAfterUs: 
 }
 
 describe('span 2PC finding: a participant waits out the vote bound after its coordinator refused the commit', () => {
-  it.fails('the participant is released within 1 s of the refusal', { timeout: 60_000 }, () => {
+  it('the participant is released within 1 s of the refusal', { timeout: 60_000 }, () => {
     const { res, t, releasedAfterUs } = refusedCoordinator();
     console.log(`[finding] refused coordinator: ${t.outcome.state}${t.outcome.state === 'aborted' ? ` (${t.outcome.reason})` : ''}; participant released ${releasedAfterUs === undefined ? 'never' : `after ${releasedAfterUs}us`}`);
     expect(res.ok, brief(res)).toBe(true);

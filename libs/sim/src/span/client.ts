@@ -1,5 +1,5 @@
 import type { ReadMode, TxnError, TxnReplyBody, TxnRequest, WriteOp } from '@synod/txn';
-import { hashString, type Prng } from '../prng.js';
+import type { Prng } from '../prng.js';
 import type { Scheduler } from '../scheduler.js';
 import type { RoMode, RoRecord, RwRecord, SpanHistory } from './history.js';
 import type { SpanNet, SpanPayload } from './net.js';

@@ -245,3 +245,69 @@ describe('span 2PC finding: a participant waits out the vote bound after its coo
     expect(releasedAfterUs).toBeLessThan(1_000_000);
   });
 });
+
+/**
+ * FOUND by this simulation (core bug, fixed; this is its regression test): a duplicated commit request coordinates the transaction
+ * twice, and the second coordination can send the participants an abort after the first committed
+ * (atomicity lost). `admit` checks whether the transaction is already committing (`seen()`) only
+ * before it waits for the write locks; two copies of one commit request that both wait (the
+ * network duplicates messages) are both granted in one pump and both call `coordinate()`. The
+ * first takes the early votes and logs the commit record; the second replaces `t.commit`,
+ * registers a new coordination with no votes and, at its deadline (or, since the core lets a
+ * collecting coordinator be wounded, as soon as an older transaction wants the key), runs
+ * `decideAbort`, whose `owe(abort)` overwrites the decision owed for the commit record: if that
+ * record is not yet durable, the participants are then told to abort what the coordinator
+ * committed (and acknowledged). Found by the span runs (seed 875 after 300 on the current xsplit,
+ * with the two fixes above applied): participant s2 decided abort, coordinator s0 committed. Fix:
+ * re-check in admit's lock callback (`if (t.commit || this.outcomes.get(id)) return
+ * this.awaitOutcome(...)`), and never let `owe(abort)` replace an owed commit.
+ *
+ * Scenario: an older transaction B holds a shared lock on s0's register (n-a leads s0) and idles
+ * out at ~2.2 s; T (reads s0's and s2's registers) commits with its commit request delivered twice;
+ * both copies wait for B's lock, while s2 (n-b) prepares and votes; dc-b's messages to dc-a are cut
+ * from 2.1 s to 4 s (the participant's repeated votes do not reach the second coordination) and
+ * n-a's applied entries take 1.2 s to become durable (the second coordination's deadline passes
+ * before the commit record is durable).
+ */
+function duplicatedCommit(): { res: SpanResult; t: RwRecord } {
+  const w = world(3, [], { coreLimits: { idleAbortUs: 200_000, prepareBoundUs: 1_000_000 }, faultPhaseUs: 4_500_000 });
+  const b = new ScriptedClient('older-a', 'dc-a', w.sched, w.net, w.rec.history);
+  const c = new ScriptedClient('dup-a', 'dc-a', w.sched, w.net, w.rec.history, 3_000_000, 2_500_000);
+  const na = w.nodes.find((n) => n.id === 'n-a')!;
+  let t!: RwRecord;
+  w.sched.at(1_990_000, () =>
+    b.rwx([{ split: 's0', node: 'n-a', keys: ['k0/reg/0'] }], () => [{ key: 'k0/reg/0', value: 'b' }], undefined, { startTs: 1, commitAfterUs: 3_000_000 }),
+  );
+  w.sched.at(1_995_000, () => (na.stall = { prob: 1, delayUs: 1_200_000, queues: 'apply' }));
+  w.sched.at(2_000_000, () => {
+    t = c.rwx(
+      [
+        { split: 's0', node: 'n-a', keys: ['k0/reg/0'] },
+        { split: 's2', node: 'n-b', keys: ['k2/reg/0'] },
+      ],
+      () => [
+        { key: 'k0/reg/0', value: 't' },
+        { key: 'k2/reg/0', value: 't' },
+      ],
+      undefined,
+      { duplicateCommit: true },
+    );
+  });
+  w.sched.at(2_100_000, () => w.net.net.cutLink('dc-b', 'dc-a'));
+  w.sched.at(4_000_000, () => {
+    w.net.net.healAll();
+    na.stall = null;
+  });
+  return { res: finishSpanWorld(w), t };
+}
+
+describe('span 2PC finding: a duplicated commit request coordinates twice', () => {
+  it('the participants never abort what the coordinator committed', () => {
+    const { res, t } = duplicatedCommit();
+    const applied = res.history.commits.filter((g) => g.txn === t.id).map((g) => `${g.split}:${g.kind}@${g.ts}`);
+    const aborted = res.history.aborts.filter((a) => a.txn === t.id).map((a) => `${a.split}:${a.kind}`);
+    console.log(`[finding] duplicated commit: ${t.outcome.state}; applied ${applied.join(' ') || 'nowhere'}; aborted ${aborted.join(' ') || 'nowhere'}; ${res.ok ? 'no violation' : brief(res).slice(0, 500)}`);
+    expect(res.violations.filter((v) => v.checker === 'atomicCommit').map((v) => v.detail)).toEqual([]);
+    expect(t.outcome.state).toBe('committed');
+  });
+});

@@ -356,6 +356,7 @@ export class SplitTxnCore {
   private owe(txn: string, d: { committed: boolean; ts?: number }, participants?: string[]): void {
     const known = participants ?? this.decisionsOwed.get(txn)?.participants ?? this.coordinating.get(txn)?.participants;
     if (!known) return;
+    if (!d.committed && this.decisionsOwed.get(txn)?.committed) return; // a commit record owed stays owed
     this.decisionsOwed.set(txn, { participants: known, durable: false, ...d });
   }
 
@@ -809,7 +810,8 @@ export class SplitTxnCore {
       }
       const t = this.txnFor(reqId, req.txn, now);
       if (!t) return refused?.('not admitted');
-      this.lockThen(reqId, t, req.writes.map((w) => w.key), 'exclusive', req.waitUs, now, (n) => locked(t, n));
+      // Two copies of one request may both wait for the locks: only the first goes on to commit.
+      this.lockThen(reqId, t, req.writes.map((w) => w.key), 'exclusive', req.waitUs, now, (n) => (seen() ? this.awaitOutcome(reqId, id, req.waitUs, n, kind) : locked(t, n)));
     });
   }
 

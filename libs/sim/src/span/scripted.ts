@@ -37,13 +37,14 @@ export class ScriptedClient {
     cb(p.error ? { ok: false, error: p.error } : { ok: true, body: p.body! });
   }
 
-  private request(split: string, node: string, req: TxnRequest, cb: (a: Answer) => void, retries = 5): void {
+  /** `copies` 2: the network duplicates the request (both copies carry one request id; the first answer counts). */
+  private request(split: string, node: string, req: TxnRequest, cb: (a: Answer) => void, retries = 5, copies = 1): void {
     const creq = ++this.creq;
     this.pending.set(creq, (a) => {
       if (!a.ok && 'error' in a && a.error.code === 'UNAVAILABLE' && retries > 0) this.sched.after(10_000, () => this.request(split, node, req, cb, retries - 1));
       else cb(a);
     });
-    this.net.send(this.id, node, { kind: 'txnReq', split, creq, req });
+    for (let i = 0; i < copies; i++) this.net.send(this.id, node, { kind: 'txnReq', split, creq, req });
     this.sched.after(this.timeoutUs, () => {
       const w = this.pending.get(creq);
       if (!w) return;
@@ -98,13 +99,14 @@ export class ScriptedClient {
    * keys at the replica named (in order), then, at once, `prepare` (coordinator: the first part's
    * split) to every other part and `commit` with `participants` to the first part. The outcome is
    * the coordinator's. `prepareDelayUs` holds the prepares back (a slow network to the participants),
-   * `commitAfterUs` the commit after the reads (a client thinking); `startTs` sets its priority.
+   * `commitAfterUs` the commit after the reads (a client thinking); `startTs` sets its priority;
+   * `duplicateCommit` delivers the commit twice (a duplicating network).
    */
   rwx(
     parts: Array<{ split: string; node: string; keys: string[] }>,
     writes: (reads: Map<string, unknown>) => WriteOp[],
     done: (r: RwRecord) => void = () => undefined,
-    opts: { prepareDelayUs?: number; startTs?: number; commitAfterUs?: number } = {},
+    opts: { prepareDelayUs?: number; startTs?: number; commitAfterUs?: number; duplicateCommit?: boolean } = {},
   ): RwRecord {
     const id = `${this.id}:${++this.seq}`;
     const txn = { id, startTs: opts.startTs ?? START_US + this.sched.nowUs };
@@ -142,7 +144,7 @@ export class ScriptedClient {
         else if (!c.ok && 'error' in c && c.error.code === 'TXN_ABORTED') rec.outcome = { state: 'aborted', atUs: this.sched.nowUs, via: 'reply', reason: c.error.message };
         else rec.outcome = { state: 'unknown' };
         done(rec);
-      });
+      }, 5, opts.duplicateCommit ? 2 : 1);
     };
     read(0);
     return rec;

@@ -35,8 +35,9 @@ const CAUGHT_BY: Record<TxnBrokenVariant, string[]> = {
   // rule refuses a current leader's own commits (the big-epsilon-failover shape).
   oracleIgnoresApplied: ['refusalsAreLate'],
   // 2PC: the commit lands below a participant's prepare timestamp, which its t_safe (capped just
-  // below it) already covered: reads there below the prepare timestamp missed the write.
-  commitBelowPrepare: ['tSafeNotAhead', 'snapshotExact', 'bankConserved'],
+  // below it) already covered: reads there below the prepare timestamp missed the write; or below
+  // what the coordinator served meanwhile, so its own commit record is refused (refusalsAreLate).
+  commitBelowPrepare: ['tSafeNotAhead', 'snapshotExact', 'bankConserved', 'refusalsAreLate'],
   // 2PC: t_safe passes a prepared transaction's timestamp: reads above it miss the commit that lands there.
   ignoreTmSafe: ['tSafeNotAhead', 'snapshotExact', 'bankConserved'],
   // 2PC: the coordinator acknowledges before its timestamp passed: a later strong read gets a lower ts.

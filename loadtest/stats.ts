@@ -11,26 +11,34 @@ export interface RunResult {
   seconds: number;
   p50Ms: number;
   p99Ms: number;
+  /** Every op's latency (ms), sorted: what `mergeRuns` combines. */
+  latenciesMs?: Float64Array;
 }
 
 export const opsPerSec = (r: RunResult) => r.ops / r.seconds;
 
-/** Runs `op` from `concurrency` loops for `seconds`, recording each op's latency. */
-export async function closedLoop(label: string, concurrency: number, seconds: number, op: () => Promise<unknown>): Promise<RunResult> {
+/** Runs `op` from `concurrency` loops for `seconds`, recording each op's latency; `op` gets its loop's number (0 … concurrency-1). */
+export async function closedLoop(label: string, concurrency: number, seconds: number, op: (worker: number) => Promise<unknown>): Promise<RunResult> {
   const latencies: number[] = [];
   const start = performance.now();
   const end = start + seconds * 1000;
-  const worker = async () => {
+  const worker = async (w: number) => {
     while (performance.now() < end) {
       const t0 = performance.now();
-      await op();
+      await op(w);
       latencies.push(performance.now() - t0);
     }
   };
-  await Promise.all(Array.from({ length: concurrency }, worker));
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   const elapsed = (performance.now() - start) / 1000;
   const sorted = Float64Array.from(latencies).sort();
-  return { label, ops: latencies.length, seconds: elapsed, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99) };
+  return { label, ops: latencies.length, seconds: elapsed, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), latenciesMs: sorted };
+}
+
+/** Several runs of the same thing (e.g. alternating rounds) as one: ops and seconds added, percentiles over every op. */
+export function mergeRuns(label: string, runs: RunResult[]): RunResult {
+  const all = Float64Array.from(runs.flatMap((r) => [...(r.latenciesMs ?? [])])).sort();
+  return { label, ops: runs.reduce((a, r) => a + r.ops, 0), seconds: runs.reduce((a, r) => a + r.seconds, 0), p50Ms: percentile(all, 50), p99Ms: percentile(all, 99), latenciesMs: all };
 }
 
 export function formatRow(r: RunResult): string {

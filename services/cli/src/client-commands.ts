@@ -47,16 +47,31 @@ late commit with that id can never win: ask the split the transaction ran in, or
 answer is aborted (there).`;
 
 export const CLIENT_HELP = {
-  status: `synod status — groups, leaders, DCs, t_safe lag and ε of every spanserver\n\n${CONNECT_OPTIONS}`,
+  status: `synod status — groups, leaders, DCs, t_safe lag and ε of every spanserver, and per split the locks held and the prepared (2PC, undecided) transactions
+
+Columns per node and split: applied log index, t_safe lag, locks (keys locked by transactions
+at that replica: only a leader holds locks), prepared (transactions prepared in that split and
+not yet decided by their coordinator: replicated, so every replica shows them).
+
+${CONNECT_OPTIONS}`,
   put: `synod put <key> <value> [--json] — write one key in a read-write transaction; prints the commit timestamp and the transaction id\n\nValues are parsed as JSON when they parse (42, true, {"a":1}), else kept as strings.\nPrints {"ok":true, "ts":<commit µs>, "txnId":<id>, "resolvedBy":"reply"|"retry"|"status"}.\n\n${COMMIT_OUTCOME}\n\n${CONNECT_OPTIONS}`,
-  get: `synod get <key> [--stale-ms <ms> | --ts <µs>] — a lock-free read (strong by default)\n\n${CONNECT_OPTIONS}`,
+  get: `synod get <key>… [--stale-ms <ms> | --ts <µs>] — a lock-free read of one or more keys at one timestamp (strong by default)
+
+Keys in different splits are read at the same timestamp: the first key's split picks it (a strong
+read at its leader), the others are read at it, so the lines are one consistent snapshot.
+Prints one line per key: {"key", "value", "found", "ts"}, every line with the same ts.
+
+${CONNECT_OPTIONS}`,
   scan: `synod scan <start> <end> [--limit <n>] [--ts <µs>] — keys in [start, end) at one timestamp ('' = open end)\n\n${CONNECT_OPTIONS}`,
   txn: `synod txn <op>… [--json] — run one read-write transaction of several operations, atomically
 ${TXN_STATUS_HELP.split('\n')[0]}
 
 Operations: get:<key>  put:<key>=<value>  del:<key>  add:<key>=<n> (read, add n, write)
 Example:    synod txn add:bank/0000=-5 add:bank/0001=5
-All keys must be in one split (multi-split transactions are not built yet).
+            synod txn put:a=1 put:z=2      (two splits: one atomic commit at one timestamp)
+Keys may be in several splits: the transaction then commits by two-phase commit. Its
+coordinator is the first split written (in split id order); the others prepare and vote to it,
+and its outcome lives there ('synod txn status <txnId> --key <a key it wrote in that split>').
 Prints {"ok":true, "reads", "ts", "attempts", "txnId", "resolvedBy"}.
 
 ${COMMIT_OUTCOME}
@@ -273,12 +288,22 @@ export async function runPut(argv: string[]): Promise<void> {
   );
 }
 
+/**
+ * `synod get <key>…`: one lock-free read of every key at one timestamp (across splits: the first
+ * split picks it, the others read at it). One line per key, each with that timestamp.
+ */
 export async function runGet(argv: string[]): Promise<void> {
   await withClient(argv, async ({ client, words, opts }) => {
-    const key = need(words[0], '<key>');
-    const r = await client.read([key], { ...(opts.staleMs !== undefined ? { maxStalenessMs: opts.staleMs } : {}), ...(opts.ts ? { ts: opts.ts } : {}) });
-    print({ key, value: r.values.get(key) ?? null, found: r.values.has(key), ts: r.ts });
+    need(words[0], '<key>');
+    const keys = [...new Set(words)];
+    const r = await client.read(keys, { ...(opts.staleMs !== undefined ? { maxStalenessMs: opts.staleMs } : {}), ...(opts.ts ? { ts: opts.ts } : {}) });
+    for (const line of getLines(keys, r)) print(line);
   }, loadConnect);
+}
+
+/** What `synod get` prints for a read of `keys`: one line per key, all at the read's timestamp. */
+export function getLines(keys: readonly string[], r: { values: ReadonlyMap<string, unknown>; ts: number }): Array<{ key: string; value: unknown; found: boolean; ts: number }> {
+  return keys.map((key) => ({ key, value: r.values.get(key) ?? null, found: r.values.has(key), ts: r.ts }));
 }
 
 export async function runScan(argv: string[]): Promise<void> {

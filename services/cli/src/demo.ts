@@ -11,15 +11,17 @@ export const DEMO_HELP = `synod demo — the local 3-DC demo (what \`npm start\`
 Parts (run in this order; --parts picks them):
   transport    one probe node per DC (dc-a, dc-b, dc-c) as separate processes; prints the
                round-trip matrix while it partitions dc-a, heals, and adds 40 ms one-way latency
-  bank         a 3-DC cluster of spanservers (LMDB with fsync) under a bank workload of
-               read-write transactions with read-only audits; partitions the bank split's
-               leader DC, heals, and checks the total and that no acknowledged transfer was lost
+  bank         a 3-DC cluster of spanservers (LMDB with fsync), three splits, under a bank
+               workload whose accounts are spread over every split: most transfers are
+               cross-split read-write transactions (two-phase commit), with read-only audits of
+               every balance at one timestamp; partitions the DC leading the most splits, heals,
+               checks the total and that no acknowledged transfer was lost, and prints how many
+               transfers crossed splits
   replication  one bare Paxos group (synod paxos-node per DC) under a retrying client workload
                and a leader-DC partition; checks every replica applied the same log
 Stops every process at the end (and on Ctrl-C). Exits non-zero if a check fails.
 
-Not in it yet: multi-split (2PC) transactions, the TrueTime daemon in spanservers (they use a
-fixed-ε local clock), the placement service.
+Not in it yet: the placement service (splits do not move or split).
 
 Options:
   --parts <list>                       default transport,bank

@@ -20,11 +20,13 @@ Usage: synod <command> [options]
 
 Commands:
   up           run a local cluster: nats-server and one spanserver per DC (data under .synod)
-  status       groups, leaders, DCs, t_safe lag and ε of every spanserver
+  status       groups, leaders, DCs, t_safe lag and ε of every spanserver; locks held and
+               prepared (2PC) transactions per split
   put          write one key (a read-write transaction)
-  get          read one key (strong, snapshot or bounded-staleness)
+  get          read one or more keys at one timestamp (strong, snapshot or bounded-staleness)
   scan         read a key range at one timestamp
-  txn          run a small read-write transaction (get/put/del/add operations);
+  txn          run a small read-write transaction (get/put/del/add operations), across
+               splits too (two-phase commit);
                'txn status <txnId>': the outcome of a transaction (committed / aborted / pending)
   spanserver   run one spanserver process
   demo         the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition

@@ -23,7 +23,8 @@ Options:
                          spanserver; local: each spanserver uses its host clock ± --epsilon-ms
   --sync-interval-ms <ms>  how often spanservers sync with the masters, default 5000
   --epsilon-ms <ms>      ε of the local stand-in, default 1
-  --workload <none|bank> run a workload against it, default none
+  --workload <none|bank> run a workload against it, default none (bank: accounts spread over
+                         every split, so most transfers commit across splits)
   --duration <s>         stop after this long (0: run until Ctrl-C), default 0
   --cluster <name>       subject prefix, default synod
   --log-level <level>    the children's log level: trace, debug, info, warn (default), error,
@@ -154,10 +155,10 @@ export async function runUp(argv: string[]): Promise<void> {
     say(`every split has a leader (${ms} ms)\n`);
     say(renderStatus(await collectStatus(bus, cluster.rangeMap.nodes())));
     if (opts.workload === 'bank') {
-      bank = new Bank(new SynodClient(bus, cluster.rangeMap), { accounts: 20, initial: 1000, workers: 8 });
+      bank = new Bank(new SynodClient(bus, cluster.rangeMap), { accounts: 20, initial: 1000, workers: 8, spread: 'all' });
       await bank.setup();
       bank.start();
-      say(`\nbank workload: 20 accounts × 1000, 8 workers transferring, an auditor summing every balance in read-only snapshots`);
+      say(`\nbank workload: 20 accounts × 1000 spread over all ${cluster.rangeMap.all().length} splits, 8 workers transferring (most transfers cross splits: two-phase commit), an auditor summing every balance in read-only snapshots`);
     }
     const started = Date.now();
     let lastTransfers = 0;
@@ -165,7 +166,7 @@ export async function runUp(argv: string[]): Promise<void> {
       await new Promise((r) => setTimeout(r, 1000));
       if (bank) {
         const s = bank.stats;
-        say(`t=${String(tick).padStart(3)}s  transfers ${s.transfers} (+${s.transfers - lastTransfers}/s)  audits ${s.audits} (bad ${s.badAudits})  retries ${s.retries}  failed ${s.failed}`);
+        say(`t=${String(tick).padStart(3)}s  transfers ${s.transfers} (+${s.transfers - lastTransfers}/s, cross-split ${s.crossSplit})  audits ${s.audits} (bad ${s.badAudits})  retries ${s.retries}  failed ${s.failed}`);
         lastTransfers = s.transfers;
       }
       if (tick % 5 === 0) say(renderStatus(await collectStatus(bus, cluster.rangeMap.nodes())));
@@ -173,7 +174,7 @@ export async function runUp(argv: string[]): Promise<void> {
     if (bank) {
       await bank.stop();
       const { sum } = await bank.audit();
-      say(`\nfinal audit: total ${sum} (expected ${bank.total}); ${bank.stats.transfers} transfers, ${bank.stats.audits} snapshot audits, ${bank.stats.badAudits} bad`);
+      say(`\nfinal audit: total ${sum} (expected ${bank.total}); ${bank.stats.transfers} transfers (${bank.stats.crossSplit} across splits), ${bank.stats.audits} snapshot audits, ${bank.stats.badAudits} bad`);
       if (sum !== bank.total || bank.stats.badAudits > 0) throw new SynodError('INTERNAL', 'bank invariant violated');
     }
     await stop(0);

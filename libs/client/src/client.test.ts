@@ -70,13 +70,30 @@ describe('SynodClient routing', () => {
     expect(asked).toEqual(['n3:snapshot']);
   });
 
-  it('refuses a transaction that spans splits before sending anything', async () => {
+  it('commits a transaction across splits: a prepare to the other split, the commit with participants to the coordinator', async () => {
     const hub = new MemoryHub();
     const asked: string[] = [];
     await fakeCluster(hub, asked);
+    const sent: Array<{ kind: string; group: string; participants?: string[]; coordinator?: string }> = [];
     const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
-    await expect(client.transaction(async (tx) => (tx.put('apple', 1), tx.put('zebra', 2)))).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    expect(asked).toEqual([]);
+    const request = client.bus.request.bind(client.bus);
+    client.bus.request = ((to, kind, body, opts) => {
+      const b = body as { participants?: string[]; coordinator?: string };
+      if (kind === 'kv.commit' || kind === 'kv.prepare') sent.push({ kind, group: opts?.group ?? '', ...(b.participants ? { participants: b.participants } : {}), ...(b.coordinator ? { coordinator: b.coordinator } : {}) });
+      if (kind === 'kv.prepare') return Promise.resolve({ kind: 'kv.prepared', body: { ts: 40 } } as never);
+      return request(to, kind, body, opts);
+    }) as typeof client.bus.request;
+    const r = await client.transaction(async (tx) => (tx.put('apple', 1), tx.put('zebra', 2)));
+    expect(r.ts).toBe(42);
+    const [a, z] = [rangeMap.splitFor('apple').id, rangeMap.splitFor('zebra').id];
+    const coordinator = [a, z].sort()[0]!;
+    const participant = coordinator === a ? z : a;
+    expect(sent).toEqual(
+      expect.arrayContaining([
+        { kind: 'kv.prepare', group: participant, coordinator },
+        { kind: 'kv.commit', group: coordinator, participants: [participant] },
+      ]),
+    );
   });
 });
 

@@ -262,6 +262,18 @@ export class SynodClient {
    * committed or aborted, following leader changes and backing off on NOT_LEADER, UNAVAILABLE,
    * TIMEOUT and pending, for at most `outcomeLookupMs`. Undecided by then: TIMEOUT, outcome unknown.
    */
+  /**
+   * @internal A send whose failure the protocol already covers (an abort the idle timeout
+   * replaces, a prepare the coordinator's vote bound replaces): never thrown, but counted
+   * (`synod_client_best_effort_failed_total{kind}` in the bus's metrics).
+   */
+  bestEffort(kind: string, send: Promise<unknown>): Promise<void> {
+    return send.then(
+      () => undefined,
+      () => this.bus.metrics.inc('synod_client_best_effort_failed_total', { kind }),
+    );
+  }
+
   async resolveOutcome(split: Split, txnId: string, cause: unknown): Promise<TxnStatus> {
     const deadline = Date.now() + this.outcomeLookupMs;
     let last = `the commit got no answer (${describeErr(cause)})`;
@@ -339,7 +351,7 @@ export class SynodClient {
 
   /** Best effort, not awaited: asks `node` to drop transaction `txnId` and its locks. */
   private abortAt(split: Split, node: string, txnId: string): void {
-    this.bus.request(node, 'kv.abort', { txnId }, { group: split.id, timeoutMs: this.timeoutMs }).catch(() => undefined);
+    void this.bestEffort('kv.abort', this.bus.request(node, 'kv.abort', { txnId }, { group: split.id, timeoutMs: this.timeoutMs }));
   }
 
   private pick(split: Split, target: 'leader' | 'nearest', tried: Set<string>): string {
@@ -424,7 +436,7 @@ class Transaction {
     // 2PC (docs/transactions.md): each other split prepares and votes to the coordinator, which
     // decides. A prepare that fails is the coordinator's to notice (a refusal vote or its bound).
     for (const p of others)
-      void this.client.call(p.split, 'kv.prepare', { ...partBody(p), coordinator: split.id }, 'leader').catch(() => undefined);
+      void this.client.bestEffort('kv.prepare', this.client.call(p.split, 'kv.prepare', { ...partBody(p), coordinator: split.id }, 'leader'));
     const body = { ...partBody(coord), ...(others.length > 0 ? { participants: others.map((p) => p.split.id) } : {}) };
     let unanswered = 0;
     let outcome: TxnStatus;
@@ -457,7 +469,7 @@ class Transaction {
   /** @internal Releases locks after a failed attempt (best effort). */
   async abandon(): Promise<void> {
     if (!this.started) return;
-    await Promise.all([...this.parts.values()].map((p) => this.client.call(p.split, 'kv.abort', { txnId: this.ref.id }, 'leader').catch(() => undefined)));
+    await Promise.all([...this.parts.values()].map((p) => this.client.bestEffort('kv.abort', this.client.call(p.split, 'kv.abort', { txnId: this.ref.id }, 'leader'))));
   }
 
   private partOf(key: string) {

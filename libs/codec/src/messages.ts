@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { micros } from './bounds.js';
 import { errorBody } from './errors.js';
 import { kvMessageSchemas } from './kv-messages.js';
+import { placementMessageSchemas } from './placement-messages.js';
 import { txnMessageSchemas } from './txn-messages.js';
 import { paxosMessageSchema, proposeSchema, proposedSchema } from './paxos-messages.js';
 
@@ -63,6 +64,7 @@ export const messageSchemas = {
   'paxos.proposed': proposedSchema,
   ...kvMessageSchemas,
   ...txnMessageSchemas,
+  ...placementMessageSchemas,
   /** Ask a time master for its time (request on `<c>.timemaster.<dc>` or a master's inbox). */
   'time.get': z.object({}),
   'time.now': timeNowSchema,

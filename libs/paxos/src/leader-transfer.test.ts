@@ -97,6 +97,19 @@ describe('leader transfer', () => {
     expect(h2.get('b').isLeader()).toBe(false);
   });
 
+  it('a heartbeat of the released ballot still on its way revives neither vote nor stickiness', () => {
+    const h = leaderA();
+    h.now += 20_000;
+    const late = h.tick('a').send.find((o) => o.to === 'c' && o.msg.type === 'heartbeat')!;
+    h.inbox.length = 0;
+    h.drop = (to, m) => to === 'a' && m.type !== 'accepted' && m.type !== 'heartbeatAck';
+    h.absorb('a', h.get('a').transferLeadership('b', h.now));
+    expect(h.inbox.map((o) => `${o.to}:${o.msg.type}`)).toEqual(['c:leaseRelease', 'b:timeoutNow']);
+    h.inbox.splice(1, 0, late); // c gets the release, then the old heartbeat, then b's Prepare
+    h.deliverAll();
+    expect(h.get('b').isLeader()).toBe(true);
+  });
+
   it('a release or timeoutNow from anyone but the ballot holder is ignored', () => {
     const h = leaderA();
     const ballot = h.get('a').ownBallot();

@@ -1,5 +1,5 @@
 import { ballotEquals, compareBallot, formatBallot, type Ballot } from './ballot.js';
-import { readsWithoutLease, snapshotIndex } from './broken.js';
+import { keepsLeadAfterHandOff, readsWithoutLease, snapshotIndex } from './broken.js';
 import { chunkByBudget, commandBytes } from './budget.js';
 import { majority, validateLearners, validateMembership, type ReplicaConfig } from './config.js';
 import { invariant } from './invariant.js';
@@ -411,7 +411,23 @@ export class Replica extends Leader {
     this.persistAccepted = new Map();
     this.checkIndexes();
     this.checkPersistCovers(ready);
+    this.checkReleaseAfterLease(ready);
     return ready;
+  }
+
+  /**
+   * Assertion (e): a replica releases its voters (leaseRelease, timeoutNow) only when it holds
+   * no lease and leads no more: a release reaching a voter while its lease still held would
+   * let the next leader's lease overlap it.
+   */
+  private checkReleaseAfterLease(ready: Ready): void {
+    if (keepsLeadAfterHandOff(this.config)) return; // the broken variant the simulator must catch
+    for (const { msg } of ready.send) {
+      if (msg.type !== 'leaseRelease' && msg.type !== 'timeoutNow') continue;
+      invariant(this.leaseEnd() === null && this.role !== 'leader', 'a leader releases its voters only after its lease ended', () =>
+        `${this.config.self} (${this.role}) sent ${msg.type} at ${formatBallot(msg.ballot)} with lease end ${this.leaseEnd()}`,
+      );
+    }
   }
 
   /**

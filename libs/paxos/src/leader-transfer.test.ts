@@ -87,6 +87,7 @@ describe('leader transfer', () => {
     expect(h.get('a').leaseValidUntil(h.now)).toBe(null);
     expect(h.get('a').canServeLocalRead(h.now)).toBe(false);
     expect(r.leadership?.isLeader).toBe(false);
+    expect(h.get('a').propose([cmd('late')], h.now).proposalResults).toEqual([{ ids: ['late'], status: 'not_leader', leaderHint: 'b' }]);
     h.deliverAll(); // no time passes
     expect(h.get('b').isLeader()).toBe(true);
     // Without the release, c keeps its vote for a and b cannot win in that time.

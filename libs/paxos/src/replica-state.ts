@@ -130,7 +130,7 @@ export abstract class ReplicaState {
   protected readonly matchUpTo = new Map<string, number>();
   /** Leader: a leader transfer under way (no new slots are assigned meanwhile), or null. */
   protected transfer: { to: string; deadlineUs: number } | null = null;
-  /** Follower: the replica this one handed leadership to, the hint until a leader is heard. */
+  /** Follower: the replica this one handed leadership to, the proposals' hint until a leader is heard. */
   protected handedOffTo: string | null = null;
   /**
    * Acceptor: the latest ballot whose leader released its lease (leader transfer). Its messages
@@ -223,7 +223,7 @@ export abstract class ReplicaState {
   leaderHint(): string | null {
     if (this.role === 'leader') return this.config.self;
     if (this.role === 'candidate') return null;
-    return this.leaderBallot?.node ?? this.handedOffTo;
+    return this.leaderBallot?.node ?? null;
   }
 
   /** Log compaction point: slots below it are only in the snapshot. */

@@ -183,7 +183,8 @@ export class Replica extends Leader {
   propose(cmds: Command[], nowUs: number): Ready {
     this.advanceClock(nowUs);
     const results: ProposalResult[] = [];
-    const hint = this.leaderHint();
+    // Right after handing over, clients are sent to the successor before it is heard from.
+    const hint = this.leaderHint() ?? this.handedOffTo;
     const fits = (c: Command) => commandBytes(c) <= this.config.maxCommandBytes;
     const tooLarge = cmds.filter((c) => !fits(c));
     if (tooLarge.length > 0) results.push({ ids: tooLarge.map((c) => c.id), status: 'too_large', leaderHint: hint });

@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec';
 import type { Logger } from '@synod/config';
-import { ReadyPipeline, Replica, ZERO_BALLOT, type AppliedState, type SnapshotTransfer, type ApplyEntry, type Command, type PaxosMessage, type ReplicaConfig, type Rng } from '@synod/paxos';
+import { majority, ReadyPipeline, Replica, validateLearners, validateMembership, ZERO_BALLOT, type AppliedState, type PeerProgress, type Ready, type SnapshotTransfer, type ApplyEntry, type Command, type PaxosMessage, type ReplicaConfig, type Rng } from '@synod/paxos';
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 
@@ -57,6 +57,16 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** Most reconfigure or transferLeadership calls one group waits on at once (the core takes one change at a time). */
+const MAX_GROUP_WAITERS = 64;
+
+export interface MembershipChange {
+  peers: string[];
+  learners?: string[];
+  q1?: number;
+  q2?: number;
+}
+
 class HostedGroup {
   /** The group's Ready pipeline: persist → send → install snapshot → apply → settle (docs/paxos.md). */
   pipeline!: ReadyPipeline;
@@ -65,6 +75,12 @@ class HostedGroup {
   readonly waiters = new Map<string, Waiter[]>();
   /** Commands proposed during the current event-loop turn, handed to the replica together. */
   proposalQueue: Command[] = [];
+  /** reconfigure() calls waiting for their configuration to be applied here. */
+  readonly configWaiters = new Set<Waiter & { key: string }>();
+  /** transferLeadership() calls waiting to learn that their target leads. */
+  readonly leaderWaiters = new Set<Waiter & { to: string }>();
+  /** removeGroup() ran: nothing more enters or leaves this group's pipeline. */
+  removed = false;
   constructor(
     readonly replica: Replica,
     readonly store: PaxosStore,
@@ -140,6 +156,126 @@ export class PaxosHost {
   }
 
   /**
+   * Changes the group's membership through its leader (this replica must lead): `peers` vote,
+   * `learners` only receive (docs/paxos.md "Learners and leader transfer"). Resolves once the
+   * configuration is applied here. Rejects INVALID_ARGUMENT for a membership that breaks the
+   * quorum rules, NOT_LEADER (hint `leader`), UNAVAILABLE with hint `reason`: `busy` (a change
+   * or transfer under way) or `behind` (a learner to promote is not caught up: retry once
+   * `progress()` shows it close), and TIMEOUT.
+   */
+  reconfigure(groupId: string, change: MembershipChange, timeoutMs = 10_000): Promise<void> {
+    const g = this.groups.get(groupId);
+    if (!g) return Promise.reject(new SynodError('UNAVAILABLE', `no replica of group ${groupId} here`));
+    const learners = change.learners ?? [];
+    try {
+      // Checked here too: the core throws on a bad membership, and a throw inside the pipeline is fail-stop.
+      validateMembership(change.peers, change.q1 ?? majority(change.peers.length), change.q2 ?? majority(change.peers.length));
+      validateLearners(change.peers, learners);
+    } catch (err) {
+      return Promise.reject(new SynodError('INVALID_ARGUMENT', (err as Error).message));
+    }
+    if (g.configWaiters.size >= MAX_GROUP_WAITERS) return Promise.reject(new SynodError('UNAVAILABLE', `too many membership changes waiting in group ${groupId}`, { reason: 'busy' }));
+    const key = membershipKey(change.peers, learners);
+    return this.waitFor(g.configWaiters, { key }, timeoutMs, `configuration not applied within ${timeoutMs} ms`, () => {
+      const r = this.runIn(g, () => g.replica.reconfigure({ ...change, learners }, this.clock()))?.reconfigureResult;
+      if (r === undefined) return new SynodError('UNAVAILABLE', `replica of group ${groupId} stopped`);
+      if (r.status === 'queued') return null;
+      if (r.status === 'not_leader') return new SynodError('NOT_LEADER', `${this.bus.nodeId} does not lead group ${groupId}`, r.leaderHint ? { leader: r.leaderHint } : undefined);
+      return new SynodError('UNAVAILABLE', r.status === 'behind' ? 'a learner to promote is not caught up yet' : 'a membership change or leader transfer is under way', { reason: r.status });
+    });
+  }
+
+  /**
+   * Hands the group's leadership from this replica to voter `to`; resolves when this replica
+   * learns that `to` leads (at once if this replica is `to` and leads). Rejects NOT_LEADER,
+   * INVALID_ARGUMENT (`to` votes in no governing configuration), UNAVAILABLE `busy`, and
+   * TIMEOUT (the core gives up after an election timeout and this replica leads on).
+   */
+  transferLeadership(groupId: string, to: string, timeoutMs = 5_000): Promise<void> {
+    const g = this.groups.get(groupId);
+    if (!g) return Promise.reject(new SynodError('UNAVAILABLE', `no replica of group ${groupId} here`));
+    if (g.leaderWaiters.size >= MAX_GROUP_WAITERS) return Promise.reject(new SynodError('UNAVAILABLE', `too many transfers waiting in group ${groupId}`, { reason: 'busy' }));
+    let alreadyLeads = false;
+    const waiting = this.waitFor(g.leaderWaiters, { to }, timeoutMs, `${to} did not take over group ${groupId} within ${timeoutMs} ms`, () => {
+      const r = this.runIn(g, () => g.replica.transferLeadership(to, this.clock()))?.transferResult;
+      if (r === undefined) return new SynodError('UNAVAILABLE', `replica of group ${groupId} stopped`);
+      if (r.status === 'started') return null;
+      if (r.status === 'already_leader') {
+        alreadyLeads = true;
+        return null;
+      }
+      if (r.status === 'not_leader') return new SynodError('NOT_LEADER', `${this.bus.nodeId} does not lead group ${groupId}`, r.leaderHint ? { leader: r.leaderHint } : undefined);
+      if (r.status === 'not_voter') return new SynodError('INVALID_ARGUMENT', `${to} is not a voter of group ${groupId}`);
+      return new SynodError('UNAVAILABLE', 'a leader transfer is under way', { reason: 'busy' });
+    });
+    if (alreadyLeads) this.settleLeaderWaiters(g, to);
+    return waiting;
+  }
+
+  /** The leader's view of every replica's progress (empty when this replica does not lead). */
+  progress(groupId: string): PeerProgress[] {
+    const g = this.groups.get(groupId);
+    if (!g) throw new SynodError('UNAVAILABLE', `no replica of group ${groupId} here`);
+    return g.replica.progress();
+  }
+
+  /**
+   * Stops hosting a group: no more ticks, messages or proposals reach its replica, its waiters
+   * are rejected UNAVAILABLE, and it is forgotten once its last persist settled. The caller
+   * deletes its storage afterwards (a replica moved away, a split dropped).
+   */
+  async removeGroup(groupId: string): Promise<void> {
+    const g = this.groups.get(groupId);
+    if (!g) return;
+    g.removed = true;
+    this.groups.delete(groupId);
+    const gone = new SynodError('UNAVAILABLE', `group ${groupId} is no longer hosted here`);
+    for (const id of [...g.waiters.keys()]) this.settle(g, id, gone);
+    for (const w of [...g.configWaiters, ...g.leaderWaiters]) w.reject(gone);
+    g.configWaiters.clear();
+    g.leaderWaiters.clear();
+    g.proposalQueue = [];
+    await Promise.allSettled([g.lastPersist]);
+  }
+
+  /**
+   * Registers a waiter in `set`, runs `start` (which returns an error to reject with at once,
+   * or null to wait), and rejects TIMEOUT after `timeoutMs`.
+   */
+  private waitFor<X extends object>(set: Set<Waiter & X>, extra: X, timeoutMs: number, timeoutMessage: string, start: () => SynodError | null): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const w = {
+        ...extra,
+        resolve: () => {
+          clearTimeout(timer);
+          set.delete(w);
+          resolve();
+        },
+        reject: (e: Error) => {
+          clearTimeout(timer);
+          set.delete(w);
+          reject(e);
+        },
+      } as Waiter & X;
+      set.add(w);
+      timer = setTimeout(() => w.reject(new SynodError('TIMEOUT', timeoutMessage)), timeoutMs);
+      const err = start();
+      if (err !== null) w.reject(err);
+    });
+  }
+
+  private settleLeaderWaiters(g: HostedGroup, leader: string): void {
+    for (const w of [...g.leaderWaiters]) if (w.to === leader) w.resolve();
+  }
+
+  /** Runs one call into a hosted group's replica, unless the group was removed. */
+  private runIn(g: HostedGroup, call: () => Ready): Ready | undefined {
+    if (g.removed) return undefined;
+    return g.pipeline.run(call);
+  }
+
+  /**
    * Replicates commands through the group and resolves once all of them are applied on this
    * replica. Rejects NOT_LEADER (with a hint) when this replica knows no leader, TIMEOUT otherwise.
    */
@@ -173,7 +309,7 @@ export class PaxosHost {
   private flushProposals(g: HostedGroup): void {
     const cmds = g.proposalQueue;
     g.proposalQueue = [];
-    if (!this.closed && cmds.length > 0) g.pipeline.run(() => g.replica.propose(cmds, this.clock()));
+    if (!this.closed && cmds.length > 0) this.runIn(g, () => g.replica.propose(cmds, this.clock()));
   }
 
   async close(): Promise<void> {
@@ -191,13 +327,13 @@ export class PaxosHost {
       this.bus.metrics.inc('synod_paxos_refused_total', { why: g ? 'spoofed' : 'unknown_group' });
       return;
     }
-    g.pipeline.run(() => g.replica.step(msg, this.clock()));
+    this.runIn(g, () => g.replica.step(msg, this.clock()));
   }
 
   private tickAll(): void {
     if (this.closed || this.paused()) return;
     const now = this.clock();
-    for (const g of this.groups.values()) g.pipeline.run(() => g.replica.tick(now));
+    for (const g of this.groups.values()) this.runIn(g, () => g.replica.tick(now));
   }
 
   /** The shell's side of the Ready contract; the order is the pipeline's. */
@@ -220,10 +356,14 @@ export class PaxosHost {
           // Captured right after its entry, handed back outside this release.
           const data = g.spec.snapshot();
           const upTo = entry.slot + 1;
-          queueMicrotask(() => g.pipeline.run(() => g.replica.snapshotTaken(upTo, data, this.clock())));
+          queueMicrotask(() => this.runIn(g, () => g.replica.snapshotTaken(upTo, data, this.clock())));
         }
         for (const c of entry.commands) this.settle(g, c.id);
         for (const id of entry.duplicates) this.settle(g, id);
+        if (entry.value.kind === 'config') {
+          const key = membershipKey(entry.value.peers, entry.value.learners ?? []);
+          for (const w of [...g.configWaiters]) if (w.key === key) w.resolve();
+        }
       },
       settle: (results) => {
         for (const r of results) {
@@ -238,7 +378,12 @@ export class PaxosHost {
           }
         }
       },
-      leadership: (change) => this.log?.info({ group: g.replica.config.group, ballot: change.ballot, isLeader: change.isLeader, leaderHint: change.leaderHint }, 'leadership changed'),
+      leadership: (change) => {
+        this.log?.info({ group: g.replica.config.group, ballot: change.ballot, isLeader: change.isLeader, leaderHint: change.leaderHint }, 'leadership changed');
+        // `to` leads once it is the hint of a ballot of its own (after a hand-off the hint is
+        // null until the successor is heard from).
+        if (change.leaderHint !== null && change.ballot.node === change.leaderHint) this.settleLeaderWaiters(g, change.leaderHint);
+      },
       fatal: (err) => {
         this.closed = true;
         clearInterval(this.ticker);
@@ -254,4 +399,9 @@ export class PaxosHost {
     g.waiters.delete(id);
     for (const w of list) err ? w.reject(err) : w.resolve();
   }
+}
+
+/** Identifies a membership by its voters and learners (order-free), to match an applied configuration. */
+function membershipKey(peers: readonly string[], learners: readonly string[]): string {
+  return `${[...peers].sort().join(',')}|${[...learners].sort().join(',')}`;
 }

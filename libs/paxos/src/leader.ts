@@ -182,6 +182,23 @@ export abstract class Leader extends Campaign {
     this.sendAccepts(entries);
   }
 
+  /**
+   * An applied configuration governs only from its slot + window: a leader idle for a tick (no
+   * queue, nothing in flight) fills the gap with no-ops, or the change would wait for traffic
+   * (and the next change, or a learner's promotion, answer busy meanwhile).
+   */
+  protected fillPendingConfigGap(): void {
+    const pendingFrom = this.configs.appliedPendingFrom(this.chosenPrefix);
+    if (pendingFrom === null || this.transfer !== null || this.queue.length > 0 || this.inflight.size > 0 || this.reproposals.length > 0) return;
+    const entries: SlotValue[] = [];
+    while (this.nextSlot < pendingFrom && this.nextSlot - this.chosenPrefix < this.config.window) {
+      const slot = this.nextSlot++;
+      this.inflight.set(slot, { value: NOOP, acks: new Set(), sentAtUs: this.nowUs });
+      entries.push({ slot, value: NOOP });
+    }
+    this.sendAccepts(entries);
+  }
+
   /** Sends Accepts for `entries` to every active peer, own acceptor first (through the loopback). */
   private sendAccepts(entries: SlotValue[]): void {
     if (entries.length === 0) return;

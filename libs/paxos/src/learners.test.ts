@@ -113,10 +113,11 @@ describe('learners', () => {
     rounds(h, 6, 'w');
     expect(h.get('d').isMember()).toBe(true);
     expect(h.get('a').progress().map((x) => x.node).sort()).toEqual(['a', 'b', 'd']);
-    // c is in neither list now: it is sent nothing more.
+    // c is in neither list now: the leader sends it nothing more (it may still be answered: not
+    // knowing it was removed, it pre-votes, which nobody grants).
     const before = h.readies.length;
     rounds(h, 3, 'v');
-    expect(h.readies.slice(before).flatMap((x) => x.ready.send).filter((o) => o.to === 'c')).toEqual([]);
+    expect(h.readies.slice(before).flatMap((x) => x.ready.send).filter((o) => o.to === 'c' && o.msg.type !== 'preVoteReply').map((o) => `${o.msg.from}>c ${o.msg.type}`)).toEqual([]);
     // And c's acks no longer count: b and d alone (with a) choose.
     h.drop = (to) => to === 'b';
     const chosen = h.get('a').chosenUpTo();

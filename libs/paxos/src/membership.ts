@@ -78,6 +78,13 @@ export class Configurations {
     return this.proposed.size > 0 || this.applied.some((c) => c.fromSlot > slot);
   }
 
+  /** The first slot an applied configuration not yet governing `slot` governs from, or null. */
+  appliedPendingFrom(slot: number): number | null {
+    let from: number | null = null;
+    for (const c of this.applied) if (c.fromSlot > slot && (from === null || c.fromSlot < from)) from = c.fromSlot;
+    return from;
+  }
+
   /** The configuration governing `slot`: the applied ones plus those proposed here. */
   at(slot: number): Membership {
     let best = this.applied[0]!;

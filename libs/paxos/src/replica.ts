@@ -165,6 +165,7 @@ export class Replica extends Leader {
         if (this.nowUs >= this.nextHeartbeatUs) this.sendHeartbeats();
         this.resendStaleAccepts();
         this.flushQueue();
+        this.fillPendingConfigGap();
         this.progressTransfer();
       }
     } else if (this.nowUs >= this.electionDeadlineUs) {

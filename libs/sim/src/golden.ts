@@ -396,7 +396,7 @@ export function fmtBallot(b: Ballot): string {
 
 export function fmtValue(v: Value): string {
   if (v.kind === 'noop') return 'noop';
-  if (v.kind === 'config') return `config(${v.peers.join(',')} q=${v.q1}/${v.q2})`;
+  if (v.kind === 'config') return `config(${v.peers.join(',')} q=${v.q1}/${v.q2}${v.learners?.length ? ` learners=${v.learners.join(',')}` : ''})`;
   return v.cmds.map((c) => c.id).join(',');
 }
 
@@ -444,5 +444,8 @@ export function details(m: PaxosMessage): string {
       return ` upTo=${m.upTo} chunk=${m.chunk} of=${m.chunks} chars=${m.data.length}`;
     case 'snapshotRequest':
       return ` upTo=${m.upTo} chunk=${m.chunk}`;
+    case 'timeoutNow':
+    case 'leaseRelease':
+      return '';
   }
 }

@@ -267,7 +267,7 @@ export class SimNode {
 
   private apply(group: string, e: ApplyEntry): void {
     const v = e.value;
-    this.trace(`${this.id}/${group} apply ${e.slot} ${v.kind === 'batch' ? v.cmds.map((c) => c.id).join(',') : v.kind === 'config' ? `config ${v.peers.join(',')} q=${v.q1}/${v.q2}` : 'noop'}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''}`);
+    this.trace(`${this.id}/${group} apply ${e.slot} ${v.kind === 'batch' ? v.cmds.map((c) => c.id).join(',') : v.kind === 'config' ? `config ${v.peers.join(',')}${v.learners?.length ? ` learners=${v.learners.join(',')}` : ''} q=${v.q1}/${v.q2}` : 'noop'}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''}`);
     this.history.recordApply(group, this.id, this.incarnation, e);
     const sm = this.sms.get(group);
     if (sm) {

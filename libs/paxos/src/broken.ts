@@ -63,3 +63,8 @@ export function phase2Counted(c: ResolvedConfig, m: Membership): Membership {
 export function keepsLeadAfterHandOff(c: ResolvedConfig): boolean {
   return c.broken.transferKeepsLease === true;
 }
+
+/** transferSkipsLeaseDrain: whether a leader hands over while the lease it reported still runs. */
+export function handsOverUnderLease(c: ResolvedConfig): boolean {
+  return c.broken.transferSkipsLeaseDrain === true;
+}

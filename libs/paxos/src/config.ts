@@ -30,6 +30,8 @@ export interface BrokenForTesting {
   learnerCountsInQuorum?: boolean;
   /** A leader handing over leadership keeps leading (and its lease) after it sent timeoutNow. */
   transferKeepsLease?: boolean;
+  /** A leader hands over (releasing its voters) before the lease it reported has run out. */
+  transferSkipsLeaseDrain?: boolean;
 }
 
 export interface LivenessFeatures {

@@ -21,6 +21,32 @@ function leaderA(extra: Partial<ReplicaConfig> = {}): Harness {
 const sent = (h: Harness, from: number, type: PaxosMessage['type']) =>
   h.readies.slice(from).flatMap((r) => r.ready.send.filter((o) => o.msg.type === type));
 
+/** Ticks the leader every 20 ms until `done` (at most `max` ticks); returns the ticks taken. */
+function tickUntil(h: Harness, done: () => boolean, max = 20): number {
+  for (let i = 1; i <= max; i++) {
+    h.now += 20_000;
+    h.tick('a');
+    h.deliverAll();
+    if (done()) return i;
+  }
+  throw new Error('condition not reached');
+}
+
+/**
+ * Starts a transfer to b and ticks the leader until its lease has drained, keeping every message
+ * in the harness's inbox for the test to deliver; returns the Ready that handed over.
+ */
+function drainThenHandOver(h: Harness) {
+  expect(h.absorb('a', h.get('a').transferLeadership('b', h.now)).transferResult?.status).toBe('started');
+  for (let i = 0; i < 20; i++) {
+    h.now += 20_000;
+    const r = h.tick('a');
+    if (r.send.some((o) => o.msg.type === 'timeoutNow')) return r;
+    h.deliverAll();
+  }
+  throw new Error('no hand-over');
+}
+
 describe('leader transfer', () => {
   it('waits until the target holds every assigned slot; meanwhile proposals go to the target', () => {
     const h = leaderA();
@@ -40,16 +66,12 @@ describe('leader transfer', () => {
     expect(sent(h, start, 'timeoutNow')).toEqual([]);
     expect(h.get('a').isLeader()).toBe(true);
     expect(h.get('a').hasLease(h.now)).toBe(true); // still leading: it serves reads until it hands over
-    // b comes back: it catches up from the next heartbeat, says so in the one after, and the
-    // leader hands over.
+    // b comes back and catches up; the lease (no longer extended since the transfer began) runs
+    // out; then the leader hands over, not before.
     h.drop = () => false;
-    h.now += 20_000;
-    h.tick('a');
-    h.deliverAll();
-    expect(sent(h, start, 'timeoutNow')).toEqual([]);
-    h.now += 20_000;
-    h.tick('a');
-    h.deliverAll();
+    const leaseEnd = h.get('a').leaseValidUntil(h.now)!;
+    tickUntil(h, () => sent(h, start, 'timeoutNow').length > 0);
+    expect(h.now).toBeGreaterThanOrEqual(leaseEnd);
     expect(sent(h, start, 'timeoutNow').map((o) => o.to)).toEqual(['b']);
     expect(h.get('b').isLeader()).toBe(true);
     expect(h.get('a').isLeader()).toBe(false);
@@ -64,12 +86,8 @@ describe('leader transfer', () => {
     h.deliverAll();
     expect(h.absorb('a', h.get('a').transferLeadership('b', h.now)).transferResult?.status).toBe('started');
     expect(h.propose('a', [cmd('x:3')]).proposalResults?.[0]?.status).toBe('not_leader');
-    for (let i = 0; i < 6; i++) {
-      h.now += 20_000;
-      h.tick('a');
-      h.deliverAll();
-    }
-    expect(h.get('a').transferTarget()).toBe(null);
+    const ticks = tickUntil(h, () => h.get('a').transferTarget() === null);
+    expect(ticks).toBeGreaterThanOrEqual(10); // a lease (100 ms) plus an election timeout (100 ms)
     expect(h.get('a').isLeader()).toBe(true);
     expect(h.propose('a', [cmd('x:4')]).proposalResults?.[0]?.status).toBe('queued');
     h.deliverAll();
@@ -81,8 +99,9 @@ describe('leader transfer', () => {
     // a is gone right after it hands over: b needs c's promise, which c's lease vote for a
     // would withhold for a whole lease unless a released it.
     h.drop = (to, m) => to === 'a' && m.type !== 'accepted' && m.type !== 'heartbeatAck';
-    const r = h.absorb('a', h.get('a').transferLeadership('b', h.now));
-    expect(r.send.map((o) => `${o.to}:${o.msg.type}`).sort()).toEqual(['b:timeoutNow', 'c:leaseRelease']);
+    const r = drainThenHandOver(h);
+    const handOver = r.send.filter((o) => o.msg.type === 'timeoutNow' || o.msg.type === 'leaseRelease');
+    expect(handOver.map((o) => `${o.to}:${o.msg.type}`).sort()).toEqual(['b:timeoutNow', 'c:leaseRelease']);
     // In the Ready that carries timeoutNow the old leader already holds no lease and serves no read.
     expect(h.get('a').leaseValidUntil(h.now)).toBe(null);
     expect(h.get('a').canServeLocalRead(h.now)).toBe(false);
@@ -90,23 +109,27 @@ describe('leader transfer', () => {
     expect(h.get('a').propose([cmd('late')], h.now).proposalResults).toEqual([{ ids: ['late'], status: 'not_leader', leaderHint: 'b' }]);
     h.deliverAll(); // no time passes
     expect(h.get('b').isLeader()).toBe(true);
-    // Without the release, c keeps its vote for a and b cannot win in that time.
+    // Without the release, c (which heard a's heartbeats during the drain) keeps its vote for a
+    // and its stickiness: b cannot win in that time.
     const h2 = leaderA();
+    drainThenHandOver(h2);
     h2.drop = (to, m) => (to === 'a' && m.type !== 'accepted' && m.type !== 'heartbeatAck') || m.type === 'leaseRelease';
-    h2.absorb('a', h2.get('a').transferLeadership('b', h2.now));
+    h2.inbox.splice(0, h2.inbox.length, ...h2.inbox.filter((o) => o.msg.type !== 'leaseRelease' && o.to !== 'a'));
     h2.deliverAll();
     expect(h2.get('b').isLeader()).toBe(false);
   });
 
   it('a heartbeat of the released ballot still on its way revives neither vote nor stickiness', () => {
     const h = leaderA();
-    h.now += 20_000;
-    const late = h.tick('a').send.find((o) => o.to === 'c' && o.msg.type === 'heartbeat')!;
-    h.inbox.length = 0;
     h.drop = (to, m) => to === 'a' && m.type !== 'accepted' && m.type !== 'heartbeatAck';
-    h.absorb('a', h.get('a').transferLeadership('b', h.now));
-    expect(h.inbox.map((o) => `${o.to}:${o.msg.type}`)).toEqual(['c:leaseRelease', 'b:timeoutNow']);
-    h.inbox.splice(1, 0, late); // c gets the release, then the old heartbeat, then b's Prepare
+    const r = drainThenHandOver(h);
+    // The hand-over tick heartbeats first: that heartbeat to c is the one still on its way.
+    const late = r.send.find((o) => o.to === 'c' && o.msg.type === 'heartbeat')!;
+    const release = r.send.find((o) => o.msg.type === 'leaseRelease')!;
+    const timeoutNow = r.send.find((o) => o.msg.type === 'timeoutNow')!;
+    expect([release.to, timeoutNow.to]).toEqual(['c', 'b']);
+    h.inbox.length = 0;
+    h.inbox.push(release, late, timeoutNow); // c gets the release, then the old heartbeat, then b's Prepare
     h.deliverAll();
     expect(h.get('b').isLeader()).toBe(true);
   });

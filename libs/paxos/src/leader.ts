@@ -1,5 +1,5 @@
 import { ballotEquals, compareBallot, formatBallot } from './ballot.js';
-import { keepsLeadAfterHandOff, leaseIgnoresDrift, phase2Counted, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
+import { handsOverUnderLease, keepsLeadAfterHandOff, leaseIgnoresDrift, phase2Counted, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
 import { chunkByBudget, commandBytes, fitInBudget, slotValueBytes } from './budget.js';
 import { Campaign } from './campaign.js';
 import { invariant } from './invariant.js';
@@ -97,8 +97,9 @@ export abstract class Leader extends Campaign {
   }
 
   /**
-   * Leader transfer (docs/paxos.md "Learners and leader transfer"): give up after an election
-   * timeout (and assign slots again), or hand over once the target holds every slot assigned.
+   * Leader transfer (docs/paxos.md "Learners and leader transfer"): give up at the deadline (and
+   * assign slots again), or hand over once the target holds every slot assigned and the lease,
+   * no longer extended since the transfer began, has run out.
    */
   protected progressTransfer(): void {
     const t = this.transfer;
@@ -109,13 +110,17 @@ export abstract class Leader extends Campaign {
       return;
     }
     if (this.reproposals.length > 0 || this.matchOf(t.to) < this.nextSlot) return;
+    // The transaction layer may have used timestamps up to the lease end it was told (reads and
+    // prepares at future timestamps): no successor may lead before that end has passed.
+    const end = this.leaseEnd();
+    if (end !== null && this.nowUs < end && !handsOverUnderLease(this.config)) return;
     this.handOff(t.to);
   }
 
   /**
-   * Ends this leadership first — its lease with it: leaseEnd() is null from this Ready on — and
-   * only then releases the voters' lease votes for our ballot and tells `to` to campaign. A
-   * release thus never reaches anyone while this ballot still backs a lease.
+   * Ends this leadership first — leaseEnd() is null from this Ready on, and the lease it reported
+   * has already run out — and only then releases the voters' lease votes for our ballot and
+   * tells `to` to campaign. A release thus never reaches anyone while this ballot backs a lease.
    */
   private handOff(to: string): void {
     const b = this.myBallot;
@@ -131,7 +136,9 @@ export abstract class Leader extends Campaign {
   }
 
   private recordVote(from: string, sentAtUs: number): void {
-    this.lease.recordVote(from, voteTimeUs(this.config, sentAtUs, this.nowUs), this.nowUs);
+    const at = voteTimeUs(this.config, sentAtUs, this.nowUs);
+    // While handing over, the lease is not extended: it drains (docs/paxos.md "Learners and leader transfer").
+    this.lease.recordVote(from, this.transfer === null ? at : Math.min(at, this.transfer.startUs), this.nowUs);
   }
 
   protected onForward(m: ForwardMsg): void {

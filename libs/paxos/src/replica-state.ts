@@ -128,8 +128,11 @@ export abstract class ReplicaState {
    * ballot, or reported chosen by its heartbeat acks). Learner promotion and transfer wait on it.
    */
   protected readonly matchUpTo = new Map<string, number>();
-  /** Leader: a leader transfer under way (no new slots are assigned meanwhile), or null. */
-  protected transfer: { to: string; deadlineUs: number } | null = null;
+  /**
+   * Leader: a leader transfer under way, or null. Meanwhile no new slot is assigned and no vote
+   * timed after `startUs` extends the lease, so the lease drains before the hand-over.
+   */
+  protected transfer: { to: string; startUs: number; deadlineUs: number } | null = null;
   /** Follower: the replica this one handed leadership to, the proposals' hint until a leader is heard. */
   protected handedOffTo: string | null = null;
   /**

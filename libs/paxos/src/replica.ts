@@ -252,10 +252,10 @@ export class Replica extends Leader {
 
   /**
    * Hands leadership to voter `to` (leader only; docs/paxos.md "Learners and leader transfer").
-   * The leader stops assigning slots (proposals answer not_leader with `to` as the hint), waits
-   * until `to` holds every slot it assigned, then ends its own leadership and lease, releases
-   * its voters' lease votes and sends `to` a timeoutNow. After an election timeout without
-   * handing over it gives up and leads on. The Ready's `transferResult` says which happened.
+   * The leader stops assigning slots (proposals answer not_leader with `to` as the hint) and
+   * stops extending its lease, waits until `to` holds every slot it assigned and the lease has
+   * run out, then steps down, releases its voters' lease votes and sends `to` a timeoutNow.
+   * Without handing over within a lease plus an election timeout it gives up and leads on.
    */
   transferLeadership(to: string, nowUs: number): Ready {
     this.advanceClock(nowUs);
@@ -269,7 +269,8 @@ export class Replica extends Leader {
     if (to === this.config.self) return 'already_leader';
     if (!this.configs.at(this.nextSlot).peers.includes(to)) return 'not_voter';
     if (this.transfer !== null) return 'busy';
-    this.transfer = { to, deadlineUs: this.nowUs + this.config.electionTimeoutUs };
+    // The lease drains first (up to a lease), then `to` has an election timeout to catch up and win.
+    this.transfer = { to, startUs: this.nowUs, deadlineUs: this.nowUs + this.config.leaseDurationUs + this.config.electionTimeoutUs };
     this.progressTransfer();
     return 'started';
   }

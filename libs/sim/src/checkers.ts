@@ -54,6 +54,8 @@ export class History {
   readsChecked = 0;
   statesChecked = 0;
   installs = 0;
+  /** timeoutNow messages sent: leader transfers that reached the hand-over. */
+  handOffs = 0;
   /** Skip per-slot bookkeeping that only grows (long runs): the oracle and state map prune below this. */
   pruneBelow = new Map<string, number>();
 

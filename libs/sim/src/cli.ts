@@ -114,7 +114,7 @@ function paxosMain(): void {
     if (values.trace) for (const line of r.trace) console.log(line);
     console.log(
       `seed ${seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.traceHash} events=${r.events} acked=${r.commandsAcked} ` +
-        `reads=${r.readsServed} leaderships=${r.leadershipChanges} installs=${r.snapshotInstalls} reconfigs=${r.reconfigs} end=${r.endUs}us`,
+        `reads=${r.readsServed} leaderships=${r.leadershipChanges} installs=${r.snapshotInstalls} reconfigs=${r.reconfigs} learners=${r.learners.added} promoted=${r.learners.promoted} transfers=${r.learners.transfers}/${r.learners.handOffs} end=${r.endUs}us`,
     );
     if (!r.ok) console.log(describeFailure(r));
     console.log(`${r.ok ? 1 : 0} passed, ${r.ok ? 0 : 1} failed`);
@@ -129,13 +129,17 @@ function paxosMain(): void {
     const start = intArg('start', values.start, 1);
     let passed = 0;
     let failed = 0;
-    const totals = { acked: 0, reads: 0, installs: 0, reconfigs: 0 };
+    const totals = { acked: 0, reads: 0, installs: 0, reconfigs: 0, learners: 0, promoted: 0, transfers: 0, handOffs: 0 };
     const t0 = process.hrtime.bigint();
     for (let seed = start; seed < start + count; seed++) {
       const r = runSimulation({ ...forSeed(seed), trace: false });
       totals.reads += r.readsServed;
       totals.installs += r.snapshotInstalls;
       totals.reconfigs += r.reconfigs;
+      totals.learners += r.learners.added;
+      totals.promoted += r.learners.promoted;
+      totals.transfers += r.learners.transfers;
+      totals.handOffs += r.learners.handOffs;
       totals.acked += r.commandsAcked;
       if (r.ok) passed++;
       else {
@@ -149,7 +153,8 @@ function paxosMain(): void {
       }
     }
     console.log(
-      `totals: ${totals.acked} writes acked, ${totals.reads} lease reads served, ${totals.installs} snapshot installs, ${totals.reconfigs} membership changes`,
+      `totals: ${totals.acked} writes acked, ${totals.reads} lease reads served, ${totals.installs} snapshot installs, ${totals.reconfigs} membership changes, ` +
+        `${totals.learners} learners added, ${totals.promoted} promoted, ${totals.transfers} leader transfers (${totals.handOffs} handed over)`,
     );
     console.log(`${passed} passed, ${failed} failed`);
     process.exitCode = failed === 0 ? 0 : 1;

@@ -13,7 +13,7 @@ const NETWORK_FAULTS: Record<FaultMode, NetworkFaults> = {
 /** What the network looks like once faults stop: no loss, a little jitter. */
 export const CALM_NETWORK: NetworkFaults = NETWORK_FAULTS.none;
 
-type Action = 'isolate' | 'isolate-leader' | 'mute-leader' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart' | 'replace' | 'add' | 'remove';
+type Action = 'isolate' | 'isolate-leader' | 'mute-leader' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart' | 'replace' | 'add' | 'remove' | 'add-learner' | 'promote' | 'transfer';
 
 /** Quorum sizes the nemesis picks from for a group of n members (all satisfy q1 + q2 > n). */
 const QUORUMS: Record<number, Array<[number, number]>> = {
@@ -63,11 +63,15 @@ export class Nemesis {
   ) {}
 
   reconfigs = 0;
+  /** Learners added, learners promoted, leader transfers started (for the run's summary and tests). */
+  learnersAdded = 0;
+  promotions = 0;
+  transfers = 0;
 
   start(faultPhaseUs: number): void {
     this.net.faults = { ...NETWORK_FAULTS[this.mode], ...this.networkOverride };
     const actions: Action[] = [...ACTIONS[this.mode]];
-    if (this.reconfigGroups.length > 0) actions.push('replace', 'replace', 'add', 'remove');
+    if (this.reconfigGroups.length > 0) actions.push('replace', 'replace', 'add', 'remove', 'add-learner', 'add-learner', 'promote', 'promote', 'transfer', 'transfer');
     if (actions.length === 0) return;
     const [lo, hi] = GAP_US[this.mode];
     const step = (): void => {
@@ -138,6 +142,13 @@ export class Nemesis {
       case 'remove':
         this.changeMembership(a);
         return;
+      case 'add-learner':
+      case 'promote':
+        this.learnerStep(a);
+        return;
+      case 'transfer':
+        this.transferLeader();
+        return;
       case 'restart': {
         const down = this.nodes.filter((n) => !n.up && !this.permanentlyDown.has(n.id));
         if (down.length > 0) this.rng.pick(down).restart();
@@ -181,10 +192,70 @@ export class Nemesis {
       next = peers.filter((p) => p !== gone);
     }
     const [q1, q2] = this.rng.pick(QUORUMS[next.length]!);
-    const status = leader.reconfigure(group, { peers: next, q1, q2 });
+    // Learners stay learners unless they became voters.
+    const learners = (leader.replica(group)!.membership().learners ?? []).filter((l) => !next.includes(l));
+    const status = leader.reconfigure(group, { peers: next, learners, q1, q2 });
     this.trace(`nemesis ${a} ${group} via ${leader.id}: [${peers.join(',')}] -> [${next.join(',')}] q=${q1}/${q2} ${status}`);
     if (status !== 'queued') return;
     this.reconfigs++;
     if (victim?.up) victim.crash(); // the replaced replica dies and stays down until the heal
+  }
+
+  /**
+   * A replica move the way placement does it: `add-learner` adds a spare as a learner (it catches
+   * up by log or, past compaction, by snapshot, while counting in no quorum); `promote` makes a
+   * learner a voter — the leader answers `behind` until it is caught up — either growing the
+   * group or swapping it for a voter (a crashed one if any, else one it crashes for good).
+   */
+  private learnerStep(a: 'add-learner' | 'promote'): void {
+    const group = this.rng.pick(this.reconfigGroups);
+    const leader = this.nodes.find((n) => n.up && n.replica(group)?.isLeader());
+    if (!leader) return;
+    const m = leader.replica(group)!.membership();
+    const learners = m.learners ?? [];
+    if (a === 'add-learner') {
+      const spares = this.nodes.filter((n) => !m.peers.includes(n.id) && !learners.includes(n.id) && !this.permanentlyDown.has(n.id));
+      if (spares.length === 0) return;
+      const spare = this.rng.pick(spares);
+      if (!spare.up) spare.restart();
+      const status = leader.reconfigure(group, { peers: m.peers, learners: [...learners, spare.id], q1: m.q1, q2: m.q2 });
+      this.trace(`nemesis add-learner ${group} via ${leader.id}: ${spare.id} ${status}`);
+      if (status === 'queued') this.learnersAdded++;
+      return;
+    }
+    if (learners.length === 0) return;
+    const learner = this.rng.pick(learners);
+    let victim: SimNode | undefined;
+    let next: string[];
+    if (m.peers.length < 5 && this.rng.next() < 0.5) {
+      next = [...m.peers, learner];
+    } else {
+      const members = this.nodes.filter((n) => m.peers.includes(n.id) && n !== leader);
+      if (members.length === 0) return;
+      const down = members.filter((n) => !n.up);
+      victim = down.length > 0 ? this.rng.pick(down) : this.rng.pick(members);
+      next = m.peers.map((p) => (p === victim!.id ? learner : p));
+    }
+    const [q1, q2] = this.rng.pick(QUORUMS[next.length]!);
+    const status = leader.reconfigure(group, { peers: next, learners: learners.filter((l) => l !== learner), q1, q2 });
+    this.trace(`nemesis promote ${group} via ${leader.id}: ${learner} [${m.peers.join(',')}] -> [${next.join(',')}] q=${q1}/${q2} ${status}`);
+    if (status !== 'queued') return;
+    this.reconfigs++;
+    this.promotions++;
+    if (victim?.up) victim.crash(); // the voter it replaced is gone until the heal
+  }
+
+  /** Leader placement: the leader hands over to another voter that is up. */
+  private transferLeader(): void {
+    const group = this.rng.pick(this.reconfigGroups);
+    const leader = this.nodes.find((n) => n.up && n.replica(group)?.isLeader());
+    if (!leader) return;
+    const voters = leader.replica(group)!.membership().peers;
+    const targets = this.nodes.filter((n) => n.up && n !== leader && voters.includes(n.id));
+    if (targets.length === 0) return;
+    const to = this.rng.pick(targets);
+    const status = leader.transferLeadership(group, to.id);
+    this.trace(`nemesis transfer ${group} via ${leader.id} to ${to.id} ${status}`);
+    if (status === 'started') this.transfers++;
   }
 }

@@ -78,11 +78,19 @@ export class SimNode {
   }
 
   /** Asks this node's replica of `group` (if it leads) to change the membership. */
-  reconfigure(group: string, change: { peers: string[]; q1: number; q2: number }): string {
+  reconfigure(group: string, change: { peers: string[]; learners?: string[]; q1: number; q2: number }): string {
     const r = this.replicas.get(group);
     if (!r || !this.up) return 'down';
     const ready = this.guard(group, () => r.reconfigure(change, this.localNow));
     return ready?.reconfigureResult?.status ?? 'failed';
+  }
+
+  /** Asks this node's replica of `group` (if it leads) to hand leadership to `to`. */
+  transferLeadership(group: string, to: string): string {
+    const r = this.replicas.get(group);
+    if (!r || !this.up) return 'down';
+    const ready = this.guard(group, () => r.transferLeadership(to, this.localNow));
+    return ready?.transferResult?.status ?? 'failed';
   }
 
   /** This node's own clock: the only time its replicas ever see. */
@@ -217,6 +225,7 @@ export class SimNode {
         persist: (persist, done) => this.persist(group, inc, persist, done),
         send: (messages) => {
           for (const o of messages) {
+            if (o.msg.type === 'timeoutNow') this.history.handOffs++;
             const payload: SimPayload = { kind: 'paxos', msg: o.msg };
             this.net.send(this.id, o.to, payload, describePayload(payload));
           }

@@ -16,6 +16,9 @@ export const BROKEN_VARIANTS = {
   'reads-without-lease': { readsWithoutLease: true },
   'snapshot-off-by-one': { snapshotOffByOne: true },
   'ack-before-persist': { ackBeforePersist: true },
+  'learner-counts-in-quorum': { learnerCountsInQuorum: true },
+  'transfer-keeps-lease': { transferKeepsLease: true },
+  'transfer-skips-lease-drain': { transferSkipsLeaseDrain: true },
 } as const satisfies Record<string, BrokenForTesting>;
 export type BrokenVariant = keyof typeof BROKEN_VARIANTS;
 

@@ -42,6 +42,8 @@ export interface SimResult {
   leaseSamples: number;
   snapshotInstalls: number;
   reconfigs: number;
+  /** Learners added, learners promoted, leader transfers started, and hand-overs (timeoutNow sent). */
+  learners: { added: number; promoted: number; transfers: number; handOffs: number };
   footprint: Footprint;
 }
 
@@ -243,6 +245,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
     leaseSamples: history.leaseSamples,
     snapshotInstalls: history.installs,
     reconfigs: nemesis.reconfigs,
+    learners: { added: nemesis.learnersAdded, promoted: nemesis.promotions, transfers: nemesis.transfers, handOffs: history.handOffs },
     footprint,
   };
 }

@@ -17,7 +17,7 @@ export const DB_NAMES = {
   mvcc: 'mvcc',
   /** `[groupId, txnId] -> {seq, outcome}`: the split's durable transaction outcomes (Storage.applyEntry). */
   txnOutcomes: 'txn-outcomes',
-  /** `'time-mark' -> TimeMark`: the process's persisted time high-water mark (docs/spanserver.md). */
+  /** `'time-mark' -> TimeMark`: the process's persisted time high-water mark; `'hosted-splits'`: the split entries it hosts (docs/spanserver.md). */
   nodeMeta: 'node-meta',
 } as const;
 

@@ -160,6 +160,23 @@ export class PaxosStore {
   }
 
   /**
+   * A write op deleting everything of this group (meta record, snapshot, log, applied records),
+   * for a replica that stops hosting it (Storage.dropGroup). The log and applied records are
+   * bounded by compaction (docs/limits.md), so one transaction holds them.
+   */
+  dropOp(): () => void {
+    this.metaView = {};
+    const key = metaKey(this.group);
+    const range = logRange(this.group);
+    return () => {
+      this.meta.removeSync(key);
+      this.snapshots.removeSync(key);
+      for (const k of Array.from(this.log.getKeys(range))) this.log.removeSync(k);
+      for (const k of Array.from(this.applied.getKeys(range))) this.applied.removeSync(k);
+    };
+  }
+
+  /**
    * Where a durable applier resumes: the applied index and header, and the applied records from
    * the durable snapshot's index (or 0) up to it. Reads only that tail of the records.
    */

@@ -31,6 +31,9 @@ export interface TimeMark {
   gcHorizonUs: number;
 }
 
+/** `node-meta` key of the node's hosted split entries (docs/spanserver.md). */
+const HOSTED_SPLITS_KEY = 'hosted-splits';
+
 /** `txn-outcomes` value at `[groupId, txnId]`: `s` orders a group's outcomes (decision order). */
 interface OutcomeRecord {
   s: number;
@@ -121,18 +124,55 @@ export class Storage {
     group: GroupId,
     appliedUpTo: number,
     versions: readonly VersionWrite[],
-    extra: { record?: AppliedRecord; header?: unknown; outcomes?: OutcomeChanges } = {},
+    extra: { record?: AppliedRecord; header?: unknown; outcomes?: OutcomeChanges; newGroups?: ReadonlyArray<{ group: GroupId; header: unknown }>; hostedSplits?: unknown } = {},
   ): Promise<void> {
     const store = this.paxos(group);
     if (extra.outcomes) validateOutcomeChanges(extra.outcomes);
     const writeVersions = this.mvcc.writeOp(versions);
     const writeApplied = store.appliedOp(appliedUpTo, extra.record, extra.header);
     const writeOutcomes = extra.outcomes && this.outcomesOp(group, extra.outcomes);
+    // A split cut by this entry: the new group's applied state at index 0 and the node's hosted
+    // set, in the same transaction as the entry (docs/spanserver.md, "Cutting a split").
+    const writeNewGroups = (extra.newGroups ?? []).map((g) => this.paxos(g.group).appliedOp(0, undefined, g.header));
+    const hosted = extra.hostedSplits;
     return store.submit(() => {
       writeVersions();
       writeOutcomes?.();
       writeApplied();
+      for (const w of writeNewGroups) w();
+      if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
     });
+  }
+
+  /** The node's persisted set of hosted split entries (undefined before any was written). */
+  hostedSplits(): unknown {
+    this.assertOpen();
+    return this.nodeMeta.get(HOSTED_SPLITS_KEY) as unknown;
+  }
+
+  /** Persists the node's set of hosted split entries on its own; durable on resolve. */
+  setHostedSplits(entries: unknown): Promise<void> {
+    this.assertOpen();
+    return this.committer.submit(() => this.nodeMeta.putSync(HOSTED_SPLITS_KEY, entries as TimeMark));
+  }
+
+  /**
+   * Deletes everything of `group` here (Paxos meta, snapshot, log, applied records, outcomes)
+   * and, when `range` is given, every MVCC version in it, with the node's new hosted set, in one
+   * transaction submitted in the group's write chain. The group must no longer be hosted.
+   */
+  dropGroup(group: GroupId, range: { start: string; end: string } | null, hostedSplits?: unknown): Promise<void> {
+    const store = this.paxos(group);
+    const drop = store.dropOp();
+    const clear = range ? this.mvcc.replaceRangeOp(range.start, range.end, []) : undefined;
+    const done = store.submit(() => {
+      drop();
+      clear?.();
+      for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
+      if (hostedSplits !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hostedSplits as TimeMark);
+    });
+    this.outcomeSeqs.delete(group);
+    return done;
   }
 
   /**

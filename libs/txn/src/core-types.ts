@@ -4,6 +4,7 @@
  * simulation in libs/sim) feeds it inputs with the time they happen at and carries out its outputs.
  */
 import type { TxnRef } from './lock-table.js';
+import type { ChildInit, CutRecord } from './cut.js';
 
 /** A Paxos ballot, the epoch of one leadership (same shape as @synod/paxos's Ballot). */
 export interface EpochBallot {
@@ -68,7 +69,9 @@ export type SplitCommandPayload =
   /** No commit at or below `ts` follows this entry (epoch barriers, reads beyond the lease). */
   | { t: 'closed'; ts: number }
   /** Decides `txn` aborted unless it is already decided: a status lookup of an unknown transaction. */
-  | { t: 'abort'; txn: string };
+  | { t: 'abort'; txn: string }
+  /** Cuts the split at `atKey` at timestamp `ts`: `[atKey, end)` becomes split `child` at map generation `generation`. */
+  | { t: 'cut'; child: string; generation: number; atKey: string; ts: number };
 
 export interface SplitCommand {
   id: string;
@@ -81,6 +84,11 @@ export interface SplitHeader {
   lastCommitTs: number;
   /** Prepared, undecided 2PC transactions (replicated state: reads at or above their prepare timestamps wait). */
   prepared?: PreparedRecord[];
+  /** The range and map generation since the last cut applied (absent: the ones the core was built with). */
+  range?: { start: string; end: string };
+  generation?: number;
+  /** The latest cuts of this split (at most MAX_CUT_RECORDS), so a repeated `split.cut` answers how it was cut. */
+  cuts?: CutRecord[];
 }
 
 export interface PreparedRecord {
@@ -134,12 +142,26 @@ export type TxnRequest =
     }
   | { kind: 'status'; txnId: string; waitUs: number };
 
+/**
+ * Cut the split (at its leader): at `atKey`, else the load median, else the median stored key
+ * (docs/transactions.md, rule 19). A request kind of its own, beside TxnRequest, so shells that
+ * switch over transaction requests need not handle it.
+ */
+export interface CutRequest {
+  kind: 'cut';
+  child: string;
+  generation: number;
+  atKey?: string | undefined;
+  waitUs: number;
+}
+
 export type TxnReplyBody =
   | { kind: 'values'; values: Array<{ key: string; value?: unknown; ts?: number }>; ts?: number; epoch?: string }
   | { kind: 'committed'; ts: number; commitWaitUs: number }
   | { kind: 'prepared'; ts: number }
   | { kind: 'ok' }
-  | { kind: 'status'; state: 'committed' | 'aborted' | 'pending'; ts?: number; reason?: string };
+  | { kind: 'status'; state: 'committed' | 'aborted' | 'pending'; ts?: number; reason?: string }
+  | { kind: 'cut'; child: string; generation: number; atKey: string; cutTs: number };
 
 export interface TxnError {
   code: 'NOT_LEADER' | 'KEY_OUT_OF_RANGE' | 'TXN_ABORTED' | 'SNAPSHOT_TOO_OLD' | 'UNAVAILABLE' | 'INVALID_ARGUMENT' | 'TIMEOUT';
@@ -164,6 +186,8 @@ export interface ApplyWrite {
   /** Outcomes decided by this entry, and outcomes dropped from the table (retention), for the durable outcome table. */
   outcomes: Array<[string, DecidedOutcome]>;
   forgotten: string[];
+  /** Set when this entry cut the split: the child's initial state, to write in the same storage transaction. */
+  child?: ChildInit;
 }
 
 /**
@@ -191,6 +215,14 @@ export interface TxnBroken {
   participantAbortsPrepared?: boolean;
   /** 2PC: a logged abort is not remembered, so a late commit record can still win. */
   forgetLoggedAbort?: boolean;
+  /** Cut: the parent keeps serving (and accepting commits for) the upper half after the cut. */
+  serveCutKeys?: boolean;
+  /** Cut: the cut applies even with prepared transactions in the split. */
+  cutIgnoresPrepared?: boolean;
+  /** Cut: transactions holding locks in the upper half are not aborted when the cut is proposed. */
+  cutKeepsUpperLocks?: boolean;
+  /** Cut: closed timestamps and lease reads at the leader ignore its pending cut. */
+  cutNotPending?: boolean;
 }
 
 export const TXN_BROKEN_VARIANTS = [
@@ -209,6 +241,9 @@ export const TXN_BROKEN_VARIANTS = [
   'participantAbortsPrepared',
   'forgetLoggedAbort',
 ] as const satisfies ReadonlyArray<keyof TxnBroken>;
+
+/** The cut's broken variants (teeth for a placement simulation), kept apart from the span scenario's list. */
+export const CUT_BROKEN_VARIANTS = ['serveCutKeys', 'cutIgnoresPrepared', 'cutKeepsUpperLocks', 'cutNotPending'] as const satisfies ReadonlyArray<keyof TxnBroken>;
 
 /** Limits of the core's queues and tables (docs/limits.md). */
 export interface CoreLimits {

@@ -9,6 +9,7 @@ import type {
   ClosedTimestamp,
   CoreLimits,
   CoreNow,
+  CutRequest,
   DecidedOutcome,
   EpochBallot,
   LeadershipView,
@@ -30,6 +31,7 @@ import type {
 import { LockTable, type LockEvents, type LockMode, type TxnRef } from './lock-table.js';
 import { OutcomeTable } from './outcome-table.js';
 import { TimestampOracle, commitApplies, readTimestamp } from './timestamps.js';
+import { LoadSample, MAX_CUT_RECORDS, childInit, medianInside, strictlyInside, type ChildInit, type CutRecord } from './cut.js';
 
 export const DEFAULT_CORE_LIMITS: CoreLimits = {
   maxActiveTxns: 10_000,
@@ -54,6 +56,8 @@ export interface ResumeState {
 export interface SplitTxnCoreOptions {
   splitId: string;
   range: { start: string; end: string };
+  /** The map generation of the split entry this core serves (a header written after a cut overrides it). */
+  generation?: number | undefined;
   self: string;
   reader: MvccReader;
   /** Unique per process run (or simulated incarnation): command ids are `${prefix}:${n}`. */
@@ -72,9 +76,17 @@ export interface CoreStats {
   closedSent: number;
   closedProposed: number;
   epochs: number;
+  /** Keys served by reads (locking and snapshot) and keys written by applied commits: load for placement reports. */
+  keysRead: number;
+  keysWritten: number;
 }
 
 const LATEST = Number.MAX_SAFE_INTEGER - 1;
+
+/** Prefix of the outcome reason of a commit or prepare refused at apply time for a key the split no longer covers. */
+const OUT_OF_RANGE_REASON = 'KEY_OUT_OF_RANGE:';
+/** The most stored keys the leader reads to find a median when it has no load sample (docs/transactions.md, rule 19). */
+const MEDIAN_SCAN_KEYS = 10_001;
 
 interface TxnState {
   ref: TxnRef;
@@ -105,7 +117,8 @@ type Proposed =
   | { kind: 'decide'; txnId: string }
   | { kind: 'barrier'; epoch: string }
   | { kind: 'closed'; ts: number }
-  | { kind: 'abort'; txnId: string };
+  | { kind: 'abort'; txnId: string }
+  | { kind: 'cut'; child: string };
 
 /** A 2PC transaction this leader coordinates, from its locks until its commit record is proposed. */
 interface Coordination {
@@ -170,12 +183,26 @@ export class SplitTxnCore {
   private closedTs = 0;
   private highestClosedBallot: EpochBallot | null = null;
 
-  readonly statsCounters: CoreStats = { commits: 0, aborts: 0, leaseReads: 0, closedSent: 0, closedProposed: 0, epochs: 0 };
+  // Cuts (docs/transactions.md, "Cutting a split"). Range, generation and cuts are replicated (in the header).
+  private range: { start: string; end: string };
+  private generation: number;
+  private cuts: CutRecord[] = [];
+  /** Index after which each cut applied here is durable (absent: durable before this incarnation). */
+  private readonly cutDurableAt = new Map<string, number>();
+  /** The cut this leader proposed and has not yet seen durable: its T_cut caps closed timestamps and lease reads. */
+  private cutPending: { commandId: string; child: string; atKey: string; ts: number } | null = null;
+  /** Why a cut this replica proposed did not apply, by command id, for the waiting request. */
+  private readonly cutRefusals = new Map<string, string>();
+  private readonly load = new LoadSample();
+
+  readonly statsCounters: CoreStats = { commits: 0, aborts: 0, leaseReads: 0, closedSent: 0, closedProposed: 0, epochs: 0, keysRead: 0, keysWritten: 0 };
 
   constructor(private readonly opts: SplitTxnCoreOptions) {
     this.limits = { ...DEFAULT_CORE_LIMITS, ...opts.limits };
     this.broken = opts.broken ?? {};
     this.outcomes = new OutcomeTable(this.limits.maxOutcomes, this.limits.outcomeRetentionUs);
+    this.range = { ...opts.range };
+    this.generation = opts.generation ?? 0;
     if (opts.resume) this.resumeFrom(opts.resume);
     if (opts.floorTs) this.oracle.observe(opts.floorTs);
   }
@@ -205,7 +232,18 @@ export class SplitTxnCore {
   header(): SplitHeader {
     const h: SplitHeader = { maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs };
     if (this.prepared.size > 0) h.prepared = [...this.prepared.values()];
+    if (this.cuts.length > 0 || this.generation > (this.opts.generation ?? 0)) Object.assign(h, { range: { ...this.range }, generation: this.generation, cuts: [...this.cuts] });
     return h;
+  }
+
+  /** The split entry this replica serves now: what KEY_OUT_OF_RANGE hints carry. */
+  entry(): { split: string; start: string; end: string; generation: number } {
+    return { split: this.opts.splitId, start: this.range.start, end: this.range.end, generation: this.generation };
+  }
+
+  /** The key that splits this leader's recent load in half, if its sample has one. */
+  loadMedianKey(): string | undefined {
+    return this.load.median(this.range);
   }
 
   /** Locks held and prepared transactions here, for status. */
@@ -274,13 +312,13 @@ export class SplitTxnCore {
     this.pump(now);
   }
 
-  request(reqId: number, req: TxnRequest, now: CoreNow): void {
+  request(reqId: number, req: TxnRequest | CutRequest, now: CoreNow): void {
     this.lastNow = now;
     this.dispatch(reqId, req, now);
     this.pump(now);
   }
 
-  private dispatch(reqId: number, req: TxnRequest, now: CoreNow): void {
+  private dispatch(reqId: number, req: TxnRequest | CutRequest, now: CoreNow): void {
     if (this.parked.length >= this.limits.maxParkedRequests && req.kind !== 'abort')
       return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: ${this.parked.length} requests already waiting on split ${this.opts.splitId}; retry later`);
     switch (req.kind) {
@@ -297,6 +335,8 @@ export class SplitTxnCore {
         return this.snapshotRead(reqId, req, now);
       case 'status':
         return this.status(reqId, req.txnId, req.waitUs, now);
+      case 'cut':
+        return this.cutRequest(reqId, req, now);
     }
   }
 
@@ -306,7 +346,9 @@ export class SplitTxnCore {
     const decided: string[] = [];
     const outcomes: Array<[string, DecidedOutcome]> = [];
     const decide = (txn: string, outcome: TxnOutcome) => outcomes.push([txn, this.outcomes.put(txn, outcome, this.maxAppliedTs, entry.slot)]);
+    let child: ChildInit | undefined;
     const write = (writes: WriteOp[], ts: number) => {
+      this.statsCounters.keysWritten += writes.length;
       for (const w of writes) versions.push(w.deleted ? { key: w.key, ts, deleted: true } : { key: w.key, ts, value: w.value });
       this.maxAppliedTs = Math.max(this.maxAppliedTs, ts);
       this.lastCommitTs = Math.max(this.lastCommitTs, ts);
@@ -319,7 +361,22 @@ export class SplitTxnCore {
         if (c.ts > this.maxAppliedTs) this.maxAppliedTs = c.ts;
         continue;
       }
+      if (c.t === 'cut') {
+        const r = this.applyCut(c, entry.slot);
+        if (typeof r === 'string') {
+          if (this.proposed.has(cmd.id)) this.cutRefusals.set(cmd.id, r);
+        } else if (r) child = r;
+        continue;
+      }
       if (this.outcomes.get(c.txn)) continue; // decided before: a retried commit, a late prepare or abort changes nothing
+      // Rule 20: after a cut, a commit or prepare naming a key of the other half is refused here, on every replica alike.
+      const outside = c.t === 'commit' || c.t === 'prepare' ? this.outsideKey(c.writes) : undefined;
+      if (outside !== undefined) {
+        decide(c.txn, { committed: false, reason: `${OUT_OF_RANGE_REASON} key ${JSON.stringify(outside.slice(0, 64))} is no longer in split ${this.opts.splitId}` });
+        if (c.t === 'commit' && c.participants?.length) this.owe(c.txn, { committed: false }, c.participants);
+        if (c.t === 'prepare' && this.view.leading) this.send(c.coordinator, { kind: 'refused', txn: c.txn, participant: this.opts.splitId, reason: 'key out of range after a cut' });
+        continue;
+      }
       if (c.t === 'abort') {
         if (this.prepared.has(c.txn)) continue; // a prepared transaction is decided by its coordinator alone
         if (!this.broken.forgetLoggedAbort) decide(c.txn, { committed: false, reason: 'decided aborted (status lookup or 2PC presumed abort)' });
@@ -349,7 +406,7 @@ export class SplitTxnCore {
     this.notDurable.push({ upTo: this.appliedIndex, maxAppliedTs: this.maxAppliedTs, lastCommitTs: this.lastCommitTs, decided, txns: outcomes.map(([t]) => t) });
     if (this.barrier && decided.includes(this.barrier.commandId)) this.barrier.appliedUpTo = this.appliedIndex;
     this.pump(now);
-    return { versions, header: this.header(), outcomes, forgotten };
+    return child ? { versions, header: this.header(), outcomes, forgotten, child } : { versions, header: this.header(), outcomes, forgotten };
   }
 
   /** A coordinator's decision for its participants, sent once durable (decisionsOwed). */
@@ -395,6 +452,7 @@ export class SplitTxnCore {
     this.outcomes.load(snap.outcomes, snap.header.maxAppliedTs, false);
     this.prepared.clear();
     for (const p of snap.header.prepared ?? []) this.prepared.set(p.txn, p);
+    this.takeCutState(snap.header);
     this.notDurable.push({ upTo: snap.appliedIndex, maxAppliedTs: snap.header.maxAppliedTs, lastCommitTs: snap.header.lastCommitTs, decided: [], txns: snap.outcomes.map(([t]) => t) });
     this.pump(now);
   }
@@ -415,6 +473,11 @@ export class SplitTxnCore {
         }
       } else if (p.kind === 'barrier' && this.barrier?.commandId === id) this.barrier = null;
       else if (p.kind === 'closed') this.closedInFlight = false;
+      else if (p.kind === 'cut') {
+        this.ownPending.delete(id);
+        if (this.cutPending?.commandId === id) this.cutPending = null;
+        this.cutRefusals.set(id, 'the cut could not be proposed (leadership lost); retry');
+      }
     }
     this.pump(now);
   }
@@ -543,6 +606,7 @@ export class SplitTxnCore {
     this.txns.clear();
     this.locks = new LockTable();
     this.ownPending.clear();
+    this.cutPending = null;
     this.epoch = epoch;
     this.epochReady = false;
     this.barrier = null;
@@ -650,14 +714,40 @@ export class SplitTxnCore {
     this.fail(reqId, 'NOT_LEADER', `${this.opts.self} does not lead ${this.opts.splitId}`, hint && hint !== this.opts.self ? { leader: hint } : undefined);
   }
 
-  private checkKeys(reqId: number, keys: string[]): boolean {
-    const { start, end } = this.opts.range;
+  /** The range requests are checked against: the current one (the original with the `serveCutKeys` variant). */
+  private servedRange(): { start: string; end: string } {
+    return this.broken.serveCutKeys ? this.opts.range : this.range;
+  }
+
+  private checkKeys(reqId: number, keys: readonly string[]): boolean {
+    const { start, end } = this.servedRange();
     for (const key of keys)
       if (key < start || (end !== '' && key >= end)) {
-        this.fail(reqId, 'KEY_OUT_OF_RANGE', `key ${JSON.stringify(key.slice(0, 64))} is outside split ${this.opts.splitId}`, { split: this.opts.splitId, start, end });
+        // The hint is the split's current entry: a client routed by an older map refreshes it (rule 20).
+        this.fail(reqId, 'KEY_OUT_OF_RANGE', `key ${JSON.stringify(key.slice(0, 64))} is outside split ${this.opts.splitId} [${JSON.stringify(start.slice(0, 64))}, ${JSON.stringify(end.slice(0, 64))}) at generation ${this.generation}`, this.entry());
         return false;
       }
     return true;
+  }
+
+  /** The first of `writes`' keys the split no longer covers (rule 20's apply-time check). */
+  private outsideKey(writes: readonly WriteOp[]): string | undefined {
+    if (this.broken.serveCutKeys) return undefined;
+    const { start, end } = this.range;
+    return writes.find((w) => w.key < start || (end !== '' && w.key >= end))?.key;
+  }
+
+  /** While this leader's cut is pending, keys at or above its cut key take no new locks (rule 21). */
+  private checkNotCutting(reqId: number, keys: readonly string[]): boolean {
+    const c = this.cutPending;
+    if (!c || this.broken.cutKeepsUpperLocks) return true;
+    if (!keys.some((k) => k >= c.atKey)) return true;
+    this.fail(reqId, 'UNAVAILABLE', `split ${this.opts.splitId} is being cut at ${JSON.stringify(c.atKey.slice(0, 64))}; retry`, { reason: 'cut in progress' });
+    return false;
+  }
+
+  private recordLoad(keys: readonly string[]): void {
+    for (const k of keys) this.load.record(k);
   }
 
   /** The transaction's state here, created on first use; undefined (after answering) if it cannot take more requests. */
@@ -710,10 +800,15 @@ export class SplitTxnCore {
   private lockingRead(reqId: number, ref: TxnRef, keys: string[], waitUs: number, now: CoreNow): void {
     if (!this.checkKeys(reqId, keys)) return;
     this.whenReady(reqId, waitUs, now, () => {
+      if (!this.checkNotCutting(reqId, keys)) return;
       const t = this.txnFor(reqId, ref, now);
       if (!t) return;
       const epoch = this.txnEpoch(t);
+      this.recordLoad(keys);
       this.lockThen(reqId, t, keys, 'shared', waitUs, now, () => {
+        // A cut may have applied while the locks were awaited: the upper half is not ours to read any more.
+        if (!this.checkKeys(reqId, keys)) return this.abortTxn(t.ref.id, 'its keys left the split in a cut');
+        this.statsCounters.keysRead += keys.length;
         const values = keys.map((key) => {
           const r = this.opts.reader.get(key, LATEST);
           return r ? { key, value: r.value, ts: r.ts } : { key };
@@ -786,13 +881,18 @@ export class SplitTxnCore {
     // Idempotent: a commit (prepare) seen before answers with its outcome, or joins the one in flight.
     const seen = () => this.outcomes.get(id) || this.txns.get(id)?.commit || (kind === 'prepare' && this.prepared.has(id));
     if (seen()) return this.awaitOutcome(reqId, id, req.waitUs, now, kind);
-    if (!this.checkKeys(reqId, req.writes.map((w) => w.key))) return;
+    // Read keys too: a read lock in a half cut away is gone, so a commit that relies on it must not pass (rule 20).
+    const keys = [...req.writes.map((w) => w.key), ...req.readKeys];
+    if (!this.checkKeys(reqId, keys)) return refused?.('key out of range');
     const refuse = (message: string) => {
       refused?.(message);
       this.fail(reqId, 'TXN_ABORTED', message);
     };
     this.whenReady(reqId, req.waitUs, now, () => {
       if (seen()) return this.awaitOutcome(reqId, id, req.waitUs, now, kind);
+      if (!this.checkKeys(reqId, keys)) return refused?.('key out of range');
+      if (!this.checkNotCutting(reqId, keys)) return refused?.('cut in progress');
+      this.recordLoad(req.writes.map((w) => w.key));
       // The reads' epoch names the leadership and the life of the transaction they ran in: a
       // commit from another leadership, or from a transaction whose record lapsed and was revived
       // by a later read, computed its writes from reads whose locks are gone.
@@ -940,6 +1040,7 @@ export class SplitTxnCore {
         if (!outcome || !this.outcomes.isDurable(txnId)) return false;
         if (!outcome.committed) {
           if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'aborted', reason: outcome.reason });
+          else if (outcome.reason.startsWith(OUT_OF_RANGE_REASON)) this.fail(reqId, 'KEY_OUT_OF_RANGE', `${txnId} refused: ${outcome.reason.slice(OUT_OF_RANGE_REASON.length).trim()}`, this.entry());
           else this.fail(reqId, 'TXN_ABORTED', `commit of ${txnId} refused: ${outcome.reason}; retry the transaction`);
           return true;
         }
@@ -997,6 +1098,10 @@ export class SplitTxnCore {
       this.finishTxn(p.txnId);
       if (this.outcomes.get(p.txnId)?.committed) this.statsCounters.commits++;
     } else if (p.kind === 'closed') this.closedInFlight = false;
+    else if (p.kind === 'cut') {
+      this.ownPending.delete(commandId);
+      if (this.cutPending?.commandId === commandId) this.cutPending = null;
+    }
   }
 
   private status(reqId: number, txnId: string, waitUs: number, now: CoreNow): void {
@@ -1045,10 +1150,113 @@ export class SplitTxnCore {
     for (const id of events.wounded) this.wound(id);
   }
 
+  // ------------------------------------------------------------------ cuts (docs/transactions.md, "Cutting a split")
+
+  /**
+   * `split.cut` at the leader (rule 19): answers a cut already made into `req.child`; otherwise
+   * refuses while 2PC work is in the split, picks the key, assigns T_cut like a commit timestamp
+   * and proposes the cut entry. Answered once the entry is applied and durable here.
+   */
+  private cutRequest(reqId: number, req: CutRequest, now: CoreNow): void {
+    const known = () => this.cuts.find((c) => c.child === req.child);
+    const awaitCut = (commandId: string | undefined, n: CoreNow) =>
+      this.park({
+        reqId,
+        deadlineMonoUs: n.monoUs + req.waitUs,
+        step: () => {
+          const c = known();
+          if (c && (this.cutDurableAt.get(c.child) ?? 0) <= this.durableIndex) {
+            this.reply(reqId, { kind: 'cut', child: c.child, generation: c.generation, atKey: c.atKey, cutTs: c.ts });
+            return true;
+          }
+          const refused = commandId === undefined ? undefined : this.cutRefusals.get(commandId);
+          if (refused === undefined) return false;
+          this.cutRefusals.delete(commandId!);
+          this.fail(reqId, 'UNAVAILABLE', `cut of ${this.opts.splitId} into ${req.child} did not apply: ${refused}`, { reason: refused });
+          return true;
+        },
+        expire: () => this.fail(reqId, 'TIMEOUT', `the cut of ${this.opts.splitId} into ${req.child} is not applied yet; ask again`),
+      });
+    if (known()) return awaitCut(undefined, now);
+    this.whenReady(reqId, req.waitUs, now, () => {
+      if (known()) return awaitCut(undefined, now);
+      const pending = this.cutPending;
+      if (pending?.child === req.child) return awaitCut(pending.commandId, now);
+      if (pending) return this.fail(reqId, 'UNAVAILABLE', `split ${this.opts.splitId} is already being cut into ${pending.child}; retry`, { reason: 'cut in progress' });
+      if (req.generation <= this.generation)
+        return this.fail(reqId, 'INVALID_ARGUMENT', `generation ${req.generation} is not above split ${this.opts.splitId}'s ${this.generation}`, this.entry());
+      const busy = this.twoPhaseWork();
+      if (busy) return this.fail(reqId, 'UNAVAILABLE', `split ${this.opts.splitId} cannot be cut now: ${busy}; retry`, { reason: busy });
+      const atKey = req.atKey ?? this.load.median(this.range) ?? this.storedMedian();
+      if (atKey === undefined || !strictlyInside(atKey, this.range))
+        return this.fail(reqId, 'INVALID_ARGUMENT', `cut key ${JSON.stringify((atKey ?? '(none: the split is empty)').slice(0, 64))} is not strictly inside split ${this.opts.splitId}`, this.entry());
+      if (!now.serving) return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
+      // T_cut is assigned like a commit timestamp: above everything assigned, closed, served or applied here.
+      this.oracle.observe(this.maxAppliedTs);
+      const ts = this.oracle.assign(now.tt.latest);
+      if (ts > this.leaseBound(now)) return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}'s lease does not cover cut timestamp ${ts}; retry`, { reason: 'lease' });
+      // Rule 21: a transaction holding locks in the upper half may have read there; with its commit
+      // landing after the cut at a timestamp above T_cut, the child could have written those keys below it.
+      if (!this.broken.cutKeepsUpperLocks) this.abortHoldersFrom(atKey, 'its keys are being cut into another split');
+      const commandId = this.nextCommandId();
+      this.proposed.set(commandId, { kind: 'cut', child: req.child });
+      if (!this.broken.cutNotPending) this.ownPending.set(commandId, ts);
+      this.cutPending = { commandId, child: req.child, atKey, ts };
+      this.propose({ id: commandId, payload: { t: 'cut', child: req.child, generation: req.generation, atKey, ts } });
+      awaitCut(commandId, now);
+    });
+  }
+
+  /** What 2PC work keeps the split from being cut now, if any (rule 19). */
+  private twoPhaseWork(): string | undefined {
+    if (this.prepared.size > 0) return `${this.prepared.size} prepared transaction(s)`;
+    if (this.coordinating.size > 0) return `${this.coordinating.size} transaction(s) being coordinated`;
+    for (const p of this.proposed.values()) if (p.kind === 'prepare' || p.kind === 'decide') return `a ${p.kind} record in flight`;
+    return undefined;
+  }
+
+  /** The median of the stored keys of the range (at most MEDIAN_SCAN_KEYS read: of those, past that many). */
+  private storedMedian(): string | undefined {
+    const keys = this.opts.reader.scan(this.range.start, this.range.end, LATEST, MEDIAN_SCAN_KEYS).map((r) => r.key);
+    return medianInside(keys.filter((k) => strictlyInside(k, this.range)));
+  }
+
+  /** Aborts every transaction not yet committing that holds a lock at or above `atKey` (its locks go with it). */
+  private abortHoldersFrom(atKey: string, reason: string): void {
+    for (const [id, t] of [...this.txns]) {
+      if (t.commit || t.aborted) continue;
+      if (this.locks.heldKeys(id).some((k) => k >= atKey)) this.abortTxn(id, reason);
+    }
+  }
+
+  /**
+   * The cut entry, on every replica alike (rules 19 and 20): a no-op (with the reason) when the
+   * split already made this cut, holds prepared transactions, or the generation, key or timestamp
+   * is stale; otherwise the range shrinks to `[start, atKey)` and the child's initial state is returned.
+   */
+  private applyCut(c: Extract<SplitCommandPayload, { t: 'cut' }>, slot: number): ChildInit | string | undefined {
+    if (this.cuts.some((x) => x.child === c.child)) return undefined;
+    if (this.prepared.size > 0 && !this.broken.cutIgnoresPrepared) return `${this.prepared.size} prepared transaction(s) in the split when the cut applied`;
+    if (c.generation <= this.generation) return `generation ${c.generation} is not above ${this.generation}`;
+    if (!strictlyInside(c.atKey, this.range)) return `cut key is not strictly inside the range`;
+    if (!commitApplies(this.maxAppliedTs, c.ts)) return `cut timestamp ${c.ts} is not above ${this.maxAppliedTs}`;
+    const upper = { start: c.atKey, end: this.range.end };
+    this.range = { start: this.range.start, end: c.atKey };
+    this.generation = c.generation;
+    this.cuts = [...this.cuts, { child: c.child, generation: c.generation, atKey: c.atKey, ts: c.ts }].slice(-MAX_CUT_RECORDS);
+    this.cutDurableAt.set(c.child, slot + 1);
+    // Every write of the upper half at or below T_cut is applied before this entry (the apply-time rule): the child's t_safe.
+    this.maxAppliedTs = c.ts;
+    // Locks in the upper half are released: the transactions holding them (not yet committing) are aborted.
+    if (!this.broken.cutKeepsUpperLocks) this.abortHoldersFrom(c.atKey, 'its keys were cut into another split');
+    return childInit(c.child, upper, c.generation, c.ts);
+  }
+
   // ------------------------------------------------------------------ lock-free reads
 
   private snapshotRead(reqId: number, req: Extract<TxnRequest, { kind: 'snapshot' }>, now: CoreNow): void {
     if (!this.checkKeys(reqId, req.keys ?? [])) return;
+    if (this.view.leading) this.recordLoad(req.keys ?? []);
     if (!now.serving) return this.fail(reqId, 'UNAVAILABLE', `${this.opts.self}: clock not within bounds; not serving`);
     const mode = req.mode;
     let ts: number;
@@ -1114,15 +1322,18 @@ export class SplitTxnCore {
   }
 
   private serveRead(reqId: number, req: Extract<TxnRequest, { kind: 'snapshot' }>, ts: number): void {
+    // A cut may have applied while the read waited: keys of the other half are refused, scans clipped (rule 20).
+    if (!this.checkKeys(reqId, req.keys ?? [])) return;
     const reader = this.opts.reader;
     let values: Array<{ key: string; value?: unknown; ts?: number }>;
     if (req.scan) {
-      const { start: s0, end: e0 } = this.opts.range;
+      const { start: s0, end: e0 } = this.servedRange();
       const start = req.scan.start > s0 ? req.scan.start : s0;
       const ends = [req.scan.end, e0].filter((e) => e !== '');
       const end = ends.length === 0 ? '' : ends.sort()[0]!;
       values = reader.scan(start, end, ts, req.scan.limit).map((r) => ({ key: r.key, value: r.value, ts: r.ts }));
     } else {
+      this.statsCounters.keysRead += req.keys?.length ?? 0;
       values = (req.keys ?? []).map((key) => {
         const r = reader.get(key, ts);
         return r ? { key, value: r.value, ts: r.ts } : { key };
@@ -1172,6 +1383,14 @@ export class SplitTxnCore {
     this.appliedIndex = s.appliedIndex;
     this.durableIndex = s.appliedIndex;
     this.outcomes.load(s.outcomes, s.header.maxAppliedTs, true);
+    this.takeCutState(s.header);
+  }
+
+  /** The range, generation and cuts a header carries (a header from before any cut carries none). */
+  private takeCutState(h: SplitHeader): void {
+    if (h.range) this.range = { ...h.range };
+    if (h.generation !== undefined) this.generation = h.generation;
+    if (h.cuts) this.cuts = [...h.cuts];
   }
 
   private nextCommandId(): string {
@@ -1208,6 +1427,10 @@ export function validateSplitCommand(p: unknown): SplitCommandPayload | undefine
   if (!isObj(p)) return undefined;
   if (p.t === 'closed') return isTs(p.ts) ? { t: 'closed', ts: p.ts } : undefined;
   if (p.t === 'abort') return typeof p.txn === 'string' ? { t: 'abort', txn: p.txn } : undefined;
+  if (p.t === 'cut') {
+    if (typeof p.child !== 'string' || typeof p.atKey !== 'string' || !isTs(p.ts) || !Number.isSafeInteger(p.generation) || (p.generation as number) < 1) return undefined;
+    return { t: 'cut', child: p.child, generation: p.generation as number, atKey: p.atKey, ts: p.ts };
+  }
   if (p.t === 'decide') {
     if (typeof p.txn !== 'string' || typeof p.committed !== 'boolean') return undefined;
     if (!p.committed) return { t: 'decide', txn: p.txn, committed: false };

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { SynodError, type Envelope } from '@synod/codec';
+import { SynodError, type Envelope, type MessageInput, type SplitEntry, type SplitReport } from '@synod/codec';
 import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { Logger } from '@synod/config';
 import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
@@ -7,7 +7,10 @@ import type { RangeMap, Split } from '@synod/placement';
 import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaConfig } from '@synod/paxos';
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
-import { SplitTxnCore, type TxnBroken, type TxnReplyBody } from '@synod/txn';
+import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
+import { HostedSplits } from './hosted-splits.js';
+import { removeReplica } from './remove-replica.js';
+import { SplitSize } from './split-size.js';
 import { SplitShell } from './split-shell.js';
 import { SplitState, parseHeader, type InstalledSnapshotData } from './split-state.js';
 import type { TimeSource } from './time-source.js';
@@ -47,15 +50,37 @@ export interface SpanserverOptions {
   clockCheck?: () => Promise<unknown> | undefined;
   /** Deliberately broken transaction-core variants (tests only; docs/transactions.md). */
   broken?: TxnBroken;
+  /** How often `placement.report` goes out (default 1 s). */
+  reportIntervalMs?: number;
+  /**
+   * Sends a `placement.report` one way to the placement subject (`subjects(cluster).placement`).
+   * Absent: reports are built (`report()`) but not sent; the bus has no one-way publish to a
+   * subject yet (docs/spanserver.md, "Placement reports").
+   */
+  publishReport?: (report: MessageInput<'placement.report'>) => void;
 }
 
 interface HostedSplit {
+  /** The entry this node hosts the split under (range and generation change at a cut). */
+  entry: SplitEntry;
   split: Split;
   replica: Replica;
   state: SplitState;
   core: SplitTxnCore;
   shell: SplitShell;
   store: PaxosStore;
+  size: SplitSize;
+  /** The core's read and write counters at the last report, for per-second rates. */
+  lastLoad: { read: number; written: number; atMs: number };
+}
+
+/** What hosting a split needs beyond its entry: fixed at start(). */
+interface HostContext {
+  onFatal: (err: unknown) => void;
+  commandPrefix: string;
+  snapshotIntervalEntries: number;
+  mark: { issuedUs: number; gcHorizonUs: number };
+  closedIntervalMs: number;
 }
 
 /** The reply body a request of this kind gets (the core answers with the matching kind). */
@@ -80,6 +105,10 @@ function limitError(v: LimitViolation | null): void {
 /** One spanserver: hosts a replica of every split the range map gives this node, serves transactions and reads. */
 export class Spanserver {
   private readonly splits = new Map<string, HostedSplit>();
+  private ctx: HostContext | undefined;
+  private hostedSet: HostedSplits | undefined;
+  private reportTimer: NodeJS.Timeout | undefined;
+  private closing = false;
   private ticker: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
   private markTimer: NodeJS.Timeout | undefined;
@@ -103,80 +132,9 @@ export class Spanserver {
     // may have moved back, or this start-up may precede the first sync).
     const mark = (this.startMark = storage.timeMark());
     const closedIntervalMs = this.opts.closedIntervalMs ?? 50;
-    for (const split of rangeMap.splitsOf(nodeId)) {
-      const store = storage.paxos(split.id);
-      const groupConfig: ReplicaConfig = {
-        group: split.id,
-        self: nodeId,
-        peers: split.replicas,
-        heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
-        electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
-        ...(split.q1 ? { q1: split.q1 } : {}),
-        ...(split.q2 ? { q2: split.q2 } : {}),
-        snapshotIntervalEntries,
-        ...(this.opts.snapshotChunkChars ? { snapshotChunkChars: this.opts.snapshotChunkChars } : {}),
-      };
-      const range = { start: split.start, end: split.end };
-      let resume = await store.appliedState();
-      const snapData = resume.snapshot?.data as Partial<InstalledSnapshotData> | undefined;
-      if (resume.snapshot && resume.snapshot.upTo > resume.upTo) {
-        // Only a snapshot from a peer can be ahead of the applied index: its Paxos record became
-        // durable but the install write did not. The record still carries the rows: install now.
-        if (!Array.isArray(snapData?.rows)) throw new Error(`split ${split.id}: durable snapshot ${resume.snapshot.upTo} is ahead of the applied index ${resume.upTo} and carries no rows`);
-        await new SplitState(split.id, storage, { applied: resume.upTo }, onFatal, range).restore(snapData);
-        resume = await store.appliedState();
-      }
-      // Resume at the applied index when the applied records cover the slots from the durable
-      // snapshot to it (data written before records existed does not: it replays the log instead).
-      const contiguous = resume.records.length === resume.upTo - resume.from && resume.records.every((r, i) => r.slot === resume.from + i);
-      const header = contiguous ? parseHeader(resume.header) : undefined;
-      let applied: AppliedState | undefined;
-      if (header && resume.upTo > 0) {
-        applied = { upTo: resume.upTo, records: resume.records };
-        // Compact at the applied index before the replica starts. A replica resumed from applied
-        // records holds no chosen values for the slots below its applied index, so it could not
-        // serve a peer's catch-up for them (and a peer behind it would ask again and again);
-        // with the snapshot at the applied index it sends that peer the snapshot instead.
-        if (resume.upTo > resume.from && !resume.records.some((r) => r.config)) {
-          const dedupe = new Dedupe(resume.snapshot?.dedupe, resume.records.flatMap((r) => r.commandIds)).export();
-          const configs = resume.snapshot?.configs ?? [initialMembership(groupConfig)];
-          await store.persist({ snapshot: { upTo: resume.upTo, data: { header }, dedupe, configs }, truncateBelow: resume.upTo });
-          applied = { upTo: resume.upTo, records: [] };
-        }
-      } else if (resume.upTo > 0) this.opts.logger?.warn({ split: split.id, applied: resume.upTo, records: resume.records.length }, 'applied records incomplete (older data); replaying the log');
-      const state = new SplitState(split.id, storage, { applied: resume.upTo, header }, onFatal, range);
-      const core = new SplitTxnCore({
-        splitId: split.id,
-        range,
-        self: nodeId,
-        reader: storage.mvcc,
-        commandPrefix,
-        resume: header ? { header, appliedIndex: resume.upTo, outcomes: storage.outcomes(split.id) } : undefined,
-        floorTs: mark.issuedUs,
-        limits: { closedIntervalUs: closedIntervalMs * 1000 },
-        ...(this.opts.broken ? { broken: this.opts.broken } : {}),
-      });
-      let shell: SplitShell | undefined;
-      const coreNow = () => ({ tt: this.opts.tt.now(), serving: this.opts.tt.isServing(), monoUs: monotonicMicros() });
-      state.attach(core, coreNow, () => shell?.drain());
-      const replica = await host.addGroup({
-        config: groupConfig,
-        apply: (entry) => state.apply(entry),
-        // The snapshot is the header plus the MVCC keyspace and outcome table. Neither needs a
-        // capture: every entry's versions and outcomes are written (Storage.applyEntry) in the
-        // group's write chain when it is applied, before the host hands the replica this snapshot,
-        // so the compaction's persist (snapshot record + truncation, PaxosStore.persist in the same
-        // chain) is committed in the same or a later LMDB transaction than every version it
-        // covers: GroupCommitter runs ops in submission order (libs/storage/src/group-commit.ts).
-        // See docs/spanserver.md.
-        snapshot: () => state.snapshotData(),
-        restore: (data) => void state.restore(data),
-        ...(applied ? { applied } : {}),
-        snapshotTransfer: state.transfer,
-      });
-      shell = new SplitShell(split, nodeId, core, replica, host, bus, this.opts.tt, (id) => rangeMap.split(id)?.replicas ?? []);
-      this.splits.set(split.id, { split, replica, state, core, shell, store });
-    }
+    this.ctx = { onFatal, commandPrefix, snapshotIntervalEntries, mark, closedIntervalMs };
+    this.hostedSet = HostedSplits.load(storage.hostedSplits(), rangeMap, nodeId);
+    for (const entry of this.hostedSet.all()) await this.hostSplit(entry);
     const waitUs = (ms: number | undefined, dflt: number) => (ms ?? dflt) * 1000;
     // The documented maxima (docs/limits.md), enforced here too: a client is not trusted to have checked.
     bus.on('kv.read', async (env) => {
@@ -189,7 +147,7 @@ export class Spanserver {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
       const b = env.body;
-      for (const p of b.participants ?? []) if (!rangeMap.split(p)) throw new SynodError('INVALID_ARGUMENT', `participant ${JSON.stringify(p)} is not a split`, { generation: rangeMap.generation });
+      for (const p of b.participants ?? []) if (!this.knownSplit(p)) throw new SynodError('INVALID_ARGUMENT', `participant ${JSON.stringify(p)} is not a split`, { generation: rangeMap.generation });
       const r = expect(await s.shell.request({ kind: 'commit', txn: b.txn, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000), participants: b.participants }), 'committed');
       return this.acknowledge({ kind: 'kv.committed' as const, body: { ts: r.ts, commitWaitUs: r.commitWaitUs } });
     });
@@ -197,13 +155,13 @@ export class Spanserver {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
       const b = env.body;
-      if (!rangeMap.split(b.coordinator)) throw new SynodError('INVALID_ARGUMENT', `coordinator ${JSON.stringify(b.coordinator)} is not a split`, { generation: rangeMap.generation });
+      if (!this.knownSplit(b.coordinator)) throw new SynodError('INVALID_ARGUMENT', `coordinator ${JSON.stringify(b.coordinator)} is not a split`, { generation: rangeMap.generation });
       const r = expect(await s.shell.request({ kind: 'prepare', txn: b.txn, coordinator: b.coordinator, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000) }), 'prepared');
       return this.acknowledge({ kind: 'kv.prepared' as const, body: { ts: r.ts } });
     });
     bus.on('split.2pc', (env) => {
       const s = this.splits.get(env.group);
-      const from = rangeMap.split(env.body.fromSplit);
+      const from = this.knownSplit(env.body.fromSplit);
       // Only a replica of the sending split speaks for it; anything else is counted and dropped.
       if (!s || !from || !from.replicas.includes(env.from)) {
         bus.metrics.inc('synod_split_2pc_refused_total', {});
@@ -231,6 +189,7 @@ export class Spanserver {
       s.shell.closedReceived(env.body);
     });
     bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
+    this.placementHandlers();
     // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
     // or served before, and a GC horizon no lower than one already applied, whatever the clock
     // says now (it may have moved back, or this start-up may precede the first sync).
@@ -270,6 +229,199 @@ export class Spanserver {
     this.ticker = setInterval(() => {
       for (const s of this.splits.values()) s.shell.tick();
     }, Math.max(10, Math.floor(closedIntervalMs / 2)));
+    const publish = this.opts.publishReport;
+    if (publish) this.reportTimer = setInterval(() => publish(this.report()), this.opts.reportIntervalMs ?? 1_000);
+  }
+
+  /** The placement service's operations on this node (docs/spanserver.md, "Cutting a split", "Hosting and dropping"). */
+  private placementHandlers(): void {
+    const { bus, nodeId } = this.opts;
+    bus.on('split.cut', async (env) => {
+      const s = this.hosted(env);
+      const b = env.body;
+      const r = expect(await s.shell.request({ kind: 'cut', child: b.child, generation: b.generation, atKey: b.atKey, waitUs: 10_000_000 }), 'cut');
+      return { kind: 'split.op-done' as const, body: { split: s.entry.id, generation: r.generation, detail: { atKey: r.atKey, child: r.child, cutTs: r.cutTs } } };
+    });
+    bus.on('split.host', async (env) => {
+      const entry = env.body.split;
+      if (!entry.replicas.includes(nodeId) && !entry.learners.includes(nodeId)) throw new SynodError('INVALID_ARGUMENT', `${nodeId} is not a replica or learner of split ${entry.id}`);
+      const known = this.splits.get(entry.id);
+      if (!known) {
+        this.hostedSet!.set(entry);
+        await this.opts.storage.setHostedSplits(this.hostedSet!.record());
+        await this.hostSplit(entry);
+      }
+      return { kind: 'split.op-done' as const, body: { split: entry.id, generation: this.splits.get(entry.id)!.entry.generation, detail: { node: nodeId } } };
+    });
+    bus.on('split.drop', async (env) => {
+      const { split, generation } = env.body;
+      await this.dropSplit(split, generation);
+      return { kind: 'split.op-done' as const, body: { split, generation, detail: { node: nodeId } } };
+    });
+  }
+
+  /**
+   * Stops this node's replica of `id` and deletes its local state: Paxos log, applied records,
+   * snapshot, outcomes, and the MVCC rows of its range unless another hosted split overlaps them.
+   * Idempotent; refuses a generation older than the one hosted (a stale request).
+   */
+  async dropSplit(id: string, generation: number): Promise<void> {
+    const s = this.splits.get(id);
+    if (!s) return;
+    if (s.entry.generation > generation) throw new SynodError('INVALID_ARGUMENT', `split ${id} is hosted here at generation ${s.entry.generation}, above ${generation}`, { ...s.core.entry() });
+    this.splits.delete(id);
+    s.shell.close();
+    await removeReplica(this.opts.host, id);
+    await s.state.settled();
+    const range = { start: s.core.entry().start, end: s.core.entry().end };
+    this.hostedSet!.drop(id, generation);
+    const keepRows = this.hostedSet!.overlapsOther(id, range);
+    await this.opts.storage.dropGroup(id, keepRows ? null : range, this.hostedSet!.record());
+    this.opts.logger?.info({ split: id, generation, rowsDeleted: !keepRows }, 'split dropped');
+  }
+
+  /** The entries this node hosts now (after cuts, hosts and drops). */
+  hostedEntries(): SplitEntry[] {
+    return [...this.splits.values()].map((s) => s.entry);
+  }
+
+  /** This node's `placement.report`: per hosted split, its range, generation, leadership, size and load since the last report. */
+  report(): MessageInput<'placement.report'> {
+    const nowMs = Date.now();
+    const splits: SplitReport[] = [];
+    for (const s of this.splits.values()) {
+      const st = s.core.statsCounters;
+      const secs = Math.max(0.001, (nowMs - s.lastLoad.atMs) / 1000);
+      const e = s.core.entry();
+      const median = s.core.loadMedianKey();
+      splits.push({
+        id: s.entry.id,
+        start: e.start,
+        end: e.end,
+        generation: e.generation,
+        leader: s.replica.isLeader(),
+        appliedIndex: s.replica.appliedUpTo(),
+        sizeBytes: Math.round(s.size.bytes),
+        keys: s.size.keys,
+        writesPerSec: (st.keysWritten - s.lastLoad.written) / secs,
+        readsPerSec: (st.keysRead - s.lastLoad.read) / secs,
+        ...(median !== undefined ? { loadMedianKey: median } : {}),
+      });
+      s.lastLoad = { read: st.keysRead, written: st.keysWritten, atMs: nowMs };
+    }
+    return { node: this.opts.nodeId, dc: this.opts.dc, at: Math.floor(this.opts.tt.now().earliest), splits };
+  }
+
+  /**
+   * Starts this node's replica of `entry`: the Paxos group (resumed at its durable applied index,
+   * docs/spanserver.md "Storage"), the transaction core and its shell.
+   */
+  private async hostSplit(entry: SplitEntry): Promise<void> {
+    if (this.splits.has(entry.id)) return;
+    const { storage, host, nodeId, bus } = this.opts;
+    const { onFatal, commandPrefix, snapshotIntervalEntries, mark, closedIntervalMs } = this.ctx!;
+    const split: Split = { id: entry.id, start: entry.start, end: entry.end, replicas: entry.replicas, ...(entry.q1 ? { q1: entry.q1 } : {}), ...(entry.q2 ? { q2: entry.q2 } : {}) };
+    const store = storage.paxos(split.id);
+    const groupConfig: ReplicaConfig = {
+      group: split.id,
+      self: nodeId,
+      peers: split.replicas,
+      heartbeatIntervalUs: (this.opts.heartbeatMs ?? 50) * 1000,
+      electionTimeoutUs: (this.opts.electionTimeoutMs ?? 500) * 1000,
+      ...(split.q1 ? { q1: split.q1 } : {}),
+      ...(split.q2 ? { q2: split.q2 } : {}),
+      snapshotIntervalEntries,
+      ...(this.opts.snapshotChunkChars ? { snapshotChunkChars: this.opts.snapshotChunkChars } : {}),
+    };
+    const range = { start: split.start, end: split.end };
+    let resume = await store.appliedState();
+    const snapData = resume.snapshot?.data as Partial<InstalledSnapshotData> | undefined;
+    if (resume.snapshot && resume.snapshot.upTo > resume.upTo) {
+      // Only a snapshot from a peer can be ahead of the applied index: its Paxos record became
+      // durable but the install write did not. The record still carries the rows: install now.
+      if (!Array.isArray(snapData?.rows)) throw new Error(`split ${split.id}: durable snapshot ${resume.snapshot.upTo} is ahead of the applied index ${resume.upTo} and carries no rows`);
+      await new SplitState(split.id, storage, { applied: resume.upTo }, onFatal, range).restore(snapData);
+      resume = await store.appliedState();
+    }
+    // Resume at the applied index when the applied records cover the slots from the durable
+    // snapshot to it (data written before records existed does not: it replays the log instead).
+    const contiguous = resume.records.length === resume.upTo - resume.from && resume.records.every((r, i) => r.slot === resume.from + i);
+    const header = contiguous ? parseHeader(resume.header) : undefined;
+    let applied: AppliedState | undefined;
+    if (header && resume.upTo > 0) {
+      applied = { upTo: resume.upTo, records: resume.records };
+      // Compact at the applied index before the replica starts. A replica resumed from applied
+      // records holds no chosen values for the slots below its applied index, so it could not
+      // serve a peer's catch-up for them (and a peer behind it would ask again and again);
+      // with the snapshot at the applied index it sends that peer the snapshot instead.
+      if (resume.upTo > resume.from && !resume.records.some((r) => r.config)) {
+        const dedupe = new Dedupe(resume.snapshot?.dedupe, resume.records.flatMap((r) => r.commandIds)).export();
+        const configs = resume.snapshot?.configs ?? [initialMembership(groupConfig)];
+        await store.persist({ snapshot: { upTo: resume.upTo, data: { header }, dedupe, configs }, truncateBelow: resume.upTo });
+        applied = { upTo: resume.upTo, records: [] };
+      }
+    } else if (resume.upTo > 0) this.opts.logger?.warn({ split: split.id, applied: resume.upTo, records: resume.records.length }, 'applied records incomplete (older data); replaying the log');
+    const state = new SplitState(split.id, storage, { applied: resume.upTo, header }, onFatal, range);
+    const core = new SplitTxnCore({
+      splitId: split.id,
+      range,
+      self: nodeId,
+      reader: storage.mvcc,
+      commandPrefix,
+      resume: header ? { header, appliedIndex: resume.upTo, outcomes: storage.outcomes(split.id) } : undefined,
+      floorTs: mark.issuedUs,
+      limits: { closedIntervalUs: closedIntervalMs * 1000 },
+      ...(this.opts.broken ? { broken: this.opts.broken } : {}),
+    });
+    let shell: SplitShell | undefined;
+    const coreNow = () => ({ tt: this.opts.tt.now(), serving: this.opts.tt.isServing(), monoUs: monotonicMicros() });
+    state.attach(core, coreNow, () => shell?.drain());
+    const replica = await host.addGroup({
+      config: groupConfig,
+      apply: (entry) => state.apply(entry),
+      // The snapshot is the header plus the MVCC keyspace and outcome table. Neither needs a
+      // capture: every entry's versions and outcomes are written (Storage.applyEntry) in the
+      // group's write chain when it is applied, before the host hands the replica this snapshot,
+      // so the compaction's persist (snapshot record + truncation, PaxosStore.persist in the same
+      // chain) is committed in the same or a later LMDB transaction than every version it
+      // covers: GroupCommitter runs ops in submission order (libs/storage/src/group-commit.ts).
+      // See docs/spanserver.md.
+      snapshot: () => state.snapshotData(),
+      restore: (data) => void state.restore(data),
+      ...(applied ? { applied } : {}),
+      snapshotTransfer: state.transfer,
+    });
+    shell = new SplitShell(split, nodeId, core, replica, host, bus, this.opts.tt, (id) => this.knownSplit(id)?.replicas ?? []);
+    const size = new SplitSize();
+    size.seed(storage.mvcc, core.entry());
+    state.onVersions = (versions) => size.applied(versions, storage.mvcc);
+    const hs: HostedSplit = { entry, split, replica, state, core, shell, store, size, lastLoad: { read: 0, written: 0, atMs: Date.now() } };
+    state.onCut = (child, durable) => this.cutApplied(hs, child, durable);
+    this.splits.set(split.id, hs);
+    }
+
+  /** The split with this id, hosted here or in the static map. */
+  private knownSplit(id: string): { replicas: readonly string[] } | undefined {
+    return this.hostedSet?.get(id) ?? this.opts.rangeMap.split(id);
+  }
+
+  /**
+   * A cut applied on this replica (docs/spanserver.md, "Cutting a split"): the parent's entry
+   * shrinks, the child's entry joins the hosted set written with the cut entry, and once that
+   * write is durable the child's group starts here with the parent's peers.
+   */
+  private cutApplied(parent: HostedSplit, child: ChildInit, durable: Promise<void>): unknown {
+    const set = this.hostedSet!;
+    parent.entry = { ...parent.entry, end: child.range.start, generation: child.generation };
+    const childEntry: SplitEntry = { ...parent.entry, id: child.splitId, start: child.range.start, end: child.range.end, generation: child.generation };
+    set.set(parent.entry);
+    set.set(childEntry);
+    parent.size.keys = 0;
+    parent.size.bytes = 0;
+    parent.size.seed(this.opts.storage.mvcc, parent.core.entry());
+    this.opts.logger?.info({ split: parent.entry.id, child: child.splitId, atKey: child.range.start, cutTs: child.cutTs }, 'split cut');
+    void durable.then(() => (this.closing ? undefined : this.hostSplit(childEntry))).catch((err: unknown) => this.ctx!.onFatal(err));
+    return set.record();
   }
 
   status() {
@@ -302,6 +454,8 @@ export class Spanserver {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
+    clearInterval(this.reportTimer);
     for (const s of this.splits.values()) s.shell.close();
     clearInterval(this.ticker);
     clearInterval(this.gcTimer);
@@ -322,7 +476,7 @@ export class Spanserver {
 
   private hosted(env: Envelope): HostedSplit {
     const s = this.splits.get(env.group);
-    if (!s) throw new SynodError('KEY_OUT_OF_RANGE', `${this.opts.nodeId} hosts no replica of split ${JSON.stringify(env.group)}`, { generation: this.opts.rangeMap.generation });
+    if (!s) throw new SynodError('KEY_OUT_OF_RANGE', `${this.opts.nodeId} hosts no replica of split ${JSON.stringify(env.group)}`, { split: env.group, generation: this.opts.rangeMap.generation });
     if (!this.opts.tt.isServing()) throw new SynodError('UNAVAILABLE', `${this.opts.nodeId}: clock is not within bounds; not serving`);
     return s;
   }

@@ -3,7 +3,7 @@ import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import type { Replica } from '@synod/paxos';
 import type { Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
-import type { ClosedTimestamp, CoreNow, SplitMessage, SplitTxnCore, TxnOutput, TxnReplyBody, TxnRequest } from '@synod/txn';
+import type { ClosedTimestamp, CoreNow, CutRequest, SplitMessage, SplitTxnCore, TxnOutput, TxnReplyBody, TxnRequest } from '@synod/txn';
 import type { TimeSource } from './time-source.js';
 
 /** Proposals are given this long in PaxosHost; the core keeps its own deadlines, this only frees the host's waiter. */
@@ -37,7 +37,7 @@ export class SplitShell {
   now = (): CoreNow => ({ tt: this.tt.now(), serving: this.tt.isServing(), monoUs: monotonicMicros() });
 
   /** Sends a request through the core; resolves with its reply, rejects with its SynodError. */
-  request(req: TxnRequest): Promise<TxnReplyBody> {
+  request(req: TxnRequest | CutRequest): Promise<TxnReplyBody> {
     if (this.closed) return Promise.reject(new SynodError('UNAVAILABLE', `${this.self} is shutting down`));
     const reqId = ++this.reqSeq;
     const answer = new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));

@@ -2,7 +2,7 @@ import { Packr } from 'msgpackr';
 import { z } from 'zod';
 import { appliedRecordOf, type ApplyEntry, type Snapshot, type SnapshotTransfer } from '@synod/paxos';
 import type { MvccRecord, MvccRow, Storage, VersionWrite } from '@synod/storage';
-import type { CoreNow, DecidedOutcome, SplitHeader, SplitTxnCore } from '@synod/txn';
+import type { ChildInit, CoreNow, DecidedOutcome, SplitHeader, SplitTxnCore } from '@synod/txn';
 import { MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US, MAX_TXN_READS, MAX_TXN_WRITES } from '@synod/limits';
 
 /** What the split's Paxos log carries. */
@@ -29,6 +29,13 @@ const splitHeader = z.object({
       }),
     )
     .optional(),
+  // Set once the split was cut (docs/transactions.md, rules 19-22).
+  range: z.object({ start: z.string().max(MAX_KEY_BYTES), end: z.string().max(MAX_KEY_BYTES) }).optional(),
+  generation: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+  cuts: z
+    .array(z.object({ child: z.string().min(1).max(63), generation: z.number().int().positive().max(Number.MAX_SAFE_INTEGER), atKey: z.string().max(MAX_KEY_BYTES), ts: z.number().int().positive().max(MAX_TIMESTAMP_US) }))
+    .max(64)
+    .optional(),
 });
 
 /** Where SplitState starts: the durable applied index and the header written with it. */
@@ -52,8 +59,12 @@ const rowPackr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects:
 export function parseHeader(x: unknown): SplitHeader | undefined {
   const r = splitHeader.safeParse(x);
   if (!r.success) return undefined;
-  const { prepared, ...rest } = r.data;
-  return prepared && prepared.length > 0 ? { ...rest, prepared } : rest;
+  const { prepared, range, generation, cuts, ...rest } = r.data;
+  const h: SplitHeader = prepared && prepared.length > 0 ? { ...rest, prepared } : rest;
+  if (range) h.range = range;
+  if (generation !== undefined) h.generation = generation;
+  if (cuts) h.cuts = cuts;
+  return h;
 }
 
 /** A received snapshot's text (SplitState.transfer.encode), validated before anything uses it. */
@@ -101,6 +112,15 @@ export class SplitState {
     throw new Error(`split ${this.id}: no transaction core attached`);
   };
   private afterInput: () => void = () => undefined;
+  /**
+   * A cut applied here: returns the node's hosted set to write with the entry; `durable` resolves
+   * once the child's initial state is on disk (docs/spanserver.md, "Cutting a split").
+   */
+  /** Each applied entry's versions, before they are written (the split's size for placement reports). */
+  onVersions: (versions: readonly VersionWrite[]) => void = () => undefined;
+  onCut: (child: ChildInit, durable: Promise<void>) => unknown = () => {
+    throw new Error(`split ${this.id}: a cut applied with no handler`);
+  };
 
   constructor(
     readonly id: string,
@@ -132,12 +152,23 @@ export class SplitState {
     if (entry.slot < this.startedAt) this.reappliedEntries++;
     const w = core.apply(entry, this.now());
     const versions: VersionWrite[] = w.versions;
+    if (versions.length > 0) this.onVersions(versions);
     const upTo = entry.slot + 1;
     // Entries at or below the durable applied index were applied before a restart: their
     // versions are already on disk (rewriting them is harmless), their index must not go back.
     const fresh = upTo > this.durableApplied;
+    let cut: ((durable: Promise<void>) => void) | undefined;
+    let cutExtra = {};
+    if (w.child && fresh) {
+      const child = w.child;
+      let resolveDurable: () => void = () => undefined;
+      const durable = new Promise<void>((r) => (resolveDurable = r));
+      const hostedSplits = this.onCut(child, durable);
+      cutExtra = { newGroups: [{ group: child.splitId, header: child.header }], hostedSplits };
+      cut = (d) => void d.then(resolveDurable, () => undefined);
+    }
     const write = fresh
-      ? this.storage.applyEntry(this.id, upTo, versions, { record: appliedRecordOf(entry), header: w.header, outcomes: { put: w.outcomes, forget: w.forgotten } })
+      ? this.storage.applyEntry(this.id, upTo, versions, { record: appliedRecordOf(entry), header: w.header, outcomes: { put: w.outcomes, forget: w.forgotten }, ...cutExtra })
       : versions.length > 0
         ? this.storage.mvcc.put(versions)
         : Promise.resolve();
@@ -151,11 +182,30 @@ export class SplitState {
       }, () => undefined);
     }
     this.applyChain = this.applyChain.then(() => write);
+    cut?.(this.applyChain);
     this.applyChain.then(() => {
       core.durable(upTo, this.now());
       this.afterInput();
     }, (err: unknown) => this.onFatal(err));
     this.afterInput();
+  }
+
+  /**
+   * The range a header covers: after a cut, the lower part of the range this split was hosted
+   * with. A snapshot never installs (or deletes) rows outside it: the upper half belongs to the
+   * child, whose versions share the keyspace. A header claiming more is refused.
+   */
+  private rangeOf(header: SplitHeader): { start: string; end: string } {
+    const r = header.range;
+    if (!r) return this.range;
+    const inside = r.start >= this.range.start && (this.range.end === '' || (r.end !== '' && r.end <= this.range.end));
+    if (!inside) throw new Error(`split ${this.id}: header range [${JSON.stringify(r.start)}, ${JSON.stringify(r.end)}) is not inside the hosted range`);
+    return r;
+  }
+
+  /** Resolves once every write submitted so far has settled (a replica being dropped). */
+  settled(): Promise<void> {
+    return this.applyChain.catch(() => undefined);
   }
 
   /** GroupSpec.snapshot: the header right after the entry the replica marked (the MVCC keyspace and outcome table are the rest). */
@@ -187,7 +237,8 @@ export class SplitState {
         outcomes = data.outcomes ?? [];
       } else {
         const byKey = new Map<string, MvccRow>();
-        for (const row of this.storage.mvcc.rangeRows(this.range.start, this.range.end, header.maxAppliedTs)) byKey.set(`${row[1]}:${row[0]}`, row);
+        const range = this.rangeOf(header);
+        for (const row of this.storage.mvcc.rangeRows(range.start, range.end, header.maxAppliedTs)) byKey.set(`${row[1]}:${row[0]}`, row);
         for (const p of this.inflight) {
           if (p.upTo > snap.upTo) break;
           for (const v of p.versions) if (v.ts <= header.maxAppliedTs) byKey.set(`${v.ts}:${v.key}`, [v.key, v.ts, (v.deleted ? { del: 1 } : { v: v.value }) as MvccRecord]);
@@ -204,7 +255,7 @@ export class SplitState {
       const header = parseHeader(o.header);
       if (!header) throw new Error(`split ${this.id}: received snapshot ${o.upTo} without a valid header`);
       const rows = z.array(rowSchema).parse(rowPackr.unpack(Buffer.from(o.rows, 'base64'))) as MvccRow[];
-      const { start, end } = this.range;
+      const { start, end } = this.rangeOf(header);
       for (const [key] of rows) if (key < start || (end !== '' && key >= end)) throw new Error(`split ${this.id}: snapshot row ${JSON.stringify(key.slice(0, 64))} outside the split`);
       const snap = { upTo: o.upTo, dedupe: o.dedupe, configs: o.configs };
       const data: InstalledSnapshotData = { header, rows, snap, outcomes: o.outcomes };
@@ -226,7 +277,7 @@ export class SplitState {
     const { snap, rows } = d as InstalledSnapshotData;
     const outcomes = d.outcomes ?? [];
     // The record stored with the install carries no rows: the MVCC keyspace holds them from now on.
-    const write = this.storage.installSnapshot(this.id, this.range, rows, { ...snap, data: { header } }, header, outcomes);
+    const write = this.storage.installSnapshot(this.id, this.rangeOf(header), rows, { ...snap, data: { header } }, header, outcomes);
     this.durableApplied = Math.max(this.durableApplied, snap.upTo);
     this.inflight.length = 0;
     // The core takes the snapshot's state now, in log order: later entries apply on top of it.

@@ -75,7 +75,8 @@ describe('planPlacement: cuts', () => {
     reports.record('n1', hot);
     expect(planPlacement(map, reports, healthy, DEFAULT_THRESHOLDS, { nowUs: 0, lastChangedAt: {} })).toMatchObject({ type: 'cut', split: 's1', atKey: key(250_000), child: 's3' });
     // After the cut, the old reports describe the old range and count for neither half.
-    const after = map.cut('s1', key(250_000), 's3');
+    // (Cut at 400000 so that the old median, 250000, would still be a valid key for the lower half.)
+    const after = map.cut('s1', key(400_000), 's3');
     expect(planPlacement(after, reports, healthy, DEFAULT_THRESHOLDS, { nowUs: 0, lastChangedAt: {} })).toBeNull();
   });
 

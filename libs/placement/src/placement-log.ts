@@ -176,16 +176,22 @@ export class PlacementLog {
   }
 
   /** Replaces the state with a snapshot's; throws on one this version cannot read (a broken invariant). */
-  static importSnapshot(data: unknown): PlacementLog {
+  restore(data: unknown): void {
     const parsed = snapshotSchema.safeParse(data);
     if (!parsed.success) throw new Error(`unreadable placement snapshot: ${parsed.error.issues[0]?.message}`);
-    const log = new PlacementLog();
-    log.s = parsed.data.state;
-    if (log.s.map) {
-      const r = RangeMap.safeParse(log.s.map);
+    const state = parsed.data.state;
+    if (state.map) {
+      const r = RangeMap.safeParse(state.map);
       if (!r.ok) throw new Error(`placement snapshot holds an invalid map: ${r.error}`);
-      log.s.map = r.map.config;
+      state.map = r.map.config;
     }
+    this.s = state;
+    this.cachedMap = null;
+  }
+
+  static importSnapshot(data: unknown): PlacementLog {
+    const log = new PlacementLog();
+    log.restore(data);
     return log;
   }
 }

@@ -22,6 +22,8 @@ import { NodeRegistry } from './node-health.js';
 import { SplitRequester } from './split-requests.js';
 
 export const PLACEMENT_GROUP = 'placement';
+/** Stats entries in one placement.map reply, so that it stays far below the wire's max payload. */
+export const MAX_STATS = 2_000;
 
 export interface PlacementServiceOptions {
   bus: Bus;
@@ -124,7 +126,7 @@ export class PlacementService {
     const cur = this.log.current();
     return {
       kind: 'placement.map' as const,
-      body: { map: map.config, stats: this.reports.latest(), ...(cur ? { op: `${cur.opId}: ${describeOp(cur.op)}`.slice(0, 1024) } : {}) },
+      body: { map: map.config, stats: this.reports.latest().slice(0, MAX_STATS), ...(cur ? { op: `${cur.opId}: ${describeOp(cur.op)}`.slice(0, 1024) } : {}) },
     };
   }
 

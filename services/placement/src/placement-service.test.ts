@@ -47,43 +47,46 @@ interface Replica {
   stopped: boolean;
 }
 
-async function startPlacement(hub: MemoryHub, dir: string): Promise<Replica[]> {
+async function startOne(hub: MemoryHub, dir: string, p: { id: string; dc: string }, snapshotIntervalEntries = 1_000): Promise<Replica> {
+  const bus = new Bus(hub.wire(), { nodeId: p.id, dc: p.dc });
+  await bus.start();
+  const storage = openStorage({ path: join(dir, p.id), fsync: false });
+  const host = new PaxosHost({ bus, storage, tickMs: 5 });
+  const service = new PlacementService({
+    bus,
+    host,
+    peers: PEERS.map((x) => x.id),
+    initialMap: INITIAL,
+    thresholds: { ...DEFAULT_THRESHOLDS, consecutiveReports: 3, cooldownUs: 60_000_000, balanceSlack: 99 },
+    executorLimits: { maxAttempts: 5, catchUpAttempts: 20, backoffUs: 20_000, maxBackoffUs: 100_000 },
+    planIntervalMs: 20,
+    requestTimeoutMs: 300,
+    tickMs: 10,
+    heartbeatMs: 30,
+    electionTimeoutMs: 300,
+    snapshotIntervalEntries,
+  });
+  await service.start();
+  const r: Replica = {
+    id: p.id,
+    service,
+    stopped: false,
+    stop: async () => {
+      if (r.stopped) return;
+      r.stopped = true;
+      await service.close();
+      await host.close();
+      await bus.close();
+      await storage.close();
+    },
+  };
+  cleanups.push(r.stop);
+  return r;
+}
+
+async function startPlacement(hub: MemoryHub, dir: string, snapshotIntervalEntries?: number): Promise<Replica[]> {
   const out: Replica[] = [];
-  for (const p of PEERS) {
-    const bus = new Bus(hub.wire(), { nodeId: p.id, dc: p.dc });
-    await bus.start();
-    const storage = openStorage({ path: join(dir, p.id), fsync: false });
-    const host = new PaxosHost({ bus, storage, tickMs: 5 });
-    const service = new PlacementService({
-      bus,
-      host,
-      peers: PEERS.map((x) => x.id),
-      initialMap: INITIAL,
-      thresholds: { ...DEFAULT_THRESHOLDS, consecutiveReports: 3, cooldownUs: 60_000_000, balanceSlack: 99 },
-      executorLimits: { maxAttempts: 5, catchUpAttempts: 20, backoffUs: 20_000, maxBackoffUs: 100_000 },
-      planIntervalMs: 20,
-      requestTimeoutMs: 300,
-      tickMs: 10,
-      heartbeatMs: 30,
-      electionTimeoutMs: 300,
-    });
-    await service.start();
-    const r: Replica = {
-      id: p.id,
-      service,
-      stopped: false,
-      stop: async () => {
-        if (r.stopped) return;
-        r.stopped = true;
-        await service.close();
-        await host.close();
-        await bus.close();
-        await storage.close();
-      },
-    };
-    cleanups.push(r.stop);
-    out.push(r);
-  }
+  for (const p of PEERS) out.push(await startOne(hub, dir, p, snapshotIntervalEntries));
   return out;
 }
 
@@ -136,7 +139,8 @@ describe('PlacementService', () => {
     const hub = new MemoryHub();
     const received: Received = [];
     const nodes = await startFakeNodes(hub, received);
-    const replicas = await startPlacement(hub, dir);
+    // Snapshots every 2 entries, so the restart below goes through restore().
+    const replicas = await startPlacement(hub, dir, 2);
     const cli = await client(hub);
     await until(() => replicas.every((r) => r.service.log.map() !== null), 'the seed on every replica');
     expect((await getMap(cli)).generation).toBe(1);
@@ -159,6 +163,14 @@ describe('PlacementService', () => {
       ['s2', 'm', '', 1],
     ]);
     for (const r of replicas) expect(r.service.log.state).toEqual(replicas[0]!.service.log.state);
+
+    // A replica restarted on its data directory comes back with the cut map (snapshot + log tail).
+    const last = replicas[2]!;
+    await last.stop();
+    const again = await startOne(hub, dir, PEERS[2]!, 2);
+    // Restored at start-up, before any catch-up from its peers.
+    expect(again.service.log.map()?.generation).toBe(2);
+    await until(() => JSON.stringify(again.service.log.state) === JSON.stringify(replicas[0]!.service.log.state), 'the restarted replica to catch up');
   }, 20_000);
 
   it('resumes a move after its leader stops between steps, without redoing the logged ones', async () => {

@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { SynodError, type Envelope, type MessageBody, type MessageKind, type SplitReport } from '@synod/codec';
+import { SynodError, type Envelope, type MessageBody, type MessageInput, type MessageKind, type SplitReport } from '@synod/codec';
 import { PaxosHost } from '@synod/paxos-host';
 import { DEFAULT_THRESHOLDS, type RangeMapInput } from '@synod/placement';
 import { openStorage } from '@synod/storage';
@@ -193,13 +193,13 @@ describe('PlacementService', () => {
     const cli = await client(hub);
     await until(() => replicas.every((r) => r.service.log.map() !== null), 'the seed on every replica');
 
-    const admin = async () => (await cli.requestSubject(subjects(cli.cluster).placement, 'placement.admin', { op: 'move', split: 's2', from: 'n3', to: 'n4' }, { timeoutMs: 1_000 })).body as MessageBody<'placement.admin-ok'>;
-    let ok: MessageBody<'placement.admin-ok'> | undefined;
-    await until(() => {
-      if (!ok) void admin().then((b) => (ok = b), () => {});
-      return ok !== undefined;
-    }, 'the admin answer');
-    expect(ok!.description).toBe('move s2 from n3 to n4 (operator)');
+    await until(() => replicas.some((r) => r.service.isLeader()), 'a leader');
+    // The same request twice at once (a retry racing the original) is one op.
+    const move = () => cli.requestSubject(subjects(cli.cluster).placement, 'placement.admin', { op: 'move', split: 's2', from: 'n3', to: 'n4' }, { timeoutMs: 2_000 });
+    const [a, b] = await Promise.all([move(), move()]);
+    const ok = a.body as MessageBody<'placement.admin-ok'>;
+    expect((b.body as MessageBody<'placement.admin-ok'>).opId).toBe(ok.opId);
+    expect(ok.description).toBe('move s2 from n3 to n4 (operator)');
 
     await until(() => held, 'the learner reconfiguration at the split leader');
     const leader = replicas.find((r) => r.service.isLeader())!;
@@ -211,12 +211,55 @@ describe('PlacementService', () => {
     await until(() => rest.every((r) => r.service.log.map()!.split('s2')!.replicas.includes('n4') && r.service.log.current() === null), 'the move on the surviving replicas');
     const s2 = rest[0]!.service.log.map()!.split('s2')!;
     expect(s2).toMatchObject({ replicas: ['n1', 'n2', 'n4'], learners: [], generation: 2 });
-    expect(rest[0]!.service.log.state.history.at(-1)).toMatchObject({ opId: ok!.opId, outcome: 'done' });
+    expect(rest[0]!.service.log.state.history).toMatchObject([{ opId: ok.opId, outcome: 'done' }]);
     const asked = (kind: MessageKind) => received.filter((r) => r.kind === kind);
     // Logged before the stop: host is not sent again. Unlogged: the learner step is sent again.
     expect(asked('split.host').map((r) => r.node)).toEqual(['n4']);
     expect(asked('split.reconfigure').map((r) => (r.body as { replicas: string[] }).replicas.join(','))).toEqual(['n1,n2,n3', 'n1,n2,n3', 'n1,n2,n4']);
     expect(asked('split.drop').map((r) => r.node)).toEqual(['n3']);
     expect(rest[1]!.service.log.state).toEqual(rest[0]!.service.log.state);
+  }, 30_000);
+
+  it('drains a node: every replica on it moves to the other node of its DC, one op at a time; bad admin requests get INVALID_ARGUMENT', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'synod-placement-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const hub = new MemoryHub();
+    const received: Received = [];
+    await startFakeNodes(hub, received);
+    const replicas = await startPlacement(hub, dir);
+    const cli = await client(hub);
+    await until(() => replicas.every((r) => r.service.log.map() !== null) && replicas.some((r) => r.service.isLeader()), 'the seed and a leader');
+    // Only the leader answers; between leaders nobody does, and the caller tries again (as the CLI would).
+    const admin = async (body: MessageInput<'placement.admin'>) => {
+      for (let i = 0; ; i++) {
+        try {
+          return await cli.requestSubject(subjects(cli.cluster).placement, 'placement.admin', body, { timeoutMs: 1_000 });
+        } catch (err) {
+          if (!(err instanceof SynodError) || err.code !== 'TIMEOUT' || i >= 5) throw err;
+        }
+      }
+    };
+    await expect(admin({ op: 'move', split: 's9', from: 'n1', to: 'n4' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(admin({ op: 'move', split: 's1', from: 'n4', to: 'n3' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(admin({ op: 'split', key: '' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(admin({ op: 'drain', node: 'n9' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect((await admin({ op: 'drain', node: 'n3' })).kind).toBe('placement.admin-ok');
+
+    const done = (r: Replica) => r.service.log.map()!.splitsOf('n3').length === 0 && r.service.log.current() === null;
+    await until(() => replicas.every(done), 'n3 drained on every replica');
+    const leader = () => replicas[0]!;
+    const map = leader().service.log.map()!;
+    expect(map.all().map((s) => [s.id, s.replicas])).toEqual([
+      ['s1', ['n1', 'n2', 'n4']],
+      ['s2', ['n1', 'n2', 'n4']],
+    ]);
+    expect(leader().service.log.state.history.map((h) => [h.op.type, h.op.split, h.outcome])).toEqual([
+      ['move', 's1', 'done'],
+      ['move', 's2', 'done'],
+    ]);
+    expect(received.filter((r) => r.kind === 'split.drop').map((r) => [r.node, r.group])).toEqual([
+      ['n3', 's1'],
+      ['n3', 's2'],
+    ]);
   }, 30_000);
 });

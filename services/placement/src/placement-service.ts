@@ -5,6 +5,7 @@ import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import {
   DEFAULT_EXECUTOR_LIMITS,
   DEFAULT_THRESHOLDS,
+  LOG_LIMITS,
   OpExecutor,
   PlacementLog,
   ReportWindow,
@@ -67,6 +68,8 @@ export class PlacementService {
   private wasLeader = false;
   private lastPlanUs = -Infinity;
   private seq = 0;
+  /** Operator ops being logged, by their JSON: a duplicate request waits for the same opId. */
+  private readonly pendingAdmin = new Map<string, Promise<string>>();
   private closed = false;
 
   constructor(private readonly opts: PlacementServiceOptions) {
@@ -153,13 +156,26 @@ export class PlacementService {
       return { kind: 'placement.admin-ok' as const, body: { opId: `drain-${req.node}`, description: `drain ${req.node}: its replicas move off it one at a time` } };
     }
     const op = this.adminOp(req);
-    const same = [...this.log.state.queue, ...(this.log.current() ? [this.log.current()!] : [])].find((q) => JSON.stringify(q.op) === JSON.stringify(op));
-    if (same) return { kind: 'placement.admin-ok' as const, body: { opId: same.opId, description: describeOp(same.op) } };
-    const opId = this.newOpId('a');
-    await this.propose({ type: 'op.enqueue', opId, op });
-    if (!this.log.state.queue.some((q) => q.opId === opId) && this.log.current()?.opId !== opId && !this.log.state.history.some((h) => h.opId === opId))
-      throw new SynodError('UNAVAILABLE', 'the placement op queue is full; try again later');
+    const key = JSON.stringify(op);
+    const same = [...this.log.state.queue, ...(this.log.current() ? [this.log.current()!] : [])].find((q) => JSON.stringify(q.op) === key);
+    // A retried request, or the same one racing itself, is the same op: one opId, one execution.
+    const opId = same?.opId ?? (await (this.pendingAdmin.get(key) ?? this.enqueue(key, op)));
     return { kind: 'placement.admin-ok' as const, body: { opId, description: describeOp(op) } };
+  }
+
+  private enqueue(key: string, op: Op): Promise<string> {
+    if (this.pendingAdmin.size >= LOG_LIMITS.queuedOps) return Promise.reject(new SynodError('UNAVAILABLE', 'too many operator requests in flight; try again later'));
+    const opId = this.newOpId('a');
+    const p = this.propose({ type: 'op.enqueue', opId, op })
+      .then(() => {
+        const s = this.log.state;
+        if (!s.queue.some((q) => q.opId === opId) && this.log.current()?.opId !== opId && !s.history.some((h) => h.opId === opId))
+          throw new SynodError('UNAVAILABLE', 'the placement op queue is full; try again later');
+        return opId;
+      })
+      .finally(() => this.pendingAdmin.delete(key));
+    this.pendingAdmin.set(key, p);
+    return p;
   }
 
   private adminOp(req: Exclude<MessageInput<'placement.admin'>, { op: 'drain' }>): Op {

@@ -7,7 +7,7 @@ import { PaxosHost } from '@synod/paxos-host';
 import { DEFAULT_THRESHOLDS, type RangeMapInput } from '@synod/placement';
 import { openStorage } from '@synod/storage';
 import { Bus, MemoryHub, subjects } from '@synod/transport';
-import { PlacementService } from './placement-service.js';
+import { PlacementService, type PlacementServiceOptions } from './placement-service.js';
 
 const PEERS = [
   { id: 'p-a', dc: 'dc-a' },
@@ -47,7 +47,7 @@ interface Replica {
   stopped: boolean;
 }
 
-async function startOne(hub: MemoryHub, dir: string, p: { id: string; dc: string }, snapshotIntervalEntries = 1_000): Promise<Replica> {
+async function startOne(hub: MemoryHub, dir: string, p: { id: string; dc: string }, snapshotIntervalEntries = 1_000, extra: Partial<PlacementServiceOptions> = {}): Promise<Replica> {
   const bus = new Bus(hub.wire(), { nodeId: p.id, dc: p.dc });
   await bus.start();
   const storage = openStorage({ path: join(dir, p.id), fsync: false });
@@ -65,6 +65,7 @@ async function startOne(hub: MemoryHub, dir: string, p: { id: string; dc: string
     heartbeatMs: 30,
     electionTimeoutMs: 300,
     snapshotIntervalEntries,
+    ...extra,
   });
   await service.start();
   const r: Replica = {
@@ -84,9 +85,9 @@ async function startOne(hub: MemoryHub, dir: string, p: { id: string; dc: string
   return r;
 }
 
-async function startPlacement(hub: MemoryHub, dir: string, snapshotIntervalEntries?: number): Promise<Replica[]> {
+async function startPlacement(hub: MemoryHub, dir: string, snapshotIntervalEntries?: number, extra: Partial<PlacementServiceOptions> = {}): Promise<Replica[]> {
   const out: Replica[] = [];
-  for (const p of PEERS) out.push(await startOne(hub, dir, p, snapshotIntervalEntries));
+  for (const p of PEERS) out.push(await startOne(hub, dir, p, snapshotIntervalEntries, extra));
   return out;
 }
 
@@ -260,6 +261,30 @@ describe('PlacementService', () => {
     expect(received.filter((r) => r.kind === 'split.drop').map((r) => [r.node, r.group])).toEqual([
       ['n3', 's1'],
       ['n3', 's2'],
+    ]);
+  }, 30_000);
+
+  it('replaces a node that stops reporting: after dead-after-ms its replicas move to the live node of its DC', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'synod-placement-'));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const hub = new MemoryHub();
+    const received: Received = [];
+    const nodes = await startFakeNodes(hub, received);
+    const replicas = await startPlacement(hub, dir, 1_000, { deadAfterMs: 1_500 });
+    await until(() => replicas.every((r) => r.service.log.map() !== null), 'the seed on every replica');
+    // Everyone but n3 reports (quietly: no load).
+    const timer = setInterval(() => {
+      for (const n of ['n1', 'n2', 'n4']) for (const p of PEERS) nodes.get(n)!.send(p.id, 'placement.report', { node: n, dc: INITIAL.nodes.find((x) => x.id === n)!.dc, at: 1, splits: [] });
+    }, 50);
+    cleanups.push(() => clearInterval(timer));
+    await until(() => replicas.every((r) => r.service.log.map()!.splitsOf('n3').length === 0 && r.service.log.current() === null), 'n3 replaced', 15_000);
+    expect(replicas[0]!.service.log.map()!.all().map((s) => s.replicas)).toEqual([
+      ['n1', 'n2', 'n4'],
+      ['n1', 'n2', 'n4'],
+    ]);
+    expect(replicas[0]!.service.log.state.history.map((h) => h.op)).toMatchObject([
+      { type: 'move', split: 's1', from: 'n3', to: 'n4', reason: 'n3 is dead' },
+      { type: 'move', split: 's2', from: 'n3', to: 'n4', reason: 'n3 is dead' },
     ]);
   }, 30_000);
 });

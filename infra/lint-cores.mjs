@@ -1,9 +1,9 @@
 #!/usr/bin/env node
-// Lint for the sans-I/O cores (DESIGN §3.1): the non-test sources of libs/txn and libs/paxos must
+// Lint for the sans-I/O cores (DESIGN §3.1): the non-test sources of libs/txn, libs/paxos and libs/placement must
 // not read a clock, draw randomness, set timers, await anything, touch the process, or import
 // anything but their own files, other @synod/* packages and zod. Plain Node, no dependencies.
 //
-//   node infra/lint-cores.mjs            # the cores: libs/txn/src, libs/paxos/src
+//   node infra/lint-cores.mjs            # the cores: libs/txn/src, libs/paxos/src, libs/placement/src
 //   node infra/lint-cores.mjs DIR ...    # any other source directories (same rules)
 //
 // Skips *.test.ts, *.fixture.ts and anything under a testing/ directory. Comments, string and
@@ -14,7 +14,7 @@ import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const CORES = ['libs/txn/src', 'libs/paxos/src'];
+const CORES = ['libs/txn/src', 'libs/paxos/src', 'libs/placement/src'];
 
 /** Rules on code with comments, strings and regexes blanked. */
 const CODE_RULES = [

@@ -364,7 +364,11 @@ export class SplitTxnCore {
       if (c.t === 'cut') {
         const r = this.applyCut(c, entry.slot);
         if (typeof r === 'string') {
-          if (this.proposed.has(cmd.id)) this.cutRefusals.set(cmd.id, r);
+          if (this.proposed.has(cmd.id)) {
+            // Kept for the waiting request; one cut is pending at a time, so only a waiter that timed out leaves one behind.
+            if (this.cutRefusals.size >= 16) this.cutRefusals.clear();
+            this.cutRefusals.set(cmd.id, r);
+          }
         } else if (r) child = r;
         continue;
       }
@@ -424,6 +428,7 @@ export class SplitTxnCore {
   durable(upTo: number, now: CoreNow): void {
     this.lastNow = now;
     for (const [txn, d] of this.decidedNotDurable) if (d.upTo <= upTo) this.decidedNotDurable.delete(txn);
+    for (const [child, at] of this.cutDurableAt) if (at <= upTo) this.cutDurableAt.delete(child);
     while (this.notDurable.length > 0 && this.notDurable[0]!.upTo <= upTo) {
       const d = this.notDurable.shift()!;
       this.durableTs = Math.max(this.durableTs, d.maxAppliedTs);
@@ -476,6 +481,7 @@ export class SplitTxnCore {
       else if (p.kind === 'cut') {
         this.ownPending.delete(id);
         if (this.cutPending?.commandId === id) this.cutPending = null;
+        if (this.cutRefusals.size >= 16) this.cutRefusals.clear();
         this.cutRefusals.set(id, 'the cut could not be proposed (leadership lost); retry');
       }
     }

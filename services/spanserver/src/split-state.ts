@@ -116,6 +116,8 @@ export class SplitState {
    * A cut applied here: returns the node's hosted set to write with the entry; `durable` resolves
    * once the child's initial state is on disk (docs/spanserver.md, "Cutting a split").
    */
+  /** A snapshot from a peer was taken in (its header may carry cuts this replica never applied). */
+  onRestored: (header: SplitHeader) => void = () => undefined;
   /** Each applied entry's versions, before they are written (the split's size for placement reports). */
   onVersions: (versions: readonly VersionWrite[]) => void = () => undefined;
   onCut: (child: ChildInit, durable: Promise<void>) => unknown = () => {
@@ -282,6 +284,7 @@ export class SplitState {
     this.inflight.length = 0;
     // The core takes the snapshot's state now, in log order: later entries apply on top of it.
     this.core?.restored({ header, appliedIndex: snap.upTo, outcomes }, this.now());
+    this.onRestored(header);
     this.applyChain = this.applyChain.then(() => write);
     const durable = this.applyChain.then(() => {
       this.core?.durable(snap.upTo, this.now());

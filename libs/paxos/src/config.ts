@@ -95,6 +95,11 @@ export interface ReplicaConfig {
   snapshotIntervalEntries?: number;
   /** Max characters per snapshot-transfer chunk (default 64 KiB). */
   snapshotChunkChars?: number;
+  /**
+   * Chunks sent per snapshot request (default 4): the receiver asks again after each run, so a
+   * transfer moves this many chunks per round trip (one per round trip starves a slow link).
+   */
+  snapshotChunksPerRequest?: number;
   features?: Partial<LivenessFeatures>;
   brokenForTesting?: BrokenForTesting;
 }
@@ -116,6 +121,7 @@ export interface ResolvedConfig {
   maxDriftPpm: number;
   snapshotIntervalEntries: number;
   snapshotChunkChars: number;
+  snapshotChunksPerRequest: number;
   features: LivenessFeatures;
   broken: BrokenForTesting;
 }
@@ -208,6 +214,8 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
   }
   const snapshotChunkChars = c.snapshotChunkChars ?? 64 * 1024;
   positiveInt('snapshotChunkChars', snapshotChunkChars);
+  const snapshotChunksPerRequest = c.snapshotChunksPerRequest ?? 4;
+  positiveInt('snapshotChunksPerRequest', snapshotChunksPerRequest);
   return {
     group: c.group,
     self: c.self,
@@ -225,6 +233,7 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
     maxDriftPpm,
     snapshotIntervalEntries,
     snapshotChunkChars,
+    snapshotChunksPerRequest,
     features: {
       randomizedTimeouts: c.features?.randomizedTimeouts ?? true,
       backoff: c.features?.backoff ?? true,

@@ -58,7 +58,7 @@ export abstract class Learner extends Acceptor {
 
   protected onCatchupRequest(m: CatchupRequestMsg): void {
     if (this.snapshot !== null && m.fromSlot < this.snapshot.upTo) {
-      this.sendSnapshotChunk(m.from, 0);
+      this.sendSnapshotRun(m.from, 0);
       return;
     }
     // Only a contiguous run from fromSlot helps the asker: a reply with a hole at its start
@@ -87,24 +87,35 @@ export abstract class Learner extends Acceptor {
     }
   }
 
-  private sendSnapshotChunk(to: string, chunk: number): void {
+  /** Sends chunks `first`.. of our snapshot, `snapshotChunksPerRequest` of them (fewer at its end). */
+  private sendSnapshotRun(to: string, first: number): void {
     if (this.snapshot === null) return;
-    const body = this.snapshotSender.chunk(this.snapshot, chunk);
-    if (body !== null) this.send(to, body);
+    for (let c = first; c < first + this.config.snapshotChunksPerRequest; c++) {
+      const body = this.snapshotSender.chunk(this.snapshot, c);
+      if (body === null) return;
+      this.send(to, body);
+    }
   }
 
   protected onSnapshotRequest(m: SnapshotRequestMsg): void {
     if (this.snapshot === null || this.snapshot.upTo < m.upTo) return;
     // A newer snapshot replaced the one being fetched: start that one over.
-    this.sendSnapshotChunk(m.from, this.snapshot.upTo === m.upTo ? m.chunk : 0);
+    this.sendSnapshotRun(m.from, this.snapshot.upTo === m.upTo ? m.chunk : 0);
   }
 
   protected onSnapshotChunk(m: SnapshotChunkMsg): void {
     const r = this.snapshotReceiver.receive(m, this.applied, this.catchupSource);
     if (r.kind === 'ignored') return;
-    this.catchupRetryAtUs = 0;
-    if (r.kind === 'more') this.requestCatchup();
-    else this.installSnapshot(r.snapshot);
+    if (r.kind === 'complete') {
+      this.catchupRetryAtUs = 0;
+      this.installSnapshot(r.snapshot);
+      return;
+    }
+    // Ask for the next run once this one is in; a lost chunk is asked for again by the retry timer.
+    if ((this.snapshotReceiver.nextChunk() ?? 0) % this.config.snapshotChunksPerRequest === 0) {
+      this.catchupRetryAtUs = 0;
+      this.requestCatchup();
+    }
   }
 
   /** A snapshot from a peer replaces everything below its index. */

@@ -72,7 +72,7 @@ describe('leader leases', () => {
 
 describe('snapshots and compaction', () => {
   it('asks for a snapshot every interval, compacts, and a lagging replica gets it in chunks', () => {
-    const h = new Harness(ids, { snapshotIntervalEntries: 4, snapshotChunkChars: 40, maxBatch: 1 });
+    const h = new Harness(ids, { snapshotIntervalEntries: 4, snapshotChunkChars: 20, maxBatch: 1 });
     h.elect('a');
     h.drop = (to) => to === 'c'; // c misses everything
     for (let i = 1; i <= 10; i++) {
@@ -101,7 +101,11 @@ describe('snapshots and compaction', () => {
     const installs = h.readies.filter((r) => r.node === 'c' && r.ready.installSnapshot);
     expect(installs).toHaveLength(1);
     expect(installs[0]!.ready.installSnapshot).toEqual({ upTo: 4, data: { state: 'after 4' } });
-    expect(h.readies.filter((r) => r.node === 'c').flatMap((r) => r.ready.send).filter((o) => o.msg.type === 'snapshotRequest').length).toBeGreaterThan(1);
+    // Several chunks, several runs of snapshotChunksPerRequest (4) each: c asked again after each run.
+    const chunks = h.readies.filter((r) => r.node === 'a').flatMap((r) => r.ready.send).filter((o) => o.to === 'c' && o.msg.type === 'snapshotChunk');
+    const requests = h.readies.filter((r) => r.node === 'c').flatMap((r) => r.ready.send).filter((o) => o.msg.type === 'snapshotRequest');
+    expect(chunks.length).toBeGreaterThan(4);
+    expect(requests.length).toBeGreaterThanOrEqual(Math.ceil(chunks.length / 4) - 1);
     // c applied only the tail: slots 4.. after the snapshot
     expect(h.applied.get('c')!.map((e) => e.slot)).toEqual([4, 5, 6, 7, 8, 9]);
     expect(c.isApplied('x:1')).toBe(true); // dedupe state came with the snapshot

@@ -85,6 +85,11 @@ export class SnapshotReceiver {
     if (this.incoming !== null && this.incoming.upTo <= appliedUpTo) this.incoming = null;
   }
 
+  /** The index of the chunk expected next, or null when no transfer is in progress. */
+  nextChunk(): number | null {
+    return this.incoming === null ? null : this.incoming.parts.length;
+  }
+
   /** The request that resumes the transfer: who to ask, for which snapshot and chunk; null if none is in progress. */
   pull(): { from: string; upTo: number; chunk: number } | null {
     const inc = this.incoming;

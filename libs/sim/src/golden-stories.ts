@@ -154,8 +154,8 @@ export const STORIES: GoldenStory[] = [
     ],
     lookFor: [
       'a and b snapshot every 4 slots ("synced snapshot=4 truncate<4", then 8) while c is cut off;',
-      "c's catchupRequest from slot 0 is answered with chunk 0 of the snapshot at 8;",
-      'chunk 1 is dropped; two heartbeat intervals later c asks for chunk 1 again (not chunk 0);',
+      "c's catchupRequest from slot 0 is answered with a run of chunks 0.. of the snapshot at 8 (up to snapshotChunksPerRequest);",
+      'chunk 1 is dropped (chunk 2 after it is ignored: out of order); two heartbeat intervals later c asks for chunk 1 again (not chunk 0);',
       'c installs the snapshot at 8, syncs it, then fetches and applies only slots 8 and 9.',
     ],
     world: { ids: ABC, quiet: ['heartbeat', 'heartbeatAck'], config: { snapshotIntervalEntries: 4, snapshotChunkChars: 80, maxBatch: 1 } },

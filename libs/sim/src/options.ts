@@ -122,7 +122,8 @@ export type Scenario = (typeof SCENARIOS)[number];
 /**
  * `production`: commands padded up to 3 KB against an 8 KiB message budget, compaction every 16 slots with snapshot transfer in small chunks, a spare
  * node per group for membership changes (the nemesis replaces crashed members, adds and
- * removes), flexible quorums drawn per seed, lease reads, on top of the usual faults.
+ * removes, adds learners and promotes them, and transfers leadership), flexible quorums drawn
+ * per seed, lease reads, on top of the usual faults.
  */
 export function scenarioOptions(scenario: Scenario, seed: number): Partial<SimOptions> {
   if (scenario !== 'production') return {};

@@ -13,6 +13,7 @@ describe('production scenario', () => {
       let installs = 0;
       let reconfigs = 0;
       let reads = 0;
+      const learners = { added: 0, promoted: 0, transfers: 0, handOffs: 0 };
       timed('production mix, 30 seeds', MIX_BUDGET_MS, () => {
         for (let seed = 1; seed <= 30; seed++) {
           const r = runSimulation({ seed, faults: 'heavy', ...scenarioOptions('production', seed) });
@@ -20,11 +21,16 @@ describe('production scenario', () => {
           installs += r.snapshotInstalls;
           reconfigs += r.reconfigs;
           reads += r.readsServed;
+          for (const k of ['added', 'promoted', 'transfers', 'handOffs'] as const) learners[k] += r.learners[k];
         }
       });
       expect(installs).toBeGreaterThan(30);
       expect(reconfigs).toBeGreaterThan(30);
       expect(reads).toBeGreaterThan(300);
+      // Replica moves through learners and leader transfers happen, under the same checkers.
+      expect(learners.added).toBeGreaterThan(10);
+      expect(learners.promoted).toBeGreaterThan(2);
+      expect(learners.handOffs).toBeGreaterThan(10);
     },
     MIX_BUDGET_MS,
   );

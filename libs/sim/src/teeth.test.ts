@@ -92,6 +92,27 @@ describe('the simulator catches broken replicas', () => {
     expect(found!.violation.checker).toMatch(/acknowledged writes are durable on a quorum|at most one value chosen per slot/);
   });
 
+  // Learners and leader transfer (docs/paxos.md "Learners and leader transfer"), production scenario.
+  const production = (seed: number) => scenarioOptions('production', seed);
+
+  it('(k) a learner whose accept counts toward the phase-2 quorum', () => {
+    const found = firstFailingSeed('learner-counts-in-quorum', production);
+    expect(found, 'no violation found').not.toBeNull();
+    expect(found!.violation.checker).toMatch(/acknowledged writes are durable on a quorum|at most one value chosen per slot/);
+  });
+
+  it('(l) a leader that keeps leading, lease and all, after handing over', () => {
+    const found = firstFailingSeed('transfer-keeps-lease', production);
+    expect(found, 'no violation found').not.toBeNull();
+    expect(found!.violation.checker).toMatch(/lease disjointness|lease reads are linearizable/);
+  });
+
+  it('(m) a leader that hands over before the lease it reported has run out', () => {
+    const found = firstFailingSeed('transfer-skips-lease-drain', production);
+    expect(found, 'no violation found').not.toBeNull();
+    expect(found!.violation.checker).toMatch(/lease disjointness|lease reads are linearizable/);
+  });
+
   it('(j) the simulated network refuses a message over the max payload', () => {
     // Replicas budgeted for 16 KiB messages over a network that carries 2,000 bytes.
     const r = runSimulation({ seed: 1, faults: 'none', padMaxBytes: 3_000, networkMaxMessageBytes: 2_000, checkLiveness: false });

@@ -86,6 +86,15 @@ describe('PlacementLog', () => {
     expect(log.map()!.generation).toBe(1);
   });
 
+  it('applies a leader barrier as a no-op, before and after the seed', () => {
+    const log = new PlacementLog();
+    expect(log.apply({ type: 'leader.barrier', node: 'p-a' })).toEqual({ applied: true });
+    applyAll(log, history);
+    const before = JSON.stringify(log.state);
+    expect(log.apply({ type: 'leader.barrier', node: 'p-b' })).toEqual({ applied: true });
+    expect(JSON.stringify(log.state)).toBe(before);
+  });
+
   it('seeds once, skips malformed payloads, and bounds the queue', () => {
     const log = new PlacementLog();
     expect(log.apply({ type: 'op.enqueue', opId: 'a', op: { type: 'transfer', split: 's1', to: 'n1' } })).toMatchObject({ applied: false, reason: 'no map yet' });

@@ -18,6 +18,11 @@ const detail = z.record(z.string(), z.union([z.string(), z.number()])).default({
  * that had not seen the newest entries, applies at most once and identically on every replica.
  */
 export const placementCommandSchema = z.discriminatedUnion('type', [
+  /**
+   * Changes nothing. A new leader proposes one and acts only once it is applied here: every entry
+   * an earlier leader got chosen is then applied too, so the executor reads all the logged steps.
+   */
+  z.object({ type: z.literal('leader.barrier'), node: nodeName }),
   /** The initial map (from --initial-map); applies only while the group has none. */
   z.object({ type: z.literal('map.seed'), map: rangeMapBodySchema }),
   /** An operator's op, executed after the current one. */
@@ -89,6 +94,7 @@ export class PlacementLog {
     if (!parsed.success) return skip(`malformed command: ${parsed.error.issues[0]?.message ?? 'invalid'}`);
     const c = parsed.data;
     const s = this.s;
+    if (c.type === 'leader.barrier') return OK;
     if (c.type === 'map.seed') {
       if (s.map) return skip('the map is already seeded');
       const r = RangeMap.safeParse(c.map);

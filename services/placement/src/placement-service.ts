@@ -44,7 +44,7 @@ export interface PlacementServiceOptions {
   heartbeatMs?: number;
   electionTimeoutMs?: number;
   snapshotIntervalEntries?: number;
-  /** Monotonic microseconds (op times, cooldowns); milliseconds for health derive from it. */
+  /** The PaxosHost's clock (lease checks), in µs; also op times, cooldowns and health (ms). */
   clockUs?: () => number;
   logger?: Pick<Logger, 'info' | 'warn' | 'error'>;
 }
@@ -65,7 +65,10 @@ export class PlacementService {
   private readonly t: PlacementThresholds;
   private timer: NodeJS.Timeout | undefined;
   private busy = false;
-  private wasLeader = false;
+  /** The ballot the executor was made for: a new leadership starts from the log alone. */
+  private executorBallot = '';
+  /** The ballot whose barrier is applied here: the log the executor reads is complete. */
+  private caughtUpBallot = '';
   private lastPlanUs = -Infinity;
   private seq = 0;
   /** Operator ops being logged, by their JSON: a duplicate request waits for the same opId. */
@@ -111,6 +114,10 @@ export class PlacementService {
     bus.on('placement.admin', (env) => this.onAdmin(env));
     await bus.serve(subjects(bus.cluster).placement);
     this.timer = setInterval(() => this.tick(), this.opts.tickMs ?? 50);
+  }
+
+  private ballot(): string {
+    return JSON.stringify(this.replica.ballot());
   }
 
   isLeader(): boolean {
@@ -222,11 +229,14 @@ export class PlacementService {
 
   private tick(): void {
     if (this.closed || this.busy) return;
-    const leader = this.isLeader();
-    // A new term starts from the log alone: a fresh executor, no attempt counts carried over.
-    if (leader && !this.wasLeader) this.executor = new OpExecutor(this.opts.executorLimits ?? DEFAULT_EXECUTOR_LIMITS);
-    this.wasLeader = leader;
-    if (!leader) return;
+    // Without a lease another replica may already lead (and act); leases never overlap.
+    if (!this.isLeader() || !this.replica.hasLease(this.clockUs())) return;
+    const ballot = this.ballot();
+    // A new leadership starts from the log alone: a fresh executor, no attempt counts carried over.
+    if (ballot !== this.executorBallot) {
+      this.executor = new OpExecutor(this.opts.executorLimits ?? DEFAULT_EXECUTOR_LIMITS);
+      this.executorBallot = ballot;
+    }
     this.busy = true;
     this.step()
       .catch((err: unknown) => {
@@ -240,6 +250,12 @@ export class PlacementService {
 
   /** One thing at a time: seed, an executor action, the next queued op, or a plan. */
   private async step(): Promise<void> {
+    const ballot = this.ballot();
+    if (this.caughtUpBallot !== ballot) {
+      await this.propose({ type: 'leader.barrier', node: this.opts.bus.nodeId });
+      if (this.ballot() === ballot) this.caughtUpBallot = ballot;
+      return;
+    }
     const map = this.log.map();
     if (!map) {
       if (this.opts.initialMap) await this.propose({ type: 'map.seed', map: this.opts.initialMap });
@@ -253,7 +269,7 @@ export class PlacementService {
       if (action.type === 'propose') return this.propose(action.command);
       this.opts.logger?.info({ opId: cur.opId, step: action.step, kind: action.request.kind }, 'placement step');
       const result = await this.requester.send(action);
-      if (this.closed || !this.isLeader()) return;
+      if (this.closed || !this.isLeader() || this.ballot() !== ballot) return;
       const next = this.executor.onResult(cur, map, action, result, Math.floor(this.clockUs()));
       if (next) await this.propose(next.command);
       return;

@@ -124,16 +124,17 @@ export class Storage {
     group: GroupId,
     appliedUpTo: number,
     versions: readonly VersionWrite[],
-    extra: { record?: AppliedRecord; header?: unknown; outcomes?: OutcomeChanges; newGroups?: ReadonlyArray<{ group: GroupId; header: unknown }>; hostedSplits?: unknown } = {},
+    extra: { record?: AppliedRecord; header?: unknown; outcomes?: OutcomeChanges; newGroups?: ReadonlyArray<{ group: GroupId; header: unknown; snapshot: Snapshot }>; hostedSplits?: unknown } = {},
   ): Promise<void> {
     const store = this.paxos(group);
     if (extra.outcomes) validateOutcomeChanges(extra.outcomes);
     const writeVersions = this.mvcc.writeOp(versions);
     const writeApplied = store.appliedOp(appliedUpTo, extra.record, extra.header);
     const writeOutcomes = extra.outcomes && this.outcomesOp(group, extra.outcomes);
-    // A split cut by this entry: the new group's applied state at index 0 and the node's hosted
-    // set, in the same transaction as the entry (docs/spanserver.md, "Cutting a split").
-    const writeNewGroups = (extra.newGroups ?? []).map((g) => this.paxos(g.group).appliedOp(0, undefined, g.header));
+    // A split cut by this entry: the new group's initial state, as a snapshot at its first slot,
+    // and the node's hosted set, in the same transaction as the entry (docs/spanserver.md,
+    // "Cutting a split").
+    const writeNewGroups = (extra.newGroups ?? []).map((g) => this.paxos(g.group).installOp(g.snapshot, g.header));
     const hosted = extra.hostedSplits;
     return store.submit(() => {
       writeVersions();

@@ -184,6 +184,15 @@ export class Bus {
     return this.emit(kind, subject, this.pack(kind, body, group), (b) => this.wire.publish(subject, b)) === 'sent';
   }
 
+  /**
+   * One-way `send` to a subject rather than a node's inbox (e.g. spanservers' reports to
+   * `subjects(c).placement`, which every placement replica serves); false when not published.
+   */
+  publish<K extends MessageKind>(subject: string, kind: K, body: MessageInput<K>, group = ''): boolean {
+    if (this.closed || this.halted) return false;
+    return this.emit(kind, subject, this.pack(kind, body, group), (b) => this.wire.publish(subject, b)) === 'sent';
+  }
+
   /** `send` to every process; returns false, without throwing, when the message was not published. */
   broadcast<K extends MessageKind>(kind: K, body: MessageInput<K>, group = ''): boolean {
     if (this.closed || this.halted) return false;

@@ -4,12 +4,12 @@
  */
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SynodError } from '@synod/codec';
+import { SynodError, type MessageBody, type MessageInput } from '@synod/codec';
 import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
 import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
-import { connectBus, type Bus } from '@synod/transport';
+import { connectBus, subjects, type Bus } from '@synod/transport';
 import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, monotonicClock, timeSyncFlags } from '@synod/truetime';
 import { Spanserver } from './spanserver.js';
 import { LocalTrueTime, type TimeSource } from './time-source.js';
@@ -41,6 +41,10 @@ Options (also env SYNOD_<NAME>):
   --clock-evidence <bool>     daemon: stamp every message with this node's TrueTime interval and
                               resync at once when a peer's stamp proves a clock wrong, default
                               true (false only to measure what it prevents: docs/transport.md)
+  --report-interval-ms <ms>   how often to send the placement service this node's per-split size
+                              and load (placement.report), default 1000; 0: never
+  --map-poll-ms <ms>          how often to ask the placement service for a newer range map (to
+                              reach splits this node does not host), default 2000; 0: never
   --log-level <level>         default info (logs go to stderr)`;
 
 const schema = z.object({
@@ -57,6 +61,8 @@ const schema = z.object({
   snapshotIntervalEntries: z.coerce.number().int().nonnegative().default(1_000),
   fsync: booleanFlag.default(true),
   clockEvidence: booleanFlag.default(true),
+  reportIntervalMs: z.coerce.number().int().nonnegative().max(3_600_000).default(1_000),
+  mapPollMs: z.coerce.number().int().nonnegative().max(3_600_000).default(2_000),
 });
 
 export function loadRangeMap(file: string): RangeMap {
@@ -100,6 +106,31 @@ async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnT
   return { tt, daemon, clockCheck: () => check };
 }
 
+/**
+ * Asks the placement service for a range map newer than the last one heard, every `everyMs`
+ * (docs/placement.md). No answer (no placement service, as with a static map) changes nothing.
+ */
+function pollRangeMap(bus: Bus, cluster: string, everyMs: number, heard: (m: RangeMap) => void): NodeJS.Timeout {
+  let generation = 0;
+  let inFlight = false;
+  return setInterval(() => {
+    if (inFlight) return;
+    inFlight = true;
+    bus
+      .requestSubject(subjects(cluster).placement, 'placement.get', { minGeneration: generation }, { timeoutMs: Math.min(everyMs, 2_000) })
+      .then((env) => {
+        if (env.kind !== 'placement.map') return;
+        const parsed = RangeMap.safeParse((env.body as MessageBody<'placement.map'>).map);
+        if (parsed.ok && parsed.map.generation > generation) {
+          generation = parsed.map.generation;
+          heard(parsed.map);
+        }
+      })
+      .catch(() => undefined)
+      .finally(() => (inFlight = false));
+  }, everyMs);
+}
+
 export async function runSpanserver(argv: string[]): Promise<void> {
   const cfg = loadConfig(schema, { argv });
   const rangeMap = loadRangeMap(cfg.placement);
@@ -126,9 +157,14 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     snapshotIntervalEntries: cfg.snapshotIntervalEntries,
     logger: log,
     ...(clockCheck ? { clockCheck } : {}),
+    ...(cfg.reportIntervalMs > 0
+      ? { reportIntervalMs: cfg.reportIntervalMs, publishReport: (r: MessageInput<'placement.report'>) => void bus.publish(subjects(cfg.cluster).placement, 'placement.report', r) }
+      : {}),
   });
   await server.start();
+  const mapPoll = cfg.mapPollMs > 0 ? pollRangeMap(bus, cfg.cluster, cfg.mapPollMs, (m) => server.mapHeard(m)) : undefined;
   const stop = async () => {
+    if (mapPoll) clearInterval(mapPoll);
     daemon?.stop();
     await server.close();
     await host.close();

@@ -4,7 +4,7 @@ import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
 import type { Logger } from '@synod/config';
 import { monotonicMicros, type PaxosHost } from '@synod/paxos-host';
 import type { RangeMap, Split } from '@synod/placement';
-import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaConfig } from '@synod/paxos';
+import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaConfig, type Snapshot } from '@synod/paxos';
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
@@ -105,6 +105,7 @@ function limitError(v: LimitViolation | null): void {
 /** One spanserver: hosts a replica of every split the range map gives this node, serves transactions and reads. */
 export class Spanserver {
   private readonly splits = new Map<string, HostedSplit>();
+  private latestMap: RangeMap | undefined;
   private ctx: HostContext | undefined;
   private hostedSet: HostedSplits | undefined;
   private reportTimer: NodeJS.Timeout | undefined;
@@ -182,7 +183,7 @@ export class Spanserver {
     bus.on('split.closed', (env) => {
       const s = this.splits.get(env.group);
       // Only a replica of the split may speak for its leader; anything else is counted and dropped.
-      if (!s || !s.split.replicas.includes(env.from) || env.body.ballot.node !== env.from) {
+      if (!s || !s.replica.membership().peers.includes(env.from) || env.body.ballot.node !== env.from) {
         bus.metrics.inc('synod_split_closed_refused_total', {});
         return;
       }
@@ -253,6 +254,18 @@ export class Spanserver {
       }
       return { kind: 'split.op-done' as const, body: { split: entry.id, generation: this.splits.get(entry.id)!.entry.generation, detail: { node: nodeId } } };
     });
+    bus.on('split.reconfigure', async (env) => {
+      const s = this.hosted(env);
+      const { replicas, learners, generation } = env.body;
+      await this.opts.host.reconfigure(s.entry.id, { peers: replicas, learners }, 10_000);
+      this.membersChanged(s, generation);
+      return { kind: 'split.op-done' as const, body: { split: s.entry.id, generation: s.entry.generation, detail: { replicas: replicas.join(','), learners: learners.join(',') } } };
+    });
+    bus.on('split.transfer', async (env) => {
+      const s = this.hosted(env);
+      await this.opts.host.transferLeadership(s.entry.id, env.body.to, 5_000);
+      return { kind: 'split.op-done' as const, body: { split: s.entry.id, generation: s.entry.generation, detail: { leader: env.body.to } } };
+    });
     bus.on('split.drop', async (env) => {
       const { split, generation } = env.body;
       await this.dropSplit(split, generation);
@@ -278,6 +291,17 @@ export class Spanserver {
     const keepRows = this.hostedSet!.overlapsOther(id, range);
     await this.opts.storage.dropGroup(id, keepRows ? null : range, this.hostedSet!.record());
     this.opts.logger?.info({ split: id, generation, rowsDeleted: !keepRows }, 'split dropped');
+  }
+
+  /**
+   * A membership change applied (docs/spanserver.md, "Hosting and dropping"): the hosted entry
+   * follows the replica's configuration, and the hosted set on disk with it.
+   */
+  private membersChanged(s: HostedSplit, generation: number): void {
+    const m = s.replica.membership();
+    s.entry = { ...s.entry, replicas: [...m.peers], learners: [...(m.learners ?? [])], generation: Math.max(s.entry.generation, generation) };
+    this.hostedSet!.set(s.entry);
+    void this.opts.storage.setHostedSplits(this.hostedSet!.record()).catch((err: unknown) => this.ctx!.onFatal(err));
   }
 
   /** The entries this node hosts now (after cuts, hosts and drops). */
@@ -320,7 +344,7 @@ export class Spanserver {
     if (this.splits.has(entry.id)) return;
     const { storage, host, nodeId, bus } = this.opts;
     const { onFatal, commandPrefix, snapshotIntervalEntries, mark, closedIntervalMs } = this.ctx!;
-    const split: Split = { id: entry.id, start: entry.start, end: entry.end, replicas: entry.replicas, ...(entry.q1 ? { q1: entry.q1 } : {}), ...(entry.q2 ? { q2: entry.q2 } : {}) };
+    const split: Split = entry;
     const store = storage.paxos(split.id);
     const groupConfig: ReplicaConfig = {
       group: split.id,
@@ -396,7 +420,7 @@ export class Spanserver {
     size.seed(storage.mvcc, core.entry());
     state.onVersions = (versions) => size.applied(versions, storage.mvcc);
     const hs: HostedSplit = { entry, split, replica, state, core, shell, store, size, lastLoad: { read: 0, written: 0, atMs: Date.now() } };
-    state.onCut = (child, durable) => this.cutApplied(hs, child, durable);
+    state.onCut = (child, durable, slot) => this.cutApplied(hs, child, durable, slot);
     state.onRestored = (h) => this.cutsMissed(hs, h.cuts ?? []);
     this.splits.set(split.id, hs);
     }
@@ -413,9 +437,20 @@ export class Spanserver {
     }
   }
 
-  /** The split with this id, hosted here or in the static map. */
+  /**
+   * The voters of split `id` as best known here: this node's replica's configuration when it
+   * hosts one, else the newest range map heard from the placement service, else the hosted set
+   * or the static map.
+   */
   private knownSplit(id: string): { replicas: readonly string[] } | undefined {
-    return this.hostedSet?.get(id) ?? this.opts.rangeMap.split(id);
+    const hosted = this.splits.get(id);
+    if (hosted) return { replicas: hosted.replica.membership().peers };
+    return this.latestMap?.split(id) ?? this.hostedSet?.get(id) ?? this.opts.rangeMap.split(id);
+  }
+
+  /** The placement service's range map, when newer than the one known (main.ts polls it). */
+  mapHeard(map: RangeMap): void {
+    if (!this.latestMap || map.generation > this.latestMap.generation) this.latestMap = map;
   }
 
   /**
@@ -423,10 +458,16 @@ export class Spanserver {
    * shrinks, the child's entry joins the hosted set written with the cut entry, and once that
    * write is durable the child's group starts here with the parent's peers.
    */
-  private cutApplied(parent: HostedSplit, child: ChildInit, durable: Promise<void>): unknown {
+  private cutApplied(parent: HostedSplit, child: ChildInit, durable: Promise<void>, slot: number): { snapshot: Snapshot; hostedSplits: unknown } {
     const set = this.hostedSet!;
+    // The child's members are the parent's at the cut's slot: the same on every replica.
+    const members = parent.replica.membershipAt(slot);
     parent.entry = { ...parent.entry, end: child.range.start, generation: child.generation };
-    const childEntry: SplitEntry = { ...parent.entry, id: child.splitId, start: child.range.start, end: child.range.end, generation: child.generation };
+    const childEntry: SplitEntry = { ...parent.entry, id: child.splitId, start: child.range.start, end: child.range.end, generation: child.generation, replicas: [...members.peers], learners: [...(members.learners ?? [])] };
+    // The child's log starts at slot 1 behind a snapshot of its initial state: its rows at or
+    // below T_cut are in the shared keyspace, not in any log entry, so a replica that joins it
+    // later must be sent a snapshot (which carries the rows), never a replay from slot 0.
+    const snapshot: Snapshot = { upTo: 1, data: { header: child.header }, dedupe: { clients: [], other: [] }, configs: [{ ...members, fromSlot: 0, peers: [...members.peers], learners: [...(members.learners ?? [])] }] };
     set.set(parent.entry);
     set.set(childEntry);
     parent.size.keys = 0;
@@ -434,7 +475,7 @@ export class Spanserver {
     parent.size.seed(this.opts.storage.mvcc, parent.core.entry());
     this.opts.logger?.info({ split: parent.entry.id, child: child.splitId, atKey: child.range.start, cutTs: child.cutTs }, 'split cut');
     void durable.then(() => (this.closing ? undefined : this.hostSplit(childEntry))).catch((err: unknown) => this.ctx!.onFatal(err));
-    return set.record();
+    return { snapshot, hostedSplits: set.record() };
   }
 
   status() {

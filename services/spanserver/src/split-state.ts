@@ -112,15 +112,16 @@ export class SplitState {
     throw new Error(`split ${this.id}: no transaction core attached`);
   };
   private afterInput: () => void = () => undefined;
-  /**
-   * A cut applied here: returns the node's hosted set to write with the entry; `durable` resolves
-   * once the child's initial state is on disk (docs/spanserver.md, "Cutting a split").
-   */
   /** A snapshot from a peer was taken in (its header may carry cuts this replica never applied). */
   onRestored: (header: SplitHeader) => void = () => undefined;
   /** Each applied entry's versions, before they are written (the split's size for placement reports). */
   onVersions: (versions: readonly VersionWrite[]) => void = () => undefined;
-  onCut: (child: ChildInit, durable: Promise<void>) => unknown = () => {
+  /**
+   * A cut applied here at `slot`: returns the child's initial Paxos snapshot and the node's hosted
+   * set to write with the entry; `durable` resolves once they are on disk (docs/spanserver.md,
+   * "Cutting a split").
+   */
+  onCut: (child: ChildInit, durable: Promise<void>, slot: number) => { snapshot: Snapshot; hostedSplits: unknown } = () => {
     throw new Error(`split ${this.id}: a cut applied with no handler`);
   };
 
@@ -165,8 +166,8 @@ export class SplitState {
       const child = w.child;
       let resolveDurable: () => void = () => undefined;
       const durable = new Promise<void>((r) => (resolveDurable = r));
-      const hostedSplits = this.onCut(child, durable);
-      cutExtra = { newGroups: [{ group: child.splitId, header: child.header }], hostedSplits };
+      const { snapshot, hostedSplits } = this.onCut(child, durable, entry.slot);
+      cutExtra = { newGroups: [{ group: child.splitId, header: child.header, snapshot }], hostedSplits };
       cut = (d) => void d.then(resolveDurable, () => undefined);
     }
     const write = fresh

@@ -240,6 +240,8 @@ export class PlacementService {
     this.busy = true;
     this.step()
       .catch((err: unknown) => {
+        // Anything but a SynodError is a bug or a broken invariant: rethrown, it is an unhandled
+        // rejection, which stops the process (fail-stop) instead of leaving it planning on bad state.
         if (!(err instanceof SynodError)) throw err;
         this.opts.logger?.warn({ err: err.message, code: err.code }, 'placement step did not complete; retrying');
       })

@@ -127,6 +127,19 @@ describe('learners', () => {
     expect(h.get('d').appliedUpTo()).toBeGreaterThan(0);
   });
 
+  it('an idle leader fills the window gap with no-ops, so the next change is not busy forever', () => {
+    const h = groupWithSpare();
+    h.absorb('a', h.get('a').reconfigure({ peers: voters, learners: ['d'] }, h.now));
+    h.deliverAll(); // chosen and applied at slot 0; it governs from slot 4, and nothing is proposed
+    expect(h.get('a').reconfigure({ peers: voters }, h.now).reconfigureResult?.status).toBe('busy');
+    h.now += 20_000;
+    h.tick('a');
+    h.deliverAll();
+    expect(h.get('a').membership().learners).toEqual(['d']);
+    expect(h.get('a').chosenValue(3)).toEqual({ kind: 'noop' });
+    expect(h.get('a').reconfigure({ peers: voters }, h.now).reconfigureResult?.status).toBe('queued');
+  });
+
   it('refuses a learner that also votes, duplicates and empty ids', () => {
     const h = groupWithSpare();
     expect(() => h.get('a').reconfigure({ peers: voters, learners: ['c'] }, h.now)).toThrow(/both vote and learn/);

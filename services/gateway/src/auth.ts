@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { SynodError } from '@synod/codec';
 
 /** Shorter tokens are refused at startup: a bearer token is a password. */
 export const MIN_TOKEN_CHARS = 16;
@@ -14,16 +15,16 @@ export function loadTokens(file: string): Tokens {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new Error(`cannot read token file ${file}: ${(err as Error).message}`);
+    throw new SynodError('INVALID_ARGUMENT', `cannot read token file ${file}: ${(err as Error).message}`);
   }
   const tokens = text
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l !== '' && !l.startsWith('#'));
-  if (tokens.length === 0) throw new Error(`token file ${file} has no tokens`);
-  if (tokens.length > MAX_TOKENS) throw new Error(`token file ${file} has ${tokens.length} tokens, over the maximum of ${MAX_TOKENS}`);
+  if (tokens.length === 0) throw new SynodError('INVALID_ARGUMENT', `token file ${file} has no tokens`);
+  if (tokens.length > MAX_TOKENS) throw new SynodError('INVALID_ARGUMENT', `token file ${file} has ${tokens.length} tokens, over the maximum of ${MAX_TOKENS}`);
   const short = tokens.findIndex((t) => t.length < MIN_TOKEN_CHARS || /\s/.test(t));
-  if (short >= 0) throw new Error(`token file ${file}: token ${short + 1} is shorter than ${MIN_TOKEN_CHARS} characters or contains spaces`);
+  if (short >= 0) throw new SynodError('INVALID_ARGUMENT', `token file ${file}: token ${short + 1} is shorter than ${MIN_TOKEN_CHARS} characters or contains spaces`);
   return new Tokens(tokens);
 }
 

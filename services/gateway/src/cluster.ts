@@ -14,6 +14,7 @@ const STATUS_TIMEOUT_MS = 1_000;
 export class ClusterReach {
   private lastOkAt: number | undefined;
   private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
   private next = 0;
 
   constructor(
@@ -46,19 +47,20 @@ export class ClusterReach {
   }
 
   start(probeEveryMs: number, onError: (err: unknown) => void): void {
+    const again = () => {
+      if (!this.stopped) this.timer = setTimeout(tick, probeEveryMs);
+    };
     const tick = () => {
-      this.probe().then(
-        () => (this.timer = setTimeout(tick, probeEveryMs)),
-        (err) => {
-          onError(err);
-          this.timer = setTimeout(tick, probeEveryMs);
-        },
-      );
+      this.probe().then(again, (err) => {
+        onError(err);
+        again();
+      });
     };
     tick();
   }
 
   stop(): void {
+    this.stopped = true;
     clearTimeout(this.timer);
   }
 }

@@ -1,7 +1,7 @@
 import type { SynodClient } from '@synod/client';
 import { SynodError } from '@synod/codec';
 import { MAX_KEY_BYTES, MAX_TXN_BYTES } from '@synod/limits';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { LogController, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '@synod/config';
 import type { z } from 'zod';
 import type { Tokens } from './auth.js';
@@ -24,6 +24,8 @@ export const GATEWAY_DEFAULTS = {
   probeEveryMs: 2_000,
   /** Whole request (headers and body) must arrive within this. */
   requestTimeoutMs: 30_000,
+  /** On close, requests in flight get this long to finish before their connections are cut. */
+  drainTimeoutMs: 15_000,
 } as const;
 
 export interface GatewayOptions {
@@ -76,11 +78,12 @@ export function buildGateway(opts: GatewayOptions): Gateway {
   const app = Fastify({
     bodyLimit,
     // Keys up to 4 KiB, percent-encoded up to three times longer, travel in the path.
-    maxParamLength: 3 * MAX_KEY_BYTES + 64,
+    routerOptions: { maxParamLength: 3 * MAX_KEY_BYTES + 64 },
     requestTimeout: GATEWAY_DEFAULTS.requestTimeoutMs,
     return503OnClosing: true,
     exposeHeadRoutes: false,
-    disableRequestLogging: true,
+    // One line per request would drown the logs; errors are logged by the error handler.
+    logController: new LogController({ disableRequestLogging: true }),
     ...(opts.logger ? { loggerInstance: opts.logger } : {}),
     ...(opts.https ? { https: opts.https } : {}),
   }) as unknown as FastifyInstance;
@@ -118,8 +121,11 @@ export function buildGateway(opts: GatewayOptions): Gateway {
       throw new GatewayError('UNAUTHENTICATED', req.headers.authorization ? 'the bearer token is not valid' : 'missing Authorization: Bearer <token>');
     }
   });
+  let closing = false;
   app.addHook('onSend', async (req, reply, payload) => {
     if (reply.statusCode === 401) void reply.header('www-authenticate', 'Bearer');
+    // A keep-alive connection would hold the drain open after its last answer.
+    if (closing) void reply.header('connection', 'close');
     return payload;
   });
 
@@ -146,8 +152,14 @@ export function buildGateway(opts: GatewayOptions): Gateway {
     registeredRoutes,
     reach,
     async close() {
+      closing = true;
       reach.stop();
-      await app.close();
+      const cut = setTimeout(() => app.server.closeAllConnections(), GATEWAY_DEFAULTS.drainTimeoutMs);
+      try {
+        await app.close();
+      } finally {
+        clearTimeout(cut);
+      }
     },
   };
 }

@@ -90,21 +90,26 @@ export async function api(base: string, method: string, path: string, opts: { bo
 }
 
 /**
- * A request whose body the server may refuse before reading it (413): the reply is taken as it
- * comes, and the write error of the unread rest (EPIPE, reset) ignored. fetch cannot do this.
+ * A request with a body the server should refuse from its Content-Length alone (413): the
+ * headers go first and the body only if no answer came within a second, so the answer is never
+ * lost to a reset while a refused body is still being written (fetch cannot do this).
  */
 export function rawRequest(base: string, method: string, path: string, body: Buffer, token: string): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(base + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': body.length }, timeout: 30_000 }, (res) => {
+    let sendBody: NodeJS.Timeout | undefined;
+    const req = request(base + path, { method, headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json', 'content-length': body.length }, timeout: 20_000 }, (res) => {
+      clearTimeout(sendBody);
       let text = '';
       res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      res.on('end', () => {
+        req.destroy();
+        resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) });
+      });
       res.on('error', reject);
     });
-    req.on('error', (err) => {
-      if (!['EPIPE', 'ECONNRESET'].includes((err as NodeJS.ErrnoException).code ?? '')) reject(err);
-    });
+    req.on('error', reject);
     req.on('timeout', () => req.destroy(new Error('timed out')));
-    req.end(body);
+    req.flushHeaders();
+    sendBody = setTimeout(() => req.end(body), 1_000);
   });
 }

@@ -5,11 +5,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { exitedProcesses, useTestCluster, waitFor } from '../cluster/helpers.js';
 import { api, rawRequest, startGateway, type GatewayProcess } from './gateway-process.js';
 
 const TOKEN = 'test-token-0123456789abcdef';
+// Processes start and the cluster commits on a machine shared with other test runs: no 5 s default.
+vi.setConfig({ testTimeout: 30_000 });
 const cluster = useTestCluster({ truetime: 'local', epsilonMs: 2 });
 let gw: GatewayProcess;
 const call = (method: string, path: string, opts: Parameters<typeof api>[3] = {}) => api(gw.url, method, path, { token: TOKEN, ...opts });
@@ -223,6 +225,8 @@ describe('bad input: a JSON error with the documented status and code, the clust
     { name: 'negative ts', method: 'GET', path: '/v1/kv/a?ts=-5', status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'ts in exponent form', method: 'GET', path: '/v1/kv/a?ts=1e15', status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'ts past 2^52', method: 'GET', path: '/v1/kv/a?ts=9999999999999999', status: 400, code: 'INVALID_ARGUMENT' },
+    { name: 'ts a day ahead of the clock', method: 'GET', path: `/v1/kv/a?ts=${(Date.now() + 86_400_000) * 1000}`, status: 400, code: 'INVALID_ARGUMENT' },
+    { name: 'ts in seconds-like size ahead in a body', method: 'POST', path: '/v1/kv:batchGet', opts: { body: { keys: ['a'], ts: 2 ** 52 } }, status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'ts zero', method: 'GET', path: '/v1/kv/a?ts=0', status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'ts as a string in a body', method: 'POST', path: '/v1/kv:batchGet', opts: { body: { keys: ['a'], ts: '1700000000000000' } }, status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'fractional ts in a body', method: 'POST', path: '/v1/kv:batchGet', opts: { body: { keys: ['a'], ts: 1.5 } }, status: 400, code: 'INVALID_ARGUMENT' },

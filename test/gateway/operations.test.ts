@@ -10,10 +10,12 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { Validator } from '@seriousme/openapi-schema-validator';
 import { buildGateway, openApiPath } from '@synod/gateway';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { exitedProcesses, sleep, useTestCluster } from '../cluster/helpers.js';
 import { api, runSynod, startGateway } from './gateway-process.js';
 
+// Processes start and the cluster commits on a machine shared with other test runs: no 5 s default.
+vi.setConfig({ testTimeout: 30_000 });
 const cluster = useTestCluster({ truetime: 'local', epsilonMs: 2 });
 
 describe('OpenAPI', () => {
@@ -51,6 +53,7 @@ describe('synod gateway process', () => {
     expect(r.code).toBe(0);
     for (const flag of ['--host', '--port', 'default 8080', '--data-dir', '--cluster-file', '--token-file', '--insecure', '--tls-cert', '--tls-key', '--rate-limit-per-sec', '--rate-limit-burst', '--body-limit-bytes'])
       expect(r.out, flag).toContain(flag);
+    expect(r.out).toContain('--max-in-flight');
   });
 
   it('refuses to start without --token-file or --insecure, and with a weak token', async () => {
@@ -83,6 +86,26 @@ describe('synod gateway process', () => {
       // A token comes back after a second.
       await sleep(1_100);
       expect((await api(gw.url, 'GET', '/v1/kv/rl-write')).status).toBe(404);
+    } finally {
+      expect(await gw.stop()).toBe(0);
+    }
+  });
+
+  it('--max-in-flight: a request past the maximum in flight is 503 UNAVAILABLE with Retry-After; the others finish', async () => {
+    const gw = await startGateway(['--data-dir', cluster().dir, '--insecure', '--max-in-flight', '2']);
+    try {
+      // Reads at a timestamp 1.5 s ahead wait at the server: two of them fill the gateway.
+      const ts = (Date.now() + 1_500) * 1000;
+      const slow = [0, 1].map(() => api(gw.url, 'POST', '/v1/kv:batchGet', { body: { keys: ['inflight-key'], ts } }));
+      await sleep(300);
+      const third = await api(gw.url, 'GET', '/v1/kv/inflight-key');
+      expect(third.status).toBe(503);
+      expect(third.body.code).toBe('UNAVAILABLE');
+      expect(third.headers.get('retry-after')).toBe('1');
+      expect((await api(gw.url, 'GET', '/healthz')).status).toBe(200);
+      expect((await Promise.all(slow)).map((r) => r.status)).toEqual([200, 200]);
+      // Their slots are free again.
+      expect((await api(gw.url, 'GET', '/v1/kv/inflight-key')).status).toBe(404);
     } finally {
       expect(await gw.stop()).toBe(0);
     }
@@ -126,5 +149,5 @@ describe('synod gateway process', () => {
     expect(await exit).toBe(0);
     await expect(fetch(gw.url + '/healthz', { signal: AbortSignal.timeout(5_000) })).rejects.toThrow();
     expect(exitedProcesses(cluster())).toEqual([]);
-  }, 30_000);
+  });
 });

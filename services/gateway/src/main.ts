@@ -28,6 +28,7 @@ Options (also env SYNOD_<NAME>):
   --tls-key <file>           … and this key
   --rate-limit-per-sec <n>   sustained requests per second per client (token or address), default ${D.rateLimitPerSec}
   --rate-limit-burst <n>     requests a client may send at once, default ${D.rateLimitBurst}
+  --max-in-flight <n>        requests served at once (past it 503 UNAVAILABLE), default ${D.maxInFlight}
   --body-limit-bytes <n>     largest request body, default ${D.bodyLimitBytes} (the largest transaction plus JSON)
   --ready-window-ms <ms>     /readyz is ready while the cluster answered within this, default ${D.readyWindowMs}
   --log-level <level>        default info (JSON lines on stderr)
@@ -50,6 +51,7 @@ const options = z.object({
   tlsKey: z.string().optional(),
   rateLimitPerSec: z.coerce.number().positive().max(1_000_000).default(D.rateLimitPerSec),
   rateLimitBurst: z.coerce.number().int().min(1).max(1_000_000).default(D.rateLimitBurst),
+  maxInFlight: z.coerce.number().int().min(1).max(100_000).default(D.maxInFlight),
   bodyLimitBytes: z.coerce.number().int().min(1024).max(64 * 1024 * 1024).default(D.bodyLimitBytes),
   readyWindowMs: z.coerce.number().int().min(100).max(600_000).default(D.readyWindowMs),
   logLevel: nodeIdentity.logLevel,
@@ -107,6 +109,7 @@ export async function runGateway(argv: string[]): Promise<void> {
     bodyLimitBytes: o.bodyLimitBytes,
     rateLimitPerSec: o.rateLimitPerSec,
     rateLimitBurst: o.rateLimitBurst,
+    maxInFlight: o.maxInFlight,
     readyWindowMs: o.readyWindowMs,
     logger,
     ...(https ? { https } : {}),

@@ -45,8 +45,17 @@ export interface RouteDeps {
   openapi: () => unknown;
 }
 
+/**
+ * How far ahead of this gateway's clock a snapshot `ts` may be. A read at a future timestamp waits
+ * at the server until the cluster's time passes it, a bounded wait that the client retries; one
+ * further ahead could only tie up the request for all its retries and fail.
+ */
+export const MAX_FUTURE_TS_MS = 10_000;
+
 const readOptions = (q: { ts?: number | undefined; maxStalenessMs?: number | undefined }) => {
   if (q.ts !== undefined && q.maxStalenessMs !== undefined) throw new SynodError('INVALID_ARGUMENT', 'give ts or maxStalenessMs, not both');
+  const latest = (Date.now() + MAX_FUTURE_TS_MS) * 1000;
+  if (q.ts !== undefined && q.ts > latest) throw new SynodError('INVALID_ARGUMENT', `ts ${q.ts} is more than ${MAX_FUTURE_TS_MS} ms ahead of the gateway's clock (µs since the epoch expected)`, { limit: latest });
   return { ...(q.ts !== undefined ? { ts: q.ts } : {}), ...(q.maxStalenessMs !== undefined ? { maxStalenessMs: q.maxStalenessMs } : {}) };
 };
 

@@ -20,6 +20,8 @@ export const GATEWAY_DEFAULTS = {
   rateLimitBurst: 400,
   /** Clients with a rate-limit bucket at once (least recently seen forgotten first). */
   rateLimitClients: 10_000,
+  /** Requests being served at once (past it: 503 UNAVAILABLE); each holds cluster calls and memory. */
+  maxInFlight: 1_024,
   readyWindowMs: 10_000,
   probeEveryMs: 2_000,
   /** Whole request (headers and body) must arrive within this. */
@@ -36,6 +38,7 @@ export interface GatewayOptions {
   bodyLimitBytes?: number;
   rateLimitPerSec?: number;
   rateLimitBurst?: number;
+  maxInFlight?: number;
   readyWindowMs?: number;
   /** 0 turns the idle readiness probe off (tests drive readiness through requests). */
   probeEveryMs?: number;
@@ -112,8 +115,14 @@ export function buildGateway(opts: GatewayOptions): Gateway {
 
   const publicUrls = new Set(routes.filter((r) => r.public).map((r) => frameworkPath(r.path)));
   // Auth and rate limit run before the body is read: a refused request costs no parsing.
-  app.addHook('onRequest', async (req) => {
+  const maxInFlight = opts.maxInFlight ?? GATEWAY_DEFAULTS.maxInFlight;
+  let inFlight = 0;
+  app.addHook('onRequest', async (req, reply) => {
     if (req.routeOptions.url !== undefined && publicUrls.has(req.routeOptions.url)) return;
+    if (inFlight >= maxInFlight) throw new SynodError('UNAVAILABLE', `the gateway is serving ${inFlight} requests, its maximum; retry shortly`, { maxInFlight });
+    inFlight++;
+    // 'close' comes once per response, whether it was sent or the client went away.
+    reply.raw.once('close', () => inFlight--);
     const tokenIndex = opts.tokens ? opts.tokens.match(req.headers.authorization) : -1;
     const wait = limiter.take(tokenIndex >= 0 ? `token:${tokenIndex}` : `ip:${req.ip}`);
     if (wait > 0) throw new GatewayError('RATE_LIMITED', `over ${limiter.perSecond} requests/s (burst ${limiter.burst}) for this client`, { retryAfterMs: Math.ceil(wait * 1000) }, Math.ceil(wait));

@@ -236,6 +236,7 @@ describe('bad input: a JSON error with the documented status and code, the clust
     { name: 'page token with a bad ts', method: 'GET', path: `/v1/kv?pageToken=${Buffer.from(JSON.stringify({ v: 1, ts: -1, from: 'b', start: 'a', end: '' })).toString('base64url')}`, status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'page token resuming outside its range', method: 'GET', path: `/v1/kv?pageToken=${Buffer.from(JSON.stringify({ v: 1, ts: 5, from: 'z', start: 'a', end: 'c' })).toString('base64url')}`, status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'page token with an extra field', method: 'GET', path: `/v1/kv?pageToken=${Buffer.from(JSON.stringify({ v: 1, ts: 5, from: 'b', start: 'a', end: '', x: 1 })).toString('base64url')}`, status: 400, code: 'INVALID_ARGUMENT' },
+    { name: 'scan range backwards', method: 'GET', path: '/v1/kv?start=m&end=c', status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'scan limit over the page maximum', method: 'GET', path: '/v1/kv?limit=1001', status: 400, code: 'INVALID_ARGUMENT' },
     { name: 'key over 4 KiB', method: 'PUT', path: `/v1/kv/${'k'.repeat(5000)}`, opts: { body: { value: 1 } }, status: 413, code: 'KEY_TOO_LARGE' },
     { name: 'value over 1 MiB', method: 'PUT', path: '/v1/kv/big', opts: { body: { value: 'v'.repeat(1_100_000) } }, status: 413, code: 'VALUE_TOO_LARGE' },

@@ -171,6 +171,7 @@ export function gatewayRoutes(d: RouteDeps): RouteDef[] {
           throw new SynodError('INVALID_ARGUMENT', 'start and end must be those of the scan the pageToken came from (or left out)');
         const start = token?.start ?? q.start ?? '';
         const end = token?.end ?? q.end ?? '';
+        if (end !== '' && start > end) throw new SynodError('INVALID_ARGUMENT', 'start is after end: the range [start, end) would be backwards', { field: 'query.start' });
         const from = token?.from ?? start;
         const limit = q.limit ?? s.DEFAULT_PAGE;
         // One row more than the page tells whether another page follows.

@@ -13,6 +13,7 @@ import { UP_HELP, runUp } from './up.js';
 import { TIMEMASTER_HELP, runTimemaster } from '@synod/timemaster';
 import { CLOCK_CHAOS_HELP, isClockChaos, runClockChaos } from './clock-chaos.js';
 import { CLOCK_NODE_HELP, runClockNode } from './clock-node.js';
+import { GATEWAY_HELP, runGateway } from '@synod/gateway';
 
 const HELP = `synod — a sharded, Spanner-like transactional key-value store
 
@@ -63,6 +64,7 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   txn: { help: CLIENT_HELP.txn, run: runTxn, subcommandHelp: { status: CLIENT_HELP.txnStatus } },
   timemaster: { help: TIMEMASTER_HELP, run: runTimemaster },
   'clock-node': { help: CLOCK_NODE_HELP, run: runClockNode },
+  gateway: { help: GATEWAY_HELP, run: runGateway },
 };
 
 async function main(argv: string[]): Promise<number> {

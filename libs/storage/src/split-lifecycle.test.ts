@@ -11,11 +11,12 @@ describe('groups created by a cut and dropped from a node', () => {
     await storage.applyEntry('p', 1, [{ key: 'k', ts: 10, value: 1 }], {
       record: { slot: 0, commandIds: ['c:1'] },
       header: { maxAppliedTs: 20, range: { start: '', end: 'g' } },
-      newGroups: [{ group: 'c', header: { maxAppliedTs: 20, lastCommitTs: 0 } }],
+      newGroups: [{ group: 'c', header: { maxAppliedTs: 20, lastCommitTs: 0 }, snapshot: snapshot(1, { header: { maxAppliedTs: 20, lastCommitTs: 0 } }) }],
       hostedSplits: { splits: [{ id: 'p' }, { id: 'c' }], dropped: [] },
     });
     const again = await reopen();
-    expect(await again.paxos('c').appliedState()).toMatchObject({ upTo: 0, records: [], header: { maxAppliedTs: 20 } });
+    // The new group starts behind a snapshot at its first slot (docs/spanserver.md, "Cutting a split").
+    expect(await again.paxos('c').appliedState()).toMatchObject({ upTo: 1, from: 1, records: [], header: { maxAppliedTs: 20 }, snapshot: { upTo: 1 } });
     expect(await again.paxos('p').appliedState()).toMatchObject({ upTo: 1, header: { range: { end: 'g' } } });
     expect(again.hostedSplits()).toEqual({ splits: [{ id: 'p' }, { id: 'c' }], dropped: [] });
     expect(again.timeMark()).toEqual({ issuedUs: 0, gcHorizonUs: 0 }); // another node-meta record, untouched

@@ -61,7 +61,10 @@ Reads JSON-line commands on stdin: ping, note, notes, stats (see probe-node.ts).
  * The placement service's package is loaded only when used: a checkout without it still runs
  * every other command (`synod up` then starts no placement replicas and says so).
  */
-const placementService = () => import('@synod/placement-service');
+const placementService = () =>
+  import('@synod/placement-service').catch((err: unknown) => {
+    throw new SynodError('UNAVAILABLE', `the placement service is not part of this checkout (${(err as Error).message.split('\n')[0]})`);
+  });
 
 /** Thrown by a command that ends with a particular exit code. */
 class ExitCode extends Error {

@@ -150,3 +150,14 @@ describe('synod splits / move against a placement service', () => {
     expect(JSON.parse(out.join(''))).toMatchObject({ key: 'h', value: 's4' });
   });
 });
+
+describe('synod placement commands without a cluster', () => {
+  it('refuse bad arguments before connecting, and name an unreachable NATS as UNAVAILABLE', async () => {
+    // Port 1: nothing listens. Bad arguments are refused first, without trying it.
+    await expect(runAdmin('move')(['s1', 'n1', '--nats-url', 'nats://127.0.0.1:1'])).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: 'missing <to-node>' });
+    await expect(runSplits(['--nats-url', 'nats://127.0.0.1:1', '--data-dir', '/nonexistent'])).rejects.toMatchObject({
+      code: 'UNAVAILABLE',
+      message: expect.stringMatching(/^cannot reach NATS at nats:\/\/127\.0\.0\.1:1/),
+    });
+  });
+});

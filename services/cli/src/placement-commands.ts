@@ -165,14 +165,20 @@ export async function sendAdmin(bus: Bus, req: AdminRequest, timeoutMs: number):
   return reply.body as MessageBody<'placement.admin-ok'>;
 }
 
-async function withPlacementBus(argv: string[], fn: (bus: Bus, opts: z.infer<typeof options>, words: string[]) => Promise<void>): Promise<void> {
+/** Checks the words (before connecting: bad arguments never wait on the network), then runs `fn` on a bus. */
+async function withPlacementBus<T>(argv: string[], check: (words: string[]) => T, fn: (bus: Bus, opts: z.infer<typeof options>, checked: T) => Promise<void>): Promise<void> {
   const args = switchJson(argv);
   const opts = loadConfig(options, { argv: args });
-  const words = parseFlags(args).positional;
+  const checked = check(parseFlags(args).positional);
   const { natsUrl, cluster } = resolveCluster(opts);
-  const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster });
+  let bus: Bus;
   try {
-    await fn(bus, opts, words);
+    bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster });
+  } catch (err) {
+    throw new SynodError('UNAVAILABLE', `cannot reach NATS at ${natsUrl} (${err instanceof Error ? err.message : String(err)}): is the cluster running ('synod up', or --nats-url)?`);
+  }
+  try {
+    await fn(bus, opts, checked);
   } finally {
     await bus.close();
   }
@@ -181,8 +187,10 @@ async function withPlacementBus(argv: string[], fn: (bus: Bus, opts: z.infer<typ
 const print = (s: string) => process.stdout.write(s + '\n');
 
 export async function runSplits(argv: string[]): Promise<void> {
-  await withPlacementBus(argv, async (bus, opts, words) => {
+  const noWords = (words: string[]) => {
     if (words.length > 0) throw new SynodError('INVALID_ARGUMENT', `synod splits takes no arguments; unexpected ${JSON.stringify(words[0])}`);
+  };
+  await withPlacementBus(argv, noWords, async (bus, opts) => {
     const m = await fetchPlacementMap(bus, opts.timeoutMs);
     print(opts.json ? JSON.stringify(m) : renderSplits(m));
   });
@@ -192,8 +200,7 @@ export async function runSplits(argv: string[]): Promise<void> {
 export const runAdmin =
   (command: 'split' | 'move' | 'drain' | 'lead') =>
   async (argv: string[]): Promise<void> => {
-    await withPlacementBus(argv, async (bus, opts, words) => {
-      const req = adminRequest(command, words);
+    await withPlacementBus(argv, (words) => adminRequest(command, words), async (bus, opts, req) => {
       const ok = await sendAdmin(bus, req, opts.timeoutMs);
       print(opts.json ? JSON.stringify(ok) : `op ${ok.opId}: ${ok.description}`);
     });

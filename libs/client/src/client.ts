@@ -589,8 +589,10 @@ class Transaction {
       return { ...reply, resolvedBy: unanswered > 0 ? 'retry' : 'reply' };
     } catch (err) {
       // Any other answer (TXN_ABORTED, INVALID_ARGUMENT, …) is the outcome for this id; so is
-      // running out of NOT_LEADER redirects when no send went unanswered.
-      const unknown = err instanceof SynodError && (UNANSWERED.has(err.code) || (err.code === 'NOT_LEADER' && unanswered > 0));
+      // running out of NOT_LEADER redirects when no send went unanswered. After an unanswered
+      // send, neither NOT_LEADER nor KEY_OUT_OF_RANGE (the split was cut or moved since) says the
+      // first send was not applied: the outcome is looked up, never retried as a new attempt.
+      const unknown = err instanceof SynodError && (UNANSWERED.has(err.code) || (unanswered > 0 && (err.code === 'NOT_LEADER' || err.code === 'KEY_OUT_OF_RANGE')));
       if (!unknown) throw err;
       // The commit may be decided or in flight: from here no kv.abort is sent for it (it would race the commit).
       this.started = false;

@@ -278,3 +278,25 @@ describe('SynodClient transactions across a cut', () => {
     expect(w.data.get('x')).toBe(2);
   });
 });
+
+describe('SynodClient commit answered KEY_OUT_OF_RANGE after a send that got no answer', () => {
+  it('looks the outcome up instead of running the transaction again (the first send may have committed)', async () => {
+    const sent: string[] = [];
+    const stub = {
+      nodeId: 'c-script',
+      dc: 'dc-a',
+      async request(to: string, kind: string) {
+        sent.push(`${to}:${kind}`);
+        const commits = sent.filter((x) => x.endsWith(':kv.commit')).length;
+        if (kind === 'kv.commit' && commits === 1) throw new SynodError('TIMEOUT', 'kv.commit timed out');
+        if (kind === 'kv.commit') throw new SynodError('KEY_OUT_OF_RANGE', 'split s1 is now [, g)', { split: 's1', start: '', end: 'g', generation: 2 });
+        if (kind === 'kv.txn-status') return { kind: 'kv.txn-status.reply', body: { state: 'committed', ts: 77 } };
+        throw new SynodError('INTERNAL', `unexpected ${kind}`);
+      },
+    };
+    const client = new SynodClient(stub as unknown as Bus, GEN1, { timeoutMs: 100, commitResends: 2 });
+    const r = await client.transaction(async (tx) => tx.put('h', 1));
+    expect(r).toMatchObject({ ts: 77, attempts: 1, resolvedBy: 'status' });
+    expect(sent.filter((x) => x.endsWith(':kv.commit'))).toHaveLength(2);
+  });
+});

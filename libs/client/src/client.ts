@@ -407,11 +407,16 @@ export class SynodClient {
       if (remaining <= 0) break;
       try {
         const waitMs = Math.min(this.serverWaitMs(READ_WAIT_MS), Math.floor(remaining / 2));
-        const r = await this.call(split, 'kv.txn-status', { txnId, waitMs }, 'leader', { deadline });
+        // By id in the current map: a move since the commit changes the replicas to ask.
+        const r = await this.call(this.map.split(split.id) ?? split, 'kv.txn-status', { txnId, waitMs }, 'leader', { deadline });
         if (r.state !== 'pending') return r;
         last = 'the leader reports it pending (not yet decided)';
       } catch (err) {
         last = describeErr(err);
+        if (isStaleRouting(err) && round < this.maxMapRefreshes) {
+          await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+          continue;
+        }
         // Anything but a retryable code will not change by asking again.
         if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) break;
       }
@@ -459,6 +464,12 @@ export class SynodClient {
           opts.onRetryable?.(err, node);
           tried.add(node);
           const hint = err.hint?.leader;
+          // A leader the map does not list: a replica was added since it was cached (a move).
+          if (typeof hint === 'string' && !split.replicas.includes(hint))
+            throw new SynodError('KEY_OUT_OF_RANGE', `${node} says ${hint} leads split ${split.id}, which is not among its replicas in the cached map (generation ${this.map.generation})`, {
+              split: split.id,
+              generation: this.map.generation,
+            });
           if (target === 'leader' && typeof hint === 'string' && split.replicas.includes(hint)) {
             this.leaders.set(split.id, hint);
             tried.delete(hint);

@@ -62,6 +62,8 @@ interface World {
   prepared: Map<string, Map<string, Array<{ key: string; value?: unknown }>>>;
   /** Committed transactions: coordinator and participants. */
   commits: Array<{ coordinator: string; participants: string[] }>;
+  /** The leader of a split (the others answer NOT_LEADER pointing at it); absent: any replica serves. */
+  leaders?: Record<string, string>;
   /** Called after each request a spanserver answered (to change the world mid-operation). */
   after?: (kind: string) => void;
 }
@@ -108,6 +110,8 @@ async function world(hub: MemoryHub, init: Omit<World, 'asked' | 'placementGets'
     b.on('kv.read', (env) => {
       note('read', env);
       route(w, n.id, env, env.body.keys);
+      const leader = w.leaders?.[env.group];
+      if (leader && leader !== n.id) throw new SynodError('NOT_LEADER', `${n.id} does not lead`, { leader });
       return { kind: 'kv.values', body: { values: env.body.keys.map((key) => ({ key, value: w.data.get(key) ?? 0 })), epoch: `1.${n.id}` } };
     });
     b.on('kv.prepare', (env) => {
@@ -298,5 +302,56 @@ describe('SynodClient commit answered KEY_OUT_OF_RANGE after a send that got no 
     const r = await client.transaction(async (tx) => tx.put('h', 1));
     expect(r).toMatchObject({ ts: 77, attempts: 1, resolvedBy: 'status' });
     expect(sent.filter((x) => x.endsWith(':kv.commit'))).toHaveLength(2);
+  });
+});
+
+describe('SynodClient and a leader the cached map does not list', () => {
+  it('a NOT_LEADER hint naming a node outside the cached replicas refreshes the map and follows it', async () => {
+    const hub = new MemoryHub();
+    // n4 joined s1 (a move under way) and leads it; the cached map lists n1..n3 only.
+    const joined = mapOf(2, [
+      ['s1', '', 'm', ['n1', 'n2', 'n3', 'n4']],
+      ['s2', 'm', ''],
+    ]);
+    const w = await world(hub, { truth: joined, placement: joined, leaders: { s1: 'n4' }, data: new Map([['a', 3]]) });
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), GEN1, { maxAttempts: 4 });
+    const r = await client.transaction(async (tx) => tx.get('a'));
+    expect(r.result).toBe(3);
+    expect(client.rangeMap.generation).toBe(2);
+    expect(w.asked.slice(-2)).toEqual(['n4:read:s1', 'n4:commit:s1']);
+  });
+});
+
+describe('SynodClient outcome lookup after a move', () => {
+  it('a status lookup answered as routed by an older map refreshes it and asks the split\'s new replicas', async () => {
+    const moved = mapOf(2, [
+      ['s1', '', 'm', ['n4', 'n2', 'n3']],
+      ['s2', 'm', ''],
+    ]);
+    const sent: string[] = [];
+    const stub = {
+      nodeId: 'c-script',
+      dc: 'dc-a',
+      cluster: 'synod',
+      metrics: { inc: () => undefined },
+      async requestSubject(_subject: string, kind: string) {
+        sent.push(`placement:${kind}`);
+        return { kind: 'placement.map', body: { map: moved.config, stats: [] } };
+      },
+      async request(to: string, kind: string) {
+        sent.push(`${to}:${kind}`);
+        if (kind === 'kv.commit') throw new SynodError('TIMEOUT', 'kv.commit timed out');
+        if (to === 'n1') throw new SynodError('KEY_OUT_OF_RANGE', 'n1 hosts no replica of s1', { generation: 2 });
+        if (to !== 'n4') throw new SynodError('NOT_LEADER', `${to} does not lead`, { leader: 'n4' });
+        return { kind: 'kv.txn-status.reply', body: { state: 'committed', ts: 88 } };
+      },
+    };
+    const client = new SynodClient(stub as unknown as Bus, GEN1, { timeoutMs: 100, commitResends: 0, outcomeLookupMs: 3_000 });
+    // The commit went to n1 (dc-a's replica is tried first only for reads; pin the leader for a deterministic run).
+    (client as unknown as { leaders: Map<string, string> }).leaders.set('s1', 'n1');
+    const r = await client.transaction(async (tx) => tx.put('a', 1));
+    expect(r).toMatchObject({ ts: 88, resolvedBy: 'status', attempts: 1 });
+    expect(sent).toContain('placement:placement.get');
+    expect(sent.at(-1)).toBe('n4:kv.txn-status');
   });
 });

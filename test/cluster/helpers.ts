@@ -15,6 +15,10 @@ export interface TestClusterOptions {
   epsilonMsByNode?: Record<string, number>;
   /** Keep data here (and leave it on stop) instead of a fresh temp dir: a restart reuses it. */
   dataDir?: string;
+  /** Spanservers per DC (default 1): n1…n(3N), DCs round-robin (see synod up --nodes-per-dc). */
+  nodesPerDc?: number;
+  /** auto: one placement replica per DC when the placement service can run; off (default): none. */
+  placementService?: 'auto' | 'off';
 }
 
 export interface TestCluster {

@@ -1,7 +1,7 @@
 import { SynodError, type Envelope, type MessageBody, type MessageInput, type MessageKind } from '@synod/codec';
 import { checkKey, checkTxn, type LimitViolation } from '@synod/limits';
-import type { RangeMap, Split } from '@synod/placement';
-import type { Bus } from '@synod/transport';
+import { RangeMap, type Split } from '@synod/placement';
+import { subjects, type Bus } from '@synod/transport';
 
 interface ClientOptions {
   /** Attempts per request across replicas and leader changes. */
@@ -20,6 +20,23 @@ interface ClientOptions {
    * commit that never got an answer, before it reports the outcome unknown. Default 30,000.
    */
   outcomeLookupMs?: number;
+  /**
+   * Range map refreshes (`placement.get`) one operation may make after being told its routing is
+   * stale (KEY_OUT_OF_RANGE) before the error surfaces. Default 3.
+   */
+  maxMapRefreshes?: number;
+  /** How long one `placement.get` may take (ms); default min(2,000, timeoutMs). */
+  mapRefreshTimeoutMs?: number;
+}
+
+/** What one `refreshMap` did. */
+export interface MapRefresh {
+  /** The generation of the map the client routes by after the refresh. */
+  generation: number;
+  /** A newer map was swapped in. */
+  changed: boolean;
+  /** Why no map came back (TIMEOUT, UNAVAILABLE: no placement service; INTERNAL: an unusable map). The cached map stays. */
+  failed?: string;
 }
 
 /** How the outcome of a transaction's commit was learned. */
@@ -101,6 +118,13 @@ const MAX_TXN_ID = 128;
 /** Server-side wait caps (ms), the wire defaults: reads and status lookups 2 s, commits 10 s. */
 const READ_WAIT_MS = 2_000;
 const COMMIT_WAIT_MS = 10_000;
+/**
+ * The error that says the request was routed by an older range map (docs/client.md): the key is
+ * outside the split the server has, or the node no longer hosts that split.
+ */
+const isStaleRouting = (err: unknown): err is SynodError => err instanceof SynodError && err.code === 'KEY_OUT_OF_RANGE';
+/** The map generation a KEY_OUT_OF_RANGE hint names, if any. */
+const hintedGeneration = (err: SynodError): number => (typeof err.hint?.generation === 'number' ? err.hint.generation : 0);
 const describeErr = (err: unknown) => (err instanceof SynodError ? `${err.code}: ${err.message}` : String(err)).slice(0, 500);
 
 /**
@@ -117,6 +141,12 @@ function refuse(v: LimitViolation | null): void {
  * retries with backoff, and runs read-write and read-only transactions.
  */
 export class SynodClient {
+  /** The cached range map; replaced only by a newer generation (refreshMap). */
+  private map: RangeMap;
+  /** The refresh in flight, shared by every operation that needs one meanwhile. */
+  private refreshing: Promise<MapRefresh> | undefined;
+  private readonly maxMapRefreshes: number;
+  private readonly mapRefreshTimeoutMs: number;
   private readonly leaders = new Map<string, string>();
   private seq = 0;
   /** Transaction ids must not repeat even when a client with the same node id runs again. */
@@ -130,15 +160,73 @@ export class SynodClient {
 
   constructor(
     readonly bus: Bus,
-    readonly rangeMap: RangeMap,
+    rangeMap: RangeMap,
     opts: ClientOptions = {},
   ) {
+    this.map = rangeMap;
+    this.maxMapRefreshes = opts.maxMapRefreshes ?? 3;
+    this.mapRefreshTimeoutMs = opts.mapRefreshTimeoutMs ?? Math.min(2_000, opts.timeoutMs ?? 5_000);
     this.idPrefix = `${bus.nodeId}-${Math.random().toString(36).slice(2, 10)}`;
     this.maxAttempts = opts.maxAttempts ?? 12;
     this.timeoutMs = opts.timeoutMs ?? 5_000;
     this.maxTxnAttempts = opts.maxTxnAttempts ?? 20;
     this.commitResends = opts.commitResends ?? 2;
     this.outcomeLookupMs = opts.outcomeLookupMs ?? 30_000;
+  }
+
+  /** The range map the client routes by now (a cache of the placement service's, docs/client.md). */
+  get rangeMap(): RangeMap {
+    return this.map;
+  }
+
+  /**
+   * Asks the placement service (`placement.get` on `<cluster>.placement`, any replica answers) for
+   * its range map and routes by it from now on if its generation is newer than the cached one's;
+   * an older or equal one is ignored, so a lagging replica never takes the client back. A failed
+   * refresh (no placement service: TIMEOUT or UNAVAILABLE; a map that breaks the range map's
+   * rules: INTERNAL) keeps the cached map and says why in `failed`. Concurrent calls share one
+   * request.
+   */
+  refreshMap(minGeneration = 0): Promise<MapRefresh> {
+    this.refreshing ??= this.fetchMap(minGeneration).finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async fetchMap(minGeneration: number): Promise<MapRefresh> {
+    const before = this.map.generation;
+    const fail = (code: string): MapRefresh => {
+      this.bus.metrics.inc('synod_client_map_refresh_failed_total', { code });
+      return { generation: this.map.generation, changed: false, failed: code };
+    };
+    let reply: Envelope;
+    try {
+      reply = await this.bus.requestSubject(subjects(this.bus.cluster).placement, 'placement.get', { minGeneration }, { timeoutMs: this.mapRefreshTimeoutMs });
+    } catch (err) {
+      return fail(err instanceof SynodError ? err.code : 'INTERNAL');
+    }
+    if (!isKind(reply, 'placement.map')) return fail('INTERNAL');
+    const parsed = RangeMap.safeParse(reply.body.map);
+    if (!parsed.ok) return fail('INTERNAL');
+    if (parsed.map.generation <= this.map.generation) return { generation: this.map.generation, changed: false };
+    this.map = parsed.map;
+    this.bus.metrics.inc('synod_client_map_refreshed_total', {});
+    return { generation: this.map.generation, changed: this.map.generation > before };
+  }
+
+  /**
+   * Runs `op` (which plans its requests from the current map) and, when a request turns out to
+   * be routed by an older map (KEY_OUT_OF_RANGE), refreshes the map and runs it again, at most
+   * `maxMapRefreshes` times; then the error surfaces. `op` must be safe to run again: reads are.
+   */
+  private async routed<T>(op: () => Promise<T>): Promise<T> {
+    for (let refreshes = 0; ; refreshes++) {
+      try {
+        return await op();
+      } catch (err) {
+        if (!isStaleRouting(err) || refreshes >= this.maxMapRefreshes) throw err;
+        await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+      }
+    }
   }
 
   /**
@@ -156,6 +244,7 @@ export class SynodClient {
   async transaction<T>(fn: (tx: Transaction) => Promise<T>): Promise<TransactionResult<T>> {
     const base = `${this.idPrefix}:${++this.seq}`;
     const startTs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    let routingRefreshes = 0;
     for (let attempt = 1; ; attempt++) {
       const tx = new Transaction(this, { id: `${base}.${attempt}`, startTs });
       try {
@@ -164,6 +253,18 @@ export class SynodClient {
         return { result, ts, attempts: attempt, commitWaitUs, txnId: tx.ref.id, resolvedBy };
       } catch (err) {
         await tx.abandon();
+        // A stale map (docs/client.md): the attempt is dropped and the whole transaction runs
+        // again from the refreshed map rather than re-routing the live attempt, because its reads
+        // hold locks under one leadership per split (the epochs) and the commit names its
+        // participant set; a cut or a move can change both. Writes are buffered here until
+        // commit, so a dropped attempt has left nothing but locks, which abandon() released. A
+        // prepare refused that way shows up as TXN_ABORTED at the coordinator: refresh then too.
+        const stale = isStaleRouting(err) ? err : tx.staleRouting;
+        if (stale && routingRefreshes < this.maxMapRefreshes) {
+          routingRefreshes++;
+          await this.refreshMap(Math.max(hintedGeneration(stale), this.map.generation));
+          if (attempt < this.maxTxnAttempts) continue;
+        }
         if (!(err instanceof SynodError) || err.code !== 'TXN_ABORTED' || attempt >= this.maxTxnAttempts) throw err;
         await sleep(Math.min(200, 2 ** attempt) * Math.random());
       }
@@ -173,9 +274,14 @@ export class SynodClient {
   /** A lock-free read of `keys` at one timestamp, across splits; by default strong (current). */
   async read(keys: string[], opts: ReadOptions = {}): Promise<ReadResult> {
     refuse(checkTxn(keys, []));
+    // Redone whole after a refresh: the result must be one snapshot under one routing.
+    return this.routed(() => this.readOnce(keys, opts));
+  }
+
+  private async readOnce(keys: string[], opts: ReadOptions): Promise<ReadResult> {
     const bySplit = new Map<Split, string[]>();
     for (const k of keys) {
-      const s = this.rangeMap.splitFor(k);
+      const s = this.map.splitFor(k);
       bySplit.set(s, [...(bySplit.get(s) ?? []), k]);
     }
     const values = new Map<string, unknown>();
@@ -208,26 +314,44 @@ export class SynodClient {
     return (await this.read([key], opts)).values.get(key);
   }
 
-  /** Keys in [start, end) with their values, at one timestamp, in key order ('' = open end). */
+  /**
+   * Keys in [start, end) with their values, at one timestamp, in key order ('' = open end).
+   *
+   * Walks a cursor through the range: each page asks the split that holds the cursor for
+   * [cursor, min(end, split end)), so no request reaches past its split. After KEY_OUT_OF_RANGE
+   * (the split was cut or moved since the map was cached) the map is refreshed and the rest of
+   * the range, from the cursor on, is planned again from the new map: the rows already returned
+   * are below the cursor and nothing at or above it was skipped, so none is lost or repeated.
+   * At most `maxMapRefreshes` refreshes in a row without a page in between.
+   */
   async scan(start: string, end: string, opts: ReadOptions & { limit?: number } = {}): Promise<{ rows: Array<{ key: string; value: unknown }>; ts: number }> {
     refuse(checkKey(start) ?? checkKey(end));
     const rows: Array<{ key: string; value: unknown }> = [];
     let ts = opts.ts;
     const limit = opts.limit ?? 1000;
-    const overlapping = this.rangeMap.all().filter((split) => !((end !== '' && split.start >= end) || (split.end !== '' && split.end <= start)));
-    for (const split of overlapping) {
-      // Page through the split; every page after the first reads at the first page's timestamp.
-      let from = start;
-      while (rows.length < limit) {
-        const page = Math.min(PAGE, limit - rows.length);
-        const body = { scan: { start: from, end, limit: page }, waitMs: this.serverWaitMs(READ_WAIT_MS), ...(ts !== undefined ? { ts } : {}) };
-        const reply = await this.call(split, 'kv.snapshot', body, 'nearest');
-        ts = reply.ts;
-        for (const v of reply.values) rows.push({ key: v.key, value: v.value });
-        if (reply.values.length < page) break;
-        from = `${reply.values.at(-1)!.key}\u0000`;
+    let from = start;
+    let refreshes = 0;
+    while (rows.length < limit && (end === '' || from < end)) {
+      const split = this.map.splitFor(from);
+      const pageEnd = split.end === '' ? end : end === '' || split.end < end ? split.end : end;
+      const page = Math.min(PAGE, limit - rows.length);
+      // Every page after the first reads at the first page's timestamp.
+      const body = { scan: { start: from, end: pageEnd, limit: page }, waitMs: this.serverWaitMs(READ_WAIT_MS), ...(ts !== undefined ? { ts } : {}) };
+      let reply: ReplyBody<'kv.snapshot'>;
+      try {
+        reply = await this.call(split, 'kv.snapshot', body, 'nearest');
+      } catch (err) {
+        if (!isStaleRouting(err) || refreshes >= this.maxMapRefreshes) throw err;
+        refreshes++;
+        await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+        continue;
       }
-      if (rows.length >= limit) break;
+      refreshes = 0;
+      ts = reply.ts;
+      for (const v of reply.values) rows.push({ key: v.key, value: v.value });
+      if (reply.values.length === page) from = `${reply.values.at(-1)!.key}\u0000`;
+      else if (pageEnd === end) break;
+      else from = pageEnd;
     }
     return { rows, ts: ts ?? 0 };
   }
@@ -252,9 +376,10 @@ export class SynodClient {
     const waitMs = opts.waitMs ?? this.serverWaitMs(READ_WAIT_MS);
     if (!Number.isInteger(waitMs) || waitMs < 0 || waitMs > 60_000) throw new SynodError('INVALID_ARGUMENT', `waitMs is a whole number of ms from 0 to 60000 (got ${waitMs})`);
     if (typeof splitOrKey === 'string') refuse(checkKey(splitOrKey));
-    const split = typeof splitOrKey === 'string' ? this.rangeMap.splitFor(splitOrKey) : splitOrKey;
     // The server may park the lookup for waitMs: give the answer time to come back.
-    return this.call(split, 'kv.txn-status', { txnId, waitMs }, 'leader', { timeoutMs: Math.max(this.timeoutMs, waitMs + 1_000) });
+    const ask = (split: Split) => this.call(split, 'kv.txn-status', { txnId, waitMs }, 'leader', { timeoutMs: Math.max(this.timeoutMs, waitMs + 1_000) });
+    // By key: routed again after a refresh. A split named by the caller is asked as given.
+    return typeof splitOrKey === 'string' ? this.routed(() => ask(this.map.splitFor(splitOrKey))) : ask(splitOrKey);
   }
 
   /**
@@ -282,11 +407,16 @@ export class SynodClient {
       if (remaining <= 0) break;
       try {
         const waitMs = Math.min(this.serverWaitMs(READ_WAIT_MS), Math.floor(remaining / 2));
-        const r = await this.call(split, 'kv.txn-status', { txnId, waitMs }, 'leader', { deadline });
+        // By id in the current map: a move since the commit changes the replicas to ask.
+        const r = await this.call(this.map.split(split.id) ?? split, 'kv.txn-status', { txnId, waitMs }, 'leader', { deadline });
         if (r.state !== 'pending') return r;
         last = 'the leader reports it pending (not yet decided)';
       } catch (err) {
         last = describeErr(err);
+        if (isStaleRouting(err) && round < this.maxMapRefreshes) {
+          await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+          continue;
+        }
         // Anything but a retryable code will not change by asking again.
         if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) break;
       }
@@ -312,6 +442,10 @@ export class SynodClient {
     const tried = new Set<string>();
     const timedOut = new Set<string>();
     let answeredBy: string | undefined;
+    // A split planned from a map that has since been replaced and no longer has it: the caller
+    // must plan again from the current map (the same answer a server gives a stale route).
+    if (!this.map.split(split.id))
+      throw new SynodError('KEY_OUT_OF_RANGE', `split ${split.id} is not in the range map any more (generation ${this.map.generation})`, { split: split.id, generation: this.map.generation });
     try {
       for (let attempt = 0; attempt < this.maxAttempts; attempt++) {
         const timeoutMs = Math.min(opts.timeoutMs ?? this.timeoutMs, opts.deadline === undefined ? Infinity : opts.deadline - Date.now());
@@ -330,6 +464,12 @@ export class SynodClient {
           opts.onRetryable?.(err, node);
           tried.add(node);
           const hint = err.hint?.leader;
+          // A leader the map does not list: a replica was added since it was cached (a move).
+          if (typeof hint === 'string' && !split.replicas.includes(hint))
+            throw new SynodError('KEY_OUT_OF_RANGE', `${node} says ${hint} leads split ${split.id}, which is not among its replicas in the cached map (generation ${this.map.generation})`, {
+              split: split.id,
+              generation: this.map.generation,
+            });
           if (target === 'leader' && typeof hint === 'string' && split.replicas.includes(hint)) {
             this.leaders.set(split.id, hint);
             tried.delete(hint);
@@ -362,7 +502,7 @@ export class SynodClient {
       if (cached && pool.includes(cached)) return cached;
       return pool[Math.floor(Math.random() * pool.length)]!;
     }
-    const local = pool.find((r) => this.rangeMap.dc(r) === this.bus.dc);
+    const local = pool.find((r) => this.map.dc(r) === this.bus.dc);
     return local ?? pool[Math.floor(Math.random() * pool.length)]!;
   }
 }
@@ -374,6 +514,8 @@ class Transaction {
   private readonly reads = new Map<string, unknown>();
   private readonly writes = new Map<string, { value?: unknown; deleted?: boolean }>();
   private started = false;
+  /** @internal A send of this attempt refused as routed by an older map (a prepare's, which is not awaited). */
+  staleRouting: SynodError | undefined;
 
   constructor(
     private readonly client: SynodClient,
@@ -436,7 +578,13 @@ class Transaction {
     // 2PC (docs/transactions.md): each other split prepares and votes to the coordinator, which
     // decides. A prepare that fails is the coordinator's to notice (a refusal vote or its bound).
     for (const p of others)
-      void this.client.bestEffort('kv.prepare', this.client.call(p.split, 'kv.prepare', { ...partBody(p), coordinator: split.id }, 'leader'));
+      void this.client.bestEffort(
+        'kv.prepare',
+        this.client.call(p.split, 'kv.prepare', { ...partBody(p), coordinator: split.id }, 'leader').catch((err: unknown) => {
+          if (isStaleRouting(err)) this.staleRouting = err;
+          throw err;
+        }),
+      );
     const body = { ...partBody(coord), ...(others.length > 0 ? { participants: others.map((p) => p.split.id) } : {}) };
     let unanswered = 0;
     let outcome: TxnStatus;
@@ -452,8 +600,10 @@ class Transaction {
       return { ...reply, resolvedBy: unanswered > 0 ? 'retry' : 'reply' };
     } catch (err) {
       // Any other answer (TXN_ABORTED, INVALID_ARGUMENT, …) is the outcome for this id; so is
-      // running out of NOT_LEADER redirects when no send went unanswered.
-      const unknown = err instanceof SynodError && (UNANSWERED.has(err.code) || (err.code === 'NOT_LEADER' && unanswered > 0));
+      // running out of NOT_LEADER redirects when no send went unanswered. After an unanswered
+      // send, neither NOT_LEADER nor KEY_OUT_OF_RANGE (the split was cut or moved since) says the
+      // first send was not applied: the outcome is looked up, never retried as a new attempt.
+      const unknown = err instanceof SynodError && (UNANSWERED.has(err.code) || (unanswered > 0 && (err.code === 'NOT_LEADER' || err.code === 'KEY_OUT_OF_RANGE')));
       if (!unknown) throw err;
       // The commit may be decided or in flight: from here no kv.abort is sent for it (it would race the commit).
       this.started = false;

@@ -35,7 +35,7 @@ describe('synod CLI', () => {
   it('prints help for every command and fails cleanly on unknown ones', () => {
     const top = run('--help');
     expect(top.status).toBe(0);
-    for (const name of ['demo', 'chaos', 'probe-node', 'paxos-node', 'spanserver', 'up', 'status', 'put', 'get', 'scan', 'txn']) {
+    for (const name of ['demo', 'chaos', 'probe-node', 'paxos-node', 'spanserver', 'up', 'status', 'put', 'get', 'scan', 'txn', 'splits', 'split', 'move', 'drain', 'lead', 'placement']) {
       expect(top.stdout).toContain(name);
       const sub = run(name, '--help');
       expect(sub.status, name).toBe(0);

@@ -124,10 +124,15 @@ const withoutJsonWord = (argv: string[]) => argv.map((a) => (a === '--json' ? '-
  * Where the cluster is: explicit flags first, then the cluster file `synod up` wrote under
  * `dataDir`, then the defaults.
  */
-export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): { natsUrl: string; cluster: string; placement?: string | undefined } {
+export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): { natsUrl: string; cluster: string; placement?: string | undefined; placementService: boolean } {
   const file = join(opts.dataDir, 'cluster.json');
   const info: Partial<ClusterFile> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterFile) : {};
-  return { natsUrl: opts.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222', cluster: opts.cluster ?? info.cluster ?? 'synod', placement: opts.placement ?? info.placement };
+  return {
+    natsUrl: opts.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222',
+    cluster: opts.cluster ?? info.cluster ?? 'synod',
+    placement: opts.placement ?? info.placement,
+    placementService: (info.placementNodes?.length ?? 0) > 0,
+  };
 }
 
 interface Connected<T extends ConnectOptions> {
@@ -139,12 +144,15 @@ interface Connected<T extends ConnectOptions> {
 
 async function connectClient<T extends ConnectOptions>(argv: string[], load: LoadOptions<T>): Promise<Connected<T>> {
   const opts = load(argv);
-  const { natsUrl, placement, cluster } = resolveCluster(opts);
+  const { natsUrl, placement, cluster, placementService } = resolveCluster(opts);
   if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(opts.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
   const rangeMap = loadRangeMap(placement);
   const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster });
   const outcomeLookupMs = 'outcomeWaitMs' in opts && typeof opts.outcomeWaitMs === 'number' ? opts.outcomeWaitMs : undefined;
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, ...(outcomeLookupMs !== undefined ? { outcomeLookupMs } : {}) });
+  // placement.json is the map the cluster started with; a running placement service has the
+  // current one (a failed refresh keeps the file's, and stale routes refresh again anyway).
+  if (placementService) await client.refreshMap();
   return { client, bus, opts, words: parseFlags(withoutJsonWord(argv)).positional };
 }
 

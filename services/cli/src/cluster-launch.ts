@@ -4,11 +4,21 @@ import { SynodError } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
 import { RangeMap } from '@synod/placement';
 import { ChildNode, RotatingLog } from './child-node.js';
+import { DC_NAMES, initialPlacement } from './initial-placement.js';
 
 export interface LaunchOptions {
   dataDir: string;
   dcs: number;
+  /** Spanservers per DC (default 1): node ids n1…n(dcs × N), DCs round-robin. */
+  nodesPerDc?: number;
   splitKeys: string[];
+  /**
+   * auto: one placement replica per DC (p1, p2, …) when the placement service package can run,
+   * else a log line saying why not; off (the default here; `synod up` passes auto): none.
+   */
+  placementService?: 'auto' | 'off';
+  /** Why the placement service cannot run (undefined: it can); default placementServiceUnavailable. */
+  placementCheck?: () => Promise<string | undefined>;
   cluster: string;
   natsPort?: number;
   /** daemon (default): time masters per DC and a sync daemon in every spanserver; local: fixed ε. */
@@ -37,13 +47,18 @@ export class LaunchAbortedError extends Error {
 export interface ClusterFile {
   natsUrl: string;
   cluster: string;
+  /** The placement.json the cluster started from. */
   placement: string;
+  /** The placement service's replicas, when it runs (absent in files of older clusters). */
+  placementNodes?: Array<{ id: string; dc: string }>;
 }
 
 export interface LaunchedCluster {
   nats: NatsServerHandle;
   nodes: ChildNode[];
   masters: ChildNode[];
+  /** The placement service's replicas (empty when it does not run). */
+  placement: ChildNode[];
   rangeMap: RangeMap;
   info: ClusterFile;
   /** Where every child's stderr log is appended: `<data-dir>/logs/<name>.log`. */
@@ -53,7 +68,18 @@ export interface LaunchedCluster {
   stop(): Promise<void>;
 }
 
-const DC_NAMES = ['dc-a', 'dc-b', 'dc-c', 'dc-d', 'dc-e'];
+/**
+ * Why the placement service cannot run in this checkout, or undefined when it can: its package
+ * is loaded the way `synod placement` loads it.
+ */
+export async function placementServiceUnavailable(): Promise<string | undefined> {
+  try {
+    const mod = (await import('@synod/placement-service')) as { runPlacement?: unknown };
+    return typeof mod.runPlacement === 'function' ? undefined : '@synod/placement-service exports no runPlacement';
+  } catch (err) {
+    return `@synod/placement-service cannot be loaded (${(err instanceof Error ? err.message : String(err)).split('\n')[0]})`;
+  }
+}
 
 /** Starts nats-server and one spanserver per DC as child processes, data under one directory. */
 export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluster> {
@@ -61,7 +87,6 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   if (opts.dcs < 1 || opts.dcs > DC_NAMES.length) throw new SynodError('INVALID_ARGUMENT', `--dcs must be 1..${DC_NAMES.length}`);
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
-  const nodes = DC_NAMES.slice(0, opts.dcs).map((dc, i) => ({ id: `n${i + 1}`, dc }));
   const placementFile = join(dataDir, 'placement.json');
   let rangeMap: RangeMap;
   if (existsSync(placementFile)) {
@@ -71,8 +96,11 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     rangeMap = parsed.map;
     say(`reusing ${placementFile} (${rangeMap.all().length} splits, ${rangeMap.nodes().length} nodes)`);
   } else {
-    rangeMap = RangeMap.uniform(nodes, opts.splitKeys);
-    writeFileSync(placementFile, JSON.stringify(rangeMap.config, null, 2) + '\n');
+    // Written as built (with each split's leaderDc and generation, which the placement service
+    // reads); spanservers read it through RangeMap, which keeps what routing needs.
+    const initial = initialPlacement(opts.dcs, opts.nodesPerDc ?? 1, opts.splitKeys);
+    rangeMap = RangeMap.parse(initial);
+    writeFileSync(placementFile, JSON.stringify(initial, null, 2) + '\n');
   }
   const logDir = join(dataDir, 'logs');
   mkdirSync(logDir, { recursive: true });
@@ -82,9 +110,10 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   let nats: NatsServerHandle | undefined;
   const masters: ChildNode[] = [];
   const children: ChildNode[] = [];
+  const placement: ChildNode[] = [];
   let natsLog: RotatingLog | undefined;
   const stop = async () => {
-    await Promise.all(children.map((c) => c.stop()));
+    await Promise.all([...placement, ...children].map((c) => c.stop()));
     await Promise.all(masters.map((m) => m.stop()));
     await nats?.stop();
     await natsLog?.close();
@@ -146,14 +175,32 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     children.push(...rangeMap.nodes().map((_, i) => spawnNode(i)));
     await step(Promise.all(children.map((c) => c.waitReady(30_000))));
     checkAborted();
+    if ((opts.placementService ?? 'off') === 'auto') {
+      const why = await step((opts.placementCheck ?? placementServiceUnavailable)());
+      if (why) say(`placement     not started: ${why}; clients route by ${placementFile} alone`);
+      else {
+        const ids = dcs.map((_, i) => `p${i + 1}`);
+        placement.push(...dcs.map((dc, i) => spawnChild(ids[i]!, ['placement', '--node-id', ids[i]!, '--dc', dc, '--data-dir', join(dataDir, ids[i]!), '--peers', ids.join(','), '--initial-map', placementFile])));
+        // A placement service that does not come up leaves a cluster that works by the static map.
+        const ready = await step(Promise.all(placement.map((p) => p.waitReady(30_000).then(() => undefined, (err: Error) => err.message.split('\n')[0]))));
+        checkAborted();
+        const failed = ready.filter((r) => r !== undefined);
+        if (failed.length > 0) {
+          say(`placement     not started: ${failed.join('; ')}; clients route by ${placementFile} alone`);
+          await Promise.all(placement.splice(0).map((p) => p.stop()));
+        }
+      }
+    }
   } catch (err) {
     await stop();
     throw err;
   }
   rangeMap.nodes().forEach((n, i) => say(`spanserver    ${n.id} in ${n.dc} (pid ${children[i]!.proc.pid}), data ${join(dataDir, n.id)}`));
+  const placementNodes = placement.map((p, i) => ({ id: p.name, dc: dcs[i]! }));
+  placementNodes.forEach((p, i) => say(`placement     ${p.id} in ${p.dc} (pid ${placement[i]!.proc.pid}), data ${join(dataDir, p.id)}`));
   say(`logs          ${logDir}/<name>.log`);
-  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile };
+  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}) };
   writeFileSync(clusterFile, JSON.stringify(info, null, 2) + '\n');
   say(`cluster file  ${clusterFile} (other synod commands find the cluster through it)`);
-  return { nats, nodes: children, masters, rangeMap, info, logDir, spawnNode, stop };
+  return { nats, nodes: children, masters, placement, rangeMap, info, logDir, spawnNode, stop };
 }

@@ -14,13 +14,16 @@ import { TIMEMASTER_HELP, runTimemaster } from '@synod/timemaster';
 import { CLOCK_CHAOS_HELP, isClockChaos, runClockChaos } from './clock-chaos.js';
 import { CLOCK_NODE_HELP, runClockNode } from './clock-node.js';
 import { GATEWAY_HELP, runGateway } from '@synod/gateway';
+import { PLACEMENT_HELP, runPlacement } from '@synod/placement-service';
+import { PLACEMENT_ADMIN_HELP, runAdmin, runSplits } from './placement-commands.js';
 
 const HELP = `synod — a sharded, Spanner-like transactional key-value store
 
 Usage: synod <command> [options]
 
 Commands:
-  up           run a local cluster: nats-server and one spanserver per DC (data under .synod)
+  up           run a local cluster: nats-server, spanservers (--nodes-per-dc per DC) and a
+               placement replica per DC (data under .synod)
   status       groups, leaders, DCs, t_safe lag and ε of every spanserver; locks held and
                prepared (2PC) transactions per split
   put          write one key (a read-write transaction)
@@ -29,7 +32,13 @@ Commands:
   txn          run a small read-write transaction (get/put/del/add operations), across
                splits too (two-phase commit);
                'txn status <txnId>': the outcome of a transaction (committed / aborted / pending)
+  splits       the range map from the placement service: ranges, replicas, leaders, size, load
+  split        cut the split holding a key at that key
+  move         move a replica of a split from one node to another
+  drain        move every replica off a node
+  lead         set a split's preferred leader DC
   spanserver   run one spanserver process
+  placement    run one replica of the placement service
   demo         the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition
   chaos        inject DC partitions, latency, loss and node isolation into a running cluster
   probe-node   run one transport probe node (steered by JSON lines on stdin)
@@ -50,12 +59,31 @@ Options (also env SYNOD_<NAME>):
 
 Reads JSON-line commands on stdin: ping, note, notes, stats (see probe-node.ts).`;
 
+/** Thrown by a command that ends with a particular exit code. */
+class ExitCode extends Error {
+  constructor(readonly code: number) {
+    super(`exit ${code}`);
+  }
+}
+
 const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void>; subcommandHelp?: Record<string, string> }> = {
   demo: { help: DEMO_HELP, run: runDemo },
   chaos: { help: `${CHAOS_HELP}\n\n${CLOCK_CHAOS_HELP}`, run: (argv) => (isClockChaos(argv) ? runClockChaos(argv) : runChaos(argv)) },
   'probe-node': { help: PROBE_HELP, run: runProbeNode },
   'paxos-node': { help: PAXOS_NODE_HELP, run: runPaxosNode },
   spanserver: { help: SPANSERVER_HELP, run: runSpanserver },
+  placement: {
+    help: PLACEMENT_HELP,
+    run: async (argv) => {
+      const code = await runPlacement(argv);
+      if (code !== 0) throw new ExitCode(code);
+    },
+  },
+  splits: { help: PLACEMENT_ADMIN_HELP.splits, run: runSplits },
+  split: { help: PLACEMENT_ADMIN_HELP.split, run: runAdmin('split') },
+  move: { help: PLACEMENT_ADMIN_HELP.move, run: runAdmin('move') },
+  drain: { help: PLACEMENT_ADMIN_HELP.drain, run: runAdmin('drain') },
+  lead: { help: PLACEMENT_ADMIN_HELP.lead, run: runAdmin('lead') },
   up: { help: UP_HELP, run: runUp },
   status: { help: CLIENT_HELP.status, run: runStatus },
   put: { help: CLIENT_HELP.put, run: runPut },
@@ -80,13 +108,19 @@ async function main(argv: string[]): Promise<number> {
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     const sub = rest[0] !== undefined ? cmd.subcommandHelp?.[rest[0]] : undefined;
-    process.stdout.write((sub ?? cmd.help) + '\n');
+    try {
+      process.stdout.write((sub ?? cmd.help) + '\n');
+    } catch (err) {
+      process.stderr.write(`synod ${name}: UNAVAILABLE: this command is not available in this checkout (${(err as Error).message.split('\n')[0]})\n`);
+      return 1;
+    }
     return 0;
   }
   try {
     await cmd.run(rest);
     return 0;
   } catch (err) {
+    if (err instanceof ExitCode) return err.code;
     if (err instanceof ConfigError) {
       process.stderr.write(`synod ${name}: INVALID_ARGUMENT\n${err.message}\n`);
       return 2;
@@ -111,7 +145,7 @@ async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => {
     // probe-node keeps running until stdin closes; every other command ends here.
-    if (!['probe-node', 'paxos-node', 'timemaster', 'clock-node', 'spanserver', 'up'].includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
+    if (!['probe-node', 'paxos-node', 'timemaster', 'clock-node', 'spanserver', 'placement', 'up'].includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
   },
   (err) => {
     process.stderr.write(String(err) + '\n');

@@ -11,12 +11,21 @@ import { collectStatus, renderStatus } from './client-commands.js';
 import type { ChildNode } from './child-node.js';
 import { LOG_FILE_MAX_BYTES } from './child-node.js';
 import { EXIT_DATA_DIR_LOCKED, lockDataDir } from './data-dir-lock.js';
+import { MAX_NODES_PER_DC } from './initial-placement.js';
 
-export const UP_HELP = `synod up — run a local cluster: nats-server and one spanserver per DC, as child processes
+export const UP_HELP = `synod up — run a local cluster: nats-server, spanservers, time masters and the placement
+service, as child processes
 
 Options:
   --data-dir <dir>       where every process keeps its data, default .synod
-  --dcs <n>              datacenters (one spanserver each), default 3
+  --dcs <n>              datacenters, 1..5, default 3
+  --nodes-per-dc <n>     spanservers per DC, 1..${MAX_NODES_PER_DC}, default 1: node ids n1…n(dcs×n), DCs round-robin
+                         (n1, n2, n3 in dc-a, dc-b, dc-c); each split has one replica per DC,
+                         the splits spread over each DC's nodes, and a preferred leader DC
+  --placement-service <auto|off>  auto (default): one placement replica per DC (p1, p2, …,
+                         data under <data-dir>/p<i>) starting from <data-dir>/placement.json,
+                         skipped with a log line when the placement package cannot run or its
+                         replicas do not come up; off: none (clients route by placement.json)
   --split-keys <k,k>     where to cut the key space into splits, default g,p (3 splits)
   --nats-port <port>     default: a free port
   --truetime <daemon|local>  daemon (default): a time master per DC and a sync daemon in every
@@ -32,7 +41,10 @@ Options:
 
 Prints where everything is and the cluster's state every few seconds; Ctrl-C (SIGINT) or SIGTERM
 stops everything cleanly, also during start-up. Other commands (status, put, get, scan, txn,
-chaos) find the cluster through <data-dir>/cluster.json, which exists while the cluster runs.
+chaos, splits, split, move, drain, lead) find the cluster through <data-dir>/cluster.json, which
+exists while the cluster runs and lists the placement replicas. An existing
+<data-dir>/placement.json is reused as is (its nodes and splits win over --dcs, --nodes-per-dc
+and --split-keys).
 
 Supervision:
   - <data-dir>/up.lock holds the pid of the 'synod up' using the directory; a second 'synod up'
@@ -50,6 +62,8 @@ Exit codes: 0 stopped after --duration, 1 failed, 2 bad flag, ${EXIT_DATA_DIR_LO
 const options = z.object({
   dataDir: z.string().default('.synod'),
   dcs: z.coerce.number().int().min(1).max(5).default(3),
+  nodesPerDc: z.coerce.number().int().min(1).max(MAX_NODES_PER_DC).default(1),
+  placementService: z.enum(['auto', 'off']).default('auto'),
   splitKeys: z.string().default('g,p'),
   natsPort: z.coerce.number().int().min(0).max(65535).default(0),
   epsilonMs: z.coerce.number().positive().default(1),
@@ -112,7 +126,7 @@ export async function runUp(argv: string[]): Promise<void> {
   let cluster: LaunchedCluster;
   let bus: Bus;
   try {
-    cluster = await launchCluster({ dataDir, dcs: opts.dcs, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, say, signal: abort.signal });
+    cluster = await launchCluster({ dataDir, dcs: opts.dcs, nodesPerDc: opts.nodesPerDc, placementService: opts.placementService, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, say, signal: abort.signal });
     try {
       bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster });
     } catch (err) {
@@ -148,7 +162,7 @@ export async function runUp(argv: string[]): Promise<void> {
     process.exit(code);
   };
   onSignal = (code) => void stop(code);
-  for (const child of [...cluster.masters, ...cluster.nodes]) watchChild(child, () => stopping);
+  for (const child of [...cluster.masters, ...cluster.nodes, ...cluster.placement]) watchChild(child, () => stopping);
   let bank: Bank | undefined;
   try {
     const ms = await waitForLeaders(bus, cluster);

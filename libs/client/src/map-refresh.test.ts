@@ -225,7 +225,7 @@ describe('SynodClient follows a changed map', () => {
     const hub = new MemoryHub();
     const w = await world(hub, { truth: GEN1 });
     const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), GEN1);
-    const gone = { id: 's9', start: 'x', end: '', replicas: ALL3 };
+    const gone = { id: 's9', start: 'x', end: '', replicas: ALL3, learners: [], generation: 1 };
     await expect(client.call(gone, 'kv.snapshot', { keys: ['y'] }, 'nearest')).rejects.toMatchObject({ code: 'KEY_OUT_OF_RANGE', hint: { split: 's9', generation: 1 } });
     expect(w.asked).toEqual([]);
   });

@@ -25,6 +25,11 @@ interface ClientOptions {
    * stale (KEY_OUT_OF_RANGE) before the error surfaces. Default 3.
    */
   maxMapRefreshes?: number;
+  /**
+   * How long one stale-routing answer may wait for the placement service's map to reach the
+   * generation the server named (default 3,000 ms), refreshing with a backoff of 25 to 400 ms.
+   */
+  mapCatchUpMs?: number;
   /** How long one `placement.get` may take (ms); default min(2,000, timeoutMs). */
   mapRefreshTimeoutMs?: number;
 }
@@ -146,6 +151,7 @@ export class SynodClient {
   /** The refresh in flight, shared by every operation that needs one meanwhile. */
   private refreshing: Promise<MapRefresh> | undefined;
   private readonly maxMapRefreshes: number;
+  private readonly mapCatchUpMs: number;
   private readonly mapRefreshTimeoutMs: number;
   private readonly leaders = new Map<string, string>();
   private seq = 0;
@@ -165,6 +171,7 @@ export class SynodClient {
   ) {
     this.map = rangeMap;
     this.maxMapRefreshes = opts.maxMapRefreshes ?? 3;
+    this.mapCatchUpMs = opts.mapCatchUpMs ?? 3_000;
     this.mapRefreshTimeoutMs = opts.mapRefreshTimeoutMs ?? Math.min(2_000, opts.timeoutMs ?? 5_000);
     this.idPrefix = `${bus.nodeId}-${Math.random().toString(36).slice(2, 10)}`;
     this.maxAttempts = opts.maxAttempts ?? 12;
@@ -190,6 +197,21 @@ export class SynodClient {
   refreshMap(minGeneration = 0): Promise<MapRefresh> {
     this.refreshing ??= this.fetchMap(minGeneration).finally(() => (this.refreshing = undefined));
     return this.refreshing;
+  }
+
+  /**
+   * After a stale-routing answer: refreshes the map until it reaches `generation` (the split's
+   * generation the server named), for up to `mapCatchUpMs`. A split applies its cut before the
+   * placement service logs the new map (docs/placement.md, "Op steps"), so for a moment the
+   * service may still answer the older map; retrying on it would fail the same way.
+   */
+  private async catchUpMap(generation: number): Promise<void> {
+    const deadline = performance.now() + this.mapCatchUpMs;
+    for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
+      const r = await this.refreshMap(Math.max(generation, this.map.generation));
+      if (r.failed || this.map.generation >= generation || performance.now() + wait > deadline) return;
+      await sleep(wait);
+    }
   }
 
   private async fetchMap(minGeneration: number): Promise<MapRefresh> {
@@ -224,7 +246,7 @@ export class SynodClient {
         return await op();
       } catch (err) {
         if (!isStaleRouting(err) || refreshes >= this.maxMapRefreshes) throw err;
-        await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+        await this.catchUpMap(hintedGeneration(err));
       }
     }
   }
@@ -262,7 +284,7 @@ export class SynodClient {
         const stale = isStaleRouting(err) ? err : tx.staleRouting;
         if (stale && routingRefreshes < this.maxMapRefreshes) {
           routingRefreshes++;
-          await this.refreshMap(Math.max(hintedGeneration(stale), this.map.generation));
+          await this.catchUpMap(hintedGeneration(stale));
           if (attempt < this.maxTxnAttempts) continue;
         }
         if (!(err instanceof SynodError) || err.code !== 'TXN_ABORTED' || attempt >= this.maxTxnAttempts) throw err;
@@ -343,7 +365,7 @@ export class SynodClient {
       } catch (err) {
         if (!isStaleRouting(err) || refreshes >= this.maxMapRefreshes) throw err;
         refreshes++;
-        await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+        await this.catchUpMap(hintedGeneration(err));
         continue;
       }
       refreshes = 0;
@@ -414,7 +436,7 @@ export class SynodClient {
       } catch (err) {
         last = describeErr(err);
         if (isStaleRouting(err) && round < this.maxMapRefreshes) {
-          await this.refreshMap(Math.max(hintedGeneration(err), this.map.generation));
+          await this.catchUpMap(hintedGeneration(err));
           continue;
         }
         // Anything but a retryable code will not change by asking again.

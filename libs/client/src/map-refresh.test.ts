@@ -214,12 +214,25 @@ describe('SynodClient follows a changed map', () => {
     const hub = new MemoryHub();
     // The placement service lags behind the spanservers: its map never routes 'h' right.
     const w = await world(hub, { truth: CUT_S1, placement: GEN1 });
-    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), GEN1, { maxMapRefreshes: 3 });
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), GEN1, { maxMapRefreshes: 3, mapCatchUpMs: 0 });
     await expect(client.get('h')).rejects.toMatchObject({ code: 'KEY_OUT_OF_RANGE', hint: { split: 's1', generation: 2 } });
     expect(w.placementGets).toBe(3);
     await expect(client.transaction(async (tx) => tx.put('h', 1))).rejects.toMatchObject({ code: 'KEY_OUT_OF_RANGE' });
     expect(w.placementGets).toBe(6);
   });
+
+  it('waits for a placement service that has not logged the cut yet, up to mapCatchUpMs', async () => {
+    const hub = new MemoryHub();
+    // The split has applied its cut; the service logs the new map 4 s later.
+    const w = await world(hub, { truth: CUT_S1, placement: GEN1 });
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), GEN1, { maxMapRefreshes: 3, mapCatchUpMs: 8_000 });
+    const t0 = performance.now();
+    setTimeout(() => (w.placement = CUT_S1), 4_000);
+    await client.get('h');
+    expect(performance.now() - t0).toBeGreaterThan(3_900);
+    expect(client.rangeMap.generation).toBe(CUT_S1.generation);
+    expect(w.placementGets).toBeGreaterThan(3);
+  }, 15_000);
 
   it('refuses, without sending, a request to a split the cached map no longer has', async () => {
     const hub = new MemoryHub();

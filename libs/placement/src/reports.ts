@@ -30,13 +30,15 @@ export class ReportWindow {
   }
 
   /**
-   * The leader's reports for `split` under its current entry (same range, generation not
-   * older), oldest first. A report from before a cut describes the whole old range and is not
-   * evidence about either half.
+   * The leader's reports for `split` under its current range, oldest first. A report from
+   * before a cut describes the whole old range and is not evidence about either half. The range
+   * alone tells: a split's range only ever shrinks, by cuts, and a child gets a new id. (The
+   * map's per-split generation also moves with membership changes, which a spanserver's
+   * replica does not learn of, so it cannot tell a stale report.)
    */
   currentLeaderReports(split: Split): Array<SplitReport & { node: string }> {
     const list = this.leaderReports.get(split.id) ?? [];
-    return list.filter((r) => r.generation >= split.generation && r.start === split.start && r.end === split.end);
+    return list.filter((r) => r.start === split.start && r.end === split.end);
   }
 
   /** The node that last reported leading `split` under its current entry. */

@@ -82,7 +82,7 @@ ${CONNECT_OPTIONS}`,
   txnStatus: `${TXN_STATUS_HELP}\n\n${CONNECT_OPTIONS}`,
 };
 
-const connectOptions = z.object({
+export const connectOptions = z.object({
   dataDir: z.string().default('.synod'),
   natsUrl: z.string().optional(),
   placement: z.string().optional(),
@@ -106,9 +106,9 @@ const txnStatusOptions = connectOptions.extend({
   waitMs: z.coerce.number().int().nonnegative().max(60_000).default(1_500),
 });
 
-type ConnectOptions = z.infer<typeof connectOptions>;
+export type ConnectOptions = z.infer<typeof connectOptions>;
 /** Reads a command's options from its flags (and SYNOD_* env). */
-type LoadOptions<T extends ConnectOptions> = (argv: string[]) => T;
+export type LoadOptions<T extends ConnectOptions> = (argv: string[]) => T;
 const loadWith =
   <S extends typeof connectOptions | typeof commitOptions | typeof txnStatusOptions>(schema: S): LoadOptions<z.infer<S>> =>
   (argv) =>
@@ -135,7 +135,7 @@ export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undef
   };
 }
 
-interface Connected<T extends ConnectOptions> {
+export interface Connected<T extends ConnectOptions> {
   client: SynodClient;
   bus: Bus;
   opts: T;
@@ -197,7 +197,7 @@ export function explainUnknownOutcome(err: unknown): unknown {
   return new SynodError(err.code, `${err.message}\nlook it up with: synod txn status ${err.hint.txn}${where}`, err.hint);
 }
 
-async function withClient<T extends ConnectOptions>(argv: string[], fn: (c: Connected<T>) => Promise<void>, load: LoadOptions<T>): Promise<void> {
+export async function withClient<T extends ConnectOptions>(argv: string[], fn: (c: Connected<T>) => Promise<void>, load: LoadOptions<T>): Promise<void> {
   const c = await connectClient(argv, load);
   try {
     await fn(c);

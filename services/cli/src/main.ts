@@ -14,6 +14,7 @@ import { TIMEMASTER_HELP, runTimemaster } from '@synod/timemaster';
 import { CLOCK_CHAOS_HELP, isClockChaos, runClockChaos } from './clock-chaos.js';
 import { CLOCK_NODE_HELP, runClockNode } from './clock-node.js';
 import { GATEWAY_HELP, runGateway } from '@synod/gateway';
+import { BENCH_HELP, runBench } from './bench.js';
 import { PLACEMENT_HELP, runPlacement } from '@synod/placement-service';
 import { PLACEMENT_ADMIN_HELP, runAdmin, runSplits } from './placement-commands.js';
 
@@ -37,6 +38,8 @@ Commands:
   move         move a replica of a split from one node to another
   drain        move every replica off a node
   lead         set a split's preferred leader DC
+  bench        write load over a wide key range, printing throughput and each split cut
+  gateway      run the HTTP/JSON gateway (OpenAPI at /openapi.json)
   spanserver   run one spanserver process
   placement    run one replica of the placement service
   demo         the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition
@@ -93,6 +96,7 @@ const commands: Record<string, { help: string; run: (argv: string[]) => Promise<
   timemaster: { help: TIMEMASTER_HELP, run: runTimemaster },
   'clock-node': { help: CLOCK_NODE_HELP, run: runClockNode },
   gateway: { help: GATEWAY_HELP, run: runGateway },
+  bench: { help: BENCH_HELP, run: runBench },
 };
 
 async function main(argv: string[]): Promise<number> {

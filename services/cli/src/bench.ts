@@ -1,0 +1,154 @@
+import { z } from 'zod';
+import { SynodError } from '@synod/codec';
+import { booleanFlag, loadConfig } from '@synod/config';
+import { connectOptions, withClient, type Connected } from './client-commands.js';
+import { fetchPlacementMap, type PlacementMap } from './placement-commands.js';
+
+export const BENCH_HELP = `synod bench [--duration-s 60] [--clients 32] [--keys 1000000] [--value-bytes 64] [--every-s 5]
+  — write load against a running cluster ('synod up'), one key per transaction, keys drawn
+    uniformly from a wide range (8 random base-36 characters under --prefix), while watching
+    the range map: the placement service cuts splits whose write load stays over its threshold
+    (docs/placement.md), and the bench prints each cut as it sees it.
+
+Prints, every --every-s seconds:
+  t=<s>s  writes/s <n>  p50 <ms>  p99 <ms>  errors <n>  splits <n>  generation <g>
+and, for every split that appears between two polls of the map (once a second):
+  cut  t=<s>s  <parent> ["start", "end") at "<key>" -> <child>  (parent load before the cut: <w> writes/s)
+and at the end a summary line:
+  bench: <n> writes in <s> s (<w>/s), errors <n>, splits <a> -> <b>, cuts <c>
+
+Options:
+  --duration-s <s>     how long to write, default 60 (1..3600)
+  --clients <n>        concurrent writers, default 32 (1..1024)
+  --keys <n>           distinct keys per writer's draw, default 1000000
+  --prefix <p>         key prefix, default '' (keys then span the whole key space)
+  --value-bytes <n>    bytes per value, default 64 (1..65536)
+  --every-s <s>        progress line interval, default 5
+  --json               one JSON object per line instead of text
+
+Connection options:
+  --data-dir <dir>     a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
+  --nats-url <url>, --placement <file>, --dc <dc>, --cluster <name>: as for 'synod put'`;
+
+const benchOptions = connectOptions.extend({
+  durationS: z.coerce.number().positive().max(3_600).default(60),
+  clients: z.coerce.number().int().min(1).max(1_024).default(32),
+  keys: z.coerce.number().int().min(1).max(2 ** 40).default(1_000_000),
+  prefix: z.string().max(64).default(''),
+  valueBytes: z.coerce.number().int().min(1).max(65_536).default(64),
+  everyS: z.coerce.number().positive().max(3_600).default(5),
+  json: booleanFlag.default(false),
+});
+type BenchOptions = z.infer<typeof benchOptions>;
+
+const KEY_CHARS = '0123456789abcdefghijklmnopqrstuvwxyz';
+
+/** A key drawn uniformly from `keys` values, spread over the key space by its base-36 spelling. */
+function drawKey(prefix: string, keys: number): string {
+  let n = Math.floor(Math.random() * keys);
+  let s = '';
+  for (let i = 0; i < 8; i++) {
+    s = KEY_CHARS[n % 36]! + s;
+    n = Math.floor(n / 36);
+  }
+  // Reversed digits: consecutive numbers land far apart, so the draw covers the whole range.
+  return prefix + [...s].reverse().join('');
+}
+
+interface Window {
+  latenciesMs: number[];
+  errors: number;
+}
+
+export async function runBench(argv: string[]): Promise<void> {
+  await withClient<BenchOptions>(argv, (c) => bench(c), (a) => loadConfig(benchOptions, { argv: a.map((x) => (x === '--json' ? '--json=true' : x)) }) as BenchOptions);
+}
+
+async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<void> {
+  const out = (text: string, json: Record<string, unknown>) => process.stdout.write((opts.json ? JSON.stringify(json) : text) + '\n');
+  const value = 'v'.repeat(opts.valueBytes);
+  const startMs = performance.now();
+  const endMs = startMs + opts.durationS * 1000;
+  const elapsedS = () => (performance.now() - startMs) / 1000;
+  let window: Window = { latenciesMs: [], errors: 0 };
+  let total = 0;
+  let totalErrors = 0;
+  const errorCodes = new Map<string, number>();
+
+  let map: PlacementMap | undefined;
+  try {
+    map = await fetchPlacementMap(bus, 2_000);
+  } catch (err) {
+    if (!(err instanceof SynodError)) throw err;
+    process.stderr.write(`synod bench: no placement service answered (${err.code}); the split count is not shown\n`);
+  }
+  const firstSplits = map?.map.splits.length;
+  let cuts = 0;
+
+  const watchMap = async () => {
+    while (map && performance.now() < endMs) {
+      await new Promise((r) => setTimeout(r, 1_000));
+      let next: PlacementMap;
+      try {
+        next = await fetchPlacementMap(bus, 2_000);
+      } catch {
+        continue;
+      }
+      if (next.map.generation <= map.map.generation) continue;
+      const before = new Map(map.map.splits.map((s) => [s.id, s]));
+      for (const child of next.map.splits) {
+        if (before.has(child.id)) continue;
+        // The parent is the split whose old range held the child's start.
+        const parent = map.map.splits.find((s) => s.start <= child.start && (s.end === '' || child.start < s.end));
+        const load = parent ? Math.max(0, ...map.stats.filter((r) => r.id === parent.id && r.leader).map((r) => r.writesPerSec)) : 0;
+        cuts++;
+        out(
+          `cut  t=${elapsedS().toFixed(0)}s  ${parent?.id ?? '?'} [${JSON.stringify(parent?.start ?? '')}, ${parent?.end === '' ? '∞' : JSON.stringify(parent?.end)}) at ${JSON.stringify(child.start)} -> ${child.id}  (parent load before the cut: ${load.toFixed(0)} writes/s)`,
+          { event: 'cut', t: Math.round(elapsedS()), parent: parent?.id, atKey: child.start, child: child.id, parentWritesPerSec: Math.round(load), splits: next.map.splits.length },
+        );
+      }
+      map = next;
+    }
+  };
+
+  const writer = async () => {
+    while (performance.now() < endMs) {
+      const key = drawKey(opts.prefix, opts.keys);
+      const t0 = performance.now();
+      try {
+        await client.put(key, value);
+        window.latenciesMs.push(performance.now() - t0);
+        total++;
+      } catch (err) {
+        window.errors++;
+        totalErrors++;
+        const code = err instanceof SynodError ? err.code : 'OTHER';
+        errorCodes.set(code, (errorCodes.get(code) ?? 0) + 1);
+      }
+    }
+  };
+
+  const progress = setInterval(() => {
+    const w = window;
+    window = { latenciesMs: [], errors: 0 };
+    const sorted = w.latenciesMs.sort((a, b) => a - b);
+    const pct = (p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]! : NaN);
+    const rate = sorted.length / opts.everyS;
+    const splits = map?.map.splits.length;
+    out(
+      `t=${elapsedS().toFixed(0)}s  writes/s ${rate.toFixed(0)}  p50 ${pct(50).toFixed(1)} ms  p99 ${pct(99).toFixed(1)} ms  errors ${w.errors}  splits ${splits ?? '?'}  generation ${map?.map.generation ?? '?'}`,
+      { event: 'progress', t: Math.round(elapsedS()), writesPerSec: Math.round(rate), p50Ms: pct(50), p99Ms: pct(99), errors: w.errors, splits, generation: map?.map.generation },
+    );
+  }, opts.everyS * 1000);
+  try {
+    await Promise.all([watchMap(), ...Array.from({ length: opts.clients }, () => writer())]);
+  } finally {
+    clearInterval(progress);
+  }
+  const secs = elapsedS();
+  const codes = [...errorCodes].map(([c, n]) => `${c}:${n}`).join(',');
+  out(
+    `bench: ${total} writes in ${secs.toFixed(0)} s (${(total / secs).toFixed(0)}/s), errors ${totalErrors}${codes ? ` (${codes})` : ''}, splits ${firstSplits ?? '?'} -> ${map?.map.splits.length ?? '?'}, cuts ${cuts}`,
+    { event: 'summary', writes: total, seconds: secs, writesPerSec: total / secs, errors: totalErrors, errorCodes: Object.fromEntries(errorCodes), splitsBefore: firstSplits, splitsAfter: map?.map.splits.length, cuts },
+  );
+}

@@ -19,6 +19,8 @@ export interface TestClusterOptions {
   nodesPerDc?: number;
   /** auto: one placement replica per DC when the placement service can run; off (default): none. */
   placementService?: 'auto' | 'off';
+  /** Extra flags for every placement replica (planner thresholds). */
+  placementArgs?: string[];
 }
 
 export interface TestCluster {

@@ -17,6 +17,8 @@ export interface LaunchOptions {
    * else a log line saying why not; off (the default here; `synod up` passes auto): none.
    */
   placementService?: 'auto' | 'off';
+  /** Extra flags for every placement replica (e.g. planner thresholds: synod placement --help). */
+  placementArgs?: string[];
   /** Why the placement service cannot run (undefined: it can); default placementServiceUnavailable. */
   placementCheck?: () => Promise<string | undefined>;
   cluster: string;
@@ -180,7 +182,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
       if (why) say(`placement     not started: ${why}; clients route by ${placementFile} alone`);
       else {
         const ids = dcs.map((_, i) => `p${i + 1}`);
-        placement.push(...dcs.map((dc, i) => spawnChild(ids[i]!, ['placement', '--node-id', ids[i]!, '--dc', dc, '--data-dir', join(dataDir, ids[i]!), '--peers', ids.join(','), '--initial-map', placementFile])));
+        placement.push(...dcs.map((dc, i) => spawnChild(ids[i]!, ['placement', '--node-id', ids[i]!, '--dc', dc, '--data-dir', join(dataDir, ids[i]!), '--peers', ids.join(','), '--initial-map', placementFile, ...(opts.placementArgs ?? [])])));
         // A placement service that does not come up leaves a cluster that works by the static map.
         const ready = await step(Promise.all(placement.map((p) => p.waitReady(30_000).then(() => undefined, (err: Error) => err.message.split('\n')[0]))));
         checkAborted();

@@ -5,3 +5,4 @@ export { launchCluster, LaunchAbortedError, type LaunchedCluster, type LaunchOpt
 export { collectStatus, renderStatus } from './client-commands.js';
 export { waitForLeaders } from './up.js';
 export { lockDataDir, DataDirLockedError, EXIT_DATA_DIR_LOCKED, LOCK_FILE } from './data-dir-lock.js';
+export { fetchPlacementMap, sendAdmin, type PlacementMap } from './placement-commands.js';

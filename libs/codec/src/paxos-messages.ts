@@ -23,7 +23,8 @@ export const commandSchema = z.object({ id: z.string().min(1).max(256), payload:
 export const valueSchema = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('noop') }),
   z.object({ kind: z.literal('batch'), cmds: z.array(commandSchema).max(MAX_ITEMS) }),
-  z.object({ kind: z.literal('config'), peers: z.array(id).min(1).max(64), q1: z.number().int().positive().max(64), q2: z.number().int().positive().max(64) }),
+  // `learners` stays optional (no default): a value must decode to what its sender accepted, byte for byte.
+  z.object({ kind: z.literal('config'), peers: z.array(id).min(1).max(64), q1: z.number().int().positive().max(64), q2: z.number().int().positive().max(64), learners: z.array(id).max(64).optional() }),
 ]);
 const slotValue = z.object({ slot, value: valueSchema });
 const acceptedEntry = z.object({ slot, ballot: ballotSchema, value: valueSchema });
@@ -50,6 +51,8 @@ export const paxosMessageSchema = z.discriminatedUnion('type', [
     // A chunk past the announced count would be stored in a transfer that can never complete.
     .refine((m) => m.chunk < m.chunks, { message: 'chunk must be below chunks', path: ['chunk'] }),
   z.object({ ...base, type: z.literal('snapshotRequest'), upTo: slot, chunk: chunkIndex }),
+  z.object({ ...base, type: z.literal('timeoutNow'), ballot: ballotSchema }),
+  z.object({ ...base, type: z.literal('leaseRelease'), ballot: ballotSchema }),
 ]);
 
 /** A client asks a replica to replicate commands; the reply comes once they are applied there. */

@@ -1,8 +1,8 @@
-import { compareBallot, formatBallot, type Ballot } from './ballot.js';
+import { ballotEquals, compareBallot, formatBallot, type Ballot } from './ballot.js';
 import { ignoresLeaseVotes } from './broken.js';
 import { acceptedEntryBytes, fitInBudget } from './budget.js';
 import { invariant } from './invariant.js';
-import type { AcceptMsg, HeartbeatMsg, PrepareMsg, PreVoteMsg } from './messages.js';
+import type { AcceptMsg, HeartbeatMsg, LeaseReleaseMsg, PrepareMsg, PreVoteMsg } from './messages.js';
 import { ReplicaState } from './replica-state.js';
 import type { AcceptedEntry, Value } from './value.js';
 
@@ -96,9 +96,28 @@ export abstract class Acceptor extends ReplicaState {
       return false;
     }
     if (!this.mayVoteFor(m.ballot)) return false;
+    // A leader that handed over released this ballot: a message of it still on the way must not
+    // renew a vote or stickiness that would keep its successor's Prepare out. Ignoring is safe.
+    if (this.releasedBallot !== null && ballotEquals(m.ballot, this.releasedBallot)) return false;
     this.setPromised(m.ballot);
     this.noteLeader(m.ballot);
     return true;
+  }
+
+  /** A leader released its lease (docs/paxos.md "Learners and leader transfer"): only the leader itself may. */
+  protected onLeaseRelease(m: LeaseReleaseMsg): void {
+    if (m.from !== m.ballot.node) return;
+    this.releaseBallot(m.ballot);
+  }
+
+  /**
+   * Forgets the lease vote for `b` and the stickiness to its leader. Safe because that leader
+   * ended its own lease before it sent the release, and will never lead at `b` again.
+   */
+  protected releaseBallot(b: Ballot): void {
+    this.vote.release(b);
+    if (this.releasedBallot === null || compareBallot(b, this.releasedBallot) > 0) this.releasedBallot = b;
+    if (this.leaderBallot !== null && ballotEquals(this.leaderBallot, b)) this.lastLeaderContactUs = Number.NEGATIVE_INFINITY;
   }
 
   protected onAccept(m: AcceptMsg): void {

@@ -103,3 +103,18 @@ describe('(d) every Promise or Accepted sent is covered by a persist', () => {
     expect((out.send[0]?.msg as AcceptedMsg).slots).toEqual([2]);
   });
 });
+
+describe('(e) voters are released only after the lease ended', () => {
+  it('tripped by a handOff that skips the step-down', () => {
+    const h = new Harness(ids);
+    h.elect('a');
+    h.now += 20_000;
+    h.tick('a');
+    h.deliverAll();
+    const a = h.get('a');
+    expect(a.hasLease(h.now)).toBe(true);
+    // Replace stepDown for this one call: the leader would keep leading and its lease.
+    (a as unknown as { stepDown: () => void }).stepDown = () => undefined;
+    expect(() => a.transferLeadership('b', h.now)).toThrow(/releases its voters only after its lease ended/);
+  });
+});

@@ -1,5 +1,6 @@
 import { ZERO_BALLOT, ballotEquals, type Ballot } from './ballot.js';
 import type { ResolvedConfig } from './config.js';
+import type { Membership } from './output.js';
 import { NOOP, type Value } from './value.js';
 
 /**
@@ -51,4 +52,14 @@ export function readsWithoutLease(c: ResolvedConfig): boolean {
 /** snapshotOffByOne: the index a snapshot taken after applying slot upTo - 1 is recorded at. */
 export function snapshotIndex(c: ResolvedConfig, upTo: number, appliedUpTo: number): number {
   return c.broken.snapshotOffByOne ? Math.min(upTo + 1, appliedUpTo) : upTo;
+}
+
+/** learnerCountsInQuorum: the members whose acks count toward choosing a slot of `m`. */
+export function phase2Counted(c: ResolvedConfig, m: Membership): Membership {
+  return c.broken.learnerCountsInQuorum === true ? { ...m, peers: [...m.peers, ...(m.learners ?? [])] } : m;
+}
+
+/** transferKeepsLease: whether a leader that sent timeoutNow goes on leading, lease and all. */
+export function keepsLeadAfterHandOff(c: ResolvedConfig): boolean {
+  return c.broken.transferKeepsLease === true;
 }

@@ -2,7 +2,7 @@ import { MAX_BALLOT_ROUND } from '@synod/limits';
 import { ballotEquals, compareBallot } from './ballot.js';
 import { Learner } from './learner.js';
 import { membershipFromValue } from './membership.js';
-import type { PreVoteReplyMsg, PromiseMsg } from './messages.js';
+import type { PreVoteReplyMsg, PromiseMsg, TimeoutNowMsg } from './messages.js';
 import type { Membership } from './output.js';
 import { hasQuorumInAll } from './quorum.js';
 
@@ -40,11 +40,23 @@ export abstract class Campaign extends Learner {
     if (hasQuorumInAll(this.preVotes, this.configs.governing(this.chosenPrefix), 'q1')) this.startElection();
   }
 
+  /**
+   * The leader we follow handed leadership to us: campaign at once, without pre-vote (the
+   * leader released its lease and its voters' stickiness, so a phase-1 quorum can answer now).
+   */
+  protected onTimeoutNow(m: TimeoutNowMsg): void {
+    if (m.from !== m.ballot.node) return;
+    this.releaseBallot(m.ballot);
+    const following = this.leaderBallot !== null && ballotEquals(this.leaderBallot, m.ballot);
+    if (this.role === 'follower' && following && this.activePeers().includes(this.config.self)) this.startElection();
+  }
+
   protected startElection(): void {
     const round = this.nextRound();
     if (round === null) return;
     this.maxRoundSeen = round;
     this.preVoteBallot = null;
+    this.handedOffTo = null;
     if (this.role === 'leader') this.clearLeaderState();
     this.role = 'candidate';
     this.myBallot = { round, node: this.config.self };

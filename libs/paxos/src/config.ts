@@ -26,6 +26,10 @@ export interface BrokenForTesting {
   snapshotOffByOne?: boolean;
   /** Shell-side, not the core: the shell releases a Ready's sends and applies before its persist is durable. */
   ackBeforePersist?: boolean;
+  /** A learner's Accepted counts toward the phase-2 quorum that chooses a slot. */
+  learnerCountsInQuorum?: boolean;
+  /** A leader handing over leadership keeps leading (and its lease) after it sent timeoutNow. */
+  transferKeepsLease?: boolean;
 }
 
 export interface LivenessFeatures {
@@ -126,6 +130,21 @@ export function majority(n: number): number {
 
 function positiveInt(name: string, v: number): void {
   if (!Number.isInteger(v) || v < 1) throw new Error(`paxos config: ${name} must be a positive integer, got ${v}`);
+}
+
+/** Most learners of one configuration (the wire schema's bound on a config value's lists). */
+export const MAX_LEARNERS = 64;
+
+/**
+ * Rejects a learner list that cannot be part of a configuration: an empty id, a duplicate, a
+ * learner that also votes, or more than MAX_LEARNERS.
+ */
+export function validateLearners(peers: readonly string[], learners: readonly string[]): void {
+  if (learners.length > MAX_LEARNERS) throw new Error(`paxos config: ${learners.length} learners, at most ${MAX_LEARNERS}`);
+  if (new Set(learners).size !== learners.length) throw new Error('paxos config: duplicate learner ids');
+  if (learners.some((p) => p === '')) throw new Error('paxos config: empty learner id');
+  const both = learners.filter((l) => peers.includes(l));
+  if (both.length > 0) throw new Error(`paxos config: ${both.join(',')} both vote and learn`);
 }
 
 /**

@@ -4,7 +4,7 @@
 export { compareBallot, formatBallot, ZERO_BALLOT, type Ballot } from './ballot.js';
 export { canonicalJson, type Command, type Value, type AcceptedEntry } from './value.js';
 export { type PaxosMessage, type MessageBody } from './messages.js';
-export { resolveConfig, majority, DEFAULT_WINDOW, type ReplicaConfig, type LivenessFeatures, type BrokenForTesting } from './config.js';
+export { resolveConfig, majority, validateMembership, validateLearners, MAX_LEARNERS, DEFAULT_WINDOW, type ReplicaConfig, type LivenessFeatures, type BrokenForTesting } from './config.js';
 export {
   appliedRecordOf,
   type Ready,
@@ -16,6 +16,9 @@ export {
   type SnapshotTransfer,
   type Membership,
   type Snapshot,
+  type PeerProgress,
+  type ReconfigureStatus,
+  type TransferStatus,
 } from './output.js';
 export { Dedupe } from './dedupe.js';
 export { InvariantViolation, invariant } from './invariant.js';

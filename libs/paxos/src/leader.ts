@@ -1,5 +1,5 @@
 import { ballotEquals, compareBallot, formatBallot } from './ballot.js';
-import { leaseIgnoresDrift, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
+import { keepsLeadAfterHandOff, leaseIgnoresDrift, phase2Counted, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
 import { chunkByBudget, commandBytes, fitInBudget, slotValueBytes } from './budget.js';
 import { Campaign } from './campaign.js';
 import { invariant } from './invariant.js';
@@ -24,6 +24,9 @@ export abstract class Leader extends Campaign {
     this.inflight.clear();
     this.configs.clearProposed();
     this.lease.clear();
+    this.matchUpTo.clear();
+    this.transfer = null;
+    this.handedOffTo = null;
     const reproposals: SlotValue[] = [];
     for (let s = this.prepareFromSlot; s <= maxSlot; s++) {
       const known = this.chosen.get(s);
@@ -51,21 +54,80 @@ export abstract class Leader extends Campaign {
       const f = this.inflight.get(slot);
       if (!f) continue;
       f.acks.add(m.from);
-      if (hasQuorum(f.acks, this.configs.at(slot), 'q2')) {
+      // Learners ack like voters, but only voters count (phase2Counted is the broken variant's hook).
+      if (hasQuorum(f.acks, phase2Counted(this.config, this.configs.at(slot)), 'q2')) {
         this.inflight.delete(slot);
         this.markChosen(slot, f.value);
         progressed = true;
       }
     }
+    this.noteAcceptedRun(m.from, m.slots);
     if (progressed) {
       this.advanceChosenPrefix();
       this.flushQueue();
     }
+    this.progressTransfer();
   }
 
   protected onHeartbeatAck(m: HeartbeatAckMsg): void {
     if (this.role !== 'leader' || !ballotEquals(m.ballot, this.myBallot)) return;
     this.recordVote(m.from, m.sentAtUs);
+    // Its chosen prefix is held there (learned, caught up, or installed from a snapshot).
+    this.raiseMatch(m.from, Math.min(m.chosenUpTo, this.nextSlot));
+    this.progressTransfer();
+  }
+
+  /** `from` accepted `slots` (ascending) at our ballot: extend the run it holds from its match. */
+  private noteAcceptedRun(from: string, slots: readonly number[]): void {
+    let match = this.matchUpTo.get(from) ?? 0;
+    for (const s of slots) if (s === match) match++;
+    while (this.inflight.get(match)?.acks.has(from)) match++;
+    this.raiseMatch(from, match);
+  }
+
+  /** Records progress only for replication targets, so the map is bounded by the configurations. */
+  private raiseMatch(node: string, upTo: number): void {
+    if (upTo <= (this.matchUpTo.get(node) ?? 0) || !this.replicationTargets().includes(node)) return;
+    this.matchUpTo.set(node, upTo);
+  }
+
+  /** Leader: what `node` holds (exclusive), as far as acks and heartbeat acks tell. */
+  protected matchOf(node: string): number {
+    return node === this.config.self ? this.nextSlot : (this.matchUpTo.get(node) ?? 0);
+  }
+
+  /**
+   * Leader transfer (docs/paxos.md "Learners and leader transfer"): give up after an election
+   * timeout (and assign slots again), or hand over once the target holds every slot assigned.
+   */
+  protected progressTransfer(): void {
+    const t = this.transfer;
+    if (this.role !== 'leader' || t === null) return;
+    if (this.nowUs >= t.deadlineUs) {
+      this.transfer = null;
+      this.flushQueue();
+      return;
+    }
+    if (this.reproposals.length > 0 || this.matchOf(t.to) < this.nextSlot) return;
+    this.handOff(t.to);
+  }
+
+  /**
+   * Ends this leadership first — its lease with it: leaseEnd() is null from this Ready on — and
+   * only then releases the voters' lease votes for our ballot and tells `to` to campaign. A
+   * release thus never reaches anyone while this ballot still backs a lease.
+   */
+  private handOff(to: string): void {
+    const b = this.myBallot;
+    const voters = this.activePeers();
+    this.transfer = null;
+    if (!keepsLeadAfterHandOff(this.config)) {
+      this.stepDown();
+      this.handedOffTo = to;
+      this.releaseBallot(b);
+    }
+    for (const p of voters) if (p !== this.config.self && p !== to) this.send(p, { type: 'leaseRelease', ballot: b });
+    this.send(to, { type: 'timeoutNow', ballot: b });
   }
 
   private recordVote(from: string, sentAtUs: number): void {
@@ -73,7 +135,7 @@ export abstract class Leader extends Campaign {
   }
 
   protected onForward(m: ForwardMsg): void {
-    if (this.role !== 'leader') return; // the client retries; re-forwarding could loop
+    if (this.role !== 'leader' || this.transfer !== null) return; // the client retries; re-forwarding could loop
     // The forwarder checked sizes; a command over the limit here is dropped, never batched.
     const fresh = m.cmds.filter((c) => !this.dedupe.has(c.id) && commandBytes(c) <= this.config.maxCommandBytes);
     this.enqueue(fresh);
@@ -101,7 +163,8 @@ export abstract class Leader extends Campaign {
       entries.push(e);
     }
     if (n > 0) this.reproposals = this.reproposals.slice(n);
-    const room = (): boolean => this.reproposals.length === 0 && this.nextSlot - this.chosenPrefix < this.config.window;
+    // A leader handing over assigns no new slot: its target must catch up with a fixed end.
+    const room = (): boolean => this.transfer === null && this.reproposals.length === 0 && this.nextSlot - this.chosenPrefix < this.config.window;
     const assign = (value: Value): void => {
       const slot = this.nextSlot++;
       this.inflight.set(slot, { value, acks: new Set(), sentAtUs: this.nowUs });
@@ -122,7 +185,7 @@ export abstract class Leader extends Campaign {
   /** Sends Accepts for `entries` to every active peer, own acceptor first (through the loopback). */
   private sendAccepts(entries: SlotValue[]): void {
     if (entries.length === 0) return;
-    const peers = this.activePeers();
+    const peers = this.replicationTargets();
     this.selfVote();
     for (const part of this.acceptChunks(entries)) {
       this.sendAccept(this.config.self, part);
@@ -134,7 +197,7 @@ export abstract class Leader extends Campaign {
   protected resendStaleAccepts(): void {
     const staleBefore = this.nowUs - 2 * this.config.heartbeatIntervalUs;
     const perPeer = new Map<string, SlotValue[]>();
-    const peers = this.activePeers();
+    const peers = this.replicationTargets();
     for (const [slot, f] of this.inflight) {
       if (f.sentAtUs > staleBefore) continue;
       f.sentAtUs = this.nowUs;
@@ -163,7 +226,7 @@ export abstract class Leader extends Campaign {
   protected sendHeartbeats(): void {
     this.nextHeartbeatUs = this.nowUs + this.config.heartbeatIntervalUs;
     this.selfVote();
-    for (const p of this.activePeers()) {
+    for (const p of this.replicationTargets()) {
       if (p !== this.config.self) this.send(p, { type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs });
     }
   }

@@ -1,4 +1,4 @@
-import type { Ballot } from './ballot.js';
+import { ballotEquals, type Ballot } from './ballot.js';
 import type { Membership } from './output.js';
 import { quorumTime, quorumTimeInAll } from './quorum.js';
 
@@ -30,6 +30,11 @@ export class LeaseVote {
   grant(b: Ballot, nowUs: number, durationUs: number): void {
     this.ballot = b;
     this.untilUs = nowUs + durationUs;
+  }
+
+  /** The leader of `b` gave its lease up (leader transfer): a vote for exactly `b` binds no more. */
+  release(b: Ballot): void {
+    if (this.ballot !== null && ballotEquals(this.ballot, b)) this.untilUs = Number.NEGATIVE_INFINITY;
   }
 }
 

@@ -3,11 +3,22 @@ import type { ConfigValue } from './value.js';
 
 /** The configuration a config value chosen (or proposed) at `slot` installs: it governs from `slot + window`. */
 export function membershipFromValue(slot: number, v: ConfigValue, window: number): Membership {
-  return { fromSlot: slot + window, peers: [...v.peers], q1: v.q1, q2: v.q2 };
+  return withLearners({ fromSlot: slot + window, peers: [...v.peers], q1: v.q1, q2: v.q2 }, v.learners);
 }
 
 export function cloneMembership(c: Membership): Membership {
-  return { fromSlot: c.fromSlot, peers: [...c.peers], q1: c.q1, q2: c.q2 };
+  return withLearners({ fromSlot: c.fromSlot, peers: [...c.peers], q1: c.q1, q2: c.q2 }, c.learners);
+}
+
+/** The learners of `c` (none when the field is absent: configurations from before learners). */
+export function learnersOf(c: { learners?: string[] | undefined }): string[] {
+  return c.learners ?? [];
+}
+
+/** `m` with a copy of `learners` when there are any (left out when empty, like a ConfigValue's). */
+function withLearners(m: Membership, learners: readonly string[] | undefined): Membership {
+  if (learners !== undefined && learners.length > 0) m.learners = [...learners];
+  return m;
 }
 
 /**
@@ -83,10 +94,20 @@ export class Configurations {
     return out;
   }
 
-  /** Every member of a configuration governing some slot >= `from`. */
+  /** Every voter of a configuration governing some slot >= `from`. */
   activePeers(from: number): string[] {
     const peers = new Set<string>();
     for (const c of this.governing(from)) for (const p of c.peers) peers.add(p);
+    return [...peers];
+  }
+
+  /**
+   * Every voter or learner of a configuration governing some slot >= `from`: who is sent
+   * Accepts and heartbeats. A replica in none of them is sent nothing more.
+   */
+  replicationTargets(from: number): string[] {
+    const peers = new Set<string>();
+    for (const c of this.governing(from)) for (const p of [...c.peers, ...learnersOf(c)]) peers.add(p);
     return [...peers];
   }
 }

@@ -131,6 +131,26 @@ export interface SnapshotRequestMsg extends Base {
   chunk: number;
 }
 
+/**
+ * Leader transfer: the leader at `ballot`, which has stopped leading, asks the replica it hands
+ * over to to campaign at once (no pre-vote). Valid only from `ballot.node` itself, to a replica
+ * following that ballot; it also releases the receiver's lease vote for `ballot`.
+ */
+export interface TimeoutNowMsg extends Base {
+  type: 'timeoutNow';
+  ballot: Ballot;
+}
+
+/**
+ * Leader transfer: the leader at `ballot` has given up its lease and stopped leading; the
+ * receiver drops its lease vote for `ballot` and its stickiness to it, and ignores that ballot
+ * from then on. Valid only from `ballot.node` itself.
+ */
+export interface LeaseReleaseMsg extends Base {
+  type: 'leaseRelease';
+  ballot: Ballot;
+}
+
 export type PaxosMessage =
   | PrepareMsg
   | PromiseMsg
@@ -145,7 +165,9 @@ export type PaxosMessage =
   | CatchupReplyMsg
   | ForwardMsg
   | SnapshotChunkMsg
-  | SnapshotRequestMsg;
+  | SnapshotRequestMsg
+  | TimeoutNowMsg
+  | LeaseReleaseMsg;
 
 /** Distributes a message type over the union, for constructing messages without group/from. */
 export type MessageBody<M extends PaxosMessage = PaxosMessage> = M extends PaxosMessage

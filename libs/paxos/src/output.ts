@@ -13,6 +13,8 @@ export interface Membership {
   q1: number;
   /** Phase-2 quorum size (accepts, lease votes, check-quorum); q1 + q2 > peers.length. */
   q2: number;
+  /** Non-voting learners (absent: none; snapshots from before learners existed have none). */
+  learners?: string[];
 }
 
 /**
@@ -83,6 +85,29 @@ export type ProposalStatus =
   /** Over the replica's maxCommandBytes: never replicated (the API limits keep clients below it). */
   | 'too_large';
 
+export type ReconfigureStatus = 'queued' | 'not_leader' | 'busy' | 'behind';
+
+export type TransferStatus =
+  /** The leader stopped assigning slots and waits for the target to catch up. */
+  | 'started'
+  /** Not the leader (ask the hint). */
+  | 'not_leader'
+  /** The target is not a voter of the configuration governing the next slot. */
+  | 'not_voter'
+  /** The target is this replica, which leads already. */
+  | 'already_leader'
+  /** A transfer is already under way. */
+  | 'busy';
+
+/** The leader's view of one replica's progress (docs/paxos.md "Learners and leader transfer"). */
+export interface PeerProgress {
+  node: string;
+  /** Whether it votes in the configuration governing the next slot (false: a learner). */
+  voter: boolean;
+  /** Exclusive: it holds every slot below (accepted at this leader's ballot, or known chosen). */
+  matchSlot: number;
+}
+
 export interface ProposalResult {
   ids: string[];
   status: ProposalStatus;
@@ -114,8 +139,13 @@ export interface Ready {
    * snapshot itself comes in `persist.snapshot` of the same Ready.
    */
   installSnapshot?: { upTo: number; data: unknown };
-  /** Answers `reconfigure`: queued at the leader, not the leader (retry at the hint), or a change already in flight. */
-  reconfigureResult?: { status: 'queued' | 'not_leader' | 'busy'; leaderHint: string | null };
+  /**
+   * Answers `reconfigure`: queued at the leader, not the leader (retry at the hint), a change or
+   * a leader transfer already in flight, or a learner to promote is not caught up (retry later).
+   */
+  reconfigureResult?: { status: ReconfigureStatus; leaderHint: string | null };
+  /** Answers `transferLeadership` (see TransferStatus). */
+  transferResult?: { status: TransferStatus; leaderHint: string | null };
 }
 
 /** Durable acceptor state, as persisted from `Ready.persist` and restored on restart. */

@@ -123,6 +123,20 @@ export abstract class ReplicaState {
   protected nextHeartbeatUs = 0;
   /** Leader: lease votes and heard-from times. */
   protected readonly lease = new LeaderLease();
+  /**
+   * Leader: per replication target, exclusive: the slots below are held there (accepted at our
+   * ballot, or reported chosen by its heartbeat acks). Learner promotion and transfer wait on it.
+   */
+  protected readonly matchUpTo = new Map<string, number>();
+  /** Leader: a leader transfer under way (no new slots are assigned meanwhile), or null. */
+  protected transfer: { to: string; deadlineUs: number } | null = null;
+  /** Follower: the replica this one handed leadership to, the proposals' hint until a leader is heard. */
+  protected handedOffTo: string | null = null;
+  /**
+   * Acceptor: the latest ballot whose leader released its lease (leader transfer). Its messages
+   * are ignored from then on, so a delayed heartbeat cannot revive a vote or stickiness for it.
+   */
+  protected releasedBallot: Ballot | null = null;
 
   // ---- the Ready being assembled by the current call
   /** The output of the current call. */
@@ -234,6 +248,11 @@ export abstract class ReplicaState {
   /** Every member of a configuration governing an unchosen slot. */
   protected activePeers(): string[] {
     return this.configs.activePeers(this.chosenPrefix);
+  }
+
+  /** Every voter or learner of a configuration governing an unchosen slot: who gets Accepts and heartbeats. */
+  protected replicationTargets(): string[] {
+    return this.configs.replicationTargets(this.chosenPrefix);
   }
 
   /** Bytes of entries one message may carry besides its framing. */

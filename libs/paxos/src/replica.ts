@@ -1,13 +1,13 @@
 import { ballotEquals, compareBallot, formatBallot, type Ballot } from './ballot.js';
-import { readsWithoutLease, snapshotIndex } from './broken.js';
+import { keepsLeadAfterHandOff, readsWithoutLease, snapshotIndex } from './broken.js';
 import { chunkByBudget, commandBytes } from './budget.js';
-import { majority, validateMembership, type ReplicaConfig } from './config.js';
+import { majority, validateLearners, validateMembership, type ReplicaConfig } from './config.js';
 import { invariant } from './invariant.js';
 import { Leader } from './leader.js';
 import type { LeaseInterval } from './lease.js';
-import { cloneMembership } from './membership.js';
+import { cloneMembership, learnersOf } from './membership.js';
 import type { NackMsg, PaxosMessage } from './messages.js';
-import type { LeadershipChange, Membership, ProposalResult, Ready } from './output.js';
+import type { LeadershipChange, Membership, PeerProgress, ProposalResult, Ready } from './output.js';
 import { emptyReady, type ReplicaOptions, type Role } from './replica-state.js';
 import type { Rng } from './rng.js';
 import type { Command, Value } from './value.js';
@@ -90,6 +90,22 @@ export class Replica extends Leader {
     return this.activePeers().includes(this.config.self);
   }
 
+  /**
+   * At the leader, every replication target's progress (voters and learners of the
+   * configurations governing unchosen slots, itself included); empty elsewhere. The shell and
+   * placement watch a learner catch up here before promoting it.
+   */
+  progress(): PeerProgress[] {
+    if (this.role !== 'leader') return [];
+    const voters = this.configs.at(this.nextSlot).peers;
+    return this.replicationTargets().map((node) => ({ node, voter: voters.includes(node), matchSlot: this.matchOf(node) }));
+  }
+
+  /** The replica this leader is handing leadership to, or null. */
+  transferTarget(): string | null {
+    return this.role === 'leader' ? (this.transfer?.to ?? null) : null;
+  }
+
   /** Sizes of the in-memory structures that must stay bounded on long runs. */
   footprint(): { log: number; chosen: number; dedupe: number; configs: number } {
     return { log: this.log.size, chosen: this.chosen.size, dedupe: this.dedupe.size(), configs: this.configs.size() };
@@ -149,6 +165,7 @@ export class Replica extends Leader {
         if (this.nowUs >= this.nextHeartbeatUs) this.sendHeartbeats();
         this.resendStaleAccepts();
         this.flushQueue();
+        this.progressTransfer();
       }
     } else if (this.nowUs >= this.electionDeadlineUs) {
       if (!this.isMember()) this.electionDeadlineUs = this.nowUs + this.electionTimeout();
@@ -166,7 +183,8 @@ export class Replica extends Leader {
   propose(cmds: Command[], nowUs: number): Ready {
     this.advanceClock(nowUs);
     const results: ProposalResult[] = [];
-    const hint = this.leaderHint();
+    // Right after handing over, clients are sent to the successor before it is heard from.
+    const hint = this.leaderHint() ?? this.handedOffTo;
     const fits = (c: Command) => commandBytes(c) <= this.config.maxCommandBytes;
     const tooLarge = cmds.filter((c) => !fits(c));
     if (tooLarge.length > 0) results.push({ ids: tooLarge.map((c) => c.id), status: 'too_large', leaderHint: hint });
@@ -175,7 +193,10 @@ export class Replica extends Leader {
     const fresh = cmds.filter((c) => fits(c) && !this.dedupe.has(c.id));
     if (fresh.length > 0) {
       const ids = fresh.map((c) => c.id);
-      if (this.role === 'leader') {
+      if (this.role === 'leader' && this.transfer !== null) {
+        // Handing over: the client retries at the replica about to lead.
+        results.push({ ids, status: 'not_leader', leaderHint: this.transfer.to });
+      } else if (this.role === 'leader') {
         this.enqueue(fresh);
         this.flushQueue();
         results.push({ ids, status: 'queued', leaderHint: this.config.self });
@@ -194,25 +215,62 @@ export class Replica extends Leader {
   /**
    * Proposes a membership change through the log (leader only). The change chosen at slot
    * `i` governs slots from `i + window`. Throws if the membership breaks the quorum rule
-   * (q1 + q2 > n, quorums within 1..n); defaults to majority quorums. One change at a time:
-   * `busy` while an earlier one is not yet applied here.
+   * (q1 + q2 > n, quorums within 1..n) or lists a learner that also votes; defaults to majority
+   * quorums and no learners. One change at a time: `busy` while an earlier one is not yet
+   * applied here or a leader transfer is under way. Promoting a learner that is not caught up
+   * (it holds less than the chosen prefix minus `window`) answers `behind`: retry once
+   * `progress()` shows it closer (docs/paxos.md "Learners and leader transfer").
    */
-  reconfigure(change: { peers: string[]; q1?: number; q2?: number }, nowUs: number): Ready {
+  reconfigure(change: { peers: string[]; learners?: string[]; q1?: number; q2?: number }, nowUs: number): Ready {
     this.advanceClock(nowUs);
     const n = change.peers.length;
     const q1 = change.q1 ?? majority(n);
     const q2 = change.q2 ?? majority(n);
+    const learners = change.learners ?? [];
     validateMembership(change.peers, q1, q2);
+    validateLearners(change.peers, learners);
     if (this.role !== 'leader') {
       this.out.reconfigureResult = { status: 'not_leader', leaderHint: this.leaderHint() };
-    } else if (this.queuedConfig !== null || this.configs.changingAfter(this.chosenPrefix)) {
+    } else if (this.queuedConfig !== null || this.transfer !== null || this.configs.changingAfter(this.chosenPrefix)) {
       this.out.reconfigureResult = { status: 'busy', leaderHint: this.config.self };
+    } else if (this.promotesLaggingLearner(change.peers)) {
+      this.out.reconfigureResult = { status: 'behind', leaderHint: this.config.self };
     } else {
-      this.queuedConfig = { kind: 'config', peers: [...change.peers], q1, q2 };
+      this.queuedConfig = { kind: 'config', peers: [...change.peers], q1, q2, ...(learners.length > 0 ? { learners: [...learners] } : {}) };
       this.flushQueue();
       this.out.reconfigureResult = { status: 'queued', leaderHint: this.config.self };
     }
     return this.finish();
+  }
+
+  /** Whether `peers` makes a voter of a current learner that holds less than chosen prefix − window. */
+  private promotesLaggingLearner(peers: readonly string[]): boolean {
+    const learners = learnersOf(this.configs.at(this.nextSlot));
+    return peers.some((p) => learners.includes(p) && this.matchOf(p) + this.config.window < this.chosenPrefix);
+  }
+
+  /**
+   * Hands leadership to voter `to` (leader only; docs/paxos.md "Learners and leader transfer").
+   * The leader stops assigning slots (proposals answer not_leader with `to` as the hint), waits
+   * until `to` holds every slot it assigned, then ends its own leadership and lease, releases
+   * its voters' lease votes and sends `to` a timeoutNow. After an election timeout without
+   * handing over it gives up and leads on. The Ready's `transferResult` says which happened.
+   */
+  transferLeadership(to: string, nowUs: number): Ready {
+    this.advanceClock(nowUs);
+    const status = this.startTransfer(to);
+    this.out.transferResult = { status, leaderHint: status === 'not_leader' ? this.leaderHint() : this.config.self };
+    return this.finish();
+  }
+
+  private startTransfer(to: string): NonNullable<Ready['transferResult']>['status'] {
+    if (this.role !== 'leader') return 'not_leader';
+    if (to === this.config.self) return 'already_leader';
+    if (!this.configs.at(this.nextSlot).peers.includes(to)) return 'not_voter';
+    if (this.transfer !== null) return 'busy';
+    this.transfer = { to, deadlineUs: this.nowUs + this.config.electionTimeoutUs };
+    this.progressTransfer();
+    return 'started';
   }
 
   /**
@@ -263,6 +321,10 @@ export class Replica extends Leader {
         return this.onSnapshotChunk(msg);
       case 'snapshotRequest':
         return this.onSnapshotRequest(msg);
+      case 'timeoutNow':
+        return this.onTimeoutNow(msg);
+      case 'leaseRelease':
+        return this.onLeaseRelease(msg);
     }
   }
 
@@ -280,6 +342,7 @@ export class Replica extends Leader {
   /** A leader's Accept or Heartbeat at `b` was admitted: follow the highest leader heard. */
   protected noteLeader(b: Ballot): void {
     this.preVoteBallot = null;
+    this.handedOffTo = null;
     if (this.leaderBallot === null || compareBallot(b, this.leaderBallot) >= 0) {
       this.leaderBallot = b;
       if (b.node !== this.config.self || this.role === 'leader') this.lastLeaderContactUs = this.nowUs;
@@ -310,6 +373,8 @@ export class Replica extends Leader {
     this.queuedConfig = null;
     this.configs.clearProposed();
     this.lease.clear();
+    this.matchUpTo.clear();
+    this.transfer = null;
     if (this.leaderBallot && this.leaderBallot.node === this.config.self) this.leaderBallot = null;
   }
 
@@ -347,7 +412,23 @@ export class Replica extends Leader {
     this.persistAccepted = new Map();
     this.checkIndexes();
     this.checkPersistCovers(ready);
+    this.checkReleaseAfterLease(ready);
     return ready;
+  }
+
+  /**
+   * Assertion (e): a replica releases its voters (leaseRelease, timeoutNow) only when it holds
+   * no lease and leads no more: a release reaching a voter while its lease still held would
+   * let the next leader's lease overlap it.
+   */
+  private checkReleaseAfterLease(ready: Ready): void {
+    if (keepsLeadAfterHandOff(this.config)) return; // the broken variant the simulator must catch
+    for (const { msg } of ready.send) {
+      if (msg.type !== 'leaseRelease' && msg.type !== 'timeoutNow') continue;
+      invariant(this.leaseEnd() === null && this.role !== 'leader', 'a leader releases its voters only after its lease ended', () =>
+        `${this.config.self} (${this.role}) sent ${msg.type} at ${formatBallot(msg.ballot)} with lease end ${this.leaseEnd()}`,
+      );
+    }
   }
 
   /**

@@ -15,9 +15,16 @@ export interface Command {
  */
 export interface ConfigValue {
   kind: 'config';
+  /** The voters: only they count in quorums and campaign. */
   peers: string[];
   q1: number;
   q2: number;
+  /**
+   * Non-voting learners (docs/paxos.md "Learners and leader transfer"): sent everything a voter
+   * is, counted in no quorum. Absent means none; it is left out rather than `[]` when empty, so
+   * values from before learners existed compare equal byte for byte.
+   */
+  learners?: string[];
 }
 
 /** What a slot can hold. No-ops fill holes left by a previous leader. */

@@ -28,12 +28,24 @@ export class SpanRecorder {
   private readonly highestBallot = new Map<string, Ballot>();
   /** `${split}|${txn}` of the prepare records applied so far (a prepare is recorded once per split). */
   private readonly prepared = new Set<string>();
+  /**
+   * The placement scenario: split -> its range as of the slots applied so far (cuts shrink it,
+   * rule 20; a child starts with its half, rule 22). Absent: ranges are not checked.
+   */
+  private ranges: Map<string, { start: string; end: string }> | null = null;
+  /** Cuts applied (first replica to apply each), in the order they applied. */
+  readonly cuts: Array<{ split: string; child: string; atKey: string; generation: number; cutTs: number; slot: number; atUs: number }> = [];
 
   constructor(
     private readonly now: () => number,
     bank: BankLayout,
   ) {
     this.history = emptyHistory(bank);
+  }
+
+  /** Checks from now on that every commit applied in a split writes only inside the split's range at its slot (servedInRange). */
+  trackRanges(splits: ReadonlyArray<{ id: string; start: string; end: string }>): void {
+    this.ranges = new Map(splits.map((s) => [s.id, { start: s.start, end: s.end }]));
   }
 
   get ok(): boolean {
@@ -93,7 +105,17 @@ export class SpanRecorder {
         continue;
       }
       const writes = w.versions.filter((v) => v.ts === o.ts).map((v) => (v.deleted ? { key: v.key, deleted: true } : { key: v.key, value: v.value }));
+      const range = this.ranges?.get(split);
+      const outside = range && writes.find((x) => x.key < range.start || (range.end !== '' && x.key >= range.end));
+      if (range && outside)
+        this.fail('servedInRange', `${split} slot ${slot}: ${txn} committed ${outside.key} at ${o.ts}, outside the split's range [${JSON.stringify(range.start)}, ${JSON.stringify(range.end)}) after its cuts`);
       this.history.commits.push({ txn, split, ts: o.ts, slot, writes, kind: kind === 'decide' ? 'decide' : 'commit', participants });
+    }
+    if (w.child) {
+      const c = w.child;
+      this.ranges?.set(split, { start: this.ranges.get(split)?.start ?? '', end: c.range.start });
+      this.ranges?.set(c.splitId, { ...c.range });
+      this.cuts.push({ split, child: c.splitId, atKey: c.range.start, generation: c.generation, cutTs: c.cutTs, slot, atUs: this.now() });
     }
     let highest = before;
     for (const c of commands) {

@@ -173,7 +173,8 @@ export class SpanClient {
 
   /** The nodes that may host `split`: every node, or its replicas in the cached map. */
   private pool(split: string): readonly string[] {
-    return this.router?.replicasOf(split) ?? this.nodes;
+    const replicas = this.router?.replicasOf(split);
+    return replicas && replicas.length > 0 ? replicas : this.nodes;
   }
 
   private leaderGuess(split: string): string {

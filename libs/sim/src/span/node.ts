@@ -224,6 +224,16 @@ export class SpanNode {
     return this.adminStatus(ready, 'transferResult');
   }
 
+  /**
+   * Proposes an empty command at the leader of `split` (the core ignores it): a configuration
+   * chosen at slot i governs from i + window, so a quiet group needs entries for it to take effect.
+   */
+  nudge(split: string, id: string): void {
+    const l = this.live.get(split);
+    if (!l || !this.up || !l.replica.isLeader()) return;
+    l.pipeline.run(() => l.replica.propose([{ id, payload: { t: 'noop' } }], this.clock.monoNow()));
+  }
+
   private adminStatus(ready: Ready | undefined, field: 'reconfigureResult' | 'transferResult'): string {
     const status = ready?.[field]?.status ?? 'stopped';
     this.trace(`${this.id} ${field} ${status}`);
@@ -450,7 +460,10 @@ export class SpanNode {
     return new ReadyPipeline({
       persist: (persist, done) =>
         this.diskWrite(inc, 'paxos', () => {
-          this.disks.get(split)!.paxos.write(persist);
+          // A replica dropped meanwhile (placement) writes nothing more.
+          const disk = this.disks.get(split);
+          if (!disk) return;
+          disk.paxos.write(persist);
           done();
         }),
       send: (messages) => {
@@ -488,7 +501,8 @@ export class SpanNode {
     this.drain(l, inc);
     const upTo = e.slot + 1;
     this.diskWrite(inc, 'apply', () => {
-      const disk = this.disks.get(split)!;
+      const disk = this.disks.get(split);
+      if (!disk || this.live.get(split) !== l) return;
       this.mvcc.put(w.versions);
       disk.appliedIndex = upTo;
       disk.header = { ...w.header };

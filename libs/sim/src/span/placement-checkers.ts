@@ -1,0 +1,59 @@
+import type { SpanViolation } from './history.js';
+import type { RangeEntry } from './placement-map.js';
+
+/**
+ * The placement scenario's end-of-run checkers (docs/placement-sim.md), over the driver's final
+ * map and what the replicas report after the heal. (The online one, servedInRange, is in the node
+ * shell and the recorder: no replica serves or commits a key outside the range it has applied.)
+ */
+
+/** What one replica reports about a split it hosts. */
+export interface HostedSplit {
+  node: string;
+  split: string;
+  entry: { start: string; end: string; generation: number };
+  /** The voters its replica knows for the next slot (the leader's counts). */
+  voters: readonly string[];
+  leader: boolean;
+}
+
+/** The final map covers the key space exactly once: sorted ranges, the first from '', each starting where the last ended, the last to ''. */
+export function mapCoversKeySpace(entries: readonly RangeEntry[], atUs: number): SpanViolation[] {
+  const out: SpanViolation[] = [];
+  const sorted = [...entries].sort((a, b) => (a.start < b.start ? -1 : a.start > b.start ? 1 : 0));
+  const fail = (detail: string) => out.push({ checker: 'mapCoversKeySpace', detail, atUs });
+  if (sorted.length === 0) return [{ checker: 'mapCoversKeySpace', detail: 'the map is empty', atUs }];
+  if (sorted[0]!.start !== '') fail(`the first range starts at ${JSON.stringify(sorted[0]!.start)}, not ''`);
+  for (let i = 1; i < sorted.length; i++) {
+    const a = sorted[i - 1]!;
+    const b = sorted[i]!;
+    if (a.end !== b.start) fail(`${a.split} ends at ${JSON.stringify(a.end)} but ${b.split} starts at ${JSON.stringify(b.start)}`);
+  }
+  for (const e of sorted) if (e.end !== '' && e.end <= e.start) fail(`${e.split} is empty or reversed: [${JSON.stringify(e.start)}, ${JSON.stringify(e.end)})`);
+  if (sorted[sorted.length - 1]!.end !== '') fail(`the last range ends at ${JSON.stringify(sorted[sorted.length - 1]!.end)}, not ''`);
+  return out;
+}
+
+/**
+ * After the heal, every split's replicas (the map's) host it with the map's range and generation,
+ * its leader counts exactly those voters, and no other node still hosts it.
+ */
+export function replicasAgree(entries: readonly RangeEntry[], hosted: readonly HostedSplit[], atUs: number): SpanViolation[] {
+  const out: SpanViolation[] = [];
+  const fail = (detail: string) => out.push({ checker: 'replicasAgree', detail, atUs });
+  for (const e of entries) {
+    const at = hosted.filter((h) => h.split === e.split);
+    for (const r of e.replicas) {
+      const h = at.find((x) => x.node === r);
+      if (!h) fail(`${r} is a replica of ${e.split} in the map but does not host it`);
+      else if (h.entry.start !== e.start || h.entry.end !== e.end || h.entry.generation !== e.generation)
+        fail(`${r} serves ${e.split} as [${JSON.stringify(h.entry.start)}, ${JSON.stringify(h.entry.end)}) generation ${h.entry.generation}; the map says [${JSON.stringify(e.start)}, ${JSON.stringify(e.end)}) generation ${e.generation}`);
+    }
+    for (const h of at) if (!e.replicas.includes(h.node)) fail(`${h.node} still hosts ${e.split}, whose replicas are ${e.replicas.join(',')}`);
+    const leader = at.find((h) => h.leader);
+    if (leader && (leader.voters.length !== e.replicas.length || !leader.voters.every((v) => e.replicas.includes(v))))
+      fail(`${e.split}'s leader ${leader.node} counts voters ${leader.voters.join(',')}; the map says ${e.replicas.join(',')}`);
+  }
+  for (const h of hosted) if (!entries.some((e) => e.split === h.split)) fail(`${h.node} hosts ${h.split}, which the map does not know`);
+  return out;
+}

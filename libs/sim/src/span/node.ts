@@ -64,6 +64,8 @@ interface SplitLive {
   nextReq: number;
   /** Entries below this were applied durably before the last crash: the core resumed past them. */
   skipBelow: number;
+  /** Before a leader transfer (placement): until this monotonic instant the core is told it holds no lease. */
+  quiescedUntilMono: number;
   /** The range this replica has applied (shrunk at the cut's apply): served keys must lie in it. */
   range: { start: string; end: string };
   wakeAtMono: number | null;
@@ -216,6 +218,19 @@ export class SpanNode {
     return this.adminStatus(ready, 'reconfigureResult');
   }
 
+  /**
+   * For `forUs` of this node's monotonic clock the core of `split` is told its replica holds no
+   * lease, so it closes no timestamp, serves no lease read and commits nothing: once the closed
+   * timestamps it issued before are past, a leader transfer cannot put a successor's commits
+   * below them (see docs/placement-sim.md, the leader-transfer finding). Lost at a crash.
+   */
+  quiesce(split: string, forUs: number): void {
+    const l = this.live.get(split);
+    if (!l || !this.up) return;
+    l.quiescedUntilMono = this.clock.monoNow() + forUs;
+    this.trace(`${this.id}/${split} quiesced for ${forUs}us`);
+  }
+
   /** The leader of `split` here hands its leadership to `to` (Replica.transferLeadership); its status, or 'absent'. */
   transferLeadership(split: string, to: string): string {
     const l = this.live.get(split);
@@ -297,7 +312,7 @@ export class SpanNode {
       limits: this.o.coreLimits,
       broken: this.o.broken,
     });
-    const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null, range: { ...disk.range } };
+    const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null, range: { ...disk.range }, quiescedUntilMono: 0 };
     l.pipeline = this.newPipeline(spec.id, inc);
     this.live.set(spec.id, l);
     this.rec.forgetTSafe(this.id, spec.id);
@@ -370,6 +385,10 @@ export class SpanNode {
 
   private view(l: SplitLive, mono: number): LeadershipView {
     const r = l.replica;
+    // A leader handing over refuses proposals (not_leader, hinting the target): the core must not lead meanwhile.
+    const target = r.transferTarget();
+    if (target !== null) return { leading: null, leaderHint: target, leaseEndMonoUs: null, localReadOk: false };
+    if (mono < l.quiescedUntilMono) return { leading: r.isLeader() ? r.ballot() : null, leaderHint: r.leaderHint(), leaseEndMonoUs: null, localReadOk: false };
     return { leading: r.isLeader() ? r.ballot() : null, leaderHint: r.leaderHint(), leaseEndMonoUs: r.leaseValidUntil(mono), localReadOk: r.canServeLocalRead(mono) };
   }
 

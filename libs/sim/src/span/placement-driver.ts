@@ -21,6 +21,15 @@ export interface PlacementDriverOptions {
   cutWaitUs: number;
   /** How often a move looks at its group's membership again. */
   pollUs: number;
+  /**
+   * 'quiesced': the leader's core is told it holds no lease for `quiesceUs` before the hand-over,
+   * so every closed timestamp and lease read it issued is past when a successor leads;
+   * 'immediate': Replica.transferLeadership at once, which the cores do not make safe yet
+   * (docs/placement-sim.md, finding 1).
+   */
+  transfer: 'quiesced' | 'immediate';
+  /** At least the lease (plus drift): closed timestamps reach at most one lease past true time. */
+  quiesceUs: number;
 }
 
 export const DEFAULT_PLACEMENT_DRIVER: PlacementDriverOptions = {
@@ -31,6 +40,8 @@ export const DEFAULT_PLACEMENT_DRIVER: PlacementDriverOptions = {
   requestTimeoutUs: 600_000,
   cutWaitUs: 400_000,
   pollUs: 30_000,
+  transfer: 'quiesced',
+  quiesceUs: 0,
 };
 
 export interface PlacementCounts {
@@ -65,6 +76,8 @@ export class PlacementDriver {
   private creq = 0;
   private nextChild: number;
   private nextNoop = 0;
+  /** A quiesced hand-over of this split is waiting for the old leader's lease to pass. */
+  private readonly handingOver = new Set<string>();
   private readonly pending = new Map<number, (a: Answer) => void>();
 
   constructor(
@@ -235,7 +248,7 @@ export class PlacementDriver {
     let status: string;
     if ((m.learners ?? []).includes(to)) {
       // A leader about to be removed hands over first.
-      if (leader.id === from) status = `transfer ${leader.transferLeadership(split, this.rng.pick(m.peers.filter((p) => p !== from)))}`;
+      if (leader.id === from) status = `transfer ${this.handOver(leader, split, this.rng.pick(m.peers.filter((p) => p !== from)))}`;
       else status = leader.reconfigure(split, { peers: final });
     } else if (!m.peers.includes(to)) status = leader.reconfigure(split, { peers: m.peers, learners: [to] });
     else status = 'waiting';
@@ -271,9 +284,27 @@ export class PlacementDriver {
     const e = this.rng.pick(led);
     const leader = this.leaderOf(e.split)!;
     const to = this.rng.pick(leader.membership(e.split)!.peers.filter((p) => p !== leader.id));
-    const status = leader.transferLeadership(e.split, to);
-    if (status === 'started') this.counts.transfers++;
+    const status = this.handOver(leader, e.split, to);
     this.trace(`placement transfer ${e.split} ${leader.id} -> ${to}: ${status}`);
+  }
+
+  /** Hands `split`'s leadership from `leader` to `to`, at once or after quiescing its core (options.transfer). */
+  private handOver(leader: SpanNode, split: string, to: string): string {
+    if (this.handingOver.has(split)) return 'quiescing';
+    const go = (): string => {
+      const status = leader.transferLeadership(split, to);
+      if (status === 'started') this.counts.transfers++;
+      return status;
+    };
+    if (this.o.transfer === 'immediate') return go();
+    leader.quiesce(split, this.o.quiesceUs + 200_000);
+    this.handingOver.add(split);
+    const inc = leader.incarnation;
+    this.sched.after(this.o.quiesceUs, () => {
+      this.handingOver.delete(split);
+      if (leader.up && leader.incarnation === inc && leader.isLeaderOf(split)) this.trace(`placement transfer ${split} ${leader.id} -> ${to} after quiescing: ${go()}`);
+    });
+    return 'quiescing';
   }
 }
 

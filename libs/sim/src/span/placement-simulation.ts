@@ -24,7 +24,10 @@ const DRIVER_ADDR = 'placement';
 
 export function placementOptions(partial: Partial<PlacementOptions> & { seed: number }): PlacementOptions {
   const { driver, ...span } = partial;
-  return { ...spanOptions({ nodesPerDc: 2, ...span }), driver: { ...DEFAULT_PLACEMENT_DRIVER, ...driver } };
+  const o = spanOptions({ nodesPerDc: 2, ...span });
+  // Closed timestamps and lease reads reach at most one lease past true time; a drift margin on top.
+  const quiesceUs = Math.ceil(o.leaseDurationUs * (1 + (2 * o.maxDriftPpm) / 1e6)) + 5_000;
+  return { ...o, driver: { ...DEFAULT_PLACEMENT_DRIVER, quiesceUs, ...driver } };
 }
 
 /** A group's Paxos configuration, as buildSpanWorld gives the splits it starts with. */

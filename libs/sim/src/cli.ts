@@ -37,6 +37,7 @@ const { values } = parseArgs({
     groups: { type: 'string', default: '2' },
     faults: { type: 'string', default: 'heavy' },
     broken: { type: 'string' },
+    transfer: { type: 'string' },
     scenario: { type: 'string', default: 'basic' },
     'drift-ppm': { type: 'string' },
     'snapshot-every': { type: 'string' },
@@ -55,7 +56,7 @@ if (values.scenario === 'span' || values.scenario === 'placement') spanMain(valu
 else paxosMain();
 
 /** The span and placement scenarios have their own options, variants and checkers (span/cli-span.ts, span/cli-placement.ts). */
-function spanMain(run: typeof runSpanCli): void {
+function spanMain(run: typeof runPlacementCli): void {
   try {
     process.exitCode = run({
       seeds: values.seeds !== undefined ? intArg('seeds', values.seeds, 100) : undefined,
@@ -64,6 +65,7 @@ function spanMain(run: typeof runSpanCli): void {
       trace: values.trace,
       faults: values.faults ?? 'heavy',
       broken: values.broken,
+      transfer: values.transfer,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

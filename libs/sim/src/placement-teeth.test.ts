@@ -16,9 +16,6 @@ const CAUGHT_BY: Partial<Record<PlacementBrokenVariant, string[]>> = {
   // The parent keeps serving (and committing) its upper half after the cut: clients with an old
   // map are never told KEY_OUT_OF_RANGE, and the parent reads and writes keys the child owns.
   serveCutKeys: ['servedInRange'],
-  // Upper-half locks survive the cut: a transaction that read an upper key at the parent commits
-  // there after the child wrote it (its writes leave the range, or its reads are stale).
-  cutKeepsUpperLocks: ['strictSerializability', 'bankConserved', 'servedInRange', 'snapshotExact'],
 };
 
 function firstFailure(variant: PlacementBrokenVariant): { seed: number; checkers: string[]; detail: string } | undefined {

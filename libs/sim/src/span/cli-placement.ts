@@ -1,5 +1,6 @@
 import { CUT_BROKEN_VARIANTS, TXN_BROKEN_VARIANTS } from '@synod/txn';
 import { formatTotals, type SpanCliArgs } from './cli-span.js';
+import type { PlacementDriverOptions } from './placement-driver.js';
 import { runPlacement, type PlacementOptions, type PlacementResult } from './placement-simulation.js';
 import type { SpanTotals } from './simulation.js';
 
@@ -8,7 +9,7 @@ export const PLACEMENT_BROKEN_VARIANTS = [...TXN_BROKEN_VARIANTS, ...CUT_BROKEN_
 export type PlacementBrokenVariant = (typeof PLACEMENT_BROKEN_VARIANTS)[number];
 
 export const PLACEMENT_USAGE = `placement scenario: npm run sim -- --scenario placement [--seeds N [--start S] | --seed S [--trace]]
-       [--faults none|heavy] [--broken <variant>[,<variant>...]]
+       [--faults none|heavy] [--broken <variant>[,<variant>...]] [--transfer quiesced|immediate]
   the span scenario on 3 DCs x 2 nodes with a placement driver cutting splits, moving replicas
   to the other node of a DC and transferring leaderships under the span nemesis; clients route by
   a cached range map; checkers: the span ones, servedInRange (online), mapCoversKeySpace,
@@ -37,12 +38,14 @@ export function describePlacementFailure(r: PlacementResult, flags: string): str
 }
 
 /** The placement scenario's command line, as the span scenario's. Returns the exit code. */
-export function runPlacementCli(a: SpanCliArgs, out: (line: string) => void = console.log): number {
+export function runPlacementCli(a: SpanCliArgs & { transfer?: string | undefined }, out: (line: string) => void = console.log): number {
   const broken = parsePlacementBroken(a.broken);
   const faults: PlacementOptions['faults'] = a.faults === 'none' ? 'none' : 'standard';
-  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}`;
+  if (a.transfer !== undefined && a.transfer !== 'quiesced' && a.transfer !== 'immediate') throw new Error(`--transfer must be quiesced or immediate, not ${a.transfer}`);
+  const transfer: PlacementDriverOptions['transfer'] = a.transfer === 'immediate' ? 'immediate' : 'quiesced';
+  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${transfer === 'immediate' ? ' --transfer immediate' : ''}`;
   // The cut variants are TxnBroken flags like the others; the span options type lists only the span scenario's.
-  const opts = (seed: number, trace: boolean) => ({ seed, trace, broken: broken as unknown as PlacementOptions['broken'], faults });
+  const opts = (seed: number, trace: boolean) => ({ seed, trace, broken: broken as unknown as PlacementOptions['broken'], faults, driver: { transfer } });
   if (a.seed !== undefined) {
     const t0 = process.hrtime.bigint();
     const r = runPlacement(opts(a.seed, a.trace));

@@ -15,6 +15,9 @@ export interface PlacementOptions extends SpanOptions {
   driver: PlacementDriverOptions;
 }
 
+/** What a run is asked for: span options, and any driver options over the defaults. */
+export type PlacementInput = Partial<Omit<PlacementOptions, 'driver'>> & { seed: number; driver?: Partial<PlacementDriverOptions> | undefined };
+
 export interface PlacementResult extends SpanResult {
   placement: PlacementCounts & { splits: number; refreshes: number };
 }
@@ -22,7 +25,7 @@ export interface PlacementResult extends SpanResult {
 /** The placement service's address and DC. */
 const DRIVER_ADDR = 'placement';
 
-export function placementOptions(partial: Partial<PlacementOptions> & { seed: number }): PlacementOptions {
+export function placementOptions(partial: PlacementInput): PlacementOptions {
   const { driver, ...span } = partial;
   const o = spanOptions({ nodesPerDc: 2, ...span });
   // Closed timestamps and lease reads reach at most one lease past true time; a drift margin on top.
@@ -46,7 +49,7 @@ function groupConfig(o: SpanOptions, split: string, self: string, peers: string[
   };
 }
 
-export function buildPlacementWorld(partial: Partial<PlacementOptions> & { seed: number }): { w: SpanWorld; driver: PlacementDriver; map: RangeMap; routers: CachedMap[] } {
+export function buildPlacementWorld(partial: PlacementInput): { w: SpanWorld; driver: PlacementDriver; map: RangeMap; routers: CachedMap[] } {
   const o = placementOptions(partial);
   const initial = spanSplits(o.splits);
   const voters = Array.from({ length: o.dcs }, (_, i) => `n-${String.fromCharCode(97 + i)}`);
@@ -93,7 +96,7 @@ function placementChecks(w: SpanWorld, driver: PlacementDriver, map: RangeMap): 
   return out;
 }
 
-export function runPlacement(partial: Partial<PlacementOptions> & { seed: number }): PlacementResult {
+export function runPlacement(partial: PlacementInput): PlacementResult {
   const { w, driver, map, routers } = buildPlacementWorld(partial);
   const r = finishSpanWorld(w);
   return { ...r, placement: { ...driver.counts, splits: map.entries().length, refreshes: routers.reduce((s, x) => s + x.refreshes, 0) } };

@@ -27,6 +27,18 @@ function firstFailure(variant: PlacementBrokenVariant): { seed: number; checkers
 }
 
 describe('placement teeth: a core that serves keys it no longer owns is caught', () => {
+  it('a node shell that hosts a child before its parent\'s applies are durable is caught by childStartsComplete', { timeout: 240_000 }, () => {
+    // The child's t_safe starts at T_cut: hosted at the cut's apply (not its durable write), it
+    // reports it while versions of its keys below T_cut are still in the node's disk queue.
+    let first: { seed: number; checkers: string[] } | undefined;
+    for (let seed = 1; seed <= MAX_SEEDS && !first; seed++) {
+      const r = runPlacement({ seed, hostChildAtApply: true });
+      if (!r.ok) first = { seed, checkers: r.failedCheckers };
+    }
+    console.log(`[teeth] hostChildAtApply (shell): ${first ? `first failing seed ${first.seed}, caught by ${first.checkers.join(', ')}` : 'NOT caught'}`);
+    expect(first?.checkers).toContain('childStartsComplete');
+  });
+
   for (const [variant, checkers] of Object.entries(CAUGHT_BY) as Array<[PlacementBrokenVariant, string[]]>) {
     it(`${variant} is caught by ${checkers.join(' / ')}`, { timeout: 240_000 }, () => {
       const t0 = performance.now();

@@ -36,6 +36,8 @@ export interface SpanNodeOptions {
    */
   peersOf?: ((split: string) => readonly string[]) | undefined;
   answerUnhosted?: boolean | undefined;
+  /** Deliberately broken shell (teeth of childStartsComplete): the child is hosted when the cut applies, before the parent's applies are durable. */
+  hostChildAtApply?: boolean | undefined;
 }
 
 /** What one split has on one node's disk: the Paxos acceptor state and the applied state. */
@@ -516,6 +518,10 @@ export class SpanNode {
     // The cut shrinks what this replica serves at once (rule 20); the child is hosted once the entry is durable.
     if (w.child) l.range = { start: l.range.start, end: w.child.range.start };
     const child = w.child && l.replica.membershipAt(e.slot).peers.includes(this.id) ? this.childDisk(l, w.child, e.slot) : undefined;
+    if (child && this.o.hostChildAtApply && !this.disks.has(child.spec.id)) {
+      this.disks.set(child.spec.id, child);
+      this.bootSplit(child.spec.id, inc, this.clock.monoNow());
+    }
     this.trace(`${this.id}/${split} apply ${e.slot} ${commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ') || e.value.kind}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''} -> ${w.outcomes.map(([t, o]) => `${t}:${o.committed ? `committed@${o.ts}` : 'aborted'}`).join(' ')}`);
     this.drain(l, inc);
     const upTo = e.slot + 1;

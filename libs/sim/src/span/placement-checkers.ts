@@ -1,4 +1,5 @@
-import type { SpanViolation } from './history.js';
+import type { SpanHistory, SpanViolation } from './history.js';
+import type { CutApplied } from './recorder.js';
 import type { RangeEntry } from './placement-map.js';
 
 /**
@@ -6,6 +7,39 @@ import type { RangeEntry } from './placement-map.js';
  * map and what the replicas report after the heal. (The online one, servedInRange, is in the node
  * shell and the recorder: no replica serves or commits a key outside the range it has applied.)
  */
+
+/**
+ * A child starts complete (rule 22): its t_safe starts at T_cut, so on every node, by the child's
+ * first reported t_safe, every version of its keys at or below T_cut (applied by the parent, or
+ * an ancestor, before the cut) is durably visible there.
+ */
+export function childStartsComplete(h: SpanHistory, cuts: readonly CutApplied[]): SpanViolation[] {
+  const out: SpanViolation[] = [];
+  /** node -> commit ts -> when it first became durably visible there (under any split). */
+  const visible = new Map<string, Map<number, number>>();
+  for (const [k, m] of h.visible) {
+    const node = k.slice(0, k.indexOf('|'));
+    let v = visible.get(node);
+    if (!v) visible.set(node, (v = new Map()));
+    for (const [ts, at] of m) if (!v.has(ts) || v.get(ts)! > at) v.set(ts, at);
+  }
+  for (const cut of cuts) {
+    const inChild = (key: string) => key >= cut.atKey && (cut.end === '' || key < cut.end);
+    const before = h.commits.filter((c) => c.ts <= cut.cutTs && c.writes.some((w) => inChild(w.key)));
+    const firstSample = new Map<string, number>();
+    for (const s of h.tSafe) if (s.split === cut.child && !firstSample.has(s.node)) firstSample.set(s.node, s.atUs);
+    for (const [node, atUs] of firstSample)
+      for (const c of before) {
+        const seen = visible.get(node)?.get(c.ts);
+        if (seen === undefined || seen > atUs) {
+          if (out.length < 5)
+            out.push({ checker: 'childStartsComplete', detail: `${node} reported t_safe for ${cut.child} (cut from ${cut.split} at ${cut.cutTs}) at ${atUs}, but ${c.txn} (ts ${c.ts}, ${c.split} slot ${c.slot}) in its range was ${seen === undefined ? 'never' : `only at ${seen}`} durably visible there`, atUs });
+          break;
+        }
+      }
+  }
+  return out;
+}
 
 /** What one replica reports about a split it hosts. */
 export interface HostedSplit {

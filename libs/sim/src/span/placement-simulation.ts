@@ -1,6 +1,6 @@
 import type { ReplicaConfig } from '@synod/paxos';
 import type { SpanViolation } from './history.js';
-import { mapCoversKeySpace, replicasAgree, type HostedSplit } from './placement-checkers.js';
+import { childStartsComplete, mapCoversKeySpace, replicasAgree, type HostedSplit } from './placement-checkers.js';
 import { DEFAULT_PLACEMENT_DRIVER, PlacementDriver, type PlacementCounts, type PlacementDriverOptions } from './placement-driver.js';
 import { CachedMap, RangeMap } from './placement-map.js';
 import { buildSpanWorld, finishSpanWorld, spanOptions, spanSplits, type SpanOptions, type SpanResult, type SpanWorld } from './simulation.js';
@@ -13,6 +13,8 @@ import { buildSpanWorld, finishSpanWorld, spanOptions, spanSplits, type SpanOpti
  */
 export interface PlacementOptions extends SpanOptions {
   driver: PlacementDriverOptions;
+  /** Deliberately broken node shell (teeth of childStartsComplete). */
+  hostChildAtApply?: boolean | undefined;
 }
 
 /** What a run is asked for: span options, and any driver options over the defaults. */
@@ -66,6 +68,7 @@ export function buildPlacementWorld(partial: PlacementInput): { w: SpanWorld; dr
       },
       // Every node: a replica added by a move leads before the map names it.
       peersOf: () => world!.nodes.map((n) => n.id),
+      hostChildAtApply: o.hostChildAtApply,
     },
   });
   world = w;
@@ -92,7 +95,7 @@ function placementChecks(w: SpanWorld, driver: PlacementDriver, map: RangeMap): 
   const hosted: HostedSplit[] = [];
   for (const n of w.nodes)
     for (const split of n.hosted()) hosted.push({ node: n.id, split, entry: n.core(split)!.entry(), voters: n.membership(split)!.peers, leader: n.isLeaderOf(split) });
-  out.push(...mapCoversKeySpace(map.entries(), at), ...replicasAgree(map.entries(), hosted, at));
+  out.push(...mapCoversKeySpace(map.entries(), at), ...replicasAgree(map.entries(), hosted, at), ...childStartsComplete(w.rec.history, w.rec.cuts));
   return out;
 }
 

@@ -14,6 +14,18 @@ import { emptyHistory, type BankLayout, type SpanHistory, type SpanViolation } f
  *    (its timestamp oracle ignored what was applied): its commits abort for nothing.
  *  - replica assertions (the nodes report them).
  */
+/** A cut as the first replica applied it: the child's range is [atKey, end). */
+export interface CutApplied {
+  split: string;
+  child: string;
+  atKey: string;
+  end: string;
+  generation: number;
+  cutTs: number;
+  slot: number;
+  atUs: number;
+}
+
 export class SpanRecorder {
   readonly history: SpanHistory;
   readonly online: SpanViolation[] = [];
@@ -34,7 +46,7 @@ export class SpanRecorder {
    */
   private ranges: Map<string, { start: string; end: string }> | null = null;
   /** Cuts applied (first replica to apply each), in the order they applied. */
-  readonly cuts: Array<{ split: string; child: string; atKey: string; generation: number; cutTs: number; slot: number; atUs: number }> = [];
+  readonly cuts: CutApplied[] = [];
 
   constructor(
     private readonly now: () => number,
@@ -115,7 +127,7 @@ export class SpanRecorder {
       const c = w.child;
       this.ranges?.set(split, { start: this.ranges.get(split)?.start ?? '', end: c.range.start });
       this.ranges?.set(c.splitId, { ...c.range });
-      this.cuts.push({ split, child: c.splitId, atKey: c.range.start, generation: c.generation, cutTs: c.cutTs, slot, atUs: this.now() });
+      this.cuts.push({ split, child: c.splitId, atKey: c.range.start, end: c.range.end, generation: c.generation, cutTs: c.cutTs, slot, atUs: this.now() });
     }
     let highest = before;
     for (const c of commands) {

@@ -78,6 +78,8 @@ export interface SpanOptions {
 export interface SpanPlacementHooks {
   routerFor(client: string): ClientRouter;
   peersOf(split: string): readonly string[];
+  /** Deliberately broken shell: children hosted at the cut's apply, not its durable write (teeth). */
+  hostChildAtApply?: boolean | undefined;
 }
 
 /** Something else the run drives (the placement scenario's driver): started with the faults, waited for in the drain, checked at the end. */
@@ -361,6 +363,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
         holdTicksUntil: holdTicks(id),
         peersOf: o.placement?.peersOf,
         answerUnhosted: o.placement !== undefined,
+        hostChildAtApply: o.placement?.hostChildAtApply,
       },
       log,
     );

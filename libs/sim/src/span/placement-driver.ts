@@ -30,10 +30,15 @@ export interface PlacementDriverOptions {
   transfer: 'quiesced' | 'immediate';
   /** At least the lease (plus drift): closed timestamps reach at most one lease past true time. */
   quiesceUs: number;
+  /**
+   * After this many refusals in a row of a cut by one leader as busy with 2PC work, its leadership
+   * is handed to another voter (0: never). A leader can refuse forever: docs/placement-sim.md, finding 2.
+   */
+  handOverAfterRefusals: number;
 }
 
 export const DEFAULT_PLACEMENT_DRIVER: PlacementDriverOptions = {
-  gapUs: [250_000, 700_000],
+  gapUs: [200_000, 500_000],
   weights: { cut: 3, move: 2, transfer: 2 },
   maxSplits: 9,
   loadMedianProb: 0.3,
@@ -42,6 +47,7 @@ export const DEFAULT_PLACEMENT_DRIVER: PlacementDriverOptions = {
   pollUs: 30_000,
   transfer: 'quiesced',
   quiesceUs: 0,
+  handOverAfterRefusals: 20,
 };
 
 export interface PlacementCounts {
@@ -59,7 +65,7 @@ type Answer = { ok: true; body: TxnReplyBody } | { ok: false; error?: TxnError }
 /**
  * A simulated placement service (issue 14; docs/placement-sim.md), driven by the scheduler: during
  * the fault phase it cuts splits, moves a replica of a split to another node of the same DC and
- * transfers leaderships, one operation at a time, and keeps the range map. A cut is the core's
+ * transfers leaderships (cuts and moves one at a time), and keeps the range map. A cut is the core's
  * `split.cut` request sent to the split's leader over the simulated network (retried on
  * NOT_LEADER, UNAVAILABLE and silence with the same child id and generation: it is idempotent), and
  * the map changes only once the core answered it. A move hosts the split on the new node (an empty
@@ -108,7 +114,10 @@ export class PlacementDriver {
   start(faultPhaseUs: number): void {
     const step = (): void => {
       if (this.sched.nowUs >= faultPhaseUs) return;
-      if (!this.current) this.act(this.pickOp());
+      // Cuts and moves go one at a time (a cut's child takes the parent's voters from the map); a
+      // leader transfer changes no map entry and may come in between.
+      const op = this.pickOp();
+      if (op === 'transfer' || !this.current) this.act(op);
       this.sched.after(this.rng.range(...this.o.gapUs), step);
     };
     this.sched.after(this.rng.range(...this.o.gapUs), step);
@@ -165,7 +174,7 @@ export class PlacementDriver {
    * is retried with a key: an earlier attempt may still apply under the same child id, and then
    * the answer says where it cut.
    */
-  private sendCut(split: string, req: CutRequest, node: string, keys: readonly string[]): void {
+  private sendCut(split: string, req: CutRequest, node: string, keys: readonly string[], refusals = new Map<string, number>()): void {
     this.request(split, node, req, (a) => {
       if (a.ok && a.body.kind === 'cut') {
         this.map.cut(split, a.body.child, a.body.atKey, a.body.generation);
@@ -179,7 +188,18 @@ export class PlacementDriver {
       const next = typeof hint === 'string' && replicas.includes(hint) ? hint : this.rng.pick(replicas);
       const retry = error?.code === 'INVALID_ARGUMENT' && req.atKey === undefined ? { ...req, atKey: this.rng.pick(keys) } : req;
       this.trace(`placement cut of ${split} at ${node}: ${error ? `${error.code} ${error.message}` : a.ok ? a.body.kind : 'no answer'}; retry at ${next}`);
-      this.sched.after(next === hint ? 0 : this.rng.range(10_000, 50_000), () => this.sendCut(split, retry, next, keys));
+      // A leader that keeps refusing the cut as busy with 2PC work hands over (finding 2: it may hold a stale record forever).
+      if (error?.code === 'UNAVAILABLE' && error.message.includes('cannot be cut now')) {
+        const busy = (refusals.get(node) ?? 0) + 1;
+        refusals.set(node, busy);
+        const leader = this.nodes.find((n) => n.id === node);
+        if (this.o.handOverAfterRefusals > 0 && busy >= this.o.handOverAfterRefusals && leader?.isLeaderOf(split)) {
+          refusals.delete(node);
+          const others = leader.membership(split)!.peers.filter((p) => p !== node);
+          this.trace(`placement ${node} refused the cut of ${split} ${busy} times: ${this.handOver(leader, split, this.rng.pick(others))}`);
+        }
+      }
+      this.sched.after(next === hint ? 0 : this.rng.range(10_000, 50_000), () => this.sendCut(split, retry, next, keys, refusals));
     });
   }
 

@@ -77,7 +77,6 @@ export class SpanNemesis {
     private readonly net: SpanNet,
     private readonly nodes: readonly SpanNode[],
     private readonly dcs: readonly string[],
-    private readonly splits: readonly string[],
     private readonly masters: readonly TimeMaster[],
     private readonly rng: Prng,
     private readonly trace: (line: string) => void,

@@ -378,7 +378,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
         clients.push(new SpanClient(id, dc, nodeIds, dcOf, sched, net, clientRng.fork(id), rec.history, workload, o.client, log, o.placement?.routerFor(id)));
       }
   }
-  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, leaseUs: o.leaseDurationUs, ...o.nemesis }, sched, net, nodes, dcs, splits.map((s) => s.id), masters, root.fork('nemesis'), log);
+  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, leaseUs: o.leaseDurationUs, ...o.nemesis }, sched, net, nodes, dcs, masters, root.fork('nemesis'), log);
   return { o, sched, rec, net, nodes, masters, clients, nemesis, log, trace, dcs, splits, workload, root, services: [] };
 }
 

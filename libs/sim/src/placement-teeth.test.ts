@@ -16,6 +16,9 @@ const CAUGHT_BY: Partial<Record<PlacementBrokenVariant, string[]>> = {
   // The parent keeps serving (and committing) its upper half after the cut: clients with an old
   // map are never told KEY_OUT_OF_RANGE, and the parent reads and writes keys the child owns.
   serveCutKeys: ['servedInRange'],
+  // T_cut is not among the leader's pending timestamps: it closes timestamps above T_cut while
+  // the cut is pending, and followers that have not applied the cut take them as t_safe.
+  cutNotPending: ['parentTSafeBelowCut'],
 };
 
 function firstFailure(variant: PlacementBrokenVariant): { seed: number; checkers: string[]; detail: string } | undefined {
@@ -26,7 +29,7 @@ function firstFailure(variant: PlacementBrokenVariant): { seed: number; checkers
   return undefined;
 }
 
-describe('placement teeth: a core that serves keys it no longer owns is caught', () => {
+describe('placement teeth: a broken cut in the core or the shell is caught', () => {
   it('a node shell that hosts a child before its parent\'s applies are durable is caught by childStartsComplete', { timeout: 240_000 }, () => {
     // The child's t_safe starts at T_cut: hosted at the cut's apply (not its durable write), it
     // reports it while versions of its keys below T_cut are still in the node's disk queue.

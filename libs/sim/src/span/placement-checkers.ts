@@ -41,6 +41,25 @@ export function childStartsComplete(h: SpanHistory, cuts: readonly CutApplied[])
   return out;
 }
 
+/**
+ * A parent replica that has not applied a cut yet keeps its t_safe below T_cut
+ * (docs/transactions.md, the note under rule 22): it may still serve the upper half there, where
+ * the child writes only above T_cut. Its closed timestamps are capped below T_cut while the cut
+ * is pending (rule 21); a later one names an applied index past the cut, so it waits for it.
+ */
+export function parentTSafeBelowCut(h: SpanHistory, cuts: readonly CutApplied[], appliedAt: ReadonlyMap<string, number>): SpanViolation[] {
+  const out: SpanViolation[] = [];
+  for (const cut of cuts)
+    for (const s of h.tSafe) {
+      if (s.split !== cut.split || s.tSafe < cut.cutTs) continue;
+      const applied = appliedAt.get(`${s.node}|${cut.split}|${cut.child}`);
+      if (applied !== undefined && applied <= s.atUs) continue;
+      if (out.length < 5)
+        out.push({ checker: 'parentTSafeBelowCut', detail: `${s.node} reported t_safe ${s.tSafe} for ${cut.split} at ${s.atUs}, at or above T_cut ${cut.cutTs} of its cut into ${cut.child}, which it ${applied === undefined ? 'never applied' : `applied only at ${applied}`}`, atUs: s.atUs });
+    }
+  return out;
+}
+
 /** What one replica reports about a split it hosts. */
 export interface HostedSplit {
   node: string;

@@ -1,6 +1,6 @@
 import type { ReplicaConfig } from '@synod/paxos';
 import type { SpanViolation } from './history.js';
-import { childStartsComplete, mapCoversKeySpace, replicasAgree, type HostedSplit } from './placement-checkers.js';
+import { childStartsComplete, mapCoversKeySpace, parentTSafeBelowCut, replicasAgree, type HostedSplit } from './placement-checkers.js';
 import { DEFAULT_PLACEMENT_DRIVER, PlacementDriver, type PlacementCounts, type PlacementDriverOptions } from './placement-driver.js';
 import { CachedMap, RangeMap } from './placement-map.js';
 import { buildSpanWorld, finishSpanWorld, spanOptions, spanSplits, type SpanOptions, type SpanResult, type SpanWorld } from './simulation.js';
@@ -95,7 +95,7 @@ function placementChecks(w: SpanWorld, driver: PlacementDriver, map: RangeMap): 
   const hosted: HostedSplit[] = [];
   for (const n of w.nodes)
     for (const split of n.hosted()) hosted.push({ node: n.id, split, entry: n.core(split)!.entry(), voters: n.membership(split)!.peers, leader: n.isLeaderOf(split) });
-  out.push(...mapCoversKeySpace(map.entries(), at), ...replicasAgree(map.entries(), hosted, at), ...childStartsComplete(w.rec.history, w.rec.cuts));
+  out.push(...mapCoversKeySpace(map.entries(), at), ...replicasAgree(map.entries(), hosted, at), ...childStartsComplete(w.rec.history, w.rec.cuts), ...parentTSafeBelowCut(w.rec.history, w.rec.cuts, w.rec.cutAppliedAt));
   return out;
 }
 

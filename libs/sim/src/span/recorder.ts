@@ -47,6 +47,8 @@ export class SpanRecorder {
   private ranges: Map<string, { start: string; end: string }> | null = null;
   /** Cuts applied (first replica to apply each), in the order they applied. */
   readonly cuts: CutApplied[] = [];
+  /** `${node}|${split}|${child}` -> when that replica first applied the cut into `child`. */
+  readonly cutAppliedAt = new Map<string, number>();
 
   constructor(
     private readonly now: () => number,
@@ -77,6 +79,7 @@ export class SpanRecorder {
   /** A replica applied `slot` of `split` and got `w` to write. The first one to apply a slot defines the ground truth. */
   recordApply(node: string, split: string, slot: number, w: ApplyWrite, commands: ReadonlyArray<{ id: string; payload: unknown }> = []): void {
     const key = `${split}/${slot}`;
+    if (w.child && !this.cutAppliedAt.has(`${node}|${split}|${w.child.splitId}`)) this.cutAppliedAt.set(`${node}|${split}|${w.child.splitId}`, this.now());
     const form = canonical({ v: w.versions, o: w.outcomes.map(([t, o]) => [t, o.committed, o.committed ? o.ts : 0]) });
     const first = this.applied.get(key);
     if (first !== undefined) {

@@ -38,6 +38,7 @@ const { values } = parseArgs({
     faults: { type: 'string', default: 'heavy' },
     broken: { type: 'string' },
     transfer: { type: 'string' },
+    'hand-over-after': { type: 'string' },
     scenario: { type: 'string', default: 'basic' },
     'drift-ppm': { type: 'string' },
     'snapshot-every': { type: 'string' },
@@ -66,6 +67,7 @@ function spanMain(run: typeof runPlacementCli): void {
       faults: values.faults ?? 'heavy',
       broken: values.broken,
       transfer: values.transfer,
+      handOverAfter: values['hand-over-after'] !== undefined ? intArg('hand-over-after', values['hand-over-after'], 20) : undefined,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

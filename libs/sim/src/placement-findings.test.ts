@@ -32,7 +32,7 @@ describe('placement findings', () => {
    * `proposed`): n-a proposes decide(c-c1:6.5:abort) at ballot 3 while cut off, loses the
    * leadership, leads again at ballot 5, and from then on refuses every cut with "a decide record
    * in flight" (rule 19) until the run ends. The driver hands a leader that keeps refusing over.
-   * Replay: npm run sim -- --scenario placement --seed 172 (with handOverAfterRefusals: 0).
+   * Replay: npm run sim -- --scenario placement --seed 172 --hand-over-after 0 --trace
    */
   it.fails('a leader that lost a proposed decide record in an earlier term can be cut (seed 172, no hand-over)', { timeout: 60_000 }, () => {
     const r = runPlacement({ seed: 172, driver: { handOverAfterRefusals: 0 } });

@@ -9,7 +9,7 @@ export const PLACEMENT_BROKEN_VARIANTS = [...TXN_BROKEN_VARIANTS, ...CUT_BROKEN_
 export type PlacementBrokenVariant = (typeof PLACEMENT_BROKEN_VARIANTS)[number];
 
 export const PLACEMENT_USAGE = `placement scenario: npm run sim -- --scenario placement [--seeds N [--start S] | --seed S [--trace]]
-       [--faults none|heavy] [--broken <variant>[,<variant>...]] [--transfer quiesced|immediate]
+       [--faults none|heavy] [--broken <variant>[,<variant>...]] [--transfer quiesced|immediate] [--hand-over-after N]
   the span scenario on 3 DCs x 2 nodes with a placement driver cutting splits, moving replicas
   to the other node of a DC and transferring leaderships under the span nemesis; clients route by
   a cached range map; checkers: the span ones, servedInRange (online), mapCoversKeySpace,
@@ -38,14 +38,15 @@ export function describePlacementFailure(r: PlacementResult, flags: string): str
 }
 
 /** The placement scenario's command line, as the span scenario's. Returns the exit code. */
-export function runPlacementCli(a: SpanCliArgs & { transfer?: string | undefined }, out: (line: string) => void = console.log): number {
+export function runPlacementCli(a: SpanCliArgs & { transfer?: string | undefined; handOverAfter?: number | undefined }, out: (line: string) => void = console.log): number {
   const broken = parsePlacementBroken(a.broken);
   const faults: PlacementOptions['faults'] = a.faults === 'none' ? 'none' : 'standard';
   if (a.transfer !== undefined && a.transfer !== 'quiesced' && a.transfer !== 'immediate') throw new Error(`--transfer must be quiesced or immediate, not ${a.transfer}`);
   const transfer: PlacementDriverOptions['transfer'] = a.transfer === 'immediate' ? 'immediate' : 'quiesced';
-  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${transfer === 'immediate' ? ' --transfer immediate' : ''}`;
+  const handOver = a.handOverAfter;
+  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${transfer === 'immediate' ? ' --transfer immediate' : ''}${handOver !== undefined ? ` --hand-over-after ${handOver}` : ''}`;
   // The cut variants are TxnBroken flags like the others; the span options type lists only the span scenario's.
-  const opts = (seed: number, trace: boolean) => ({ seed, trace, broken: broken as unknown as PlacementOptions['broken'], faults, driver: { transfer } });
+  const opts = (seed: number, trace: boolean) => ({ seed, trace, broken: broken as unknown as PlacementOptions['broken'], faults, driver: { transfer, ...(handOver !== undefined ? { handOverAfterRefusals: handOver } : {}) } });
   if (a.seed !== undefined) {
     const t0 = process.hrtime.bigint();
     const r = runPlacement(opts(a.seed, a.trace));

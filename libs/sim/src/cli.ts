@@ -1,17 +1,19 @@
 import { parseArgs } from 'node:util';
 import { BROKEN_VARIANTS, FAULT_MODES, SCENARIOS, scenarioOptions, type BrokenVariant, type FaultMode, type Scenario, type SimOptions } from './options.js';
 import { longRunOptions, runSimulation, type SimResult } from './simulation.js';
+import { PLACEMENT_USAGE, runPlacementCli } from './span/cli-placement.js';
 import { SPAN_USAGE, runSpanCli } from './span/cli-span.js';
 
 const USAGE = `usage: npm run sim -- [--seeds N [--start S] | --seed S [--trace] | --long-run [--entries N]]
-       [--scenario basic|production|span] [--replicas 3|5] [--groups G] [--faults none|light|heavy]
+       [--scenario basic|production|span|placement] [--replicas 3|5] [--groups G] [--faults none|light|heavy]
        [--drift-ppm D] [--snapshot-every N] [--broken <variant>]
 scenarios: basic (the default); production (compaction + snapshot transfer, membership
            changes replacing crashed replicas, flexible quorums drawn per seed, lease reads)
 --long-run: one fault-free run until every group has N (default 100000) chosen slots,
            compacting every --snapshot-every (default 1000) slots; prints max log length vs bound
 variants: ${Object.keys(BROKEN_VARIANTS).join(', ')}
-${SPAN_USAGE}`;
+${SPAN_USAGE}
+${PLACEMENT_USAGE}`;
 
 function fail(msg: string): never {
   console.error(`${msg}\n${USAGE}`);
@@ -35,6 +37,8 @@ const { values } = parseArgs({
     groups: { type: 'string', default: '2' },
     faults: { type: 'string', default: 'heavy' },
     broken: { type: 'string' },
+    transfer: { type: 'string' },
+    'hand-over-after': { type: 'string' },
     scenario: { type: 'string', default: 'basic' },
     'drift-ppm': { type: 'string' },
     'snapshot-every': { type: 'string' },
@@ -49,19 +53,21 @@ if (values.help) {
   process.exit(0);
 }
 
-if (values.scenario === 'span') spanMain();
+if (values.scenario === 'span' || values.scenario === 'placement') spanMain(values.scenario === 'span' ? runSpanCli : runPlacementCli);
 else paxosMain();
 
-/** The span scenario has its own options, variants and checkers (span/cli-span.ts). */
-function spanMain(): void {
+/** The span and placement scenarios have their own options, variants and checkers (span/cli-span.ts, span/cli-placement.ts). */
+function spanMain(run: typeof runPlacementCli): void {
   try {
-    process.exitCode = runSpanCli({
+    process.exitCode = run({
       seeds: values.seeds !== undefined ? intArg('seeds', values.seeds, 100) : undefined,
       start: values.start !== undefined ? intArg('start', values.start, 1) : undefined,
       seed: values.seed !== undefined ? intArg('seed', values.seed, 1) : undefined,
       trace: values.trace,
       faults: values.faults ?? 'heavy',
       broken: values.broken,
+      transfer: values.transfer,
+      handOverAfter: values['hand-over-after'] !== undefined ? intArg('hand-over-after', values['hand-over-after'], 20) : undefined,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

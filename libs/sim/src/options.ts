@@ -115,8 +115,8 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   padMaxBytes: 0,
 };
 
-/** `span`: the transaction core on several splits and nodes (span/simulation.ts), with its own options and checkers. */
-export const SCENARIOS = ['basic', 'production', 'span'] as const;
+/** `span`: the transaction core on several splits and nodes (span/simulation.ts); `placement`: the same with cuts, moves and leader transfers (span/placement-simulation.ts); each with its own options and checkers. */
+export const SCENARIOS = ['basic', 'production', 'span', 'placement'] as const;
 export type Scenario = (typeof SCENARIOS)[number];
 
 /**

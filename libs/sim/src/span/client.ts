@@ -60,6 +60,22 @@ export interface Workload {
   auditProb: number;
 }
 
+/**
+ * How a client of the placement scenario finds splits (docs/placement-sim.md): by its own cached
+ * copy of the range map, refreshed from the placement service on KEY_OUT_OF_RANGE, as libs/client
+ * does. Without one (the span scenario) a key's split is the one the workload filed it under.
+ */
+export interface ClientRouter {
+  /** The split covering `key` in the cached map. */
+  splitOf(key: string): string;
+  /** The split's replicas in the cached map. */
+  replicasOf(split: string): readonly string[];
+  /** Re-reads the map (a KEY_OUT_OF_RANGE answer said the cached one is old). */
+  refresh(): void;
+}
+
+type Part = { split: string; keys: string[]; readOnly?: boolean };
+
 export type OpKind = 'transfer' | 'register' | 'append' | 'strong' | 'strong1' | 'snapshot' | 'stale';
 
 type Answer = { ok: true; body: TxnReplyBody } | { ok: false; error: TxnError } | { ok: false; timeout: true };
@@ -110,6 +126,7 @@ export class SpanClient {
     private readonly w: Workload,
     private readonly t: SpanClientTiming,
     private readonly trace: (line: string) => void,
+    private readonly router?: ClientRouter | undefined,
   ) {
     net.register(id, dc, (_from, p) => this.receive(p));
   }
@@ -154,17 +171,49 @@ export class SpanClient {
     });
   }
 
+  /** The nodes that may host `split`: every node, or its replicas in the cached map. */
+  private pool(split: string): readonly string[] {
+    const replicas = this.router?.replicasOf(split);
+    return replicas && replicas.length > 0 ? replicas : this.nodes;
+  }
+
   private leaderGuess(split: string): string {
-    return this.leaders.get(split) ?? this.rng.pick(this.nodes);
+    return this.leaders.get(split) ?? this.rng.pick(this.pool(split));
   }
 
-  private nearest(): string {
-    return this.nodes.find((n) => this.nodeDc(n) === this.dc) ?? this.rng.pick(this.nodes);
+  private nearest(split: string): string {
+    const pool = this.pool(split);
+    return pool.find((n) => this.nodeDc(n) === this.dc) ?? this.rng.pick(pool);
   }
 
-  private other(than: string): string {
-    const others = this.nodes.filter((n) => n !== than);
+  private other(split: string, than: string): string {
+    const others = this.pool(split).filter((n) => n !== than);
     return others.length > 0 ? this.rng.pick(others) : than;
+  }
+
+  /** A KEY_OUT_OF_RANGE answer: the cached map is old (rule 20's hint); re-read it. */
+  private outOfRange(a: Answer): boolean {
+    if (!this.router || a.ok || !('error' in a) || a.error.code !== 'KEY_OUT_OF_RANGE') return false;
+    this.router.refresh();
+    return true;
+  }
+
+  /** The parts of an operation by the splits now covering their keys (the cached map); unchanged without a router. */
+  private routed(parts: readonly Part[]): Part[] {
+    const router = this.router;
+    if (!router) return [...parts];
+    const out: Part[] = [];
+    for (const p of parts)
+      for (const key of p.keys) {
+        const split = router.splitOf(key);
+        const q = out.find((x) => x.split === split);
+        if (!q) out.push({ split, keys: [key], ...(p.readOnly ? { readOnly: true } : {}) });
+        else {
+          q.keys.push(key);
+          if (!p.readOnly) delete q.readOnly;
+        }
+      }
+    return out;
   }
 
   /** Where to go next after an error from `node`: the hinted leader, or another replica. */
@@ -175,7 +224,7 @@ export class SpanClient {
       return { node: hint, delayUs: 0 };
     }
     this.leaders.delete(split);
-    return { node: this.other(node), delayUs: this.rng.range(5_000, 30_000) };
+    return { node: this.other(split, node), delayUs: this.rng.range(5_000, 30_000) };
   }
 
   // ------------------------------------------------------------------ operations
@@ -212,13 +261,13 @@ export class SpanClient {
    * the second's: a read-only participant, or a coordinator that only reads, prepares with no
    * writes); the rest stay on one split.
    */
-  private rwKeys(kind: 'transfer' | 'register' | 'append'): Array<{ split: string; keys: string[]; readOnly?: boolean }> {
+  private rwKeys(kind: 'transfer' | 'register' | 'append'): Part[] {
     const hot = this.w.hot;
     const split = hot && this.rng.chance(hot.prob) ? hot.split : this.rng.pick(this.w.splits).id;
     const cross = this.w.splits.length > 1 && this.rng.chance(this.w.crossSplit[kind]);
     const second = cross ? this.rng.pick(this.w.splits.filter((s) => s.id !== split)).id : undefined;
     const one = (xs: string[]) => this.rng.pick(xs);
-    let parts: Array<{ split: string; keys: string[]; readOnly?: boolean }>;
+    let parts: Part[];
     if (kind === 'transfer') {
       // From an account of `split` to one of `second` (or another of `split`).
       if (second) parts = [{ split, keys: [one(this.w.accounts[split]!)] }, { split: second, keys: [one(this.w.accounts[second]!)] }];
@@ -242,11 +291,7 @@ export class SpanClient {
       finished = true;
       opDone();
     };
-    const parts = this.rwKeys(kind);
-    const readOnly = new Set(parts.filter((p) => p.readOnly).flatMap((p) => p.keys));
-    // The coordinator: the first split written, in split order (as the client); the outcome lives there.
-    const coordinator = parts.filter((p) => !p.readOnly).map((p) => p.split).sort()[0]!;
-    const participants = parts.map((p) => p.split).filter((s) => s !== coordinator);
+    const picked = this.rwKeys(kind);
     const base = `${this.id}:${++this.seq}`;
     const startTs = START_US + this.now;
     const deadline = this.now + this.t.txnDeadlineUs;
@@ -255,6 +300,12 @@ export class SpanClient {
 
     const startAttempt = (): void => {
       attempt++;
+      // Each attempt routes by the map as cached now: after a cut its participant set may differ.
+      const parts = this.routed(picked);
+      const readOnly = new Set(parts.filter((p) => p.readOnly).flatMap((p) => p.keys));
+      // The coordinator: the first split written, in split order (as the client); the outcome lives there.
+      const coordinator = parts.filter((p) => !p.readOnly).map((p) => p.split).sort()[0]!;
+      const participants = parts.map((p) => p.split).filter((s) => s !== coordinator);
       const id = `${base}.${attempt}`;
       const txn = { id, startTs };
       const rec: RwRecord = { id, client: this.id, split: coordinator, invokeUs: this.now, reads: [], writes: [], outcome: { state: 'abandoned' } };
@@ -309,6 +360,7 @@ export class SpanClient {
               return read(i + 1, nextPart ? this.leaderGuess(nextPart.split) : node, 1);
             }
             if (!a.ok && 'error' in a && a.error.code === 'TXN_ABORTED') return retryTxn(a.error.message);
+            if (this.outOfRange(a)) return retryTxn(`${p.split} no longer covers ${p.keys.join(',')}`);
             if (!a.ok && 'error' in a && !['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: read answered ${a.error.code}: ${a.error.message}`);
             const r = this.redirect(p.split, node, a);
             this.sched.after(r.delayUs, () => read(i, r.node, round));
@@ -321,7 +373,7 @@ export class SpanClient {
       const prepare = (p: (typeof at)[number], node: string, writes: WriteOp[], tries: number): void => {
         const req: TxnRequest = { kind: 'prepare', txn, coordinator, epoch: withEpoch ? p.epoch : undefined, readKeys: p.keys, writes, waitUs: this.t.serverWaitUs };
         this.request(p.split, node, req, (a) => {
-          if (a.ok || ('error' in a && ['TXN_ABORTED', 'INVALID_ARGUMENT'].includes(a.error.code)) || tries <= 1 || this.now >= deadline) {
+          if (a.ok || ('error' in a && ['TXN_ABORTED', 'INVALID_ARGUMENT'].includes(a.error.code)) || this.outOfRange(a) || tries <= 1 || this.now >= deadline) {
             this.trace(`${this.id} rw ${id} prepare at ${p.split}: ${a.ok ? a.body.kind : 'error' in a ? a.error.code : 'no answer'}`);
             return;
           }
@@ -352,6 +404,11 @@ export class SpanClient {
           if (!a.ok && 'error' in a && a.error.code === 'TXN_ABORTED') {
             rec.outcome = { state: 'aborted', atUs: this.now, via: 'reply', reason: a.error.message };
             return retryTxn(a.error.message);
+          }
+          if (this.outOfRange(a)) {
+            // Refused before proposing, or decided aborted at apply (rule 20): not committed anywhere.
+            rec.outcome = { state: 'aborted', atUs: this.now, via: 'reply', reason: 'KEY_OUT_OF_RANGE' };
+            return retryTxn('KEY_OUT_OF_RANGE at the coordinator');
           }
           if (!a.ok && 'error' in a && a.error.code === 'NOT_LEADER') {
             // Not proposed there: follow the hint (a new leader aborts it: its reads' locks are gone).
@@ -459,6 +516,10 @@ export class SpanClient {
       const all = [...this.w.accounts[s]!, ...this.w.registers[s]!, ...this.w.lists[s]!];
       keysBy.set(s, audit || this.rng.chance(0.5) ? [...this.w.accounts[s]!] : shuffle(this.rng, all).slice(0, this.rng.range(1, all.length)));
     }
+    /** What is left to read, by the split covering the keys (a KEY_OUT_OF_RANGE re-routes it); `home`: the workload's split of each key. */
+    const home = new Map<string, string>();
+    for (const [s, keys] of keysBy) for (const k of keys) home.set(k, s);
+    const reqs = this.routed(splits.map((s) => ({ split: s, keys: keysBy.get(s)! })));
     const id = `${this.id}:ro${++this.seq}`;
     const rec: RoRecord = { id, client: this.id, mode: roMode, invokeUs: this.now, ackUs: 0, ts: 0, reads: [] };
     const deadline = this.now + this.t.txnDeadlineUs;
@@ -466,7 +527,7 @@ export class SpanClient {
     this.trace(`${this.id} ro ${id} ${JSON.stringify(mode)} ${splits.join(',')}${audit ? ' (audit)' : ''}`);
 
     const readSplit = (i: number, node: string): void => {
-      if (i === splits.length) {
+      if (i === reqs.length) {
         rec.ackUs = this.now;
         rec.ts = ts!;
         this.history.ro.push(rec);
@@ -479,30 +540,35 @@ export class SpanClient {
         this.trace(`${this.id} ro ${id} gave up`);
         return done();
       }
-      const split = splits[i]!;
-      const keys = keysBy.get(split)!;
+      const split = reqs[i]!.split;
+      const keys = reqs[i]!.keys;
       const m: ReadMode = ts === undefined ? mode : { ts };
       // As the client does: a read of one split is marked lease-eligible (only the old rule, oldLeaseRead, uses it).
-      const req: TxnRequest = { kind: 'snapshot', keys, mode: m, waitUs: this.t.serverWaitUs, leaseRead: splits.length === 1 };
+      const req: TxnRequest = { kind: 'snapshot', keys, mode: m, waitUs: this.t.serverWaitUs, leaseRead: reqs.length === 1 };
       this.request(split, node, req, (a) => {
         if (a.ok && a.body.kind === 'values') {
           const at = a.body.ts;
           if (at === undefined || (ts !== undefined && at !== ts)) throw new Error(`${id}: ${split} answered at ${at}, asked ${ts ?? JSON.stringify(mode)}`);
           ts = at;
           const values = a.body.values;
-          for (const key of keys) rec.reads.push({ split, key, value: values.find((v) => v.key === key)?.value });
-          const nextSplit = splits[i + 1];
-          return readSplit(i + 1, nextSplit === undefined ? node : this.rng.chance(0.7) ? this.nearest() : this.rng.pick(this.nodes));
+          for (const key of keys) rec.reads.push({ split: home.get(key)!, key, value: values.find((v) => v.key === key)?.value });
+          const nextSplit = reqs[i + 1]?.split;
+          return readSplit(i + 1, nextSplit === undefined ? node : this.rng.chance(0.7) ? this.nearest(nextSplit) : this.rng.pick(this.pool(nextSplit)));
         }
         if (!a.ok && 'error' in a && a.error.code === 'SNAPSHOT_TOO_OLD') return done();
+        if (this.outOfRange(a)) {
+          // The rest is read at the same timestamp from the splits the refreshed map names.
+          reqs.splice(i, reqs.length - i, ...this.routed(reqs.slice(i)));
+          return void this.sched.after(this.rng.range(1_000, 10_000), () => readSplit(i, this.leaderGuess(reqs[i]!.split)));
+        }
         if (!a.ok && 'error' in a && !['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT'].includes(a.error.code)) throw new Error(`${id}: snapshot answered ${a.error.code}: ${a.error.message}`);
         const r = this.redirect(split, node, a);
         this.sched.after(r.delayUs, () => readSplit(i, r.node));
       });
     };
     // A strong read starts at the leader (a lease read there) or at the nearest replica; the others nearest.
-    const first = splits[0]!;
-    readSplit(0, 'strong' in mode && this.rng.chance(0.6) ? this.leaderGuess(first) : this.nearest());
+    const first = reqs[0]!.split;
+    readSplit(0, 'strong' in mode && this.rng.chance(0.6) ? this.leaderGuess(first) : this.nearest(first));
   }
 }
 

@@ -77,7 +77,6 @@ export class SpanNemesis {
     private readonly net: SpanNet,
     private readonly nodes: readonly SpanNode[],
     private readonly dcs: readonly string[],
-    private readonly splits: readonly string[],
     private readonly masters: readonly TimeMaster[],
     private readonly rng: Prng,
     private readonly trace: (line: string) => void,
@@ -166,7 +165,7 @@ export class SpanNemesis {
     const leaders = this.nodes.filter((n) => n.up && n.isLeaderOfAny());
     if (leaders.length === 0) return;
     const first = aimed ?? this.rng.pick(leaders);
-    const split = aimed ? this.o.failoverSplit! : this.rng.pick(this.splits.filter((s) => first.isLeaderOf(s)));
+    const split = aimed ? this.o.failoverSplit! : this.rng.pick(first.hosted().filter((s) => first.isLeaderOf(s)));
     const inc = first.incarnation;
     const u = this.o.asymUncertaintyUs;
     const ms = this.masters.filter((m) => m.dc === first.dc);
@@ -322,7 +321,7 @@ export class SpanNemesis {
         const leaders = this.nodes.filter((n) => n.up && n.isLeaderOfAny());
         if (leaders.length === 0) return;
         const first = aimed ?? this.rng.pick(leaders);
-        const split = aimed ? this.o.deposeSplit! : this.rng.pick(this.splits.filter((s) => first.isLeaderOf(s)));
+        const split = aimed ? this.o.deposeSplit! : this.rng.pick(first.hosted().filter((s) => first.isLeaderOf(s)));
         this.net.net.isolate(first.dc, this.dcs);
         this.deposing = true;
         this.counts.partitions++;

@@ -1,5 +1,5 @@
 import type { PaxosMessage } from '@synod/paxos';
-import type { ClosedTimestamp, SplitMessage, TxnError, TxnReplyBody, TxnRequest } from '@synod/txn';
+import type { ClosedTimestamp, CutRequest, SplitMessage, TxnError, TxnReplyBody, TxnRequest } from '@synod/txn';
 import type { SimNetwork } from '../network.js';
 
 /** Everything that travels over the span simulation's network. */
@@ -8,7 +8,7 @@ export type SpanPayload =
   | { kind: 'closed'; split: string; closed: ClosedTimestamp }
   /** A 2PC message between split leaders (production's split.2pc), to one replica of `toSplit`. */
   | { kind: 'split2pc'; fromSplit: string; toSplit: string; msg: SplitMessage }
-  | { kind: 'txnReq'; split: string; creq: number; req: TxnRequest }
+  | { kind: 'txnReq'; split: string; creq: number; req: TxnRequest | CutRequest }
   | { kind: 'txnReply'; creq: number; body?: TxnReplyBody; error?: TxnError }
   | { kind: 'timeReq'; round: number }
   | { kind: 'timeReply'; round: number; earliest: number; latest: number };
@@ -33,7 +33,9 @@ export function describeSpanPayload(p: SpanPayload): string {
           ? `${r.kind} ${r.txn.id}`
           : r.kind === 'snapshot'
             ? `snapshot ${JSON.stringify(r.mode)}`
-            : `${r.kind} ${r.txnId}`;
+            : r.kind === 'cut'
+              ? `cut ${r.child} gen ${r.generation} at ${r.atKey ?? '(load median)'}`
+              : `${r.kind} ${r.txnId}`;
       return `${p.split}:req#${p.creq} ${what}`;
     }
     case 'txnReply':

@@ -1,6 +1,6 @@
-import { InvariantViolation, ReadyPipeline, Replica, type ApplyEntry, type Command, type ReplicaConfig } from '@synod/paxos';
+import { InvariantViolation, ReadyPipeline, Replica, type ApplyEntry, type Command, type Membership, type PeerProgress, type Ready, type ReplicaConfig } from '@synod/paxos';
 import { MemoryMvccStore } from '@synod/storage/memory-mvcc';
-import { SplitTxnCore, type CoreLimits, type CoreNow, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
+import { SplitTxnCore, type ChildInit, type CoreLimits, type CoreNow, type CutRequest, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
 import { DurableStore } from '../disk.js';
 import type { Prng } from '../prng.js';
 import type { Scheduler } from '../scheduler.js';
@@ -29,6 +29,15 @@ export interface SpanNodeOptions {
   timeMarkEveryUs: number;
   /** Splits whose replicas on this node do not tick before this virtual time (a test choosing leaders). */
   holdTicksUntil?: Record<string, number> | undefined;
+  /**
+   * The placement scenario (docs/placement-sim.md): the nodes a 2PC message for a split goes to
+   * (default: the split's configured peers), and whether a request for a split this node does not
+   * host is answered UNAVAILABLE (default: dropped, as the span scenario never asks one).
+   */
+  peersOf?: ((split: string) => readonly string[]) | undefined;
+  answerUnhosted?: boolean | undefined;
+  /** Deliberately broken shell (teeth of childStartsComplete): the child is hosted when the cut applies, before the parent's applies are durable. */
+  hostChildAtApply?: boolean | undefined;
 }
 
 /** What one split has on one node's disk: the Paxos acceptor state and the applied state. */
@@ -37,6 +46,13 @@ interface SplitDisk {
   appliedIndex: number;
   header: SplitHeader;
   outcomes: Map<string, DecidedOutcome>;
+  /** The range the split's core starts from (its log's cuts shrink it), and the group's configuration at slot 0. */
+  spec: SplitSpec;
+  config: ReplicaConfig;
+  /** A child made by a cut (docs/transactions.md rule 22): its generation and T_cut, which floors its core. */
+  child?: { generation: number; cutTs: number } | undefined;
+  /** The range as of the last durable apply (rules 20 and 22): what this replica may serve. */
+  range: { start: string; end: string };
 }
 
 /** What one split has in one node incarnation's memory (lost at a crash). */
@@ -45,11 +61,15 @@ interface SplitLive {
   replica: Replica;
   pipeline: ReadyPipeline;
   core: SplitTxnCore;
-  /** Core request id -> the client request it answers. */
-  reqs: Map<number, { client: string; creq: number }>;
+  /** Core request id -> the client request it answers (and the keys it names, for the served-range check). */
+  reqs: Map<number, { client: string; creq: number; keys: readonly string[] }>;
   nextReq: number;
   /** Entries below this were applied durably before the last crash: the core resumed past them. */
   skipBelow: number;
+  /** Before a leader transfer (placement): until this monotonic instant the core is told it holds no lease. */
+  quiescedUntilMono: number;
+  /** The range this replica has applied (shrunk at the cut's apply): served keys must lie in it. */
+  range: { start: string; end: string };
   wakeAtMono: number | null;
 }
 
@@ -113,7 +133,7 @@ export class SpanNode {
   ) {
     this.clock = new NodeClock(rng.fork('clock'), o.maxDriftPpm, sched, o.maxBootErrorUs);
     for (const [split, until] of Object.entries(o.holdTicksUntil ?? {})) this.heldTicks.set(split, until);
-    for (const s of splits) this.disks.set(s.id, { paxos: new DurableStore(), appliedIndex: 0, header: { maxAppliedTs: 0, lastCommitTs: 0 }, outcomes: new Map() });
+    for (const s of splits) this.disks.set(s.id, this.emptyDisk(s, replicaConfig(s.id)));
     net.register(id, dc, (from, p) => this.receive(from, p));
     this.boot();
   }
@@ -132,6 +152,31 @@ export class SpanNode {
     return this.live.get(split)?.replica.isLeader() === true;
   }
 
+  /** The splits this node hosts now (a crashed node: none). */
+  hosted(): string[] {
+    return [...this.live.keys()];
+  }
+
+  /** The splits this node has a disk record of (hosted, or hosted again at restart). */
+  onDisk(): string[] {
+    return [...this.disks.keys()];
+  }
+
+  /** The applied index of `split` that is durable here (0: none). */
+  durableApplied(split: string): number {
+    return this.disks.get(split)?.appliedIndex ?? 0;
+  }
+
+  /** The membership the replica of `split` here knows for the next slot. */
+  membership(split: string): Membership | undefined {
+    return this.live.get(split)?.replica.membership();
+  }
+
+  /** At the leader of `split`: how far each replication target is (Replica.progress). */
+  progress(split: string): PeerProgress[] {
+    return this.live.get(split)?.replica.progress() ?? [];
+  }
+
   isLeaderOfAny(): boolean {
     for (const l of this.live.values()) if (l.replica.isLeader()) return true;
     return false;
@@ -145,6 +190,75 @@ export class SpanNode {
   /** The replica of `split` here does not tick (so it does not campaign) before `untilUs`: scripted scenarios choose leaders with it. */
   holdTicks(split: string, untilUs: number): void {
     this.heldTicks.set(split, untilUs);
+  }
+
+  // ------------------------------------------------------------------ placement (docs/placement-sim.md)
+
+  /**
+   * Hosts `spec.id` as a new replica with an empty disk (a learner the leader is about to add):
+   * its replica starts from the group's slot-0 configuration `config` and learns the rest (cuts,
+   * configuration changes) from the log by catch-up; its core starts from the range at slot 0.
+   */
+  host(spec: SplitSpec, config: ReplicaConfig): void {
+    if (this.disks.has(spec.id)) return;
+    this.disks.set(spec.id, this.emptyDisk(spec, { ...config, self: this.id }));
+    if (this.up) this.bootSplit(spec.id, this.incarnation, this.clock.monoNow());
+  }
+
+  /** No longer a replica of `split` (removed from its group): memory and disk record go. */
+  drop(split: string): void {
+    this.live.delete(split);
+    this.disks.delete(split);
+    this.trace(`${this.id}/${split} dropped`);
+  }
+
+  /** The leader of `split` here proposes a membership change (Replica.reconfigure); its status, or 'absent'. */
+  reconfigure(split: string, change: { peers: string[]; learners?: string[] }): string {
+    const l = this.live.get(split);
+    if (!l || !this.up) return 'absent';
+    const ready = l.pipeline.run(() => l.replica.reconfigure(change, this.clock.monoNow()));
+    return this.adminStatus(ready, 'reconfigureResult');
+  }
+
+  /**
+   * For `forUs` of this node's monotonic clock the core of `split` is told its replica holds no
+   * lease, so it closes no timestamp, serves no lease read and commits nothing: once the closed
+   * timestamps it issued before are past, a leader transfer cannot put a successor's commits
+   * below them (see docs/placement-sim.md, the leader-transfer finding). Lost at a crash.
+   */
+  quiesce(split: string, forUs: number): void {
+    const l = this.live.get(split);
+    if (!l || !this.up) return;
+    l.quiescedUntilMono = this.clock.monoNow() + forUs;
+    this.trace(`${this.id}/${split} quiesced for ${forUs}us`);
+  }
+
+  /** The leader of `split` here hands its leadership to `to` (Replica.transferLeadership); its status, or 'absent'. */
+  transferLeadership(split: string, to: string): string {
+    const l = this.live.get(split);
+    if (!l || !this.up) return 'absent';
+    const ready = l.pipeline.run(() => l.replica.transferLeadership(to, this.clock.monoNow()));
+    return this.adminStatus(ready, 'transferResult');
+  }
+
+  /**
+   * Proposes an empty command at the leader of `split` (the core ignores it): a configuration
+   * chosen at slot i governs from i + window, so a quiet group needs entries for it to take effect.
+   */
+  nudge(split: string, id: string): void {
+    const l = this.live.get(split);
+    if (!l || !this.up || !l.replica.isLeader()) return;
+    l.pipeline.run(() => l.replica.propose([{ id, payload: { t: 'noop' } }], this.clock.monoNow()));
+  }
+
+  private adminStatus(ready: Ready | undefined, field: 'reconfigureResult' | 'transferResult'): string {
+    const status = ready?.[field]?.status ?? 'stopped';
+    this.trace(`${this.id} ${field} ${status}`);
+    return status;
+  }
+
+  private emptyDisk(spec: SplitSpec, config: ReplicaConfig): SplitDisk {
+    return { paxos: new DurableStore(), appliedIndex: 0, header: { maxAppliedTs: 0, lastCommitTs: 0 }, outcomes: new Map(), spec, config, range: { start: spec.start, end: spec.end } };
   }
 
   // ------------------------------------------------------------------ faults
@@ -175,29 +289,35 @@ export class SpanNode {
     );
     this.time.start();
     const mono = this.clock.monoNow();
-    for (const spec of this.splits) {
-      const disk = this.disks.get(spec.id)!;
-      const config = this.replicaConfig(spec.id);
-      const replica = new Replica(config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono });
-      const resume = disk.appliedIndex > 0 ? { header: { ...disk.header }, appliedIndex: disk.appliedIndex, outcomes: [...disk.outcomes] } : undefined;
-      const core = new SplitTxnCore({
-        splitId: spec.id,
-        range: { start: spec.start, end: spec.end },
-        self: this.id,
-        reader: this.mvcc,
-        commandPrefix: `${this.id}#${inc}`,
-        resume,
-        floorTs: this.timeMark > 0 ? this.timeMark : undefined,
-        limits: this.o.coreLimits,
-        broken: this.o.broken,
-      });
-      const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null };
-      l.pipeline = this.newPipeline(spec.id, inc);
-      this.live.set(spec.id, l);
-      this.rec.forgetTSafe(this.id, spec.id);
-    }
+    for (const split of this.disks.keys()) this.bootSplit(split, inc, mono);
     this.sched.after(this.rng.int(this.o.tickUs), () => this.tickLoop(inc));
     this.sched.after(this.o.timeMarkEveryUs, () => this.raiseTimeMark(inc));
+  }
+
+  /** Builds the replica and core of `split` from its disk record (at boot, or when it starts being hosted here). */
+  private bootSplit(split: string, inc: number, mono: number): void {
+    const disk = this.disks.get(split)!;
+    const { spec, child } = disk;
+    const replica = new Replica(disk.config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono });
+    // A child resumes from the header its cut wrote, at applied index 0 (rule 22).
+    const resume = disk.appliedIndex > 0 || child ? { header: { ...disk.header }, appliedIndex: disk.appliedIndex, outcomes: [...disk.outcomes] } : undefined;
+    const floor = Math.max(this.timeMark, child?.cutTs ?? 0);
+    const core = new SplitTxnCore({
+      splitId: spec.id,
+      range: { start: spec.start, end: spec.end },
+      ...(child ? { generation: child.generation } : {}),
+      self: this.id,
+      reader: this.mvcc,
+      commandPrefix: `${this.id}#${inc}`,
+      resume,
+      floorTs: floor > 0 ? floor : undefined,
+      limits: this.o.coreLimits,
+      broken: this.o.broken,
+    });
+    const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null, range: { ...disk.range }, quiescedUntilMono: 0 };
+    l.pipeline = this.newPipeline(spec.id, inc);
+    this.live.set(spec.id, l);
+    this.rec.forgetTSafe(this.id, spec.id);
   }
 
   // ------------------------------------------------------------------ the loop
@@ -247,11 +367,14 @@ export class SpanNode {
         return this.input(p.toSplit, (core, now) => core.splitMessage(p.fromSplit, p.msg, now));
       case 'txnReq': {
         const l = this.live.get(p.split);
-        if (!l) return;
+        if (!l) {
+          if (this.o.answerUnhosted) this.net.send(this.id, from, { kind: 'txnReply', creq: p.creq, error: { code: 'UNAVAILABLE', message: `${this.id} does not host ${p.split}` } });
+          return;
+        }
         this.input(p.split, (core, now) => {
           const id = ++l.nextReq;
-          l.reqs.set(id, { client: from, creq: p.creq });
-          core.request(id, p.req as TxnRequest, now);
+          l.reqs.set(id, { client: from, creq: p.creq, keys: requestKeys(p.req) });
+          core.request(id, p.req as TxnRequest | CutRequest, now);
         });
         return;
       }
@@ -264,6 +387,10 @@ export class SpanNode {
 
   private view(l: SplitLive, mono: number): LeadershipView {
     const r = l.replica;
+    // A leader handing over refuses proposals (not_leader, hinting the target): the core must not lead meanwhile.
+    const target = r.transferTarget();
+    if (target !== null) return { leading: null, leaderHint: target, leaseEndMonoUs: null, localReadOk: false };
+    if (mono < l.quiescedUntilMono) return { leading: r.isLeader() ? r.ballot() : null, leaderHint: r.leaderHint(), leaseEndMonoUs: null, localReadOk: false };
     return { leading: r.isLeader() ? r.ballot() : null, leaderHint: r.leaderHint(), leaseEndMonoUs: r.leaseValidUntil(mono), localReadOk: r.canServeLocalRead(mono) };
   }
 
@@ -330,6 +457,7 @@ export class SpanNode {
         const to = l.reqs.get(o.reqId);
         if (!to) return;
         l.reqs.delete(o.reqId);
+        if (o.type === 'reply' && o.body.kind === 'values') this.checkServedInRange(l, to.keys);
         const payload: SpanPayload = o.type === 'reply' ? { kind: 'txnReply', creq: to.creq, body: o.body } : { kind: 'txnReply', creq: to.creq, error: o.error };
         this.net.send(this.id, to.client, payload);
         return;
@@ -341,7 +469,7 @@ export class SpanNode {
       case 'send': {
         // As production's split.2pc: to every replica of the target split (this node's too, over
         // the network), since only its leader acts and this node cannot know who leads it.
-        for (const node of this.replicaConfig(o.toSplit).peers) this.net.send(this.id, node, { kind: 'split2pc', fromSplit: l.spec.id, toSplit: o.toSplit, msg: o.msg });
+        for (const node of this.o.peersOf?.(o.toSplit) ?? this.replicaConfig(o.toSplit).peers) this.net.send(this.id, node, { kind: 'split2pc', fromSplit: l.spec.id, toSplit: o.toSplit, msg: o.msg });
         return;
       }
     }
@@ -353,7 +481,10 @@ export class SpanNode {
     return new ReadyPipeline({
       persist: (persist, done) =>
         this.diskWrite(inc, 'paxos', () => {
-          this.disks.get(split)!.paxos.write(persist);
+          // A replica dropped meanwhile (placement) writes nothing more.
+          const disk = this.disks.get(split);
+          if (!disk) return;
+          disk.paxos.write(persist);
           done();
         }),
       send: (messages) => {
@@ -384,20 +515,53 @@ export class SpanNode {
     const commands = e.value.kind === 'batch' ? e.commands.map((c) => ({ id: c.id, payload: c.payload })) : [];
     const w = l.core.apply({ slot: e.slot, commands, duplicates: e.duplicates }, now);
     this.rec.recordApply(this.id, split, e.slot, w, commands);
+    // The cut shrinks what this replica serves at once (rule 20); the child is hosted once the entry is durable.
+    if (w.child) l.range = { start: l.range.start, end: w.child.range.start };
+    const child = w.child && l.replica.membershipAt(e.slot).peers.includes(this.id) ? this.childDisk(l, w.child, e.slot) : undefined;
+    if (child && this.o.hostChildAtApply && !this.disks.has(child.spec.id)) {
+      this.disks.set(child.spec.id, child);
+      this.bootSplit(child.spec.id, inc, this.clock.monoNow());
+    }
     this.trace(`${this.id}/${split} apply ${e.slot} ${commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ') || e.value.kind}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''} -> ${w.outcomes.map(([t, o]) => `${t}:${o.committed ? `committed@${o.ts}` : 'aborted'}`).join(' ')}`);
     this.drain(l, inc);
     const upTo = e.slot + 1;
     this.diskWrite(inc, 'apply', () => {
-      const disk = this.disks.get(split)!;
+      const disk = this.disks.get(split);
+      if (!disk || this.live.get(split) !== l) return;
       this.mvcc.put(w.versions);
       disk.appliedIndex = upTo;
       disk.header = { ...w.header };
       for (const [txn, o] of w.outcomes) disk.outcomes.set(txn, o);
       for (const txn of w.forgotten) disk.outcomes.delete(txn);
       if (w.versions.length > 0) this.rec.recordVisible(this.id, split, new Set(w.versions.map((v) => v.ts)));
+      if (w.child) disk.range = { start: disk.range.start, end: w.child.range.start };
+      if (child && !this.disks.has(child.spec.id)) {
+        // Written with the cut entry: the child's disk record exists from this write on (restarts host it).
+        this.disks.set(child.spec.id, child);
+        this.bootSplit(child.spec.id, inc, this.clock.monoNow());
+        this.trace(`${this.id}/${child.spec.id} hosted (cut from ${split} at ${JSON.stringify(child.spec.start)}, peers ${child.config.peers.join(',')})`);
+      }
       this.input(split, (core, n) => core.durable(upTo, n));
     });
     if (this.alive(inc) && this.live.get(split) === l) this.afterInput(l, inc);
+  }
+
+  /**
+   * The child's disk record (rule 22): its range, the cut's generation and T_cut, the header at
+   * applied index 0, and a new Paxos group on the parent's voters at the cut's slot (the same on
+   * every replica: the configuration governing a slot is in the log).
+   */
+  private childDisk(l: SplitLive, c: ChildInit, slot: number): SplitDisk {
+    const spec: SplitSpec = { id: c.splitId, start: c.range.start, end: c.range.end };
+    const config: ReplicaConfig = { ...this.disks.get(l.spec.id)!.config, group: c.splitId, peers: [...l.replica.membershipAt(slot).peers] };
+    return { paxos: new DurableStore(), appliedIndex: 0, header: { ...c.header }, outcomes: new Map(), spec, config, child: { generation: c.generation, cutTs: c.cutTs }, range: { ...c.range } };
+  }
+
+  /** A replica serves values only for keys inside the range it has applied (rules 20 and 22); the placement scenario's servedInRange. */
+  private checkServedInRange(l: SplitLive, keys: readonly string[]): void {
+    const { start, end } = l.range;
+    const out = keys.find((k) => k < start || (end !== '' && k >= end));
+    if (out !== undefined) this.rec.fail('servedInRange', `${this.id}/${l.spec.id} served ${out}, outside its applied range [${JSON.stringify(start)}, ${JSON.stringify(end)})`);
   }
 
   /**
@@ -426,6 +590,7 @@ function describeCommand(p: unknown): string {
     return `commit(${c.txn}@${c.ts}${parts?.length ? ` +${parts.join('+')}` : ''})`;
   }
   if (c.t === 'closed') return `closed(${c.ts})`;
+  if (c.t === 'cut') return `cut(${(p as { child?: string }).child}@${c.ts})`;
   if (c.t === 'abort') return `abort(${c.txn})`;
   if (c.t === 'prepare') return `prepare(${c.txn}@${c.ts})`;
   if (c.t === 'decide') {
@@ -433,4 +598,10 @@ function describeCommand(p: unknown): string {
     return `decide(${c.txn}:${d.committed ? `commit@${c.ts}` : 'abort'})`;
   }
   return '?';
+}
+
+/** The keys a request names (what a 'values' answer serves). */
+function requestKeys(req: unknown): readonly string[] {
+  const r = req as { kind?: string; keys?: string[] };
+  return r.kind === 'read' || r.kind === 'snapshot' ? (r.keys ?? []) : [];
 }

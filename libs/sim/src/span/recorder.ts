@@ -14,6 +14,18 @@ import { emptyHistory, type BankLayout, type SpanHistory, type SpanViolation } f
  *    (its timestamp oracle ignored what was applied): its commits abort for nothing.
  *  - replica assertions (the nodes report them).
  */
+/** A cut as the first replica applied it: the child's range is [atKey, end). */
+export interface CutApplied {
+  split: string;
+  child: string;
+  atKey: string;
+  end: string;
+  generation: number;
+  cutTs: number;
+  slot: number;
+  atUs: number;
+}
+
 export class SpanRecorder {
   readonly history: SpanHistory;
   readonly online: SpanViolation[] = [];
@@ -28,12 +40,26 @@ export class SpanRecorder {
   private readonly highestBallot = new Map<string, Ballot>();
   /** `${split}|${txn}` of the prepare records applied so far (a prepare is recorded once per split). */
   private readonly prepared = new Set<string>();
+  /**
+   * The placement scenario: split -> its range as of the slots applied so far (cuts shrink it,
+   * rule 20; a child starts with its half, rule 22). Absent: ranges are not checked.
+   */
+  private ranges: Map<string, { start: string; end: string }> | null = null;
+  /** Cuts applied (first replica to apply each), in the order they applied. */
+  readonly cuts: CutApplied[] = [];
+  /** `${node}|${split}|${child}` -> when that replica first applied the cut into `child`. */
+  readonly cutAppliedAt = new Map<string, number>();
 
   constructor(
     private readonly now: () => number,
     bank: BankLayout,
   ) {
     this.history = emptyHistory(bank);
+  }
+
+  /** Checks from now on that every commit applied in a split writes only inside the split's range at its slot (servedInRange). */
+  trackRanges(splits: ReadonlyArray<{ id: string; start: string; end: string }>): void {
+    this.ranges = new Map(splits.map((s) => [s.id, { start: s.start, end: s.end }]));
   }
 
   get ok(): boolean {
@@ -53,6 +79,7 @@ export class SpanRecorder {
   /** A replica applied `slot` of `split` and got `w` to write. The first one to apply a slot defines the ground truth. */
   recordApply(node: string, split: string, slot: number, w: ApplyWrite, commands: ReadonlyArray<{ id: string; payload: unknown }> = []): void {
     const key = `${split}/${slot}`;
+    if (w.child && !this.cutAppliedAt.has(`${node}|${split}|${w.child.splitId}`)) this.cutAppliedAt.set(`${node}|${split}|${w.child.splitId}`, this.now());
     const form = canonical({ v: w.versions, o: w.outcomes.map(([t, o]) => [t, o.committed, o.committed ? o.ts : 0]) });
     const first = this.applied.get(key);
     if (first !== undefined) {
@@ -93,7 +120,17 @@ export class SpanRecorder {
         continue;
       }
       const writes = w.versions.filter((v) => v.ts === o.ts).map((v) => (v.deleted ? { key: v.key, deleted: true } : { key: v.key, value: v.value }));
+      const range = this.ranges?.get(split);
+      const outside = range && writes.find((x) => x.key < range.start || (range.end !== '' && x.key >= range.end));
+      if (range && outside)
+        this.fail('servedInRange', `${split} slot ${slot}: ${txn} committed ${outside.key} at ${o.ts}, outside the split's range [${JSON.stringify(range.start)}, ${JSON.stringify(range.end)}) after its cuts`);
       this.history.commits.push({ txn, split, ts: o.ts, slot, writes, kind: kind === 'decide' ? 'decide' : 'commit', participants });
+    }
+    if (w.child) {
+      const c = w.child;
+      this.ranges?.set(split, { start: this.ranges.get(split)?.start ?? '', end: c.range.start });
+      this.ranges?.set(c.splitId, { ...c.range });
+      this.cuts.push({ split, child: c.splitId, atKey: c.range.start, end: c.range.end, generation: c.generation, cutTs: c.cutTs, slot, atUs: this.now() });
     }
     let highest = before;
     for (const c of commands) {

@@ -5,7 +5,7 @@ import { Prng } from '../prng.js';
 import { Scheduler } from '../scheduler.js';
 import { Trace } from '../trace.js';
 import { checkSpanHistory } from './checkers.js';
-import { INITIAL_BALANCE, SpanClient, type OpKind, type SpanClientTiming, type Workload } from './client.js';
+import { INITIAL_BALANCE, SpanClient, type ClientRouter, type OpKind, type SpanClientTiming, type Workload } from './client.js';
 import type { SpanHistory, SpanViolation, TwoPhaseEndState } from './history.js';
 import { SpanNet } from './net.js';
 import { SpanNemesis, SPAN_CALM_NETWORK, type NemesisCounts, type SpanFault, type SpanNemesisOptions } from './nemesis.js';
@@ -69,6 +69,24 @@ export interface SpanOptions {
   preferLeaders?: { leaders: Record<string, string>; untilUs: number } | undefined;
   /** No random clients (tests drive scripted ones). */
   noClients: boolean;
+  /** Nodes per DC (default 1): the first of each DC hosts every split, the others nothing (the placement scenario moves replicas there). */
+  nodesPerDc?: number | undefined;
+  /** The placement scenario's hooks (docs/placement-sim.md): clients route by a cached map, 2PC messages go to these nodes. */
+  placement?: SpanPlacementHooks | undefined;
+}
+
+export interface SpanPlacementHooks {
+  routerFor(client: string): ClientRouter;
+  peersOf(split: string): readonly string[];
+  /** Deliberately broken shell: children hosted at the cut's apply, not its durable write (teeth). */
+  hostChildAtApply?: boolean | undefined;
+}
+
+/** Something else the run drives (the placement scenario's driver): started with the faults, waited for in the drain, checked at the end. */
+export interface SpanService {
+  start(faultPhaseUs: number): void;
+  readonly busy: boolean;
+  finalChecks(): SpanViolation[];
 }
 
 /** Most transfers cross splits; some register writes and list appends do; the rest stay on one split. */
@@ -267,6 +285,7 @@ export interface SpanWorld {
   splits: SplitSpec[];
   workload: Workload;
   root: Prng;
+  services: SpanService[];
 }
 
 export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number }): SpanWorld {
@@ -291,19 +310,22 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
       masters.push(new TimeMaster(`tm-${dc}-${i}`, dc, sched, masterRng.fork(`${dc}/${i}`), net, asym ?? o.masterUncertaintyUs, asym !== undefined ? 0 : 1));
     }
 
-  const nodeIds = dcs.map((dc) => `n-${dc.slice(3)}`);
+  const perDc = o.nodesPerDc ?? 1;
+  const voterIds = dcs.map((dc) => `n-${dc.slice(3)}`);
+  const placed = dcs.flatMap((dc, i) => Array.from({ length: perDc }, (_, k) => ({ dc, id: k === 0 ? voterIds[i]! : `n-${dc.slice(3)}${k + 1}` })));
+  const nodeIds = placed.map((p) => p.id);
+  const dcOf = (node: string): string => placed.find((p) => p.id === node)!.dc;
   const brokenFlags: TxnBroken = Object.fromEntries(o.broken.map((b) => [b, true]));
   const holdTicks = (node: string): Record<string, number> | undefined => {
     const p = o.preferLeaders;
     if (!p) return undefined;
     return Object.fromEntries(Object.entries(p.leaders).filter(([, leader]) => leader !== node).map(([split]) => [split, p.untilUs]));
   };
-  const nodes = dcs.map((dc, i) => {
-    const id = nodeIds[i]!;
+  const nodes = placed.map(({ dc, id }) => {
     const config = (split: string): ReplicaConfig => ({
       group: split,
       self: id,
-      peers: nodeIds,
+      peers: voterIds,
       heartbeatIntervalUs: o.heartbeatIntervalUs,
       electionTimeoutUs: o.electionTimeoutUs,
       leaseDurationUs: o.leaseDurationUs,
@@ -316,7 +338,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
     return new SpanNode(
       id,
       dc,
-      splits,
+      voterIds.includes(id) ? splits : [],
       config,
       () => dcMasters,
       sched,
@@ -339,6 +361,9 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
         pauseWhenNotServing: true,
         timeMarkEveryUs: 1_000_000,
         holdTicksUntil: holdTicks(id),
+        peersOf: o.placement?.peersOf,
+        answerUnhosted: o.placement !== undefined,
+        hostChildAtApply: o.placement?.hostChildAtApply,
       },
       log,
     );
@@ -350,11 +375,11 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
     for (const dc of dcs)
       for (let c = 0; c < o.clientsPerDc; c++) {
         const id = `c-${dc.slice(3)}${c}`;
-        clients.push(new SpanClient(id, dc, nodeIds, (n) => dcs[nodeIds.indexOf(n)]!, sched, net, clientRng.fork(id), rec.history, workload, o.client, log));
+        clients.push(new SpanClient(id, dc, nodeIds, dcOf, sched, net, clientRng.fork(id), rec.history, workload, o.client, log, o.placement?.routerFor(id)));
       }
   }
-  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, leaseUs: o.leaseDurationUs, ...o.nemesis }, sched, net, nodes, dcs, splits.map((s) => s.id), masters, root.fork('nemesis'), log);
-  return { o, sched, rec, net, nodes, masters, clients, nemesis, log, trace, dcs, splits, workload, root };
+  const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, leaseUs: o.leaseDurationUs, ...o.nemesis }, sched, net, nodes, dcs, masters, root.fork('nemesis'), log);
+  return { o, sched, rec, net, nodes, masters, clients, nemesis, log, trace, dcs, splits, workload, root, services: [] };
 }
 
 /** The fault phase's network, drawn per seed. */
@@ -373,9 +398,9 @@ export function twoPhaseStates(w: SpanWorld): TwoPhaseEndState[] {
   const out: TwoPhaseEndState[] = [];
   for (const n of w.nodes) {
     if (!n.up) continue;
-    for (const s of w.splits) {
-      const st = n.core(s.id)?.twoPhaseState();
-      if (st) out.push({ node: n.id, split: s.id, locksHeld: st.locksHeld, prepared: st.prepared, coordinating: st.coordinating });
+    for (const split of n.hosted()) {
+      const st = n.core(split)?.twoPhaseState();
+      if (st) out.push({ node: n.id, split, locksHeld: st.locksHeld, prepared: st.prepared, coordinating: st.coordinating });
     }
   }
   return out;
@@ -416,12 +441,13 @@ export function finishSpanWorld(w: SpanWorld): SpanResult {
     if (o.faults === 'standard') nemesis.start(o.faultPhaseUs, { ...seedNetwork(w.root.fork('netfaults')), ...o.network });
     else w.net.net.faults = { ...SPAN_CALM_NETWORK, ...o.network };
     for (const c of clients) c.start();
+    for (const s of w.services) s.start(o.faultPhaseUs);
     sched.runUntil(o.faultPhaseUs, () => !rec.ok);
     if (rec.ok) {
       if (o.faults === 'standard') nemesis.healAll();
       for (const c of clients) c.stopIssuing();
       const end = o.faultPhaseUs + o.drainUs;
-      sched.runUntil(end, () => !rec.ok || clients.every((c) => !c.busy));
+      sched.runUntil(end, () => !rec.ok || (clients.every((c) => !c.busy) && w.services.every((s) => !s.busy)));
       // Settle: a little more time for replicas to apply what the last operations committed.
       sched.runUntil(Math.min(end, sched.nowUs + 300_000), () => !rec.ok);
       if (rec.ok) awaitTwoPhaseSettled(w);
@@ -430,6 +456,7 @@ export function finishSpanWorld(w: SpanWorld): SpanResult {
     violations.push({ checker: 'simulator', detail: err instanceof Error ? (err.stack ?? err.message) : String(err), atUs: sched.nowUs });
   }
   violations.push(...rec.online, ...checkSpanHistory(rec.history));
+  if (!violations.some((v) => v.checker === 'simulator')) for (const s of w.services) violations.push(...s.finalChecks());
   const failedCheckers = [...new Set(violations.map((v) => v.checker))];
   const sum = (f: (c: SpanClient) => number) => clients.reduce((s, c) => s + f(c), 0);
   const totals: SpanTotals = {

@@ -119,6 +119,21 @@ describe('cutting a split', () => {
     expect(h.log.filter((c) => (c.payload as { t: string }).t === 'cut')).toHaveLength(0);
   });
 
+  it('a prepare proposed in an earlier term that never reached the log does not refuse cuts in a later term', () => {
+    const h = parent();
+    h.send({ kind: 'prepare', txn: ref('x'), coordinator: 'other', readKeys: [], writes: [{ key: 'd', value: 1 }], waitUs: WAIT });
+    // The leader loses its leadership before the prepare is chosen, and the entry is lost.
+    expect((h.log.pop()!.payload as { t: string }).t).toBe('prepare');
+    h.view({ leading: null, leaderHint: 'n2', leaseEndMonoUs: null, localReadOk: false });
+    h.advance(1_000_000);
+    h.lead(2);
+    h.applyAll();
+    const c = cutAt(h, 'k');
+    expect(errorOf(h.answer(c))).toBeUndefined();
+    h.applyAll();
+    expect(bodyOf(h.answer(c))).toMatchObject({ kind: 'cut', atKey: 'k' });
+  });
+
   it('a cut entry that applies over a prepared record is a no-op on every replica, and its waiter hears why', () => {
     const run = (broken: TxnBroken) => {
       const h = parent(broken);

@@ -621,6 +621,11 @@ export class SplitTxnCore {
     this.coordinating.clear();
     this.earlyVotes.clear();
     this.decideProposed.clear();
+    // Prepare and decide records proposed in an earlier term: the new term's barrier applies only
+    // after every entry chosen before it, so from then on such a record has applied (and the
+    // replicated prepared records show it) or will never be chosen. Kept, it would refuse every
+    // cut here for good as "in flight" (docs/transactions.md, rule 19).
+    for (const [id, p] of [...this.proposed]) if (p.kind === 'prepare' || p.kind === 'decide') this.proposed.delete(id);
     this.lastInquiryMonoUs.clear();
     this.decisionsOwed.clear();
     this.lastClosedSentMonoUs = -Infinity;

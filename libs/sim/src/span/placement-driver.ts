@@ -22,17 +22,18 @@ export interface PlacementDriverOptions {
   /** How often a move looks at its group's membership again. */
   pollUs: number;
   /**
-   * 'quiesced': the leader's core is told it holds no lease for `quiesceUs` before the hand-over,
-   * so every closed timestamp and lease read it issued is past when a successor leads;
-   * 'immediate': Replica.transferLeadership at once, which the cores do not make safe yet
-   * (docs/placement-sim.md, finding 1).
+   * 'immediate' (the default): Replica.transferLeadership at once; the Paxos core drains the
+   * lease before it hands over (docs/paxos.md, "Learners and leader transfer"), which is what
+   * made it safe (docs/placement-sim.md, finding 1). 'quiesced': the leader's core is also told
+   * it holds no lease for `quiesceUs` before the hand-over (the workaround before that fix).
    */
   transfer: 'quiesced' | 'immediate';
   /** At least the lease (plus drift): closed timestamps reach at most one lease past true time. */
   quiesceUs: number;
   /**
    * After this many refusals in a row of a cut by one leader as busy with 2PC work, its leadership
-   * is handed to another voter (0: never). A leader can refuse forever: docs/placement-sim.md, finding 2.
+   * is handed to another voter (0, the default: never). A leader used to refuse forever:
+   * docs/placement-sim.md, finding 2 (fixed in the txn core).
    */
   handOverAfterRefusals: number;
 }
@@ -45,9 +46,9 @@ export const DEFAULT_PLACEMENT_DRIVER: PlacementDriverOptions = {
   requestTimeoutUs: 600_000,
   cutWaitUs: 400_000,
   pollUs: 30_000,
-  transfer: 'quiesced',
+  transfer: 'immediate',
   quiesceUs: 0,
-  handOverAfterRefusals: 20,
+  handOverAfterRefusals: 0,
 };
 
 export interface PlacementCounts {

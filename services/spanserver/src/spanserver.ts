@@ -530,7 +530,16 @@ export class Spanserver {
 
   private hosted(env: Envelope): HostedSplit {
     const s = this.splits.get(env.group);
-    if (!s) throw new SynodError('KEY_OUT_OF_RANGE', `${this.opts.nodeId} hosts no replica of split ${JSON.stringify(env.group)}`, { split: env.group, generation: this.opts.rangeMap.generation });
+    if (!s) {
+      // A split this node will host but does not yet (a cut it has not applied, a replica being
+      // added) is a moment's unavailability here: another replica may serve. One the newest map
+      // known here puts elsewhere means the sender's map is old: it refreshes on KEY_OUT_OF_RANGE.
+      const known = this.latestMap?.split(env.group) ?? this.hostedSet?.get(env.group) ?? this.opts.rangeMap.split(env.group);
+      const generation = Math.max(this.latestMap?.generation ?? 0, this.opts.rangeMap.generation);
+      if (!known || known.replicas.includes(this.opts.nodeId) || known.learners?.includes(this.opts.nodeId))
+        throw new SynodError('UNAVAILABLE', `${this.opts.nodeId} does not host split ${JSON.stringify(env.group)} yet`, { split: env.group, reason: 'not hosted yet' });
+      throw new SynodError('KEY_OUT_OF_RANGE', `${this.opts.nodeId} hosts no replica of split ${JSON.stringify(env.group)}`, { split: env.group, generation });
+    }
     if (!this.opts.tt.isServing()) throw new SynodError('UNAVAILABLE', `${this.opts.nodeId}: clock is not within bounds; not serving`);
     return s;
   }

@@ -209,7 +209,9 @@ export class SynodClient {
     const deadline = performance.now() + this.mapCatchUpMs;
     for (let wait = 25; ; wait = Math.min(wait * 2, 400)) {
       const r = await this.refreshMap(Math.max(generation, this.map.generation));
-      if (r.failed || this.map.generation >= generation || performance.now() + wait > deadline) return;
+      // UNAVAILABLE: the replica that answered first has not applied that generation yet (any
+      // placement replica answers); only no service at all (or no answer in time) ends the wait.
+      if (r.failed === 'TIMEOUT' || r.failed === 'NO_SERVICE' || this.map.generation >= generation || performance.now() + wait > deadline) return;
       await sleep(wait);
     }
   }
@@ -221,9 +223,12 @@ export class SynodClient {
       return { generation: this.map.generation, changed: false, failed: code };
     };
     let reply: Envelope;
+    const subject = subjects(this.bus.cluster).placement;
     try {
-      reply = await this.bus.requestSubject(subjects(this.bus.cluster).placement, 'placement.get', { minGeneration }, { timeoutMs: this.mapRefreshTimeoutMs });
+      reply = await this.bus.requestSubject(subject, 'placement.get', { minGeneration }, { timeoutMs: this.mapRefreshTimeoutMs });
     } catch (err) {
+      // Nobody serves the subject (NATS "no responders"): there is no placement service at all.
+      if (err instanceof SynodError && err.code === 'UNAVAILABLE' && err.hint?.node === subject) return fail('NO_SERVICE');
       return fail(err instanceof SynodError ? err.code : 'INTERNAL');
     }
     if (!isKind(reply, 'placement.map')) return fail('INTERNAL');

@@ -221,6 +221,18 @@ describe('SynodClient follows a changed map', () => {
     expect(w.placementGets).toBe(6);
   });
 
+  it('keeps waiting while the placement replica that answers has not applied the generation yet (UNAVAILABLE)', async () => {
+    const hub = new MemoryHub();
+    // Any placement replica answers placement.get; one below the asked generation says UNAVAILABLE.
+    const w = await world(hub, { truth: CUT_S1 });
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), GEN1, { maxMapRefreshes: 3, mapCatchUpMs: 8_000 });
+    const t0 = performance.now();
+    setTimeout(() => (w.placement = CUT_S1), 4_000);
+    await client.get('h');
+    expect(performance.now() - t0).toBeGreaterThan(3_900);
+    expect(client.rangeMap.generation).toBe(CUT_S1.generation);
+  }, 15_000);
+
   it('waits for a placement service that has not logged the cut yet, up to mapCatchUpMs', async () => {
     const hub = new MemoryHub();
     // The split has applied its cut; the service logs the new map 4 s later.

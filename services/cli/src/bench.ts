@@ -74,6 +74,8 @@ async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<vo
   let total = 0;
   let totalErrors = 0;
   const errorCodes = new Map<string, number>();
+  /** The first few errors, printed to stderr at the end: what a user needs to look into them. */
+  const errorSamples: string[] = [];
 
   let map: PlacementMap | undefined;
   try {
@@ -124,6 +126,7 @@ async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<vo
         totalErrors++;
         const code = err instanceof SynodError ? err.code : 'OTHER';
         errorCodes.set(code, (errorCodes.get(code) ?? 0) + 1);
+        if (errorSamples.length < 3) errorSamples.push(`${code}: ${(err as Error).message}${err instanceof SynodError && err.hint ? ` ${JSON.stringify(err.hint)}` : ''}`);
       }
     }
   };
@@ -146,6 +149,7 @@ async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<vo
     clearInterval(progress);
   }
   const secs = elapsedS();
+  for (const e of errorSamples) process.stderr.write(`synod bench: error: ${e}\n`);
   const codes = [...errorCodes].map(([c, n]) => `${c}:${n}`).join(',');
   out(
     `bench: ${total} writes in ${secs.toFixed(0)} s (${(total / secs).toFixed(0)}/s), errors ${totalErrors}${codes ? ` (${codes})` : ''}, splits ${firstSplits ?? '?'} -> ${map?.map.splits.length ?? '?'}, cuts ${cuts}`,

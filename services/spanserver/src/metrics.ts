@@ -59,6 +59,8 @@ export function collectSpanserverGauges(metrics: Metrics, server: Spanserver, tt
     const st = server.status();
     const now = tt.now();
     metrics.set('synod_truetime_now_epsilon_us', (now.latest - now.earliest) / 2);
+    // The daemon sets it at each sync; a step caught between syncs stops serving at once, so read it now.
+    metrics.set('synod_truetime_serving', tt.isServing() ? 1 : 0);
     for (const g of st.groups) {
       const labels = { split: g.id };
       metrics.set('synod_split_tsafe_lag_seconds', Math.max(0, now.latest - g.tSafe) / 1e6, labels);

@@ -73,8 +73,11 @@ describe('metrics on every process', () => {
       expect(leaders).toBe(1);
     }
     for (const id of spanservers()) {
-      const f = await scrape(endpoints()[id]!);
-      expect(sumOf(f, 'synod_truetime_serving'), `${id} serving`).toBe(1);
+      // Serving (a sync under a loaded host can stop it for a moment; /readyz says so too).
+      const f = await waitFor(`${id} synod_truetime_serving 1`, 10_000, async () => {
+        const s = await scrape(endpoints()[id]!);
+        return sumOf(s, 'synod_truetime_serving') === 1 ? s : undefined;
+      });
       expect(sumOf(f, 'synod_truetime_epsilon_us'), `${id} ε`).toBeGreaterThan(0);
       expect(sumOf(f, 'synod_truetime_now_epsilon_us'), `${id} ε now`).toBeGreaterThan(0);
       expect(f.get('synod_split_tsafe_lag_seconds')?.samples.length, `${id} t_safe lag per split`).toBe(tc.cluster.rangeMap.all().length);

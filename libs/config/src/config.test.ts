@@ -72,12 +72,12 @@ describe('RateLimitedLog', () => {
 });
 
 describe('Metrics', () => {
-  it('counts by label and totals', () => {
+  it('counts by label and totals', async () => {
     const m = new Metrics();
     m.inc('dropped', { reason: 'decode' });
     m.inc('dropped', { reason: 'schema' }, 2);
     expect(m.get('dropped', { reason: 'schema' })).toBe(2);
     expect(m.total('dropped')).toBe(3);
-    expect(m.render()).toContain('dropped{reason="decode"} 1');
+    expect(await m.render()).toContain('dropped{reason="decode"} 1');
   });
 });

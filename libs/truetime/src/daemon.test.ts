@@ -63,7 +63,7 @@ describe('TimeSyncDaemon with time masters on the bus', () => {
     expect(n.bus.metrics.get('synod_truetime_masters_rejected_total', { master: 'tm-c' })).toBeGreaterThan(0);
     expect(n.tt.isServing()).toBe(true);
     expect(contains(n.tt.now(), systemClock.nowUs())).toBe(true);
-    for (const g of ['synod_truetime_epsilon_us', 'synod_truetime_sync_rtt_us', 'synod_truetime_serving']) expect(n.bus.metrics.render()).toContain(g);
+    for (const g of ['synod_truetime_epsilon_us', 'synod_truetime_sync_rtt_us', 'synod_truetime_serving']) expect(await n.bus.metrics.render()).toContain(g);
   });
 
   it('a broadcast skew beyond ε stops the node serving; removing it resumes', async () => {

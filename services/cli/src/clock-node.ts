@@ -82,7 +82,7 @@ export async function runClockNode(argv: string[]): Promise<void> {
         return { ok: true, ...iv };
       }
       case 'metrics':
-        return { ok: true, text: bus.metrics.render() };
+        return { ok: true, text: await bus.metrics.render() };
       default:
         return { ok: false, code: 'INVALID_ARGUMENT', message: `unknown op ${String(cmd.op)}` };
     }

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SynodError } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
@@ -30,6 +31,11 @@ export interface LaunchOptions {
   /** local: ε (ms) of particular nodes by node id (n1, n2, …); the others get epsilonMs. */
   epsilonMsByNode?: Record<string, number>;
   logLevel?: string;
+  /**
+   * auto (default): every process serves /metrics, /healthz and /readyz on a free loopback port
+   * (--metrics-port), listed in cluster.json under `metrics`; off: none (docs/metrics.md).
+   */
+  metrics?: 'auto' | 'off';
   say?: (s: string) => void;
   /**
    * Aborting it (e.g. on SIGTERM) during start-up stops whatever was started already and makes
@@ -53,6 +59,26 @@ export interface ClusterFile {
   placement: string;
   /** The placement service's replicas, when it runs (absent in files of older clusters). */
   placementNodes?: Array<{ id: string; dc: string }>;
+  /** Each process's metrics and probe endpoint by process name (n1, tm-dc-a, p1, …), when served. */
+  metrics?: Record<string, string>;
+}
+
+/**
+ * `n` distinct free loopback ports: all are bound at once (so distinct), then released for the
+ * children to bind. Another process could take one in between; the child then fails to start
+ * and says so (EADDRINUSE), like any launch failure.
+ */
+async function freePorts(n: number): Promise<number[]> {
+  const servers = await Promise.all(
+    Array.from({ length: n }, () => new Promise<ReturnType<typeof createServer>>((resolve, reject) => {
+      const srv = createServer();
+      srv.once('error', reject);
+      srv.listen(0, '127.0.0.1', () => resolve(srv));
+    })),
+  );
+  const ports = servers.map((srv) => (srv.address() as AddressInfo).port);
+  await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
+  return ports;
 }
 
 export interface LaunchedCluster {
@@ -144,7 +170,13 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   const maxLiars = dcs.length >= 3 ? 1 : 0;
   const syncIntervalMs = String(opts.syncIntervalMs ?? 5_000);
   let common: string[] = [];
-  const spawnChild = (name: string, args: string[]) => ChildNode.spawn(name, [...args, ...common], process.env, join(logDir, `${name}.log`));
+  // A process keeps its metrics port across restarts (spawnNode), so cluster.json stays true.
+  const metricsPorts = new Map<string, number>();
+  const metricsArgs = (name: string) => {
+    const port = metricsPorts.get(name);
+    return port === undefined ? [] : ['--metrics-port', String(port)];
+  };
+  const spawnChild = (name: string, args: string[]) => ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common], process.env, join(logDir, `${name}.log`));
   const spawnNode = (i: number) => {
     const n = rangeMap.nodes()[i]!;
     const time =
@@ -161,6 +193,11 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     checkAborted();
     say(`nats-server   ${nats.url} (pid ${nats.pid})`);
     common = ['--nats-url', nats.url, '--cluster', opts.cluster, '--log-level', opts.logLevel ?? 'warn'];
+    if ((opts.metrics ?? 'auto') === 'auto') {
+      const names = [...(truetime === 'daemon' ? dcs.map((dc) => `tm-${dc}`) : []), ...rangeMap.nodes().map((n) => n.id), ...dcs.map((_, i) => `p${i + 1}`)];
+      const ports = await freePorts(names.length);
+      names.forEach((name, i) => metricsPorts.set(name, ports[i]!));
+    }
     // One time master per DC, as in Spanner a mix of kinds: GPS-like references, and in the
     // second DC an atomic-clock-like drifting master that syncs from the references.
     if (truetime === 'daemon')
@@ -201,7 +238,10 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   const placementNodes = placement.map((p, i) => ({ id: p.name, dc: dcs[i]! }));
   placementNodes.forEach((p, i) => say(`placement     ${p.id} in ${p.dc} (pid ${placement[i]!.proc.pid}), data ${join(dataDir, p.id)}`));
   say(`logs          ${logDir}/<name>.log`);
-  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}) };
+  const running = new Set([...masters, ...children, ...placement].map((c) => c.name));
+  const metrics = Object.fromEntries([...metricsPorts].filter(([name]) => running.has(name)).map(([name, port]) => [name, `http://127.0.0.1:${port}`]));
+  if (Object.keys(metrics).length > 0) say(`metrics       http://127.0.0.1:<port>/metrics, /healthz, /readyz per process (ports in ${clusterFile})`);
+  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}), ...(Object.keys(metrics).length ? { metrics } : {}) };
   writeFileSync(clusterFile, JSON.stringify(info, null, 2) + '\n');
   say(`cluster file  ${clusterFile} (other synod commands find the cluster through it)`);
   return { nats, nodes: children, masters, placement, rangeMap, info, logDir, spawnNode, stop };

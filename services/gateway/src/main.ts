@@ -7,6 +7,7 @@ import { RangeMap } from '@synod/placement';
 import { connectBus } from '@synod/transport';
 import { z } from 'zod';
 import { loadTokens } from './auth.js';
+import { addMetrics } from './metrics.js';
 import { buildGateway, GATEWAY_DEFAULTS } from './server.js';
 
 const D = GATEWAY_DEFAULTS;
@@ -33,7 +34,8 @@ Options (also env SYNOD_<NAME>):
   --ready-window-ms <ms>     /readyz is ready while the cluster answered within this, default ${D.readyWindowMs}
   --log-level <level>        default info (JSON lines on stderr)
 
-/healthz, /readyz and /openapi.json need no token and are not rate limited.
+/healthz, /readyz and /openapi.json need no token and are not rate limited. /metrics (Prometheus
+text, docs/metrics.md) is served on the same port, behind the bearer token like the API.
 SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`;
 
 const options = z.object({
@@ -114,6 +116,7 @@ export async function runGateway(argv: string[]): Promise<void> {
     logger,
     ...(https ? { https } : {}),
   });
+  addMetrics(gw, bus.metrics);
   const address = await gw.app.listen({ host: o.host, port: o.port });
   // The one stdout line: launchers and tests read the address from it.
   process.stdout.write(`${JSON.stringify({ listening: address, tls: https !== undefined, auth: tokens ? 'bearer' : 'none' })}\n`);

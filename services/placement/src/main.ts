@@ -6,12 +6,12 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SynodError } from '@synod/codec';
-import { ConfigError, booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
+import { ConfigError, METRICS_FLAGS_HELP, booleanFlag, createLogger, loadConfig, maybeServeProbes, metricsFlags, nodeIdentity, serveStdioControl } from '@synod/config';
 import { PaxosHost } from '@synod/paxos-host';
 import { DEFAULT_EXECUTOR_LIMITS, DEFAULT_THRESHOLDS, RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
 import { connectBus } from '@synod/transport';
-import { PlacementService } from './placement-service.js';
+import { PLACEMENT_GROUP, PlacementService } from './placement-service.js';
 
 const T = DEFAULT_THRESHOLDS;
 
@@ -41,6 +41,8 @@ Options (also env SYNOD_<NAME>):
   --election-timeout-ms <ms>     default 500
   --snapshot-interval-entries <n> compact the group's log every n entries, default 1000
   --fsync <bool>                 default true
+${METRICS_FLAGS_HELP}
+                                 (/readyz: the placement group has a known leader)
   --log-level <level>            default info (logs go to stderr)
 
 Thresholds and why they are what they are: docs/placement.md.`;
@@ -49,6 +51,7 @@ const positive = z.coerce.number().positive();
 const count = z.coerce.number().int().min(1);
 const schema = z.object({
   ...nodeIdentity,
+  ...metricsFlags,
   peers: z.string().transform((s) => s.split(',').filter(Boolean)).pipe(z.array(nodeIdentity.nodeId).min(1).max(9)),
   dataDir: z.string().min(1),
   initialMap: z.string().min(1).optional(),
@@ -129,7 +132,15 @@ async function start(argv: string[]): Promise<void> {
     logger: log,
   });
   await service.start();
+  const leaderKnown = () => Boolean(host.replica(PLACEMENT_GROUP)?.leaderHint());
+  bus.metrics.collectProcessMetrics();
+  bus.metrics.onCollect(() => {
+    bus.metrics.set('synod_placement_leader', service.isLeader() ? 1 : 0);
+    bus.metrics.set('synod_placement_leader_known', leaderKnown() ? 1 : 0);
+  });
+  const probes = await maybeServeProbes(cfg, bus.metrics, () => (leaderKnown() ? { ready: true, reasons: [] } : { ready: false, reasons: ['the placement group has no known leader'] }));
   const stop = async () => {
+    await probes?.close();
     await service.close();
     await host.close();
     await bus.close();
@@ -145,5 +156,5 @@ async function start(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   log.info({ peers: cfg.peers }, 'placement serving');
-  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc });
+  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, ...(probes ? { metricsUrl: probes.url } : {}) });
 }

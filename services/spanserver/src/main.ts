@@ -5,12 +5,13 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { SynodError, type MessageBody, type MessageInput } from '@synod/codec';
-import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
+import { METRICS_FLAGS_HELP, booleanFlag, createLogger, loadConfig, maybeServeProbes, metricsFlags, nodeIdentity, serveStdioControl } from '@synod/config';
 import { PaxosHost } from '@synod/paxos-host';
 import { RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
 import { connectBus, subjects, type Bus } from '@synod/transport';
 import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, syncConfigFrom, systemClock, monotonicClock, timeSyncFlags } from '@synod/truetime';
+import { collectSpanserverGauges, spanserverReadiness, timePersists } from './metrics.js';
 import { Spanserver } from './spanserver.js';
 import { LocalTrueTime, type TimeSource } from './time-source.js';
 
@@ -45,11 +46,14 @@ Options (also env SYNOD_<NAME>):
                               and load (placement.report), default 1000; 0: never
   --map-poll-ms <ms>          how often to ask the placement service for a newer range map (to
                               reach splits this node does not host), default 2000; 0: never
+${METRICS_FLAGS_HELP}
+                              (/readyz: clock within bounds, every split with a known leader and caught up)
   --log-level <level>         default info (logs go to stderr)`;
 
 const schema = z.object({
   ...nodeIdentity,
   ...timeSyncFlags,
+  ...metricsFlags,
   truetime: z.enum(['daemon', 'local']).default('daemon'),
   dataDir: z.string().min(1),
   placement: z.string().min(1),
@@ -138,6 +142,8 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   const log = createLogger({ service: 'spanserver', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
   const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
+  // Before anything asks storage for a group's store: every persist is timed (docs/metrics.md).
+  timePersists(storage, bus.metrics);
   const { tt, daemon, clockCheck } = await startTrueTime(cfg, bus, log);
   // A node whose clock is out of bounds must not lead (Spanner evicts it): it stops ticking, so
   // its leases lapse and the other replicas elect a leader whose clock can be trusted.
@@ -163,8 +169,12 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   });
   await server.start();
   const mapPoll = cfg.mapPollMs > 0 ? pollRangeMap(bus, cfg.cluster, cfg.mapPollMs, (m) => server.mapHeard(m)) : undefined;
+  bus.metrics.collectProcessMetrics();
+  collectSpanserverGauges(bus.metrics, server, tt);
+  const probes = await maybeServeProbes(cfg, bus.metrics, spanserverReadiness(server, tt));
   const stop = async () => {
     if (mapPoll) clearInterval(mapPoll);
+    await probes?.close();
     daemon?.stop();
     await server.close();
     await host.close();
@@ -182,5 +192,5 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   log.info({ splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) }, 'spanserver serving');
-  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) });
+  reply({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id), ...(probes ? { metricsUrl: probes.url } : {}) });
 }

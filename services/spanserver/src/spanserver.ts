@@ -9,6 +9,7 @@ import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
 import { HostedSplits } from './hosted-splits.js';
+import { observed } from './metrics.js';
 import { removeReplica } from './remove-replica.js';
 import { SplitSize } from './split-size.js';
 import { SplitShell } from './split-shell.js';
@@ -138,20 +139,21 @@ export class Spanserver {
     for (const entry of this.hostedSet.all()) await this.hostSplit(entry);
     const waitUs = (ms: number | undefined, dflt: number) => (ms ?? dflt) * 1000;
     // The documented maxima (docs/limits.md), enforced here too: a client is not trusted to have checked.
-    bus.on('kv.read', async (env) => {
+    bus.on('kv.read', (env) => observed(bus.metrics, 'synod_read_latency_seconds', { kind: 'kv.read' }, async () => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.keys, []));
       const r = expect(await s.shell.request({ kind: 'read', txn: env.body.txn, keys: env.body.keys, waitUs: waitUs(env.body.waitMs, 2_000) }), 'values');
       return this.acknowledge({ kind: 'kv.values' as const, body: { values: r.values, ...(r.epoch ? { epoch: r.epoch } : {}) } });
-    });
-    bus.on('kv.commit', async (env) => {
+    }));
+    bus.on('kv.commit', (env) => observed(bus.metrics, 'synod_commit_latency_seconds', {}, async () => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
       const b = env.body;
       for (const p of b.participants ?? []) if (!this.knownSplit(p)) throw new SynodError('INVALID_ARGUMENT', `participant ${JSON.stringify(p)} is not a split`, { generation: rangeMap.generation });
       const r = expect(await s.shell.request({ kind: 'commit', txn: b.txn, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000), participants: b.participants }), 'committed');
+      bus.metrics.observe('synod_commit_wait_seconds', r.commitWaitUs / 1e6);
       return this.acknowledge({ kind: 'kv.committed' as const, body: { ts: r.ts, commitWaitUs: r.commitWaitUs } });
-    });
+    }));
     bus.on('kv.prepare', async (env) => {
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
@@ -179,7 +181,7 @@ export class Spanserver {
       const r = expect(await s.shell.request({ kind: 'status', txnId: env.body.txnId, waitUs: waitUs(env.body.waitMs, 2_000) }), 'status');
       return { kind: 'kv.txn-status.reply' as const, body: { state: r.state, ...(r.ts !== undefined ? { ts: r.ts } : {}), ...(r.reason !== undefined ? { reason: r.reason.slice(0, 1024) } : {}) } };
     });
-    bus.on('kv.snapshot', (env) => this.snapshotRead(env).then((r) => this.acknowledge(r)));
+    bus.on('kv.snapshot', (env) => observed(bus.metrics, 'synod_read_latency_seconds', { kind: 'kv.snapshot' }, () => this.snapshotRead(env).then((r) => this.acknowledge(r))));
     bus.on('split.closed', (env) => {
       const s = this.splits.get(env.group);
       // Only a replica of the split may speak for its leader; anything else is counted and dropped.

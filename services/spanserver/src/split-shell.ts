@@ -4,6 +4,7 @@ import type { Replica } from '@synod/paxos';
 import type { Split } from '@synod/placement';
 import type { Bus } from '@synod/transport';
 import type { ClosedTimestamp, CoreNow, CutRequest, SplitMessage, SplitTxnCore, TxnOutput, TxnReplyBody, TxnRequest } from '@synod/txn';
+import { abortCause } from './metrics.js';
 import type { TimeSource } from './time-source.js';
 
 /** Proposals are given this long in PaxosHost; the core keeps its own deadlines, this only frees the host's waiter. */
@@ -20,6 +21,8 @@ export class SplitShell {
   private wakeTimer: NodeJS.Timeout | undefined;
   private wakeAt: number | null = null;
   private closed = false;
+  /** The leader hint last seen, to count leader changes (docs/metrics.md). */
+  private lastLeader: string | null = null;
 
   constructor(
     readonly split: Split,
@@ -70,6 +73,11 @@ export class SplitShell {
     const now = this.now();
     const r = this.replica;
     const leading = r.isLeader() ? r.ballot() : null;
+    const hint = r.leaderHint();
+    if (hint && hint !== this.lastLeader) {
+      if (this.lastLeader !== null) this.bus.metrics.inc('synod_split_leader_changes_total', { split: this.split.id });
+      this.lastLeader = hint;
+    }
     this.core.setLeadership({ leading, leaderHint: r.leaderHint(), leaseEndMonoUs: r.leaseValidUntil(now.monoUs), localReadOk: r.canServeLocalRead(now.monoUs) }, now);
     return now;
   }
@@ -88,7 +96,13 @@ export class SplitShell {
     switch (o.type) {
       case 'propose': {
         const ids = o.commands.map((c) => c.id);
-        this.host.propose(this.split.id, o.commands, PROPOSE_TIMEOUT_MS).catch((err: unknown) => {
+        const t0 = performance.now();
+        const proposed = this.host.propose(this.split.id, o.commands, PROPOSE_TIMEOUT_MS);
+        proposed.then(
+          () => this.bus.metrics.observe('synod_paxos_commit_seconds', (performance.now() - t0) / 1000, { outcome: 'ok' }),
+          (err: unknown) => this.bus.metrics.observe('synod_paxos_commit_seconds', (performance.now() - t0) / 1000, { outcome: err instanceof SynodError ? err.code : 'error' }),
+        );
+        proposed.catch((err: unknown) => {
           // Only a refusal before the log counts as rejected; a timeout may still be chosen.
           if (err instanceof SynodError && (err.code === 'NOT_LEADER' || err.code === 'TXN_TOO_LARGE' || err.code === 'UNAVAILABLE')) {
             this.core.proposalRejected(ids, this.now());
@@ -102,6 +116,7 @@ export class SplitShell {
         const w = this.waiting.get(o.reqId);
         if (!w) return;
         this.waiting.delete(o.reqId);
+        if (o.type === 'error' && o.error.code === 'TXN_ABORTED') this.bus.metrics.inc('synod_txn_aborts_total', { cause: abortCause(o.error.message) });
         if (o.type === 'reply') w.resolve(o.body);
         else w.reject(new SynodError(o.error.code, o.error.message, o.error.hint));
         return;

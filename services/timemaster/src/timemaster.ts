@@ -12,9 +12,10 @@
  * Steered by JSON lines on stdin (unless --control-stdin false), stopping when stdin closes:
  *   → {"id":1,"op":"status"}   ← {"id":1,"ok":true,"kind":"reference","earliest":..,"latest":..,"serving":true,..}
  *   → {"id":2,"op":"metrics"}  ← {"id":2,"ok":true,"text":"synod_… 1\n…"}
+ * With --metrics-port: /metrics, /healthz and /readyz over HTTP (docs/metrics.md).
  */
 import { z } from 'zod';
-import { booleanFlag, createLogger, loadConfig, nodeIdentity, serveStdioControl } from '@synod/config';
+import { METRICS_FLAGS_HELP, booleanFlag, createLogger, loadConfig, maybeServeProbes, metricsFlags, nodeIdentity, serveStdioControl } from '@synod/config';
 import { connectBus } from '@synod/transport';
 import { SkewedClock, TimeSyncDaemon, TrueTime, handleClockFaults, referenceAnswer, serveTimeMaster, systemClock, monotonicClock, type TTInterval } from '@synod/truetime';
 
@@ -35,12 +36,15 @@ Options (also env SYNOD_<NAME>):
   --control-stdin <bool>       read JSON-line commands on stdin and stop when it closes (default true)
   --nats-url <url>             default nats://127.0.0.1:4222
   --cluster <name>             default synod
+${METRICS_FLAGS_HELP}
+                               (/readyz: this master answers time.get, i.e. its clock source serves)
   --log-level <level>          default info (logs go to stderr)`;
 
 const list = z.string().transform((s) => s.split(',').map((x) => x.trim()).filter(Boolean));
 
 export const timemasterConfig = z.object({
   ...nodeIdentity,
+  ...metricsFlags,
   kind: z.enum(['reference', 'drifting']).default('reference'),
   uncertaintyUs: z.coerce.number().int().min(0).max(10_000_000).default(100),
   referenceDcs: list.default([]),
@@ -86,10 +90,15 @@ export async function runTimemaster(argv: string[]): Promise<void> {
   }
   await serveTimeMaster(bus, cfg.kind, answer);
   log.info({ kind: cfg.kind, referenceDcs: cfg.referenceDcs }, 'time master serving');
+  bus.metrics.collectProcessMetrics();
+  bus.metrics.onCollect(() => bus.metrics.set('synod_timemaster_answering', answer() ? 1 : 0));
+  // Ready while it answers time.get: a drifting master whose clock left the references' bounds does not.
+  const probes = await maybeServeProbes(cfg, bus.metrics, () => (answer() ? { ready: true, reasons: [] } : { ready: false, reasons: [`clock not serving (${tt?.status().reason ?? 'no answer'})`] }));
 
   const out = (o: object) => process.stdout.write(JSON.stringify(o) + '\n');
   const stop = async () => {
     daemon?.stop();
+    await probes?.close();
     await bus.close();
     process.exit(0);
   };
@@ -97,10 +106,10 @@ export async function runTimemaster(argv: string[]): Promise<void> {
   process.once('SIGINT', () => void stop());
   if (cfg.controlStdin)
     serveStdioControl((cmd) => {
-      if (cmd.op === 'metrics') return { ok: true, text: bus.metrics.render() };
+      if (cmd.op === 'metrics') return bus.metrics.render().then((text) => ({ ok: true, text }));
       const iv = answer();
       const status = tt?.status();
       return { ok: true, kind: cfg.kind, ...(iv ?? {}), serving: iv !== undefined, reason: status?.reason, syncs: daemon?.syncs ?? 0, skewUs: clock.skewUs, driftPpm: clock.driftPpm };
     }, () => void stop());
-  out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, kind: cfg.kind });
+  out({ ready: true, nodeId: cfg.nodeId, dc: cfg.dc, kind: cfg.kind, ...(probes ? { metricsUrl: probes.url } : {}) });
 }

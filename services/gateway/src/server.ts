@@ -113,7 +113,8 @@ export function buildGateway(opts: GatewayOptions): Gateway {
     throw new GatewayError('NOT_FOUND', `no route ${req.method} ${req.url.split('?')[0]!.slice(0, 200)}; the routes are in /openapi.json`);
   });
 
-  const publicUrls = new Set(routes.filter((r) => r.public).map((r) => frameworkPath(r.path)));
+  // Probes, the OpenAPI document and /metrics (added by metrics.ts, docs/metrics.md) need no token.
+  const publicUrls = new Set([...routes.filter((r) => r.public).map((r) => frameworkPath(r.path)), '/metrics']);
   // Auth and rate limit run before the body is read: a refused request costs no parsing.
   const maxInFlight = opts.maxInFlight ?? GATEWAY_DEFAULTS.maxInFlight;
   let inFlight = 0;

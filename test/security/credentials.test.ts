@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SynodClient } from '@synod/client';
 import { decode, encode, type MessageInput, type MessageKind } from '@synod/codec';
 import { launchCluster, waitForLeaders, type LaunchedCluster } from '@synod/cli';
-import { connectBus, readCredsFile, subjects, type Bus } from '@synod/transport';
+import { connectBus, inboxPrefixFor, readCredsFile, subjects, type Bus } from '@synod/transport';
 
 /**
  * docs/transport.md "Credentials" over a real cluster started like `synod up --nats-auth users`:
@@ -43,7 +43,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** A bare nats.js connection holding `user`'s credentials, recording what the server refuses. */
 async function rawAs(user: string): Promise<{ nc: NatsConnection; refused: string[] }> {
   const c = readCredsFile(creds(user));
-  const nc = await connect({ servers: cluster.info.natsUrl, user: c.user, pass: c.password });
+  const nc = await connect({ servers: cluster.info.natsUrl, user: c.user, pass: c.password, inboxPrefix: inboxPrefixFor(c.user) });
   raws.push(nc);
   const refused: string[] = [];
   void (async () => {
@@ -111,6 +111,15 @@ describe('synod up --nats-auth users', () => {
       expect(refused.sort()).toEqual(forbidden.map(([subject]) => `publish ${subject}`).sort());
       expect(t.seen).toEqual([]);
     });
+
+  it("a client credential cannot subscribe to a node's inbox (to steal its requests) or to anyone else's replies", async () => {
+    const { nc, refused } = await rawAs('client');
+    const stolen = [s.node('n1'), s.peerInbox('n1'), '_INBOX.>', `${inboxPrefixFor('operator')}.>`, `${inboxPrefixFor('n1')}.>`];
+    for (const subject of stolen) nc.subscribe(subject, { callback: () => undefined });
+    await nc.flush();
+    await sleep(200);
+    expect(refused.sort()).toEqual(stolen.map((subject) => `subscription ${subject}`).sort());
+  });
 
   it('a client bus sending a peer kind: the bus routes it to the peer subject, nats-server refuses it, the bus counts the refusal', async () => {
     const bus = await connectBus(cluster.info.natsUrl, { nodeId: 'mallory', dc: 'dc-a', cluster: C, natsCreds: creds('client') });

@@ -1,6 +1,6 @@
 import { SynodError } from '@synod/codec';
 import { Bus, type BusOptions } from './bus.js';
-import { readCredsFile } from './credentials.js';
+import { inboxPrefixFor, readCredsFile } from './credentials.js';
 import { NatsWire } from './nats-wire.js';
 
 export interface ConnectBusOptions extends BusOptions {
@@ -23,7 +23,7 @@ export async function connectBus(natsUrl: string, opts: ConnectBusOptions): Prom
   }
   let wire: NatsWire;
   try {
-    wire = await NatsWire.connect(natsUrl, { name: `${opts.cluster ?? 'synod'}/${opts.nodeId}`, ...(creds ? { user: creds.user, pass: creds.password } : {}) });
+    wire = await NatsWire.connect(natsUrl, { name: `${opts.cluster ?? 'synod'}/${opts.nodeId}`, ...(creds ? { user: creds.user, pass: creds.password, inboxPrefix: inboxPrefixFor(creds.user) } : {}) });
   } catch (err) {
     const code = (err as { code?: string })?.code;
     if (code === 'AUTHORIZATION_VIOLATION')

@@ -70,20 +70,24 @@ export interface NatsUser {
   };
 }
 
-/** Where replies to this connection's requests arrive (nats.js's default inbox prefix). */
-const REPLY_INBOXES = '_INBOX.>';
+/**
+ * Where replies to a user's requests arrive: a prefix of its own instead of nats.js's shared
+ * `_INBOX`, so that a credential may subscribe only its own replies, not everyone's.
+ */
+export const inboxPrefixFor = (user: string) => `_INBOX_${user}`;
 
 /**
- * The permissions of a role. `serves` lists extra subjects a node subscribes (a time master's
- * `<c>.timemaster.<dc>`, a placement replica's `<c>.placement`).
+ * The permissions of `user` in `role`; a node's user name is its node id. `serves` lists extra
+ * subjects a node subscribes (a time master's `<c>.timemaster.<dc>`, a placement replica's `<c>.placement`).
  */
-export function permissionsFor(cluster: string, role: NatsRole, nodeId?: string, serves: string[] = []): NatsUser['permissions'] {
+export function permissionsFor(cluster: string, role: NatsRole, user: string, serves: string[] = []): NatsUser['permissions'] {
   const s = subjects(cluster);
+  const REPLY_INBOXES = `${inboxPrefixFor(user)}.>`;
+  const nodeId = user;
   if (role === 'operator') return { publish: { allow: [`${cluster}.>`] }, subscribe: { allow: [`${cluster}.>`, REPLY_INBOXES] }, allow_responses: true };
   if (role === 'client')
     // No allow_responses: a client answers nobody, so it cannot forge a reply (e.g. a chaos.get answer).
     return { publish: { allow: [`${cluster}.node.*`, s.placement, s.chaosGet] }, subscribe: { allow: [s.chaos, REPLY_INBOXES] } };
-  if (!nodeId) throw new SynodError('INVALID_ARGUMENT', 'a node role needs its node id');
   return {
     publish: {
       allow: [

@@ -1,7 +1,7 @@
 export { Bus, refusalFor, type BusLogger, type BusOptions, type FatalContext, type Handler, type OutMessage, type BusClock, type ClockEvidence, type RefusalReason, type Via } from './bus.js';
 export { connectBus, type ConnectBusOptions } from './connect.js';
 export { chaos, judge, EMPTY_CHAOS, ANY_DC, type Verdict } from './chaos.js';
-export { NATS_ROLES, natsCredsSchema, permissionsFor, readCredsFile, type NatsCreds, type NatsRole, type NatsUser } from './credentials.js';
+export { NATS_ROLES, inboxPrefixFor, natsCredsSchema, permissionsFor, readCredsFile, type NatsCreds, type NatsRole, type NatsUser } from './credentials.js';
 export { MemoryHub, subjectMatches, type MemoryHubOptions } from './memory-wire.js';
 export { NatsWire } from './nats-wire.js';
 export { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';

@@ -10,7 +10,8 @@ export class NatsWire implements Wire {
   private readonly earlyRefusals: WireRefusal[] = [];
 
   private constructor(readonly nc: NatsConnection) {
-    void this.watchStatus();
+    // The status iterator ends when the connection closes; a failure of it would hide refusals, so it is reported.
+    this.watchStatus().catch((err: unknown) => process.stderr.write(`synod: NATS status watcher failed; refused publishes will go unreported: ${(err as Error)?.stack ?? String(err)}\n`));
   }
 
   /**

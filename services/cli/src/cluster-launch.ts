@@ -89,7 +89,7 @@ export function writeCredentials(dir: string, cluster: string, processes: Array<
     writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
     // The mode given to writeFileSync applies only when it creates the file.
     chmodSync(file, 0o600);
-    users.push({ user: e.user, password, permissions: permissionsFor(cluster, e.role, e.role === 'node' ? e.user : undefined, e.serves) });
+    users.push({ user: e.user, password, permissions: permissionsFor(cluster, e.role, e.user, e.serves) });
   }
   return users;
 }

@@ -73,4 +73,31 @@ describe('nats-server harness', () => {
     expect(() => findNatsServer({ PATH: '/nonexistent', SYNOD_NATS_SERVER: '/nonexistent/nats-server' })).toThrow(NatsServerMissingError);
     expect(() => findNatsServer({ PATH: '/nonexistent', SYNOD_NATS_SERVER: '/nonexistent/nats-server' })).toThrow(/apt-get install -y nats-server/);
   });
+
+  it('with authorization, admits only its users and enforces their publish permissions', async () => {
+    const srv = await startNatsServer({
+      authorization: { users: [{ user: 'u1', password: 'p'.repeat(20), permissions: { publish: { allow: ['ok.*'] }, subscribe: { allow: ['ok.>', '_INBOX.>'] } } }] },
+    });
+    try {
+      await expect(natsConnect({ servers: srv.url })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+      await expect(natsConnect({ servers: srv.url, user: 'u1', pass: 'wrong-password' })).rejects.toMatchObject({ code: 'AUTHORIZATION_VIOLATION' });
+      const nc = await natsConnect({ servers: srv.url, user: 'u1', pass: 'p'.repeat(20) });
+      const got: string[] = [];
+      const sub = nc.subscribe('ok.>', { callback: (_e, m) => void got.push(m.subject) });
+      const refused: string[] = [];
+      void (async () => {
+        for await (const st of nc.status()) if (st.type === 'error') refused.push(String((st as { permissionContext?: { subject: string } }).permissionContext?.subject));
+      })();
+      nc.publish('ok.a', new Uint8Array(1));
+      nc.publish('no.a', new Uint8Array(1));
+      await nc.flush();
+      await new Promise((r) => setTimeout(r, 100));
+      expect(got).toEqual(['ok.a']);
+      expect(refused).toEqual(['no.a']);
+      sub.unsubscribe();
+      await nc.close();
+    } finally {
+      await srv.stop();
+    }
+  });
 });

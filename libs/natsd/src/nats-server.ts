@@ -24,6 +24,12 @@ export interface NatsServerOptions {
    * writes (nats-server reads only the last), so that file must set max_payload itself.
    */
   args?: string[];
+  /**
+   * Users and their subject permissions (docs/transport.md "Credentials"). When given, the
+   * server admits only these users; without it, anyone may connect and publish anything.
+   * Written into the generated config file, mode 0600 in a 0700 directory (it holds passwords).
+   */
+  authorization?: { users: Array<{ user: string; password: string; permissions: unknown }> };
   /** Receives the server's own log lines, for debugging. */
   onLog?: (line: string) => void;
 }
@@ -96,6 +102,8 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
   const port = opts.port || (await freePort(host));
   const args = opts.args ?? [];
   const ownConfig = args.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='));
+  // Silently dropping the users would start an open server the caller believes is locked.
+  if (ownConfig && opts.authorization) throw new Error('startNatsServer: authorization cannot be combined with an own -c/--config file (nats-server reads only the last)');
   // max_payload has no command-line flag in nats-server 2.9 (Debian's), only a config setting.
   let configDir: string | undefined;
   const configArgs: string[] = [];
@@ -103,7 +111,9 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     configDir = mkdtempSync(join(tmpdir(), 'synod-natsd-'));
     configDirs.add(configDir);
     const file = join(configDir, 'nats.conf');
-    writeFileSync(file, `max_payload: ${opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n`);
+    // The NATS config format reads JSON values, so the users go in as JSON.
+    const auth = opts.authorization ? `authorization: ${JSON.stringify(opts.authorization)}\n` : '';
+    writeFileSync(file, `max_payload: ${opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n${auth}`, { mode: 0o600 });
     configArgs.push('-c', file);
   }
   killAllOnExit();

@@ -1,8 +1,20 @@
 import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageInput, type MessageKind, type SenderInterval } from '@synod/codec';
 import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
 import { EMPTY_CHAOS, judge } from './chaos.js';
-import { subjects } from './subjects.js';
-import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire } from './wire.js';
+import { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';
+import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire, type WireRefusal } from './wire.js';
+
+/**
+ * Why the bus refused a well-formed message for the subject it arrived on (docs/transport.md
+ * "Credentials"), counted beside the decode reasons in `synod_bus_dropped_total{reason}`:
+ *  - spoofed_sender: on a peer subject, the envelope's `from` is not the subject's sender token;
+ *  - peer_kind_off_peer_subject: a peer kind (PEER_KINDS) on a client subject;
+ *  - chaos_kind_off_chaos_subject: a fault-picture or clock-fault kind outside the chaos subject.
+ */
+export type RefusalReason = 'spoofed_sender' | 'peer_kind_off_peer_subject' | 'chaos_kind_off_chaos_subject';
+
+/** Where a message arrived, which decides what it may carry. */
+export type Via = { on: 'peer'; sender: string } | { on: 'client' } | { on: 'chaos' };
 
 export interface OutMessage<K extends MessageKind = MessageKind> {
   kind: K;
@@ -71,6 +83,12 @@ export interface BusOptions {
   clock?: BusClock;
   /** Minimum spacing of onEvidence calls and of clock.suspect messages to one peer, ms (default 100). */
   evidenceIntervalMs?: number;
+  /**
+   * node (default): subscribes its peer and client inboxes and answers fault-picture queries.
+   * client: a bus that only sends requests (the gateway, CLI clients): it subscribes nothing but
+   * the fault picture, as a client credential allows nothing more (docs/transport.md "Credentials").
+   */
+  role?: 'node' | 'client';
 }
 
 const silentLog: BusLogger = { warn() {}, info() {}, error() {} };
@@ -110,12 +128,17 @@ export class Bus {
   private closed = false;
   /** Set once a handler failed fatally: nothing is delivered or sent after that. */
   private halted = false;
+  readonly role: 'node' | 'client';
+  private readonly refusedLog: RateLimitedLog;
 
   constructor(
     readonly wire: Wire,
     opts: BusOptions,
   ) {
+    // The id is a subject token (the sender token of peer subjects): a dot would shift tokens.
+    if (!SUBJECT_TOKEN.test(opts.nodeId)) throw new SynodError('INVALID_ARGUMENT', `node id ${JSON.stringify(opts.nodeId).slice(0, 80)} is not one NATS subject token (1..63 characters, no dots, wildcards or spaces)`);
     this.nodeId = opts.nodeId;
+    this.role = opts.role ?? 'node';
     this.dc = opts.dc;
     this.cluster = opts.cluster ?? 'synod';
     this.metrics = opts.metrics ?? new Metrics();
@@ -129,6 +152,14 @@ export class Bus {
     this.clock = opts.clock;
     this.evidenceIntervalMs = opts.evidenceIntervalMs ?? 100;
     this.clockLog = new RateLimitedLog(this.log, 1_000);
+    this.refusedLog = new RateLimitedLog(this.log);
+    wire.onRefused?.((r) => this.serverRefused(r));
+  }
+
+  /** nats-server refused a publish or subscribe of ours (permissions): counted and logged, never silent. */
+  private serverRefused(r: WireRefusal): void {
+    this.metrics.inc('synod_bus_server_refused_total', { operation: r.operation });
+    this.refusedLog.warn(`${r.operation}:${r.subject}`, { ...r, nodeId: this.nodeId }, 'nats-server refused an operation: this credential lacks the permission');
   }
 
   /**
@@ -141,16 +172,21 @@ export class Bus {
 
   /** Subscribes the node's inbox and the chaos subjects, then asks peers for the current fault picture. */
   async start(): Promise<void> {
-    this.unsubs.push(this.wire.subscribe(this.subj.node(this.nodeId), (d, r) => this.receive(d, r)));
-    this.unsubs.push(this.wire.subscribe(this.subj.all, (d, r) => this.receive(d, r)));
+    // A client receives nothing but replies and the fault picture: its credential may subscribe nothing else.
+    if (this.role === 'node') {
+      this.unsubs.push(this.wire.subscribe(this.subj.node(this.nodeId), (d, r) => this.receive(d, r, { on: 'client' })));
+      this.unsubs.push(this.wire.subscribe(this.subj.peerInbox(this.nodeId), (d, r, subject) => this.receive(d, r, { on: 'peer', sender: senderToken(subject) })));
+      this.unsubs.push(this.wire.subscribe(this.subj.all, (d, r) => this.receive(d, r, { on: 'client' })));
+    }
     // Chaos traffic is never faulted, so a fault can always be lifted (chaos.state, clock.fault).
-    this.unsubs.push(this.wire.subscribe(this.subj.chaos, (d) => this.receive(d, undefined, true)));
-    this.unsubs.push(
-      this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
-        // Only a process that has seen a fault picture answers; the first answer wins.
-        if (respond && this.chaosState.version > 0) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
-      }),
-    );
+    this.unsubs.push(this.wire.subscribe(this.subj.chaos, (d) => this.receive(d, undefined, { on: 'chaos' })));
+    if (this.role === 'node')
+      this.unsubs.push(
+        this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
+          // Only a process that has seen a fault picture answers; the first answer wins.
+          if (respond && this.chaosState.version > 0) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
+        }),
+      );
     await this.wire.flush();
     try {
       const reply = decode(await this.wire.request(this.subj.chaosGet, this.pack('chaos.get', {}, ''), 300));
@@ -180,7 +216,7 @@ export class Bus {
    */
   send<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, group = ''): boolean {
     if (this.closed || this.halted) return false;
-    const subject = this.subj.node(to);
+    const subject = this.subjectFor(to, kind);
     return this.emit(kind, subject, this.pack(kind, body, group), (b) => this.wire.publish(subject, b)) === 'sent';
   }
 
@@ -221,7 +257,7 @@ export class Bus {
    * handlers as the inbox, faults applied. Returns the unsubscribe function.
    */
   async serve(subject: string): Promise<() => void> {
-    const off = this.wire.subscribe(subject, (d, r) => this.receive(d, r));
+    const off = this.wire.subscribe(subject, (d, r) => this.receive(d, r, { on: 'client' }));
     this.unsubs.push(off);
     await this.wire.flush();
     return off;
@@ -241,7 +277,12 @@ export class Bus {
    * with it instead of stopping its process as a bug would.
    */
   request<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number } = {}): Promise<Envelope> {
-    return this.requestOn(this.subj.node(to), to, kind, body, opts);
+    return this.requestOn(this.subjectFor(to, kind), to, kind, body, opts);
+  }
+
+  /** Peer kinds go on the peer subject carrying our id as the sender token; the rest on the client inbox. */
+  private subjectFor(to: string, kind: MessageKind): string {
+    return PEER_KINDS.has(kind) ? this.subj.peer(to, this.nodeId) : this.subj.node(to);
   }
 
   private async requestOn<K extends MessageKind>(subject: string, to: string, kind: K, body: MessageInput<K>, opts: { group?: string; timeoutMs?: number }): Promise<Envelope> {
@@ -365,7 +406,7 @@ export class Bus {
     }
   }
 
-  private receive(bytes: Uint8Array, respond: Respond | undefined, unfaulted = false): void {
+  private receive(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
     if (this.closed || this.halted) return;
     const r = decode(bytes);
     if (!r.ok) {
@@ -375,9 +416,15 @@ export class Bus {
       return;
     }
     const env = r.envelope;
+    const refusal = refusalFor(env, via);
+    if (refusal) {
+      this.dropped(refusal, `${env.kind} from ${env.from}${via.on === 'peer' ? ` on ${via.sender}'s peer subject` : ` on a ${via.on} subject`}`);
+      if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `refused: ${refusal} (${env.kind})` }, '');
+      return;
+    }
     const ours = this.readingFor(env);
     if (env.kind === 'chaos.state') return this.applyChaos(env.body as ChaosState);
-    if (unfaulted) {
+    if (via.on === 'chaos') {
       this.checkClock(env, ours);
       return this.dispatch(env, respond);
     }
@@ -518,7 +565,7 @@ export class Bus {
     for (const l of this.chaosListeners) l(state);
   }
 
-  private dropped(reason: DropReason, detail: string): void {
+  private dropped(reason: DropReason | RefusalReason, detail: string): void {
     this.metrics.inc('synod_bus_dropped_total', { reason });
     this.badInput.warn(reason, { reason, detail }, 'dropped a bad message');
   }
@@ -532,6 +579,25 @@ export class Bus {
       this.timers.add(t);
     });
   }
+}
+
+/** The last token of a peer subject `<c>.peer.<receiver>.<sender>`. */
+function senderToken(subject: string | undefined): string {
+  return subject?.slice(subject.lastIndexOf('.') + 1) ?? '';
+}
+
+/**
+ * Whether a decoded message may be handled, given where it arrived (docs/transport.md
+ * "Credentials"). nats-server binds the sender token of a peer subject to the publisher's
+ * credentials; this binds the envelope's `from` to that token, and keeps peer and chaos kinds
+ * off the subjects a client may publish on.
+ */
+export function refusalFor(env: Pick<Envelope, 'kind' | 'from'>, via: Via): RefusalReason | undefined {
+  if (via.on === 'peer') {
+    if (env.from !== via.sender) return 'spoofed_sender';
+  } else if (PEER_KINDS.has(env.kind)) return 'peer_kind_off_peer_subject';
+  if (via.on !== 'chaos' && CHAOS_KINDS.has(env.kind)) return 'chaos_kind_off_chaos_subject';
+  return undefined;
 }
 
 /** The default of BusOptions.onFatal: the reason goes to the log (or stderr), then the process stops. */

@@ -39,8 +39,9 @@ describe('untrusted numbers at the bus', () => {
     const seen: number[] = [];
     target.on('paxos', (env) => void seen.push((env.body as { ballot: { round: number } }).ballot.round));
     const raw = hub.wire();
-    const inbox = subjects('synod').node('n1');
-    // The incident's message (2^53-1 from a spoofed id), one just past the bound, and a legitimate one.
+    // Peer traffic from n9 arrives on n9's peer subject (docs/transport.md "Credentials").
+    const inbox = subjects('synod').peer('n1', 'n9');
+    // The incident's message (2^53-1), one just past the bound, and a legitimate one.
     for (const round of [Number.MAX_SAFE_INTEGER, MAX_BALLOT_ROUND + 1, 7]) raw.publish(inbox, encode({ from: 'n9', dc: 'dc-z', kind: 'paxos', group: 'g1', body: prepare(round) }));
     await settle();
     expect(seen).toEqual([7]);

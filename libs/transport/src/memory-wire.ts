@@ -7,8 +7,9 @@ export interface MemoryHubOptions {
 }
 
 /**
- * An in-process message hub with NATS subject semantics for exact subjects (no wildcards):
- * every subscriber of a subject gets every message, asynchronously, in publish order. Like a
+ * An in-process message hub with NATS subject semantics, including the `*` (one token) and
+ * `>` (the rest) wildcards the bus subscribes with (a node's peer inbox, docs/transport.md):
+ * every matching subscriber gets every message, asynchronously, in publish order. Like a
  * NATS connection, its wires throw synchronously on a payload over the max, so tests over it
  * meet the same failure a real process does.
  */
@@ -40,11 +41,23 @@ export class MemoryHub {
   /** @internal */
   deliver(subject: string, data: Uint8Array, respond: Respond | undefined): number {
     this.checkSize(data);
-    const set = this.subs.get(subject);
-    if (!set) return 0;
-    for (const h of [...set]) queueMicrotask(() => h(data.slice(), respond));
-    return set.size;
+    const handlers: WireHandler[] = [];
+    for (const [pattern, set] of this.subs) if (set.size > 0 && subjectMatches(pattern, subject)) handlers.push(...set);
+    for (const h of handlers) queueMicrotask(() => h(data.slice(), respond, subject));
+    return handlers.length;
   }
+}
+
+/** NATS matching: `*` matches one token, a final `>` one or more. */
+export function subjectMatches(pattern: string, subject: string): boolean {
+  if (pattern === subject) return true;
+  const p = pattern.split('.');
+  const s = subject.split('.');
+  for (let i = 0; i < p.length; i++) {
+    if (p[i] === '>') return i === p.length - 1 && s.length > i;
+    if (i >= s.length || (p[i] !== '*' && p[i] !== s[i])) return false;
+  }
+  return p.length === s.length;
 }
 
 class MemoryWire implements Wire {

@@ -1,11 +1,44 @@
 import { ErrorCode, connect, type ConnectionOptions, type NatsConnection, type NatsError } from 'nats';
-import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Wire, type WireHandler } from './wire.js';
+import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Wire, type WireHandler, type WireRefusal } from './wire.js';
 
 /** nats-server's own default max_payload: assumed while no server INFO is known (before the first connect). */
 const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
 
 export class NatsWire implements Wire {
-  private constructor(readonly nc: NatsConnection) {}
+  private readonly refusalListeners = new Set<(r: WireRefusal) => void>();
+  /** Refusals before anyone listened (at most a few: the bus listens as soon as it exists). */
+  private readonly earlyRefusals: WireRefusal[] = [];
+
+  private constructor(readonly nc: NatsConnection) {
+    // The status iterator ends when the connection closes; a failure of it would hide refusals, so it is reported.
+    this.watchStatus().catch((err: unknown) => process.stderr.write(`synod: NATS status watcher failed; refused publishes will go unreported: ${(err as Error)?.stack ?? String(err)}\n`));
+  }
+
+  /**
+   * nats-server answers a publish or subscribe its permissions forbid with an asynchronous
+   * -ERR; nats.js surfaces it only as a status event, so it is turned into a refusal here
+   * for the bus to count and log (docs/transport.md "Credentials").
+   */
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (s.type !== 'error' || s.data !== ErrorCode.PermissionsViolation) continue;
+      const ctx = (s as { permissionContext?: { operation: string; subject: string } }).permissionContext;
+      this.refused({ operation: ctx?.operation === 'subscription' ? 'subscription' : 'publish', subject: ctx?.subject ?? '?' });
+    }
+  }
+
+  private refused(r: WireRefusal): void {
+    if (this.refusalListeners.size === 0) {
+      if (this.earlyRefusals.length < 16) this.earlyRefusals.push(r);
+      return;
+    }
+    for (const l of this.refusalListeners) l(r);
+  }
+
+  onRefused(listener: (r: WireRefusal) => void): void {
+    this.refusalListeners.add(listener);
+    for (const r of this.earlyRefusals.splice(0)) listener(r);
+  }
 
   static async connect(servers: string, opts: Omit<ConnectionOptions, 'servers'> = {}): Promise<NatsWire> {
     // Reconnect forever: a NATS restart must not kill a replica.
@@ -41,6 +74,8 @@ export class NatsWire implements Wire {
   subscribe(subject: string, handler: WireHandler): () => void {
     const sub = this.nc.subscribe(subject, {
       callback: (err, msg) => {
+        // nats.js closes a subscription the server refused and hands it the error once; the
+        // status watcher reports it too (as a refusal), so there is nothing more to do here.
         if (err) return;
         handler(
           msg.data,
@@ -53,6 +88,7 @@ export class NatsWire implements Wire {
                 }
               }
             : undefined,
+          msg.subject,
         );
       },
     });

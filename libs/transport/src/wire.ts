@@ -5,7 +5,8 @@
  */
 /** Sends a reply; throws like `Wire.publish` does. */
 export type Respond = (data: Uint8Array) => void;
-export type WireHandler = (data: Uint8Array, respond: Respond | undefined) => void;
+/** `subject` is the message's own subject (what a wildcard subscription matched). */
+export type WireHandler = (data: Uint8Array, respond: Respond | undefined, subject: string) => void;
 
 export class WireTimeoutError extends Error {
   constructor(subject: string) {
@@ -31,7 +32,18 @@ export class WirePayloadTooLargeError extends Error {
   }
 }
 
+/** The server refused an operation of this connection (NATS: a permissions violation, docs/transport.md "Credentials"). */
+export interface WireRefusal {
+  operation: 'publish' | 'subscription';
+  subject: string;
+}
+
 export interface Wire {
+  /**
+   * Tells `listener` of every operation the server refused (NATS reports a refused publish
+   * asynchronously, after `publish` returned). Wires without permissions never call it.
+   */
+  onRefused?(listener: (r: WireRefusal) => void): void;
   /**
    * The largest payload the wire carries, in bytes (NATS: the server's max_payload). The bus
    * checks every message against it before publishing, because a wire refuses a larger one

@@ -1,9 +1,11 @@
-import { mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { chmodSync, mkdirSync, writeFileSync, existsSync, readFileSync, rmSync } from 'node:fs';
 import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SynodError } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
 import { RangeMap } from '@synod/placement';
+import { permissionsFor, subjects, type NatsCreds, type NatsRole, type NatsUser } from '@synod/transport';
 import { ChildNode, RotatingLog } from './child-node.js';
 import { DC_NAMES, initialPlacement } from './initial-placement.js';
 
@@ -36,6 +38,12 @@ export interface LaunchOptions {
    * (--metrics-port), listed in cluster.json under `metrics`; off: none (docs/metrics.md).
    */
   metrics?: 'auto' | 'off';
+  /**
+   * none (default): nats-server admits anyone. users: one NATS user per process with a random
+   * password and the subject permissions of its role, files under `<data-dir>/creds/` (mode
+   * 0600), plus `operator`, `client` and `gateway` credentials for tools (docs/transport.md "Credentials").
+   */
+  natsAuth?: 'none' | 'users';
   say?: (s: string) => void;
   /**
    * Aborting it (e.g. on SIGTERM) during start-up stops whatever was started already and makes
@@ -61,6 +69,8 @@ export interface ClusterFile {
   placementNodes?: Array<{ id: string; dc: string }>;
   /** Each process's metrics and probe endpoint by process name (n1, tm-dc-a, p1, …), when served. */
   metrics?: Record<string, string>;
+  /** With `natsAuth: users`: the directory of credentials files (`<user>.json`). */
+  creds?: string;
 }
 
 /**
@@ -79,6 +89,35 @@ async function freePorts(n: number): Promise<number[]> {
   const ports = servers.map((srv) => (srv.address() as AddressInfo).port);
   await Promise.all(servers.map((srv) => new Promise((r) => srv.close(r))));
   return ports;
+}
+
+/** Credentials `synod up` writes besides one per process: for itself and the chaos tool, for clients, for a gateway. */
+export const TOOL_CREDENTIALS: ReadonlyArray<{ user: string; role: NatsRole }> = [
+  { user: 'operator', role: 'operator' },
+  { user: 'client', role: 'client' },
+  { user: 'gateway', role: 'client' },
+];
+
+/**
+ * Generates a fresh random password per user (every launch: no secret outlives its cluster) and
+ * writes each credential to `<dir>/<user>.json`, mode 0600 in a 0700 directory; returns the
+ * server's users. `processes` are nodes: their user name is their node id.
+ */
+export function writeCredentials(dir: string, cluster: string, processes: Array<{ id: string; serves?: string[] }>): NatsUser[] {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  chmodSync(dir, 0o700);
+  const users: NatsUser[] = [];
+  const entries = [...processes.map((p) => ({ user: p.id, role: 'node' as NatsRole, serves: p.serves ?? [] })), ...TOOL_CREDENTIALS.map((t) => ({ ...t, serves: [] }))];
+  for (const e of entries) {
+    const password = randomBytes(24).toString('hex');
+    const creds: NatsCreds = { user: e.user, password, role: e.role, cluster, ...(e.role === 'node' ? { nodeId: e.user } : {}) };
+    const file = join(dir, `${e.user}.json`);
+    writeFileSync(file, JSON.stringify(creds, null, 2) + '\n', { mode: 0o600 });
+    // The mode given to writeFileSync applies only when it creates the file.
+    chmodSync(file, 0o600);
+    users.push({ user: e.user, password, permissions: permissionsFor(cluster, e.role, e.user, e.serves) });
+  }
+  return users;
 }
 
 export interface LaunchedCluster {
@@ -176,7 +215,11 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     const port = metricsPorts.get(name);
     return port === undefined ? [] : ['--metrics-port', String(port)];
   };
-  const spawnChild = (name: string, args: string[]) => ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common], process.env, join(logDir, `${name}.log`));
+  
+  const credsDir = (opts.natsAuth ?? 'none') === 'users' ? join(dataDir, 'creds') : undefined;
+  // Every child runs as the NATS user named like it (docs/transport.md "Credentials").
+  const credsArgs = (name: string) => (credsDir ? ['--nats-creds', join(credsDir, `${name}.json`)] : []);
+  const spawnChild = (name: string, args: string[]) => ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common, ...credsArgs(name)], process.env, join(logDir, `${name}.log`));
   const spawnNode = (i: number) => {
     const n = rangeMap.nodes()[i]!;
     const time =
@@ -189,7 +232,18 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
     checkAborted();
     const log = (natsLog = new RotatingLog(join(logDir, 'nats-server.log')));
     // startNatsServer is short and bounded; on an abort meanwhile its server is stopped below.
-    nats = await startNatsServer({ ...(opts.natsPort ? { port: opts.natsPort } : {}), onLog: (line) => log.write(line) });
+    const subj = subjects(opts.cluster);
+    const authorization = credsDir
+      ? {
+          users: writeCredentials(credsDir, opts.cluster, [
+            ...rangeMap.nodes().map((n) => ({ id: n.id })),
+            ...(truetime === 'daemon' ? dcs.map((dc) => ({ id: `tm-${dc}`, serves: [subj.timemaster(dc)] })) : []),
+            // As many placement replicas as DCs may start (p1…); a user that never connects is harmless.
+            ...dcs.map((_, i) => ({ id: `p${i + 1}`, serves: [subj.placement] })),
+          ]),
+        }
+      : undefined;
+    nats = await startNatsServer({ ...(opts.natsPort ? { port: opts.natsPort } : {}), ...(authorization ? { authorization } : {}), onLog: (line) => log.write(line) });
     checkAborted();
     say(`nats-server   ${nats.url} (pid ${nats.pid})`);
     common = ['--nats-url', nats.url, '--cluster', opts.cluster, '--log-level', opts.logLevel ?? 'warn'];
@@ -241,7 +295,8 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   const running = new Set([...masters, ...children, ...placement].map((c) => c.name));
   const metrics = Object.fromEntries([...metricsPorts].filter(([name]) => running.has(name)).map(([name, port]) => [name, `http://127.0.0.1:${port}`]));
   if (Object.keys(metrics).length > 0) say(`metrics       http://127.0.0.1:<port>/metrics, /healthz, /readyz per process (ports in ${clusterFile})`);
-  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}), ...(Object.keys(metrics).length ? { metrics } : {}) };
+  if (credsDir) say(`credentials   ${credsDir}/<user>.json (mode 0600): one per process, operator, client, gateway`);
+  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}), ...(Object.keys(metrics).length ? { metrics } : {}), ...(credsDir ? { creds: credsDir } : {}) };
   writeFileSync(clusterFile, JSON.stringify(info, null, 2) + '\n');
   say(`cluster file  ${clusterFile} (other synod commands find the cluster through it)`);
   return { nats, nodes: children, masters, placement, rangeMap, info, logDir, spawnNode, stop };

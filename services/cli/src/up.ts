@@ -1,5 +1,5 @@
 import { mkdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { SynodClient } from '@synod/client';
 import { SynodError } from '@synod/codec';
@@ -36,6 +36,11 @@ Options:
                          every split, so most transfers commit across splits)
   --duration <s>         stop after this long (0: run until Ctrl-C), default 0
   --cluster <name>       subject prefix, default synod
+  --nats-auth <none|users>  none (default): nats-server admits anyone; users: a NATS user with a
+                         random password per process and subject permissions by role (a client
+                         cannot publish Paxos, 2PC, clock or chaos traffic; a node cannot send as
+                         another), credentials in <data-dir>/creds/<user>.json (mode 0600): n1…,
+                         tm-<dc>, p<i>, and operator, client, gateway for tools (--nats-creds)
   --log-level <level>    the children's log level: trace, debug, info, warn (default), error,
                          fatal or silent
 
@@ -72,6 +77,7 @@ const options = z.object({
   workload: z.enum(['none', 'bank']).default('none'),
   duration: z.coerce.number().nonnegative().default(0),
   cluster: nodeIdentity.cluster,
+  natsAuth: z.enum(['none', 'users']).default('none'),
   logLevel: nodeIdentity.logLevel.default('warn'),
 });
 
@@ -126,9 +132,10 @@ export async function runUp(argv: string[]): Promise<void> {
   let cluster: LaunchedCluster;
   let bus: Bus;
   try {
-    cluster = await launchCluster({ dataDir, dcs: opts.dcs, nodesPerDc: opts.nodesPerDc, placementService: opts.placementService, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, say, signal: abort.signal });
+    cluster = await launchCluster({ dataDir, dcs: opts.dcs, nodesPerDc: opts.nodesPerDc, placementService: opts.placementService, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, natsAuth: opts.natsAuth, say, signal: abort.signal });
     try {
-      bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster });
+      // `up` watches and steers the cluster (status, workload): the operator credential.
+      bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster, ...(cluster.info.creds ? { natsCreds: join(cluster.info.creds, 'operator.json') } : {}) });
     } catch (err) {
       await cluster.stop();
       throw err;

@@ -21,6 +21,8 @@ Options (also env SYNOD_<NAME>):
   --cluster-file <file>      or that cluster file directly
   --nats-url <url>           or name the NATS server …
   --placement <file>         … and the range map file
+  --nats-creds <file>        NATS client credential when the cluster runs with them (synod up --nats-auth users:
+                             <data-dir>/creds/gateway.json); default none
   --cluster <name>           subject prefix, default synod
   --dc <dc>                  the gateway's DC (bounded-staleness reads prefer it), default dc-a
   --token-file <file>        bearer tokens, one per line (# comments), each at least 16 characters
@@ -44,6 +46,8 @@ const options = z.object({
   dataDir: z.string().default('.synod'),
   clusterFile: z.string().optional(),
   natsUrl: z.string().optional(),
+  /** A client-role credential (docs/transport.md "Credentials"), e.g. <data-dir>/creds/gateway.json. */
+  natsCreds: z.string().min(1).optional(),
   placement: z.string().optional(),
   cluster: nodeIdentity.cluster.optional(),
   dc: nodeIdentity.dc.default('dc-a'),
@@ -102,7 +106,7 @@ export async function runGateway(argv: string[]): Promise<void> {
   const rangeMap = loadRangeMap(where.placement);
   const nodeId = `gateway-${process.pid}`;
   const logger = createLogger({ service: 'gateway', nodeId, dc: o.dc, level: o.logLevel });
-  const bus = await connectBus(where.natsUrl, { nodeId, dc: o.dc, cluster: where.cluster });
+  const bus = await connectBus(where.natsUrl, { nodeId, dc: o.dc, cluster: where.cluster, natsCreds: o.natsCreds });
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, outcomeLookupMs: 10_000 });
   const gw = buildGateway({
     client,

@@ -25,6 +25,7 @@ Options (also env SYNOD_<NAME>):
   --initial-map <file>           range map JSON (the placement.json of synod up) that seeds the
                                  group when its log is empty; ignored once a map exists
   --nats-url <url>               default nats://127.0.0.1:4222
+  --nats-creds <file>            NATS credentials from synod up (<data-dir>/creds/<id>.json); default none
   --cluster <name>               default synod
   --plan-interval-ms <ms>        how often the leader runs the planner, default 1000
   --dead-after-ms <ms>           a node silent this long is dead, default 10000
@@ -54,6 +55,8 @@ const schema = z.object({
   ...metricsFlags,
   peers: z.string().transform((s) => s.split(',').filter(Boolean)).pipe(z.array(nodeIdentity.nodeId).min(1).max(9)),
   dataDir: z.string().min(1),
+  /** docs/transport.md "Credentials". */
+  natsCreds: z.string().min(1).optional(),
   initialMap: z.string().min(1).optional(),
   planIntervalMs: positive.max(3_600_000).default(1_000),
   deadAfterMs: positive.max(86_400_000).default(10_000),
@@ -107,7 +110,7 @@ async function start(argv: string[]): Promise<void> {
   const initialMap = cfg.initialMap !== undefined ? readInitialMap(cfg.initialMap) : undefined;
   const log = createLogger({ service: 'placement', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
-  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
+  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log, natsCreds: cfg.natsCreds });
   const host = new PaxosHost({ bus, storage, logger: log });
   const service = new PlacementService({
     bus,

@@ -23,6 +23,7 @@ Options (also env SYNOD_<NAME>):
   --data-dir <path>           LMDB directory (required)
   --placement <file>          range map JSON: nodes, splits and replicas (required)
   --nats-url <url>            default nats://127.0.0.1:4222
+  --nats-creds <file>         NATS credentials from synod up (<data-dir>/creds/<id>.json); default none
   --cluster <name>            default synod
   --truetime <daemon|local>   daemon (default): sync with the time masters (synod timemaster) and
                               stop serving while out of bounds; local: host clock ± --epsilon-ms
@@ -55,6 +56,8 @@ const schema = z.object({
   ...timeSyncFlags,
   ...metricsFlags,
   truetime: z.enum(['daemon', 'local']).default('daemon'),
+  /** docs/transport.md "Credentials". */
+  natsCreds: z.string().min(1).optional(),
   dataDir: z.string().min(1),
   placement: z.string().min(1),
   epsilonMs: z.coerce.number().positive().max(10_000).default(1),
@@ -141,7 +144,7 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   if (!rangeMap.dc(cfg.nodeId)) throw new SynodError('INVALID_ARGUMENT', `node ${cfg.nodeId} is not in ${cfg.placement}`);
   const log = createLogger({ service: 'spanserver', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
   const storage = openStorage({ path: cfg.dataDir, fsync: cfg.fsync });
-  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
+  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log, natsCreds: cfg.natsCreds });
   // Before anything asks storage for a group's store: every persist is timed (docs/metrics.md).
   timePersists(storage, bus.metrics);
   const { tt, daemon, clockCheck } = await startTrueTime(cfg, bus, log);

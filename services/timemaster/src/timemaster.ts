@@ -35,6 +35,7 @@ Options (also env SYNOD_<NAME>):
   --clock-skew-ms <ms>         the clock's step offset (fault injection), default 0
   --control-stdin <bool>       read JSON-line commands on stdin and stop when it closes (default true)
   --nats-url <url>             default nats://127.0.0.1:4222
+  --nats-creds <file>          NATS credentials from synod up (<data-dir>/creds/<id>.json); default none
   --cluster <name>             default synod
 ${METRICS_FLAGS_HELP}
                                (/readyz: this master answers time.get, i.e. its clock source serves)
@@ -46,6 +47,8 @@ export const timemasterConfig = z.object({
   ...nodeIdentity,
   ...metricsFlags,
   kind: z.enum(['reference', 'drifting']).default('reference'),
+  /** docs/transport.md "Credentials". */
+  natsCreds: z.string().min(1).optional(),
   uncertaintyUs: z.coerce.number().int().min(0).max(10_000_000).default(100),
   referenceDcs: list.default([]),
   syncIntervalMs: z.coerce.number().int().positive().default(30_000),
@@ -60,7 +63,7 @@ export const timemasterConfig = z.object({
 export async function runTimemaster(argv: string[]): Promise<void> {
   const cfg = loadConfig(timemasterConfig, { argv });
   const log = createLogger({ service: 'timemaster', nodeId: cfg.nodeId, dc: cfg.dc, level: cfg.logLevel });
-  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log });
+  const bus = await connectBus(cfg.natsUrl, { nodeId: cfg.nodeId, dc: cfg.dc, cluster: cfg.cluster, logger: log, natsCreds: cfg.natsCreds });
   const clock = new SkewedClock(systemClock, { skewUs: cfg.clockSkewMs * 1000, driftPpm: cfg.clockDriftPpm });
   handleClockFaults(bus, clock, log, undefined, { timeMaster: true });
 

@@ -124,7 +124,7 @@ const withoutJsonWord = (argv: string[]) => argv.map((a) => (a === '--json' ? '-
  * Where the cluster is: explicit flags first, then the cluster file `synod up` wrote under
  * `dataDir`, then the defaults.
  */
-export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): { natsUrl: string; cluster: string; placement?: string | undefined; placementService: boolean } {
+export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): { natsUrl: string; cluster: string; placement?: string | undefined; placementService: boolean; creds?: string | undefined } {
   const file = join(opts.dataDir, 'cluster.json');
   const info: Partial<ClusterFile> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterFile) : {};
   return {
@@ -132,7 +132,18 @@ export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undef
     cluster: opts.cluster ?? info.cluster ?? 'synod',
     placement: opts.placement ?? info.placement,
     placementService: (info.placementNodes?.length ?? 0) > 0,
+    // Only for the cluster the file describes: explicit --nats-url names another.
+    creds: opts.natsUrl === undefined ? info.creds : undefined,
   };
+}
+
+/**
+ * The NATS credential a tool connects with to a cluster `synod up --nats-auth users` started:
+ * `client` for reads, transactions and placement requests, `operator` for chaos
+ * (docs/transport.md "Credentials"); none for a cluster without credentials.
+ */
+export function toolCredentials(where: { creds?: string | undefined }, user: 'client' | 'operator'): { natsCreds?: string } {
+  return where.creds ? { natsCreds: join(where.creds, `${user}.json`) } : {};
 }
 
 export interface Connected<T extends ConnectOptions> {
@@ -144,10 +155,11 @@ export interface Connected<T extends ConnectOptions> {
 
 async function connectClient<T extends ConnectOptions>(argv: string[], load: LoadOptions<T>): Promise<Connected<T>> {
   const opts = load(argv);
-  const { natsUrl, placement, cluster, placementService } = resolveCluster(opts);
+  const where = resolveCluster(opts);
+  const { natsUrl, placement, cluster, placementService } = where;
   if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(opts.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
   const rangeMap = loadRangeMap(placement);
-  const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster });
+  const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster, ...toolCredentials(where, 'client') });
   const outcomeLookupMs = 'outcomeWaitMs' in opts && typeof opts.outcomeWaitMs === 'number' ? opts.outcomeWaitMs : undefined;
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, ...(outcomeLookupMs !== undefined ? { outcomeLookupMs } : {}) });
   // placement.json is the map the cluster started with; a running placement service has the

@@ -36,11 +36,13 @@ Options:
                          every split, so most transfers commit across splits)
   --duration <s>         stop after this long (0: run until Ctrl-C), default 0
   --cluster <name>       subject prefix, default synod
-  --nats-auth <none|users>  none (default): nats-server admits anyone; users: a NATS user with a
-                         random password per process and subject permissions by role (a client
-                         cannot publish Paxos, 2PC, clock or chaos traffic; a node cannot send as
-                         another), credentials in <data-dir>/creds/<user>.json (mode 0600): n1…,
-                         tm-<dc>, p<i>, and operator, client, gateway for tools (--nats-creds)
+  --nats-auth <users|none>  users (default): a NATS user with a random password per process and
+                         subject permissions by role (a client cannot publish Paxos, 2PC, clock
+                         or chaos traffic; a node cannot send as another), credentials in
+                         <data-dir>/creds/<user>.json (mode 0600): n1…, tm-<dc>, p<i>, and
+                         operator, client, gateway, which synod's own commands (status, put, get,
+                         chaos, splits, bench, gateway …) find through <data-dir>/cluster.json;
+                         none: nats-server admits anyone
   --log-level <level>    the children's log level: trace, debug, info, warn (default), error,
                          fatal or silent
 
@@ -77,7 +79,7 @@ const options = z.object({
   workload: z.enum(['none', 'bank']).default('none'),
   duration: z.coerce.number().nonnegative().default(0),
   cluster: nodeIdentity.cluster,
-  natsAuth: z.enum(['none', 'users']).default('none'),
+  natsAuth: z.enum(['none', 'users']).default('users'),
   logLevel: nodeIdentity.logLevel.default('warn'),
 });
 

@@ -66,10 +66,10 @@ const options = z.object({
 /** A bare `--insecure` would take the next word as its value; it is a switch wherever it stands. */
 const switches = (argv: string[]) => argv.map((a) => (a === '--insecure' ? '--insecure=true' : a));
 
-const clusterFileSchema = z.object({ natsUrl: z.string(), cluster: z.string(), placement: z.string() });
+const clusterFileSchema = z.object({ natsUrl: z.string(), cluster: z.string(), placement: z.string(), creds: z.string().optional() });
 
 /** Where the cluster is: explicit flags first, then the cluster file (`synod up` writes <data-dir>/cluster.json). */
-function resolveCluster(o: z.infer<typeof options>): { natsUrl: string; cluster: string; placement: string } {
+function resolveCluster(o: z.infer<typeof options>): { natsUrl: string; cluster: string; placement: string; natsCreds?: string } {
   const file = o.clusterFile ?? join(o.dataDir, 'cluster.json');
   let info: Partial<z.infer<typeof clusterFileSchema>> = {};
   if (existsSync(file)) {
@@ -79,7 +79,9 @@ function resolveCluster(o: z.infer<typeof options>): { natsUrl: string; cluster:
   } else if (o.clusterFile) throw new SynodError('INVALID_ARGUMENT', `no cluster file ${file}`);
   const placement = o.placement ?? info.placement;
   if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${file}) or pass --nats-url and --placement`);
-  return { natsUrl: o.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222', cluster: o.cluster ?? info.cluster ?? 'synod', placement };
+  // A cluster started with credentials (synod up --nats-auth users) wrote one for a gateway.
+  const natsCreds = o.natsCreds ?? (o.natsUrl === undefined && info.creds ? join(info.creds, 'gateway.json') : undefined);
+  return { natsUrl: o.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222', cluster: o.cluster ?? info.cluster ?? 'synod', placement, ...(natsCreds ? { natsCreds } : {}) };
 }
 
 function loadRangeMap(file: string): RangeMap {
@@ -106,7 +108,7 @@ export async function runGateway(argv: string[]): Promise<void> {
   const rangeMap = loadRangeMap(where.placement);
   const nodeId = `gateway-${process.pid}`;
   const logger = createLogger({ service: 'gateway', nodeId, dc: o.dc, level: o.logLevel });
-  const bus = await connectBus(where.natsUrl, { nodeId, dc: o.dc, cluster: where.cluster, natsCreds: o.natsCreds });
+  const bus = await connectBus(where.natsUrl, { nodeId, dc: o.dc, cluster: where.cluster, natsCreds: where.natsCreds });
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, outcomeLookupMs: 10_000 });
   const gw = buildGateway({
     client,

@@ -58,6 +58,22 @@ export class RangeMap {
     return { ok: false, error: r.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ') };
   }
 
+  /**
+   * A range map from JSON text (a placement file's: `synod up`'s placement.json, a placement
+   * replica's --initial-map), or INVALID_ARGUMENT naming `source` and each bad field.
+   */
+  static fromJson(text: string, source: string): RangeMap {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch (err) {
+      throw new SynodError('INVALID_ARGUMENT', `${source} is not JSON: ${(err as Error).message}`);
+    }
+    const parsed = RangeMap.safeParse(raw);
+    if (!parsed.ok) throw new SynodError('INVALID_ARGUMENT', `${source}: ${parsed.error}`);
+    return parsed.map;
+  }
+
   /** The split whose range holds `key` (binary search over the ordered starts). */
   splitFor(key: string): Split {
     let lo = 0;

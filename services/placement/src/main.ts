@@ -76,15 +76,13 @@ const schema = z.object({
 });
 
 function readInitialMap(file: string): RangeMap {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new SynodError('INVALID_ARGUMENT', `cannot read initial map ${file}: ${(err as Error).message}`);
   }
-  const parsed = RangeMap.safeParse(raw);
-  if (!parsed.ok) throw new SynodError('INVALID_ARGUMENT', `initial map ${file}: ${parsed.error}`);
-  return parsed.map;
+  return RangeMap.fromJson(text, `initial map ${file}`);
 }
 
 /** Starts a placement replica; resolves 0 once it serves (it runs until SIGTERM/SIGINT or stdin closes), else an exit code. */

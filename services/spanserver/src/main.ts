@@ -73,15 +73,13 @@ const schema = z.object({
 });
 
 export function loadRangeMap(file: string): RangeMap {
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, 'utf8'));
+    text = readFileSync(file, 'utf8');
   } catch (err) {
     throw new SynodError('INVALID_ARGUMENT', `cannot read placement file ${file}: ${(err as Error).message}`);
   }
-  const parsed = RangeMap.safeParse(raw);
-  if (!parsed.ok) throw new SynodError('INVALID_ARGUMENT', `placement file ${file}: ${parsed.error}`);
-  return parsed.map;
+  return RangeMap.fromJson(text, `placement file ${file}`);
 }
 
 /**

@@ -26,6 +26,7 @@ export const METRIC_CATALOG = {
   synod_bus_dropped_total: { type: 'counter', help: 'Received messages dropped as malformed or refused, by reason (docs/architecture.md, "Untrusted bytes").', labels: ['reason'] },
   synod_bus_fault_dropped_total: { type: 'counter', help: 'Messages dropped by the simulated-DC fault layer (chaos), by why.', labels: ['why'] },
   synod_bus_handler_fatal_total: { type: 'counter', help: 'Handlers that threw a non-SynodError (a bug), by message kind.', labels: ['kind'] },
+  synod_bus_server_refused_total: { type: 'counter', help: 'Publishes and subscribes nats-server refused for lack of permission, by operation (docs/transport.md, "Credentials").', labels: ['operation'] },
   synod_bus_oversize_total: { type: 'counter', help: 'Outgoing messages refused for exceeding their byte budget, by kind (docs/limits.md).', labels: ['kind'] },
   synod_bus_publish_failed_total: { type: 'counter', help: 'Outgoing messages the NATS connection failed to publish, by kind.', labels: ['kind'] },
   synod_chaos_version: { type: 'gauge', help: 'Version of the fault picture (chaos broadcast) in force here.' },

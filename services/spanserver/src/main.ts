@@ -131,6 +131,7 @@ function pollRangeMap(bus: Bus, cluster: string, everyMs: number, heard: (m: Ran
           heard(parsed.map);
         }
       })
+      // No answer is the normal case without a placement service (a static map); the next poll asks again.
       .catch(() => undefined)
       .finally(() => (inFlight = false));
   }, everyMs);

@@ -168,6 +168,7 @@ export class SplitState {
       const durable = new Promise<void>((r) => (resolveDurable = r));
       const { snapshot, hostedSplits } = this.onCut(child, durable, entry.slot);
       cutExtra = { newGroups: [{ group: child.splitId, header: child.header, snapshot }], hostedSplits };
+      // A failed write never hosts the child; the failure itself stops the process below (onFatal on applyChain).
       cut = (d) => void d.then(resolveDurable, () => undefined);
     }
     const write = fresh
@@ -179,6 +180,7 @@ export class SplitState {
     if (versions.length > 0) {
       const pending = { upTo, versions };
       this.inflight.push(pending);
+      // Bookkeeping only: a failed write reaches onFatal through applyChain below.
       void write.then(() => {
         const i = this.inflight.indexOf(pending);
         if (i >= 0) this.inflight.splice(i, 1);
@@ -206,7 +208,10 @@ export class SplitState {
     return r;
   }
 
-  /** Resolves once every write submitted so far has settled (a replica being dropped). */
+  /**
+   * Resolves once every write submitted so far has settled (a replica being dropped). A failed
+   * write has already stopped the process through onFatal (apply), so it is not raised twice here.
+   */
   settled(): Promise<void> {
     return this.applyChain.catch(() => undefined);
   }

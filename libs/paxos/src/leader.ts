@@ -248,7 +248,11 @@ export abstract class Leader extends Campaign {
   }
 
   protected sendHeartbeats(): void {
-    this.nextHeartbeatUs = this.nowUs + this.config.heartbeatIntervalUs;
+    // Due on the heartbeat grid rather than one interval after the last beat: every group a
+    // process leads then beats in the same tick, and the transport carries them to each peer
+    // in one message (docs/paxos.md, "Many groups per process").
+    const interval = this.config.heartbeatIntervalUs;
+    this.nextHeartbeatUs = (Math.floor(this.nowUs / interval) + 1) * interval;
     this.selfVote();
     for (const p of this.replicationTargets()) {
       if (p !== this.config.self) this.send(p, { type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs });

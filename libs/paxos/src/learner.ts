@@ -44,6 +44,12 @@ export abstract class Learner extends Acceptor {
   protected requestCatchup(): void {
     this.snapshotReceiver.dropIfCovered(this.applied); // overtaken by the log
     if (this.nowUs < this.catchupRetryAtUs) return;
+    // A transfer pulls from the peer that sent its first chunk. Once this replica catches up
+    // from someone else (a new leader), that peer may be gone, or may have moved on to a newer
+    // snapshot whose first chunk is taken only from the catch-up source: pulling on would ask
+    // it forever. Start over from the catch-up source instead.
+    const source = this.catchupSource;
+    if (source !== null && source !== this.config.self && this.snapshotReceiver.pull()?.from !== source) this.snapshotReceiver.abandon();
     const pull = this.snapshotReceiver.pull();
     if (pull !== null) {
       this.catchupRetryAtUs = this.nowUs + 2 * this.config.heartbeatIntervalUs;

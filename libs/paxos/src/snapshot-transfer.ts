@@ -85,6 +85,11 @@ export class SnapshotReceiver {
     if (this.incoming !== null && this.incoming.upTo <= appliedUpTo) this.incoming = null;
   }
 
+  /** Drops the transfer in progress (its source is no longer the one to pull from). */
+  abandon(): void {
+    this.incoming = null;
+  }
+
   /** The index of the chunk expected next, or null when no transfer is in progress. */
   nextChunk(): number | null {
     return this.incoming === null ? null : this.incoming.parts.length;

@@ -254,3 +254,25 @@ describe('two-phase commit across splits', () => {
     expect(b).toEqual([2, 3]);
   });
 });
+
+describe('closed timestamps on a grid', () => {
+  it('leaders that became ready at different times send their closed timestamps at the same instants', () => {
+    const sentAt = (offsetUs: number): number[] => {
+      const h = new Harness();
+      h.advance(offsetUs);
+      h.ready();
+      const times: number[] = [];
+      for (let i = 0; i < 400; i++) {
+        const before = h.outputs.length;
+        h.advance(1_000);
+        if (h.outputs.slice(before).some((o) => o.type === 'closed')) times.push(h.now().monoUs);
+      }
+      return times;
+    };
+    const a = sentAt(3_000);
+    const b = sentAt(17_000);
+    const inBoth = (t: number) => t >= Math.max(a[0]!, b[0]!) + 100_000 && t <= Math.min(a.at(-1)!, b.at(-1)!);
+    expect(a.filter(inBoth).length).toBeGreaterThanOrEqual(4);
+    expect(b.filter(inBoth)).toEqual(a.filter(inBoth));
+  });
+});

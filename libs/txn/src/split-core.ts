@@ -286,7 +286,7 @@ export class SplitTxnCore {
       consider(p.deadlineMonoUs);
       consider(p.wakeMonoUs?.(now));
     }
-    if (this.epoch !== null) consider(this.lastClosedSentMonoUs + this.limits.closedIntervalUs);
+    if (this.epoch !== null) consider(this.nextClosedDueMonoUs());
     return wake;
   }
 
@@ -689,12 +689,22 @@ export class SplitTxnCore {
   }
 
   /**
+   * When the next closed timestamp is due: the next multiple of the interval after the last one
+   * sent, not one interval after it, so every split a process leads closes in the same turn and
+   * the transport carries all of them to a peer in one message (docs/transactions.md, rule 11).
+   */
+  private nextClosedDueMonoUs(): number {
+    const interval = this.limits.closedIntervalUs;
+    return (Math.floor(this.lastClosedSentMonoUs / interval) + 1) * interval;
+  }
+
+  /**
    * An idle leader's promise to its followers, carried outside the log: no commit at or below
    * `ts` will be chosen at or after `appliedIndex` (everything below is applied here).
    */
   private sendClosed(now: CoreNow): void {
     if (this.epoch === null || !this.view.leading || !this.epochReady || !now.serving) return;
-    if (now.monoUs - this.lastClosedSentMonoUs < this.limits.closedIntervalUs) return;
+    if (now.monoUs < this.nextClosedDueMonoUs()) return;
     let ts = Math.min(Math.ceil(now.tt.latest), this.leaseBound(now));
     // Commits proposed but not yet applied here may land at any slot: close below them.
     for (const p of this.ownPending.values()) ts = Math.min(ts, p - 1);

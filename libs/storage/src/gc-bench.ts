@@ -3,7 +3,7 @@
 import { performance } from 'node:perf_hooks';
 import { openStorage } from './storage.js';
 import { tempDir } from './test-helpers.js';
-import { GC_SLICE_MAX_ENTRIES } from './version-gc.js';
+import { GC_SLICE_BUDGET_MS, GC_SLICE_MAX_ENTRIES } from './version-gc.js';
 import type { VersionWrite } from './version-rule.js';
 
 const versions = Number(process.argv.slice(2).find((a) => /^\d+$/.test(a)) ?? 200_000);
@@ -47,12 +47,20 @@ try {
   const watch = loopWatch();
   const t0 = performance.now();
   const sliceMs: number[] = [];
-  const r = await storage.mvcc.gcPass(35, { sliceEntries, onSlice: (s) => void sliceMs.push(s.ms) });
+  const overBudget: string[] = [];
+  const r = await storage.mvcc.gcPass(35, {
+    sliceEntries,
+    onSlice: (s) => {
+      sliceMs.push(s.ms);
+      if (s.ms > 2 * GC_SLICE_BUDGET_MS) overBudget.push(`${s.ms.toFixed(1)} ms/${s.versionsScanned} versions`);
+    },
+  });
   const totalMs = performance.now() - t0;
   const gaps = watch.stop();
   console.log(`synod gc bench: ${versions.toLocaleString('en-US')} versions, fsync=${fsync}, slices of at most ${sliceEntries} versions`);
   console.log(`removed ${r.removed.toLocaleString('en-US')} in ${totalMs.toFixed(1)} ms over ${r.slices} slices`);
   console.log(`slice read+sieve: ${spread(sliceMs)}`);
+  console.log(`slices over twice the budget (time/versions read): ${overBudget.join(', ') || 'none'}`);
   console.log(`event-loop gaps (${gaps.length} turns): ${spread(gaps)}`);
 } finally {
   await storage.close();

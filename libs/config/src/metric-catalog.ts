@@ -68,6 +68,12 @@ export const METRIC_CATALOG = {
   synod_split_apply_lag_entries: { type: 'gauge', help: 'Chosen but not yet applied log slots of the split on this replica.', labels: ['split'] },
   synod_split_leader_changes_total: { type: 'counter', help: 'Changes of the leader this replica knows for the split (a new non-empty leader hint).', labels: ['split'] },
   synod_txn_aborts_total: { type: 'counter', help: 'Transactions a split answered with an abort or other refusal, by cause (the stable error code).', labels: ['cause'] },
+  synod_gc_passes_total: { type: 'counter', help: 'Version GC passes by outcome: completed, stopped (the process closed), busy (skipped: a pass was running), behind (horizon not ahead) (docs/spanserver.md, "Version GC").', labels: ['outcome'] },
+  synod_gc_slices_total: { type: 'counter', help: 'Version GC slices run: one bounded synchronous read each (docs/limits.md).' },
+  synod_gc_versions_scanned_total: { type: 'counter', help: 'MVCC versions version GC read.' },
+  synod_gc_keys_scanned_total: { type: 'counter', help: 'Keys version GC read (a key read across two slices of a pass counts once).' },
+  synod_gc_versions_removed_total: { type: 'counter', help: 'MVCC versions version GC deleted.' },
+  synod_gc_longest_slice_seconds: { type: 'gauge', help: 'The longest synchronous slice (read and sieve) of the last version GC pass that ran, seconds.' },
   // services/placement
   synod_placement_leader: { type: 'gauge', help: '1 when this placement replica leads the placement group, else 0.' },
   synod_placement_leader_known: { type: 'gauge', help: '1 when this placement replica knows a leader of its group, else 0.' },

@@ -1,8 +1,8 @@
 import type { Database } from 'lmdb';
 import type { GroupCommitter, WriteOp } from './group-commit.js';
+import { VersionGc, type GcEntry, type GcPassOptions, type GcPassReport } from './version-gc.js';
 import {
   checkReadable,
-  garbageBelow,
   GcHorizon,
   MAX_TS,
   recordOf,
@@ -31,11 +31,14 @@ const invert = (ts: number) => MAX_TS - ts;
 
 export class MvccStore {
   private readonly horizon = new GcHorizon();
+  private readonly versionGc: VersionGc;
 
   constructor(
     private readonly db: Database<MvccRecord, MvccKey>,
     private readonly committer: GroupCommitter,
-  ) {}
+  ) {
+    this.versionGc = new VersionGc({ readSlice: (after, max, over) => this.gcSlice(after, max, over), remove: (entries) => this.gcRemove(entries) }, this.horizon);
+  }
 
   /** The value of `key` as of `ts`: its newest version at or below `ts`; undefined if none or deleted. */
   get(key: string, ts: number): ReadResult | undefined {
@@ -104,16 +107,53 @@ export class MvccStore {
   /**
    * Drops versions no read at or above `horizon` can need (version-rule.ts): per key, everything
    * older than the newest version at or below the horizon (and that version too if it is a
-   * tombstone). Returns how many versions it removed. The horizon only moves forward.
+   * tombstone). Returns how many versions it removed (0 if the horizon is not ahead, or a pass
+   * was already running). The horizon only moves forward. Incremental: see `gcPass`.
    */
-  async gc(horizon: number): Promise<number> {
-    if (!this.horizon.advance(horizon)) return 0;
-    const doomed = garbageBelow(this.rows('', ''), horizon);
-    if (doomed.length > 0)
-      await this.committer.submit(() => {
-        for (const [k, ts] of doomed) this.db.removeSync([k, invert(ts)]);
-      });
-    return doomed.length;
+  async gc(horizon: number, options?: GcPassOptions): Promise<number> {
+    return (await this.gcPass(horizon, options)).removed;
+  }
+
+  /**
+   * One incremental GC pass at `horizon` (version-gc.ts; docs/spanserver.md, "Version GC"): reads
+   * below `horizon` are refused from the call on; the keyspace is then walked in bounded slices
+   * with a turn of the event loop between them. A call while a pass runs is skipped (`busy`).
+   */
+  gcPass(horizon: number, options?: GcPassOptions): Promise<GcPassReport> {
+    return this.versionGc.pass(horizon, options);
+  }
+
+  /** Whether a GC pass is running. */
+  get gcRunning(): boolean {
+    return this.versionGc.busy;
+  }
+
+  /** Stops a running GC pass before its next slice and refuses new ones; resolves once it returned (Storage.close). */
+  closeGc(): Promise<void> {
+    return this.versionGc.close();
+  }
+
+  /** One slice of a GC pass: a bounded synchronous read that keeps no values. */
+  private gcSlice(after: GcEntry | undefined, max: number, over: () => boolean): { entries: GcEntry[]; end: boolean } {
+    // Timestamps are integers, so [key, inverted ts + 1] is the first possible key after `after`.
+    const start = (after ? [after.key, invert(after.ts) + 1] : ['']) as unknown as MvccKey;
+    const entries: GcEntry[] = [];
+    let cut = false;
+    for (const { key: [k, kInv], value } of this.db.getRange({ start, limit: max })) {
+      entries.push({ key: k, ts: MAX_TS - kInv, tombstone: 'del' in value });
+      if (over()) {
+        cut = true;
+        break;
+      }
+    }
+    return { entries, end: !cut && entries.length < max };
+  }
+
+  private gcRemove(entries: readonly GcEntry[]): Promise<void> {
+    const keys = entries.map((e): MvccKey => [e.key, invert(e.ts)]);
+    return this.committer.submit(() => {
+      for (const key of keys) this.db.removeSync(key);
+    });
   }
 
   /** Versions of `key` newest first, from inverted timestamp `fromInv` (0 = the newest). */

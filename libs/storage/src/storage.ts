@@ -5,6 +5,7 @@ import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWri
 import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
 import type { AppliedRecord, Snapshot } from '@synod/paxos';
 import type { GroupId, OutcomeChanges, StoredOutcome } from './types.js';
+import type { GcPassOptions, GcPassReport } from './version-gc.js';
 import { isTimestamp } from './version-rule.js';
 
 interface StorageOptions {
@@ -247,6 +248,18 @@ export class Storage {
     return this.lastMarkWrite;
   }
 
+  /**
+   * One incremental version-GC pass at `horizon` (MvccStore.gcPass) that persists the horizon in
+   * the time high-water mark before its first deletion: the mark's write is submitted to the same
+   * chain just before that deletion, so it is durable first, and a crash or close in the middle of
+   * the pass cannot restart below a horizon whose versions are partly gone. A pass that deletes
+   * nothing writes nothing (docs/spanserver.md, "Version GC").
+   */
+  collectVersions(horizon: number, options: Omit<GcPassOptions, 'beforeFirstDelete'> = {}): Promise<GcPassReport> {
+    this.assertOpen();
+    return this.mvcc.gcPass(horizon, { ...options, beforeFirstDelete: () => this.raiseTimeMark({ gcHorizonUs: horizon }) });
+  }
+
   get stats(): Readonly<GroupCommitStats> {
     return this.committer.stats;
   }
@@ -255,6 +268,8 @@ export class Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    // First: a GC pass submits nothing once this is called, and is done before the chain closes.
+    await this.mvcc.closeGc();
     await this.committer.close();
     await this.root.close();
   }

@@ -7,7 +7,7 @@
 //   - A read below the GC horizon is refused with SNAPSHOT_TOO_OLD (its versions may be gone).
 //   - GC at horizon `h` keeps every version newer than `h` plus, per key, the newest version at or
 //     below `h` (the one a read at `h` sees) unless that one is a tombstone; it drops the rest.
-//     The horizon only moves forward.
+//     The horizon only moves forward. GarbageSieve applies this one version at a time.
 //   - Keys are ordered by code point (= UTF-8 byte order, what LMDB's ordered-binary keys give),
 //     not by JS `<` (UTF-16 code units), which differs once a key holds a character above U+FFFF.
 import { SynodError } from '@synod/codec';
@@ -128,23 +128,44 @@ export function visibleRows(rows: Iterable<MvccRow>, ts: number, limit: number):
  * tombstone. Versions newer than the horizon are always kept.
  */
 export function garbageBelow(rows: Iterable<MvccRow>, horizon: number): MvccRow[] {
+  const sieve = new GarbageSieve(horizon);
   const doomed: MvccRow[] = [];
-  let current: string | undefined;
-  let keptBelow = false;
-  for (const row of rows) {
-    const [k, vts, rec] = row;
-    if (k !== current) {
-      current = k;
-      keptBelow = false;
-    }
-    if (vts > horizon) continue;
-    if (!keptBelow) {
-      keptBelow = true;
-      if ('v' in rec) continue; // the version a read at the horizon sees
-    }
-    doomed.push(row);
-  }
+  for (const row of rows) if (sieve.verdict(row[0], row[1], 'del' in row[2]) !== 'keep') doomed.push(row);
   return doomed;
+}
+
+/**
+ * What GC does with one version: keep it, drop it, or drop it as the tombstone a read at the
+ * horizon sees. Such a tombstone hides the key's older versions until they are gone too, so an
+ * incremental pass deletes it no earlier than them (docs/spanserver.md, "Version GC").
+ */
+export type GcVerdict = 'keep' | 'drop' | 'drop-tombstone';
+
+/**
+ * `garbageBelow` one version at a time. Its per-key state survives between calls, so an
+ * incremental pass that reads the keyspace in slices decides a key whose versions span two
+ * slices exactly as one whole-keyspace read would.
+ */
+export class GarbageSieve {
+  private current: string | undefined;
+  private seenBelow = false;
+  /** Distinct keys offered so far (a key spanning two slices counts once). */
+  keys = 0;
+
+  constructor(readonly horizon: number) {}
+
+  /** Versions must be offered in key order and, per key, newest first. */
+  verdict(key: string, ts: number, tombstone: boolean): GcVerdict {
+    if (key !== this.current) {
+      this.current = key;
+      this.seenBelow = false;
+      this.keys++;
+    }
+    if (ts > this.horizon) return 'keep';
+    if (this.seenBelow) return 'drop';
+    this.seenBelow = true; // the version a read at the horizon sees
+    return tombstone ? 'drop-tombstone' : 'keep';
+  }
 }
 
 /** The GC horizon of one store: reads below it are refused; it only moves forward. */

@@ -5,7 +5,7 @@
  */
 import { SynodError } from '@synod/codec';
 import type { Metrics, Readiness } from '@synod/config';
-import type { Storage } from '@synod/storage';
+import type { GcPassReport, GcSlice, Storage } from '@synod/storage';
 import type { Spanserver } from './spanserver.js';
 import type { TimeSource } from './time-source.js';
 
@@ -109,5 +109,24 @@ export function timePersists(storage: Storage, metrics: Metrics): void {
       };
     }
     return store;
+  };
+}
+
+/**
+ * Version GC progress (docs/metrics.md, docs/spanserver.md "Version GC"): counted per slice, so a
+ * long pass shows while it runs; the longest slice of each pass that ran, when it ends.
+ */
+export function gcMetrics(metrics: Metrics): { onSlice: (s: GcSlice) => void; onPass: (r: GcPassReport) => void } {
+  return {
+    onSlice: (s) => {
+      metrics.inc('synod_gc_slices_total');
+      metrics.inc('synod_gc_versions_scanned_total', {}, s.versionsScanned);
+      metrics.inc('synod_gc_keys_scanned_total', {}, s.keysScanned);
+      metrics.inc('synod_gc_versions_removed_total', {}, s.removed);
+    },
+    onPass: (r) => {
+      metrics.inc('synod_gc_passes_total', { outcome: r.outcome });
+      if (r.slices > 0) metrics.set('synod_gc_longest_slice_seconds', r.longestSliceMs / 1000);
+    },
   };
 }

@@ -9,7 +9,7 @@ import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
 import { HostedSplits } from './hosted-splits.js';
-import { observed } from './metrics.js';
+import { gcMetrics, observed } from './metrics.js';
 import { removeReplica } from './remove-replica.js';
 import { SplitSize } from './split-size.js';
 import { SplitShell } from './split-shell.js';
@@ -196,7 +196,17 @@ export class Spanserver {
     // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
     // or served before, and a GC horizon no lower than one already applied, whatever the clock
     // says now (it may have moved back, or this start-up may precede the first sync).
-    if (mark.gcHorizonUs > 0) await storage.mvcc.gc(mark.gcHorizonUs);
+    // Version GC runs in slices with event-loop turns between them (docs/spanserver.md, "Version
+    // GC"); reads below a pass's horizon are refused from its start, so this one need not be awaited.
+    const gcCount = gcMetrics(bus.metrics);
+    const runGc = async (horizon: number) => {
+      try {
+        gcCount.onPass(await storage.collectVersions(horizon, { onSlice: gcCount.onSlice }));
+      } catch (err) {
+        this.opts.logger?.error({ err }, 'version GC failed');
+      }
+    };
+    if (mark.gcHorizonUs > 0) void runGc(mark.gcHorizonUs);
     const behind = mark.issuedUs - this.opts.tt.now().latest;
     if (mark.issuedUs > 0 && behind > 0)
       this.opts.logger?.warn({ issuedUs: mark.issuedUs, behindUs: behind }, 'TrueTime is behind the persisted high-water mark (a clock moved back): timestamps continue above the mark and commits wait until TrueTime passes it');
@@ -214,18 +224,16 @@ export class Spanserver {
     };
     this.markTimer = setInterval(saveMark, this.opts.timeMarkIntervalMs ?? 1_000);
     // Version GC, only while TrueTime is within bounds (a clock out of bounds must not move the
-    // horizon). The horizon is persisted in the high-water mark and restored above, so neither a
-    // restart nor a clock that moved back lowers it below what was collected.
+    // horizon). A pass persists its horizon in the high-water mark before its first deletion
+    // (Storage.collectVersions) and the mark is restored above, so neither a restart nor a clock
+    // that moved back lowers it below what was collected. A pass that deletes nothing persists
+    // nothing: reads below its horizon are still exact. One pass at a time: a tick while one runs
+    // is skipped (`busy`).
     const retentionUs = (this.opts.gcRetentionMs ?? 3_600_000) * 1000;
     const collect = () => {
       if (!this.opts.tt.isServing()) return;
       const horizon = Math.floor(this.opts.tt.now().earliest - retentionUs);
-      if (horizon > 0)
-        void storage.mvcc
-          .gc(horizon)
-          // A horizon below which nothing was collected need not be remembered: reads there are still exact.
-          .then((collected) => (collected > 0 ? storage.raiseTimeMark({ gcHorizonUs: horizon }) : undefined))
-          .catch((err) => this.opts.logger?.error({ err }, 'version GC failed'));
+      if (horizon > 0) void runGc(horizon);
     };
     collect();
     this.gcTimer = setInterval(collect, this.opts.gcIntervalMs ?? 60_000);

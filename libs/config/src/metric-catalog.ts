@@ -68,6 +68,8 @@ export const METRIC_CATALOG = {
   synod_split_apply_lag_entries: { type: 'gauge', help: 'Chosen but not yet applied log slots of the split on this replica.', labels: ['split'] },
   synod_split_leader_changes_total: { type: 'counter', help: 'Changes of the leader this replica knows for the split (a new non-empty leader hint).', labels: ['split'] },
   synod_txn_aborts_total: { type: 'counter', help: 'Transactions a split answered with an abort or other refusal, by cause (the stable error code).', labels: ['cause'] },
+  synod_event_loop_delay_p99_seconds: { type: 'gauge', help: 'p99 of how late the event loop ran its callbacks over the last completed 10 s window, seconds (docs/metrics.md, "Event-loop delay").' },
+  synod_event_loop_delay_max_seconds: { type: 'gauge', help: 'Longest event-loop delay over the last completed 10 s window, seconds: a stall of every split this process hosts.' },
   // services/placement
   synod_placement_leader: { type: 'gauge', help: '1 when this placement replica leads the placement group, else 0.' },
   synod_placement_leader_known: { type: 'gauge', help: '1 when this placement replica knows a leader of its group, else 0.' },

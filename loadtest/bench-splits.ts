@@ -9,13 +9,13 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { launchCluster, waitForLeaders, type LaunchedCluster } from '@synod/cli';
+import { launchCluster, type LaunchedCluster } from '@synod/cli';
 import { SynodClient } from '@synod/client';
 import { SynodError } from '@synod/codec';
 import { loadConfig } from '@synod/config';
 import { connectBus, type Bus } from '@synod/transport';
 import { procCpuSeconds, ratesBetween, readNode, type NodeRates, type NodeReading } from './node-load.js';
-import { closedLoop, formatRow, opsPerSec, type RunResult } from './stats.js';
+import { closedLoop, formatRow, mergeRuns, opsPerSec, type RunResult } from './stats.js';
 
 const HELP = `npm run bench:splits -- [options]
 
@@ -25,12 +25,15 @@ DC: every process hosts a replica of every split), LMDB with fsync, ε fixed at 
 placement service.
 
   --splits <n,n,…>        split counts for the idle rows, default 1,64,512 (each 1..1024)
+  --elect-s <s>           how long to wait for every split to elect a leader; the run goes on
+                          with the splits that did (and says how many), default 90
   --settle-s <s>          after every split has a leader (and leaders are spread), default 3
   --window-s <s>          idle measurement window, default 12
   --write-splits <n>      splits the write load spreads over, default 64 (that cluster runs the
                           write and event-loop parts; launched on its own if not in --splits)
   --clients <n>           closed-loop writers (one-key transactions), default 64
-  --write-s <s>           each write run (spread, then all on one split), default 8
+  --write-s <s>           each write run, default 6; --rounds alternating rounds of spread and
+                          all-on-one-split runs, default 2, after a 3 s warm-up of each
   --loop-s <s>            event-loop window under writes, at least; stretched so that a version
                           GC pass falls inside it (see --gc-interval-s), default 15
   --gc-retention-s <s>    the spanservers' --gc-retention-s (so GC has versions to drop), default 2
@@ -54,11 +57,13 @@ const cfg = loadConfig(
       .default('1,64,512')
       .transform((s) => s.split(',').filter(Boolean).map(Number))
       .pipe(z.array(z.number().int().min(1).max(1024)).min(1).max(8)),
+    electS: z.coerce.number().positive().max(600).default(90),
     settleS: z.coerce.number().min(0).max(60).default(3),
+    rounds: z.coerce.number().int().min(1).max(10).default(2),
     windowS: z.coerce.number().positive().max(120).default(12),
     writeSplits: z.coerce.number().int().min(2).max(1024).default(64),
     clients: z.coerce.number().int().min(1).max(512).default(64),
-    writeS: z.coerce.number().positive().max(120).default(8),
+    writeS: z.coerce.number().positive().max(120).default(6),
     loopS: z.coerce.number().positive().max(300).default(15),
     gcRetentionS: z.coerce.number().positive().max(3600).default(2),
     gcIntervalS: z.coerce.number().positive().max(600).default(60),
@@ -128,12 +133,44 @@ async function spreadLeaders(bus: Bus, cluster: LaunchedCluster, budgetMs: numbe
   return Object.fromEntries(nodes.map((n) => [n.id, [...leaders.values()].filter((x) => x === n.id).length]));
 }
 
+/**
+ * Waits (bounded) until every split has a leader with a t_safe, polling every node's status once
+ * a second; returns how many splits have one when it stops (a slow election is a result too).
+ */
+async function waitForLeaders(bus: Bus, cluster: LaunchedCluster, timeoutMs: number): Promise<{ led: number; ms: number }> {
+  const t0 = Date.now();
+  const total = cluster.rangeMap.all().length;
+  let led = 0;
+  for (let lastSaid = t0; ; ) {
+    const seen = new Set<string>();
+    await Promise.all(
+      cluster.rangeMap.nodes().map(async (n) => {
+        try {
+          const r = await bus.request(n.id, 'node.status', {}, { timeoutMs: 5_000 });
+          for (const g of (r.body as { groups: Array<{ id: string; isLeader: boolean; tSafe: number }> }).groups) if (g.isLeader && g.tSafe > 0) seen.add(g.id);
+        } catch {
+          /* a node too busy to answer now is asked again next round */
+        }
+      }),
+    );
+    led = seen.size;
+    if (led === total || Date.now() - t0 > timeoutMs) return { led, ms: Date.now() - t0 };
+    if (Date.now() - lastSaid >= 5_000) {
+      progress(`${led}/${total} splits have a leader after ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      lastSaid = Date.now();
+    }
+    await sleep(1_000);
+  }
+}
+
 async function readAll(bus: Bus, cluster: LaunchedCluster, resetEventLoop: boolean): Promise<NodeReading[]> {
   return Promise.all(cluster.rangeMap.nodes().map((n) => readNode(bus, n.id, cluster.info.metrics?.[n.id], resetEventLoop)));
 }
 
 interface IdleRow {
   splits: number;
+  /** Splits with a leader when the window began (all of them unless elections were too slow). */
+  led: number;
   leaders: Record<string, number>;
   nodes: NodeRates[];
   natsCpuPct?: number;
@@ -170,13 +207,20 @@ async function measureWrites(bus: Bus, cluster: LaunchedCluster, readyAtMs: numb
   const spreadOp = (w: number) => client.transaction(async (tx) => tx.put(keyIn(w % splits.length, w), ++n));
   const singleOp = (w: number) => client.transaction(async (tx) => tx.put(keyIn(0, w), ++n));
   for (let w = 0; w < Math.min(cfg.clients, splits.length); w++) if (cluster.rangeMap.splitFor(keyIn(w % splits.length, w)).id !== splits[w % splits.length]!.id) throw new Error(`key ${keyIn(w, w)} is not in split ${w}`);
-  progress(`warm-up: ${cfg.clients} writers over ${splits.length} splits`);
-  await closedLoop('warmup', cfg.clients, 1, spreadOp);
-  const spread = await closedLoop(`spread over ${splits.length} splits`, cfg.clients, cfg.writeS, spreadOp);
-  progress(formatRow(spread));
-  await closedLoop('warmup', cfg.clients, 1, singleOp);
-  const single = await closedLoop('all on 1 split', cfg.clients, cfg.writeS, singleOp);
-  progress(formatRow(single));
+  // Warm-up: every split's leader gets its first writes (its first term entry, leases) out of the way.
+  progress(`warm-up: ${cfg.clients} writers over ${splits.length} splits, then on one split`);
+  await closedLoop('warmup', cfg.clients, 3, spreadOp);
+  await closedLoop('warmup', cfg.clients, 3, singleOp);
+  const spreadRuns: RunResult[] = [];
+  const singleRuns: RunResult[] = [];
+  for (let round = 1; round <= cfg.rounds; round++) {
+    spreadRuns.push(await closedLoop(`spread, round ${round}`, cfg.clients, cfg.writeS, spreadOp));
+    progress(formatRow(spreadRuns.at(-1)!));
+    singleRuns.push(await closedLoop(`one split, round ${round}`, cfg.clients, cfg.writeS, singleOp));
+    progress(formatRow(singleRuns.at(-1)!));
+  }
+  const spread = mergeRuns(`spread over ${splits.length} splits`, spreadRuns);
+  const single = mergeRuns('all on 1 split', singleRuns);
   // The window must hold a GC pass: the spanservers' GC timer fires gcIntervalS after they started.
   const nextGcMs = readyAtMs + Math.ceil((Date.now() - readyAtMs + 2_000) / (cfg.gcIntervalS * 1000)) * cfg.gcIntervalS * 1000;
   const loopMs = Math.max(cfg.loopS * 1000, nextGcMs + 3_000 - Date.now());
@@ -210,15 +254,15 @@ async function runCluster(splitCount: number, idle: boolean, writes: boolean): P
     const readyAtMs = Date.now();
     const bus = await connectBus(cluster.info.natsUrl, { nodeId: 'bench-client', dc: 'dc-a', cluster: 'bench' });
     res.buses.push(bus);
-    const tLeaders = await waitForLeaders(bus, cluster, 120_000);
-    progress(`${splitCount} split(s): every split has a leader after ${(tLeaders / 1000).toFixed(1)} s`);
+    const elected = await waitForLeaders(bus, cluster, cfg.electS * 1000);
+    progress(`${splitCount} split(s): ${elected.led === splitCount ? 'every split has' : `only ${elected.led}/${splitCount} splits have`} a leader after ${(elected.ms / 1000).toFixed(1)} s`);
     const leaders = await spreadLeaders(bus, cluster, 60_000);
     progress(`leaders per node: ${Object.entries(leaders).map(([n, c]) => `${n} ${c}`).join(', ')}; settling ${cfg.settleS} s`);
     await sleep(cfg.settleS * 1000);
     const out: { idle?: IdleRow; writes?: WritePart } = {};
     if (idle) {
       progress(`${splitCount} split(s): idle window of ${cfg.windowS} s`);
-      out.idle = { splits: splitCount, leaders, ...(await measureIdle(bus, cluster)) };
+      out.idle = { splits: splitCount, led: elected.led, leaders, ...(await measureIdle(bus, cluster)) };
     }
     if (writes) out.writes = await measureWrites(bus, cluster, readyAtMs);
     return out;
@@ -243,6 +287,7 @@ function printIdle(rows: IdleRow[]): void {
         `${String(r.splits).padStart(6)}  ${n.node.padEnd(4)}  ${String(n.leads).padStart(5)}  ${fmt(n.cpuPct, 15)}  ${fmt(n.busInPerSec, 12, 0)}${wire ? `  ${fmt(n.wire?.inPerSec, 9, 0)}  ${fmt(n.wire?.outPerSec, 10, 0)}` : ''}  ${fmt(n.fsyncsPerSec, 8, 2)}  ${fmt(n.loop?.p99Ms, 11, 2)}  ${fmt(n.loop?.maxMs, 11, 2)}`,
       );
     if (r.natsCpuPct !== undefined) console.log(`${String(r.splits).padStart(6)}  nats-server CPU ${r.natsCpuPct.toFixed(1)}% of a core`);
+    if (r.led < r.splits) console.log(`${String(r.splits).padStart(6)}  only ${r.led} of ${r.splits} splits had elected a leader within ${cfg.electS} s`);
   }
   const base = rows.find((r) => r.splits === 1);
   if (!base) return;
@@ -260,7 +305,7 @@ function printIdle(rows: IdleRow[]): void {
 }
 
 function printWrites(w: WritePart): void {
-  console.log(`\n-- writes: ${cfg.clients} closed-loop writers (one-key transactions) in dc-a, ${cfg.writeS} s each --`);
+  console.log(`\n-- writes: ${cfg.clients} closed-loop writers (one-key transactions) in dc-a, ${cfg.rounds} alternating rounds × ${cfg.writeS} s --`);
   console.log(formatRow(w.spread).replace('req/s', 'txn/s'));
   console.log(formatRow(w.single).replace('req/s', 'txn/s'));
   console.log(`ratio spread / one split: ${(opsPerSec(w.spread) / opsPerSec(w.single)).toFixed(2)}`);

@@ -174,16 +174,18 @@ interface IdleRow {
   leaders: Record<string, number>;
   nodes: NodeRates[];
   natsCpuPct?: number;
+  /** The machine's 1-minute load average at the end of the window (2 cores: above 2, processes wait for a core). */
+  loadAvg: number;
 }
 
 interface WritePart {
   spread: RunResult;
   single: RunResult;
-  loop: { nodes: NodeRates[]; writes: RunResult; gcSeenOn: string[]; seconds: number };
+  loop: { nodes: NodeRates[]; writes: RunResult; gcSeenOn: string[]; seconds: number; loadAvg: number };
 }
 
 /** Idle costs of every spanserver over one window, and nats-server's CPU beside them. */
-async function measureIdle(bus: Bus, cluster: LaunchedCluster): Promise<{ nodes: NodeRates[]; natsCpuPct?: number }> {
+async function measureIdle(bus: Bus, cluster: LaunchedCluster): Promise<{ nodes: NodeRates[]; natsCpuPct?: number; loadAvg: number }> {
   const natsPid = cluster.nats.pid;
   const n0 = procCpuSeconds(natsPid);
   const a = await readAll(bus, cluster, true);
@@ -192,7 +194,7 @@ async function measureIdle(bus: Bus, cluster: LaunchedCluster): Promise<{ nodes:
   const b = await readAll(bus, cluster, true);
   const n1 = procCpuSeconds(natsPid);
   const secs = (performance.now() - t0) / 1000;
-  return { nodes: a.map((r, i) => ratesBetween(r, b[i]!)), ...(n0 !== undefined && n1 !== undefined ? { natsCpuPct: ((n1 - n0) / secs) * 100 } : {}) };
+  return { nodes: a.map((r, i) => ratesBetween(r, b[i]!)), loadAvg: os.loadavg()[0]!, ...(n0 !== undefined && n1 !== undefined ? { natsCpuPct: ((n1 - n0) / secs) * 100 } : {}) };
 }
 
 /**
@@ -239,7 +241,7 @@ async function measureWrites(bus: Bus, cluster: LaunchedCluster, readyAtMs: numb
       if (err instanceof SynodError && err.code === 'SNAPSHOT_TOO_OLD') gcSeenOn.push(node.id);
       else progress(`GC probe on ${node.id}: ${(err as Error).message}`);
     }
-  return { spread, single, loop: { nodes: a.map((r, i) => ratesBetween(r, b[i]!)), writes, gcSeenOn, seconds: loopMs / 1000 } };
+  return { spread, single, loop: { nodes: a.map((r, i) => ratesBetween(r, b[i]!)), writes, gcSeenOn, seconds: loopMs / 1000, loadAvg: os.loadavg()[0]! } };
 }
 
 async function runCluster(splitCount: number, idle: boolean, writes: boolean): Promise<{ idle?: IdleRow; writes?: WritePart }> {
@@ -286,7 +288,7 @@ function printIdle(rows: IdleRow[]): void {
       console.log(
         `${String(r.splits).padStart(6)}  ${n.node.padEnd(4)}  ${String(n.leads).padStart(5)}  ${fmt(n.cpuPct, 15)}  ${fmt(n.busInPerSec, 12, 0)}${wire ? `  ${fmt(n.wire?.inPerSec, 9, 0)}  ${fmt(n.wire?.outPerSec, 10, 0)}` : ''}  ${fmt(n.fsyncsPerSec, 8, 2)}  ${fmt(n.loop?.p99Ms, 11, 2)}  ${fmt(n.loop?.maxMs, 11, 2)}`,
       );
-    if (r.natsCpuPct !== undefined) console.log(`${String(r.splits).padStart(6)}  nats-server CPU ${r.natsCpuPct.toFixed(1)}% of a core`);
+    console.log(`${String(r.splits).padStart(6)}  ${r.natsCpuPct !== undefined ? `nats-server CPU ${r.natsCpuPct.toFixed(1)}% of a core; ` : ''}load average ${r.loadAvg.toFixed(1)}`);
     if (r.led < r.splits) console.log(`${String(r.splits).padStart(6)}  only ${r.led} of ${r.splits} splits had elected a leader within ${cfg.electS} s`);
   }
   const base = rows.find((r) => r.splits === 1);
@@ -312,6 +314,7 @@ function printWrites(w: WritePart): void {
   const l = w.loop;
   console.log(`\n-- event-loop delay: ${l.seconds.toFixed(0)} s of writes over ${cfg.writeSplits} splits, version GC every ${cfg.gcIntervalS} s with ${cfg.gcRetentionS} s retention --`);
   console.log(formatRow(l.writes).replace('req/s', 'txn/s'));
+  console.log(`load average at the end: ${l.loadAvg.toFixed(1)} (2 cores: above 2, every process also waits for a core, which shows as event-loop delay)`);
   console.log(`GC collected during the window on: ${l.gcSeenOn.length ? l.gcSeenOn.join(', ') : 'no node (a read from before the window was still served)'}`);
   for (const n of l.nodes) console.log(`${n.node.padEnd(4)} loop p99 ${fmt(n.loop?.p99Ms, 7, 2)} ms   max ${fmt(n.loop?.maxMs, 7, 2)} ms   CPU ${fmt(n.cpuPct, 5)}% of a core   fsyncs/s ${fmt(n.fsyncsPerSec, 7, 0)}`);
   const worst = Math.max(...l.nodes.map((n) => n.loop?.maxMs ?? Infinity));

@@ -93,13 +93,20 @@ async function cleanUp(): Promise<void> {
     rmSync(r.dir, { recursive: true, force: true });
   }
 }
+// A signal during a launch aborts it: launchCluster then stops what it had started and rejects.
+const launchAbort = new AbortController();
+let launching: Promise<unknown> = Promise.resolve();
 let interrupted = false;
 for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
   process.on(sig, () => {
     if (interrupted) return;
     interrupted = true;
     progress(`${sig}: stopping every process and removing temporary directories`);
-    void cleanUp().finally(() => process.exit(code));
+    launchAbort.abort();
+    void launching
+      .catch(() => undefined)
+      .then(cleanUp)
+      .finally(() => process.exit(code));
   });
 
 /**
@@ -252,7 +259,9 @@ async function runCluster(splitCount: number, idle: boolean, writes: boolean): P
     progress(`${splitCount} split(s): starting nats-server and 3 spanservers`);
     // Children inherit the environment: how the retention reaches them (launchCluster passes no spanserver flags).
     process.env.SYNOD_GC_RETENTION_S = String(cfg.gcRetentionS);
-    const cluster = (res.cluster = await launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off' }));
+    const launch = launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off', signal: launchAbort.signal });
+    launching = launch;
+    const cluster = (res.cluster = await launch);
     const readyAtMs = Date.now();
     const bus = await connectBus(cluster.info.natsUrl, { nodeId: 'bench-client', dc: 'dc-a', cluster: 'bench' });
     res.buses.push(bus);
@@ -343,7 +352,10 @@ try {
     console.log(`figures written to ${cfg.json}`);
   }
 } catch (err) {
-  console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
-  await cleanUp();
-  process.exit(1);
+  // After a signal its handler cleans up and exits with the signal's code.
+  if (!interrupted) {
+    console.error(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}`);
+    await cleanUp();
+    process.exit(1);
+  }
 }

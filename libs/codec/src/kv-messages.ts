@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { MAX_TXN_READS, MAX_TXN_WRITES } from '@synod/limits';
+import { MAX_TIMESTAMP_US, MAX_TXN_READS, MAX_TXN_WRITES } from '@synod/limits';
 import { durationUs, micros, reportedUs, slot, userKey as key } from './bounds.js';
 
 /** Client ↔ spanserver messages for transactions and reads (DESIGN §7). */
@@ -24,6 +24,12 @@ const waitMs = (defaultMs: number) => z.number().int().nonnegative().max(60_000)
 /** The outcome states of a transaction as a status lookup reports them. */
 export const TXN_STATES = ['committed', 'aborted', 'pending'] as const;
 export type TxnState = (typeof TXN_STATES)[number];
+
+/** A count since the process started. */
+const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+/** How late the event loop ran over one window, ms (services/spanserver/src/event-loop-delay.ts). */
+const delayMs = z.number().nonnegative().max(MAX_TIMESTAMP_US);
+const delayFigures = z.object({ windowMs: delayMs, p50Ms: delayMs, p99Ms: delayMs, maxMs: delayMs, samples: counter });
 
 export const kvMessageSchemas = {
   /**
@@ -101,13 +107,23 @@ export const kvMessageSchemas = {
      */
     leaseRead: z.boolean().default(false),
   }),
-  'node.status': z.object({}),
+  /**
+   * `resetEventLoop`: after this reply's figures are taken, start a new `eventLoop.sinceReset`
+   * window (docs/metrics.md, "Event-loop delay"); what a benchmark uses to measure a window it chooses.
+   */
+  'node.status': z.object({ resetEventLoop: z.boolean().optional() }),
   'node.status.reply': z.object({
     node: name,
     dc: name,
     tt: z.object({ earliest: reportedUs, latest: reportedUs, epsilonUs: durationUs, serving: z.boolean() }),
     /** Synced storage commits since the process started (each one fsync): an idle node does none. */
     fsyncs: z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER).optional(),
+    /** CPU time this process has used since it started (process.cpuUsage), µs. */
+    cpuUs: z.object({ user: counter, system: counter }).optional(),
+    /** Messages this process's bus received and dispatched since it started (synod_bus_received_total). */
+    busReceived: counter.optional(),
+    /** Event-loop delay: the last completed rolling window, and since the last `resetEventLoop` (docs/metrics.md). */
+    eventLoop: z.object({ window: delayFigures, sinceReset: delayFigures }).optional(),
     groups: z
       .array(
         z.object({

@@ -74,6 +74,8 @@ export const METRIC_CATALOG = {
   synod_gc_keys_scanned_total: { type: 'counter', help: 'Keys version GC read (a key read across two slices of a pass counts once).' },
   synod_gc_versions_removed_total: { type: 'counter', help: 'MVCC versions version GC deleted.' },
   synod_gc_longest_slice_seconds: { type: 'gauge', help: 'The longest synchronous slice (read and sieve) of the last version GC pass that ran, seconds.' },
+  synod_event_loop_delay_p99_seconds: { type: 'gauge', help: 'p99 of how late the event loop ran its callbacks over the last completed 10 s window, seconds (docs/metrics.md, "Event-loop delay").' },
+  synod_event_loop_delay_max_seconds: { type: 'gauge', help: 'Longest event-loop delay over the last completed 10 s window, seconds: a stall of every split this process hosts.' },
   // services/placement
   synod_placement_leader: { type: 'gauge', help: '1 when this placement replica leads the placement group, else 0.' },
   synod_placement_leader_known: { type: 'gauge', help: '1 when this placement replica knows a leader of its group, else 0.' },

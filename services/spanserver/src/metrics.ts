@@ -6,6 +6,8 @@
 import { SynodError } from '@synod/codec';
 import type { Metrics, Readiness } from '@synod/config';
 import type { GcPassReport, GcSlice, Storage } from '@synod/storage';
+import type { Bus } from '@synod/transport';
+import type { DelayFigures, EventLoopDelay } from './event-loop-delay.js';
 import type { Spanserver } from './spanserver.js';
 import type { TimeSource } from './time-source.js';
 
@@ -61,6 +63,10 @@ export function collectSpanserverGauges(metrics: Metrics, server: Spanserver, tt
     metrics.set('synod_truetime_now_epsilon_us', (now.latest - now.earliest) / 2);
     // The daemon sets it at each sync; a step caught between syncs stops serving at once, so read it now.
     metrics.set('synod_truetime_serving', tt.isServing() ? 1 : 0);
+    if (st.eventLoop) {
+      metrics.set('synod_event_loop_delay_p99_seconds', st.eventLoop.window.p99Ms / 1000);
+      metrics.set('synod_event_loop_delay_max_seconds', st.eventLoop.window.maxMs / 1000);
+    }
     for (const g of st.groups) {
       const labels = { split: g.id };
       metrics.set('synod_split_tsafe_lag_seconds', Math.max(0, now.latest - g.tSafe) / 1e6, labels);
@@ -128,5 +134,19 @@ export function gcMetrics(metrics: Metrics): { onSlice: (s: GcSlice) => void; on
       metrics.inc('synod_gc_passes_total', { outcome: r.outcome });
       if (r.slices > 0) metrics.set('synod_gc_longest_slice_seconds', r.longestSliceMs / 1000);
     },
+  };
+}
+
+/**
+ * What `node.status` says about the process as a whole besides storage (docs/metrics.md): CPU
+ * used since start, messages the bus received, and the event-loop delay figures. A benchmark
+ * takes differences of two readings (loadtest/bench-splits.ts).
+ */
+export function processLoad(bus: Pick<Bus, 'stats'>, loopDelay: EventLoopDelay | undefined): { cpuUs: { user: number; system: number }; busReceived: number; eventLoop?: { window: DelayFigures; sinceReset: DelayFigures } } {
+  const cpu = process.cpuUsage();
+  return {
+    cpuUs: { user: cpu.user, system: cpu.system },
+    busReceived: bus.stats().received,
+    ...(loopDelay ? { eventLoop: { window: loopDelay.window(), sinceReset: loopDelay.sinceReset() } } : {}),
   };
 }

@@ -8,8 +8,9 @@ import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaCon
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
+import { EventLoopDelay } from './event-loop-delay.js';
 import { HostedSplits } from './hosted-splits.js';
-import { gcMetrics, observed } from './metrics.js';
+import { gcMetrics, observed, processLoad } from './metrics.js';
 import { removeReplica } from './remove-replica.js';
 import { SplitSize } from './split-size.js';
 import { SplitShell } from './split-shell.js';
@@ -114,6 +115,7 @@ export class Spanserver {
   private ticker: NodeJS.Timeout | undefined;
   private gcTimer: NodeJS.Timeout | undefined;
   private markTimer: NodeJS.Timeout | undefined;
+  private loopDelay: EventLoopDelay | undefined;
   /** The persisted time high-water mark as of start-up (docs/spanserver.md, "Time high-water mark"). */
   startMark: { issuedUs: number; gcHorizonUs: number } = { issuedUs: 0, gcHorizonUs: 0 };
 
@@ -191,7 +193,13 @@ export class Spanserver {
       }
       s.shell.closedReceived(env.body);
     });
-    bus.on('node.status', () => ({ kind: 'node.status.reply', body: this.status() }));
+    // One loop serves every hosted split: its delay is the node's (docs/metrics.md, "Event-loop delay").
+    this.loopDelay = new EventLoopDelay().start();
+    bus.on('node.status', (env) => {
+      const body = this.status();
+      if (env.body.resetEventLoop) this.loopDelay?.resetProbe();
+      return { kind: 'node.status.reply', body };
+    });
     this.placementHandlers();
     // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
     // or served before, and a GC horizon no lower than one already applied, whatever the clock
@@ -499,6 +507,7 @@ export class Spanserver {
       dc: this.opts.dc,
       tt: { earliest: now.earliest, latest: now.latest, epsilonUs: (now.latest - now.earliest) / 2, serving: this.opts.tt.isServing() },
       fsyncs: this.opts.storage.fsyncCount(),
+      ...processLoad(this.opts.bus, this.loopDelay),
       groups: [...this.splits.values()].map((s) => ({
         id: s.split.id,
         isLeader: s.replica.isLeader(),
@@ -524,6 +533,7 @@ export class Spanserver {
     clearInterval(this.ticker);
     clearInterval(this.gcTimer);
     clearInterval(this.markTimer);
+    this.loopDelay?.stop();
   }
 
   /**

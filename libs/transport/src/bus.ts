@@ -575,7 +575,6 @@ export class Bus {
       return;
     }
     this.halted = true;
-    this.outbox?.discard();
     this.metrics.inc('synod_bus_handler_fatal_total', { kind: context.kind });
     this.onFatal(err, context);
   }

@@ -302,6 +302,24 @@ describe('order: nothing overtakes frames queued for the same peer', () => {
   });
 });
 
+describe('order: a broadcast does not overtake frames queued for any peer', () => {
+  it('frames queued for two peers arrive before a broadcast sent after them', async () => {
+    const hub = new MemoryHub();
+    const a = await node(hub.wire(), 'n1');
+    const seen: Record<string, string[]> = { n2: [], n3: [] };
+    for (const id of ['n2', 'n3'] as const) {
+      const b = await node(hub.wire(), id);
+      b.on('paxos', () => void seen[id]!.push('paxos'));
+      b.on('note', () => void seen[id]!.push('note'));
+    }
+    a.send('n2', 'paxos', heartbeat(1), 'g1');
+    a.send('n3', 'paxos', heartbeat(1), 'g1');
+    a.broadcast('note', { token: 'x' });
+    await settle();
+    expect(seen).toEqual({ n2: ['paxos', 'note'], n3: ['paxos', 'note'] });
+  });
+});
+
 describe('close and fail-stop', () => {
   it('close publishes what was queued', async () => {
     const hub = new MemoryHub();

@@ -211,7 +211,7 @@ export class Bus {
       this.unsubs.push(
         this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
           // Only a process that has seen a fault picture answers; the first answer wins.
-          this.metrics.inc('synod_bus_wire_messages_total', { direction: 'in' });
+          this.metrics.inc('synod_bus_wire_received_total');
           if (respond && this.chaosState.version > 0) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
         }),
       );
@@ -331,7 +331,7 @@ export class Bus {
     let bytes: Uint8Array;
     try {
       const replied = this.wire.request(subject, out, timeoutMs);
-      this.metrics.inc('synod_bus_wire_messages_total', { direction: 'out' });
+      this.metrics.inc('synod_bus_wire_published_total');
       bytes = await replied;
     } catch (err) {
       if (err instanceof WireTimeoutError) throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
@@ -341,7 +341,7 @@ export class Bus {
       this.publishFailed(kind, subject, err);
       throw new SynodError('UNAVAILABLE', `${kind} to ${to} could not be sent: ${(err as Error)?.message ?? String(err)}`.slice(0, 1000), { node: to });
     }
-    this.metrics.inc('synod_bus_wire_messages_total', { direction: 'in' });
+    this.metrics.inc('synod_bus_wire_received_total');
     const r = decode(bytes);
     if (!r.ok) {
       this.dropped(r.reason, r.detail);
@@ -454,7 +454,7 @@ export class Bus {
   /** One wire message: a batch (only on a peer subject, where coalesced traffic travels) or a message. */
   private receive(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
     if (this.closed || this.halted) return;
-    this.metrics.inc('synod_bus_wire_messages_total', { direction: 'in' });
+    this.metrics.inc('synod_bus_wire_received_total');
     if (via.on === 'peer' && isBatch(bytes)) this.receiveBatch(bytes, respond, via);
     else this.receiveMessage(bytes, respond, via);
   }
@@ -613,7 +613,7 @@ export class Bus {
     }
     try {
       publish(bytes);
-      this.metrics.inc('synod_bus_wire_messages_total', { direction: 'out' });
+      this.metrics.inc('synod_bus_wire_published_total');
       return 'sent';
     } catch (err) {
       if (err instanceof WirePayloadTooLargeError) {
@@ -650,7 +650,7 @@ export class Bus {
       else for (const f of frames) this.publishFailed(f.kind, subject, err);
       return;
     }
-    this.metrics.inc('synod_bus_wire_messages_total', { direction: 'out' });
+    this.metrics.inc('synod_bus_wire_published_total');
     this.metrics.inc('synod_bus_batches_total', { direction: 'out' });
     this.metrics.inc('synod_bus_batch_frames_total', { direction: 'out' }, frames.length);
   }

@@ -36,8 +36,21 @@ export const ENVELOPE_OVERHEAD_BYTES = 4 * KiB;
  */
 export const NATS_MAX_PAYLOAD_BYTES = 8 * MiB;
 
+/**
+ * Coalescing (docs/transport.md "Coalescing"): one-way peer messages to one node queued in one
+ * event-loop turn travel as one NATS message, a batch. A batch holds at most this many frames
+ * (messages) and this many bytes, framing included: an eighth of the NATS payload, so a batch is
+ * never near the size a single message may reach, and an idle turn's heartbeats of hundreds of
+ * splits (~100 bytes each) still fit in one. A receiver drops a batch over either bound whole.
+ */
+export const MAX_BATCH_FRAMES = 1_024;
+export const MAX_BATCH_BYTES = 1 * MiB;
+/** Destinations with frames queued at once; one more flushes every queue first. */
+export const MAX_OUTBOX_PEERS = 1_024;
+
 if (MAX_COMMAND_BYTES + ENVELOPE_OVERHEAD_BYTES > MAX_PAXOS_MESSAGE_BYTES) throw new Error('limits: a maximal command must fit in one Paxos message');
 if (MAX_PAXOS_MESSAGE_BYTES + ENVELOPE_OVERHEAD_BYTES > NATS_MAX_PAYLOAD_BYTES) throw new Error('limits: a maximal Paxos message must fit in one NATS payload');
+if (MAX_BATCH_BYTES > NATS_MAX_PAYLOAD_BYTES) throw new Error('limits: a full batch must fit in one NATS payload');
 
 /**
  * Bounds on protocol numbers. Rounds grow by one per election, slots by one per log entry and

@@ -1,6 +1,9 @@
 import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageInput, type MessageKind, type SenderInterval } from '@synod/codec';
 import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
+import { MAX_BATCH_BYTES } from '@synod/limits';
+import { decodeBatch, encodeBatch, isBatch } from './batch-frame.js';
 import { EMPTY_CHAOS, judge } from './chaos.js';
+import { Outbox, type OutFrame } from './outbox.js';
 import { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';
 import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire, type WireRefusal } from './wire.js';
 
@@ -12,6 +15,13 @@ import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type
  *  - chaos_kind_off_chaos_subject: a fault-picture or clock-fault kind outside the chaos subject.
  */
 export type RefusalReason = 'spoofed_sender' | 'peer_kind_off_peer_subject' | 'chaos_kind_off_chaos_subject';
+
+/**
+ * Why the bus dropped a whole batch of coalesced messages (docs/transport.md "Coalescing"),
+ * counted in `synod_bus_dropped_total{reason}`:
+ *  - bad_batch: its framing is broken (see decodeBatch), or it arrived as a request.
+ */
+export type BatchDropReason = 'bad_batch';
 
 /** Where a message arrived, which decides what it may carry. */
 export type Via = { on: 'peer'; sender: string } | { on: 'client' } | { on: 'chaos' };
@@ -89,6 +99,12 @@ export interface BusOptions {
    * the fault picture, as a client credential allows nothing more (docs/transport.md "Credentials").
    */
   role?: 'node' | 'client';
+  /**
+   * Coalesce one-way peer messages (`send` of a PEER_KINDS kind): those queued for one node in
+   * one event-loop turn leave as one NATS message (docs/transport.md "Coalescing"). Default on;
+   * off sends each message alone, as benchmarks compare. Receiving batches is always on.
+   */
+  coalesce?: boolean;
 }
 
 const silentLog: BusLogger = { warn() {}, info() {}, error() {} };
@@ -130,6 +146,8 @@ export class Bus {
   private halted = false;
   readonly role: 'node' | 'client';
   private readonly refusedLog: RateLimitedLog;
+  /** Queued one-way peer messages; undefined when coalescing is off. */
+  private readonly outbox: Outbox | undefined;
 
   constructor(
     readonly wire: Wire,
@@ -154,6 +172,15 @@ export class Bus {
     this.clockLog = new RateLimitedLog(this.log, 1_000);
     this.refusedLog = new RateLimitedLog(this.log);
     wire.onRefused?.((r) => this.serverRefused(r));
+    if (opts.coalesce ?? true)
+      this.outbox = new Outbox({
+        publish: (to, frames) => this.publishFrames(to, frames),
+        // setImmediate runs after the poll phase, so sends from every timer and I/O callback of one loop iteration share a flush.
+        schedule: (fn) => {
+          const h = setImmediate(fn);
+          return () => clearImmediate(h);
+        },
+      });
   }
 
   /** nats-server refused a publish or subscribe of ours (permissions): counted and logged, never silent. */
@@ -184,6 +211,7 @@ export class Bus {
       this.unsubs.push(
         this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
           // Only a process that has seen a fault picture answers; the first answer wins.
+          this.metrics.inc('synod_bus_wire_received_total');
           if (respond && this.chaosState.version > 0) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
         }),
       );
@@ -213,11 +241,16 @@ export class Bus {
    * Sends a one-way message. Never throws for the wire: a message over the wire's max payload
    * or one the wire refuses (e.g. a closed connection) is counted, logged (rate-limited) and
    * dropped, and send returns false. Callers may treat it like a message lost in transit.
+   * A peer kind is queued for the end of this event-loop turn when coalescing (true: queued);
+   * a failure to publish its batch later is counted the same way (docs/transport.md "Coalescing").
    */
   send<K extends MessageKind>(to: string, kind: K, body: MessageInput<K>, group = ''): boolean {
     if (this.closed || this.halted) return false;
     const subject = this.subjectFor(to, kind);
-    return this.emit(kind, subject, this.pack(kind, body, group), (b) => this.wire.publish(subject, b)) === 'sent';
+    const bytes = this.pack(kind, body, group);
+    if (this.outbox && PEER_KINDS.has(kind) && this.outbox.add(to, { kind, bytes }, this.batchBudget())) return true;
+    this.outbox?.flush(to);
+    return this.emit(kind, subject, bytes, (b) => this.wire.publish(subject, b)) === 'sent';
   }
 
   /**
@@ -232,6 +265,8 @@ export class Bus {
   /** `send` to every process; returns false, without throwing, when the message was not published. */
   broadcast<K extends MessageKind>(kind: K, body: MessageInput<K>, group = ''): boolean {
     if (this.closed || this.halted) return false;
+    // It reaches every peer, so it must not overtake what is queued for any of them.
+    this.outbox?.flushAll();
     return this.emit(kind, this.subj.all, this.pack(kind, body, group), (b) => this.wire.publish(this.subj.all, b)) === 'sent';
   }
 
@@ -292,9 +327,12 @@ export class Bus {
     const out = this.pack(kind, body, opts.group ?? '');
     const max = this.wire.maxPayloadBytes();
     if (out.byteLength > max) throw this.oversize(kind, subject, out.byteLength, max);
+    this.outbox?.flush(to);
     let bytes: Uint8Array;
     try {
-      bytes = await this.wire.request(subject, out, timeoutMs);
+      const replied = this.wire.request(subject, out, timeoutMs);
+      this.metrics.inc('synod_bus_wire_published_total');
+      bytes = await replied;
     } catch (err) {
       if (err instanceof WireTimeoutError) throw new SynodError('TIMEOUT', `${kind} to ${to} timed out after ${timeoutMs} ms`);
       if (err instanceof WireNoRespondersError) throw new SynodError('UNAVAILABLE', `node ${to} is not listening`, { node: to });
@@ -303,6 +341,7 @@ export class Bus {
       this.publishFailed(kind, subject, err);
       throw new SynodError('UNAVAILABLE', `${kind} to ${to} could not be sent: ${(err as Error)?.message ?? String(err)}`.slice(0, 1000), { node: to });
     }
+    this.metrics.inc('synod_bus_wire_received_total');
     const r = decode(bytes);
     if (!r.ok) {
       this.dropped(r.reason, r.detail);
@@ -329,7 +368,13 @@ export class Bus {
     };
   }
 
+  /**
+   * Frames already queued are published first: `send` accepted them while the bus was open, as
+   * it would have published them at once without coalescing. A halted bus sends nothing.
+   */
   async close(): Promise<void> {
+    if (this.halted) this.outbox?.discard();
+    else this.outbox?.flushAll();
     this.closed = true;
     for (const off of this.unsubs.splice(0)) off();
     for (const t of this.timers) clearTimeout(t);
@@ -406,20 +451,51 @@ export class Bus {
     }
   }
 
+  /** One wire message: a batch (only on a peer subject, where coalesced traffic travels) or a message. */
   private receive(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
+    if (this.closed || this.halted) return;
+    this.metrics.inc('synod_bus_wire_received_total');
+    if (via.on === 'peer' && isBatch(bytes)) this.receiveBatch(bytes, respond, via);
+    else this.receiveMessage(bytes, respond, via);
+  }
+
+  /**
+   * Every frame takes the single-message path, so validation, the sender check, the simulated
+   * link's verdict, the clock check and dispatch treat it as if it had come alone; a bad frame is
+   * dropped and counted by itself. Broken framing drops the whole batch (docs/transport.md "Coalescing").
+   */
+  private receiveBatch(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
+    if (respond) {
+      // A bus never sends a batch as a request: there is no one reply for many messages.
+      this.dropped('bad_batch', 'a batch sent as a request');
+      this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: 'bad_batch: a batch cannot be a request' }, '', undefined);
+      return;
+    }
+    const r = decodeBatch(bytes);
+    if (!r.ok) {
+      this.dropped('bad_batch', r.detail);
+      return;
+    }
+    this.metrics.inc('synod_bus_batches_total', { direction: 'in' });
+    this.metrics.inc('synod_bus_batch_frames_total', { direction: 'in' }, r.frames.length);
+    // At most MAX_BATCH_FRAMES; a frame whose handler fails fatally halts the bus, and receiveMessage then ignores the rest.
+    for (const frame of r.frames) this.receiveMessage(frame, undefined, via);
+  }
+
+  private receiveMessage(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
     if (this.closed || this.halted) return;
     const r = decode(bytes);
     if (!r.ok) {
       this.dropped(r.reason, r.detail);
       // A request that fails validation gets a coded answer instead of a silent timeout.
-      if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `${r.reason}: ${r.detail}`.slice(0, 1000) }, '');
+      if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `${r.reason}: ${r.detail}`.slice(0, 1000) }, '', undefined);
       return;
     }
     const env = r.envelope;
     const refusal = refusalFor(env, via);
     if (refusal) {
       this.dropped(refusal, `${env.kind} from ${env.from}${via.on === 'peer' ? ` on ${via.sender}'s peer subject` : ` on a ${via.on} subject`}`);
-      if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `refused: ${refusal} (${env.kind})` }, '');
+      if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `refused: ${refusal} (${env.kind})` }, '', env.from);
       return;
     }
     const ours = this.readingFor(env);
@@ -459,18 +535,18 @@ export class Bus {
     this.metrics.inc('synod_bus_received_total');
     const handler = this.handlers.get(env.kind);
     if (!handler) {
-      if (respond) this.reply(respond, 'error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group);
+      if (respond) this.reply(respond, 'error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group, env.from);
       return;
     }
     const context: FatalContext = { kind: env.kind, from: env.from, group: env.group };
     const reply = (out: OutMessage | void) => {
-      if (respond && out && !this.halted) this.reply(respond, out.kind, out.body, out.group ?? env.group);
+      if (respond && out && !this.halted) this.reply(respond, out.kind, out.body, out.group ?? env.group, env.from);
     };
     // A SynodError is an answer; anything else is a bug or a broken invariant, and answering
     // INTERNAL while carrying on would let the process limp on with state it cannot trust.
     const fail = (err: unknown) => {
       if (!(err instanceof SynodError)) return this.fatal(err, context);
-      if (respond && !this.halted) this.reply(respond, 'error', err.toBody(), env.group);
+      if (respond && !this.halted) this.reply(respond, 'error', err.toBody(), env.group, env.from);
     };
     let out: ReturnType<Handler>;
     try {
@@ -504,10 +580,13 @@ export class Bus {
   }
 
   /**
-   * Answers a request. A reply over the max payload is replaced by a small MESSAGE_TOO_LARGE
-   * error, so the requester learns why instead of waiting for its timeout.
+   * Answers a request from `to` (undefined: unknown, the request was unreadable). A reply over
+   * the max payload is replaced by a small MESSAGE_TOO_LARGE error, so the requester learns why
+   * instead of waiting for its timeout.
    */
-  private reply<K extends MessageKind>(respond: Respond, kind: K, body: MessageInput<K>, group: string): void {
+  private reply<K extends MessageKind>(respond: Respond, kind: K, body: MessageInput<K>, group: string, to: string | undefined): void {
+    // The reply must not overtake messages queued earlier for the requester (e.g. a clock.suspect).
+    if (to !== undefined) this.outbox?.flush(to);
     const bytes = this.pack(kind, body, group);
     if (this.emit(kind, 'reply', bytes, respond) !== 'oversize') return;
     const max = this.wire.maxPayloadBytes();
@@ -534,6 +613,7 @@ export class Bus {
     }
     try {
       publish(bytes);
+      this.metrics.inc('synod_bus_wire_published_total');
       return 'sent';
     } catch (err) {
       if (err instanceof WirePayloadTooLargeError) {
@@ -543,6 +623,36 @@ export class Bus {
       this.publishFailed(kind, subject, err);
       return 'failed';
     }
+  }
+
+  /** The byte budget of one batch: never more than the wire carries now (its max can shrink across a reconnect). */
+  private batchBudget(): number {
+    return Math.min(MAX_BATCH_BYTES, this.wire.maxPayloadBytes());
+  }
+
+  /** The outbox's publish: one frame goes as a plain message, more as one batch on `to`'s peer subject. */
+  private publishFrames(to: string, frames: OutFrame[]): void {
+    // Whenever they were queued, a halted process sends nothing more.
+    if (this.halted) return;
+    const subject = this.subj.peer(to, this.nodeId);
+    const publish = (b: Uint8Array) => this.wire.publish(subject, b);
+    if (frames.length === 1) {
+      this.emit(frames[0]!.kind, subject, frames[0]!.bytes, publish);
+      return;
+    }
+    const bytes = encodeBatch(frames.map((f) => f.bytes));
+    try {
+      // The max can have shrunk since the frames were queued; then each is checked and sent alone.
+      if (bytes.byteLength > this.wire.maxPayloadBytes()) throw new WirePayloadTooLargeError(bytes.byteLength, this.wire.maxPayloadBytes());
+      publish(bytes);
+    } catch (err) {
+      if (err instanceof WirePayloadTooLargeError) for (const f of frames) this.emit(f.kind, subject, f.bytes, publish);
+      else for (const f of frames) this.publishFailed(f.kind, subject, err);
+      return;
+    }
+    this.metrics.inc('synod_bus_wire_published_total');
+    this.metrics.inc('synod_bus_batches_total', { direction: 'out' });
+    this.metrics.inc('synod_bus_batch_frames_total', { direction: 'out' }, frames.length);
   }
 
   /** Counts and logs (rate-limited) a message refused for size; returns the error a request rejects with. */
@@ -565,7 +675,7 @@ export class Bus {
     for (const l of this.chaosListeners) l(state);
   }
 
-  private dropped(reason: DropReason | RefusalReason, detail: string): void {
+  private dropped(reason: DropReason | RefusalReason | BatchDropReason, detail: string): void {
     this.metrics.inc('synod_bus_dropped_total', { reason });
     this.badInput.warn(reason, { reason, detail }, 'dropped a bad message');
   }

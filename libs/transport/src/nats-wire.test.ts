@@ -58,3 +58,27 @@ describe('Bus over NATS: publishes the server refuses never throw', () => {
     await a.close();
   });
 });
+
+describe('Bus over NATS: coalescing (docs/transport.md "Coalescing")', () => {
+  it('one turn of sends to a peer crosses NATS as batches within the server max_payload, delivered in order', async () => {
+    const [a, b] = [await node('n4'), await node('n5')];
+    try {
+      const got: string[] = [];
+      b.on('paxos', (env) => void got.push((env.body as { cmds: Array<{ id: string }> }).cmds[0]!.id));
+      const published = a.metrics.get('synod_bus_wire_published_total');
+      // 40 frames of ~4 KiB: more than one 64 KiB payload, so the server's max splits the batches.
+      const n = 40;
+      for (let i = 0; i < n; i++) a.send('n5', 'paxos', { ...big(4_000), cmds: [{ id: `c${i}`, payload: 'x'.repeat(4_000) }] }, 'g1');
+      expect((await a.request('n5', 'ping', { nonce: 1 })).body).toEqual({ nonce: 1 });
+      const batches = a.metrics.get('synod_bus_batches_total', { direction: 'out' });
+      expect(batches).toBeGreaterThanOrEqual(Math.ceil((n * 4_000) / MAX));
+      expect(batches).toBeLessThan(n / 2);
+      // The batches, then the request: nothing else went out.
+      expect(a.metrics.get('synod_bus_wire_published_total') - published).toBe(batches + 1);
+      expect(got).toEqual(Array.from({ length: n }, (_, i) => `c${i}`));
+      expect(b.metrics.get('synod_bus_batch_frames_total', { direction: 'in' })).toBe(n);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});

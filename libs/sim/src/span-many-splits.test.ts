@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { buildSpanWorld, finishSpanWorld, manySplitsOptions, MAX_SPAN_SPLITS, spanSplits, spanWorkload, DEFAULT_SPAN_OPTIONS } from './span/simulation.js';
+import { buildSpanWorld, finishSpanWorld, manySplitsOptions, MAX_SPAN_SPLITS, runSpan, spanSplits, spanWorkload, DEFAULT_SPAN_OPTIONS, type TxnBrokenVariant } from './span/simulation.js';
 import { START_US } from './span/time.js';
 
 /**
@@ -8,6 +8,9 @@ import { START_US } from './span/time.js';
  * checker passes; this checks what that run must be: the key space cut into N ranges with every
  * key in its own split's, every node hosting every split, and transactions over several splits.
  */
+/** The seeds CI runs at 32 splits (libs/sim/package.json, "test"). */
+const CI_SEEDS_32 = 50;
+
 const inRange = (key: string, r: { start: string; end: string }) => key >= r.start && (r.end === '' || key < r.end);
 
 describe('span scenario with many splits', () => {
@@ -65,4 +68,22 @@ describe('span scenario with many splits', () => {
     expect(audits.length).toBeGreaterThan(0);
     for (const a of audits) expect(a.ts).toBeGreaterThan(START_US);
   });
+
+  // Teeth at 32 splits (as span-teeth.test.ts at 3): a broken 2PC participant and a broken t_safe
+  // are still caught, within the seeds CI runs, by the checkers that catch them at 3 splits.
+  const TEETH: Array<[TxnBrokenVariant, string[]]> = [
+    ['participantAbortsPrepared', ['atomicCommit', 'strictSerializability', 'bankConserved']],
+    ['ignoreTmSafe', ['tSafeNotAhead', 'snapshotExact', 'bankConserved']],
+  ];
+  for (const [variant, checkers] of TEETH)
+    it(`32 splits: ${variant} is caught by ${checkers.join(' / ')} within ${CI_SEEDS_32} seeds`, { timeout: 240_000 }, () => {
+      let caught: { seed: number; checkers: string[] } | undefined;
+      for (let seed = 1; seed <= CI_SEEDS_32 && !caught; seed++) {
+        const r = runSpan({ seed, broken: [variant], ...manySplitsOptions(32) });
+        if (!r.ok) caught = { seed, checkers: r.failedCheckers };
+      }
+      console.log(`[teeth] 32 splits, ${variant}: ${caught ? `first failing seed ${caught.seed}, caught by ${caught.checkers.join(', ')}` : 'not caught'}`);
+      expect(caught, `${variant} not caught`).toBeDefined();
+      expect(caught!.checkers.some((c) => checkers.includes(c)), caught!.checkers.join(', ')).toBe(true);
+    });
 });

@@ -44,6 +44,7 @@ const { values } = parseArgs({
     'snapshot-every': { type: 'string' },
     'long-run': { type: 'boolean', default: false },
     entries: { type: 'string' },
+    splits: { type: 'string' },
     help: { type: 'boolean', default: false },
   },
 });
@@ -68,6 +69,7 @@ function spanMain(run: typeof runPlacementCli): void {
       broken: values.broken,
       transfer: values.transfer,
       handOverAfter: values['hand-over-after'] !== undefined ? intArg('hand-over-after', values['hand-over-after'], 20) : undefined,
+      splits: values.splits !== undefined ? intArg('splits', values.splits, 3) : undefined,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

@@ -39,6 +39,8 @@ export function describePlacementFailure(r: PlacementResult, flags: string): str
 
 /** The placement scenario's command line, as the span scenario's. Returns the exit code. */
 export function runPlacementCli(a: SpanCliArgs & { transfer?: string | undefined; handOverAfter?: number | undefined }, out: (line: string) => void = console.log): number {
+  // The placement scenario starts from the 3 splits its driver cuts; it takes no --splits.
+  if (a.splits !== undefined) throw new Error('--splits is an option of the span scenario, not of the placement scenario');
   const broken = parsePlacementBroken(a.broken);
   const faults: PlacementOptions['faults'] = a.faults === 'none' ? 'none' : 'standard';
   if (a.transfer !== undefined && a.transfer !== 'quiesced' && a.transfer !== 'immediate') throw new Error(`--transfer must be quiesced or immediate, not ${a.transfer}`);

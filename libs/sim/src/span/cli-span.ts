@@ -1,9 +1,10 @@
 import { TXN_BROKEN_VARIANTS } from '@synod/txn';
-import { runSpan, type SpanOptions, type SpanResult, type SpanTotals, type TxnBrokenVariant } from './simulation.js';
+import { manySplitsOptions, MAX_SPAN_SPLITS, runSpan, type SpanOptions, type SpanResult, type SpanTotals, type TxnBrokenVariant } from './simulation.js';
 
 export const SPAN_USAGE = `span scenario: npm run sim -- --scenario span [--seeds N [--start S] | --seed S [--trace]]
-       [--faults none|heavy] [--broken <variant>[,<variant>...]]
+       [--faults none|heavy] [--broken <variant>[,<variant>...]] [--splits N]
   3 DCs x 1 node, 3 splits, the real Paxos replica, SplitTxnCore and TrueTime sync per node;
+  --splits N (1..${MAX_SPAN_SPLITS}): N splits, each with a replica on every node, 2PC across 2-4 of them;
   most transfers and some register/list transactions cross splits (two-phase commit);
   seed % 6 picks a shape: standard, lease-edge, slow-clients, failover, deposed, big-epsilon-failover;
   checkers: strictSerializability, snapshotExact, realTimeOrder, tSafeNotAhead, ackedAppliedOnce,
@@ -17,6 +18,8 @@ export interface SpanCliArgs {
   trace: boolean;
   faults: string;
   broken?: string | undefined;
+  /** Many splits per node (manySplitsOptions); unset: the default 3 splits and workload. */
+  splits?: number | undefined;
 }
 
 /** Parses `--broken a,b` into TxnBroken variant names; throws with the valid names on a typo. */
@@ -56,8 +59,9 @@ export function describeSpanFailure(r: SpanResult, flags: string): string {
 export function runSpanCli(a: SpanCliArgs, out: (line: string) => void = console.log): number {
   const broken = parseBroken(a.broken);
   const faults: SpanOptions['faults'] = a.faults === 'none' ? 'none' : 'standard';
-  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}`;
-  const opts = (seed: number, trace: boolean): Partial<SpanOptions> & { seed: number } => ({ seed, trace, broken, faults });
+  const many = a.splits !== undefined ? manySplitsOptions(a.splits) : {};
+  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${a.splits !== undefined ? ` --splits ${a.splits}` : ''}`;
+  const opts = (seed: number, trace: boolean): Partial<SpanOptions> & { seed: number } => ({ seed, trace, broken, faults, ...many });
   if (a.seed !== undefined) {
     const t0 = process.hrtime.bigint();
     const r = runSpan(opts(a.seed, a.trace));

@@ -58,6 +58,13 @@ export interface Workload {
   crossSplit: Record<'transfer' | 'register' | 'append', number>;
   /** Probability that a multi-split read-only operation audits the bank: every split's accounts. */
   auditProb: number;
+  /**
+   * A cross-split register write or list append covers 2..txnSplitsMax splits (transfers: always
+   * two). Unset: two, as the 3-split scenario always did.
+   */
+  txnSplitsMax?: number | undefined;
+  /** A multi-split read that is no audit covers 1..readSplitsMax splits. Unset: up to every split. */
+  readSplitsMax?: number | undefined;
 }
 
 /**
@@ -265,7 +272,8 @@ export class SpanClient {
     const hot = this.w.hot;
     const split = hot && this.rng.chance(hot.prob) ? hot.split : this.rng.pick(this.w.splits).id;
     const cross = this.w.splits.length > 1 && this.rng.chance(this.w.crossSplit[kind]);
-    const second = cross ? this.rng.pick(this.w.splits.filter((s) => s.id !== split)).id : undefined;
+    const others = cross ? this.otherSplits(split, kind === 'transfer' ? 2 : (this.w.txnSplitsMax ?? 2)) : [];
+    const second = others[0];
     const one = (xs: string[]) => this.rng.pick(xs);
     let parts: Part[];
     if (kind === 'transfer') {
@@ -274,14 +282,22 @@ export class SpanClient {
       else parts = [{ split, keys: pickTwo(this.rng, this.w.accounts[split]!) }];
     } else if (kind === 'register') {
       const regs = this.w.registers[split]!;
-      if (second) parts = [{ split, keys: [one(regs)], ...(this.rng.chance(0.5) ? { readOnly: true } : {}) }, { split: second, keys: [one(this.w.registers[second]!)] }];
+      if (second) parts = [{ split, keys: [one(regs)], ...(this.rng.chance(0.5) ? { readOnly: true } : {}) }, ...others.map((o) => ({ split: o, keys: [one(this.w.registers[o]!)] }))];
       else parts = [{ split, keys: this.rng.chance(0.3) && regs.length > 1 ? pickTwo(this.rng, regs) : [one(regs)] }];
     } else {
       // An append of the transaction's id to one list, or to one list on each of two splits.
       parts = [{ split, keys: [one(this.w.lists[split]!)] }];
-      if (second) parts.push({ split: second, keys: [one(this.w.lists[second]!)] });
+      for (const o of others) parts.push({ split: o, keys: [one(this.w.lists[o]!)] });
     }
     return parts;
+  }
+
+  /** The other splits of a cross-split operation: one, or 1..max-1 distinct ones when `max` > 2 (2PC across several splits). */
+  private otherSplits(split: string, max: number): string[] {
+    const candidates = this.w.splits.filter((s) => s.id !== split).map((s) => s.id);
+    if (max <= 2) return [this.rng.pick(candidates)];
+    const width = this.rng.range(2, Math.min(max, candidates.length + 1));
+    return shuffle(this.rng, candidates).slice(0, width - 1);
   }
 
   private runRw(kind: 'transfer' | 'register' | 'append', opDone: () => void): void {
@@ -507,7 +523,7 @@ export class SpanClient {
     }
     // A bank audit reads every split's accounts at one timestamp (transfers cross splits: only the total is conserved).
     const audit = kind !== 'strong1' && this.w.splits.length > 1 && this.rng.chance(this.w.auditProb);
-    const splitCount = kind === 'strong1' ? 1 : audit ? this.w.splits.length : this.rng.range(1, this.w.splits.length);
+    const splitCount = kind === 'strong1' ? 1 : audit ? this.w.splits.length : this.rng.range(1, Math.min(this.w.splits.length, this.w.readSplitsMax ?? this.w.splits.length));
     let splits = shuffle(this.rng, this.w.splits.map((s) => s.id)).slice(0, splitCount);
     const hot = this.w.hot;
     if (hot && this.rng.chance(hot.prob)) splits = [hot.split, ...splits.filter((s) => s !== hot.split)].slice(0, splitCount);

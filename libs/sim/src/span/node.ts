@@ -183,8 +183,7 @@ export class SpanNode {
   }
 
   coreNow(): CoreNow {
-    const tt = this.time.tt;
-    return { tt: tt.now(), serving: tt.isServing(), monoUs: this.clock.monoNow() };
+    return this.time.coreNow();
   }
 
   /** The replica of `split` here does not tick (so it does not campaign) before `untilUs`: scripted scenarios choose leaders with it. */
@@ -328,7 +327,7 @@ export class SpanNode {
 
   private tickLoop(inc: number): void {
     if (!this.alive(inc)) return;
-    const serving = this.time.tt.isServing();
+    const serving = this.coreNow().serving;
     for (const [split, l] of this.live) {
       const held = this.heldTicks.get(split);
       const paused = (this.o.pauseWhenNotServing && !serving) || (held !== undefined && this.sched.nowUs < held);

@@ -55,6 +55,10 @@ export interface SpanOptions {
   crossSplit: Workload['crossSplit'];
   /** Probability that a multi-split read-only operation reads every split's accounts (the global bank total). */
   auditProb: number;
+  /** Cross-split register writes and list appends cover 2..txnSplitsMax splits (unset: 2; Workload.txnSplitsMax). */
+  txnSplitsMax?: number | undefined;
+  /** Multi-split reads other than audits cover 1..readSplitsMax splits (unset: up to all; Workload.readSplitsMax). */
+  readSplitsMax?: number | undefined;
   /**
    * Liveness after the heal: after the drain the run goes on (healed, no new operations) until
    * no replica holds a prepared transaction, a lock or a coordination, for at most this long
@@ -182,13 +186,30 @@ export interface SpanResult {
 
 const DC_NAMES = ['dc-a', 'dc-b', 'dc-c', 'dc-d', 'dc-e'];
 
-export function spanSplits(n: number): SplitSpec[] {
-  return Array.from({ length: n }, (_, i) => ({ id: `s${i}`, start: i === 0 ? '' : `k${i}`, end: i === n - 1 ? '' : `k${i + 1}` }));
+/**
+ * The key prefix of split `i` of `n`: `k<i>`, zero-padded to the width of `n - 1` so that the
+ * prefixes sort as the splits do (with `k9` and `k10`, `[k1, k2)` would hold `k10/…`). Up to 10
+ * splits (the default 3) the names are unpadded, as they always were.
+ */
+export function splitKeyPrefix(i: number, n: number): string {
+  return `k${String(i).padStart(String(Math.max(0, n - 1)).length, '0')}`;
 }
 
-export function spanWorkload(splits: readonly SplitSpec[], mix: Record<OpKind, number>, hot?: Workload['hot'], crossSplit: Workload['crossSplit'] = DEFAULT_CROSS_SPLIT, auditProb = 0.4): Workload {
-  const per = (kind: string, n: number) => Object.fromEntries(splits.map((s, i) => [s.id, Array.from({ length: n }, (_, j) => `k${i}/${kind}/${j}`)]));
-  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix, hot, crossSplit, auditProb };
+/** `n` splits cutting the key space into consecutive ranges: `s0 ['', k1)`, `s1 [k1, k2)`, …, `s<n-1> [k<n-1>, '')`. */
+export function spanSplits(n: number): SplitSpec[] {
+  return Array.from({ length: n }, (_, i) => ({ id: `s${i}`, start: i === 0 ? '' : splitKeyPrefix(i, n), end: i === n - 1 ? '' : splitKeyPrefix(i + 1, n) }));
+}
+
+export function spanWorkload(
+  splits: readonly SplitSpec[],
+  mix: Record<OpKind, number>,
+  hot?: Workload['hot'],
+  crossSplit: Workload['crossSplit'] = DEFAULT_CROSS_SPLIT,
+  auditProb = 0.4,
+  width: Pick<Workload, 'txnSplitsMax' | 'readSplitsMax'> = {},
+): Workload {
+  const per = (kind: string, n: number) => Object.fromEntries(splits.map((s, i) => [s.id, Array.from({ length: n }, (_, j) => `${splitKeyPrefix(i, splits.length)}/${kind}/${j}`)]));
+  return { splits, accounts: per('acct', 4), registers: per('reg', 4), lists: per('list', 3), mix, hot, crossSplit, auditProb, ...width };
 }
 
 /**
@@ -264,6 +285,22 @@ export function shapeOptions(shape: SpanShape): Partial<Omit<SpanOptions, 'seed'
   }
 }
 
+/** At most this many splits (`--splits`): every node hosts a replica of each, so the run's memory and time grow with it. */
+export const MAX_SPAN_SPLITS = 256;
+
+/**
+ * The span scenario with many splits per node (libs/sim/src/span/README.md, "Many splits per
+ * node"): `n` splits cutting the key space into `n` ranges, each a Paxos group with a replica on
+ * every node, and a workload spread over them: cross-split register writes and list appends cover
+ * 2–4 splits (two-phase commit across several), and reads other than audits 1–4 splits (an audit
+ * still reads every split's accounts), so that no client spends its fault phase reading half the
+ * splits one after the other.
+ */
+export function manySplitsOptions(n: number): Pick<SpanOptions, 'splits' | 'txnSplitsMax' | 'readSplitsMax'> {
+  if (!Number.isInteger(n) || n < 1 || n > MAX_SPAN_SPLITS) throw new Error(`splits must be an integer in 1..${MAX_SPAN_SPLITS}, not ${n}`);
+  return { splits: n, txnSplitsMax: 4, readSplitsMax: 4 };
+}
+
 export function spanOptions(partial: Partial<SpanOptions> & { seed: number }): SpanOptions {
   const shape = partial.shape ?? SPAN_SHAPE_NAMES[partial.seed % SPAN_SHAPE_NAMES.length]!;
   return { ...DEFAULT_SPAN_OPTIONS, ...shapeOptions(shape), ...partial, shape };
@@ -295,7 +332,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
   const trace = new Trace(o.trace);
   const log = (line: string): void => trace.record(sched.nowUs, line);
   const splits = spanSplits(o.splits);
-  const workload = spanWorkload(splits, o.mix, o.hot, o.crossSplit, o.auditProb);
+  const workload = spanWorkload(splits, o.mix, o.hot, o.crossSplit, o.auditProb, { txnSplitsMax: o.txnSplitsMax, readSplitsMax: o.readSplitsMax });
   const rec = new SpanRecorder(() => sched.nowUs, { initial: INITIAL_BALANCE, accounts: workload.accounts });
   const net = new SpanNet(new SimNetwork(sched, root.fork('network'), log), o.trace);
   const dcs = DC_NAMES.slice(0, o.dcs);

@@ -1,4 +1,5 @@
 import { TrueTime, type PhysicalClock, type Sample, type SyncConfig, type SyncOutcome } from '@synod/truetime';
+import type { CoreNow } from '@synod/txn';
 import { DriftingClock } from '../clock.js';
 import type { Prng } from '../prng.js';
 import type { Scheduler } from '../scheduler.js';
@@ -101,6 +102,9 @@ export class NodeTime {
   private readonly sent = new Map<string, number>();
   syncs = 0;
   failedSyncs = 0;
+  /** Raised by every change to the sync state (applySync): a cached reading of an older state is stale. */
+  private syncVersion = 0;
+  private cached: { monoUs: number; wallUs: number; syncVersion: number; now: CoreNow } | null = null;
 
   constructor(
     readonly addr: string,
@@ -114,6 +118,29 @@ export class NodeTime {
     private readonly onSync: (o: SyncOutcome) => void,
   ) {
     this.tt = new TrueTime(clock.wallClock, timing.syncConfig, clock.monoClock);
+  }
+
+  /**
+   * TrueTime's interval and serving state with the monotonic reading, as the cores take them
+   * (CoreNow). Both are pure functions of the sync state and the two clock readings, so one reading
+   * serves every split of the node until one of those moves: the shell asks once or twice per
+   * input per split, and with many splits per node recomputing it dominated the run
+   * (libs/sim/src/span/README.md, "Many splits per node"). Frozen: a reading is shared, no one may change it.
+   */
+  coreNow(): CoreNow {
+    const monoUs = this.clock.monoNow();
+    const wallUs = this.clock.wallNow();
+    const c = this.cached;
+    if (c !== null && c.monoUs === monoUs && c.wallUs === wallUs && c.syncVersion === this.syncVersion) return c.now;
+    const now: CoreNow = Object.freeze({ tt: Object.freeze(this.tt.now()), serving: this.tt.isServing(), monoUs });
+    this.cached = { monoUs, wallUs, syncVersion: this.syncVersion, now };
+    return now;
+  }
+
+  /** Applies a sync round's samples to TrueTime (the only change to its sync state). */
+  applySync(samples: readonly Sample[]): SyncOutcome {
+    this.syncVersion++;
+    return this.tt.applySync(samples);
   }
 
   start(): void {
@@ -140,7 +167,7 @@ export class NodeTime {
     }
     this.sched.after(this.timing.requestTimeoutUs, () => {
       if (!this.alive() || round !== this.round) return;
-      const out = this.tt.applySync(this.samples);
+      const out = this.applySync(this.samples);
       this.syncs++;
       if (!out.ok) this.failedSyncs++;
       this.onSync(out);

@@ -34,8 +34,8 @@ export function parseCounters(text: string, names: readonly string[]): Map<strin
   return out;
 }
 
-/** Counters the bench reads from /metrics: messages the bus received, and wire messages by direction once the transport counts them. */
-export const SCRAPED_COUNTERS = ['synod_bus_received_total', 'synod_bus_wire_messages_total'] as const;
+/** Counters the bench reads from /metrics: messages the bus received, and NATS messages it received and published (a batch counts once). */
+export const SCRAPED_COUNTERS = ['synod_bus_received_total', 'synod_bus_wire_received_total', 'synod_bus_wire_published_total'] as const;
 
 export async function scrapeCounters(baseUrl: string | undefined): Promise<Map<string, number>> {
   if (!baseUrl) return new Map();
@@ -62,7 +62,7 @@ export interface NodeRates {
   fsyncsPerSec: number;
   /** Messages the bus received per second (synod_bus_received_total). */
   busInPerSec: number;
-  /** Wire messages per second by direction, when the transport counts them (synod_bus_wire_messages_total{direction}). */
+  /** NATS messages per second the bus received and published (synod_bus_wire_received_total, synod_bus_wire_published_total). */
   wire?: { inPerSec: number; outPerSec: number };
   /** Event-loop delay over the window (node.status eventLoop.sinceReset). */
   loop?: { p99Ms: number; maxMs: number; samples: number };
@@ -76,9 +76,9 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
   const seconds = (b.atMs - a.atMs) / 1000;
   if (!(seconds > 0)) throw new Error(`readings of ${a.node} are not in order`);
   const cpu = (r: NodeReading) => (r.status.cpuUs ? r.status.cpuUs.user + r.status.cpuUs.system : NaN);
-  const wireName = 'synod_bus_wire_messages_total';
-  const wire = (r: NodeReading, dir: string) => sumOf(r.counters, (k) => k.startsWith(wireName) && k.includes(`direction="${dir}"`));
-  const hasWire = [...b.counters.keys()].some((k) => k.startsWith(wireName));
+  const wireName = { in: 'synod_bus_wire_received_total', out: 'synod_bus_wire_published_total' };
+  const wire = (r: NodeReading, dir: 'in' | 'out') => sumOf(r.counters, (k) => k.startsWith(wireName[dir]));
+  const hasWire = [...b.counters.keys()].some((k) => k.startsWith(wireName.in));
   const received = (r: NodeReading) => r.status.busReceived ?? sumOf(r.counters, (k) => k.startsWith('synod_bus_received_total'));
   const loop = b.status.eventLoop?.sinceReset;
   return {

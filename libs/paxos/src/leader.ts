@@ -285,6 +285,19 @@ export abstract class Leader extends Campaign {
   }
 
   /** Check-quorum: has the leader heard from a phase-2 quorum within the election timeout? */
+  /**
+   * When an idle leader's tick next has work: its next heartbeat, or the moment check-quorum
+   * would depose it. 0 (now) while anything is queued, in flight, being re-proposed, handed
+   * over or filled in: those duties run at every tick.
+   */
+  protected leaderDueUs(): number {
+    if (this.queue.length > 0 || this.inflight.size > 0 || this.reproposals.length > 0 || this.transfer !== null) return 0;
+    if (this.configs.appliedPendingFrom(this.chosenPrefix) !== null) return 0;
+    const checksQuorum = this.config.features.checkQuorum && !readsWithoutLease(this.config);
+    const quorumLostAt = checksQuorum ? this.lease.quorumHeardUntil(this.configs.at(this.chosenPrefix), this.config.self, this.nowUs, this.config.electionTimeoutUs) : Number.POSITIVE_INFINITY;
+    return Math.max(0, Math.min(this.nextHeartbeatUs, quorumLostAt));
+  }
+
   protected quorumHeard(): boolean {
     if (!this.config.features.checkQuorum || readsWithoutLease(this.config)) return true;
     return this.lease.quorumHeard(this.configs.at(this.chosenPrefix), this.config.self, this.nowUs, this.config.electionTimeoutUs);

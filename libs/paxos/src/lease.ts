@@ -81,10 +81,15 @@ export class LeaderLease {
 
   /** Check-quorum: has a q2 quorum of `config` (counting `self` as heard now) been heard within `timeoutUs`? */
   quorumHeard(config: Membership, self: string, nowUs: number, timeoutUs: number): boolean {
+    return nowUs < this.quorumHeardUntil(config, self, nowUs, timeoutUs);
+  }
+
+  /** Until when (exclusive) `quorumHeard` holds if nobody more is heard from: -Infinity when it does not hold now. */
+  quorumHeardUntil(config: Membership, self: string, nowUs: number, timeoutUs: number): number {
     const heard = new Map(this.heardUs);
     if (config.peers.includes(self)) heard.set(self, nowUs);
     const t = quorumTime(heard, config, 'q2');
-    return t !== null && nowUs - t < timeoutUs;
+    return t === null ? Number.NEGATIVE_INFINITY : t + timeoutUs;
   }
 
   /** The clock moved to `nowUs`: a lease that lapsed since ends the unbroken interval. */

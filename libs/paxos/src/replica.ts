@@ -183,14 +183,15 @@ export class Replica extends Leader {
 
   /**
    * The earliest time a `tick` could do anything: a shell hosting many groups ticks a group only
-   * once it has come (docs/paxos.md, "Many groups per process"). A leader has duties at every
-   * tick (heartbeats, resends, check-quorum, transfers); a follower or candidate only at its
-   * election deadline, or at once while it is catching up. Every other input reaches it as a
+   * once it has come (docs/paxos.md, "Many groups per process"). A busy leader has duties at
+   * every tick (resends, queued values, transfers); an idle one at its next heartbeat or when
+   * check-quorum would depose it; a follower or candidate at its election deadline; any replica
+   * at once while it is catching up. Every other input reaches it as a
    * message, and every call advances its clock first, so the ticks skipped change nothing.
    */
   nextTickUs(): number {
-    if (this.role === 'leader') return 0;
     if (this.chosenPrefix < this.knownChosenUpTo || this.snapshotReceiver.active()) return 0;
+    if (this.role === 'leader') return this.isMember() ? this.leaderDueUs() : 0;
     return this.electionDeadlineUs;
   }
 

@@ -276,3 +276,16 @@ describe('closed timestamps on a grid', () => {
     expect(b.filter(inBoth)).toEqual(a.filter(inBoth));
   });
 });
+
+describe('quiet followers', () => {
+  it('a follower with nothing waiting is quiet; a parked snapshot read or leadership ends it', () => {
+    const f = new Harness();
+    f.view({ leading: null, leaderHint: 'n1', leaseEndMonoUs: null, localReadOk: false });
+    expect(f.core.quietFollower()).toBe(true);
+    f.send({ kind: 'snapshot', keys: ['a'], mode: { ts: Math.ceil(f.now().tt.latest) + 1_000_000 }, waitUs: 5_000_000 });
+    expect(f.core.quietFollower()).toBe(false); // parked until t_safe passes its timestamp
+    const l = new Harness();
+    l.ready();
+    expect(l.core.quietFollower()).toBe(false);
+  });
+});

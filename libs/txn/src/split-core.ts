@@ -299,6 +299,15 @@ export class SplitTxnCore {
     if (epoch !== this.epoch) this.newEpoch(epoch, now);
   }
 
+  /**
+   * A follower with no transaction, no waiting request and nothing to send: time alone changes
+   * nothing here, so a shell polling many splits may skip its periodic tick until an input
+   * arrives or the replica's view of leadership changes (docs/spanserver.md, "Many splits").
+   */
+  quietFollower(): boolean {
+    return this.view.leading === null && this.txns.size === 0 && this.parked.length === 0 && this.outputs.length === 0;
+  }
+
   tick(now: CoreNow): void {
     this.lastNow = now;
     for (const [id, t] of [...this.txns]) {

@@ -246,7 +246,7 @@ export class Spanserver {
     collect();
     this.gcTimer = setInterval(collect, this.opts.gcIntervalMs ?? 60_000);
     this.ticker = setInterval(() => {
-      for (const s of this.splits.values()) s.shell.tick();
+      for (const s of this.splits.values()) s.shell.poll();
     }, Math.max(10, Math.floor(closedIntervalMs / 2)));
     const publish = this.opts.publishReport;
     if (publish) this.reportTimer = setInterval(() => publish(this.report()), this.opts.reportIntervalMs ?? 1_000);

@@ -23,6 +23,8 @@ export class SplitShell {
   private closed = false;
   /** The leader hint last seen, to count leader changes (docs/metrics.md). */
   private lastLeader: string | null = null;
+  /** The leader hint the core was last told (undefined: never synced). */
+  private syncedHint: string | null | undefined = undefined;
 
   constructor(
     readonly split: Split,
@@ -62,6 +64,16 @@ export class SplitShell {
     this.drain();
   }
 
+  /**
+   * The spanserver's periodic poll of every split: a quiet follower whose replica still follows
+   * the same leader is left alone (its core's own deadlines arm the wake timer; inputs tick it).
+   */
+  poll(): void {
+    const r = this.replica;
+    if (!r.isLeader() && r.leaderHint() === this.syncedHint && this.core.quietFollower()) return;
+    this.tick();
+  }
+
   tick(): void {
     const now = this.syncLeadership();
     this.core.tick(now);
@@ -74,6 +86,7 @@ export class SplitShell {
     const r = this.replica;
     const leading = r.isLeader() ? r.ballot() : null;
     const hint = r.leaderHint();
+    this.syncedHint = hint;
     if (hint && hint !== this.lastLeader) {
       if (this.lastLeader !== null) this.bus.metrics.inc('synod_split_leader_changes_total', { split: this.split.id });
       this.lastLeader = hint;

@@ -1,5 +1,6 @@
 // One behavioural suite for every MVCC store (the LMDB keyspace and the in-memory one): both must
 // follow the version-selection rule of version-rule.ts exactly. Run it with `mvccStoreSuite`.
+import { Prng } from '@synod/prng';
 import { describe, expect, it } from 'vitest';
 import type { MvccRow, ReadResult, VersionWrite } from './version-rule.js';
 
@@ -15,16 +16,10 @@ export interface SuiteStore {
   gcHorizon(): number;
 }
 
-/** A tiny seeded PRNG (mulberry32): the many-versions case is the same run every time. */
+/** The project's seeded PRNG: the many-versions case is the same run every time. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /** The rule spelled out naively over a list of writes (a later write at the same key and ts wins). */

@@ -1,6 +1,7 @@
 // Incremental version GC (version-gc.ts; docs/spanserver.md, "Version GC"): bounded slices with
 // turns of the event loop between them, the same result as the whole-keyspace rule (the
 // in-memory store), and the rules a pass keeps while the store is in use.
+import { Prng } from '@synod/prng';
 import { describe, expect, it } from 'vitest';
 import { MemoryMvccStore } from './memory-mvcc.js';
 import type { MvccStore } from './mvcc-store.js';
@@ -14,16 +15,10 @@ const tooOld = expect.objectContaining({ code: 'SNAPSHOT_TOO_OLD' });
 const frozen = () => 0;
 const HORIZON = 1_000;
 
-/** mulberry32: the same data every run. */
+/** The project's seeded PRNG: the same data every run. */
 function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const p = new Prng(seed);
+  return () => p.next();
 }
 
 /**

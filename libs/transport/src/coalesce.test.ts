@@ -1,19 +1,17 @@
 import { encode, type Envelope } from '@synod/codec';
 import { MAX_BATCH_BYTES, MAX_BATCH_FRAMES, MAX_BALLOT_ROUND } from '@synod/limits';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { BATCH_FRAME_OVERHEAD_BYTES, BATCH_HEADER_BYTES, BATCH_MAGIC, encodeBatch, isBatch } from './batch-frame.js';
-import { Bus, type BusOptions } from './bus.js';
+import { Bus } from './bus.js';
 import { chaos } from './chaos.js';
 import { MemoryHub } from './memory-wire.js';
 import { subjects } from './subjects.js';
+import { testNodes } from './test-nodes.fixture.js';
 import type { Wire } from './wire.js';
 
 /** docs/transport.md "Coalescing": one-way peer messages of one turn leave as one NATS message per peer. */
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close()));
-});
+const node = testNodes();
 
 interface Published {
   subject: string;
@@ -37,13 +35,6 @@ function recording(inner: Wire, maxPayload?: () => number): { wire: Wire; publis
   return { wire, published };
 }
 
-async function node(wire: Wire, nodeId: string, opts: Partial<BusOptions> = {}): Promise<Bus> {
-  const bus = new Bus(wire, { nodeId, dc: `dc-${nodeId}`, ...opts });
-  bus.on('ping', (env) => ({ kind: 'pong', body: { nonce: env.body.nonce } }));
-  await bus.start();
-  buses.push(bus);
-  return bus;
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 const turn = () => new Promise((r) => setImmediate(r));

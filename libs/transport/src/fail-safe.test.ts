@@ -1,14 +1,14 @@
 import { encode, SynodError, type Envelope } from '@synod/codec';
 import { MAX_BALLOT_ROUND, NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Bus, type BusLogger, type BusOptions } from './bus.js';
+import { Bus, type BusLogger } from './bus.js';
 import { MemoryHub } from './memory-wire.js';
 import { subjects } from './subjects.js';
+import { testNodes } from './test-nodes.fixture.js';
 import type { Wire } from './wire.js';
 
-const buses: Bus[] = [];
-afterEach(async () => {
-  await Promise.all(buses.splice(0).map((b) => b.close()));
+const node = testNodes();
+afterEach(() => {
   vi.restoreAllMocks();
 });
 
@@ -18,13 +18,6 @@ function recordingLog() {
   return { lines, log: { warn: at('warn'), info: at('info'), error: at('error'), fatal: at('fatal') } as unknown as BusLogger };
 }
 
-async function node(wire: Wire, nodeId: string, opts: Partial<BusOptions> = {}): Promise<Bus> {
-  const bus = new Bus(wire, { nodeId, dc: `dc-${nodeId}`, ...opts });
-  bus.on('ping', (env) => ({ kind: 'pong', body: { nonce: env.body.nonce } }));
-  await bus.start();
-  buses.push(bus);
-  return bus;
-}
 
 const settle = () => new Promise((r) => setTimeout(r, 5));
 const prepare = (round: number) => ({ type: 'prepare' as const, group: 'g1', from: 'n9', ballot: { round, node: 'n9' }, fromSlot: 0 });

@@ -6,7 +6,7 @@ import { Bus } from './bus.js';
 import { chaos } from './chaos.js';
 import { MemoryHub } from './memory-wire.js';
 import { subjects } from './subjects.js';
-import { testNodes } from './test-nodes.fixture.js';
+import { breakableWire, testNodes } from './test-nodes.fixture.js';
 import type { Wire } from './wire.js';
 
 /** docs/transport.md "Coalescing": one-way peer messages of one turn leave as one NATS message per peer. */
@@ -222,22 +222,10 @@ describe('batch limits', () => {
 
   it('a batch the wire refuses is counted per message kind, like lost messages', async () => {
     const hub = new MemoryHub();
-    const inner = hub.wire();
-    let broken = false;
-    const wire: Wire = {
-      maxPayloadBytes: () => inner.maxPayloadBytes(),
-      publish: (s, d) => {
-        if (broken) throw new Error('CONNECTION_CLOSED');
-        inner.publish(s, d);
-      },
-      request: (s, d, t) => inner.request(s, d, t),
-      subscribe: (s, h) => inner.subscribe(s, h),
-      flush: () => inner.flush(),
-      close: () => inner.close(),
-    };
+    const { wire, breakIt } = breakableWire(hub);
     const a = await node(wire, 'n1');
     await node(hub.wire(), 'n2');
-    broken = true;
+    breakIt();
     a.send('n2', 'paxos', heartbeat(1), 'g1');
     a.send('n2', 'split.closed', { ballot: { round: 1, node: 'n1' }, ts: 5, appliedIndex: 3 }, 's1');
     a.send('n2', 'paxos', heartbeat(2), 'g1');

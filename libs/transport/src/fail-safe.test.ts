@@ -4,7 +4,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Bus, type BusLogger } from './bus.js';
 import { MemoryHub } from './memory-wire.js';
 import { subjects } from './subjects.js';
-import { testNodes } from './test-nodes.fixture.js';
+import { breakableWire, testNodes } from './test-nodes.fixture.js';
 import type { Wire } from './wire.js';
 
 const node = testNodes();
@@ -100,23 +100,10 @@ describe('oversize and failed publishes never throw out of the bus (memory wire)
 
   it('a publish the wire refuses (a closed connection) is counted and dropped, and a request rejects UNAVAILABLE', async () => {
     const hub = new MemoryHub();
-    const inner = hub.wire();
-    let broken = false;
-    // What nats.js does on a closed connection: publish and request throw.
-    const wire: Wire = {
-      maxPayloadBytes: () => inner.maxPayloadBytes(),
-      publish: (s, d) => {
-        if (broken) throw new Error('CONNECTION_CLOSED');
-        inner.publish(s, d);
-      },
-      request: (s, d, t) => (broken ? Promise.reject(new Error('CONNECTION_CLOSED')) : inner.request(s, d, t)),
-      subscribe: (s, h) => inner.subscribe(s, h),
-      flush: () => inner.flush(),
-      close: () => inner.close(),
-    };
+    const { wire, breakIt } = breakableWire(hub);
     const a = await node(wire, 'n1');
     await node(hub.wire(), 'n2');
-    broken = true;
+    breakIt();
     expect(a.send('n2', 'note', { token: 'x' })).toBe(false);
     expect(a.broadcast('note', { token: 'x' })).toBe(false);
     const err = await a.request('n2', 'ping', { nonce: 1 }).catch((e: unknown) => e);

@@ -81,6 +81,7 @@ export function buildPlacementWorld(partial: PlacementInput): { w: SpanWorld; dr
     get busy() {
       return driver.busy;
     },
+    settled: () => replicasAgree(map.entries(), hostedSplits(w), w.sched.nowUs).length === 0,
     finalChecks: () => placementChecks(w, driver, map),
   });
   return { w, driver, map, routers };
@@ -92,10 +93,7 @@ function placementChecks(w: SpanWorld, driver: PlacementDriver, map: RangeMap): 
   const at = w.sched.nowUs;
   const out: SpanViolation[] = [];
   if (driver.current) out.push({ checker: 'placementLiveness', detail: `${driver.current} still under way after the heal and the drain`, atUs: at });
-  const hosted: HostedSplit[] = [];
-  for (const n of w.nodes)
-    for (const split of n.hosted()) hosted.push({ node: n.id, split, entry: n.core(split)!.entry(), voters: n.membership(split)!.peers, leader: n.isLeaderOf(split) });
-  out.push(...mapCoversKeySpace(map.entries(), at), ...replicasAgree(map.entries(), hosted, at), ...childStartsComplete(w.rec.history, w.rec.cuts), ...parentTSafeBelowCut(w.rec.history, w.rec.cuts, w.rec.cutAppliedAt));
+  out.push(...mapCoversKeySpace(map.entries(), at), ...replicasAgree(map.entries(), hostedSplits(w), at), ...childStartsComplete(w.rec.history, w.rec.cuts), ...parentTSafeBelowCut(w.rec.history, w.rec.cuts, w.rec.cutAppliedAt));
   return out;
 }
 
@@ -103,4 +101,12 @@ export function runPlacement(partial: PlacementInput): PlacementResult {
   const { w, driver, map, routers } = buildPlacementWorld(partial);
   const r = finishSpanWorld(w);
   return { ...r, placement: { ...driver.counts, splits: map.entries().length, refreshes: routers.reduce((s, x) => s + x.refreshes, 0) } };
+}
+
+/** Every split every node hosts, as the end-of-run checks see it. */
+function hostedSplits(w: SpanWorld): HostedSplit[] {
+  const hosted: HostedSplit[] = [];
+  for (const n of w.nodes)
+    for (const split of n.hosted()) hosted.push({ node: n.id, split, entry: n.core(split)!.entry(), voters: n.membership(split)!.peers, leader: n.isLeaderOf(split) });
+  return hosted;
 }

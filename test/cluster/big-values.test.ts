@@ -7,7 +7,7 @@
  * printed, never asserted; every wait is bounded.
  */
 import { expect, it } from 'vitest';
-import type { MessageBody } from '@synod/codec';
+import { SynodError, type MessageBody } from '@synod/codec';
 import { MAX_VALUE_BYTES, NATS_MAX_PAYLOAD_BYTES } from '@synod/limits';
 import { ANY_DC, EMPTY_CHAOS, chaos } from '@synod/transport';
 import { anyExited, exitedProcesses, groupStatus, sleep, useTestCluster, waitFor } from './helpers.js';
@@ -84,9 +84,18 @@ it(`${COUNT} values of 1 MiB while a follower DC is partitioned: every process s
   const catchUpMs = Date.now() - healedAt;
 
   // … and a read served by the follower's DC, at the last write's timestamp, returns the last value.
+  // A follower whose TrueTime is resyncing after the partition answers UNAVAILABLE (its clock is
+  // not within bounds): fail-safe, so retried, bounded.
   const readAt = async (k: string) => {
-    const reply = await control.request(follower.id, 'kv.snapshot', { keys: [k], ts: lastTs, waitMs: 2_000 }, { group: split.id, timeoutMs: 10_000 });
-    return (reply.body as MessageBody<'kv.values'>).values[0]?.value;
+    for (const until = Date.now() + 15_000; ; ) {
+      try {
+        const reply = await control.request(follower.id, 'kv.snapshot', { keys: [k], ts: lastTs, waitMs: 2_000 }, { group: split.id, timeoutMs: 10_000 });
+        return (reply.body as MessageBody<'kv.values'>).values[0]?.value;
+      } catch (err) {
+        if (!(err instanceof SynodError && err.code === 'UNAVAILABLE') || Date.now() > until) throw err;
+        await sleep(200);
+      }
+    }
   };
   expect(await readAt(key(COUNT - 1))).toBe(value(COUNT - 1));
   expect(await readAt(key(0))).toBe(value(0));

@@ -516,7 +516,6 @@ export class Spanserver {
         appliedUpTo: s.replica.appliedUpTo(),
         chosenUpTo: s.replica.chosenUpTo(),
         lastCommitTs: s.core.stats().lastCommitTs,
-        // Not in the node.status.reply schema yet (the bus strips them); stdio status and metrics carry them.
         reappliedEntries: s.state.reappliedEntries,
         logEntries: s.store.logSize(),
         snapshotUpTo: s.replica.snapshotUpTo(),

@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import type { ChaosState } from '@synod/codec';
 import { ConfigError, booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
-import { ANY_DC, chaos, connectBus } from '@synod/transport';
-import { resolveCluster, toolCredentials } from './client-commands.js';
+import { ANY_DC, chaos } from '@synod/transport';
+import { connectToolBus, resolveCluster } from './client-commands.js';
 import { collectClockFaults, healClocks } from './clock-chaos.js';
 
 export const CHAOS_HELP = `synod chaos — inject network faults into a running cluster
@@ -74,7 +74,7 @@ export async function runChaos(argv: string[]): Promise<void> {
   const { positional } = parseFlags(argv);
   const opts = loadConfig(options, { argv });
   const where = resolveCluster(opts);
-  const bus = await connectBus(where.natsUrl, { nodeId: `chaos-${process.pid}`, dc: 'control', cluster: where.cluster, ...toolCredentials(where, 'operator') });
+  const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
   try {
     const next = nextChaos(bus.chaos, positional, opts);
     if (next) await bus.publishChaos(next);

@@ -55,4 +55,21 @@ describe('synod CLI', () => {
     expect(r.stderr).toContain('INVALID_ARGUMENT');
     expect(r.stderr).toContain('--bogus');
   });
+
+  it('a cluster that is not there is one line with a hint for every command that connects, never a stack', () => {
+    const nowhere = ['--nats-url', 'nats://127.0.0.1:1'];
+    for (const argv of [
+      ['chaos', 'partition', 'dc-a', ...nowhere],
+      ['chaos', 'skew', 'n1', '5', ...nowhere],
+      ['splits', ...nowhere],
+      ['split', 'k', ...nowhere],
+    ]) {
+      const r = run(...argv);
+      expect(r.status, argv.join(' ')).toBe(1);
+      const lines = r.stderr.trim().split('\n');
+      expect(lines, argv.join(' ')).toHaveLength(1);
+      expect(lines[0], argv.join(' ')).toMatch(/^synod \S+: UNAVAILABLE: /);
+      expect(r.stderr).not.toMatch(/^\s+at /m);
+    }
+  });
 });

@@ -146,6 +146,18 @@ export function toolCredentials(where: { creds?: string | undefined }, user: 'cl
   return where.creds ? { natsCreds: join(where.creds, `${user}.json`) } : {};
 }
 
+/**
+ * A tool's bus to the cluster `where` names, with the credential of `user`. A cluster that is not
+ * there is one line for the user (UNAVAILABLE with the hint), not the NATS client's stack.
+ */
+export async function connectToolBus(where: { natsUrl: string; cluster: string; creds?: string | undefined }, nodeId: string, dc: string, user: 'client' | 'operator'): Promise<Bus> {
+  try {
+    return await connectBus(where.natsUrl, { nodeId, dc, cluster: where.cluster, ...toolCredentials(where, user) });
+  } catch (err) {
+    throw new SynodError('UNAVAILABLE', `cannot reach NATS at ${where.natsUrl} (${err instanceof Error ? err.message : String(err)}): is the cluster running ('synod up', or --nats-url)?`);
+  }
+}
+
 export interface Connected<T extends ConnectOptions> {
   client: SynodClient;
   bus: Bus;
@@ -159,7 +171,7 @@ async function connectClient<T extends ConnectOptions>(argv: string[], load: Loa
   const { natsUrl, placement, cluster, placementService } = where;
   if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(opts.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
   const rangeMap = loadRangeMap(placement);
-  const bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster, ...toolCredentials(where, 'client') });
+  const bus = await connectToolBus(where, `cli-${process.pid}`, opts.dc, 'client');
   const outcomeLookupMs = 'outcomeWaitMs' in opts && typeof opts.outcomeWaitMs === 'number' ? opts.outcomeWaitMs : undefined;
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, ...(outcomeLookupMs !== undefined ? { outcomeLookupMs } : {}) });
   // placement.json is the map the cluster started with; a running placement service has the

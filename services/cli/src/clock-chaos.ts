@@ -2,9 +2,9 @@
 import { z } from 'zod';
 import type { ClockFault } from '@synod/codec';
 import { ConfigError, booleanFlag, loadConfig, parseFlags } from '@synod/config';
-import { connectBus, type Bus } from '@synod/transport';
+import type { Bus } from '@synod/transport';
 import { ALL_BUT_MASTERS, ALL_WITH_MASTERS, FAULT_QUERY, FAULT_REPORT_PREFIX } from '@synod/truetime';
-import { resolveCluster, toolCredentials } from './client-commands.js';
+import { connectToolBus, resolveCluster } from './client-commands.js';
 
 export const CLOCK_CHAOS_HELP = `Clock faults:
   synod chaos skew <node|*> <ms> [--masters]    step the node's clock to <ms> off true time (0 removes the skew)
@@ -70,7 +70,7 @@ export async function runClockChaos(argv: string[]): Promise<void> {
   const opts = loadConfig(z.object({ dataDir: z.string().default('.synod'), natsUrl: z.string().optional(), cluster: z.string().optional(), masters: booleanFlag.default(false) }), { argv });
   const where = resolveCluster(opts);
   const fault = targetFault(clockFaultFrom(positional), opts.masters);
-  const bus = await connectBus(where.natsUrl, { nodeId: `chaos-${process.pid}`, dc: 'control', cluster: where.cluster, ...toolCredentials(where, 'operator') });
+  const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
   try {
     if (fault.node !== ALL_BUT_MASTERS && fault.node !== ALL_WITH_MASTERS && !opts.masters && (await isTimeMaster(bus, fault.node)))
       throw new ConfigError([{ field: '<node>', message: `${fault.node} is a time master: clock chaos on a time master needs --masters (every node's TrueTime depends on the masters)` }]);

@@ -141,7 +141,10 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`synod ${name}: ${err.code}: ${err.message}\n`);
       return 1;
     }
-    process.stderr.write(`synod ${name}: ${(err as Error).stack ?? String(err)}\n`);
+    // Anything else is a bug of ours: one line for the user, the stack when asked for.
+    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
+    process.stderr.write(`synod ${name}: INTERNAL: ${first} (SYNOD_DEBUG=1 prints the stack)\n`);
+    if (process.env.SYNOD_DEBUG === '1') process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
     return 1;
   }
 }

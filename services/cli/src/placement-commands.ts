@@ -1,8 +1,8 @@
 import { z } from 'zod';
 import { nodeName, SynodError, type MessageBody, type MessageInput } from '@synod/codec';
 import { booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
-import { connectBus, subjects, type Bus } from '@synod/transport';
-import { resolveCluster, toolCredentials } from './client-commands.js';
+import { subjects, type Bus } from '@synod/transport';
+import { connectToolBus, resolveCluster } from './client-commands.js';
 
 /**
  * The operator's view of the placement service (docs/cli.md): `synod splits` reads the range map
@@ -171,13 +171,7 @@ async function withPlacementBus<T>(argv: string[], check: (words: string[]) => T
   const opts = loadConfig(options, { argv: args });
   const checked = check(parseFlags(args).positional);
   const where = resolveCluster(opts);
-  const { natsUrl, cluster } = where;
-  let bus: Bus;
-  try {
-    bus = await connectBus(natsUrl, { nodeId: `cli-${process.pid}`, dc: opts.dc, cluster, ...toolCredentials(where, 'client') });
-  } catch (err) {
-    throw new SynodError('UNAVAILABLE', `cannot reach NATS at ${natsUrl} (${err instanceof Error ? err.message : String(err)}): is the cluster running ('synod up', or --nats-url)?`);
-  }
+  const bus = await connectToolBus(where, `cli-${process.pid}`, opts.dc, 'client');
   try {
     await fn(bus, opts, checked);
   } finally {

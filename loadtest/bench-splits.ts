@@ -103,6 +103,7 @@ for (const [sig, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const)
     interrupted = true;
     progress(`${sig}: stopping every process and removing temporary directories`);
     launchAbort.abort();
+    // The launch was just aborted, so its rejection is expected; cleanUp runs either way.
     void launching
       .catch(() => undefined)
       .then(cleanUp)

@@ -211,7 +211,9 @@ export class Spanserver {
       try {
         gcCount.onPass(await storage.collectVersions(horizon, { onSlice: gcCount.onSlice }));
       } catch (err) {
-        this.opts.logger?.error({ err }, 'version GC failed');
+        // A failed deletion or horizon write, or a broken slice bound: fail-stop, like any
+        // failed durable write (a pass stopped by close resolves 'stopped', it does not throw).
+        if (!this.closing) onFatal(err);
       }
     };
     if (mark.gcHorizonUs > 0) void runGc(mark.gcHorizonUs);

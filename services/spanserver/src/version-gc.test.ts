@@ -43,3 +43,14 @@ it('collects overwritten versions on its timer, persists the horizon and counts 
   await expect(client.get('k', { ts: first })).rejects.toMatchObject({ code: 'SNAPSHOT_TOO_OLD' });
   expect(await client.get('k')).toBe(3);
 }, 30_000);
+
+it('a version GC pass that fails stops the process (fail-stop), it is not only logged', async () => {
+  const hub = new MemoryHub();
+  const rangeMap = RangeMap.uniform([{ id: 'n2', dc: 'dc-a' }], []);
+  const fatal: unknown[] = [];
+  const node = await startInMemoryNode(hub, { id: 'n2', dc: 'dc-a', path: join(dir, 'n2'), rangeMap }, { server: { gcRetentionMs: 1, gcIntervalMs: 50 }, onFatal: (err) => void fatal.push(err) });
+  stops.push(node.stop);
+  node.storage.collectVersions = () => Promise.reject(new Error('gc: a slice read 1001 versions, over its bound 1000'));
+  for (let i = 0; i < 200 && fatal.length === 0; i++) await new Promise((r) => setTimeout(r, 25));
+  expect(String(fatal[0])).toContain('over its bound');
+}, 30_000);

@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { afterEach, expect, it } from 'vitest';
 import { openStorage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
+import { SynodError } from '@synod/codec';
+import type { Command } from '@synod/paxos';
 import { PaxosHost } from './paxos-host.js';
 
 const PEERS = ['n1', 'n2', 'n3'];
@@ -56,6 +58,22 @@ const until = async (cond: () => boolean, ms = 15_000) => {
   }
 };
 
+/**
+ * Proposes through whichever node leads now, again with the same id after a TIMEOUT or
+ * NOT_LEADER (a forward lost in a leader change on a loaded machine): ids apply exactly once.
+ */
+async function proposeOnce(nodes: Array<{ host: PaxosHost }>, cmd: Command): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    await until(() => nodes.some((n) => n.host.replica('g1')?.isLeader()));
+    const at = nodes.find((n) => n.host.replica('g1')?.isLeader())!;
+    try {
+      return await at.host.propose('g1', [cmd], 3_000);
+    } catch (err) {
+      if (attempt >= 5 || !(err instanceof SynodError && (err.code === 'TIMEOUT' || err.code === 'NOT_LEADER'))) throw err;
+    }
+  }
+}
+
 it('compacts the durable log behind snapshots, restarts from snapshot + tail, and catches a lagging replica up by snapshot transfer', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'synod-host-snap-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
@@ -65,7 +83,7 @@ it('compacts the durable log behind snapshots, restarts from snapshot + tail, an
   const leader = nodes.find((n) => n.host.replica('g1')!.isLeader())!;
   const laggard = nodes.findIndex((n) => n !== leader);
 
-  for (let i = 0; i < 40; i++) await leader.host.propose('g1', [{ id: `a:${i}`, payload: i }]);
+  for (let i = 0; i < 40; i++) await proposeOnce(nodes, { id: `a:${i}`, payload: i });
   await until(() => nodes.every((n) => n.state.applied === 40));
 
   // Every replica keeps a durable snapshot and only the log tail behind it.
@@ -78,7 +96,7 @@ it('compacts the durable log behind snapshots, restarts from snapshot + tail, an
   // The laggard misses a stretch the others compact away, then restarts.
   await nodes[laggard]!.stop();
   cleanups.splice(cleanups.indexOf(nodes[laggard]!.stop), 1);
-  for (let i = 0; i < 40; i++) await leader.host.propose('g1', [{ id: `b:${i}`, payload: i }]);
+  for (let i = 0; i < 40; i++) await proposeOnce(nodes.filter((_, i2) => i2 !== laggard), { id: `b:${i}`, payload: i });
   const reborn = await startNode(hub, PEERS[laggard]!, dir);
   // Restored from its own durable snapshot at start-up …
   expect(reborn.restores()).toBe(1);

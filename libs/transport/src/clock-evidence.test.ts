@@ -102,7 +102,9 @@ describe('clock evidence', () => {
     await settle();
     expect(good.seen.length).toBe(1);
     expect(good.bus.metrics.total('synod_clock_evidence_total')).toBe(20);
-    // One clock.suspect per peer per interval, not one per message.
+    // One clock.suspect per peer per interval, not one per message (it leaves with the next
+    // flush of good's outbox: wait for it, bounded, rather than a fixed 5 ms on a loaded machine).
+    for (let i = 0; i < 400 && ahead.bus.metrics.total('synod_clock_evidence_total') < 1; i++) await settle();
     expect(ahead.bus.metrics.total('synod_clock_evidence_total')).toBe(1);
     await settle(80);
     expect(good.seen.length).toBe(2);

@@ -105,6 +105,10 @@ describe('coalescing one-way peer messages', () => {
         a.send('n2', 'paxos', heartbeat(2), 'g1');
         resolve();
       }, 0);
+      // Node stamps each timer with a fresh clock read, so two timers made a millisecond apart can expire in different
+      // loop iterations; holding the loop until both are due makes them fire in one timers phase.
+      const due = performance.now() + 3;
+      while (performance.now() < due);
     });
     await settle();
     expect(peerPublishes(out.published)).toHaveLength(1);

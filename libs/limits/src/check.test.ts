@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkTxn } from './check.js';
+import { checkKey, checkTxn } from './check.js';
 import { MAX_KEY_BYTES, MAX_TXN_BYTES, MAX_VALUE_BYTES } from './limits.js';
 
 describe('checkTxn', () => {
@@ -20,5 +20,14 @@ describe('checkTxn', () => {
   });
   it('does not count the value of a delete', () => {
     expect(checkTxn([], [{ key: 'k', value: 'v'.repeat(MAX_VALUE_BYTES * 2), deleted: true }])).toBeNull();
+  });
+});
+
+describe('keys that cannot be stored as given', () => {
+  it('refuses a lone surrogate (no UTF-8 form: the key would come back as U+FFFD) and accepts a valid pair', () => {
+    expect(checkKey('a\uD800b')).toMatchObject({ code: 'INVALID_ARGUMENT', hint: { at: 1 } });
+    expect(checkKey('\uDC00')).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(checkKey('emoji \uD83D\uDE00')).toBeNull();
+    expect(checkTxn([], [{ key: 'x\uDBFF', value: 1 }])).toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

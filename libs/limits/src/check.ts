@@ -1,14 +1,20 @@
 import { MAX_KEY_BYTES, MAX_TXN_BYTES, MAX_TXN_READS, MAX_TXN_WRITES, MAX_VALUE_BYTES } from './limits.js';
 import { sizeBound, utf8Bytes } from './size.js';
 
-/** The stable error codes of a request over the documented maxima (docs/limits.md). */
-export type LimitCode = 'KEY_TOO_LARGE' | 'VALUE_TOO_LARGE' | 'TXN_TOO_LARGE';
+/**
+ * The stable error codes of a request over the documented maxima (docs/limits.md), or with a key
+ * that cannot be stored as given (INVALID_ARGUMENT).
+ */
+export type LimitCode = 'KEY_TOO_LARGE' | 'VALUE_TOO_LARGE' | 'TXN_TOO_LARGE' | 'INVALID_ARGUMENT';
 
 export interface LimitViolation {
   code: LimitCode;
   message: string;
-  hint: { limit: number; actual: number };
+  hint: Record<string, number>;
 }
+
+/** A UTF-16 surrogate not paired (in `u` mode a valid pair is one code point and does not match). */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 export interface WriteLike {
   key: string;
@@ -20,8 +26,13 @@ function violation(code: LimitCode, message: string, limit: number, actual: numb
   return { code, message, hint: { limit, actual } };
 }
 
-/** The first key over MAX_KEY_BYTES, or null. */
+/**
+ * A key over MAX_KEY_BYTES, or one with a lone surrogate: it has no UTF-8 form, so the wire would
+ * carry U+FFFD instead and the key written could never be read back. Null when the key is fine.
+ */
 export function checkKey(key: string): LimitViolation | null {
+  const bad = LONE_SURROGATE.exec(key);
+  if (bad) return { code: 'INVALID_ARGUMENT', message: `key has a lone surrogate at UTF-16 index ${bad.index} (not well-formed Unicode): it could not be read back`, hint: { at: bad.index } };
   const n = utf8Bytes(key);
   return n > MAX_KEY_BYTES ? violation('KEY_TOO_LARGE', `key of ${n} bytes exceeds the maximum of ${MAX_KEY_BYTES}`, MAX_KEY_BYTES, n) : null;
 }

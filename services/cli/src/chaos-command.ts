@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import type { ChaosState } from '@synod/codec';
 import { ConfigError, booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
-import { ANY_DC, chaos } from '@synod/transport';
-import { connectToolBus, resolveCluster } from './client-commands.js';
-import { collectClockFaults, healClocks } from './clock-chaos.js';
+import { ANY_DC, EMPTY_CHAOS, chaos } from '@synod/transport';
+import { checkName, connectToolBus, resolveCluster, type KnownNames } from './client-commands.js';
+import { collectClockFaults, healClocks, isClockChaos, runClockChaos } from './clock-chaos.js';
 
 export const CHAOS_HELP = `synod chaos — inject network faults into a running cluster
 
@@ -15,23 +15,24 @@ Usage:
   synod chaos heal                                            remove every fault (clock faults too)
   synod chaos show                                            print the current fault picture and clock faults
 
-Options:
-  --data-dir <dir>   a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
-  --nats-url <url>   or the NATS server directly (env SYNOD_NATS_URL, default nats://127.0.0.1:4222)
-  --cluster <name>   cluster subject prefix (env SYNOD_CLUSTER, default synod)
+DC and node names are checked against the cluster's (from its cluster file): an unknown one is
+refused, nothing is sent. Prints the fault picture as JSON (both -o json and table).
 
 Every change is a new version of the cluster's fault picture, broadcast to all processes;
 each applies the newest version it has seen.`;
 
-const options = z.object({
-  dataDir: z.string().default('.synod'),
-  natsUrl: z.string().optional(),
-  cluster: z.string().optional(),
-  from: z.string().optional(),
-  oneWay: booleanFlag.default(false),
-  jitter: z.coerce.number().min(0).default(0),
-  both: booleanFlag.default(false),
+export const chaosOptions = z.object({
+  dataDir: z.string().optional().describe('the cluster started by synod up (reads <dir>/cluster.json)'),
+  natsUrl: z.string().optional().describe('or the NATS server directly'),
+  cluster: z.string().optional().describe('cluster subject prefix'),
+  from: z.string().optional().describe('partition: cut off from these DCs only (comma-separated)'),
+  oneWay: booleanFlag.default(false).describe('partition: one direction only'),
+  jitter: z.coerce.number().min(0).max(60_000).default(0).describe('latency: ± this many ms'),
+  both: booleanFlag.default(false).describe('latency: both directions'),
+  masters: booleanFlag.default(false).describe('skew/drift: time masters too'),
+  output: z.enum(['json', 'table']).default('json').describe('output format (the fault picture is JSON either way)'),
 });
+const options = chaosOptions;
 
 const num = (s: string | undefined, what: string, max: number) => {
   const n = Number(s);
@@ -44,23 +45,24 @@ const need = (s: string | undefined, what: string) => {
 };
 
 /** Computes the next fault picture from the current one and the command words. */
-export function nextChaos(current: ChaosState, words: string[], opts: z.infer<typeof options>): ChaosState | undefined {
+export function nextChaos(current: ChaosState, words: string[], opts: z.infer<typeof options>, known?: KnownNames): ChaosState | undefined {
   const [verb, ...args] = words;
+  const dc = (s: string | undefined, what: string) => checkName('DC', need(s, what), known, what);
   switch (verb) {
     case 'partition': {
-      const others = opts.from ? opts.from.split(',').filter(Boolean) : [ANY_DC];
-      return chaos.partition(current, [need(args[0], '<dc>')], others, opts.oneWay);
+      const others = opts.from ? opts.from.split(',').filter(Boolean).map((d) => dc(d, '--from')) : [ANY_DC];
+      return chaos.partition(current, [dc(args[0], '<dc>')], others, opts.oneWay);
     }
     case 'latency': {
-      const [from, to] = [need(args[0], '<from-dc>'), need(args[1], '<to-dc>')];
+      const [from, to] = [dc(args[0], '<from-dc>'), dc(args[1], '<to-dc>')];
       const ms = num(args[2], '<ms>', 60_000);
       const one = chaos.latency(current, from, to, ms, opts.jitter);
       return opts.both ? { ...chaos.latency(one, to, from, ms, opts.jitter), version: current.version + 1 } : one;
     }
     case 'loss':
-      return chaos.loss(current, need(args[0], '<from-dc>'), need(args[1], '<to-dc>'), num(args[2], '<probability>', 1));
+      return chaos.loss(current, dc(args[0], '<from-dc>'), dc(args[1], '<to-dc>'), num(args[2], '<probability>', 1));
     case 'isolate':
-      return chaos.isolate(current, need(args[0], '<node>'));
+      return chaos.isolate(current, checkName('node', need(args[0], '<node>'), known, '<node>'));
     case 'heal':
       return chaos.heal(current);
     case 'show':
@@ -71,12 +73,16 @@ export function nextChaos(current: ChaosState, words: string[], opts: z.infer<ty
 }
 
 export async function runChaos(argv: string[]): Promise<void> {
+  if (isClockChaos(argv)) return runClockChaos(argv);
   const { positional } = parseFlags(argv);
   const opts = loadConfig(options, { argv });
+  if (opts.masters) throw new ConfigError([{ field: '--masters', message: 'only for synod chaos skew|drift' }]);
   const where = resolveCluster(opts);
+  // Checked before connecting: a bad word never waits on the network.
+  nextChaos(EMPTY_CHAOS, positional, opts, where.known);
   const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
   try {
-    const next = nextChaos(bus.chaos, positional, opts);
+    const next = nextChaos(bus.chaos, positional, opts, where.known);
     if (next) await bus.publishChaos(next);
     if (positional[0] === 'heal') await healClocks(bus);
     // Clock faults are not part of the versioned picture: every process reports its own.

@@ -4,7 +4,7 @@ import { EMPTY_CHAOS } from '@synod/transport';
 import { nextChaos } from './chaos-command.js';
 import { synodCommand } from './child-node.js';
 
-const opts = { dataDir: '.synod', natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false };
+const opts = { dataDir: '.synod', natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false, masters: false, output: 'json' as const };
 
 describe('synod chaos', () => {
   it('partitions a DC from every other DC by default', () => {
@@ -35,18 +35,27 @@ describe('synod CLI', () => {
   it('prints help for every command and fails cleanly on unknown ones', () => {
     const top = run('--help');
     expect(top.status).toBe(0);
-    for (const name of ['demo', 'chaos', 'probe-node', 'paxos-node', 'spanserver', 'up', 'status', 'put', 'get', 'scan', 'txn', 'splits', 'split', 'move', 'drain', 'lead', 'placement']) {
-      expect(top.stdout).toContain(name);
+    const visible = ['demo', 'chaos', 'up', 'status', 'put', 'get', 'del', 'scan', 'txn', 'splits', 'split', 'move', 'drain', 'lead', 'bench', 'gateway', 'completion'];
+    const internal = ['probe-node', 'paxos-node', 'spanserver', 'placement', 'timemaster', 'clock-node'];
+    for (const name of visible) expect(top.stdout, name).toMatch(new RegExp(`^  ${name} `, 'm'));
+    // Service processes that `synod up` starts are not listed, but still answer --help.
+    for (const name of internal) expect(top.stdout, name).not.toMatch(new RegExp(`^  ${name} `, 'm'));
+    for (const name of [...visible, ...internal]) {
       const sub = run(name, '--help');
       expect(sub.status, name).toBe(0);
       expect(sub.stdout).toContain(`synod ${name}`);
     }
     const status = run('txn', 'status', '--help');
     expect(status.status).toBe(0);
-    expect(status.stdout).toContain('synod txn status <txnId> (--key <key> | --split <id>)');
+    expect(status.stdout).toContain('Usage: synod txn status [options] <txnId>');
+    expect(status.stdout).toContain('--split <value>');
     const bad = run('frobnicate');
     expect(bad.status).toBe(2);
+    expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain("unknown command 'frobnicate'");
+    const version = run('--version');
+    expect(version.status).toBe(0);
+    expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
   }, 90_000);
 
   it('reports a bad flag as INVALID_ARGUMENT', () => {
@@ -65,11 +74,11 @@ describe('synod CLI', () => {
       ['split', 'k', ...nowhere],
     ]) {
       const r = run(...argv);
-      expect(r.status, argv.join(' ')).toBe(1);
+      expect(r.status, argv.join(' ')).toBe(4);
       const lines = r.stderr.trim().split('\n');
       expect(lines, argv.join(' ')).toHaveLength(1);
       expect(lines[0], argv.join(' ')).toMatch(/^synod \S+: UNAVAILABLE: /);
       expect(r.stderr).not.toMatch(/^\s+at /m);
     }
-  });
+  }, 60_000);
 });

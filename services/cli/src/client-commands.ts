@@ -1,140 +1,262 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { SynodClient, type TransactionResult, type TxnStatus } from '@synod/client';
 import { SynodError, type MessageBody } from '@synod/codec';
 import { booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
-import type { Split } from '@synod/placement';
-import { loadRangeMap } from '@synod/spanserver';
+import { RangeMap, type Split } from '@synod/placement';
 import { connectBus, type Bus } from '@synod/transport';
 import type { ClusterFile } from './cluster-launch.js';
-
-const CONNECT_OPTIONS = `Connection options:
-  --data-dir <dir>     a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
-  --nats-url <url>     or name the NATS server …
-  --placement <file>   … and the range map file directly
-  --dc <dc>            this client's DC (follower reads prefer it), default dc-a
-  --cluster <name>     subject prefix, default synod`;
+import { locateDataDir, readJsonFile } from './cluster-context.js';
+import { fieldInfo } from './command-line.js';
+import { DataDirError } from './exit-codes.js';
+import { checkKey, valueArg, valueType } from './value-input.js';
 
 const COMMIT_OUTCOME = `A commit that gets no answer is resent with the same transaction id (commits are idempotent
 per id), then its outcome is looked up at the split's leader for up to --outcome-wait-ms:
   resolvedBy "reply"   the commit was answered
-  resolvedBy "retry"   a resend was answered   (stderr: commit timed out; resent with the same transaction id: committed at <ts>)
-  resolvedBy "status"  a status lookup said so (stderr: commit timed out; resolved by status lookup: committed at <ts>)
-An outcome still undecided exits 1 with TIMEOUT, naming the transaction id: look it up
-later with 'synod txn status <txnId> --split <split>'.
+  resolvedBy "retry"   a resend was answered   (note: commit timed out; resent with the same transaction id: committed at <ts>)
+  resolvedBy "status"  a status lookup said so (note: commit timed out; resolved by status lookup: committed at <ts>)
+An outcome still undecided exits 5 with TIMEOUT, naming the transaction id: look it up
+later with 'synod txn status <txnId> --split <split>'.`;
 
-Options:
-  --outcome-wait-ms <ms>  how long to look up an unanswered commit's outcome, default 30000
-  --json                  machine output only: the JSON line, no note on stderr`;
+const VALUES = `Values: a word is stored as JSON when it parses as JSON (42, true, {"a":1}, "quoted"), else as
+a string; --json insists on JSON, --string stores the word as text. @<path> reads the value from a
+file, - from stdin, @@… is a literal @…. A number JSON cannot hold exactly here (an integer beyond
+2^53 − 1, 1e999) is refused, not rounded: store it with --string.`;
 
-const TXN_STATUS_HELP = `synod txn status <txnId> (--key <key> | --split <id>) [--wait-ms <ms>] [--json]
-  — the outcome of a transaction, asked of the leader of its split
+const FINDING = `The cluster: --data-dir (or SYNOD_DATA_DIR), else ./.synod, else the one the last 'synod up'
+remembered ('synod up' prints it). Exit codes: see 'synod --help' and docs/cli.md.`;
 
-Prints one of:
+const TXN_STATUS_DETAILS = `Prints one of:
   committed at <ts>
   aborted: <reason>
   pending              (not decided yet: ask again)
-With --json: {"txnId", "split", "state": "committed"|"aborted"|"pending", "ts"?, "reason"?}.
-Exit 0 for any of the three; 1 (with the error code) when no leader answered.
-
-  --key <key>      a key the transaction wrote or read: names its split
-  --split <id>     or the split's id (what an unknown-outcome error names)
-  --wait-ms <ms>   how long the leader may wait for an undecided transaction, 0..60000, default 1500
+With -o json: {"txnId", "split", "state": "committed"|"aborted"|"pending", "ts"?, "reason"?}.
+Exit 0 for any of the three; 4 (UNAVAILABLE) when no leader answered.
 
 Outcomes are kept 10 minutes. The leader decides an id it does not know aborted, so that a
 late commit with that id can never win: ask the split the transaction ran in, or the
 answer is aborted (there).`;
 
+/** Summaries and details of the client commands (their options are generated from the schemas below). */
 export const CLIENT_HELP = {
-  status: `synod status — groups, leaders, DCs, t_safe lag and ε of every spanserver, and per split the locks held and the prepared (2PC, undecided) transactions
-
-Columns per node and split: applied log index, t_safe lag, locks (keys locked by transactions
+  status: {
+    summary: 'groups, leaders, DCs, t_safe lag and ε of every spanserver; locks and prepared (2PC) transactions per split',
+    details: `Columns per node and split: applied log index, t_safe lag, locks (keys locked by transactions
 at that replica: only a leader holds locks), prepared (transactions prepared in that split and
 not yet decided by their coordinator: replicated, so every replica shows them).
+-o json: one line {"nodes": [{"node", "dc", "status": <node.status reply>} | {"node", "dc", "error"}]}.
 
-${CONNECT_OPTIONS}`,
-  put: `synod put <key> <value> [--json] — write one key in a read-write transaction; prints the commit timestamp and the transaction id\n\nValues are parsed as JSON when they parse (42, true, {"a":1}), else kept as strings.\nPrints {"ok":true, "ts":<commit µs>, "txnId":<id>, "resolvedBy":"reply"|"retry"|"status"}.\n\n${COMMIT_OUTCOME}\n\n${CONNECT_OPTIONS}`,
-  get: `synod get <key>… [--stale-ms <ms> | --ts <µs>] — a lock-free read of one or more keys at one timestamp (strong by default)
+${FINDING}`,
+  },
+  put: {
+    summary: 'write one key in a read-write transaction',
+    details: `Prints {"ok":true, "ts":<commit µs>, "txnId":<id>, "resolvedBy":"reply"|"retry"|"status"}
+(-o table: committed at <ts> (txn <id>)).
 
-Keys in different splits are read at the same timestamp: the first key's split picks it (a strong
+${VALUES}
+
+${COMMIT_OUTCOME}
+
+Examples:  synod put user/1 '{"name":"ada"}'
+           synod put big 12345678901234567890 --string
+           synod put blob @./photo.json          cat v.json | synod put k - --json
+
+${FINDING}`,
+  },
+  del: {
+    summary: 'delete one or more keys in one read-write transaction',
+    details: `Prints {"ok":true, "ts", "txnId", "resolvedBy", "deleted": <number of keys>}. Deleting a key that
+does not exist is not an error. Keys in several splits are deleted atomically (two-phase commit).
+
+${COMMIT_OUTCOME}
+
+${FINDING}`,
+  },
+  get: {
+    summary: 'a lock-free read of one or more keys at one timestamp (strong by default)',
+    details: `Keys in different splits are read at the same timestamp: the first key's split picks it (a strong
 read at its leader), the others are read at it, so the lines are one consistent snapshot.
-Prints one line per key: {"key", "value", "found", "ts"}, every line with the same ts.
+-o json (default): one line per key {"key", "value", "found", "ts"}, every line with the same ts.
+-o table: KEY and VALUE columns, "(not found)" for a missing key, then the timestamp.
+--stale-ms <ms>: a bounded-staleness read any up-to-date replica serves; --ts <µs>: a snapshot read.
 
-${CONNECT_OPTIONS}`,
-  scan: `synod scan <start> <end> [--limit <n>] [--ts <µs>] — keys in [start, end) at one timestamp ('' = open end)\n\n${CONNECT_OPTIONS}`,
-  txn: `synod txn <op>… [--json] — run one read-write transaction of several operations, atomically
-${TXN_STATUS_HELP.split('\n')[0]}
+${FINDING}`,
+  },
+  scan: {
+    summary: "keys in [start, end) at one timestamp ('' = open end)",
+    details: `-o json (default): one line per row {"key", "value"}, then {"rows": <n>, "ts": <µs>, "more": <bool>}.
+-o table: KEY and VALUE columns, then "<n> rows at <ts>".
 
-Operations: get:<key>  put:<key>=<value>  del:<key>  add:<key>=<n> (read, add n, write)
+${FINDING}`,
+  },
+  txn: {
+    summary: 'run one read-write transaction of several operations, atomically (across splits too)',
+    details: `Operations: get:<key>  put:<key>=<value>  del:<key>  add:<key>=<n> (read, add n, write)
 Example:    synod txn add:bank/0000=-5 add:bank/0001=5
             synod txn put:a=1 put:z=2      (two splits: one atomic commit at one timestamp)
 Keys may be in several splits: the transaction then commits by two-phase commit. Its
 coordinator is the first split written (in split id order); the others prepare and vote to it,
 and its outcome lives there ('synod txn status <txnId> --key <a key it wrote in that split>').
+add needs the key absent (counts as 0) or a number, and a result JSON holds exactly; otherwise
+the transaction aborts with INVALID_ARGUMENT and writes nothing.
 Prints {"ok":true, "reads", "ts", "attempts", "txnId", "resolvedBy"}.
+
+put values are typed as for 'synod put' (--json, --string, @file).
 
 ${COMMIT_OUTCOME}
 
-synod txn status: see 'synod txn status --help'.
+'synod txn status <txnId>': the outcome of a transaction (see 'synod txn status --help').
 
-${CONNECT_OPTIONS}`,
-  txnStatus: `${TXN_STATUS_HELP}\n\n${CONNECT_OPTIONS}`,
+${FINDING}`,
+  },
+  txnStatus: {
+    summary: 'the outcome of a transaction, asked of the leader of its split',
+    details: `${TXN_STATUS_DETAILS}
+
+${FINDING}`,
+  },
 };
 
+const output = (d: 'json' | 'table') => z.enum(['json', 'table']).default(d).describe('output format: json (one JSON document per line) or table');
+
+/** The flags every command that talks to a cluster has. */
 export const connectOptions = z.object({
-  dataDir: z.string().default('.synod'),
-  natsUrl: z.string().optional(),
-  placement: z.string().optional(),
-  dc: nodeIdentity.dc.default('dc-a'),
-  cluster: z.string().optional(),
-  staleMs: z.coerce.number().nonnegative().optional(),
-  ts: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().positive().max(10_000).default(100),
+  dataDir: z.string().optional().describe('the cluster started by synod up (reads <dir>/cluster.json)'),
+  natsUrl: z.string().optional().describe('or name the NATS server (with --placement)'),
+  placement: z.string().optional().describe('… and the range map file'),
+  dc: nodeIdentity.dc.optional().describe("this client's DC: follower reads prefer it (default: the cluster's first DC)"),
+  cluster: z.string().optional().describe('subject prefix (default: the cluster file\'s, else synod)'),
+  output: output('json'),
 });
 
-/** put and txn: they commit. */
-const commitOptions = connectOptions.extend({
-  json: booleanFlag.default(false),
-  outcomeWaitMs: z.coerce.number().int().nonnegative().max(600_000).default(30_000),
+export const statusOptions = connectOptions.extend({ output: output('table') });
+
+export const getOptions = connectOptions.extend({
+  staleMs: z.coerce.number().int().nonnegative().max(3_600_000).optional().describe('bounded staleness: read at most this old, at any up-to-date replica'),
+  ts: z.coerce.number().int().positive().optional().describe('a snapshot read at this timestamp (µs)'),
 });
 
-const txnStatusOptions = connectOptions.extend({
-  json: booleanFlag.default(false),
-  key: z.string().optional(),
-  split: z.string().optional(),
-  waitMs: z.coerce.number().int().nonnegative().max(60_000).default(1_500),
+export const scanOptions = connectOptions.extend({
+  ts: z.coerce.number().int().positive().optional().describe('a snapshot read at this timestamp (µs)'),
+  limit: z.coerce.number().int().positive().max(10_000).default(100).describe('at most this many rows, 1..10000'),
+});
+
+/** put, del and txn: they commit. */
+export const commitOptions = connectOptions.extend({
+  outcomeWaitMs: z.coerce.number().int().nonnegative().max(600_000).default(30_000).describe("how long to look up an unanswered commit's outcome"),
+  json: booleanFlag.default(false).describe('values must be JSON'),
+  string: booleanFlag.default(false).describe('values are stored as text, as given'),
+});
+
+export const txnStatusOptions = connectOptions.extend({
+  key: z.string().optional().describe('a key the transaction wrote or read: names its split'),
+  split: z.string().optional().describe("or the split's id (what an unknown-outcome error names)"),
+  waitMs: z.coerce.number().int().nonnegative().max(60_000).default(1_500).describe('how long the leader may wait for an undecided transaction, 0..60000'),
+  output: output('table'),
 });
 
 export type ConnectOptions = z.infer<typeof connectOptions>;
 /** Reads a command's options from its flags (and SYNOD_* env). */
-export type LoadOptions<T extends ConnectOptions> = (argv: string[]) => T;
-const loadWith =
-  <S extends typeof connectOptions | typeof commitOptions | typeof txnStatusOptions>(schema: S): LoadOptions<z.infer<S>> =>
-  (argv) =>
-    loadConfig(schema, { argv: withoutJsonWord(argv) }) as z.infer<S>;
+export type LoadOptions<T extends ConnectOptions> = ((argv: string[]) => T) & { schema?: z.ZodObject };
 
 /**
- * A bare `--json` would take the next word as its value (`--json put:a=1`); it is a switch, so
- * it is read as `--json=true` wherever it stands.
+ * A bare boolean flag is a switch: `--json put:a=1` must not take `put:a=1` as its value. The
+ * command line passes `--flag=true`; this keeps direct callers (tests, scripts) right too.
  */
-const withoutJsonWord = (argv: string[]) => argv.map((a) => (a === '--json' ? '--json=true' : a));
+export function switchesAsTrue(schema: z.ZodObject, argv: readonly string[]): string[] {
+  const switches = new Set(Object.entries(schema.shape).filter(([, f]) => fieldInfo(f as z.ZodType).boolean).map(([k]) => `--${k.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`));
+  return argv.map((a) => (switches.has(a) ? `${a}=true` : a));
+}
+
+export const loadWith = <S extends z.ZodObject>(schema: S): LoadOptions<z.infer<S> & ConnectOptions> =>
+  Object.assign((argv: string[]) => loadConfig(schema, { argv: switchesAsTrue(schema, argv) }) as z.infer<S> & ConnectOptions, { schema });
+
+/** A range map file, read for a client: an unreadable or corrupt one is a data-directory error. */
+function readRangeMap(file: string): RangeMap {
+  const text = readJsonFile(file, 'the placement file');
+  try {
+    return RangeMap.fromJson(JSON.stringify(text), `placement file ${file}`);
+  } catch (err) {
+    throw new DataDirError(`the placement file ${file} is not a valid range map: ${err instanceof Error ? err.message.split('\n')[0] : String(err)}`);
+  }
+}
+
+const clusterFileSchema = z.object({
+  natsUrl: z.string(),
+  cluster: z.string(),
+  placement: z.string(),
+  placementNodes: z.array(z.object({ id: z.string(), dc: z.string() })).optional(),
+  metrics: z.record(z.string(), z.string()).optional(),
+  creds: z.string().optional(),
+});
+
+/** The DCs and process names of the cluster a cluster file describes, for refusing names it does not have. */
+export interface KnownNames {
+  dcs: string[];
+  nodes: string[];
+}
+
+function knownNames(info: z.infer<typeof clusterFileSchema>): KnownNames {
+  const map = readRangeMap(info.placement);
+  const dcs = new Set(map.nodes().map((n) => n.dc));
+  const nodes = new Set([...map.nodes().map((n) => n.id), ...(info.placementNodes ?? []).map((n) => n.id), ...Object.keys(info.metrics ?? {})]);
+  for (const p of info.placementNodes ?? []) dcs.add(p.dc);
+  return { dcs: [...dcs].sort(), nodes: [...nodes].filter((n) => n !== 'nats-server').sort() };
+}
+
+/** Refuses a DC or node name the cluster does not have. */
+export function checkName(kind: 'DC' | 'node', name: string, known: KnownNames | undefined, what: string): string {
+  if (!known) return name;
+  const list = kind === 'DC' ? known.dcs : known.nodes;
+  if (!list.includes(name)) throw new SynodError('INVALID_ARGUMENT', `${what} ${JSON.stringify(name.slice(0, 64))} is not a ${kind} of this cluster (its ${kind}s: ${list.join(', ')})`);
+  return name;
+}
 
 /**
  * Where the cluster is: explicit flags first, then the cluster file `synod up` wrote under
  * `dataDir`, then the defaults.
  */
-export function resolveCluster(opts: { dataDir: string; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): { natsUrl: string; cluster: string; placement?: string | undefined; placementService: boolean; creds?: string | undefined } {
-  const file = join(opts.dataDir, 'cluster.json');
-  const info: Partial<ClusterFile> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as ClusterFile) : {};
+export function resolveCluster(opts: { dataDir?: string | undefined; natsUrl?: string | undefined; cluster?: string | undefined; placement?: string | undefined }): {
+  dataDir: string;
+  natsUrl: string;
+  cluster: string;
+  placement?: string | undefined;
+  placementService: boolean;
+  creds?: string | undefined;
+  /** Only for the cluster the file describes (not for an explicit --nats-url). */
+  known?: KnownNames | undefined;
+} {
+  const dataDir = locateDataDir(opts.dataDir);
+  const file = join(dataDir, 'cluster.json');
+  let info: Partial<ClusterFile> = {};
+  let known: KnownNames | undefined;
+  if (existsSync(file)) {
+    const parsed = clusterFileSchema.safeParse(readJsonFile(file, 'the cluster file'));
+    if (!parsed.success) throw new DataDirError(`the cluster file ${file} is not one 'synod up' wrote (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): restart the cluster with 'synod up'`);
+    info = parsed.data;
+    if (opts.natsUrl === undefined) known = knownNames(parsed.data);
+  } else if (opts.dataDir !== undefined && opts.natsUrl === undefined) {
+    throw new SynodError('UNAVAILABLE', `no cluster in ${dataDir} (no cluster.json): start one with 'synod up --data-dir ${dataDir}', or pass --nats-url and --placement`);
+  }
   return {
+    dataDir,
     natsUrl: opts.natsUrl ?? info.natsUrl ?? 'nats://127.0.0.1:4222',
     cluster: opts.cluster ?? info.cluster ?? 'synod',
     placement: opts.placement ?? info.placement,
     placementService: (info.placementNodes?.length ?? 0) > 0,
     // Only for the cluster the file describes: explicit --nats-url names another.
     creds: opts.natsUrl === undefined ? info.creds : undefined,
+    known,
   };
+}
+
+/** The DCs and nodes of a range map, for refusing a name the cluster does not have. */
+export function checkDc(dc: string, rangeMap: RangeMap, what = '--dc'): string {
+  const dcs = [...new Set(rangeMap.nodes().map((n) => n.dc))];
+  if (!dcs.includes(dc)) throw new SynodError('INVALID_ARGUMENT', `${what} ${JSON.stringify(dc)} is not a DC of this cluster (its DCs: ${dcs.join(', ')})`);
+  return dc;
 }
 
 /**
@@ -167,26 +289,21 @@ export interface Connected<T extends ConnectOptions> {
 
 async function connectClient<T extends ConnectOptions>(argv: string[], load: LoadOptions<T>): Promise<Connected<T>> {
   const opts = load(argv);
+  const words = parseFlags(load.schema ? switchesAsTrue(load.schema, argv) : argv.map((a) => (a === '--json' ? '--json=true' : a))).positional;
   const where = resolveCluster(opts);
-  const { natsUrl, placement, cluster, placementService } = where;
-  if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(opts.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
-  const rangeMap = loadRangeMap(placement);
-  const bus = await connectToolBus(where, `cli-${process.pid}`, opts.dc, 'client');
+  const { placement, placementService } = where;
+  if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(where.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
+  const rangeMap = readRangeMap(placement);
+  const dc = opts.dc !== undefined ? checkDc(opts.dc, rangeMap) : (rangeMap.nodes()[0]?.dc ?? 'dc-a');
+  const bus = await connectToolBus(where, `cli-${process.pid}`, dc, 'client');
   const outcomeLookupMs = 'outcomeWaitMs' in opts && typeof opts.outcomeWaitMs === 'number' ? opts.outcomeWaitMs : undefined;
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, ...(outcomeLookupMs !== undefined ? { outcomeLookupMs } : {}) });
   // placement.json is the map the cluster started with; a running placement service has the
   // current one (a failed refresh keeps the file's, and stale routes refresh again anyway).
   if (placementService) await client.refreshMap();
-  return { client, bus, opts, words: parseFlags(withoutJsonWord(argv)).positional };
+  return { client, bus, opts, words };
 }
 
-const parseValue = (s: string): unknown => {
-  try {
-    return JSON.parse(s);
-  } catch {
-    return s;
-  }
-};
 const print = (o: unknown) => process.stdout.write((typeof o === 'string' ? o : JSON.stringify(o)) + '\n');
 const need = (s: string | undefined, what: string) => {
   if (s === undefined) throw new SynodError('INVALID_ARGUMENT', `missing ${what}`);
@@ -218,7 +335,7 @@ export function explainLimitError(err: unknown): unknown {
 export function explainUnknownOutcome(err: unknown): unknown {
   if (!(err instanceof SynodError) || err.code !== 'TIMEOUT' || typeof err.hint?.txn !== 'string') return err;
   const where = typeof err.hint.split === 'string' ? ` --split ${err.hint.split}` : ' --key <a key it wrote>';
-  return new SynodError(err.code, `${err.message}\nlook it up with: synod txn status ${err.hint.txn}${where}`, err.hint);
+  return new SynodError(err.code, `${err.message}; look it up with: synod txn status ${err.hint.txn}${where}`, err.hint);
 }
 
 export async function withClient<T extends ConnectOptions>(argv: string[], fn: (c: Connected<T>) => Promise<void>, load: LoadOptions<T>): Promise<void> {
@@ -242,11 +359,26 @@ export function commitNote(r: Pick<TransactionResult<unknown>, 'ts' | 'resolvedB
   return undefined;
 }
 
-/** Prints a committed transaction's JSON line, and its note on stderr unless --json. */
-function printCommitted(json: boolean, out: Record<string, unknown>, r: TransactionResult<unknown>): void {
+/** Prints a committed transaction: its JSON line (-o json, the note inside), or a line and the note on stderr. */
+function printCommitted(format: 'json' | 'table', out: Record<string, unknown>, r: TransactionResult<unknown>): void {
   const note = commitNote(r);
-  print({ ...out, ts: r.ts, txnId: r.txnId, resolvedBy: r.resolvedBy, ...(note ? { note } : {}) });
-  if (note && !json) process.stderr.write(`${note}\n`);
+  if (format === 'json') {
+    print({ ...out, ts: r.ts, txnId: r.txnId, resolvedBy: r.resolvedBy, ...(note ? { note } : {}) });
+    return;
+  }
+  print(`committed at ${r.ts} (txn ${r.txnId})`);
+  if (note) process.stderr.write(`${note}\n`);
+}
+
+/** Rows as aligned KEY / VALUE columns; values as JSON, at most 200 characters each. */
+export function renderRows(rows: ReadonlyArray<{ key: string; value?: unknown; found?: boolean }>): string {
+  const width = Math.min(40, Math.max(3, ...rows.map((r) => r.key.length)));
+  const cell = (r: { value?: unknown; found?: boolean }) => {
+    if (r.found === false) return '(not found)';
+    const v = JSON.stringify(r.value) ?? 'null';
+    return v.length > 200 ? `${v.slice(0, 200)}…` : v;
+  };
+  return [`${'KEY'.padEnd(width)}  VALUE`, ...rows.map((r) => `${r.key.padEnd(width)}  ${cell(r)}`)].join('\n');
 }
 
 /** One line per outcome, as `synod txn status` prints it without --json. */
@@ -299,22 +431,49 @@ export function renderStatus(rows: Awaited<ReturnType<typeof collectStatus>>): s
   return lines.join('\n');
 }
 
-const loadConnect = loadWith(connectOptions);
+const loadStatus = loadWith(statusOptions);
+const loadGet = loadWith(getOptions);
+const loadScan = loadWith(scanOptions);
 const loadCommit = loadWith(commitOptions);
 const loadTxnStatus = loadWith(txnStatusOptions);
 
 export async function runStatus(argv: string[]): Promise<void> {
-  await withClient(argv, async ({ client, bus }) => void print(renderStatus(await collectStatus(bus, client.rangeMap.nodes()))), loadConnect);
+  await withClient(
+    argv,
+    async ({ client, bus, words, opts }) => {
+      if (words.length > 0) throw new SynodError('INVALID_ARGUMENT', `synod status takes no arguments; unexpected ${JSON.stringify(words[0])}`);
+      const rows = await collectStatus(bus, client.rangeMap.nodes());
+      print(opts.output === 'json' ? { nodes: rows } : renderStatus(rows));
+    },
+    loadStatus,
+  );
 }
 
 export async function runPut(argv: string[]): Promise<void> {
   await withClient(
     argv,
     async ({ client, words, opts }) => {
-      const key = need(words[0], '<key>');
-      const value = parseValue(need(words[1], '<value>'));
+      const key = checkKey(need(words[0], '<key>'));
+      if (words.length > 2) throw new SynodError('INVALID_ARGUMENT', `synod put takes <key> <value>; unexpected ${JSON.stringify(words[2]!.slice(0, 40))} (quote a value with spaces)`);
+      const value = await valueArg(need(words[1], '<value> (or - for stdin, @<file> for a file)'), valueType(opts));
       const r = await client.transaction(async (tx) => tx.put(key, value));
-      printCommitted(opts.json, { ok: true }, r);
+      printCommitted(opts.output, { ok: true }, r);
+    },
+    loadCommit,
+  );
+}
+
+/** `synod del <key>…`: deletes every key in one transaction. */
+export async function runDel(argv: string[]): Promise<void> {
+  await withClient(
+    argv,
+    async ({ client, words, opts }) => {
+      need(words[0], '<key>');
+      const keys = [...new Set(words.map((k) => checkKey(k)))];
+      const r = await client.transaction(async (tx) => {
+        for (const k of keys) tx.delete(k);
+      });
+      printCommitted(opts.output, { ok: true, deleted: keys.length }, r);
     },
     loadCommit,
   );
@@ -325,12 +484,19 @@ export async function runPut(argv: string[]): Promise<void> {
  * split picks it, the others read at it). One line per key, each with that timestamp.
  */
 export async function runGet(argv: string[]): Promise<void> {
-  await withClient(argv, async ({ client, words, opts }) => {
-    need(words[0], '<key>');
-    const keys = [...new Set(words)];
-    const r = await client.read(keys, { ...(opts.staleMs !== undefined ? { maxStalenessMs: opts.staleMs } : {}), ...(opts.ts ? { ts: opts.ts } : {}) });
-    for (const line of getLines(keys, r)) print(line);
-  }, loadConnect);
+  await withClient(
+    argv,
+    async ({ client, words, opts }) => {
+      need(words[0], '<key>');
+      if (opts.staleMs !== undefined && opts.ts !== undefined) throw new SynodError('INVALID_ARGUMENT', 'give --stale-ms or --ts, not both');
+      const keys = [...new Set(words.map((k) => checkKey(k)))];
+      const r = await client.read(keys, { ...(opts.staleMs !== undefined ? { maxStalenessMs: opts.staleMs } : {}), ...(opts.ts ? { ts: opts.ts } : {}) });
+      const lines = getLines(keys, r);
+      if (opts.output === 'json') for (const line of lines) print(line);
+      else print(`${renderRows(lines)}\nat ${r.ts}`);
+    },
+    loadGet,
+  );
 }
 
 /** What `synod get` prints for a read of `keys`: one line per key, all at the read's timestamp. */
@@ -339,49 +505,99 @@ export function getLines(keys: readonly string[], r: { values: ReadonlyMap<strin
 }
 
 export async function runScan(argv: string[]): Promise<void> {
-  await withClient(argv, async ({ client, words, opts }) => {
-    const r = await client.scan(words[0] ?? '', words[1] ?? '', { limit: opts.limit, ...(opts.ts ? { ts: opts.ts } : {}) });
-    for (const row of r.rows) print(row);
-    print({ rows: r.rows.length, ts: r.ts });
-  }, loadConnect);
+  await withClient(
+    argv,
+    async ({ client, words, opts }) => {
+      if (words.length > 2) throw new SynodError('INVALID_ARGUMENT', `synod scan takes <start> <end>; unexpected ${JSON.stringify(words[2]!.slice(0, 40))}`);
+      const [start, end] = [words[0] ?? '', words[1] ?? ''];
+      if (start !== '') checkKey(start, '<start>');
+      if (end !== '') checkKey(end, '<end>');
+      if (end !== '' && end <= start) throw new SynodError('INVALID_ARGUMENT', `<end> ${JSON.stringify(end.slice(0, 40))} is not after <start> ${JSON.stringify(start.slice(0, 40))}: the range [start, end) is empty`);
+      const r = await client.scan(start, end, { limit: opts.limit, ...(opts.ts ? { ts: opts.ts } : {}) });
+      const more = r.rows.length >= opts.limit;
+      if (opts.output === 'json') {
+        for (const row of r.rows) print(row);
+        print({ rows: r.rows.length, ts: r.ts, more });
+      } else print(`${renderRows(r.rows)}\n${r.rows.length} rows at ${r.ts}${more ? ` (--limit ${opts.limit} reached: there may be more)` : ''}`);
+    },
+    loadScan,
+  );
+}
+
+/** One operation of `synod txn`. */
+interface TxnOp {
+  op: 'get' | 'put' | 'del' | 'add';
+  key: string;
+  value?: unknown;
+  delta?: number;
+}
+
+/** The operations of `synod txn <op>…`, checked before anything is sent. */
+export async function parseTxnOps(words: readonly string[], type: ReturnType<typeof valueType>): Promise<TxnOp[]> {
+  if (words.length === 0) throw new SynodError('INVALID_ARGUMENT', 'no operations given (see synod txn --help)');
+  const ops: TxnOp[] = [];
+  for (const w of words) {
+    const m = /^(get|put|del|add):([^=]+)(?:=([\s\S]*))?$/.exec(w);
+    if (!m) throw new SynodError('INVALID_ARGUMENT', `bad operation ${JSON.stringify(w.slice(0, 60))}: expected get:<key>, put:<key>=<value>, del:<key> or add:<key>=<n>`);
+    const [, op, rawKey, arg] = m as unknown as [string, TxnOp['op'], string, string | undefined];
+    const key = checkKey(rawKey);
+    if ((op === 'get' || op === 'del') && arg !== undefined) throw new SynodError('INVALID_ARGUMENT', `${op}:${key} takes no =<value>`);
+    if ((op === 'put' || op === 'add') && arg === undefined) throw new SynodError('INVALID_ARGUMENT', `${op}:${key} needs =<value>`);
+    if (op === 'add') {
+      const delta = Number(arg);
+      if (arg!.trim() === '' || !Number.isFinite(delta) || !Number.isSafeInteger(Math.trunc(delta)) || Math.abs(delta) > Number.MAX_SAFE_INTEGER) throw new SynodError('INVALID_ARGUMENT', `add:${key} needs a finite number within ±(2^53 − 1), got ${JSON.stringify(arg!.slice(0, 40))}`);
+      ops.push({ op, key, delta });
+    } else if (op === 'put') ops.push({ op, key, value: await valueArg(arg!, type, undefined, `put:${key}`) });
+    else ops.push({ op, key });
+  }
+  return ops;
+}
+
+/** `add`'s new value, or INVALID_ARGUMENT (the transaction then aborts, writing nothing). */
+export function addTo(key: string, current: unknown, delta: number): number {
+  if (current !== undefined && current !== null && typeof current !== 'number') throw new SynodError('INVALID_ARGUMENT', `add:${key}: the value is ${Array.isArray(current) ? 'an array' : typeof current} ${JSON.stringify(current)?.slice(0, 40)}, not a number; nothing was written`);
+  const next = (typeof current === 'number' ? current : 0) + delta;
+  if (!Number.isFinite(next) || (Number.isInteger(next) && !Number.isSafeInteger(next))) throw new SynodError('INVALID_ARGUMENT', `add:${key}: ${String(current)} + ${delta} is beyond what a JSON number holds exactly; nothing was written`);
+  return next;
 }
 
 /** `synod txn status …` or `synod txn <op>…`. */
 export async function runTxn(argv: string[]): Promise<void> {
-  if (parseFlags(withoutJsonWord(argv)).positional[0] === 'status') return runTxnStatus(argv);
-  await withClient(argv, async ({ client, words, opts }) => {
-    if (words.length === 0) throw new SynodError('INVALID_ARGUMENT', 'no operations given (see synod txn --help)');
-    const ops = words.map((w) => {
-      const m = /^(get|put|del|add):([^=]+)(?:=(.*))?$/.exec(w);
-      if (!m) throw new SynodError('INVALID_ARGUMENT', `bad operation ${JSON.stringify(w)} (see synod txn --help)`);
-      const [, op, key, arg] = m;
-      if ((op === 'put' || op === 'add') && arg === undefined) throw new SynodError('INVALID_ARGUMENT', `${op}:${key} needs =<value>`);
-      if (op === 'add' && !Number.isFinite(Number(arg))) throw new SynodError('INVALID_ARGUMENT', `add:${key} needs a number`);
-      return { op: op!, key: key!, arg };
-    });
-    const r = await client.transaction(async (tx) => {
-      const reads: Record<string, unknown> = {};
-      for (const { op, key, arg } of ops) {
-        if (op === 'get') reads[key] = (await tx.get(key)) ?? null;
-        else if (op === 'put') tx.put(key, parseValue(arg!));
-        else if (op === 'del') tx.delete(key);
-        else tx.put(key, Number((await tx.get(key)) ?? 0) + Number(arg));
-      }
-      return reads;
-    });
-    printCommitted(opts.json, { ok: true, reads: r.result, attempts: r.attempts }, r);
-  }, loadCommit);
-}
-
-export async function runTxnStatus(argv: string[]): Promise<void> {
+  if (positionalOf(commitOptions, argv)[0] === 'status') return runTxnStatus(argv);
   await withClient(
     argv,
     async ({ client, words, opts }) => {
-      const txnId = need(words[1], '<txnId> (see synod txn status --help)');
-      if (words[2] !== undefined) throw new SynodError('INVALID_ARGUMENT', `unexpected ${JSON.stringify(words[2])}: synod txn status takes one <txnId>`);
+      const ops = await parseTxnOps(words, valueType(opts));
+      const r = await client.transaction(async (tx) => {
+        const reads: Record<string, unknown> = {};
+        for (const o of ops) {
+          if (o.op === 'get') reads[o.key] = (await tx.get(o.key)) ?? null;
+          else if (o.op === 'put') tx.put(o.key, o.value);
+          else if (o.op === 'del') tx.delete(o.key);
+          else tx.put(o.key, addTo(o.key, await tx.get(o.key), o.delta!));
+        }
+        return reads;
+      });
+      printCommitted(opts.output, { ok: true, reads: r.result, attempts: r.attempts }, r);
+    },
+    loadCommit,
+  );
+}
+
+const positionalOf = (schema: z.ZodObject, argv: string[]) => parseFlags(switchesAsTrue(schema, argv)).positional;
+
+export async function runTxnStatus(argv: string[]): Promise<void> {
+  // From the command line, `txn status` arrives as its own command: its words do not start with "status".
+  const words0 = positionalOf(txnStatusOptions, argv);
+  const skip = words0[0] === 'status' ? 1 : 0;
+  await withClient(
+    argv,
+    async ({ client, words, opts }) => {
+      const txnId = need(words[skip], '<txnId> (see synod txn status --help)');
+      if (words[skip + 1] !== undefined) throw new SynodError('INVALID_ARGUMENT', `unexpected ${JSON.stringify(words[skip + 1])}: synod txn status takes one <txnId>`);
       const split = statusSplit(client.rangeMap.all(), (k) => client.rangeMap.splitFor(k), opts);
       const s = await client.txnStatus(split, txnId, { waitMs: opts.waitMs });
-      print(opts.json ? { txnId, split: split.id, ...s } : renderTxnStatus(s));
+      print(opts.output === 'json' ? { txnId, split: split.id, ...s } : renderTxnStatus(s));
     },
     loadTxnStatus,
   );

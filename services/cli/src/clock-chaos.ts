@@ -1,10 +1,10 @@
 /** `synod chaos skew|drift`: clock faults, broadcast on the chaos subject (never faulted itself). */
-import { z } from 'zod';
 import type { ClockFault } from '@synod/codec';
-import { ConfigError, booleanFlag, loadConfig, parseFlags } from '@synod/config';
+import { ConfigError, loadConfig, parseFlags } from '@synod/config';
 import type { Bus } from '@synod/transport';
 import { ALL_BUT_MASTERS, ALL_WITH_MASTERS, FAULT_QUERY, FAULT_REPORT_PREFIX } from '@synod/truetime';
-import { connectToolBus, resolveCluster } from './client-commands.js';
+import { chaosOptions } from './chaos-command.js';
+import { checkName, connectToolBus, resolveCluster, type KnownNames } from './client-commands.js';
 
 export const CLOCK_CHAOS_HELP = `Clock faults:
   synod chaos skew <node|*> <ms> [--masters]    step the node's clock to <ms> off true time (0 removes the skew)
@@ -22,9 +22,11 @@ master step, a synced node refuses a reading its elapsed monotonic time cannot e
 export const isClockChaos = (argv: string[]) => ['skew', 'drift'].includes(parseFlags(argv).positional[0] ?? '');
 
 /** The fault the command words describe. */
-export function clockFaultFrom(words: string[]): ClockFault {
+export function clockFaultFrom(words: string[], known?: KnownNames): ClockFault {
   const [verb, node, value] = words;
   if (!node || !/^(\*|[a-z0-9][a-z0-9-]{0,62})$/.test(node)) throw new ConfigError([{ field: '<node>', message: `expected a node id or *, got ${node ?? 'nothing'}` }]);
+  if (node !== '*') checkName('node', node, known, '<node>');
+  if (words.length > 3) throw new ConfigError([{ field: '<words>', message: `synod chaos ${verb} takes <node|*> <value>; unexpected ${JSON.stringify(words[3])}` }]);
   const n = Number(value);
   const max = verb === 'skew' ? 86_400_000 : 500_000;
   if (value === undefined || !Number.isFinite(n) || Math.abs(n) > max) {
@@ -67,9 +69,9 @@ export const healClocks = (bus: Bus) => bus.broadcastChaos('clock.fault', { node
 
 export async function runClockChaos(argv: string[]): Promise<void> {
   const { positional } = parseFlags(argv);
-  const opts = loadConfig(z.object({ dataDir: z.string().default('.synod'), natsUrl: z.string().optional(), cluster: z.string().optional(), masters: booleanFlag.default(false) }), { argv });
+  const opts = loadConfig(chaosOptions.pick({ dataDir: true, natsUrl: true, cluster: true, masters: true, output: true }), { argv });
   const where = resolveCluster(opts);
-  const fault = targetFault(clockFaultFrom(positional), opts.masters);
+  const fault = targetFault(clockFaultFrom(positional, where.known), opts.masters);
   const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
   try {
     if (fault.node !== ALL_BUT_MASTERS && fault.node !== ALL_WITH_MASTERS && !opts.masters && (await isTimeMaster(bus, fault.node)))

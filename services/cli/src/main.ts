@@ -1,55 +1,11 @@
 #!/usr/bin/env node
-import { ConfigError } from '@synod/config';
-import { SynodError } from '@synod/codec';
-import { NatsServerStartError } from '@synod/natsd';
-import { DataDirLockedError } from './data-dir-lock.js';
-import { CHAOS_HELP, runChaos } from './chaos-command.js';
-import { DEMO_HELP, runDemo } from './demo.js';
-import { runProbeNode } from './probe-node.js';
-import { PAXOS_NODE_HELP, runPaxosNode } from './paxos-node.js';
-import { SPANSERVER_HELP, runSpanserver } from '@synod/spanserver';
-import { CLIENT_HELP, runGet, runPut, runScan, runStatus, runTxn } from './client-commands.js';
-import { UP_HELP, runUp } from './up.js';
-import { TIMEMASTER_HELP, runTimemaster } from '@synod/timemaster';
-import { CLOCK_CHAOS_HELP, isClockChaos, runClockChaos } from './clock-chaos.js';
-import { CLOCK_NODE_HELP, runClockNode } from './clock-node.js';
-import { GATEWAY_HELP, runGateway } from '@synod/gateway';
-import { BENCH_HELP, runBench } from './bench.js';
-import { PLACEMENT_HELP, runPlacement } from '@synod/placement-service';
-import { PLACEMENT_ADMIN_HELP, runAdmin, runSplits } from './placement-commands.js';
-
-const HELP = `synod — a sharded, Spanner-like transactional key-value store
-
-Usage: synod <command> [options]
-
-Commands:
-  up           run a local cluster: nats-server, spanservers (--nodes-per-dc per DC) and a
-               placement replica per DC (data under .synod)
-  status       groups, leaders, DCs, t_safe lag and ε of every spanserver; locks held and
-               prepared (2PC) transactions per split
-  put          write one key (a read-write transaction)
-  get          read one or more keys at one timestamp (strong, snapshot or bounded-staleness)
-  scan         read a key range at one timestamp
-  txn          run a small read-write transaction (get/put/del/add operations), across
-               splits too (two-phase commit);
-               'txn status <txnId>': the outcome of a transaction (committed / aborted / pending)
-  splits       the range map from the placement service: ranges, replicas, leaders, size, load
-  split        cut the split holding a key at that key
-  move         move a replica of a split from one node to another
-  drain        move every replica off a node
-  lead         set a split's preferred leader DC
-  bench        write load over a wide key range, printing throughput and each split cut
-  gateway      run the HTTP/JSON gateway (OpenAPI at /openapi.json)
-  spanserver   run one spanserver process
-  placement    run one replica of the placement service
-  demo         the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition
-  chaos        inject DC partitions, latency, loss and node isolation into a running cluster
-  probe-node   run one transport probe node (steered by JSON lines on stdin)
-  paxos-node   run one replica of one Paxos group with durable LMDB state
-  timemaster   run a time master (reference or drifting) for one DC
-  clock-node   run the TrueTime sync daemon alone (steered by JSON lines on stdin)
-
-Run 'synod <command> --help' for a command's options.`;
+/**
+ * `synod`: the command line (docs/cli.md). Each command's module is loaded only when that command
+ * runs, so `synod get` does not load the spanserver, LMDB or the demo.
+ */
+import { readFileSync } from 'node:fs';
+import { completionScript, completionTable, HelpShown, runCommandLine, UsageError, type CommandEntry } from './command-line.js';
+import { describeFailure, EXIT, oneLine } from './exit-codes.js';
 
 const PROBE_HELP = `synod probe-node — one node on the synod bus that answers pings and records notes
 
@@ -69,93 +25,167 @@ class ExitCode extends Error {
   }
 }
 
-const commands: Record<string, { help: string; run: (argv: string[]) => Promise<void>; subcommandHelp?: Record<string, string> }> = {
-  demo: { help: DEMO_HELP, run: runDemo },
-  chaos: { help: `${CHAOS_HELP}\n\n${CLOCK_CHAOS_HELP}`, run: (argv) => (isClockChaos(argv) ? runClockChaos(argv) : runChaos(argv)) },
-  'probe-node': { help: PROBE_HELP, run: runProbeNode },
-  'paxos-node': { help: PAXOS_NODE_HELP, run: runPaxosNode },
-  spanserver: { help: SPANSERVER_HELP, run: runSpanserver },
-  placement: {
-    help: PLACEMENT_HELP,
-    run: async (argv) => {
-      const code = await runPlacement(argv);
-      if (code !== 0) throw new ExitCode(code);
+const client = () => import('./client-commands.js');
+const placementAdmin = () => import('./placement-commands.js');
+const schemaOf = async <M,>(m: Promise<M>, pick: (m: M) => { schema: import('zod').z.ZodObject; run: (argv: string[]) => Promise<void> }) => pick(await m);
+
+function clientCommand(name: 'status' | 'put' | 'del' | 'get' | 'scan' | 'txn' | 'txnStatus', args: string[]): Omit<CommandEntry & { kind: 'schema' }, 'kind'> & { kind: 'schema' } {
+  return {
+    kind: 'schema',
+    summary: CLIENT_SUMMARY[name],
+    args,
+    load: async () => {
+      const m = await client();
+      const table = {
+        status: { schema: m.statusOptions, run: m.runStatus },
+        put: { schema: m.commitOptions, run: m.runPut },
+        del: { schema: m.commitOptions, run: m.runDel },
+        get: { schema: m.getOptions, run: m.runGet },
+        scan: { schema: m.scanOptions, run: m.runScan },
+        txn: { schema: m.commitOptions, run: m.runTxn },
+        txnStatus: { schema: m.txnStatusOptions, run: m.runTxnStatus },
+      } as const;
+      return table[name];
     },
-  },
-  splits: { help: PLACEMENT_ADMIN_HELP.splits, run: runSplits },
-  split: { help: PLACEMENT_ADMIN_HELP.split, run: runAdmin('split') },
-  move: { help: PLACEMENT_ADMIN_HELP.move, run: runAdmin('move') },
-  drain: { help: PLACEMENT_ADMIN_HELP.drain, run: runAdmin('drain') },
-  lead: { help: PLACEMENT_ADMIN_HELP.lead, run: runAdmin('lead') },
-  up: { help: UP_HELP, run: runUp },
-  status: { help: CLIENT_HELP.status, run: runStatus },
-  put: { help: CLIENT_HELP.put, run: runPut },
-  get: { help: CLIENT_HELP.get, run: runGet },
-  scan: { help: CLIENT_HELP.scan, run: runScan },
-  txn: { help: CLIENT_HELP.txn, run: runTxn, subcommandHelp: { status: CLIENT_HELP.txnStatus } },
-  timemaster: { help: TIMEMASTER_HELP, run: runTimemaster },
-  'clock-node': { help: CLOCK_NODE_HELP, run: runClockNode },
-  gateway: { help: GATEWAY_HELP, run: runGateway },
-  bench: { help: BENCH_HELP, run: runBench },
+  };
+}
+
+/** One-line summaries, here so that `synod --help` loads no command module. */
+const CLIENT_SUMMARY = {
+  status: 'groups, leaders, DCs, t_safe lag and ε of every spanserver; locks and prepared transactions per split',
+  put: 'write one key (a read-write transaction)',
+  del: 'delete one or more keys (one read-write transaction)',
+  get: 'read one or more keys at one timestamp (strong, snapshot or bounded-staleness)',
+  scan: 'read a key range at one timestamp',
+  txn: 'run a read-write transaction of get/put/del/add operations, across splits too (2PC)',
+  txnStatus: 'the outcome of a transaction (committed / aborted / pending)',
 };
 
-async function main(argv: string[]): Promise<number> {
-  const [name, ...rest] = argv;
-  if (!name || name === '--help' || name === '-h' || name === 'help') {
-    process.stdout.write(HELP + '\n');
-    return 0;
-  }
-  const cmd = commands[name];
-  if (!cmd) {
-    process.stderr.write(`synod: unknown command '${name}'\n\n${HELP}\n`);
-    return 2;
-  }
-  if (rest.includes('--help') || rest.includes('-h')) {
-    const sub = rest[0] !== undefined ? cmd.subcommandHelp?.[rest[0]] : undefined;
-    try {
-      process.stdout.write((sub ?? cmd.help) + '\n');
-    } catch (err) {
-      process.stderr.write(`synod ${name}: UNAVAILABLE: this command is not available in this checkout (${(err as Error).message.split('\n')[0]})\n`);
-      return 1;
-    }
-    return 0;
-  }
+/** Adds the long help text of a client command once its module is loaded. */
+async function withDetails(entry: ReturnType<typeof clientCommand>, key: keyof typeof CLIENT_SUMMARY): Promise<ReturnType<typeof clientCommand>> {
+  return { ...entry, details: (await client()).CLIENT_HELP[key].details };
+}
+
+function placementCommand(name: 'splits' | 'split' | 'move' | 'drain' | 'lead', args: string[], summary: string): CommandEntry {
+  return {
+    kind: 'schema',
+    summary,
+    args,
+    load: async () => {
+      const m = await placementAdmin();
+      return { schema: m.placementOptions, run: name === 'splits' ? m.runSplits : m.runAdmin(name) };
+    },
+  };
+}
+
+const raw = (summary: string, help: () => Promise<string>, run: (argv: string[]) => Promise<void>, hidden = false): CommandEntry => ({ kind: 'raw', summary, help, run, hidden });
+
+async function registry(name: string | undefined): Promise<Record<string, CommandEntry>> {
+  const detailed = async (key: keyof typeof CLIENT_SUMMARY, args: string[]) => (name === key ? withDetails(clientCommand(key, args), key) : clientCommand(key, args));
+  const txn = name === 'txn' ? await withDetails(clientCommand('txn', ['[ops...]']), 'txn') : clientCommand('txn', ['[ops...]']);
+  const txnStatus = name === 'txn' ? await withDetails(clientCommand('txnStatus', ['<txnId>']), 'txnStatus') : clientCommand('txnStatus', ['<txnId>']);
+  return {
+    up: raw(
+      'run a local cluster: nats-server, spanservers and a placement replica per DC (remembered as the current cluster)',
+      async () => (await import('./up.js')).UP_HELP,
+      async (argv) => (await import('./up.js')).runUp(argv),
+    ),
+    status: await detailed('status', []),
+    put: await detailed('put', ['<key>', '[value]']),
+    get: await detailed('get', ['<keys...>']),
+    del: await detailed('del', ['<keys...>']),
+    scan: await detailed('scan', ['[start]', '[end]']),
+    txn: { ...txn, subcommands: { status: txnStatus } },
+    splits: placementCommand('splits', [], 'the range map from the placement service: ranges, replicas, leaders, size, load'),
+    split: placementCommand('split', ['<key>'], 'cut the split holding a key at that key'),
+    move: placementCommand('move', ['<split>', '<from-node>', '<to-node>'], 'move a replica of a split from one node to another'),
+    drain: placementCommand('drain', ['<node>'], 'move every replica off a node'),
+    lead: placementCommand('lead', ['<split>', '<dc>'], "set a split's preferred leader DC"),
+    chaos: {
+      kind: 'schema',
+      summary: 'inject DC partitions, latency, loss, node isolation and clock faults into a running cluster',
+      args: ['<verb>', '[args...]'],
+      load: async () => {
+        const [m, c] = await Promise.all([import('./chaos-command.js'), import('./clock-chaos.js')]);
+        return { schema: m.chaosOptions, run: m.runChaos, details: `${m.CHAOS_HELP}\n\n${c.CLOCK_CHAOS_HELP}` };
+      },
+      details: name === 'chaos' ? await (async () => `${(await import('./chaos-command.js')).CHAOS_HELP}\n\n${(await import('./clock-chaos.js')).CLOCK_CHAOS_HELP}`)() : '',
+    },
+    bench: raw('write load over a wide key range, printing throughput and each split cut', async () => (await import('./bench.js')).BENCH_HELP, async (argv) => (await import('./bench.js')).runBench(argv)),
+    demo: raw('the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition', async () => (await import('./demo.js')).DEMO_HELP, async (argv) => (await import('./demo.js')).runDemo(argv)),
+    gateway: raw('run the HTTP/JSON gateway (OpenAPI at /openapi.json)', async () => (await import('@synod/gateway')).GATEWAY_HELP, async (argv) => (await import('@synod/gateway')).runGateway(argv)),
+    completion: raw(
+      'print a shell completion script: eval "$(synod completion bash)" (or zsh)',
+      async () => 'synod completion [bash|zsh] — prints a completion script for the shell\n\n  eval "$(synod completion bash)"     # add it to ~/.bashrc to keep it',
+      async (argv) => {
+        const shell = argv[0] ?? 'bash';
+        if (shell !== 'bash' && shell !== 'zsh') throw new UsageError(`unknown shell ${JSON.stringify(shell)}: bash or zsh`, 'completion');
+        const all = await registry(undefined);
+        process.stdout.write(completionScript(shell, await completionTable(all)));
+      },
+    ),
+    spanserver: raw('run one spanserver process', async () => (await import('@synod/spanserver')).SPANSERVER_HELP, async (argv) => (await import('@synod/spanserver')).runSpanserver(argv), true),
+    placement: raw(
+      'run one replica of the placement service',
+      async () => (await import('@synod/placement-service')).PLACEMENT_HELP,
+      async (argv) => {
+        const code = await (await import('@synod/placement-service')).runPlacement(argv);
+        if (code !== 0) throw new ExitCode(code);
+      },
+      true,
+    ),
+    timemaster: raw('run a time master (reference or drifting) for one DC', async () => (await import('@synod/timemaster')).TIMEMASTER_HELP, async (argv) => (await import('@synod/timemaster')).runTimemaster(argv), true),
+    'probe-node': raw('run one transport probe node (steered by JSON lines on stdin)', async () => PROBE_HELP, async (argv) => (await import('./probe-node.js')).runProbeNode(argv), true),
+    'paxos-node': raw('run one replica of one Paxos group with durable LMDB state', async () => (await import('./paxos-node.js')).PAXOS_NODE_HELP, async (argv) => (await import('./paxos-node.js')).runPaxosNode(argv), true),
+    'clock-node': raw('run the TrueTime sync daemon alone (steered by JSON lines on stdin)', async () => (await import('./clock-node.js')).CLOCK_NODE_HELP, async (argv) => (await import('./clock-node.js')).runClockNode(argv), true),
+  };
+}
+
+/** The version: set when the CLI is built (services/cli/build.mjs), else the repository's package.json. */
+function version(): string {
+  if (process.env.SYNOD_VERSION) return process.env.SYNOD_VERSION;
   try {
-    await cmd.run(rest);
-    return 0;
-  } catch (err) {
-    if (err instanceof ExitCode) return err.code;
-    if (err instanceof ConfigError) {
-      process.stderr.write(`synod ${name}: INVALID_ARGUMENT\n${err.message}\n`);
-      return 2;
-    }
-    if (err instanceof DataDirLockedError) {
-      process.stderr.write(`synod ${name}: ${err.message}\n`);
-      return err.exitCode;
-    }
-    if (err instanceof NatsServerStartError) {
-      process.stderr.write(`synod ${name}: UNAVAILABLE: ${err.message}\n`);
-      return 1;
-    }
-    if (err instanceof SynodError) {
-      process.stderr.write(`synod ${name}: ${err.code}: ${err.message}\n`);
-      return 1;
-    }
-    // Anything else is a bug of ours: one line for the user, the stack when asked for.
-    const first = (err instanceof Error ? err.message : String(err)).split('\n')[0]!.slice(0, 500);
-    process.stderr.write(`synod ${name}: INTERNAL: ${first} (SYNOD_DEBUG=1 prints the stack)\n`);
-    if (process.env.SYNOD_DEBUG === '1') process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
-    return 1;
+    return (JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as { version: string }).version + ' (source)';
+  } catch {
+    return 'unknown';
   }
 }
 
+/** Names a failure's kind for the error line: error classes of other packages, matched by name so that they are not loaded. */
+function failure(err: unknown): { code: string; message: string; exitCode: number; bug: boolean } {
+  const name = err instanceof Error ? err.name : '';
+  if (name === 'DataDirLockedError') return { code: 'DATA_DIR', message: (err as Error).message, exitCode: EXIT.DATA_DIR, bug: false };
+  if (name === 'NatsServerStartError') return { code: 'UNAVAILABLE', message: (err as Error).message, exitCode: EXIT.UNAVAILABLE, bug: false };
+  if (err instanceof UsageError) return { code: 'INVALID_ARGUMENT', message: err.message, exitCode: EXIT.USAGE, bug: false };
+  return describeFailure(err);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const name = argv[0];
+  try {
+    await runCommandLine(argv, await registry(name), version(), (s) => process.stdout.write(s));
+    return EXIT.OK;
+  } catch (err) {
+    if (err instanceof HelpShown) return EXIT.OK;
+    if (err instanceof ExitCode) return err.code;
+    const f = failure(err);
+    const who = err instanceof UsageError ? (err.command ? `synod ${err.command}` : 'synod') : name ? `synod ${name}` : 'synod';
+    const hint = f.bug ? ' (a bug in synod: SYNOD_DEBUG=1 prints the stack)' : '';
+    process.stderr.write(`${who}: ${f.code}: ${oneLine(f.message)}${hint}\n`);
+    if (process.env.SYNOD_DEBUG === '1') process.stderr.write(`${(err as Error).stack ?? String(err)}\n`);
+    return f.exitCode;
+  }
+}
+
+/** Commands that keep running (servers, the cluster) end on their own signals, not when main returns. */
+const LONG_RUNNING = ['probe-node', 'paxos-node', 'timemaster', 'clock-node', 'spanserver', 'placement', 'up', 'gateway', 'tap'];
+
 main(process.argv.slice(2)).then(
   (code) => {
-    // probe-node keeps running until stdin closes; every other command ends here.
-    if (!['probe-node', 'paxos-node', 'timemaster', 'clock-node', 'spanserver', 'placement', 'up'].includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
+    if (!LONG_RUNNING.includes(process.argv[2] ?? '') || code !== 0) process.exit(code);
   },
   (err) => {
-    process.stderr.write(String(err) + '\n');
-    process.exit(1);
+    process.stderr.write(`synod: INTERNAL: ${oneLine(String(err))}\n`);
+    process.exit(EXIT.INTERNAL);
   },
 );

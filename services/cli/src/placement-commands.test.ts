@@ -111,12 +111,12 @@ describe('synod splits / move against a placement service', () => {
     });
   const flags = () => ['--nats-url', nats.url, '--cluster', 'pc', '--data-dir', '/nonexistent'];
 
-  it('synod splits prints the table; --json the placement.map body', async () => {
+  it('synod splits prints the table; -o json the placement.map body', async () => {
     capture();
     await runSplits(flags());
     expect(out.join('')).toBe(renderSplits(MAP) + '\n');
     out.length = 0;
-    await runSplits([...flags(), '--json']);
+    await runSplits([...flags(), '--output=json']);
     expect(JSON.parse(out.join(''))).toEqual(MAP);
   });
 

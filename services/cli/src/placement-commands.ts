@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { nodeName, SynodError, type MessageBody, type MessageInput } from '@synod/codec';
-import { booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
+import { loadConfig, nodeIdentity, parseFlags } from '@synod/config';
 import { subjects, type Bus } from '@synod/transport';
 import { connectToolBus, resolveCluster } from './client-commands.js';
 
@@ -10,65 +10,47 @@ import { connectToolBus, resolveCluster } from './client-commands.js';
  * for an operation ('placement.admin' → 'placement.admin-ok'), answered once it is logged.
  */
 
-const CONNECT = `Connection options:
-  --data-dir <dir>     a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
-  --nats-url <url>     or name the NATS server directly
-  --cluster <name>     subject prefix, default synod
-  --timeout-ms <ms>    how long to wait for the placement service, 1..60000, default 5000
-  --json               print the reply as one JSON line`;
-
-const ADMIN_NOTE = `Prints 'op <opId>: <description>' once the placement service has logged the operation; it is
-carried out in the background, one operation at a time (watch it with 'synod splits').
-Exit 0 accepted; 1 with UNAVAILABLE when no placement service answered, or the code the service
-refused with (INVALID_ARGUMENT for an unknown split, node or DC, …); 2 bad arguments.`;
+const ADMIN_NOTE = `Prints 'op <opId>: <description>' (-o json: the 'placement.admin-ok' body) once the placement
+service has logged the operation; it is carried out in the background, one operation at a time
+(watch it with 'synod splits'). Exit 0 accepted; 4 with UNAVAILABLE when no placement service
+answered, or the exit code of the error the service refused with (2 for INVALID_ARGUMENT: an
+unknown split, node or DC, …); 2 bad arguments.`;
 
 export const PLACEMENT_ADMIN_HELP = {
-  splits: `synod splits [--json] — the range map as the placement service has it: one row per split
-
-Columns: split, range [start, end), replicas (voting), learners (being caught up), leader (the
+  splits: {
+    summary: 'the range map from the placement service: ranges, replicas, leaders, size, load',
+    details: `Columns: split, range [start, end), replicas (voting), learners (being caught up), leader (the
 node whose report says it leads, '?' if none yet; '→dc' the preferred leader DC), generation (the
 map generation at which the entry last changed), size (bytes and keys of the newest versions, from
 the leader's report), load (writes/s and reads/s over the last report interval).
 The map's generation and the operation in progress, if any, are printed above the table.
---json prints the 'placement.map' body: {map, stats, op?}.
-
-${CONNECT}`,
-  split: `synod split <key> — cut the split holding <key> at <key>: [start, key) keeps the split's id,
-[key, end) becomes a new split on the same replicas
-
-${ADMIN_NOTE}
-
-${CONNECT}`,
-  move: `synod move <split> <from-node> <to-node> — move one replica of <split> from one node to another
-(the new one joins as a learner, catches up by snapshot, is swapped in; the old one is removed)
-
-${ADMIN_NOTE}
-
-${CONNECT}`,
-  drain: `synod drain <node> — move every replica off <node> (one move at a time)
-
-${ADMIN_NOTE}
-
-${CONNECT}`,
-  lead: `synod lead <split> <dc> — make <dc> the preferred leader DC of <split>; leadership is
-transferred there when the group is healthy
-
-${ADMIN_NOTE}
-
-${CONNECT}`,
+-o json prints the 'placement.map' body: {map, stats, op?}.`,
+  },
+  split: {
+    summary: "cut the split holding <key> at <key>: [start, key) keeps the split's id, [key, end) is a new split",
+    details: ADMIN_NOTE,
+  },
+  move: {
+    summary: 'move one replica of <split> from one node to another (learner, snapshot, swap)',
+    details: ADMIN_NOTE,
+  },
+  drain: { summary: 'move every replica off <node> (one move at a time)', details: ADMIN_NOTE },
+  lead: {
+    summary: "make <dc> the preferred leader DC of <split>; leadership moves there when the group is healthy",
+    details: ADMIN_NOTE,
+  },
 };
 
-const options = z.object({
-  dataDir: z.string().default('.synod'),
-  natsUrl: z.string().optional(),
-  cluster: z.string().optional(),
-  dc: nodeIdentity.dc.default('dc-a'),
-  timeoutMs: z.coerce.number().int().min(1).max(60_000).default(5_000),
-  json: booleanFlag.default(false),
+export const placementOptions = z.object({
+  dataDir: z.string().optional().describe('the cluster started by synod up (reads <dir>/cluster.json)'),
+  natsUrl: z.string().optional().describe('or name the NATS server directly'),
+  cluster: z.string().optional().describe('subject prefix (default: the cluster file\'s, else synod)'),
+  dc: nodeIdentity.dc.default('dc-a').describe('the DC this tool says it is in'),
+  timeoutMs: z.coerce.number().int().min(1).max(60_000).default(5_000).describe('how long to wait for the placement service, 1..60000'),
+  output: z.enum(['json', 'table']).default('table').describe('output format: json or table'),
 });
+const options = placementOptions;
 
-/** A bare `--json` is a switch, never a flag taking the next word as its value. */
-const switchJson = (argv: string[]) => argv.map((a) => (a === '--json' ? '--json=true' : a));
 
 export type PlacementMap = MessageBody<'placement.map'>;
 type AdminRequest = MessageInput<'placement.admin'>;
@@ -167,7 +149,7 @@ export async function sendAdmin(bus: Bus, req: AdminRequest, timeoutMs: number):
 
 /** Checks the words (before connecting: bad arguments never wait on the network), then runs `fn` on a bus. */
 async function withPlacementBus<T>(argv: string[], check: (words: string[]) => T, fn: (bus: Bus, opts: z.infer<typeof options>, checked: T) => Promise<void>): Promise<void> {
-  const args = switchJson(argv);
+  const args = argv;
   const opts = loadConfig(options, { argv: args });
   const checked = check(parseFlags(args).positional);
   const where = resolveCluster(opts);
@@ -187,7 +169,7 @@ export async function runSplits(argv: string[]): Promise<void> {
   };
   await withPlacementBus(argv, noWords, async (bus, opts) => {
     const m = await fetchPlacementMap(bus, opts.timeoutMs);
-    print(opts.json ? JSON.stringify(m) : renderSplits(m));
+    print(opts.output === 'json' ? JSON.stringify(m) : renderSplits(m));
   });
 }
 
@@ -197,6 +179,6 @@ export const runAdmin =
   async (argv: string[]): Promise<void> => {
     await withPlacementBus(argv, (words) => adminRequest(command, words), async (bus, opts, req) => {
       const ok = await sendAdmin(bus, req, opts.timeoutMs);
-      print(opts.json ? JSON.stringify(ok) : `op ${ok.opId}: ${ok.description}`);
+      print(opts.output === 'json' ? JSON.stringify(ok) : `op ${ok.opId}: ${ok.description}`);
     });
   };

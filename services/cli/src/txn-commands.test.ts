@@ -128,18 +128,18 @@ describe('synod put / txn / txn status against fake spanservers', () => {
     expect(seen.at(-1)).toMatchObject({ group: 's1', body: { waitMs: 0 } });
 
     statusReply = { state: 'pending' };
-    const p = await synod('txn', 'status', '--json', 'cli-1-x:3.1', '--key', 'apple');
+    const p = await synod('txn', 'status', '-o', 'json', 'cli-1-x:3.1', '--key', 'apple');
     expect(p.code, p.stderr).toBe(0);
     expect(JSON.parse(p.stdout)).toEqual({ txnId: 'cli-1-x:3.1', split: 's1', state: 'pending' });
   }, 60_000);
 
   it('txn status refuses a missing txn id or split as INVALID_ARGUMENT', async () => {
     const noSplit = await synod('txn', 'status', 't1');
-    expect(noSplit.code).toBe(1);
+    expect(noSplit.code).toBe(2);
     expect(noSplit.stderr).toContain('synod txn: INVALID_ARGUMENT: missing --key <key> or --split <id>');
     const noId = await synod('txn', 'status', '--key', 'a');
-    expect(noId.code).toBe(1);
-    expect(noId.stderr).toContain('INVALID_ARGUMENT: missing <txnId>');
+    expect(noId.code).toBe(2);
+    expect(noId.stderr).toContain("INVALID_ARGUMENT: missing required argument 'txnId'");
     const badWait = await synod('txn', 'status', 't1', '--key', 'a', '--wait-ms', '70000');
     expect(badWait.code).toBe(2);
     expect(badWait.stderr).toContain('--wait-ms');
@@ -158,6 +158,7 @@ describe('synod put / txn / txn status against fake spanservers', () => {
   it('put whose commits time out, resolved by a status lookup, says so', async () => {
     commitMode = 'timeout';
     statusReply = { state: 'committed', ts: 2_222 };
+    // -o json (the default): the note rides in the JSON line, stderr stays empty.
     const r = await synod('put', 'apple', '5');
     expect(r.code, r.stderr).toBe(0);
     const out = JSON.parse(r.stdout) as Record<string, unknown>;
@@ -166,20 +167,22 @@ describe('synod put / txn / txn status against fake spanservers', () => {
     const id = (commits[0]!.body.txn as { id: string }).id;
     expect(commits.every((s) => (s.body.txn as { id: string }).id === id)).toBe(true);
     expect(out).toMatchObject({ ok: true, ts: 2_222, txnId: id, resolvedBy: 'status', note: 'commit timed out; resolved by status lookup: committed at 2222' });
-    expect(r.stderr).toBe('commit timed out; resolved by status lookup: committed at 2222\n');
+    expect(r.stderr).toBe('');
     expect(seen.filter((s) => s.kind === 'kv.txn-status').at(-1)!.body.txnId).toBe(id);
 
-    const quiet = await synod('put', 'apple', '5', '--json');
-    expect(quiet.code, quiet.stderr).toBe(0);
-    expect(quiet.stderr).toBe('');
-    expect(JSON.parse(quiet.stdout)).toMatchObject({ resolvedBy: 'status' });
+    // -o table: one line for people, the note on stderr.
+    const table = await synod('put', 'apple', '5', '-o', 'table');
+    expect(table.code, table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^committed at 2222 \(txn cli-\d+-[a-z0-9]+:1\.1\)\n$/);
+    expect(table.stderr).toBe('commit timed out; resolved by status lookup: committed at 2222\n');
   }, 60_000);
 
-  it('txn whose outcome stays unknown exits 1 with TIMEOUT, naming the txn id and how to look it up', async () => {
+  it('txn whose outcome stays unknown exits 5 with TIMEOUT, naming the txn id and how to look it up', async () => {
     commitMode = 'timeout';
     statusReply = { state: 'pending' };
     const r = await synod('txn', 'add:apple=1', '--outcome-wait-ms', '400');
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(5);
+    expect(r.stderr.trim().split('\n')).toHaveLength(1);
     const id = (seen.find((s) => s.kind === 'kv.commit')!.body.txn as { id: string }).id;
     expect(r.stderr).toContain(`synod txn: TIMEOUT: the outcome of transaction ${id} is unknown`);
     expect(r.stderr).toContain(`look it up with: synod txn status ${id} --split s1`);
@@ -187,7 +190,7 @@ describe('synod put / txn / txn status against fake spanservers', () => {
   }, 60_000);
 
   it('txn prints its transaction id, reads and resolvedBy', async () => {
-    const r = await synod('txn', 'get:apple', 'add:apple=1', '--json');
+    const r = await synod('txn', 'get:apple', 'add:apple=1', '-o', 'json');
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ ok: true, reads: { apple: 41 }, ts: 1_000, attempts: 1, resolvedBy: 'reply', txnId: expect.stringMatching(/^cli-\d+-[a-z0-9]+:1\.1$/) });
   }, 30_000);

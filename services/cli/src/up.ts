@@ -6,6 +6,7 @@ import { SynodError } from '@synod/codec';
 import { loadConfig, nodeIdentity } from '@synod/config';
 import { connectBus, type Bus } from '@synod/transport';
 import { Bank } from './bank.js';
+import { rememberCluster } from './cluster-context.js';
 import { launchCluster, LaunchAbortedError, type LaunchedCluster } from './cluster-launch.js';
 import { collectStatus, renderStatus } from './client-commands.js';
 import type { ChildNode } from './child-node.js';
@@ -61,9 +62,12 @@ Supervision:
     across runs; a file past ${LOG_FILE_MAX_BYTES / 1024 / 1024} MiB moves to <name>.log.1 (one older file kept).
   - a child that exits while the cluster runs is announced with its exit code or signal and its
     last log lines; the others keep running.
-  - a NATS port already in use (--nats-port) is a failed start, exit code 1.
+  - a NATS port already in use (--nats-port) is a failed start: UNAVAILABLE, exit code 4.
+  - once every split has a leader, the data directory is remembered as the current cluster
+    (~/.config/synod/current-cluster.json, or $SYNOD_CONFIG_DIR): other commands find it from
+    any directory without --data-dir.
 
-Exit codes: 0 stopped after --duration, 1 failed, 2 bad flag, ${EXIT_DATA_DIR_LOCKED} data directory in use,
+Exit codes: 0 stopped after --duration, 1 failed, 2 bad flag, ${EXIT_DATA_DIR_LOCKED} data directory in use or unusable,
 130 / 143 stopped by SIGINT / SIGTERM.`;
 
 const options = z.object({
@@ -175,7 +179,12 @@ export async function runUp(argv: string[]): Promise<void> {
   let bank: Bank | undefined;
   try {
     const ms = await waitForLeaders(bus, cluster);
-    say(`every split has a leader (${ms} ms)\n`);
+    say(`every split has a leader (${ms} ms)`);
+    try {
+      say(`current cluster: ${dataDir} (remembered in ${rememberCluster(dataDir)}: synod commands find it from any directory)\n`);
+    } catch (err) {
+      say(`note: could not remember this cluster as the current one (${err instanceof Error ? err.message : String(err)}): pass --data-dir ${dataDir} to other commands\n`);
+    }
     say(renderStatus(await collectStatus(bus, cluster.rangeMap.nodes())));
     if (opts.workload === 'bank') {
       bank = new Bank(new SynodClient(bus, cluster.rangeMap), { accounts: 20, initial: 1000, workers: 8, spread: 'all' });

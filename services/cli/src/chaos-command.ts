@@ -79,10 +79,10 @@ export async function runChaos(argv: string[]): Promise<void> {
   if (opts.masters) throw new ConfigError([{ field: '--masters', message: 'only for synod chaos skew|drift' }]);
   const where = resolveCluster(opts);
   // Checked before connecting: a bad word never waits on the network.
-  nextChaos(EMPTY_CHAOS, positional, opts, where.known);
+  nextChaos(EMPTY_CHAOS, positional, opts, where.known());
   const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
   try {
-    const next = nextChaos(bus.chaos, positional, opts, where.known);
+    const next = nextChaos(bus.chaos, positional, opts, where.known());
     if (next) await bus.publishChaos(next);
     if (positional[0] === 'heal') await healClocks(bus);
     // Clock faults are not part of the versioned picture: every process reports its own.

@@ -225,18 +225,19 @@ export function resolveCluster(opts: { dataDir?: string | undefined; natsUrl?: s
   placement?: string | undefined;
   placementService: boolean;
   creds?: string | undefined;
-  /** Only for the cluster the file describes (not for an explicit --nats-url). */
-  known?: KnownNames | undefined;
+  /** The cluster's DCs and process names (read when asked); only for the cluster the file describes, not an explicit --nats-url. */
+  known: () => KnownNames | undefined;
 } {
   const dataDir = locateDataDir(opts.dataDir);
   const file = join(dataDir, 'cluster.json');
   let info: Partial<ClusterFile> = {};
-  let known: KnownNames | undefined;
+  let known: () => KnownNames | undefined = () => undefined;
   if (existsSync(file)) {
     const parsed = clusterFileSchema.safeParse(readJsonFile(file, 'the cluster file'));
     if (!parsed.success) throw new DataDirError(`the cluster file ${file} is not one 'synod up' wrote (${parsed.error.issues[0]?.path.join('.')}: ${parsed.error.issues[0]?.message}): restart the cluster with 'synod up'`);
     info = parsed.data;
-    if (opts.natsUrl === undefined) known = knownNames(parsed.data);
+    const described = parsed.data;
+    if (opts.natsUrl === undefined) known = () => knownNames(described);
   } else if (opts.dataDir !== undefined && opts.natsUrl === undefined) {
     throw new SynodError('UNAVAILABLE', `no cluster in ${dataDir} (no cluster.json): start one with 'synod up --data-dir ${dataDir}', or pass --nats-url and --placement`);
   }

@@ -71,7 +71,7 @@ export async function runClockChaos(argv: string[]): Promise<void> {
   const { positional } = parseFlags(argv);
   const opts = loadConfig(chaosOptions.pick({ dataDir: true, natsUrl: true, cluster: true, masters: true, output: true }), { argv });
   const where = resolveCluster(opts);
-  const fault = targetFault(clockFaultFrom(positional, where.known), opts.masters);
+  const fault = targetFault(clockFaultFrom(positional, where.known()), opts.masters);
   const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
   try {
     if (fault.node !== ALL_BUT_MASTERS && fault.node !== ALL_WITH_MASTERS && !opts.masters && (await isTimeMaster(bus, fault.node)))

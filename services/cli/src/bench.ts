@@ -1,7 +1,6 @@
 import { z } from 'zod';
 import { SynodError } from '@synod/codec';
-import { booleanFlag, loadConfig } from '@synod/config';
-import { connectOptions, withClient, type Connected } from './client-commands.js';
+import { connectOptions, loadWith, withClient, type Connected } from './client-commands.js';
 import { fetchPlacementMap, type PlacementMap } from './placement-commands.js';
 
 export const BENCH_HELP = `synod bench [--duration-s 60] [--clients 32] [--keys 1000000] [--value-bytes 64] [--every-s 5]
@@ -24,20 +23,20 @@ Options:
   --prefix <p>         key prefix, default '' (keys then span the whole key space)
   --value-bytes <n>    bytes per value, default 64 (1..65536)
   --every-s <s>        progress line interval, default 5
-  --json               one JSON object per line instead of text
+  -o, --output json    one JSON object per line instead of text (default table)
 
 Connection options:
-  --data-dir <dir>     a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
+  --data-dir <dir>     a cluster started by 'synod up' (reads <dir>/cluster.json); default: as for 'synod put'
   --nats-url <url>, --placement <file>, --dc <dc>, --cluster <name>: as for 'synod put'`;
 
-const benchOptions = connectOptions.extend({
-  durationS: z.coerce.number().positive().max(3_600).default(60),
-  clients: z.coerce.number().int().min(1).max(1_024).default(32),
-  keys: z.coerce.number().int().min(1).max(2 ** 40).default(1_000_000),
-  prefix: z.string().max(64).default(''),
-  valueBytes: z.coerce.number().int().min(1).max(65_536).default(64),
-  everyS: z.coerce.number().positive().max(3_600).default(5),
-  json: booleanFlag.default(false),
+export const benchOptions = connectOptions.extend({
+  durationS: z.coerce.number().positive().max(3_600).default(60).describe('how long to write, seconds (1..3600)'),
+  clients: z.coerce.number().int().min(1).max(1_024).default(32).describe('concurrent writers (1..1024)'),
+  keys: z.coerce.number().int().min(1).max(2 ** 40).default(1_000_000).describe("distinct keys per writer's draw"),
+  prefix: z.string().max(64).default('').describe("key prefix ('' spans the whole key space)"),
+  valueBytes: z.coerce.number().int().min(1).max(65_536).default(64).describe('bytes per value (1..65536)'),
+  everyS: z.coerce.number().positive().max(3_600).default(5).describe('progress line interval, seconds'),
+  output: z.enum(['json', 'table']).default('table').describe('output format: json (one object per line) or table'),
 });
 type BenchOptions = z.infer<typeof benchOptions>;
 
@@ -61,11 +60,11 @@ interface Window {
 }
 
 export async function runBench(argv: string[]): Promise<void> {
-  await withClient<BenchOptions>(argv, (c) => bench(c), (a) => loadConfig(benchOptions, { argv: a.map((x) => (x === '--json' ? '--json=true' : x)) }) as BenchOptions);
+  await withClient<BenchOptions>(argv, (c) => bench(c), loadWith(benchOptions));
 }
 
 async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<void> {
-  const out = (text: string, json: Record<string, unknown>) => process.stdout.write((opts.json ? JSON.stringify(json) : text) + '\n');
+  const out = (text: string, json: Record<string, unknown>) => process.stdout.write((opts.output === 'json' ? JSON.stringify(json) : text) + '\n');
   const value = 'v'.repeat(opts.valueBytes);
   const startMs = performance.now();
   const endMs = startMs + opts.durationS * 1000;

@@ -112,7 +112,16 @@ async function registry(name: string | undefined): Promise<Record<string, Comman
       details: name === 'chaos' ? await (async () => `${(await import('./chaos-command.js')).CHAOS_HELP}\n\n${(await import('./clock-chaos.js')).CLOCK_CHAOS_HELP}`)() : '',
     },
     tap: raw('print the decoded bus traffic (kinds, groups, sizes) for debugging', async () => (await import('./tap-command.js')).TAP_HELP, async (argv) => (await import('./tap-command.js')).runTap(argv)),
-    bench: raw('write load over a wide key range, printing throughput and each split cut', async () => (await import('./bench.js')).BENCH_HELP, async (argv) => (await import('./bench.js')).runBench(argv)),
+    bench: {
+      kind: 'schema',
+      summary: 'write load over a wide key range, printing throughput and each split cut',
+      args: [],
+      details: name === 'bench' ? (await import('./bench.js')).BENCH_HELP.split('\nOptions:')[0] : '',
+      load: async () => {
+        const m = await import('./bench.js');
+        return { schema: m.benchOptions, run: m.runBench };
+      },
+    },
     demo: raw('the local 3-DC demo: simulated DCs, then a replicated Paxos group under a partition', async () => (await import('./demo.js')).DEMO_HELP, async (argv) => (await import('./demo.js')).runDemo(argv)),
     gateway: raw('run the HTTP/JSON gateway (OpenAPI at /openapi.json)', async () => (await import('@synod/gateway')).GATEWAY_HELP, async (argv) => (await import('@synod/gateway')).runGateway(argv)),
     completion: raw(

@@ -2,14 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, existsSync, mkdirSync, openSync, renameSync, statSync, type WriteStream } from 'node:fs';
 import { dirname } from 'node:path';
 import { createInterface } from 'node:readline';
-import { fileURLToPath } from 'node:url';
+import { synodCommand } from './self-command.js';
 
-const MAIN = fileURLToPath(new URL('./main.ts', import.meta.url));
-/** `--import tsx` resolves from the working directory, so children start in the repo root. */
-export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
-
-/** How to run the synod CLI entry point from source with tsx: command, arguments, working directory. */
-export const synodCommand = (args: string[]) => ({ cmd: process.execPath, args: ['--import', 'tsx', MAIN, ...args], cwd: REPO_ROOT });
+// The tests of this package import it from here.
+export { synodCommand } from './self-command.js';
 
 /** A child's log file grows to this many bytes, then moves to `<file>.1` (one older generation kept). */
 export const LOG_FILE_MAX_BYTES = 10 * 1024 * 1024;

@@ -63,8 +63,9 @@ describe('synod CLI', () => {
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('INVALID_ARGUMENT');
     expect(r.stderr).toContain('--bogus');
-  });
+  }, 30_000);
 
+  // Four processes, each compiling the CLI with tsx (2–4 s apiece on a loaded machine): past vitest's default 5 s.
   it('a cluster that is not there is one line with a hint for every command that connects, never a stack', () => {
     const nowhere = ['--nats-url', 'nats://127.0.0.1:1'];
     for (const argv of [

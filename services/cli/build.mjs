@@ -27,14 +27,17 @@ try {
   // Not a git checkout (a tarball) or no git installed: the version alone still says something.
 }
 
-/** Bare specifiers other than @synod/* stay imports, resolved from node_modules when the bundle runs. */
-const externalThirdParty = {
-  name: 'external-third-party',
+/**
+ * Packages that must load from node_modules at run time: native addons (lmdb and what it loads,
+ * msgpackr-extract) and pino, which starts worker threads by file name. Everything else (zod, nats,
+ * commander, prom-client, …) is bundled: resolving and loading hundreds of small module files took
+ * most of a short command's start-up.
+ */
+const RUNTIME_PACKAGES = /^(lmdb|msgpackr-extract|node-gyp-build-optional-packages|@lmdb\/|pino|thread-stream|sonic-boom|pino-[a-z-]+)(\/|$)/;
+const externalRuntime = {
+  name: 'external-runtime-packages',
   setup(b) {
-    b.onResolve({ filter: /^[^./]/ }, (args) => {
-      if (args.path.startsWith('@synod/')) return undefined;
-      return { path: args.path, external: true };
-    });
+    b.onResolve({ filter: /^[^./]/ }, (args) => (RUNTIME_PACKAGES.test(args.path) ? { path: args.path, external: true } : undefined));
   },
 };
 
@@ -52,13 +55,13 @@ const result = await build({
   platform: 'node',
   target: 'node20',
   sourcemap: 'linked',
-  // esbuild keeps the entry's own `#!` line; a banner on top of it would be a syntax error.
-  ...(readFileSync(entrySource, 'utf8').startsWith('#!') ? {} : { banner: { js: '#!/usr/bin/env node' } }),
   define: {
     'process.env.SYNOD_VERSION': JSON.stringify(`${version} (${sha})`),
     __SYNOD_BUNDLE_ENTRY__: JSON.stringify(`./${ENTRY_FILE}`),
   },
-  plugins: [externalThirdParty],
+  plugins: [externalRuntime],
+  // Bundled CommonJS packages call require() for Node's built-ins: give every ES module file one.
+  banner: { js: "import { createRequire as __synodCreateRequire } from 'node:module'; const require = __synodCreateRequire(import.meta.url);" },
   metafile: true,
   logLevel: 'warning',
 });

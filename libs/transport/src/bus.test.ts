@@ -1,4 +1,4 @@
-import { encode, SynodError } from '@synod/codec';
+import { decode, encode, SynodError } from '@synod/codec';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Bus } from './bus.js';
 import { EMPTY_CHAOS, chaos } from './chaos.js';
@@ -88,6 +88,23 @@ describe('Bus over the in-memory wire', () => {
     await a.publishChaos(chaos.partition(EMPTY_CHAOS, ['dc-a'], ['dc-b']));
     const late = await node(hub, 'n2', 'dc-b');
     expect(late.chaos.version).toBe(1);
+  });
+
+  it('answers a newcomer on a cluster without faults with version 0 (no timeout to wait out), but only once its own start-up question is settled', async () => {
+    const hub = new MemoryHub();
+    const ask = () => hub.wire().request(subjects('synod').chaosGet, encode({ v: 1, from: 'cli', dc: 'dc-a', kind: 'chaos.get', group: '', body: {} } as never), 200);
+    // Nobody yet: the question times out.
+    await expect(ask()).rejects.toThrow();
+    const starting = new Bus(hub.wire(), { nodeId: 'n1', dc: 'dc-a' });
+    const started = starting.start();
+    // n1 is still waiting for its own answer: it must not claim to know the picture.
+    await expect(ask()).rejects.toThrow();
+    await started;
+    const reply = await ask();
+    const d = decode(reply);
+    expect(d.ok && d.envelope.kind).toBe('chaos.state');
+    expect(d.ok && (d.envelope.body as { version: number }).version).toBe(0);
+    await starting.close();
   });
 
   it('delays messages by the injected one-way latency', async () => {

@@ -135,6 +135,8 @@ export class Bus {
   private readonly unsubs: Array<() => void> = [];
   private readonly timers = new Set<NodeJS.Timeout>();
   private chaosState: ChaosState = EMPTY_CHAOS;
+  /** Whether this process has asked for the fault picture at start and has an answer (or learned nobody has one). */
+  private chaosSettled = false;
   private clock: BusClock | undefined;
   private readonly evidenceIntervalMs: number;
   private readonly clockLog: RateLimitedLog;
@@ -210,9 +212,11 @@ export class Bus {
     if (this.role === 'node')
       this.unsubs.push(
         this.wire.subscribe(this.subj.chaosGet, (_d, respond) => {
-          // Only a process that has seen a fault picture answers; the first answer wins.
+          // A process answers once its own start-up question is settled (an answer, or nobody had a picture): its
+          // picture is then the current one, even version 0, so a newcomer (a CLI command) need not wait out the
+          // timeout on a cluster without faults. One still starting stays silent: it could not know. First answer wins.
           this.metrics.inc('synod_bus_wire_received_total');
-          if (respond && this.chaosState.version > 0) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
+          if (respond && this.chaosSettled) this.emit('chaos.state', this.subj.chaosGet, this.pack('chaos.state', this.chaosState, ''), respond);
         }),
       );
     await this.wire.flush();
@@ -222,6 +226,7 @@ export class Bus {
     } catch {
       // Nobody knows of any faults yet.
     }
+    this.chaosSettled = true;
   }
 
   get chaos(): ChaosState {

@@ -20,7 +20,7 @@ Options:
   --count <n>         stop after n printed lines, 1..1000000 (the table header does not count)
   --duration-ms <ms>  stop after this long, 1..604800000; default: until SIGINT/SIGTERM
   -o, --output <f>    table (default: aligned columns) or json (one object per line)
-  --data-dir <dir>    a cluster started by 'synod up' (reads <dir>/cluster.json), default .synod
+  --data-dir <dir>    a cluster started by 'synod up' (reads <dir>/cluster.json); default: as for 'synod get'
   --nats-url <url>    or the NATS server directly (env SYNOD_NATS_URL, default nats://127.0.0.1:4222)
   --cluster <name>    cluster subject prefix (env SYNOD_CLUSTER, default synod)
 
@@ -45,7 +45,7 @@ const kindList = z
   .pipe(z.array(z.enum(MESSAGE_KINDS as [string, ...string[]]), { error: `known kinds: ${MESSAGE_KINDS.join(', ')}` }).min(1, 'name at least one kind').max(MESSAGE_KINDS.length));
 
 const options = z.object({
-  dataDir: z.string().default('.synod'),
+  dataDir: z.string().optional(),
   natsUrl: z.string().optional(),
   cluster: z.string().optional(),
   kind: kindList.optional(),

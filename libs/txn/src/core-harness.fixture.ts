@@ -9,6 +9,8 @@ export class Harness {
   trueUs = 5_000_000;
   epsilon = 1_000;
   serving = true;
+  /** The reader refuses reads below it, as MvccStore does; a test raises it as a GC pass would. */
+  gcHorizon = 0;
   readonly versions: Map<string, Array<{ ts: number; value: unknown }>> = new Map();
   readonly log: Array<{ id: string; payload: unknown }> = [];
   slot = 0;
@@ -32,6 +34,7 @@ export class Harness {
     if (shared) this.versions = shared.versions;
     this.reader = {
       get: (key, ts) => {
+        if (ts < this.gcHorizon) throw new Error(`SNAPSHOT_TOO_OLD: read at ${ts} is below the GC horizon ${this.gcHorizon}`);
         const v = (this.versions.get(key) ?? []).filter((x) => x.ts <= ts).sort((a, b) => b.ts - a.ts)[0];
         return v ? { value: v.value, ts: v.ts } : undefined;
       },
@@ -44,7 +47,7 @@ export class Harness {
             return r ? [{ key, ...r }] : [];
           })
           .slice(0, limit),
-      gcHorizon: () => 0,
+      gcHorizon: () => this.gcHorizon,
     };
     this.core = new SplitTxnCore({ splitId, range: { start: '', end: '' }, self: `n-${splitId}`, reader: this.reader, commandPrefix: `n-${splitId}-x`, broken, ...extra });
   }

@@ -113,7 +113,11 @@ export type SplitMessage =
 export interface MvccReader {
   get(key: string, ts: number): { value: unknown; ts: number } | undefined;
   scan(start: string, end: string, ts: number, limit: number): Array<{ key: string; value: unknown; ts: number }>;
-  /** Reads below this timestamp are refused (SNAPSHOT_TOO_OLD): versions there may be collected. */
+  /**
+   * Reads below this timestamp are refused (SNAPSHOT_TOO_OLD): versions there may be collected.
+   * `get` and `scan` throw below it, and it moves forward at any time (a GC pass starts on the
+   * spanserver's timer), so a read that waited checks it again right before reading.
+   */
   gcHorizon(): number;
 }
 

@@ -119,6 +119,32 @@ describe('SplitTxnCore', () => {
     expect(f.core.tSafe).toBe(c.ts);
   });
 
+  it('a parked read whose timestamp the GC horizon passed while it waited is refused SNAPSHOT_TOO_OLD; the reads parked with it are served', () => {
+    const h = new Harness();
+    h.ready();
+    h.advance(60_000);
+    h.advance(60_000);
+    const c = (h.outputs.filter((o) => o.type === 'closed').at(-1) as Extract<TxnOutput, { type: 'closed' }>).closed;
+
+    const f = new Harness();
+    f.view({ leading: null, leaderHint: 'n1', leaseEndMonoUs: null, localReadOk: false });
+    f.versions.set('a', [{ ts: 1_000, value: 'kept' }]);
+    // Both park: nothing is applied here yet, so t_safe is below both timestamps.
+    const early = f.send({ kind: 'snapshot', keys: ['a'], mode: { ts: c.ts - 2_000 }, waitUs: 5_000_000 });
+    const late = f.send({ kind: 'snapshot', keys: ['a'], mode: { ts: c.ts - 1_000 }, waitUs: 5_000_000 });
+    f.advance(c.ts - f.now().tt.earliest + 10_000); // both timestamps surely past here
+    expect(f.answer(early)).toBeUndefined();
+    expect(f.answer(late)).toBeUndefined();
+    // A GC pass starts while they wait: its horizon passes the earlier one.
+    f.gcHorizon = c.ts - 1_500;
+    f.core.closedReceived(c, f.now());
+    f.log.push(...h.log);
+    f.applyAll();
+    expect(f.core.tSafe).toBe(c.ts);
+    expect(f.answer(early)).toMatchObject({ type: 'error', error: { code: 'SNAPSHOT_TOO_OLD', hint: { horizon: c.ts - 1_500 } } });
+    expect(f.answer(late)).toMatchObject({ type: 'reply', body: { kind: 'values', values: [{ key: 'a', value: 'kept' }], ts: c.ts - 1_000 } });
+  });
+
   it('parks at most maxParkedRequests requests', () => {
     const h = new Harness();
     h.core = new SplitTxnCore({ splitId: 's1', range: { start: '', end: '' }, self: 'n1', reader: { get: () => undefined, scan: () => [], gcHorizon: () => 0 }, commandPrefix: 'p', limits: { maxParkedRequests: 2 } });

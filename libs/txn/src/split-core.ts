@@ -1355,6 +1355,12 @@ export class SplitTxnCore {
     // A cut may have applied while the read waited: keys of the other half are refused, scans clipped (rule 20).
     if (!this.checkKeys(reqId, req.keys ?? [])) return;
     const reader = this.opts.reader;
+    // A GC pass may have started while the read waited and moved the horizon past `ts`: the
+    // versions it needs may be going, and the reader throws below the horizon, which here would
+    // escape the pump (from a tick or an apply: an uncaught exception in the spanserver) and take
+    // every other parked request with it.
+    const horizon = reader.gcHorizon();
+    if (ts < horizon) return this.fail(reqId, 'SNAPSHOT_TOO_OLD', `read timestamp ${ts} fell below the GC horizon ${horizon} while it waited`, { horizon });
     let values: Array<{ key: string; value?: unknown; ts?: number }>;
     if (req.scan) {
       const { start: s0, end: e0 } = this.servedRange();

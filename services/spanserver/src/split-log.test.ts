@@ -8,7 +8,7 @@ import { RangeMap } from '@synod/placement';
 import { type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { Spanserver } from './spanserver.js';
-import { startInMemoryNode } from './in-memory-node.fixture.js';
+import { TEST_CLIENT_OPTIONS, startInMemoryNode } from './in-memory-node.fixture.js';
 
 // Bounded split logs: compaction with the MVCC keyspace as the snapshot, restart at the applied
 // index, snapshot transfer to a replica behind the compaction point, server-side limits.
@@ -65,7 +65,7 @@ function cluster() {
   const client = async () => {
     clientBus = new Bus(hub.wire(), { nodeId: `client-${Math.random().toString(36).slice(2)}`, dc: 'dc-a' });
     await clientBus.start();
-    return new SynodClient(clientBus, rangeMap);
+    return new SynodClient(clientBus, rangeMap, TEST_CLIENT_OPTIONS);
   };
   const stopAll = async () => {
     for (const n of [...running.values()]) await n.stop();

@@ -52,7 +52,8 @@ it('a restart behind the persisted mark issues timestamps above it, and the pers
   expect(ts).toBeGreaterThan(markUs);
   // Below the persisted horizon (though above now − 1 h): SNAPSHOT_TOO_OLD.
   await expect(client.get('k', { ts: horizonUs - 60_000_000 })).rejects.toMatchObject({ code: 'SNAPSHOT_TOO_OLD' });
-  // The mark keeps rising while the node serves.
-  await new Promise((r) => setTimeout(r, 200));
+  // The mark keeps rising while the node serves: its timer (50 ms) persists it. Polled, bounded:
+  // on a loaded machine the timer and the write may take longer than a fixed sleep.
+  for (let i = 0; i < 200 && node.storage.timeMark().issuedUs < ts; i++) await new Promise((r) => setTimeout(r, 25));
   expect(node.storage.timeMark().issuedUs).toBeGreaterThanOrEqual(ts);
 }, 30_000);

@@ -21,8 +21,11 @@ afterAll(async () => {
 it('collects overwritten versions on its timer, persists the horizon and counts the pass', async () => {
   const hub = new MemoryHub();
   const rangeMap = RangeMap.uniform([{ id: 'n1', dc: 'dc-a' }], []);
-  // Retention 1 ms: every version but the newest of a key is garbage by the next pass.
-  const node = await startInMemoryNode(hub, { id: 'n1', dc: 'dc-a', path: join(dir, 'n1'), rangeMap }, { server: { gcRetentionMs: 1, gcIntervalMs: 50 } });
+  // Retention 1 s: every version but the newest of a key is garbage by the first pass a second
+  // after the last write. Not shorter: a read is refused SNAPSHOT_TOO_OLD when a pass moves the
+  // horizon past its timestamp while it waits (for t_safe, for its timestamp to be surely past),
+  // and with 1 ms a read here outwaited the retention on a loaded machine.
+  const node = await startInMemoryNode(hub, { id: 'n1', dc: 'dc-a', path: join(dir, 'n1'), rangeMap }, { server: { gcRetentionMs: 1_000, gcIntervalMs: 50 } });
   stops.push(node.stop);
   const { client, close } = await startInMemoryClient(hub, 'c1', 'dc-a', rangeMap);
   stops.push(close);
@@ -30,8 +33,8 @@ it('collects overwritten versions on its timer, persists the horizon and counts 
   await client.put('k', 2);
   const last = await client.put('k', 3);
   const metrics = node.bus.metrics;
-  // Bounded wait for the timer's pass (a tick every 50 ms).
-  for (let i = 0; i < 200 && metrics.get('synod_gc_versions_removed_total') < 2; i++) await new Promise((r) => setTimeout(r, 25));
+  // Bounded wait for the timer's pass (a tick every 50 ms, collecting once the retention has passed).
+  for (let i = 0; i < 800 && metrics.get('synod_gc_versions_removed_total') < 2; i++) await new Promise((r) => setTimeout(r, 25));
   expect(metrics.get('synod_gc_versions_removed_total')).toBeGreaterThanOrEqual(2);
   expect(node.storage.mvcc.rangeRows('k', 'k\u0000').map(([, ts]) => ts)).toEqual([last]);
   expect(node.storage.timeMark().gcHorizonUs).toBeGreaterThan(last);

@@ -169,7 +169,7 @@ describe('synod up as a supervisor', () => {
     try {
       const r = await run(['up', '--data-dir', dir, '--nats-port', String(other.port), '--truetime', 'local']);
       say(`up on a taken port exited ${r.code} after ${r.ms} ms: ${r.stderr.split('\n')[0]}`);
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(4);
       expect(r.stderr).toContain(`port ${other.port} is already in use`);
       expect(r.stdout).not.toContain('spanserver ');
       expect(existsSync(join(dir, 'cluster.json'))).toBe(false);

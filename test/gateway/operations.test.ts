@@ -59,13 +59,13 @@ describe('synod gateway process', () => {
   it('refuses to start without --token-file or --insecure, and with a weak token', async () => {
     const dir = cluster().dir;
     const none = await runSynod(['gateway', '--data-dir', dir, '--port', '0']);
-    expect(none.code).toBe(1);
+    expect(none.code).toBe(2);
     expect(none.err).toContain('INVALID_ARGUMENT');
     expect(none.err).toContain('--token-file');
     const weak = join(dir, 'weak-tokens');
     writeFileSync(weak, 'short\n');
     const w = await runSynod(['gateway', '--data-dir', dir, '--port', '0', '--token-file', weak]);
-    expect(w.code).toBe(1);
+    expect(w.code).toBe(2);
     expect(w.err).toContain('shorter than 16');
   });
 

@@ -7,3 +7,4 @@ export { addPicture, PICTURE_PATHS, type Picture, type PictureOptions } from './
 export { PICTURE_DEFAULTS } from './picture/poller.js';
 export { SSE_DEFAULTS } from './picture/sse.js';
 export type { PictureSnapshot, Sample as PictureSample } from './picture/model.js';
+export { Tokens, loadTokens } from './auth.js';

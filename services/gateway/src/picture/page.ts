@@ -55,9 +55,9 @@ export const PICTURE_PAGE = String.raw`<!doctype html>
     <p class="legend dim" id="legend"></p>
   </section>
   <section id="charts">
-    <div><h2>Commits/s <span class="dim" id="ops-now"></span></h2><svg id="chart-ops" width="380" height="190"></svg></div>
-    <div><h2>Commit latency p50 / p99, ms <span class="dim" id="lat-now"></span></h2><svg id="chart-lat" width="380" height="190"></svg></div>
-    <div><h2>Commit-wait share of commit latency <span class="dim" id="cw-now"></span></h2><svg id="chart-cw" width="380" height="190"></svg></div>
+    <div><h2>Commits/s <span class="dim" id="ops-now"></span></h2><svg id="chart-ops" width="380" height="250"></svg></div>
+    <div><h2>Commit latency p50 / p99, ms <span class="dim" id="lat-now"></span></h2><svg id="chart-lat" width="380" height="250"></svg></div>
+    <div><h2>Commit-wait share of commit latency <span class="dim" id="cw-now"></span></h2><svg id="chart-cw" width="380" height="250"></svg></div>
   </section>
 </main>
 <footer>Commits are read-write transactions acknowledged by split leaders (node.status of every spanserver, differences between polls); p50/p99 are estimated from latency buckets; commit-wait share = commit wait / commit latency, summed. ε and t_safe lag as each node reports them; links from the fault picture; ⏰ a clock fault reported by the node. docs/picture.md</footer>
@@ -69,7 +69,8 @@ export const PICTURE_PAGE = String.raw`<!doctype html>
   function esc(s) { return String(s).replace(/[&<>"']/g, function (c) { return { "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]; }); }
   function colorOf(dc) { return dcColor[dc] || "var(--dim)"; }
   function fmt(x, d) { return x === null || x === undefined ? "–" : Number(x).toFixed(d === undefined ? 1 : d); }
-  function keyText(k) { return k === "" ? "∞" : JSON.stringify(k); }
+  /** "" starts the key space and, as an end, means its end. */
+  function keyText(k, isEnd) { return k === "" && isEnd ? "∞" : JSON.stringify(k); }
 
   /** DC boxes around an ellipse, links between their centres behind them. */
   function drawDcs(p) {
@@ -127,7 +128,7 @@ export const PICTURE_PAGE = String.raw`<!doctype html>
       }).join("");
       var lags = Object.keys(s.tSafeLagMs).map(function (k) { return s.tSafeLagMs[k]; });
       return '<tr data-split="' + esc(s.id) + '" data-leader="' + esc(s.leader || "") + '" data-leader-dc="' + esc(s.leaderDc || "") + '" data-generation="' + s.generation + '">' +
-        "<td><b>" + esc(s.id) + '</b></td><td class="range">[' + esc(keyText(s.start)) + ", " + esc(keyText(s.end)) + ")</td><td>" + s.generation + "</td><td>" + dots + "</td>" +
+        "<td><b>" + esc(s.id) + '</b></td><td class="range">[' + esc(keyText(s.start, false)) + ", " + esc(keyText(s.end, true)) + ")</td><td>" + s.generation + "</td><td>" + dots + "</td>" +
         "<td>" + (s.leader ? '<span class="lead">' + esc(s.leader) + '</span> <span class="dim">' + esc(s.leaderDc) + "</span>" : '<span style="color:var(--bad)">none</span>') + "</td>" +
         "<td>" + (lags.length ? fmt(Math.max.apply(null, lags), 0) + " ms" : "–") + "</td></tr>";
     });
@@ -138,7 +139,7 @@ export const PICTURE_PAGE = String.raw`<!doctype html>
 
   /** A small line chart: series of [t, value|null], shared time axis over the samples held. */
   function chart(id, series, opts) {
-    var svg = document.getElementById(id), W = 380, H = 190, L = 44, R = 8, T = 8, B = 22;
+    var svg = document.getElementById(id), W = 380, H = 250, L = 44, R = 8, T = 8, B = 22;
     var pts = series[0].points;
     var t0 = pts.length ? pts[0][0] : 0, t1 = pts.length ? pts[pts.length - 1][0] : 1;
     if (t1 - t0 < 60000) t0 = t1 - 60000;

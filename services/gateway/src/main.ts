@@ -40,8 +40,9 @@ Options (also env SYNOD_<NAME>):
   --log-level <level>        default info (JSON lines on stderr)
 
 The live picture of the cluster is at / (docs/picture.md), behind the token unless --insecure or
---picture-public. /healthz, /readyz and /openapi.json need no token and are not rate limited. /metrics (Prometheus
-text, docs/metrics.md) is served on the same port, behind the bearer token like the API.
+--picture-public. /healthz, /readyz and /openapi.json need no token and are not rate limited.
+/metrics (Prometheus text, docs/metrics.md) is served on the same port, behind the bearer token
+like the API.
 SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`;
 
 const options = z.object({

@@ -3,5 +3,5 @@ export { messageSchemas, MESSAGE_KINDS, chaosState, linkFault, type MessageKind,
 export { timeNowSchema, clockFaultSchema, type ClockFault } from './messages.js';
 export { SynodError, ERROR_CODES, errorBody, type ErrorCode, type ErrorBody } from './errors.js';
 export { paxosMessageSchema, ballotSchema, valueSchema, commandSchema } from './paxos-messages.js';
-export { TXN_STATES, type TxnState } from './kv-messages.js';
+export { COMMIT_LATENCY_BOUNDS_MS, TXN_STATES, type TxnState } from './kv-messages.js';
 export { splitEntrySchema, rangeMapBodySchema, splitReportSchema, nodeName, type SplitEntry, type SplitEntryInput, type SplitReport } from './placement-messages.js';

@@ -30,6 +30,12 @@ const counter = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 /** How late the event loop ran over one window, ms (services/spanserver/src/event-loop-delay.ts). */
 const delayMs = z.number().nonnegative().max(MAX_TIMESTAMP_US);
 const delayFigures = z.object({ windowMs: delayMs, p50Ms: delayMs, p99Ms: delayMs, maxMs: delayMs, samples: counter });
+/**
+ * Upper bounds (ms) of the commit-latency buckets in node.status `commits.latencyBuckets`; the
+ * last bucket counts everything above the last bound. Fixed here so every reader merges the
+ * buckets of every node the same way (the gateway's live picture, docs/picture.md).
+ */
+export const COMMIT_LATENCY_BOUNDS_MS = [1, 2, 5, 10, 20, 50, 100, 200, 500, 1_000, 2_000, 5_000] as const;
 
 export const kvMessageSchemas = {
   /**
@@ -124,6 +130,15 @@ export const kvMessageSchemas = {
     busReceived: counter.optional(),
     /** Event-loop delay: the last completed rolling window, and since the last `resetEventLoop` (docs/metrics.md). */
     eventLoop: z.object({ window: delayFigures, sinceReset: delayFigures }).optional(),
+    /**
+     * Commits this process acknowledged as a split leader (kv.commit answered committed) since it
+     * started: their count, summed latency (request in to reply out) and commit wait, µs, and the
+     * count per latency bucket (COMMIT_LATENCY_BOUNDS_MS, plus one above the last). Readers take
+     * differences of two readings.
+     */
+    commits: z
+      .object({ count: counter, latencyUsSum: counter, commitWaitUsSum: counter, latencyBuckets: z.array(counter).length(COMMIT_LATENCY_BOUNDS_MS.length + 1) })
+      .optional(),
     groups: z
       .array(
         z.object({

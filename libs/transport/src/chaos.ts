@@ -15,8 +15,7 @@ export function judge(state: ChaosState, from: { node: string; dc: string }, to:
     // A node talking to itself is not crossing the network.
     if (from.node !== to.node) return { deliver: false, why: 'isolated' };
   }
-  let link: LinkFault | undefined;
-  for (const l of state.links) if (linkMatches(l, from.dc, to.dc)) link = l;
+  const link = faultOnLink(state, from.dc, to.dc);
   if (!link) return NOW;
   if (link.down) return { deliver: false, why: 'partition' };
   if (link.loss > 0 && rand() < link.loss) return { deliver: false, why: 'loss' };
@@ -28,6 +27,13 @@ export function judge(state: ChaosState, from: { node: string; dc: string }, to:
 export const ANY_DC = '*';
 const linkMatches = (l: LinkFault, from: string, to: string) =>
   (l.from === from || (l.from === ANY_DC && from !== to)) && (l.to === to || (l.to === ANY_DC && from !== to));
+
+/** The fault in force on messages from DC `from` to DC `to`: the last link entry that matches, if any. */
+export function faultOnLink(state: ChaosState, from: string, to: string): LinkFault | undefined {
+  let link: LinkFault | undefined;
+  for (const l of state.links) if (linkMatches(l, from, to)) link = l;
+  return link;
+}
 
 type LinkPatch = Partial<Omit<LinkFault, 'from' | 'to'>>;
 

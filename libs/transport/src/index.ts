@@ -1,6 +1,6 @@
 export { Bus, refusalFor, type BatchDropReason, type BusLogger, type BusOptions, type FatalContext, type Handler, type OutMessage, type BusClock, type ClockEvidence, type RefusalReason, type Via } from './bus.js';
 export { connectBus, type ConnectBusOptions } from './connect.js';
-export { chaos, judge, EMPTY_CHAOS, ANY_DC, type Verdict } from './chaos.js';
+export { chaos, judge, faultOnLink, EMPTY_CHAOS, ANY_DC, type Verdict } from './chaos.js';
 export { NATS_ROLES, inboxPrefixFor, natsCredsSchema, permissionsFor, readCredsFile, type NatsCreds, type NatsRole, type NatsUser } from './credentials.js';
 export { MemoryHub, subjectMatches, type MemoryHubOptions } from './memory-wire.js';
 export { NatsWire } from './nats-wire.js';

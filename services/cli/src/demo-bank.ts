@@ -29,10 +29,20 @@ export async function bankDemo(opts: BankDemoOptions, say: (s: string) => void):
   const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'synod-demo-bank-'));
   const cluster = await launchCluster({ dataDir: dir, dcs: 3, splitKeys: ['g', 'p'], cluster: opts.cluster, say: (s) => say(`  ${s}`) });
   const buses = [];
+  let closeGateway = async () => {};
   try {
     const control = await connectBus(cluster.info.natsUrl, { nodeId: 'demo-control', dc: 'control', cluster: opts.cluster });
     buses.push(control);
     await waitForLeaders(control, cluster);
+    // The live picture (docs/picture.md) on a free loopback port, from outside the three DCs.
+    const pictureBus = await connectBus(cluster.info.natsUrl, { nodeId: 'demo-picture', dc: 'control', cluster: opts.cluster });
+    buses.push(pictureBus);
+    const { addPicture, buildGateway } = await import('@synod/gateway');
+    const pictureClient = new SynodClient(pictureBus, cluster.rangeMap, { timeoutMs: 2_000 });
+    const gateway = buildGateway({ client: pictureClient, insecure: true, probeEveryMs: 0 });
+    closeGateway = () => gateway.close();
+    addPicture(gateway, pictureClient);
+    say(`  picture: ${await gateway.app.listen({ host: '127.0.0.1', port: 0 })}/  (live while this part runs)`);
     // The clients sit outside the three DCs, so partitioning a DC does not also cut them off.
     const writerBus = await connectBus(cluster.info.natsUrl, { nodeId: 'demo-writer', dc: 'clients', cluster: opts.cluster });
     buses.push(writerBus);
@@ -91,6 +101,7 @@ export async function bankDemo(opts: BankDemoOptions, say: (s: string) => void):
     say(ok ? '  OK: money conserved in every snapshot, every acknowledged transfer durable' : '  FAILED: an invariant was violated');
     return ok;
   } finally {
+    await closeGateway();
     for (const b of buses) await b.close();
     await cluster.stop();
     if (!opts.dataDir) rmSync(dir, { recursive: true, force: true });

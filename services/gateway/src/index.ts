@@ -3,3 +3,8 @@ export { GATEWAY_ERROR_CODES, GATEWAY_ONLY_CODES, HTTP_STATUS, errorResponse, ty
 export { openApiPath, frameworkPath } from './routes.js';
 export { GATEWAY_HELP, runGateway } from './main.js';
 export * as schemas from './schemas.js';
+export { addPicture, PICTURE_PATHS, type Picture, type PictureOptions } from './picture/routes.js';
+export { PICTURE_DEFAULTS } from './picture/poller.js';
+export { SSE_DEFAULTS } from './picture/sse.js';
+export type { PictureSnapshot, Sample as PictureSample } from './picture/model.js';
+export { Tokens, loadTokens } from './auth.js';

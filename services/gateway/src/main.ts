@@ -8,6 +8,7 @@ import { connectBus } from '@synod/transport';
 import { z } from 'zod';
 import { loadTokens } from './auth.js';
 import { addMetrics } from './metrics.js';
+import { addPicture } from './picture/routes.js';
 import { buildGateway, GATEWAY_DEFAULTS } from './server.js';
 
 const D = GATEWAY_DEFAULTS;
@@ -27,6 +28,8 @@ Options (also env SYNOD_<NAME>):
   --dc <dc>                  the gateway's DC (bounded-staleness reads prefer it), default dc-a
   --token-file <file>        bearer tokens, one per line (# comments), each at least 16 characters
   --insecure                 serve without tokens (one of --token-file or --insecure is required)
+  --picture-public           serve the live picture (/, /picture.json, /events; docs/picture.md) without a
+                             token: it shows nodes, leaders, faults and commit rates, no keys or values
   --tls-cert <file>          serve HTTPS with this certificate (PEM) …
   --tls-key <file>           … and this key
   --rate-limit-per-sec <n>   sustained requests per second per client (token or address), default ${D.rateLimitPerSec}
@@ -36,8 +39,10 @@ Options (also env SYNOD_<NAME>):
   --ready-window-ms <ms>     /readyz is ready while the cluster answered within this, default ${D.readyWindowMs}
   --log-level <level>        default info (JSON lines on stderr)
 
-/healthz, /readyz and /openapi.json need no token and are not rate limited. /metrics (Prometheus
-text, docs/metrics.md) is served on the same port, behind the bearer token like the API.
+The live picture of the cluster is at / (docs/picture.md), behind the token unless --insecure or
+--picture-public. /healthz, /readyz and /openapi.json need no token and are not rate limited.
+/metrics (Prometheus text, docs/metrics.md) is served on the same port, behind the bearer token
+like the API.
 SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`;
 
 const options = z.object({
@@ -53,6 +58,7 @@ const options = z.object({
   dc: nodeIdentity.dc.default('dc-a'),
   tokenFile: z.string().optional(),
   insecure: booleanFlag.default(false),
+  picturePublic: booleanFlag.default(false),
   tlsCert: z.string().optional(),
   tlsKey: z.string().optional(),
   rateLimitPerSec: z.coerce.number().positive().max(1_000_000).default(D.rateLimitPerSec),
@@ -63,8 +69,8 @@ const options = z.object({
   logLevel: nodeIdentity.logLevel,
 });
 
-/** A bare `--insecure` would take the next word as its value; it is a switch wherever it stands. */
-const switches = (argv: string[]) => argv.map((a) => (a === '--insecure' ? '--insecure=true' : a));
+/** A bare `--insecure` (or `--picture-public`) would take the next word as its value; it is a switch wherever it stands. */
+const switches = (argv: string[]) => argv.map((a) => (a === '--insecure' || a === '--picture-public' ? `${a}=true` : a));
 
 const clusterFileSchema = z.object({ natsUrl: z.string(), cluster: z.string(), placement: z.string(), creds: z.string().optional() });
 
@@ -112,6 +118,7 @@ export async function runGateway(argv: string[]): Promise<void> {
     client,
     tokens,
     insecure: o.insecure,
+    picturePublic: o.picturePublic,
     bodyLimitBytes: o.bodyLimitBytes,
     rateLimitPerSec: o.rateLimitPerSec,
     rateLimitBurst: o.rateLimitBurst,
@@ -121,6 +128,7 @@ export async function runGateway(argv: string[]): Promise<void> {
     ...(https ? { https } : {}),
   });
   addMetrics(gw, bus.metrics);
+  addPicture(gw, client);
   const address = await gw.app.listen({ host: o.host, port: o.port });
   // The one stdout line: launchers and tests read the address from it.
   process.stdout.write(`${JSON.stringify({ listening: address, tls: https !== undefined, auth: tokens ? 'bearer' : 'none' })}\n`);

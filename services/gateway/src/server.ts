@@ -8,6 +8,7 @@ import type { Tokens } from './auth.js';
 import { ClusterReach } from './cluster.js';
 import { GatewayError, toErrorReply } from './errors.js';
 import { openApiDocument } from './openapi.js';
+import { PICTURE_PATHS } from './picture/paths.js';
 import { RateLimiter } from './rate-limit.js';
 import { frameworkPath, gatewayRoutes, type Method, type RouteDef } from './routes.js';
 import { TxnRegistry } from './transactions.js';
@@ -35,6 +36,8 @@ export interface GatewayOptions {
   /** Accepted bearer tokens; undefined only with `insecure`. */
   tokens?: Tokens | undefined;
   insecure?: boolean;
+  /** Serve the live picture's paths (docs/picture.md) without a token: read-only, no keys or values. */
+  picturePublic?: boolean;
   bodyLimitBytes?: number;
   rateLimitPerSec?: number;
   rateLimitBurst?: number;
@@ -114,7 +117,7 @@ export function buildGateway(opts: GatewayOptions): Gateway {
   });
 
   // Probes, the OpenAPI document and /metrics (added by metrics.ts, docs/metrics.md) need no token.
-  const publicUrls = new Set([...routes.filter((r) => r.public).map((r) => frameworkPath(r.path)), '/metrics']);
+  const publicUrls = new Set([...routes.filter((r) => r.public).map((r) => frameworkPath(r.path)), '/metrics', ...(opts.picturePublic ? PICTURE_PATHS : [])]);
   // Auth and rate limit run before the body is read: a refused request costs no parsing.
   const maxInFlight = opts.maxInFlight ?? GATEWAY_DEFAULTS.maxInFlight;
   let inFlight = 0;

@@ -8,6 +8,7 @@ import { Dedupe, resolveConfig, type AppliedState, type Replica, type ReplicaCon
 import type { PaxosStore, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
+import { CommitTally } from './commit-tally.js';
 import { EventLoopDelay } from './event-loop-delay.js';
 import { HostedSplits } from './hosted-splits.js';
 import { gcMetrics, observed, processLoad } from './metrics.js';
@@ -116,6 +117,8 @@ export class Spanserver {
   private gcTimer: NodeJS.Timeout | undefined;
   private markTimer: NodeJS.Timeout | undefined;
   private loopDelay: EventLoopDelay | undefined;
+  /** Commits acknowledged here as a split leader, for node.status (docs/picture.md). */
+  private readonly commits = new CommitTally();
   /** The persisted time high-water mark as of start-up (docs/spanserver.md, "Time high-water mark"). */
   startMark: { issuedUs: number; gcHorizonUs: number } = { issuedUs: 0, gcHorizonUs: 0 };
 
@@ -148,12 +151,14 @@ export class Spanserver {
       return this.acknowledge({ kind: 'kv.values' as const, body: { values: r.values, ...(r.epoch ? { epoch: r.epoch } : {}) } });
     }));
     bus.on('kv.commit', (env) => observed(bus.metrics, 'synod_commit_latency_seconds', {}, async () => {
+      const t0 = performance.now();
       const s = this.hosted(env);
       limitError(checkTxn(env.body.readKeys, env.body.writes));
       const b = env.body;
       for (const p of b.participants ?? []) if (!this.knownSplit(p)) throw new SynodError('INVALID_ARGUMENT', `participant ${JSON.stringify(p)} is not a split`, { generation: rangeMap.generation });
       const r = expect(await s.shell.request({ kind: 'commit', txn: b.txn, epoch: b.epoch, readKeys: b.readKeys, writes: b.writes, waitUs: waitUs(b.waitMs, 10_000), participants: b.participants }), 'committed');
       bus.metrics.observe('synod_commit_wait_seconds', r.commitWaitUs / 1e6);
+      this.commits.record((performance.now() - t0) * 1000, r.commitWaitUs);
       return this.acknowledge({ kind: 'kv.committed' as const, body: { ts: r.ts, commitWaitUs: r.commitWaitUs } });
     }));
     bus.on('kv.prepare', async (env) => {
@@ -510,6 +515,7 @@ export class Spanserver {
       tt: { earliest: now.earliest, latest: now.latest, epsilonUs: (now.latest - now.earliest) / 2, serving: this.opts.tt.isServing() },
       fsyncs: this.opts.storage.fsyncCount(),
       ...processLoad(this.opts.bus, this.loopDelay),
+      commits: this.commits.figures(),
       groups: [...this.splits.values()].map((s) => ({
         id: s.split.id,
         isLeader: s.replica.isLeader(),

@@ -2,7 +2,8 @@
 // Makes a fresh clone runnable: installs npm packages (npm ci) when node_modules is missing or
 // stale, the Debian package nats-server when its binary is missing, then builds the synod CLI
 // (services/cli/dist/bin/synod.mjs) and puts `synod` on PATH pointing at this checkout. Plain
-// Node, no dependencies, idempotent: npm runs it before `npm start` and `npm test`, CI directly.
+// Node, no dependencies, idempotent: npm runs it before `npm start` and `npm test` (with --tests:
+// also Debian's chromium for the browser test), CI directly.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -21,28 +22,33 @@ if (!existsSync(installed) || statSync(installed).mtimeMs < statSync(lock).mtime
   run('npm', ['ci', '--no-audit', '--no-fund']);
 }
 
-const natsDirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin', '/usr/bin'];
-const hasNats = () =>
-  natsDirs.some((d) => {
+const binDirs = [...(process.env.PATH ?? '').split(delimiter), '/usr/sbin', '/usr/local/sbin', '/usr/local/bin', '/usr/bin'];
+const hasBinary = (name) =>
+  binDirs.some((d) => {
     try {
-      accessSync(join(d, 'nats-server'), constants.X_OK);
+      accessSync(join(d, name), constants.X_OK);
       return true;
     } catch {
       return false;
     }
   });
-if (!process.env.SYNOD_NATS_SERVER && !hasNats()) {
-  const apt = (...args) =>
-    process.getuid?.() === 0 ? run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }) : run('sudo', ['apt-get', ...args]);
-  say('nats-server is missing; installing the Debian package nats-server…');
+const apt = (...args) =>
+  process.getuid?.() === 0 ? run('apt-get', args, { env: { ...process.env, DEBIAN_FRONTEND: 'noninteractive' } }) : run('sudo', ['apt-get', ...args]);
+/** Installs a Debian package when its binary is missing (and no override variable names one). */
+function ensureDebianPackage(binary, pkg, overrideVar, why) {
+  if (process.env[overrideVar] || hasBinary(binary)) return;
+  say(`${binary} is missing (${why}); installing the Debian package ${pkg}…`);
   try {
     apt('update', '-qq');
-    apt('install', '-y', '-qq', 'nats-server');
+    apt('install', '-y', '-qq', pkg);
   } catch {
-    say('could not install nats-server. Install the Debian package yourself (apt-get install -y nats-server) or set SYNOD_NATS_SERVER to the binary.');
+    say(`could not install ${pkg}. Install the Debian package yourself (apt-get install -y ${pkg}) or set ${overrideVar} to the binary.`);
     process.exit(1);
   }
 }
+ensureDebianPackage('nats-server', 'nats-server', 'SYNOD_NATS_SERVER', 'every cluster runs one');
+// Only the tests need a browser (test/picture drives Debian's chromium headless): `npm test` and CI pass --tests.
+if (process.argv.includes('--tests')) ensureDebianPackage('chromium', 'chromium', 'CHROMIUM_PATH', 'the live picture\'s browser test');
 
 // Always rebuilt (esbuild takes a fraction of a second): a `synod` older than the sources would
 // run code that is no longer there.

@@ -56,14 +56,26 @@ describe('PaxosHost fail-safety', () => {
       hosts.push(host);
       replicas.push(
         await host.addGroup({
-          config: { group: 'g', self: id, peers: ids, q1: 3, q2: 1, heartbeatIntervalUs: 10_000, electionTimeoutUs: 50_000 },
+          // Timeouts a loaded CI machine does not outrun: leadership must not change under the test.
+          config: { group: 'g', self: id, peers: ids, q1: 3, q2: 1, heartbeatIntervalUs: 50_000, electionTimeoutUs: 1_000_000 },
           apply: (e) => applied.push(...e.commands.map((c) => `${id}:${c.id}`)),
         }),
       );
     }
     try {
-      await until(() => replicas.some((r) => r.isLeader()));
-      const li = replicas.findIndex((r) => r.isLeader());
+      // A leader whose first command committed: leadership settled (a fresh one may still lose a race).
+      let li = -1;
+      for (let attempt = 0; li < 0; attempt++) {
+        await until(() => replicas.some((r) => r.isLeader()));
+        const candidate = replicas.findIndex((r) => r.isLeader());
+        try {
+          await hosts[candidate]!.propose('g', [{ id: `warm:${attempt}`, payload: 'w' }], 5_000);
+          li = candidate;
+        } catch (err) {
+          if (attempt >= 20 || (err as { code?: string }).code !== 'NOT_LEADER') throw err;
+        }
+      }
+      applied.length = 0;
       const leaderDisk = disks[li]!;
       leaderDisk.holdFsyncs();
       let resolved = false;

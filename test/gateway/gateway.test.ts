@@ -62,6 +62,13 @@ describe('probes and auth', () => {
     expect((await call('GET', '/v1/kv/no-token')).status).toBe(404);
   });
 
+  it('serves /metrics without a token, like the probes, while the API stays closed (docs/metrics.md)', async () => {
+    const m = await fetch(`${gw.url}/metrics`);
+    expect(m.status).toBe(200);
+    expect(await m.text()).toMatch(/^# (HELP|TYPE) /m);
+    expect((await api(gw.url, 'GET', '/v1/cluster')).status).toBe(401);
+  });
+
   it('accepts every token of the file', async () => {
     expect((await api(gw.url, 'GET', '/v1/cluster', { token: 'second-token-abcdefghijklmnop' })).status).toBe(200);
   });

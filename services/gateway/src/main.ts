@@ -41,8 +41,8 @@ Options (also env SYNOD_<NAME>):
 
 The live picture of the cluster is at / (docs/picture.md), behind the token unless --insecure or
 --picture-public. /healthz, /readyz and /openapi.json need no token and are not rate limited.
-/metrics (Prometheus text, docs/metrics.md) is served on the same port, behind the bearer token
-like the API.
+/metrics (Prometheus text, docs/metrics.md) is served on the same port and, like the probes,
+needs no token.
 SIGTERM or SIGINT: stop accepting, finish requests in flight, exit 0.`;
 
 const options = z.object({

@@ -15,6 +15,10 @@ describe('finding the cluster from any directory', () => {
     expect(locateDataDir(undefined, env)).toBe('.synod');
     const file = rememberCluster(join(dir, 'c1'), env);
     expect(file).toBe(contextFile(env));
+    // Remembered, but no cluster there (stopped and removed): forgotten.
+    expect(locateDataDir(undefined, env)).toBe('.synod');
+    mkdirSync(join(dir, 'c1'), { recursive: true });
+    writeFileSync(join(dir, 'c1', 'cluster.json'), '{}');
     expect(locateDataDir(undefined, env)).toBe(join(dir, 'c1'));
     expect(locateDataDir('/explicit', env)).toBe('/explicit');
   });

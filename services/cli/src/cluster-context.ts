@@ -54,9 +54,13 @@ export function rememberedDataDir(env: Record<string, string | undefined> = proc
   return parsed.data.dataDir;
 }
 
-/** The data directory a command uses: the one given, else ./.synod if it holds a cluster, else the remembered one, else ./.synod. */
+/**
+ * The data directory a command uses: the one given, else ./.synod if it holds a cluster, else the
+ * remembered one if it still holds a cluster (a removed one is forgotten), else ./.synod.
+ */
 export function locateDataDir(given: string | undefined, env: Record<string, string | undefined> = process.env): string {
   if (given !== undefined && given !== '') return given;
   if (existsSync(join('.synod', 'cluster.json'))) return '.synod';
-  return rememberedDataDir(env) ?? '.synod';
+  const remembered = rememberedDataDir(env);
+  return remembered !== undefined && existsSync(join(remembered, 'cluster.json')) ? remembered : '.synod';
 }

@@ -53,6 +53,10 @@ describe('synod CLI', () => {
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain("unknown command 'frobnicate'");
+    // `help <command>` is the command's own help, with its generated options.
+    const viaHelp = run('help', 'get');
+    expect(viaHelp.status).toBe(0);
+    expect(viaHelp.stdout).toContain('--stale-ms <value>');
     const version = run('--version');
     expect(version.status).toBe(0);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);

@@ -170,7 +170,9 @@ function failure(err: unknown): { code: string; message: string; exitCode: numbe
   return describeFailure(err);
 }
 
-async function main(argv: string[]): Promise<number> {
+async function main(words: string[]): Promise<number> {
+  // `synod help put` is `synod put --help`: the command's module (and so its options) loads by its name.
+  const argv = words[0] === 'help' && words[1] !== undefined ? [...words.slice(1), '--help'] : words;
   const name = argv[0];
   try {
     await runCommandLine(argv, await registry(name), version(), (s) => process.stdout.write(s));

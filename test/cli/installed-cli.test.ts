@@ -228,6 +228,17 @@ describe('the installed synod, run from outside the repository', () => {
     }
   }, 30_000);
 
+  it('bench runs the k6 scenarios natively: bank keeps its total, hot loses no increment', async () => {
+    for (const name of ['bank', 'hot', 'kv', 'read-mostly']) {
+      const r = await synod(['bench', '--scenario', name, '--duration-s', '2', '--clients', '4', '--every-s', '1', '-o', 'json'], 'env', 60_000);
+      expect(r.code, `${name}: ${r.stderr}`).toBe(0);
+      const summary = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.event === 'summary')!;
+      console.log(`synod bench --scenario ${name}: ${summary.ops} ops in ${Number(summary.seconds).toFixed(1)} s, errors ${summary.errors}; ${summary.verdict}`);
+      expect(summary).toMatchObject({ scenario: name });
+      expect(summary.ops as number).toBeGreaterThan(0);
+    }
+  }, 180_000);
+
   it('prints how long the installed synod get takes from outside the repository', async () => {
     const ms: number[] = [];
     for (let i = 0; i < 5; i++) {

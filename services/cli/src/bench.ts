@@ -2,19 +2,30 @@ import { z } from 'zod';
 import { SynodError } from '@synod/codec';
 import { connectOptions, loadWith, withClient, type Connected } from './client-commands.js';
 import { fetchPlacementMap, type PlacementMap } from './placement-commands.js';
+import { scenario, SCENARIOS } from './bench-scenarios.js';
 
-export const BENCH_HELP = `synod bench [--duration-s 60] [--clients 32] [--keys 1000000] [--value-bytes 64] [--every-s 5]
-  — write load against a running cluster ('synod up'), one key per transaction, keys drawn
-    uniformly from a wide range (8 random base-36 characters under --prefix), while watching
-    the range map: the placement service cuts splits whose write load stays over its threshold
-    (docs/placement.md), and the bench prints each cut as it sees it.
+export const BENCH_HELP = `synod bench [--scenario write] [--duration-s 60] [--clients 32] [--keys 1000000] [--value-bytes 64] [--every-s 5]
+  — load against a running cluster ('synod up') while watching the range map: the placement
+    service cuts splits whose write load stays over its threshold (docs/placement.md), and the
+    bench prints each cut as it sees it.
+
+Scenarios (the k6 scripts' mixes, run natively through the TypeScript client: docs/k6.md):
+  write        one key per transaction, keys drawn uniformly from a wide range (8 random base-36
+               characters under --prefix): what makes the placement service cut (the default)
+  kv           over min(--keys, 1000) preloaded keys: 60% strong reads, 20% writes, 10% 10-key
+               snapshot reads, 5% scans of 20, 5% a write then a delete of a scratch key
+  bank         20 accounts: read-write transfers (2PC across splits) and a snapshot auditor; the
+               total must never change (else exit 1, INTERNAL)
+  hot          every client increments one counter and its own tally in one transaction; at the
+               end the counter must equal the sum of the tallies
+  read-mostly  95% bounded-staleness reads (--stale-ms) of 1–5 preloaded keys, 5% writes
 
 Prints, every --every-s seconds:
-  t=<s>s  writes/s <n>  p50 <ms>  p99 <ms>  errors <n>  splits <n>  generation <g>
+  t=<s>s  <unit>/s <n>  p50 <ms>  p99 <ms>  errors <n>  splits <n>  generation <g>
 and, for every split that appears between two polls of the map (once a second):
   cut  t=<s>s  <parent> ["start", "end") at "<key>" -> <child>  (parent load before the cut: <w> writes/s)
 and at the end a summary line:
-  bench: <n> writes in <s> s (<w>/s), errors <n>, splits <a> -> <b>, cuts <c>
+  bench: <scenario>: <n> <unit> in <s> s (<w>/s), errors <n>, splits <a> -> <b>, cuts <c>; <invariant>
 
 Options:
   --duration-s <s>     how long to write, default 60 (1..3600)
@@ -37,6 +48,8 @@ export const benchOptions = connectOptions.extend({
   valueBytes: z.coerce.number().int().min(1).max(65_536).default(64).describe('bytes per value (1..65536)'),
   everyS: z.coerce.number().positive().max(3_600).default(5).describe('progress line interval, seconds'),
   output: z.enum(['json', 'table']).default('table').describe('output format: json (one object per line) or table'),
+  scenario: z.enum(SCENARIOS).default('write').describe('write (blind writes over a wide range), kv, bank, hot or read-mostly: the k6 scripts\' mixes (docs/k6.md)'),
+  staleMs: z.coerce.number().int().min(0).max(3_600_000).default(5_000).describe('read-mostly: the staleness bound of its reads'),
 });
 type BenchOptions = z.infer<typeof benchOptions>;
 
@@ -66,6 +79,8 @@ export async function runBench(argv: string[]): Promise<void> {
 async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<void> {
   const out = (text: string, json: Record<string, unknown>) => process.stdout.write((opts.output === 'json' ? JSON.stringify(json) : text) + '\n');
   const value = 'v'.repeat(opts.valueBytes);
+  const work = scenario(opts.scenario, client, { prefix: opts.prefix, keys: opts.keys, value, staleMs: opts.staleMs, drawKey: () => drawKey(opts.prefix, opts.keys) });
+  await work.setup();
   const startMs = performance.now();
   const endMs = startMs + opts.durationS * 1000;
   const elapsedS = () => (performance.now() - startMs) / 1000;
@@ -112,12 +127,11 @@ async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<vo
     }
   };
 
-  const writer = async () => {
+  const worker = async (n: number) => {
     while (performance.now() < endMs) {
-      const key = drawKey(opts.prefix, opts.keys);
       const t0 = performance.now();
       try {
-        await client.put(key, value);
+        await work.op(n);
         window.latenciesMs.push(performance.now() - t0);
         total++;
       } catch (err) {
@@ -138,20 +152,21 @@ async function bench({ client, bus, opts }: Connected<BenchOptions>): Promise<vo
     const rate = sorted.length / opts.everyS;
     const splits = map?.map.splits.length;
     out(
-      `t=${elapsedS().toFixed(0)}s  writes/s ${rate.toFixed(0)}  p50 ${pct(50).toFixed(1)} ms  p99 ${pct(99).toFixed(1)} ms  errors ${w.errors}  splits ${splits ?? '?'}  generation ${map?.map.generation ?? '?'}`,
-      { event: 'progress', t: Math.round(elapsedS()), writesPerSec: Math.round(rate), p50Ms: pct(50), p99Ms: pct(99), errors: w.errors, splits, generation: map?.map.generation },
+      `t=${elapsedS().toFixed(0)}s  ${work.unit}/s ${rate.toFixed(0)}  p50 ${pct(50).toFixed(1)} ms  p99 ${pct(99).toFixed(1)} ms  errors ${w.errors}  splits ${splits ?? '?'}  generation ${map?.map.generation ?? '?'}`,
+      { event: 'progress', t: Math.round(elapsedS()), scenario: opts.scenario, opsPerSec: Math.round(rate), writesPerSec: Math.round(rate), p50Ms: pct(50), p99Ms: pct(99), errors: w.errors, splits, generation: map?.map.generation },
     );
   }, opts.everyS * 1000);
   try {
-    await Promise.all([watchMap(), ...Array.from({ length: opts.clients }, () => writer())]);
+    await Promise.all([watchMap(), ...(work.background ? [work.background(() => performance.now() >= endMs)] : []), ...Array.from({ length: opts.clients }, (_, n) => worker(n))]);
   } finally {
     clearInterval(progress);
   }
+  const verdict = await work.verify();
   const secs = elapsedS();
   for (const e of errorSamples) process.stderr.write(`synod bench: error: ${e}\n`);
   const codes = [...errorCodes].map(([c, n]) => `${c}:${n}`).join(',');
   out(
-    `bench: ${total} writes in ${secs.toFixed(0)} s (${(total / secs).toFixed(0)}/s), errors ${totalErrors}${codes ? ` (${codes})` : ''}, splits ${firstSplits ?? '?'} -> ${map?.map.splits.length ?? '?'}, cuts ${cuts}`,
-    { event: 'summary', writes: total, seconds: secs, writesPerSec: total / secs, errors: totalErrors, errorCodes: Object.fromEntries(errorCodes), splitsBefore: firstSplits, splitsAfter: map?.map.splits.length, cuts },
+    `bench: ${opts.scenario}: ${total} ${work.unit} in ${secs.toFixed(0)} s (${(total / secs).toFixed(0)}/s), errors ${totalErrors}${codes ? ` (${codes})` : ''}, splits ${firstSplits ?? '?'} -> ${map?.map.splits.length ?? '?'}, cuts ${cuts}; ${verdict}`,
+    { event: 'summary', scenario: opts.scenario, verdict, ops: total, writes: total, seconds: secs, writesPerSec: total / secs, errors: totalErrors, errorCodes: Object.fromEntries(errorCodes), splitsBefore: firstSplits, splitsAfter: map?.map.splits.length, cuts },
   );
 }

@@ -306,12 +306,12 @@ export async function runTap(argv: string[], io?: TapIo): Promise<void> {
   let finish!: () => void;
   const finished = new Promise<void>((resolve) => (finish = resolve));
   const tap = new Tap(where.cluster, opts, out);
-  finished.then(() => tap.stop(), () => undefined);
-  void tap.countReached.then(() => finish());
   const fail = (err: unknown) => {
     failure ??= err;
     finish();
   };
+  void finished.then(() => tap.stop());
+  tap.countReached.then(() => finish(), fail);
   try {
     type Msg = { subject: string; reply?: string; data: Uint8Array };
     const subscribe = (subject: string, handle: (m: Msg) => void) =>
@@ -353,7 +353,8 @@ export async function runTap(argv: string[], io?: TapIo): Promise<void> {
     await finished;
   } finally {
     for (const c of cleanups) c();
-    await wire.close().catch(() => undefined);
+    // A close that fails after the tap ended is still the command's failure, not lost.
+    await wire.close().catch((err: unknown) => void (failure ??= err));
     note(tap.summary.text());
   }
   if (failure) throw failure;

@@ -310,7 +310,6 @@ export async function runTap(argv: string[], io?: TapIo): Promise<void> {
     failure ??= err;
     finish();
   };
-  void finished.then(() => tap.stop());
   tap.countReached.then(() => finish(), fail);
   try {
     type Msg = { subject: string; reply?: string; data: Uint8Array };
@@ -352,6 +351,7 @@ export async function runTap(argv: string[], io?: TapIo): Promise<void> {
     io?.ready?.();
     await finished;
   } finally {
+    tap.stop();
     for (const c of cleanups) c();
     // A close that fails after the tap ended is still the command's failure, not lost.
     await wire.close().catch((err: unknown) => void (failure ??= err));

@@ -77,7 +77,6 @@ describe('the live picture', () => {
     try {
       const split = tc.cluster.rangeMap.all()[0]!.id;
       const nodes = tc.cluster.rangeMap.nodes();
-      const oldLeader = nodes[await agreedLeaderOf(tc, split)]!;
 
       browser = await puppeteer.launch({
         executablePath,
@@ -90,7 +89,16 @@ describe('the live picture', () => {
       page.on('pageerror', (err) => pageErrors.push(String(err)));
       await page.goto(url, { waitUntil: 'domcontentloaded', timeout: 15_000 });
 
-      await waitFor(`the page to show ${oldLeader.id} leading ${split}`, 15_000, async () => ((await attr(page, `tr[data-split="${split}"]`, 'data-leader')) === oldLeader.id ? true : undefined), { failIf: anyExited(tc) });
+      // The placement service may still steer the leader to the split's preferred DC after the
+      // first election: the old leader is the one the page and every node agree on at one moment.
+      let shown: string | null = null;
+      const oldLeader = await waitFor(`the page and the nodes to agree on the leader of ${split}`, 30_000, async () => {
+        shown = await attr(page, `tr[data-split="${split}"]`, 'data-leader');
+        const agreed = nodes[await agreedLeaderOf(tc, split)]!;
+        return shown === agreed.id ? agreed : undefined;
+      }, { failIf: anyExited(tc) }).catch((err: Error) => {
+        throw new Error(`${err.message} (the page last showed ${shown ?? 'no leader'})`);
+      });
       const rows = await page.$$eval('tr[data-split]', (trs) => trs.length);
       expect(rows).toBe(tc.cluster.rangeMap.all().length);
       expect(await page.$$eval('g[data-link][data-down="true"]', (gs) => gs.length)).toBe(0);

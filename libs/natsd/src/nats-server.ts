@@ -34,6 +34,22 @@ export interface NatsServerOptions {
   onLog?: (line: string) => void;
 }
 
+/** What synod puts in a nats-server config file; the one rendering for local servers and Kubernetes Secrets. */
+export interface NatsConfigParts {
+  /** Default NATS_MAX_PAYLOAD_BYTES. */
+  maxPayloadBytes?: number | undefined;
+  authorization?: NatsServerOptions['authorization'] | undefined;
+}
+
+/**
+ * A nats-server config file's text. The NATS config format reads JSON values, so the users and
+ * their permissions go in as JSON.
+ */
+export function natsConfigText(parts: NatsConfigParts): string {
+  const auth = parts.authorization ? `authorization: ${JSON.stringify(parts.authorization)}\n` : '';
+  return `max_payload: ${parts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n${auth}`;
+}
+
 /** nats-server did not start: it exited (e.g. its port is in use), could not be run, or never accepted. */
 export class NatsServerStartError extends Error {
   readonly port: number;
@@ -111,9 +127,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     configDir = mkdtempSync(join(tmpdir(), 'synod-natsd-'));
     configDirs.add(configDir);
     const file = join(configDir, 'nats.conf');
-    // The NATS config format reads JSON values, so the users go in as JSON.
-    const auth = opts.authorization ? `authorization: ${JSON.stringify(opts.authorization)}\n` : '';
-    writeFileSync(file, `max_payload: ${opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n${auth}`, { mode: 0o600 });
+    writeFileSync(file, natsConfigText({ maxPayloadBytes: opts.maxPayloadBytes, authorization: opts.authorization }), { mode: 0o600 });
     configArgs.push('-c', file);
   }
   killAllOnExit();

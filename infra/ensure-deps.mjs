@@ -3,7 +3,7 @@
 // stale, the Debian package nats-server when its binary is missing, then builds the synod CLI
 // (services/cli/dist/bin/synod.mjs) and puts `synod` on PATH pointing at this checkout. Plain
 // Node, no dependencies, idempotent: npm runs it before `npm start` and `npm test` (with --tests:
-// also Debian's chromium for the browser test), CI directly.
+// also Debian's chromium for the browser test, iptables and shellcheck), CI directly.
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, existsSync, lstatSync, mkdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { homedir } from 'node:os';
@@ -48,7 +48,12 @@ function ensureDebianPackage(binary, pkg, overrideVar, why) {
 }
 ensureDebianPackage('nats-server', 'nats-server', 'SYNOD_NATS_SERVER', 'every cluster runs one');
 // Only the tests need a browser (test/picture drives Debian's chromium headless): `npm test` and CI pass --tests.
-if (process.argv.includes('--tests')) ensureDebianPackage('chromium', 'chromium', 'CHROMIUM_PATH', 'the live picture\'s browser test');
+if (process.argv.includes('--tests')) {
+  ensureDebianPackage('chromium', 'chromium', 'CHROMIUM_PATH', 'the live picture\'s browser test');
+  // Real network partitions cut DCs with iptables' legacy backend (docs/netns.md); the kind scripts are shellcheck-clean (a test).
+  ensureDebianPackage('iptables-legacy', 'iptables', 'SYNOD_IPTABLES', 'network partitions between DC namespaces');
+  ensureDebianPackage('shellcheck', 'shellcheck', 'SYNOD_SHELLCHECK', 'the kind scripts\' lint test');
+}
 
 // Always rebuilt (esbuild takes a fraction of a second): a `synod` older than the sources would
 // run code that is no longer there.

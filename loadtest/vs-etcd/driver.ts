@@ -76,6 +76,8 @@ export async function runClosedLoop(
   seconds: number,
   op: (a: Adapter, w: number, seq: number) => Promise<number>,
   serverPids: number[],
+  /** Called once as the measured window opens (e.g. to read the servers' counters then). */
+  onMeasureStart?: () => void,
 ): Promise<LoopResult> {
   if (adapters.length < clients) throw new Error(`${clients} loops but ${adapters.length} clients`);
   const latency = new LatencyHistogram();
@@ -93,6 +95,7 @@ export async function runClosedLoop(
     measuring = true;
     measuredStart = performance.now();
     cpuBefore = totalCpu(serverPids);
+    onMeasureStart?.();
   };
   const timer = setTimeout(startMeasuring, warmupSeconds * 1000);
   const loop = async (w: number) => {

@@ -64,7 +64,7 @@ export async function startSynodCluster(say: (s: string) => void, signal?: Abort
 
 const credsFile = (cluster: LaunchedCluster, user: string) => join(cluster.info.creds!, `${user}.json`);
 
-/** Keys `v/<n>`: all in the first split ('' … 'g'), so rmw2's two keys are always in one split. */
+/** Keys `v/<n>`: all in the last split ('p' … end), so rmw2's two keys are always in one split. */
 export const synodKey = (i: number) => `v/${String(i).padStart(6, '0')}`;
 
 export async function synodAdapter(c: SynodCluster, w: number): Promise<Adapter> {

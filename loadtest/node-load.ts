@@ -7,6 +7,7 @@
 import { readFileSync } from 'node:fs';
 import type { MessageBody } from '@synod/codec';
 import type { Bus } from '@synod/transport';
+import { cpuSecondsFromStat } from './vs-etcd/report.js';
 
 type NodeStatus = MessageBody<'node.status.reply'>;
 
@@ -98,12 +99,7 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
 export function procCpuSeconds(pid: number | undefined): number | undefined {
   if (pid === undefined) return undefined;
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // Fields after the command name (which may hold spaces) start at state; utime, stime are 14, 15.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    const ticks = Number(fields[11]) + Number(fields[12]);
-    // USER_HZ is 100 on every Linux this runs on (sysconf is not reachable from Node).
-    return Number.isFinite(ticks) ? ticks / 100 : undefined;
+    return cpuSecondsFromStat(readFileSync(`/proc/${pid}/stat`, 'utf8'));
   } catch {
     return undefined;
   }

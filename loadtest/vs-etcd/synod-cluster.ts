@@ -1,0 +1,213 @@
+/**
+ * The synod side of `bench:vs-etcd`: a cluster as `synod up` starts it by default (3 DCs, splits
+ * cut at g,p, time masters and the sync daemon, placement service, NATS users, LMDB with fsync),
+ * one SynodClient per loop in its DC, where reads were served (per-node /metrics), and the parts
+ * the put floor is built from.
+ */
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import type { MessageBody } from '@synod/codec';
+import { collectStatus, launchCluster, waitForLeaders, type LaunchedCluster } from '@synod/cli';
+import { SynodClient } from '@synod/client';
+import { openStorage } from '@synod/storage';
+import { connectBus, type Bus } from '@synod/transport';
+import { parseCounters } from '../node-load.js';
+import type { Adapter } from './driver.js';
+import { counterOf, LatencyHistogram, valueWithCounter } from './report.js';
+
+export const SYNOD_DCS = ['dc-a', 'dc-b', 'dc-c'] as const;
+/** Bound of the bounded-staleness reads (as bench:kv). */
+export const STALENESS_MS = 10_000;
+const CLUSTER = 'vsetcd';
+
+export interface SynodCluster {
+  cluster: LaunchedCluster;
+  /** An operator bus (may ask node.status, publish anywhere in the cluster). */
+  control: Bus;
+  /** nats-server, time masters, spanservers, placement replicas. */
+  pids: Array<{ name: string; pid: number }>;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+type NodeStatus = MessageBody<'node.status.reply'>;
+
+export async function startSynodCluster(say: (s: string) => void, signal?: AbortSignal): Promise<SynodCluster> {
+  const dataDir = mkdtempSync(join(os.tmpdir(), 'synod-vsetcd-'));
+  let cluster: LaunchedCluster | undefined;
+  let control: Bus | undefined;
+  let stopped = false;
+  const stop = async () => {
+    if (stopped) return;
+    stopped = true;
+    await control?.close().catch(() => undefined);
+    await cluster?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    // `synod up` defaults (services/cli/src/up.ts): dcs 3, split keys g,p, truetime daemon with a
+    // 5 s sync interval, placement service auto, NATS users, log level warn; storage fsyncs.
+    cluster = await launchCluster({ dataDir, dcs: 3, splitKeys: ['g', 'p'], cluster: CLUSTER, placementService: 'auto', truetime: 'daemon', natsAuth: 'users', logLevel: 'warn', say: (s) => say(`  ${s}`), ...(signal ? { signal } : {}) });
+    control = await connectBus(cluster.info.natsUrl, { nodeId: 'vsetcd-control', dc: 'dc-a', cluster: CLUSTER, natsCreds: credsFile(cluster, 'operator') });
+    await waitForLeaders(control, cluster, 60_000);
+    const pids = [
+      { name: 'nats-server', pid: cluster.nats.pid },
+      ...[...cluster.masters, ...cluster.nodes, ...cluster.placement].map((c) => ({ name: c.name, pid: c.proc.pid! })),
+    ];
+    return { cluster, control, pids, dataDir, stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}
+
+const credsFile = (cluster: LaunchedCluster, user: string) => join(cluster.info.creds!, `${user}.json`);
+
+/** Keys `v/<n>`: all in the last split ('p' … end), so rmw2's two keys are always in one split. */
+export const synodKey = (i: number) => `v/${String(i).padStart(6, '0')}`;
+
+export async function synodAdapter(c: SynodCluster, w: number): Promise<Adapter> {
+  const dc = SYNOD_DCS[w % SYNOD_DCS.length]!;
+  const bus = await connectBus(c.cluster.info.natsUrl, { nodeId: `vsetcd-client-${w}`, dc, cluster: CLUSTER, natsCreds: credsFile(c.cluster, 'client') });
+  const client = new SynodClient(bus, c.cluster.rangeMap, { timeoutMs: 10_000 });
+  return {
+    at: dc,
+    async put(key, value) {
+      return (await client.transaction(async (tx) => tx.put(key, value))).attempts - 1;
+    },
+    async strongGet(key) {
+      await client.get(key);
+      return 0;
+    },
+    async staleGet(key) {
+      await client.get(key, { maxStalenessMs: STALENESS_MS });
+      return 0;
+    },
+    async rmw2(keyA, keyB) {
+      const r = await client.transaction(async (tx) => {
+        const a = await tx.get(keyA);
+        const b = await tx.get(keyB);
+        tx.put(keyA, valueWithCounter(counterOf(a) + 1));
+        tx.put(keyB, valueWithCounter(counterOf(b) + 1));
+      });
+      return r.attempts - 1;
+    },
+    async close() {
+      await bus.close();
+    },
+  };
+}
+
+/** Writes keys 0..n-1 (64-byte values) in transactions of 100 keys. */
+export async function preloadSynod(a: SynodCluster, n: number): Promise<void> {
+  const bus = await connectBus(a.cluster.info.natsUrl, { nodeId: 'vsetcd-preload', dc: 'dc-a', cluster: CLUSTER, natsCreds: credsFile(a.cluster, 'client') });
+  try {
+    const client = new SynodClient(bus, a.cluster.rangeMap, { timeoutMs: 10_000 });
+    const first = a.cluster.rangeMap.splitFor(synodKey(0)).id;
+    if (a.cluster.rangeMap.splitFor(synodKey(n + 1024)).id !== first) throw new Error('the bench keys are not all in one split');
+    for (let i = 0; i < n; i += 100)
+      await client.transaction(async (tx) => {
+        for (let k = i; k < Math.min(n, i + 100); k++) tx.put(synodKey(k), valueWithCounter(0));
+      });
+  } finally {
+    await bus.close();
+  }
+}
+
+export async function nodeStatuses(c: SynodCluster): Promise<Array<{ node: string; dc: string; status?: NodeStatus }>> {
+  return collectStatus(c.control, c.cluster.rangeMap.nodes());
+}
+
+/** The node leading the split that holds the bench keys, and every node's ε (ms). */
+export async function layout(c: SynodCluster): Promise<{ split: string; leader?: string; epsilonMs: Record<string, number> }> {
+  const split = c.cluster.rangeMap.splitFor(synodKey(0)).id;
+  const rows = await nodeStatuses(c);
+  const leader = rows.find((r) => r.status?.groups.some((g) => g.id === split && g.isLeader))?.node;
+  const epsilonMs = Object.fromEntries(rows.filter((r) => r.status).map((r) => [r.node, r.status!.tt.epsilonUs / 1000]));
+  return { split, ...(leader ? { leader } : {}), epsilonMs };
+}
+
+/**
+ * Read-only (kv.snapshot) requests each spanserver has answered ok, from its /metrics:
+ * `synod_read_latency_seconds_count{kind="kv.snapshot",outcome="ok"}` (the spanserver's read
+ * histogram, docs/metrics.md). Strong and bounded-staleness reads are both kv.snapshot; during a
+ * workload that sends only one kind, the difference of two readings counts that kind where served.
+ */
+export async function snapshotReadsServed(c: SynodCluster): Promise<Record<string, number | undefined>> {
+  const out: Record<string, number | undefined> = {};
+  for (const n of c.cluster.rangeMap.nodes()) {
+    const url = c.cluster.info.metrics?.[n.id];
+    if (!url) {
+      out[n.id] = undefined;
+      continue;
+    }
+    try {
+      const text = await (await fetch(`${url}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
+      const counters = parseCounters(text, ['synod_read_latency_seconds_count']);
+      out[n.id] = [...counters].filter(([k]) => k.includes('kind="kv.snapshot"') && k.includes('outcome="ok"')).reduce((s, [, v]) => s + v, 0);
+    } catch {
+      out[n.id] = undefined;
+    }
+  }
+  return out;
+}
+
+export interface FloorParts {
+  /** Bus request/reply round trip between two Bus instances over the cluster's nats-server, p50 ms. */
+  busRttMs: number;
+  /** One fsync'd LMDB commit through @synod/storage (a Paxos persist, as the spanserver does), p50 ms. */
+  fsyncMs: number;
+  /** ε of the split leader's TrueTime (node.status), ms. */
+  epsilonMs: number;
+  floorMs: number;
+  formula: string;
+}
+
+/**
+ * The parts a 1-client put cannot be faster than, measured apart (each bounded: `samples` ops or
+ * `maxMs`, whichever first). A single-split put is one kv.commit to the split leader:
+ *   client → leader → client                       1 bus round trip
+ *   leader → follower accept, fsync'd → leader    1 bus round trip + 1 fsync (the leader's own
+ *                                                  accept fsync runs alongside)
+ *   leader applies to MVCC, fsync'd               1 fsync
+ *   commit wait: TT.after(ts), ts ≈ now.latest    ≈ 2ε from assignment, running alongside the
+ *                                                  replication and apply (transactions.md rule 8)
+ * floor = 2 × rtt + max(2 × fsync, 2ε).
+ */
+export async function measureFloor(c: SynodCluster, epsilonMs: number, samples = 300, maxMs = 5_000): Promise<FloorParts> {
+  const url = c.cluster.info.natsUrl;
+  const echo = await connectBus(url, { nodeId: 'vsetcd-echo', dc: 'dc-b', cluster: CLUSTER, natsCreds: credsFile(c.cluster, 'operator') });
+  const pinger = await connectBus(url, { nodeId: 'vsetcd-ping', dc: 'dc-a', cluster: CLUSTER, natsCreds: credsFile(c.cluster, 'operator') });
+  const rtt = new LatencyHistogram();
+  try {
+    echo.on('ping', (env) => ({ kind: 'pong', body: { nonce: env.body.nonce } }));
+    const deadline = performance.now() + maxMs;
+    for (let i = 0; i < samples + 20 && performance.now() < deadline; i++) {
+      const t = performance.now();
+      await pinger.request('vsetcd-echo', 'ping', { nonce: i }, { timeoutMs: 5_000 });
+      if (i >= 20) rtt.record(performance.now() - t);
+    }
+  } finally {
+    await pinger.close();
+    await echo.close();
+  }
+  const dir = mkdtempSync(join(os.tmpdir(), 'synod-vsetcd-fsync-'));
+  const fsync = new LatencyHistogram();
+  const storage = openStorage({ path: dir, fsync: true });
+  try {
+    const store = storage.paxos('floor');
+    const deadline = performance.now() + maxMs;
+    for (let slot = 0; slot < samples + 10 && performance.now() < deadline; slot++) {
+      const t = performance.now();
+      await store.persist({ accepted: [{ slot, ballot: { round: 1, node: 'n1' }, value: { kind: 'batch', cmds: [{ id: `c${slot}`, payload: { key: synodKey(slot), value: valueWithCounter(slot) } }] } }] });
+      if (slot >= 10) fsync.record(performance.now() - t);
+    }
+  } finally {
+    await storage.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  const busRttMs = rtt.percentile(50);
+  const fsyncMs = fsync.percentile(50);
+  return { busRttMs, fsyncMs, epsilonMs, floorMs: 2 * busRttMs + Math.max(2 * fsyncMs, 2 * epsilonMs), formula: 'floor = 2 × bus rtt + max(2 × fsync, 2ε)' };
+}

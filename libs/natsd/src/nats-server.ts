@@ -32,6 +32,34 @@ export interface NatsServerOptions {
   authorization?: { users: Array<{ user: string; password: string; permissions: unknown }> };
   /** Receives the server's own log lines, for debugging. */
   onLog?: (line: string) => void;
+  /**
+   * argv run before the server's own, e.g. `ip netns exec <ns>` (DcNetwork.wrap) to run it in a
+   * DC's network namespace. It must exec the server (not fork it), so that the pid and signals
+   * are the server's. Requires an explicit `port` and `host` (a free port cannot be probed from here).
+   */
+  spawnPrefix?: string[];
+  /** Join a cluster of servers by routes (docs/transport.md "One server per DC"). */
+  cluster?: NatsClusterConfig;
+}
+
+/** A server's part in a cluster of nats-servers joined by routes. */
+export interface NatsClusterConfig {
+  /** The cluster's name; every server of it has the same. */
+  name: string;
+  /** Where this server accepts routes from the others. */
+  host: string;
+  port: number;
+  /** The other servers' route addresses, `host:port` (credentials are added from `authorization`). */
+  routes: string[];
+  /** One user for every route, both to accept and to solicit; without it any peer that reaches the port may join. */
+  authorization?: { user: string; password: string };
+  /**
+   * How often a server pings its connections, clients and routes alike, in seconds (default 2
+   * in a cluster): with `pingMax` (default 2) it bounds how long a cut route goes unnoticed
+   * before the server drops it and starts soliciting it again.
+   */
+  pingIntervalSeconds?: number;
+  pingMax?: number;
 }
 
 /** What synod puts in a nats-server config file; the one rendering for local servers and Kubernetes Secrets. */
@@ -39,6 +67,7 @@ export interface NatsConfigParts {
   /** Default NATS_MAX_PAYLOAD_BYTES. */
   maxPayloadBytes?: number | undefined;
   authorization?: NatsServerOptions['authorization'] | undefined;
+  cluster?: NatsClusterConfig | undefined;
 }
 
 /**
@@ -47,7 +76,22 @@ export interface NatsConfigParts {
  */
 export function natsConfigText(parts: NatsConfigParts): string {
   const auth = parts.authorization ? `authorization: ${JSON.stringify(parts.authorization)}\n` : '';
-  return `max_payload: ${parts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n${auth}`;
+  return `max_payload: ${parts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES}\n${auth}${parts.cluster ? clusterConfigText(parts.cluster) : ''}`;
+}
+
+function clusterConfigText(c: NatsClusterConfig): string {
+  const a = c.authorization;
+  const cred = a ? `${encodeURIComponent(a.user)}:${encodeURIComponent(a.password)}@` : '';
+  const block = {
+    name: c.name,
+    listen: `${c.host}:${c.port}`,
+    ...(a ? { authorization: { user: a.user, password: a.password } } : {}),
+    routes: c.routes.map((r) => `nats-route://${cred}${r}`),
+    // Clients stay on the server they were given (their DC's): advertising the others would let
+    // a client roam to another DC's server on a reconnect, across a partition.
+    no_advertise: true,
+  };
+  return `ping_interval: "${c.pingIntervalSeconds ?? 2}s"\nping_max: ${c.pingMax ?? 2}\ncluster: ${JSON.stringify(block)}\n`;
 }
 
 /** nats-server did not start: it exited (e.g. its port is in use), could not be run, or never accepted. */
@@ -84,11 +128,20 @@ export async function freePort(host = '127.0.0.1'): Promise<number> {
 function canConnect(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const sock = connect({ host, port });
+    // An address behind a cut (or not yet routable) drops the SYN: without a bound this hangs for minutes.
+    const timer = setTimeout(() => {
+      sock.destroy();
+      resolve(false);
+    }, 1_000);
     sock.once('connect', () => {
+      clearTimeout(timer);
       sock.destroy();
       resolve(true);
     });
-    sock.once('error', () => resolve(false));
+    sock.once('error', () => {
+      clearTimeout(timer);
+      resolve(false);
+    });
   });
 }
 
@@ -115,6 +168,7 @@ function killAllOnExit(): void {
 export async function startNatsServer(opts: NatsServerOptions = {}): Promise<NatsServerHandle> {
   const binary = opts.binary ?? findNatsServer();
   const host = opts.host ?? '127.0.0.1';
+  if (opts.spawnPrefix && !opts.port) throw new Error('startNatsServer: spawnPrefix needs an explicit port (a free one cannot be probed from this network namespace)');
   const port = opts.port || (await freePort(host));
   const args = opts.args ?? [];
   const ownConfig = args.some((a) => a === '-c' || a === '--config' || a.startsWith('--config='));
@@ -127,7 +181,7 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     configDir = mkdtempSync(join(tmpdir(), 'synod-natsd-'));
     configDirs.add(configDir);
     const file = join(configDir, 'nats.conf');
-    writeFileSync(file, natsConfigText({ maxPayloadBytes: opts.maxPayloadBytes, authorization: opts.authorization }), { mode: 0o600 });
+    writeFileSync(file, natsConfigText({ maxPayloadBytes: opts.maxPayloadBytes, authorization: opts.authorization, cluster: opts.cluster }), { mode: 0o600 });
     configArgs.push('-c', file);
   }
   killAllOnExit();
@@ -136,7 +190,9 @@ export async function startNatsServer(opts: NatsServerOptions = {}): Promise<Nat
     rmSync(configDir, { recursive: true, force: true });
     configDirs.delete(configDir);
   };
-  const child = spawn(binary, ['-a', host, '-p', String(port), ...configArgs, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const serverArgv = [binary, '-a', host, '-p', String(port), ...configArgs, ...args];
+  const argv = [...(opts.spawnPrefix ?? []), ...serverArgv];
+  const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
   live.add(child);
   const logs: string[] = [];
   /** Set when this server's own log says it listens: a connect alone could reach another server on the port. */

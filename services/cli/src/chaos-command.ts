@@ -1,5 +1,6 @@
 import { z } from 'zod';
-import type { ChaosState } from '@synod/codec';
+import { SynodError, type ChaosState } from '@synod/codec';
+import { DcNetwork } from '@synod/netns';
 import { ConfigError, booleanFlag, loadConfig, nodeIdentity, parseFlags } from '@synod/config';
 import { ANY_DC, EMPTY_CHAOS, chaos } from '@synod/transport';
 import { checkName, connectToolBus, resolveCluster, type KnownNames } from './client-commands.js';
@@ -14,9 +15,16 @@ Usage:
   synod chaos isolate <node>                                  cut one node off from everyone
   synod chaos heal                                            remove every fault (clock faults too)
   synod chaos show                                            print the current fault picture and clock faults
+  synod chaos partition <dc> --network                        a real cut: iptables drops every packet between
+                                                              <dc> and the other DCs (cluster from 'synod up --netns')
+  synod chaos heal --network                                  remove the iptables cuts (a plain heal does too)
+  synod chaos show --network                                  print the DC pairs cut by iptables
 
 DC and node names are checked against the cluster's (from its cluster file): an unknown one is
 refused, nothing is sent. Prints the fault picture as JSON (both -o json and table).
+
+--network (docs/netns.md) needs root and a cluster started with 'synod up --netns'; it touches no
+NATS message, only the DCs' network namespaces, and latency/loss stay simulated (no netem here).
 
 Every change is a new version of the cluster's fault picture, broadcast to all processes;
 each applies the newest version it has seen.`;
@@ -30,6 +38,7 @@ export const chaosOptions = z.object({
   jitter: z.coerce.number().min(0).max(60_000).default(0).describe('latency: ± this many ms'),
   both: booleanFlag.default(false).describe('latency: both directions'),
   masters: booleanFlag.default(false).describe('skew/drift: time masters too'),
+  network: booleanFlag.default(false).describe('partition/heal/show: real iptables cuts between the DC network namespaces of a cluster from synod up --netns (needs root)'),
   output: z.enum(['json', 'table']).default('json').describe('output format (the fault picture is JSON either way)'),
 });
 const options = chaosOptions;
@@ -78,6 +87,7 @@ export async function runChaos(argv: string[]): Promise<void> {
   const opts = loadConfig(options, { argv });
   if (opts.masters) throw new ConfigError([{ field: '--masters', message: 'only for synod chaos skew|drift' }]);
   const where = resolveCluster(opts);
+  if (opts.network) return runNetworkChaos(positional, opts, where);
   // Checked before connecting: a bad word never waits on the network.
   nextChaos(EMPTY_CHAOS, positional, opts, where.known());
   const bus = await connectToolBus(where, `chaos-${process.pid}`, 'control', 'operator');
@@ -85,10 +95,30 @@ export async function runChaos(argv: string[]): Promise<void> {
     const next = nextChaos(bus.chaos, positional, opts, where.known());
     if (next) await bus.publishChaos(next);
     if (positional[0] === 'heal') await healClocks(bus);
+    // A plain heal removes every fault, a real cut included; one that cannot be removed is said, not hidden.
+    if (positional[0] === 'heal' && where.network !== undefined) {
+      await DcNetwork.attach(where.network)
+        .heal()
+        .catch((err: Error) => process.stderr.write(`synod chaos: the network cut of this 'synod up --netns' cluster was NOT healed: ${err.message} (run 'synod chaos heal --network' as root)\n`));
+    }
     // Clock faults are not part of the versioned picture: every process reports its own.
     const clockFaults = positional[0] === 'show' ? await collectClockFaults(bus) : undefined;
     process.stdout.write(JSON.stringify({ ...(next ?? bus.chaos), ...(clockFaults ? { clockFaults } : {}) }, null, 2) + '\n');
   } finally {
     await bus.close();
   }
+}
+
+/** `--network`: cut or heal the DCs' network namespaces of a `synod up --netns` cluster with iptables. */
+async function runNetworkChaos(words: string[], opts: z.infer<typeof options>, where: ReturnType<typeof resolveCluster>): Promise<void> {
+  const [verb, ...args] = words;
+  if (verb !== 'partition' && verb !== 'heal' && verb !== 'show') throw new ConfigError([{ field: '--network', message: `only for partition, heal and show, not '${verb ?? ''}' (latency and loss stay simulated: this kernel offers no netem)` }]);
+  if (opts.from !== undefined || opts.oneWay) throw new ConfigError([{ field: '--network', message: 'a network partition cuts the DC from every other DC both ways: --from and --one-way are for the simulated one' }]);
+  if (where.network === undefined) throw new SynodError('INVALID_ARGUMENT', `the cluster in ${where.dataDir} was not started with 'synod up --netns' (its cluster.json records no network): drop --network for a simulated partition`);
+  const dc = verb === 'partition' ? checkName('DC', need(args[0], '<dc>'), where.known(), '<dc>') : undefined;
+  const net = DcNetwork.attach(where.network);
+  if (dc !== undefined) await net.partition([dc]);
+  if (verb === 'heal') await net.heal();
+  const cuts = await net.cuts();
+  process.stdout.write(JSON.stringify({ network: net.name, subnet: net.subnet, dcs: net.dcs, cuts }, null, 2) + '\n');
 }

@@ -116,10 +116,15 @@ export class ChildNode {
     return () => this.stderrWatches.get(text) === true;
   }
 
-  /** With `logFile`, every stderr line (the child's log) is also appended there. */
-  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, logFile?: string): ChildNode {
+  /**
+   * With `logFile`, every stderr line (the child's log) is also appended there. With `prefix`
+   * (e.g. `ip netns exec <ns>`, which execs the command: the pid stays the child's) the command
+   * runs under it.
+   */
+  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, logFile?: string, prefix: string[] = []): ChildNode {
     const { cmd, args: full, cwd } = synodCommand(args);
-    return new ChildNode(name, spawn(cmd, full, { cwd, stdio: ['pipe', 'pipe', 'pipe'], env }), logFile);
+    const argv = [...prefix, cmd, ...full];
+    return new ChildNode(name, spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'], env }), logFile);
   }
 
   async waitReady(timeoutMs = 15_000): Promise<void> {

@@ -4,7 +4,7 @@ import { EMPTY_CHAOS } from '@synod/transport';
 import { nextChaos } from './chaos-command.js';
 import { synodCommand } from './child-node.js';
 
-const opts = { dataDir: '.synod', natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false, masters: false, output: 'json' as const };
+const opts = { dataDir: '.synod', natsUrl: 'nats://x', cluster: 'synod', oneWay: false, jitter: 0, both: false, masters: false, network: false, output: 'json' as const };
 
 describe('synod chaos', () => {
   it('partitions a DC from every other DC by default', () => {

@@ -190,6 +190,9 @@ const clusterFileSchema = z.object({
   placementNodes: z.array(z.object({ id: z.string(), dc: z.string() })).optional(),
   metrics: z.record(z.string(), z.string()).optional(),
   creds: z.string().optional(),
+  natsUrls: z.record(z.string(), z.string()).optional(),
+  /** A DcNetwork record (checked by DcNetwork.attach when used). */
+  network: z.unknown().optional(),
 });
 
 /** The DCs and process names of the cluster a cluster file describes, for refusing names it does not have. */
@@ -225,12 +228,16 @@ export function resolveCluster(opts: { dataDir?: string | undefined; natsUrl?: s
   placement?: string | undefined;
   placementService: boolean;
   creds?: string | undefined;
+  /** With `synod up --netns`: each DC's nats-server. */
+  natsUrls?: Record<string, string> | undefined;
+  /** With `synod up --netns`: the network record, for `synod chaos --network`. */
+  network?: unknown;
   /** The cluster's DCs and process names (read when asked); only for the cluster the file describes, not an explicit --nats-url. */
   known: () => KnownNames | undefined;
 } {
   const dataDir = locateDataDir(opts.dataDir);
   const file = join(dataDir, 'cluster.json');
-  let info: Partial<ClusterFile> = {};
+  let info: Partial<Omit<ClusterFile, 'network'>> & { network?: unknown } = {};
   let known: () => KnownNames | undefined = () => undefined;
   if (existsSync(file)) {
     const parsed = clusterFileSchema.safeParse(readJsonFile(file, 'the cluster file'));
@@ -249,6 +256,8 @@ export function resolveCluster(opts: { dataDir?: string | undefined; natsUrl?: s
     placementService: (info.placementNodes?.length ?? 0) > 0,
     // Only for the cluster the file describes: explicit --nats-url names another.
     creds: opts.natsUrl === undefined ? info.creds : undefined,
+    natsUrls: opts.natsUrl === undefined ? info.natsUrls : undefined,
+    network: info.network,
     known,
   };
 }
@@ -296,7 +305,8 @@ async function connectClient<T extends ConnectOptions>(argv: string[], load: Loa
   if (!placement) throw new SynodError('UNAVAILABLE', `no cluster found: start one with 'synod up' (looked for ${join(where.dataDir, 'cluster.json')}) or pass --nats-url and --placement`);
   const rangeMap = readRangeMap(placement);
   const dc = opts.dc !== undefined ? checkDc(opts.dc, rangeMap) : (rangeMap.nodes()[0]?.dc ?? 'dc-a');
-  const bus = await connectToolBus(where, `cli-${process.pid}`, dc, 'client');
+  // With one server per DC (up --netns) the client talks to its own DC's, as a process there would.
+  const bus = await connectToolBus({ ...where, natsUrl: where.natsUrls?.[dc] ?? where.natsUrl }, `cli-${process.pid}`, dc, 'client');
   const outcomeLookupMs = 'outcomeWaitMs' in opts && typeof opts.outcomeWaitMs === 'number' ? opts.outcomeWaitMs : undefined;
   const client = new SynodClient(bus, rangeMap, { timeoutMs: 3_000, ...(outcomeLookupMs !== undefined ? { outcomeLookupMs } : {}) });
   // placement.json is the map the cluster started with; a running placement service has the

@@ -4,6 +4,7 @@ import { createServer, type AddressInfo } from 'node:net';
 import { join, resolve } from 'node:path';
 import { SynodError } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
+import { DcNetwork, type DcNetworkJSON } from '@synod/netns';
 import { RangeMap } from '@synod/placement';
 import { permissionsFor, subjects, type NatsCreds, type NatsRole, type NatsUser } from '@synod/transport';
 import { ChildNode, RotatingLog } from './child-node.js';
@@ -44,6 +45,11 @@ export interface LaunchOptions {
    * 0600), plus `operator`, `client` and `gateway` credentials for tools (docs/transport.md "Credentials").
    */
   natsAuth?: 'none' | 'users';
+  /**
+   * Each DC in its own network namespace with its own nats-server, the servers joined by routes,
+   * so that `synod chaos partition --network` is a real network fault (docs/netns.md). Needs root.
+   */
+  netns?: boolean;
   say?: (s: string) => void;
   /**
    * Aborting it (e.g. on SIGTERM) during start-up stops whatever was started already and makes
@@ -71,6 +77,10 @@ export interface ClusterFile {
   metrics?: Record<string, string>;
   /** With `natsAuth: users`: the directory of credentials files (`<user>.json`). */
   creds?: string;
+  /** With `--netns`: each DC's own nats-server (natsUrl is the first DC's). */
+  natsUrls?: Record<string, string>;
+  /** With `--netns`: the network (DcNetwork.toJSON()), for `synod chaos --network`. */
+  network?: DcNetworkJSON;
 }
 
 /**
@@ -121,7 +131,12 @@ export function writeCredentials(dir: string, cluster: string, processes: Array<
 }
 
 export interface LaunchedCluster {
+  /** The (first DC's, with netns) nats-server. */
   nats: NatsServerHandle;
+  /** Every nats-server: one, or one per DC with netns. */
+  natsServers: NatsServerHandle[];
+  /** With netns: the DCs' network. */
+  network?: DcNetwork;
   nodes: ChildNode[];
   masters: ChildNode[];
   /** The placement service's replicas (empty when it does not run). */
@@ -175,15 +190,22 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   const signal = opts.signal;
   // Everything started so far, so that a failure or an abort at any step stops exactly that.
   let nats: NatsServerHandle | undefined;
+  const natsServers: NatsServerHandle[] = [];
+  let network: DcNetwork | undefined;
+  const natsUrlOf = new Map<string, string>();
   const masters: ChildNode[] = [];
   const children: ChildNode[] = [];
   const placement: ChildNode[] = [];
   let natsLog: RotatingLog | undefined;
+  const natsLogs: RotatingLog[] = [];
   const stop = async () => {
     await Promise.all([...placement, ...children].map((c) => c.stop()));
     await Promise.all(masters.map((m) => m.stop()));
-    await nats?.stop();
+    await Promise.all(natsServers.map((n) => n.stop()));
     await natsLog?.close();
+    await Promise.all(natsLogs.map((l) => l.close()));
+    // After every process in it has stopped; destroy() kills any that did not.
+    if (network) await network.destroy().catch((err: Error) => say(`network       NOT fully removed: ${err.message}`));
     // Only the file this launch wrote: a later cluster may have written its own since.
     try {
       if (existsSync(clusterFile) && nats && (JSON.parse(readFileSync(clusterFile, 'utf8')) as ClusterFile).natsUrl === nats.url) rmSync(clusterFile, { force: true });
@@ -219,14 +241,18 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   const credsDir = (opts.natsAuth ?? 'none') === 'users' ? join(dataDir, 'creds') : undefined;
   // Every child runs as the NATS user named like it (docs/transport.md "Credentials").
   const credsArgs = (name: string) => (credsDir ? ['--nats-creds', join(credsDir, `${name}.json`)] : []);
-  const spawnChild = (name: string, args: string[]) => ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common, ...credsArgs(name)], process.env, join(logDir, `${name}.log`));
+  /** With netns the child runs in its DC's namespace, talks to its DC's server and serves metrics on the DC's address. */
+  const spawnChild = (name: string, dc: string, args: string[]) => {
+    const here = network ? ['--nats-url', natsUrlOf.get(dc)!, ...(metricsPorts.has(name) ? ['--metrics-host', network.ipOf(dc)] : [])] : [];
+    return ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common, ...here, ...credsArgs(name)], process.env, join(logDir, `${name}.log`), network ? network.wrap(dc, []) : []);
+  };
   const spawnNode = (i: number) => {
     const n = rangeMap.nodes()[i]!;
     const time =
       truetime === 'daemon'
         ? ['--truetime', 'daemon', '--master-dcs', dcs.join(','), '--max-liars', String(maxLiars), '--sync-interval-ms', syncIntervalMs]
         : ['--truetime', 'local', '--epsilon-ms', String(opts.epsilonMsByNode?.[n.id] ?? opts.epsilonMs ?? 1)];
-    return spawnChild(n.id, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time]);
+    return spawnChild(n.id, n.dc, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time]);
   };
   try {
     checkAborted();
@@ -243,9 +269,37 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
           ]),
         }
       : undefined;
-    nats = await startNatsServer({ ...(opts.natsPort ? { port: opts.natsPort } : {}), ...(authorization ? { authorization } : {}), onLog: (line) => log.write(line) });
+    if (opts.netns) {
+      network = await DcNetwork.create({ dcs, tag: 'sy' });
+      say(`network       ${network.name}: ${network.subnet}, host ${network.hostIp}, ${network.dcs.map((d) => `${d.dc} ${d.ip} (netns ${d.ns})`).join(', ')}`);
+      checkAborted();
+      // Routes listen only on the private bridge, but anyone on the host reaches it: they get a user of their own.
+      const routeAuth = { user: 'route', password: randomBytes(24).toString('hex') };
+      const port = opts.natsPort || 4222;
+      for (const dc of dcs) {
+        const dcLog = new RotatingLog(join(logDir, `nats-server-${dc}.log`));
+        natsLogs.push(dcLog);
+        const srv = await step(
+          startNatsServer({
+            host: network.ipOf(dc),
+            port,
+            spawnPrefix: network.wrap(dc, []),
+            ...(authorization ? { authorization } : {}),
+            cluster: { name: opts.cluster, host: network.ipOf(dc), port: 6222, routes: dcs.filter((d) => d !== dc).map((d) => `${network!.ipOf(d)}:6222`), authorization: routeAuth },
+            onLog: (line) => dcLog.write(line),
+          }),
+        );
+        natsServers.push(srv);
+        natsUrlOf.set(dc, srv.url);
+        say(`nats-server   ${srv.url} in ${dc} (pid ${srv.pid}), routes to the other DCs' servers on :6222`);
+      }
+      nats = natsServers[0]!;
+    } else {
+      nats = await startNatsServer({ ...(opts.natsPort ? { port: opts.natsPort } : {}), ...(authorization ? { authorization } : {}), onLog: (line) => log.write(line) });
+      natsServers.push(nats);
+      say(`nats-server   ${nats.url} (pid ${nats.pid})`);
+    }
     checkAborted();
-    say(`nats-server   ${nats.url} (pid ${nats.pid})`);
     common = ['--nats-url', nats.url, '--cluster', opts.cluster, '--log-level', opts.logLevel ?? 'warn'];
     if ((opts.metrics ?? 'auto') === 'auto') {
       const names = [...(truetime === 'daemon' ? dcs.map((dc) => `tm-${dc}`) : []), ...rangeMap.nodes().map((n) => n.id), ...dcs.map((_, i) => `p${i + 1}`)];
@@ -259,7 +313,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
         ...dcs.map((dc, i) => {
           const drifting = i === 1 && dcs.length >= 3;
           const kind = drifting ? ['--kind', 'drifting', '--reference-dcs', dcs.filter((d) => d !== dc).join(','), '--sync-interval-ms', syncIntervalMs] : ['--kind', 'reference'];
-          return spawnChild(`tm-${dc}`, ['timemaster', '--node-id', `tm-${dc}`, '--dc', dc, ...kind]);
+          return spawnChild(`tm-${dc}`, dc, ['timemaster', '--node-id', `tm-${dc}`, '--dc', dc, ...kind]);
         }),
       );
     await step(Promise.all(masters.map((m) => m.waitReady(30_000))));
@@ -273,7 +327,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
       if (why) say(`placement     not started: ${why}; clients route by ${placementFile} alone`);
       else {
         const ids = dcs.map((_, i) => `p${i + 1}`);
-        placement.push(...dcs.map((dc, i) => spawnChild(ids[i]!, ['placement', '--node-id', ids[i]!, '--dc', dc, '--data-dir', join(dataDir, ids[i]!), '--peers', ids.join(','), '--initial-map', placementFile, ...(opts.placementArgs ?? [])])));
+        placement.push(...dcs.map((dc, i) => spawnChild(ids[i]!, dc, ['placement', '--node-id', ids[i]!, '--dc', dc, '--data-dir', join(dataDir, ids[i]!), '--peers', ids.join(','), '--initial-map', placementFile, ...(opts.placementArgs ?? [])])));
         // A placement service that does not come up leaves a cluster that works by the static map.
         const ready = await step(Promise.all(placement.map((p) => p.waitReady(30_000).then(() => undefined, (err: Error) => err.message.split('\n')[0]))));
         checkAborted();
@@ -293,11 +347,13 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   placementNodes.forEach((p, i) => say(`placement     ${p.id} in ${p.dc} (pid ${placement[i]!.proc.pid}), data ${join(dataDir, p.id)}`));
   say(`logs          ${logDir}/<name>.log`);
   const running = new Set([...masters, ...children, ...placement].map((c) => c.name));
-  const metrics = Object.fromEntries([...metricsPorts].filter(([name]) => running.has(name)).map(([name, port]) => [name, `http://127.0.0.1:${port}`]));
-  if (Object.keys(metrics).length > 0) say(`metrics       http://127.0.0.1:<port>/metrics, /healthz, /readyz per process (ports in ${clusterFile})`);
+  const dcOf = new Map<string, string>([...masters.map((m, i) => [m.name, dcs[i]!] as const), ...rangeMap.nodes().map((n) => [n.id, n.dc] as const), ...placement.map((p, i) => [p.name, dcs[i]!] as const)]);
+  const metricsHost = (name: string) => (network ? network.ipOf(dcOf.get(name)!) : '127.0.0.1');
+  const metrics = Object.fromEntries([...metricsPorts].filter(([name]) => running.has(name)).map(([name, port]) => [name, `http://${metricsHost(name)}:${port}`]));
+  if (Object.keys(metrics).length > 0) say(`metrics       http://${network ? '<dc address>' : '127.0.0.1'}:<port>/metrics, /healthz, /readyz per process (ports in ${clusterFile})`);
   if (credsDir) say(`credentials   ${credsDir}/<user>.json (mode 0600): one per process, operator, client, gateway`);
-  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}), ...(Object.keys(metrics).length ? { metrics } : {}), ...(credsDir ? { creds: credsDir } : {}) };
+  const info: ClusterFile = { natsUrl: nats.url, cluster: opts.cluster, placement: placementFile, ...(placementNodes.length ? { placementNodes } : {}), ...(Object.keys(metrics).length ? { metrics } : {}), ...(credsDir ? { creds: credsDir } : {}), ...(network ? { natsUrls: Object.fromEntries(natsUrlOf), network: network.toJSON() } : {}) };
   writeFileSync(clusterFile, JSON.stringify(info, null, 2) + '\n');
   say(`cluster file  ${clusterFile} (other synod commands find the cluster through it)`);
-  return { nats, nodes: children, masters, placement, rangeMap, info, logDir, spawnNode, stop };
+  return { nats, natsServers, ...(network ? { network } : {}), nodes: children, masters, placement, rangeMap, info, logDir, spawnNode, stop };
 }

@@ -3,7 +3,8 @@ import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { SynodClient } from '@synod/client';
 import { SynodError } from '@synod/codec';
-import { loadConfig, nodeIdentity } from '@synod/config';
+import { booleanFlag, loadConfig, nodeIdentity } from '@synod/config';
+import { findTools, requireRoot } from '@synod/netns';
 import { connectBus, type Bus } from '@synod/transport';
 import { Bank } from './bank.js';
 import { rememberCluster } from './cluster-context.js';
@@ -44,6 +45,11 @@ Options:
                          operator, client, gateway, which synod's own commands (status, put, get,
                          chaos, splits, bench, gateway …) find through <data-dir>/cluster.json;
                          none: nats-server admits anyone
+  --netns                each DC in its own network namespace (needs root, ip and iptables-legacy):
+                         one nats-server per DC on the DC's address, joined by routes, every process
+                         talking to its own DC's server; 'synod chaos partition <dc> --network' then
+                         cuts the DC with iptables (docs/netns.md). Tools on the host connect to
+                         dc-a's server, or to the --dc one's (put, get, txn …)
   --log-level <level>    the children's log level: trace, debug, info, warn (default), error,
                          fatal or silent
 
@@ -84,6 +90,7 @@ const options = z.object({
   duration: z.coerce.number().nonnegative().default(0),
   cluster: nodeIdentity.cluster,
   natsAuth: z.enum(['none', 'users']).default('users'),
+  netns: booleanFlag.default(false),
   logLevel: nodeIdentity.logLevel.default('warn'),
 });
 
@@ -120,6 +127,11 @@ function watchChild(child: ChildNode, isStopping: () => boolean): void {
 
 export async function runUp(argv: string[]): Promise<void> {
   const opts = loadConfig(options, { argv });
+  // Before anything is written: without root or the tools nothing of the network can be made.
+  if (opts.netns) {
+    requireRoot();
+    findTools();
+  }
   const dataDir = resolve(opts.dataDir);
   mkdirSync(dataDir, { recursive: true });
   // Before anything else: a second 'up' must not touch the first one's files or processes.
@@ -138,7 +150,7 @@ export async function runUp(argv: string[]): Promise<void> {
   let cluster: LaunchedCluster;
   let bus: Bus;
   try {
-    cluster = await launchCluster({ dataDir, dcs: opts.dcs, nodesPerDc: opts.nodesPerDc, placementService: opts.placementService, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, natsAuth: opts.natsAuth, say, signal: abort.signal });
+    cluster = await launchCluster({ dataDir, dcs: opts.dcs, nodesPerDc: opts.nodesPerDc, placementService: opts.placementService, splitKeys: opts.splitKeys.split(',').filter(Boolean), cluster: opts.cluster, natsPort: opts.natsPort, epsilonMs: opts.epsilonMs, truetime: opts.truetime, syncIntervalMs: opts.syncIntervalMs, logLevel: opts.logLevel, natsAuth: opts.natsAuth, netns: opts.netns, say, signal: abort.signal });
     try {
       // `up` watches and steers the cluster (status, workload): the operator credential.
       bus = await connectBus(cluster.info.natsUrl, { nodeId: `up-${process.pid}`, dc: cluster.rangeMap.nodes()[0]!.dc, cluster: opts.cluster, ...(cluster.info.creds ? { natsCreds: join(cluster.info.creds, 'operator.json') } : {}) });

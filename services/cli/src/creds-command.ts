@@ -56,8 +56,9 @@ export function writeDeploymentSecrets(dir: string, cluster: string, dcs: number
   const auth = join(dir, 'nats-auth.conf');
   writeFileSync(auth, natsConfigText({ authorization: { users } }), { mode: 0o600 });
   chmodSync(auth, 0o600);
+  // No newline after the token: the k6 Job reads this file into SYNOD_TOKEN, an HTTP header value.
   const tokens = join(dir, 'gateway-tokens');
-  writeFileSync(tokens, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
+  writeFileSync(tokens, randomBytes(24).toString('hex'), { mode: 0o600 });
   chmodSync(tokens, 0o600);
   return readdirSync(dir).sort();
 }

@@ -160,6 +160,13 @@ export function policyErrors(objects: K8sObject[], partitions: Map<string, K8sOb
       if (sc.allowPrivilegeEscalation !== false) errors.push(`${where}: allowPrivilegeEscalation is not false`);
       if (sc.privileged === true) errors.push(`${where}: privileged`);
       if (!(sc.capabilities?.drop ?? []).includes('ALL')) errors.push(`${where}: capabilities do not drop ALL`);
+      // A container's stdin is closed from the start: synod processes that stop when it closes must be told not to.
+      const sub = (c.args ?? [])[0] as string | undefined;
+      if (!init && (c.command ?? [])[1] === '/app/synod.mjs') {
+        const envOf = (name: string) => ((c.env ?? []) as Array<{ name: string; value?: string }>).find((e) => e.name === name)?.value;
+        if ((sub === 'spanserver' || sub === 'placement') && envOf('SYNOD_STOP_ON_STDIN_CLOSE') !== 'false') errors.push(`${where}: synod ${sub} stops when its stdin closes, which in a pod is at once: set env SYNOD_STOP_ON_STDIN_CLOSE=false`);
+        if (sub === 'timemaster' && (c.args as string[])[(c.args as string[]).indexOf('--control-stdin') + 1] !== 'false') errors.push(`${where}: synod timemaster stops when its stdin closes, which in a pod is at once: pass --control-stdin false`);
+      }
       // Probes belong to serving containers: not to init containers, nor to a Job's run-to-completion one.
       if (!init && w.kind !== 'Job') {
         for (const p of ['livenessProbe', 'readinessProbe']) {

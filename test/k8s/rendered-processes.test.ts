@@ -116,3 +116,9 @@ describe('rendered-processes: the real kind overlay as local processes per zone'
     expect(() => localProcesses(objects, work)).not.toThrow();
   });
 });
+
+it('rendered-processes: the spanservers and placement replicas keep serving with stdin closed, the time masters take no stdin', () => {
+  const plan = localProcesses(objects, work);
+  for (const p of plan.processes.filter((x) => !x.init && ['spanserver', 'placement'].includes(x.container))) expect(p.env.SYNOD_STOP_ON_STDIN_CLOSE, p.pod).toBe('false');
+  for (const p of plan.processes.filter((x) => x.container === 'timemaster')) expect(argAfter(p, '--control-stdin')).toBe('false');
+});

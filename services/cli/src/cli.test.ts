@@ -35,7 +35,7 @@ describe('synod CLI', () => {
   it('prints help for every command and fails cleanly on unknown ones', () => {
     const top = run('--help');
     expect(top.status).toBe(0);
-    const visible = ['demo', 'chaos', 'up', 'status', 'put', 'get', 'del', 'scan', 'txn', 'splits', 'split', 'move', 'drain', 'lead', 'bench', 'gateway', 'completion'];
+    const visible = ['demo', 'chaos', 'up', 'status', 'put', 'get', 'del', 'scan', 'txn', 'splits', 'split', 'move', 'drain', 'lead', 'bench', 'gateway', 'creds', 'completion'];
     const internal = ['probe-node', 'paxos-node', 'spanserver', 'placement', 'timemaster', 'clock-node'];
     for (const name of visible) expect(top.stdout, name).toMatch(new RegExp(`^  ${name} `, 'm'));
     // Service processes that `synod up` starts are not listed, but still answer --help.

@@ -7,3 +7,5 @@ export { collectStatus, renderStatus } from './client-commands.js';
 export { waitForLeaders } from './up.js';
 export { lockDataDir, DataDirLockedError, EXIT_DATA_DIR_LOCKED, LOCK_FILE } from './data-dir-lock.js';
 export { fetchPlacementMap, sendAdmin, type PlacementMap } from './placement-commands.js';
+export { writeDeploymentSecrets, deploymentProcesses } from './creds-command.js';
+export { initialPlacement, DC_NAMES } from './initial-placement.js';

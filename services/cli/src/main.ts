@@ -111,6 +111,7 @@ async function registry(name: string | undefined): Promise<Record<string, Comman
       },
       details: name === 'chaos' ? await (async () => `${(await import('./chaos-command.js')).CHAOS_HELP}\n\n${(await import('./clock-chaos.js')).CLOCK_CHAOS_HELP}`)() : '',
     },
+    creds: raw('write the NATS credentials and gateway token of a Kubernetes deployment (k8s/README.md)', async () => (await import('./creds-command.js')).CREDS_HELP, async (argv) => (await import('./creds-command.js')).runCreds(argv)),
     tap: raw('print the decoded bus traffic (kinds, groups, sizes) for debugging', async () => (await import('./tap-command.js')).TAP_HELP, async (argv) => (await import('./tap-command.js')).runTap(argv)),
     bench: {
       kind: 'schema',

@@ -166,6 +166,16 @@ export function policyErrors(objects: K8sObject[], partitions: Map<string, K8sOb
         const envOf = (name: string) => ((c.env ?? []) as Array<{ name: string; value?: string }>).find((e) => e.name === name)?.value;
         if ((sub === 'spanserver' || sub === 'placement') && envOf('SYNOD_STOP_ON_STDIN_CLOSE') !== 'false') errors.push(`${where}: synod ${sub} stops when its stdin closes, which in a pod is at once: set env SYNOD_STOP_ON_STDIN_CLOSE=false`);
         if (sub === 'timemaster' && (c.args as string[])[(c.args as string[]).indexOf('--control-stdin') + 1] !== 'false') errors.push(`${where}: synod timemaster stops when its stdin closes, which in a pod is at once: pass --control-stdin false`);
+        // What it listens on: a declared port, on every address (probes and other pods come in on the pod's IP, not loopback).
+        const args = (c.args ?? []) as string[];
+        const declared = ((c.ports ?? []) as Array<{ containerPort: number }>).map((d) => d.containerPort);
+        for (const [portFlag, hostFlag] of [['--port', '--host'], ['--metrics-port', '--metrics-host']] as const) {
+          const at = args.indexOf(portFlag);
+          if (at < 0) continue;
+          if (!declared.includes(Number(args[at + 1]))) errors.push(`${where}: ${portFlag} ${args[at + 1]} is not a declared container port`);
+          const host = args[args.indexOf(hostFlag) + 1];
+          if (args.indexOf(hostFlag) < 0 || host !== '0.0.0.0') errors.push(`${where}: ${portFlag} without ${hostFlag} 0.0.0.0 listens where neither probes nor other pods reach it`);
+        }
       }
       // Probes belong to serving containers: not to init containers, nor to a Job's run-to-completion one.
       if (!init && w.kind !== 'Job') {
@@ -182,14 +192,35 @@ export function policyErrors(objects: K8sObject[], partitions: Map<string, K8sOb
       }
     }
   }
-  // Every StatefulSet lives in one zone: labelled with it and pinned to its nodes.
+  // Every StatefulSet and Deployment lives in one zone: labelled with it and pinned to its nodes
+  // (only a Job, the k6 load, may run anywhere).
   const statefulSets = objects.filter((o) => o.kind === 'StatefulSet');
-  for (const s of statefulSets) {
+  for (const s of objects.filter((o) => o.kind === 'StatefulSet' || o.kind === 'Deployment')) {
     const labelled = s.spec?.template?.metadata?.labels?.[ZONE_LABEL] as string | undefined;
     const pinned = pinnedZone(s.spec?.template?.spec);
     if (!labelled) errors.push(`${id(s)}: pod template has no ${ZONE_LABEL} label`);
     if (!pinned) errors.push(`${id(s)}: not pinned to one zone (required node affinity ${NODE_ZONE_LABEL} In [<zone>])`);
     else if (labelled && pinned !== labelled) errors.push(`${id(s)}: pinned to ${pinned} but labelled ${labelled}`);
+  }
+  // One port per zone: the pods of a zone share nothing in Kubernetes (each has its own IP), but
+  // run as local processes in one network namespace per zone (test/k8s/manifests-run.test.ts) the
+  // containers pinned to one zone share its addresses, so no two of them may listen on one port.
+  const listeners = new Map<string, string>();
+  for (const { w, spec } of pods) {
+    const zone = pinnedZone(spec);
+    if (!zone) continue;
+    const replicas = w.kind === 'Job' ? 1 : ((w.spec?.replicas as number | undefined) ?? 1);
+    for (let i = 0; i < replicas; i++) {
+      for (const c of (spec.containers ?? []) as K8sObject[]) {
+        for (const p of (c.ports ?? []) as Array<{ containerPort: number; protocol?: string }>) {
+          const key = `${zone} ${p.protocol ?? 'TCP'} ${p.containerPort}`;
+          const where = `${id(w)}${replicas > 1 ? ` replica ${i}` : ''} container ${c.name}`;
+          const first = listeners.get(key);
+          if (first) errors.push(`${where}: port ${p.containerPort} is also ${first}'s, both pinned to zone ${zone} (no two containers of one zone may listen on the same port)`);
+          else listeners.set(key, where);
+        }
+      }
+    }
   }
   // A PodDisruptionBudget per StatefulSet; no pod under two (the eviction API refuses such pods).
   const pdbs = objects.filter((o) => o.kind === 'PodDisruptionBudget');
@@ -271,7 +302,7 @@ async function main(): Promise<number> {
     }
     const kinds = new Map<string, number>();
     for (const o of objects) kinds.set(o.kind, (kinds.get(o.kind) ?? 0) + 1);
-    console.log(`\nk8s:validate: ${objects.length} objects of ${OVERLAY} valid against the Kubernetes API schemas (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}); policy checks passed (probes, resources, non-root, read-only root, zone pinning, PDBs, partition policy per zone)`);
+    console.log(`\nk8s:validate: ${objects.length} objects of ${OVERLAY} valid against the Kubernetes API schemas (${[...kinds].map(([k, n]) => `${n} ${k}`).join(', ')}); policy checks passed (probes, resources, non-root, read-only root, listen addresses, zone pinning, one port per zone, PDBs, partition policy per zone)`);
     return 0;
   } finally {
     rmSync(root, { recursive: true, force: true });

@@ -48,13 +48,16 @@ for dc in dc-a dc-b dc-c; do
   kubectl -n "$NS" rollout status "statefulset/spanserver-$dc" --timeout="$WAIT"
   kubectl -n "$NS" rollout status "statefulset/placement-$dc" --timeout="$WAIT"
 done
-kubectl -n "$NS" rollout status deployment/gateway --timeout="$WAIT"
+for dc in dc-a dc-b dc-c; do
+  kubectl -n "$NS" rollout status "deployment/gateway-$dc" --timeout="$WAIT"
+done
 kubectl -n "$NS" wait --for=condition=Ready pod -l app.kubernetes.io/part-of=synod,app.kubernetes.io/name!=k6 --timeout="$WAIT"
 
 cat <<MSG
 
 synod is up in kind cluster $CLUSTER, namespace $NS.
-  kubectl -n $NS port-forward service/gateway 8080:8080 &
+  kubectl -n $NS port-forward service/gateway 8080:8080 &      # one of the zones' gateways
+  kubectl -n $NS port-forward deployment/gateway-dc-b 8080:8080 &   # or a given zone's
   TOKEN=\$(cat $SECRETS/gateway-tokens)
   curl -s -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:8080/v1/cluster
 Load:       kubectl -n $NS patch job k6-bank --type=merge -p '{"spec":{"suspend":false}}'

@@ -15,7 +15,10 @@ import { pinnedZone, selectorMatches, ZONE_LABEL, type K8sObject } from '../../i
 
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Pods with no zone pin (node affinity), the gateway and the k6 Job, run in this zone. */
+/**
+ * Pods with no zone pin (node affinity) run in this zone. Every Deployment and StatefulSet is
+ * pinned (k8s:validate checks it), so this applies to the k6 Job only.
+ */
 export const UNPINNED_ZONE = 'dc-a';
 
 /**
@@ -29,8 +32,10 @@ export const UNPINNED_ZONE = 'dc-a';
  * - every volume mount path P (and any path below it, in args and env values) → `<workDir>/<pod>P`,
  *   a directory holding the ConfigMap/Secret files, or empty for an emptyDir or a
  *   volumeClaimTemplate; relative paths between mounts (nats.conf's include) stay valid.
- * - Service names (nats-dc-a, gateway, …) stay as they are: the launcher resolves them through
- *   each namespace's hosts file, from RenderedPlan.services.
+ * - Service names (nats-dc-a, gateway, …) stay as they are: each zone's namespace resolves them
+ *   through its hosts file (serviceHosts): to a pod of the Service in that zone when there is one,
+ *   else to one in another zone, as a zone-local Service routing would. A Service port must equal
+ *   its target port (a hosts file maps names, not ports); anything else throws.
  * - pod names: a StatefulSet's or Deployment's replica i is `<name>-<i>`, a Job's pod `<name>`
  *   (what the downward API's metadata.name gives).
  */
@@ -39,7 +44,7 @@ export const REWRITES = [
   'image nats: command nats-server -> Debian nats-server (findNatsServer)',
   'image grafana/k6: command k6 -> <node> <repo>/loadtest/k6.mjs, env SYNOD_K6=runner',
   'volume mount path P -> <workDir>/<pod>P (args, env values, files)',
-  'Service names unchanged (hosts file per namespace)',
+  'Service names unchanged: each zone\'s hosts file maps a Service to its pod in that zone, else to one in another zone (port must equal targetPort)',
   'pod names: <statefulset|deployment>-<i>, <job>',
 ] as const;
 
@@ -257,6 +262,7 @@ export function localProcesses(objects: K8sObject[], workDir: string): RenderedP
       // A named targetPort resolves to the container port of that name on the selected pods.
       const target = typeof p.targetPort === 'number' ? p.targetPort : p.targetPort === undefined ? p.port : processes.filter((x) => pods.some((y) => y.pod === x.pod)).flatMap((x) => x.ports).find((x) => x.name === p.targetPort)?.containerPort;
       if (target === undefined) throw new Unsupported(`Service/${s.metadata.name}`, `targetPort ${p.targetPort}`);
+      if (target !== p.port) throw new Unsupported(`Service/${s.metadata.name}`, `port ${p.port} forwards to ${target} (a hosts file maps the name, not the port)`);
       return { ...(p.name ? { name: p.name as string } : {}), port: p.port as number, targetPort: target };
     });
     services.set(s.metadata.name, { pods, ports });
@@ -275,4 +281,18 @@ export function writeMounts(p: LocalProcess): void {
       chmodSync(file, f.mode);
     }
   }
+}
+
+/**
+ * The hosts-file entries of one zone: every Service name → the address of the zone its pod runs
+ * in, a pod of that zone when the Service has one there, else the first of another zone (in the
+ * order of the Service's pods). Services selecting no pod are left out.
+ */
+export function serviceHosts(plan: RenderedPlan, zone: string, addressOf: (zone: string) => string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [name, s] of plan.services) {
+    const pod = s.pods.find((p) => p.zone === zone) ?? s.pods[0];
+    if (pod) out[name] = addressOf(pod.zone);
+  }
+  return out;
 }

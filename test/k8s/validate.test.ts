@@ -63,7 +63,7 @@ describe('npm run k8s:validate', () => {
   });
 
   it('fails a container without an image', async () => {
-    expect(await broken((o) => delete find(o, 'Deployment', 'gateway').spec.template.spec.containers[0].image)).toContain('Deployment/gateway container gateway: no image');
+    expect(await broken((o) => delete find(o, 'Deployment', 'gateway-dc-a').spec.template.spec.containers[0].image)).toContain('Deployment/gateway-dc-a container gateway: no image');
   });
 
   it('fails a serving container without a liveness or readiness probe', async () => {
@@ -76,18 +76,24 @@ describe('npm run k8s:validate', () => {
   });
 
   it('fails runAsNonRoot false, a writable root file system (init containers too) and kept capabilities', async () => {
-    expect(await broken((o) => (find(o, 'Deployment', 'gateway').spec.template.spec.containers[0].securityContext.runAsNonRoot = false))).toEqual(['Deployment/gateway container gateway: runAsNonRoot is not true']);
+    expect(await broken((o) => (find(o, 'Deployment', 'gateway-dc-a').spec.template.spec.containers[0].securityContext.runAsNonRoot = false))).toEqual(['Deployment/gateway-dc-a container gateway: runAsNonRoot is not true']);
     expect(await broken((o) => (find(o, 'StatefulSet', 'placement-dc-a').spec.template.spec.initContainers[0].securityContext.readOnlyRootFilesystem = false))).toEqual([
       'StatefulSet/placement-dc-a init container creds: readOnlyRootFilesystem is not true',
     ]);
     expect(await broken((o) => (find(o, 'Deployment', 'timemaster-dc-a').spec.template.spec.containers[0].securityContext.capabilities.drop = []))).toEqual(['Deployment/timemaster-dc-a container timemaster: capabilities do not drop ALL']);
   });
 
-  it('fails a StatefulSet that is not pinned to its zone', async () => {
+  it('fails a StatefulSet or Deployment that is not pinned to its zone (only the k6 Job may run anywhere)', async () => {
+    expect(await broken((o) => delete find(o, 'Deployment', 'gateway-dc-b').spec.template.spec.affinity)).toEqual([expect.stringMatching(/^Deployment\/gateway-dc-b: not pinned to one zone/)]);
+    expect(find(objects, 'Job', 'k6-bank').spec.template.spec.affinity).toBeUndefined();
     expect(await broken((o) => delete find(o, 'StatefulSet', 'placement-dc-c').spec.template.spec.affinity)).toEqual([expect.stringMatching(/^StatefulSet\/placement-dc-c: not pinned to one zone/)]);
     expect(
       await broken((o) => (find(o, 'StatefulSet', 'spanserver-dc-a').spec.template.spec.affinity.nodeAffinity.requiredDuringSchedulingIgnoredDuringExecution.nodeSelectorTerms[0].matchExpressions[0].values = ['dc-b'])),
-    ).toEqual(['StatefulSet/spanserver-dc-a: pinned to dc-b but labelled dc-a']);
+    ).toEqual([
+      'StatefulSet/spanserver-dc-a: pinned to dc-b but labelled dc-a',
+      // Pinned into dc-b, it also collides with dc-b's spanserver on its port.
+      expect.stringMatching(/^StatefulSet\/spanserver-dc-b container spanserver: port 9092 is also StatefulSet\/spanserver-dc-a container spanserver's, both pinned to zone dc-b/),
+    ]);
   });
 
   it('fails a StatefulSet without a PodDisruptionBudget (removed from the base, rendered by kubectl)', async () => {
@@ -152,4 +158,47 @@ it('fails a spanserver, placement replica or time master that would stop at once
       args.splice(args.indexOf('--control-stdin'), 2);
     }),
   ).toEqual(['Deployment/timemaster-dc-c container timemaster: synod timemaster stops when its stdin closes, which in a pod is at once: pass --control-stdin false']);
+});
+
+it('fails two containers pinned to one zone that listen on the same port (one network namespace per zone locally)', async () => {
+  // The time master of dc-b moved onto the spanserver's port (its flag too, so only the collision is wrong).
+  const errors = await broken((o) => {
+    const c = find(o, 'Deployment', 'timemaster-dc-b').spec.template.spec.containers[0];
+    c.ports[0].containerPort = 9092;
+    c.args[c.args.indexOf('--metrics-port') + 1] = '9092';
+  });
+  expect(errors).toEqual([expect.stringMatching(/^StatefulSet\/spanserver-dc-b container spanserver: port 9092 is also Deployment\/timemaster-dc-b container timemaster's, both pinned to zone dc-b|^Deployment\/timemaster-dc-b container timemaster: port 9092 is also StatefulSet\/spanserver-dc-b container spanserver's, both pinned to zone dc-b/)]);
+  // Two replicas of one zone's gateway collide with each other.
+  expect(await broken((o) => (find(o, 'Deployment', 'gateway-dc-c').spec.replicas = 2))).toEqual([expect.stringMatching(/^Deployment\/gateway-dc-c replica 1 container gateway: port 8080 is also Deployment\/gateway-dc-c replica 0 container gateway's/)]);
+  // The same port in different zones is fine: every zone has its nats-server on 4222.
+  const natsPorts = ['dc-a', 'dc-b', 'dc-c'].map((dc) => find(objects, 'Deployment', `nats-${dc}`).spec.template.spec.containers[0].ports.map((p: { containerPort: number }) => p.containerPort));
+  expect(natsPorts).toEqual([[4222, 6222, 8222], [4222, 6222, 8222], [4222, 6222, 8222]]);
+});
+
+it('fails a synod process that listens on an undeclared port or not on every address', async () => {
+  expect(
+    await broken((o) => {
+      const args = find(o, 'StatefulSet', 'placement-dc-a').spec.template.spec.containers[0].args as string[];
+      args[args.indexOf('--metrics-port') + 1] = '9999';
+    }),
+  ).toEqual(['StatefulSet/placement-dc-a container placement: --metrics-port 9999 is not a declared container port']);
+  expect(
+    await broken((o) => {
+      const args = find(o, 'Deployment', 'gateway-dc-b').spec.template.spec.containers[0].args as string[];
+      args[args.indexOf('--host') + 1] = '127.0.0.1';
+    }),
+  ).toEqual(['Deployment/gateway-dc-b container gateway: --port without --host 0.0.0.0 listens where neither probes nor other pods reach it']);
+});
+
+it('the gateway is one Deployment per zone, each on its own zone\'s NATS server, behind one Service selecting all three', () => {
+  for (const dc of ['dc-a', 'dc-b', 'dc-c']) {
+    const d = find(objects, 'Deployment', `gateway-${dc}`);
+    const args = d.spec.template.spec.containers[0].args as string[];
+    expect(args[args.indexOf('--nats-url') + 1]).toBe(`nats://nats-${dc}:4222`);
+    expect(args[args.indexOf('--dc') + 1]).toBe(dc);
+    expect(d.spec.template.metadata.labels['synod.dev/dc']).toBe(dc);
+  }
+  expect(find(objects, 'Service', 'gateway').spec.selector).toEqual({ 'app.kubernetes.io/name': 'gateway' });
+  const k6 = find(objects, 'Job', 'k6-bank').spec.template.spec.containers[0].env.find((e: { name: string }) => e.name === 'SYNOD_GATEWAY');
+  expect(k6.value).toBe('http://gateway:8080');
 });

@@ -63,7 +63,7 @@ describe('rendered-processes: the real kind overlay as local processes per zone'
     expect(span.mounts.find((m) => m.volume === 'data')?.source).toBe('volumeClaim');
 
     const init = byPod('spanserver-dc-c-0', true);
-    expect([init.command, ...init.args]).toEqual(['install', '-m', '0600', join(work, 'spanserver-dc-c-0', 'etc/synod/nats-creds/n3.json'), join(work, 'spanserver-dc-c-0', 'run/synod/creds/n3.json')]);
+    expect([init.command, ...init.args]).toEqual(['/usr/bin/install', '-m', '0600', join(work, 'spanserver-dc-c-0', 'etc/synod/nats-creds/n3.json'), join(work, 'spanserver-dc-c-0', 'run/synod/creds/n3.json')]);
 
     const tm = byPod('timemaster-dc-b-0');
     expect(argAfter(tm, '--kind')).toBe('drifting');

@@ -7,7 +7,7 @@
  * that would change what a container does (workingDir, envFrom, subPath, hostNetwork, …), an
  * image or command it has no mapping for, a volume type it cannot materialise.
  */
-import { chmodSync, mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, chmodSync, constants, mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findNatsServer } from '@synod/natsd';
@@ -25,28 +25,53 @@ export const UNPINNED_ZONE = 'dc-a';
  * Everything the mapping changes, and nothing else:
  * - image `synod[:tag]`: command `node` → this Node (process.execPath); the path prefix `/app/` in
  *   command and args → `<repo>/services/cli/dist/bin/` (the image's /app is that directory plus
- *   the runtime node_modules, Dockerfile); command `install` → the host's coreutils `install`.
+ *   the runtime node_modules, Dockerfile); command `install` → the host's coreutils `install`
+ *   (its absolute path: the processes get the rendered environment only, no PATH).
  * - image `nats[:tag]`: command `nats-server` → Debian's nats-server (findNatsServer()).
  * - image `grafana/k6[:tag]`: command `k6 run …` → `<node> <repo>/loadtest/k6.mjs run …` with
  *   SYNOD_K6=runner in the environment (the repository's k6 runner, docs/k6.md).
  * - every volume mount path P (and any path below it, in args and env values) → `<workDir>/<pod>P`,
  *   a directory holding the ConfigMap/Secret files, or empty for an emptyDir or a
- *   volumeClaimTemplate; relative paths between mounts (nats.conf's include) stay valid.
+ *   volumeClaimTemplate; relative paths between mounts (nats.conf's include) stay valid. Only
+ *   args and env values are rewritten: a path a process builds itself (Node's os.tmpdir() is
+ *   /tmp without TMPDIR) is the host's.
  * - Service names (nats-dc-a, gateway, …) stay as they are: each zone's namespace resolves them
  *   through its hosts file (serviceHosts): to a pod of the Service in that zone when there is one,
  *   else to one in another zone, as a zone-local Service routing would. A Service port must equal
  *   its target port (a hosts file maps names, not ports); anything else throws.
  * - pod names: a StatefulSet's or Deployment's replica i is `<name>-<i>`, a Job's pod `<name>`
  *   (what the downward API's metadata.name gives).
+ * - the working directory: the synod image's WORKDIR /app as above; other images' (nats, k6: nothing
+ *   relies on it, every path is absolute) is the pod's directory.
+ * - securityContext is not applied (k8s:validate checks it): the processes run as the test's user
+ *   (root, which network namespaces need), with its capabilities and a writable root.
+ * - the environment is exactly the rendered env (plus SYNOD_K6 above); stdin is /dev/null (a
+ *   pod's stdin is closed); stdout and stderr go to one log file per container.
  */
 export const REWRITES = [
-  'image synod: command node -> process.execPath; /app/ -> <repo>/services/cli/dist/bin/; command install -> host install',
+  'image synod: command node -> process.execPath; /app/ -> <repo>/services/cli/dist/bin/; command install -> host install (absolute path)',
   'image nats: command nats-server -> Debian nats-server (findNatsServer)',
   'image grafana/k6: command k6 -> <node> <repo>/loadtest/k6.mjs, env SYNOD_K6=runner',
-  'volume mount path P -> <workDir>/<pod>P (args, env values, files)',
+  'volume mount path P -> <workDir>/<pod>P (args, env values, files; not paths a process builds itself, e.g. os.tmpdir())',
   'Service names unchanged: each zone\'s hosts file maps a Service to its pod in that zone, else to one in another zone (port must equal targetPort)',
   'pod names: <statefulset|deployment>-<i>, <job>',
+  'securityContext not applied: processes run as the test user (root, for the namespaces)',
+  'working directory: image synod\'s WORKDIR /app -> <repo>/services/cli/dist/bin/; other images -> <workDir>/<pod>',
+  'env exactly the rendered env (no PATH, no HOME unless rendered); stdin /dev/null; stdout/stderr to a log file per container',
 ] as const;
+
+/** The host's coreutils install (the image's is at /usr/bin/install too). */
+function hostInstall(): string {
+  for (const c of ['/usr/bin/install', '/bin/install']) {
+    try {
+      accessSync(c, constants.X_OK);
+      return c;
+    } catch {
+      // next
+    }
+  }
+  throw new Error('rendered-processes: no coreutils install at /usr/bin/install or /bin/install');
+}
 
 export interface FileEntry {
   /** Path relative to the mount directory. */
@@ -75,6 +100,8 @@ export interface LocalProcess {
   command: string;
   args: string[];
   env: Record<string, string>;
+  /** The working directory (see REWRITES). */
+  cwd: string;
   mounts: Mount[];
   ports: Array<{ name?: string; containerPort: number }>;
   probes: { liveness?: { path: string; port: number }; readiness?: { path: string; port: number } };
@@ -116,7 +143,7 @@ function mapCommand(where: string, image: string, command: string[], args: strin
   const [cmd, ...rest] = command;
   if (name === 'synod') {
     if (cmd === 'node') return { command: process.execPath, args: [...rest, ...args], env: {} };
-    if (cmd === 'install') return { command: 'install', args: [...rest, ...args], env: {} };
+    if (cmd === 'install') return { command: hostInstall(), args: [...rest, ...args], env: {} };
   } else if (name === 'nats') {
     if (cmd === 'nats-server') return { command: findNatsServer(), args: [...rest, ...args], env: {} };
   } else if (name === 'grafana/k6') {
@@ -243,6 +270,7 @@ export function localProcesses(objects: K8sObject[], workDir: string): RenderedP
           init,
           zone,
           command: rewritePath(mapped.command, mounts),
+          cwd: imageName(c.image as string) === 'synod' ? join(REPO_ROOT, 'services', 'cli', 'dist', 'bin') : podDir,
           args: mapped.args.map((a) => rewritePath(a, mounts)),
           env: { ...env, ...mapped.env },
           mounts,

@@ -7,6 +7,7 @@
  *
  * Needs root (network namespaces, iptables) and kubectl (kustomize). Under CI=true it never skips.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -87,8 +88,16 @@ it.runIf(runRootTests)(
     c.startAll();
     const perZone = DCS.map((dc) => `${dc} ${c.mains().filter((r) => r.p.zone === dc).length}`).join(', ');
     const readyMs = await c.waitReady(120_000);
-    // Every member listens on its zone's address, reachable from the host and (checked by the
-    // routes and the probes) from the other namespaces.
+    // Every member's probe port answers from the host (above) and from another zone's namespace:
+    // each listens on an address other pods reach, not loopback.
+    for (const [i, dc] of DCS.entries()) {
+      const from = DCS[(i + 1) % DCS.length]!;
+      const urls = c.members().filter((p) => p.zone === dc && p.probes.readiness).map((p) => `http://${net!.ipOf(dc)}:${p.probes.readiness!.port}${p.probes.readiness!.path}`);
+      const script = `Promise.all(${JSON.stringify(urls)}.map((u) => fetch(u, { signal: AbortSignal.timeout(3000) }).then((r) => r.status, (e) => String(e)))).then((s) => console.log(JSON.stringify(s)))`;
+      const [cmd, ...args] = net.wrap(from, [process.execPath, '-e', script]);
+      const out = spawnSync(cmd!, args, { encoding: 'utf8', timeout: 15_000 });
+      expect(JSON.parse(out.stdout || '[]'), `${dc}'s probe ports from ${from}: ${out.stderr}`).toEqual(urls.map(() => 200));
+    }
 
     const gw = (dc: string) => `http://${net!.ipOf(dc)}:8080`;
     const call = async (dc: string, method: string, path: string, body?: unknown, timeoutMs = 20_000): Promise<{ status: number; body: any }> => {

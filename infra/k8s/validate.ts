@@ -163,9 +163,7 @@ export function policyErrors(objects: K8sObject[], partitions: Map<string, K8sOb
       // A container's stdin is closed from the start: synod processes that stop when it closes must be told not to.
       const sub = (c.args ?? [])[0] as string | undefined;
       if (!init && (c.command ?? [])[1] === '/app/synod.mjs') {
-        const envOf = (name: string) => ((c.env ?? []) as Array<{ name: string; value?: string }>).find((e) => e.name === name)?.value;
-        if ((sub === 'spanserver' || sub === 'placement') && envOf('SYNOD_STOP_ON_STDIN_CLOSE') !== 'false') errors.push(`${where}: synod ${sub} stops when its stdin closes, which in a pod is at once: set env SYNOD_STOP_ON_STDIN_CLOSE=false`);
-        if (sub === 'timemaster' && (c.args as string[])[(c.args as string[]).indexOf('--control-stdin') + 1] !== 'false') errors.push(`${where}: synod timemaster stops when its stdin closes, which in a pod is at once: pass --control-stdin false`);
+        if (sub !== undefined && ['spanserver', 'placement', 'timemaster'].includes(sub) && (c.args as string[])[(c.args as string[]).indexOf('--control-stdin') + 1] !== 'false') errors.push(`${where}: synod ${sub} stops when its stdin closes, which in a pod is at once: pass --control-stdin false`);
         // What it listens on: a declared port, on every address (probes and other pods come in on the pod's IP, not loopback).
         const args = (c.args ?? []) as string[];
         const declared = ((c.ports ?? []) as Array<{ containerPort: number }>).map((d) => d.containerPort);

@@ -270,10 +270,10 @@ describe('Dockerfile and .dockerignore, replayed without Docker', () => {
     mkdirSync(data);
     writeFileSync(join(data, 'placement.json'), JSON.stringify(initialPlacement(1, 1, [])));
     const port = await freePort();
-    const child = spawn(run[0]!, [...run.slice(1), 'spanserver', '--node-id', 'n1', '--dc', 'dc-a', '--data-dir', join(data, 'n1'), '--placement', join(data, 'placement.json'), '--truetime', 'local', '--nats-url', nats.url, '--metrics-port', String(port), '--log-level', 'warn'], {
+    const child = spawn(run[0]!, [...run.slice(1), 'spanserver', '--node-id', 'n1', '--dc', 'dc-a', '--data-dir', join(data, 'n1'), '--placement', join(data, 'placement.json'), '--truetime', 'local', '--nats-url', nats.url, '--metrics-port', String(port), '--log-level', 'warn', '--control-stdin', 'false'], {
       cwd: join(runtimeRoot, runtimeWorkdir),
-      // As in a pod (k8s/base/spanserver.yaml): stdin closed from the start, and the env that keeps it serving anyway.
-      env: { ...env, SYNOD_STOP_ON_STDIN_CLOSE: 'false' },
+      // As in a pod (k8s/base/spanserver.yaml): stdin closed from the start, and the flag that keeps it serving anyway.
+      env,
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     let stderr = '';

@@ -125,8 +125,7 @@ describe('rendered-processes: the real kind overlay as local processes per zone'
 
 it('rendered-processes: the spanservers and placement replicas keep serving with stdin closed, the time masters take no stdin', () => {
   const plan = localProcesses(objects, work);
-  for (const p of plan.processes.filter((x) => !x.init && ['spanserver', 'placement'].includes(x.container))) expect(p.env.SYNOD_STOP_ON_STDIN_CLOSE, p.pod).toBe('false');
-  for (const p of plan.processes.filter((x) => x.container === 'timemaster')) expect(argAfter(p, '--control-stdin')).toBe('false');
+  for (const p of plan.processes.filter((x) => !x.init && ['spanserver', 'placement', 'timemaster'].includes(x.container))) expect(argAfter(p, '--control-stdin'), p.pod).toBe('false');
 });
 
 it('rendered-processes: each zone\'s hosts file sends a Service name to its pod in that zone, else to one in another zone; no two processes of a zone share a port', () => {

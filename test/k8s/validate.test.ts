@@ -148,10 +148,18 @@ it('validateCopy renders k8s/overlays/kind', () => {
 });
 
 it('fails a spanserver, placement replica or time master that would stop at once because a pod\'s stdin is closed', async () => {
-  expect(await broken((o) => delete find(o, 'StatefulSet', 'spanserver-dc-a').spec.template.spec.containers[0].env)).toEqual([
-    'StatefulSet/spanserver-dc-a container spanserver: synod spanserver stops when its stdin closes, which in a pod is at once: set env SYNOD_STOP_ON_STDIN_CLOSE=false',
-  ]);
-  expect(await broken((o) => (find(o, 'StatefulSet', 'placement-dc-b').spec.template.spec.containers[0].env[0].value = 'true'))).toHaveLength(1);
+  expect(
+    await broken((o) => {
+      const args = find(o, 'StatefulSet', 'spanserver-dc-a').spec.template.spec.containers[0].args as string[];
+      args.splice(args.indexOf('--control-stdin'), 2);
+    }),
+  ).toEqual(['StatefulSet/spanserver-dc-a container spanserver: synod spanserver stops when its stdin closes, which in a pod is at once: pass --control-stdin false']);
+  expect(
+    await broken((o) => {
+      const args = find(o, 'StatefulSet', 'placement-dc-b').spec.template.spec.containers[0].args as string[];
+      args[args.indexOf('--control-stdin') + 1] = 'true';
+    }),
+  ).toHaveLength(1);
   expect(
     await broken((o) => {
       const args = find(o, 'Deployment', 'timemaster-dc-c').spec.template.spec.containers[0].args as string[];

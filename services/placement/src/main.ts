@@ -44,6 +44,9 @@ Options (also env SYNOD_<NAME>):
   --fsync <bool>                 default true
 ${METRICS_FLAGS_HELP}
                                  (/readyz: the placement group has a known leader)
+  --control-stdin <bool>         read JSON-line commands on stdin and stop when it closes, default
+                                 true (a parent such as synod up steers it so); false under a
+                                 supervisor that gives no stdin (Kubernetes, systemd)
   --log-level <level>            default info (logs go to stderr)
 
 Thresholds and why they are what they are: docs/placement.md.`;
@@ -73,6 +76,7 @@ const schema = z.object({
   electionTimeoutMs: positive.default(500),
   snapshotIntervalEntries: z.coerce.number().int().nonnegative().default(1_000),
   fsync: booleanFlag.default(true),
+  controlStdin: booleanFlag.default(true),
 });
 
 function readInitialMap(file: string): RangeMap {
@@ -148,12 +152,9 @@ async function start(argv: string[]): Promise<void> {
     await storage.close();
     process.exit(0);
   };
-  const { reply } = serveStdioControl(
-    () => ({ ok: true, nodeId: cfg.nodeId, isLeader: service.isLeader(), generation: service.log.map()?.generation ?? null, splits: service.log.map()?.all().length ?? 0, op: service.log.current()?.opId ?? null }),
-    () => {
-      if (process.env.SYNOD_STOP_ON_STDIN_CLOSE !== 'false') void stop();
-    },
-  );
+  const status = () => ({ ok: true, nodeId: cfg.nodeId, isLeader: service.isLeader(), generation: service.log.map()?.generation ?? null, splits: service.log.map()?.all().length ?? 0, op: service.log.current()?.opId ?? null });
+  // A parent that goes away closes stdin: stop rather than run on as an orphan (--control-stdin false: until a signal).
+  const reply = cfg.controlStdin ? serveStdioControl(status, () => void stop()).reply : (o: object) => void process.stdout.write(JSON.stringify(o) + '\n');
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   log.info({ peers: cfg.peers }, 'placement serving');

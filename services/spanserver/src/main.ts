@@ -49,6 +49,9 @@ Options (also env SYNOD_<NAME>):
                               reach splits this node does not host), default 2000; 0: never
 ${METRICS_FLAGS_HELP}
                               (/readyz: clock within bounds, every split with a known leader and caught up)
+  --control-stdin <bool>      read JSON-line commands on stdin and stop when it closes, default true
+                              (a parent such as synod up steers it so); false under a supervisor
+                              that gives no stdin (Kubernetes, systemd): serve until a signal
   --log-level <level>         default info (logs go to stderr)`;
 
 const schema = z.object({
@@ -70,6 +73,7 @@ const schema = z.object({
   clockEvidence: booleanFlag.default(true),
   reportIntervalMs: z.coerce.number().int().nonnegative().max(3_600_000).default(1_000),
   mapPollMs: z.coerce.number().int().nonnegative().max(3_600_000).default(2_000),
+  controlStdin: booleanFlag.default(true),
 });
 
 export function loadRangeMap(file: string): RangeMap {
@@ -184,13 +188,9 @@ export async function runSpanserver(argv: string[]): Promise<void> {
     await storage.close();
     process.exit(0);
   };
-  // Without a controlling parent (stdin closed at once, e.g. under nohup) keep serving until a signal.
-  const { reply } = serveStdioControl(
-    () => ({ ok: true, ...server.status() }),
-    () => {
-      if (process.env.SYNOD_STOP_ON_STDIN_CLOSE !== 'false') void stop();
-    },
-  );
+  // A parent that goes away closes stdin: stop rather than run on as an orphan. Without a
+  // controlling parent (--control-stdin false) serve until a signal.
+  const reply = cfg.controlStdin ? serveStdioControl(() => ({ ok: true, ...server.status() }), () => void stop()).reply : (o: object) => void process.stdout.write(JSON.stringify(o) + '\n');
   process.once('SIGTERM', () => void stop());
   process.once('SIGINT', () => void stop());
   log.info({ splits: rangeMap.splitsOf(cfg.nodeId).map((s) => s.id) }, 'spanserver serving');

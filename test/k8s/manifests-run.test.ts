@@ -199,6 +199,16 @@ it.runIf(runRootTests)(
         ['dc-a', 'dc-b'],
         ['dc-a', 'dc-c'],
       ]);
+      // The cut zone's gateway turns not ready, so a Service stops sending it requests it cannot
+      // commit (docs/gateway.md "Health and shutdown"): watched from the cut on, bounded.
+      const gatewayOf = (zone: string) => c.members().find((p) => p.zone === zone && p.container === 'gateway')!;
+      const cutGatewayNotReady = (async () => {
+        while (Date.now() - tCut < 30_000) {
+          if (!(await c.probe(gatewayOf(CUT)))) return Date.now() - tCut;
+          await sleep(250);
+        }
+        return undefined;
+      })();
       // A write through the cut zone's own gateway, meanwhile: it must not commit.
       const cutWrite = call(CUT, 'POST', '/v1/txn', { id: 'cut-write', writes: [{ key: 'k/cut-write', value: 1 }] }, 25_000);
       // The majority keeps committing (bound: 60 s, leader elections of the splits dc-a led included).
@@ -207,11 +217,11 @@ it.runIf(runRootTests)(
       // Every split is led outside the cut zone now, as the majority side sees it.
       const splitsDuring = (await call('dc-b', 'GET', '/v1/cluster')).body.splits as Array<{ id: string; leader: string | null }>;
       expect(splitsDuring.filter((x) => !x.leader || cutNodes.includes(x.leader)).map((x) => `${x.id}: ${x.leader}`)).toEqual([]);
+      const notReadyMs = await cutGatewayNotReady;
+      expect(notReadyMs, `${CUT}'s gateway turned not ready during the cut (bound 30 s)`).toBeDefined();
+      // … while the majority's gateways are ready (once their probes have seen the new leaders, bounded).
+      for (const zone of ['dc-b', 'dc-c']) await until(`${zone}'s gateway ready during the cut`, 15_000, async () => ((await c.probe(gatewayOf(zone))) ? true : undefined), () => c.exited());
       const cutResult = await cutWrite;
-      // The cut zone's gateway stays Ready (k8s/README.md "Gateways and readiness"): sampled after
-      // its 10 s ready window would have run out, were its own zone's spanserver not answering it.
-      await until('12 s into the cut', 30_000, () => (Date.now() - tCut >= 12_000 ? true : undefined));
-      const cutGatewayReady = await c.probe(c.members().find((p) => p.zone === CUT && p.container === 'gateway')!);
       expect(cutResult.status, `a write through ${CUT}'s gateway while cut: ${JSON.stringify(cutResult.body)}`).not.toBe(200);
       const duringAtHeal = count('during');
 
@@ -254,7 +264,7 @@ it.runIf(runRootTests)(
         `manifests-run: launched ${inits} init + ${c.mains().length} containers (${perZone}; k6 Job not launched), ready in ${readyMs} ms; ` +
           `transfers acknowledged before/during/after the cut of ${CUT}: ${count('before')}/${duringAtHeal}(+${count('during') - duringAtHeal} until heal)/${count('after')} ` +
           `(failed ${failures.before}/${failures.during}/${failures.after}, conflicts ${conflicts.before}/${conflicts.during}/${conflicts.after}); ` +
-          `${CUT} led ${ledByCut.length} of ${splitsDuring.length} splits at the cut (${ledByCut.join(', ')}; waited ${leadWaitMs} ms for that), first commit after the cut ${electionMs} ms; ${CUT}'s gateway while cut: write ${cutResult.status} ${cutResult.body?.code ?? ''}, readyz ${cutGatewayReady ? 'ready' : 'not ready'}; ` +
+          `${CUT} led ${ledByCut.length} of ${splitsDuring.length} splits at the cut (${ledByCut.join(', ')}; waited ${leadWaitMs} ms for that), first commit after the cut ${electionMs} ms; ${CUT}'s gateway while cut: write ${cutResult.status} ${cutResult.body?.code ?? ''}, readyz not ready ${notReadyMs} ms after the cut; ` +
           `rejoined (commits via ${CUT}) ${rejoinMs} ms after heal; verified ${acked.length}/${acked.length} journal keys, totals ${sums.join('/')}; cut write present after heal: ${cutWriteAfter}; ` +
           `total ${Date.now() - t0} ms`,
       );

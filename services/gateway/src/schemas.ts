@@ -139,6 +139,7 @@ export const healthResponse = z.strictObject({ status: z.literal('ok') });
 export const readyResponse = z.strictObject({
   ready: z.boolean(),
   lastClusterOkAgoMs: z.number().nullable().describe('Since the last successful call to the cluster; null before the first'),
+  leaderlessSplits: z.array(z.string()).max(32).describe('Splits for which the last spanserver that answered the probe heard no live leader: none known, or its t_safe over 5 s behind its clock (not ready while any)'),
 });
 export const openapiResponse = z.record(z.string(), z.unknown()).describe('This document');
 export const noParams = z.strictObject({});

@@ -48,7 +48,7 @@ async function startNode(dir: string, id: string, wire: (id: string) => Promise<
   const storage = openStorage({ path: join(dir, id), fsync: false });
   const fatal: unknown[] = [];
   const host = new PaxosHost({ bus, storage, tickMs: 5, onFatal: (e) => fatal.push(e) });
-  await host.addGroup({ config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 20_000, electionTimeoutUs: 100_000 } });
+  await host.addGroup({ config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 20_000, electionTimeoutUs: 300_000 } }); // a slow shared CI machine must not depose leaders mid-test
   const node = { id, bus, host, storage, fatal, stop: async () => (await host.close(), await bus.close(), await storage.close()) };
   return node;
 }

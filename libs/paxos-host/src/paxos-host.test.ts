@@ -19,7 +19,8 @@ async function startNode(hub: MemoryHub, id: string, dir: string, applied: strin
   const storage: Storage = openStorage({ path: join(dir, id) });
   const host = new PaxosHost({ bus, storage, tickMs: 5 });
   await host.addGroup({
-    config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 20_000, electionTimeoutUs: 100_000 },
+    // A slow shared CI machine must not depose leaders mid-test (an election timeout 50 heartbeats long).
+    config: { group: 'g1', self: id, peers: PEERS, heartbeatIntervalUs: 20_000, electionTimeoutUs: 1_000_000 },
     apply: (e: ApplyEntry) => applied.push(...e.commands.map((c) => c.id)),
   });
   const stop = async () => {

@@ -138,9 +138,16 @@ const CONTAINER_KEYS = ['name', 'image', 'imagePullPolicy', 'command', 'args', '
 
 const imageName = (image: string) => image.replace(/@.*$/, '').replace(/:[^/]*$/, '');
 
-function mapCommand(where: string, image: string, command: string[], args: string[]): { command: string; args: string[]; env: Record<string, string> } {
+/**
+ * The local command for a container's command and args: `rewrite` maps the manifest's own
+ * arguments (mount paths, /app/); the host paths this mapping puts in are never rewritten, so a
+ * checkout under a directory that is also a mount path in the pod (/tmp) stays as it is.
+ */
+function mapCommand(where: string, image: string, command: string[], manifestArgs: string[], rewrite: (v: string) => string): { command: string; args: string[]; env: Record<string, string> } {
   const name = imageName(image);
-  const [cmd, ...rest] = command;
+  const [cmd, ...restRaw] = command;
+  const rest = restRaw.map(rewrite);
+  const args = manifestArgs.map(rewrite);
   if (name === 'synod') {
     if (cmd === 'node') return { command: process.execPath, args: [...rest, ...args], env: {} };
     if (cmd === 'install') return { command: hostInstall(), args: [...rest, ...args], env: {} };
@@ -154,7 +161,8 @@ function mapCommand(where: string, image: string, command: string[], args: strin
 
 /** Replaces `/app/` and mount-path prefixes in one argument or env value. */
 function rewritePath(value: string, mounts: Mount[]): string {
-  let v = value.replace(/^\/app\//, `${join(REPO_ROOT, 'services', 'cli', 'dist', 'bin')}/`);
+  if (value.startsWith('/app/')) return `${join(REPO_ROOT, 'services', 'cli', 'dist', 'bin')}/${value.slice('/app/'.length)}`;
+  let v = value;
   // Longest mount path first, so /etc/nats-auth is not taken for /etc/nats.
   for (const m of [...mounts].sort((a, b) => b.mountPath.length - a.mountPath.length)) {
     if (v === m.mountPath || v.startsWith(`${m.mountPath}/`)) {
@@ -246,7 +254,7 @@ export function localProcesses(objects: K8sObject[], workDir: string): RenderedP
           allowKeys(`${cw} volumeMount ${m.name}`, m, ['name', 'mountPath', 'readOnly']);
           return { volume: m.name, mountPath: m.mountPath, dir: join(podDir, m.mountPath), ...volumeFiles(m.name) };
         });
-        const mapped = mapCommand(cw, c.image, c.command as string[], (c.args ?? []) as string[]);
+        const mapped = mapCommand(cw, c.image, c.command as string[], (c.args ?? []) as string[], (v) => rewritePath(v, mounts));
         const env: Record<string, string> = {};
         for (const e of (c.env ?? []) as K8sObject[]) {
           allowKeys(`${cw} env ${e.name}`, e, ['name', 'value', 'valueFrom']);
@@ -269,9 +277,9 @@ export function localProcesses(objects: K8sObject[], workDir: string): RenderedP
           container: c.name,
           init,
           zone,
-          command: rewritePath(mapped.command, mounts),
+          command: mapped.command,
           cwd: imageName(c.image as string) === 'synod' ? join(REPO_ROOT, 'services', 'cli', 'dist', 'bin') : podDir,
-          args: mapped.args.map((a) => rewritePath(a, mounts)),
+          args: mapped.args,
           env: { ...env, ...mapped.env },
           mounts,
           ports,

@@ -191,6 +191,9 @@ it.runIf(runRootTests)(
         return led.length > 0 ? led : undefined;
       }, () => c.exited());
       const leadWaitMs = Date.now() - tLead;
+      // Every gateway is ready before the cut, so turning not ready below is the cut's doing.
+      const gatewayOf = (zone: string) => c.members().find((p) => p.zone === zone && p.container === 'gateway')!;
+      for (const zone of DCS) await until(`${zone}'s gateway ready before the cut`, 20_000, async () => ((await c.probe(gatewayOf(zone))) ? true : undefined), () => c.exited());
       // Cut dc-a: iptables DROP between its address and the other zones', both ways.
       await net.partition([CUT]);
       const tCut = Date.now();
@@ -201,7 +204,6 @@ it.runIf(runRootTests)(
       ]);
       // The cut zone's gateway turns not ready, so a Service stops sending it requests it cannot
       // commit (docs/gateway.md "Health and shutdown"): watched from the cut on, bounded.
-      const gatewayOf = (zone: string) => c.members().find((p) => p.zone === zone && p.container === 'gateway')!;
       const cutGatewayNotReady = (async () => {
         while (Date.now() - tCut < 30_000) {
           if (!(await c.probe(gatewayOf(CUT)))) return Date.now() - tCut;

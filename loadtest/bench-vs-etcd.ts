@@ -211,7 +211,7 @@ try {
     }
   }
   if (flags.system !== 'etcd' && !interrupted) {
-    say('\n-- synod: `synod up` defaults (3 DCs, splits g,p, TrueTime daemon + time masters, placement service, NATS users), LMDB fsync on, SynodClient per loop in its DC (round-robin), no simulated latency --');
+    say('\n-- synod: `synod up` defaults (3 DCs, splits g,p, TrueTime daemon + time masters, placement service, NATS users) but no cuts by load (placement --max-split-writes-per-sec 1e9), measured once leaders sit in their preferred DCs; LMDB fsync on, SynodClient per loop in its DC (round-robin), no simulated latency --');
     const synod: SynodCluster = await startSynodCluster(say, abort.signal);
     cleanups.push(() => synod.stop());
     say(`  server processes for CPU: ${synod.pids.map((p) => `${p.name}(${p.pid})`).join(' ')}`);

@@ -4,7 +4,7 @@
  * one SynodClient per loop in its DC, where reads were served (per-node /metrics), and the parts
  * the put floor is built from.
  */
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import type { MessageBody } from '@synod/codec';
@@ -48,9 +48,14 @@ export async function startSynodCluster(say: (s: string) => void, signal?: Abort
   try {
     // `synod up` defaults (services/cli/src/up.ts): dcs 3, split keys g,p, truetime daemon with a
     // 5 s sync interval, placement service auto, NATS users, log level warn; storage fsyncs.
-    cluster = await launchCluster({ dataDir, dcs: 3, splitKeys: ['g', 'p'], cluster: CLUSTER, placementService: 'auto', truetime: 'daemon', natsAuth: 'users', logLevel: 'warn', say: (s) => say(`  ${s}`), ...(signal ? { signal } : {}) });
+    // One deviation: the placement service does not cut splits by load (its threshold raised out
+    // of reach). etcd keeps one key space; a cut in the middle of a run would measure the cut.
+    cluster = await launchCluster({ dataDir, dcs: 3, splitKeys: ['g', 'p'], cluster: CLUSTER, placementService: 'auto', placementArgs: [...NO_LOAD_CUTS], truetime: 'daemon', natsAuth: 'users', logLevel: 'warn', say: (s) => say(`  ${s}`), ...(signal ? { signal } : {}) });
     control = await connectBus(cluster.info.natsUrl, { nodeId: 'vsetcd-control', dc: 'dc-a', cluster: CLUSTER, natsCreds: credsFile(cluster, 'operator') });
     await waitForLeaders(control, cluster, 60_000);
+    // The placement service moves each split's leader to its preferred DC soon after start-up:
+    // measure only once it has (a move in a run stalls its loops).
+    say(`  leaders in their preferred DCs after ${await waitForPreferredLeaders(control, cluster, 60_000)} ms`);
     const pids = [
       { name: 'nats-server', pid: cluster.nats.pid },
       ...[...cluster.masters, ...cluster.nodes, ...cluster.placement].map((c) => ({ name: c.name, pid: c.proc.pid! })),
@@ -63,6 +68,29 @@ export async function startSynodCluster(say: (s: string) => void, signal?: Abort
 }
 
 const credsFile = (cluster: LaunchedCluster, user: string) => join(cluster.info.creds!, `${user}.json`);
+
+/** Placement flags of the bench's cluster: no cuts by load (docs/benchmarks.md, "synod vs etcd"). */
+export const NO_LOAD_CUTS = ['--max-split-writes-per-sec', '1000000000'] as const;
+
+/**
+ * Waits (bounded) until every split is led by a node in its preferred DC (`leaderDc` of the
+ * placement file the cluster started from), twice in a row 500 ms apart; returns how long it took.
+ */
+async function waitForPreferredLeaders(control: Bus, cluster: LaunchedCluster, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  const preferred = new Map((JSON.parse(readFileSync(cluster.info.placement, 'utf8')) as { splits: Array<{ id: string; leaderDc?: string }> }).splits.map((x) => [x.id, x.leaderDc]));
+  const dcOf = new Map(cluster.rangeMap.nodes().map((n) => [n.id, n.dc]));
+  let settledOnce = false;
+  while (Date.now() - t0 < timeoutMs) {
+    const rows = await collectStatus(control, cluster.rangeMap.nodes());
+    const leaders = new Map(rows.flatMap((r) => (r.status?.groups ?? []).filter((g) => g.isLeader).map((g) => [g.id, r.node] as const)));
+    const settled = [...preferred].every(([split, dc]) => dc === undefined || dcOf.get(leaders.get(split) ?? '') === dc);
+    if (settled && settledOnce) return Date.now() - t0;
+    settledOnce = settled;
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`bench:vs-etcd: the splits' leaders did not reach their preferred DCs within ${timeoutMs} ms`);
+}
 
 /** Keys `v/<n>`: all in the last split ('p' … end), so rmw2's two keys are always in one split. */
 export const synodKey = (i: number) => `v/${String(i).padStart(6, '0')}`;

@@ -31,11 +31,11 @@
  * Teeth: with the client changed (locally, uncommitted) to take an unanswered commit as aborted
  * and run the transaction again, round 3 fails (the re-run reads 101 and writes 102).
  */
-import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
 import { SynodClient } from '@synod/client';
 import { SynodError, type MessageBody } from '@synod/codec';
-import { synodCommand } from '@synod/cli';
+import { runSynod } from '../gateway/gateway-process.js';
+import type { ProcessResult } from '../run-process.js';
 import { chaos, connectBus } from '@synod/transport';
 import { agreedLeaderOf, anyExited, sleep, useTestCluster, waitFor } from './helpers.js';
 
@@ -44,20 +44,8 @@ const OUTCOME_LOOKUP_MS = 20_000;
 const cluster = useTestCluster({ truetime: 'local', epsilonMs: EPSILON_MS });
 
 /** Runs the synod CLI against the test cluster (it finds it through <dir>/cluster.json); bounded by `timeoutMs`. */
-function synod(dir: string, args: string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string; err: string }> {
-  const { cmd, args: full, cwd } = synodCommand([...args, '--data-dir', dir]);
-  const p = spawn(cmd, full, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (err += d));
-  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-  return new Promise((r) =>
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      r({ code, out, err });
-    }),
-  );
+function synod(dir: string, args: string[], timeoutMs = 20_000): Promise<ProcessResult> {
+  return runSynod([...args, '--data-dir', dir], timeoutMs);
 }
 
 let round = 0;

@@ -6,28 +6,19 @@
  * work again within a bounded wait and every value acknowledged before is still readable.
  * Timings are printed, never asserted.
  */
-import { spawn } from 'node:child_process';
 import { expect, it } from 'vitest';
-import { synodCommand } from '@synod/cli';
+import { runSynod } from '../gateway/gateway-process.js';
+import type { ProcessResult } from '../run-process.js';
 import { anyExited, sleep, useTestCluster, waitFor } from './helpers.js';
 
 const DAY_MS = 86_400_000;
 const cluster = useTestCluster({ syncIntervalMs: 500 });
 
-function synodChaos(natsUrl: string, ...words: string[]): Promise<{ code: number | null; out: string; err: string }> {
-  const { cmd, args, cwd } = synodCommand(['chaos', ...words, '--nats-url', natsUrl]);
+async function synodChaos(natsUrl: string, ...words: string[]): Promise<ProcessResult> {
   const t0 = Date.now();
-  const p = spawn(cmd, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (err += d));
-  return new Promise((r) =>
-    p.once('exit', (code) => {
-      console.log(`[timing] synod chaos ${words.join(' ')}: ${Date.now() - t0} ms (exit ${code})`);
-      r({ code, out, err });
-    }),
-  );
+  const r = await runSynod(['chaos', ...words, '--nats-url', natsUrl], 60_000);
+  console.log(`[timing] synod chaos ${words.join(' ')}: ${Date.now() - t0} ms (exit ${r.code})`);
+  return r;
 }
 
 /** Commit timestamps (µs) must be near the test's own clock (which no chaos touches). */

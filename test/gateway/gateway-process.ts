@@ -1,6 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'node:http';
 import { synodCommand } from '@synod/cli';
+import { runToEnd, type ProcessResult } from '../run-process.js';
 
 /** A `synod gateway` child process and where it listens. */
 export interface GatewayProcess {
@@ -12,20 +13,9 @@ export interface GatewayProcess {
 }
 
 /** Runs `synod <args>` to its end (SIGKILL after `timeoutMs`). */
-export function runSynod(args: string[], timeoutMs = 20_000): Promise<{ code: number | null; out: string; err: string }> {
+export function runSynod(args: string[], timeoutMs = 20_000): Promise<ProcessResult> {
   const { cmd, args: full, cwd } = synodCommand(args);
-  const p = spawn(cmd, full, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  p.stdout.on('data', (d) => (out += d));
-  p.stderr.on('data', (d) => (err += d));
-  const timer = setTimeout(() => p.kill('SIGKILL'), timeoutMs);
-  return new Promise((r) =>
-    p.once('exit', (code) => {
-      clearTimeout(timer);
-      r({ code, out, err });
-    }),
-  );
+  return runToEnd(cmd, full, { cwd, timeoutMs });
 }
 
 /** Starts `synod gateway <args> --port 0` and waits for the line naming its address. */

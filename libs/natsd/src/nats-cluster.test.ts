@@ -42,9 +42,11 @@ describe.runIf(runRootTests)('a cluster of nats-servers in three namespaces', ()
     }
   }, 30_000);
   afterAll(async () => {
-    for (const c of conns) await c.close().catch(() => undefined);
+    // Every connection is closed, and a failed close fails the suite after the servers and the network are gone.
+    const closed = await Promise.allSettled(conns.map((c) => c.close()));
     for (const s of servers) await s.stop();
     await net?.destroy();
+    for (const r of closed) if (r.status === 'rejected') throw r.reason;
   });
 
   /** Publishes on `from`'s server until `to`'s subscriber gets one, or the time is up. */

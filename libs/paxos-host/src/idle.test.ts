@@ -67,8 +67,11 @@ async function proposeAll(nodes: Node[], cmds: Array<{ id: string; payload: unkn
     const leader = nodes.find((n) => n.replica.isLeader())!;
     const missing = cmds.filter((c) => !everywhere(c.id));
     if (missing.length === 0) return;
+    // A rejected proposal (TIMEOUT, NOT_LEADER) is what the next round re-proposes; the rounds
+    // are bounded and the throw below names whatever never applied.
     await Promise.allSettled(missing.map((c) => leader.host.propose('g1', [c])));
-    await until(() => cmds.every((c) => everywhere(c.id)), 2_000).catch(() => undefined);
+    const roundEnd = Date.now() + 2_000;
+    while (!cmds.every((c) => everywhere(c.id)) && Date.now() < roundEnd) await sleep(5);
   }
   if (!cmds.every((c) => everywhere(c.id))) throw new Error(`not applied everywhere after 5 rounds: ${cmds.filter((c) => !everywhere(c.id)).map((c) => c.id).join(', ')}`);
 }

@@ -7,6 +7,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 import { ensureEtcd, etcdctlCheckPerf, startEtcdCluster, type CheckPerfResult, type EtcdCluster } from './vs-etcd/etcd-cluster.js';
 import { ETCD_STM_RETRIES, etcdAdapter, etcdRangesServed } from './vs-etcd/etcd-adapter.js';
 import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type KeySpace, type LoopResult, type Workload } from './vs-etcd/driver.js';
@@ -25,6 +26,8 @@ const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one afte
   --check-perf <load>  etcdctl check perf --load (s, m, l, xl; default xl; none: skip)
   --out <file>         also write every measurement as JSON
   --quick              --seconds 1 --clients 1,8 --keys 1000 --check-perf s (unless given)
+  --cpu-prof <dir>     profile every spanserver (node --cpu-prof): one .cpuprofile per process in <dir>
+                       when the cluster stops (open in Chrome DevTools or speedscope); costs throughput
   --help               this
 
 etcd: three members on loopback (etcd-server, etcd-client from Debian; installed with apt-get when
@@ -40,6 +43,7 @@ interface Flags {
   keys: number;
   checkPerf: string;
   out?: string;
+  cpuProfDir?: string;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -60,7 +64,7 @@ function parseFlags(argv: string[]): Flags {
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     given.set(m[1]!, v);
   }
-  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out']);
+  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof']);
   for (const k of given.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k} (see --help)`);
   const quick = given.has('quick');
   const seconds = Number(given.get('seconds') ?? (quick ? 1 : 5));
@@ -72,6 +76,7 @@ function parseFlags(argv: string[]): Flags {
   const keys = Number(given.get('keys') ?? (quick ? 1000 : 10_000));
   if (!Number.isInteger(keys) || keys < 2 || keys > 1_000_000) throw new Error('--keys must be an integer 2..1000000');
   const out = given.get('out');
+  const cpuProfDir = given.get('cpu-prof');
   return {
     seconds,
     clients: parseIntList(given.get('clients') ?? (quick ? '1,8' : '1,32,128'), 512),
@@ -80,6 +85,7 @@ function parseFlags(argv: string[]): Flags {
     keys,
     checkPerf: given.get('check-perf') ?? (quick ? 's' : 'xl'),
     ...(out ? { out } : {}),
+    ...(cpuProfDir ? { cpuProfDir: path.resolve(cpuProfDir) } : {}),
   };
 }
 
@@ -212,7 +218,7 @@ try {
   }
   if (flags.system !== 'etcd' && !interrupted) {
     say('\n-- synod: `synod up` defaults (3 DCs, splits g,p, TrueTime daemon + time masters, placement service, NATS users) but no cuts by load (placement --max-split-writes-per-sec 1e9), measured once leaders sit in their preferred DCs; LMDB fsync on, SynodClient per loop in its DC (round-robin), no simulated latency --');
-    const synod: SynodCluster = await startSynodCluster(say, abort.signal);
+    const synod: SynodCluster = await startSynodCluster(say, abort.signal, flags.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${flags.cpuProfDir}`] : []);
     cleanups.push(() => synod.stop());
     say(`  server processes for CPU: ${synod.pids.map((p) => `${p.name}(${p.pid})`).join(' ')}`);
     progress(`preloading ${flags.keys} keys into synod`);

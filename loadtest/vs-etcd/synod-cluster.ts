@@ -33,7 +33,7 @@ export interface SynodCluster {
 
 type NodeStatus = MessageBody<'node.status.reply'>;
 
-export async function startSynodCluster(say: (s: string) => void, signal?: AbortSignal): Promise<SynodCluster> {
+export async function startSynodCluster(say: (s: string) => void, signal?: AbortSignal, spanserverNodeFlags: string[] = []): Promise<SynodCluster> {
   const dataDir = mkdtempSync(join(os.tmpdir(), 'synod-vsetcd-'));
   let cluster: LaunchedCluster | undefined;
   let control: Bus | undefined;
@@ -50,7 +50,7 @@ export async function startSynodCluster(say: (s: string) => void, signal?: Abort
     // 5 s sync interval, placement service auto, NATS users, log level warn; storage fsyncs.
     // One deviation: the placement service does not cut splits by load (its threshold raised out
     // of reach). etcd keeps one key space; a cut in the middle of a run would measure the cut.
-    cluster = await launchCluster({ dataDir, dcs: 3, splitKeys: ['g', 'p'], cluster: CLUSTER, placementService: 'auto', placementArgs: [...NO_LOAD_CUTS], truetime: 'daemon', natsAuth: 'users', logLevel: 'warn', say: (s) => say(`  ${s}`), ...(signal ? { signal } : {}) });
+    cluster = await launchCluster({ dataDir, dcs: 3, splitKeys: ['g', 'p'], cluster: CLUSTER, placementService: 'auto', placementArgs: [...NO_LOAD_CUTS], truetime: 'daemon', natsAuth: 'users', logLevel: 'warn', spanserverNodeFlags, say: (s) => say(`  ${s}`), ...(signal ? { signal } : {}) });
     control = await connectBus(cluster.info.natsUrl, { nodeId: 'vsetcd-control', dc: 'dc-a', cluster: CLUSTER, natsCreds: credsFile(cluster, 'operator') });
     await waitForLeaders(control, cluster, 60_000);
     // The placement service moves each split's leader to its preferred DC soon after start-up:

@@ -121,8 +121,8 @@ export class ChildNode {
    * (e.g. `ip netns exec <ns>`, which execs the command: the pid stays the child's) the command
    * runs under it.
    */
-  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, logFile?: string, prefix: string[] = []): ChildNode {
-    const { cmd, args: full, cwd } = synodCommand(args);
+  static spawn(name: string, args: string[], env: NodeJS.ProcessEnv = process.env, logFile?: string, prefix: string[] = [], nodeFlags: readonly string[] = []): ChildNode {
+    const { cmd, args: full, cwd } = synodCommand(args, nodeFlags);
     const argv = [...prefix, cmd, ...full];
     return new ChildNode(name, spawn(argv[0]!, argv.slice(1), { cwd, stdio: ['pipe', 'pipe', 'pipe'], env }), logFile);
   }

@@ -50,6 +50,8 @@ export interface LaunchOptions {
    * so that `synod chaos partition --network` is a real network fault (docs/netns.md). Needs root.
    */
   netns?: boolean;
+  /** Flags for node itself in every spanserver (a profiler: `--cpu-prof`, `--cpu-prof-dir=…`; bench:vs-etcd --cpu-prof). */
+  spanserverNodeFlags?: string[];
   say?: (s: string) => void;
   /**
    * Aborting it (e.g. on SIGTERM) during start-up stops whatever was started already and makes
@@ -242,9 +244,9 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
   // Every child runs as the NATS user named like it (docs/transport.md "Credentials").
   const credsArgs = (name: string) => (credsDir ? ['--nats-creds', join(credsDir, `${name}.json`)] : []);
   /** With netns the child runs in its DC's namespace, talks to its DC's server and serves metrics on the DC's address. */
-  const spawnChild = (name: string, dc: string, args: string[]) => {
+  const spawnChild = (name: string, dc: string, args: string[], nodeFlags: readonly string[] = []) => {
     const here = network ? ['--nats-url', natsUrlOf.get(dc)!, ...(metricsPorts.has(name) ? ['--metrics-host', network.ipOf(dc)] : [])] : [];
-    return ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common, ...here, ...credsArgs(name)], process.env, join(logDir, `${name}.log`), network ? network.wrap(dc, []) : []);
+    return ChildNode.spawn(name, [...args, ...metricsArgs(name), ...common, ...here, ...credsArgs(name)], process.env, join(logDir, `${name}.log`), network ? network.wrap(dc, []) : [], nodeFlags);
   };
   const spawnNode = (i: number) => {
     const n = rangeMap.nodes()[i]!;
@@ -252,7 +254,7 @@ export async function launchCluster(opts: LaunchOptions): Promise<LaunchedCluste
       truetime === 'daemon'
         ? ['--truetime', 'daemon', '--master-dcs', dcs.join(','), '--max-liars', String(maxLiars), '--sync-interval-ms', syncIntervalMs]
         : ['--truetime', 'local', '--epsilon-ms', String(opts.epsilonMsByNode?.[n.id] ?? opts.epsilonMs ?? 1)];
-    return spawnChild(n.id, n.dc, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time]);
+    return spawnChild(n.id, n.dc, ['spanserver', '--node-id', n.id, '--dc', n.dc, '--data-dir', join(dataDir, n.id), '--placement', placementFile, ...time], opts.spanserverNodeFlags);
   };
   try {
     checkAborted();

@@ -28,9 +28,9 @@ export interface SelfCommand {
   cwd: string | undefined;
 }
 
-/** The command line that runs this CLI with `args`, the same way this process runs. */
-export function synodCommand(args: string[]): SelfCommand {
-  if (BUNDLE_ENTRY !== undefined) return { cmd: process.execPath, args: [BUNDLE_ENTRY, ...args], cwd: undefined };
+/** The command line that runs this CLI with `args`, the same way this process runs; `nodeFlags` go to node itself (e.g. `--cpu-prof`). */
+export function synodCommand(args: string[], nodeFlags: readonly string[] = []): SelfCommand {
+  if (BUNDLE_ENTRY !== undefined) return { cmd: process.execPath, args: [...nodeFlags, BUNDLE_ENTRY, ...args], cwd: undefined };
   // `--import tsx` is resolved from the working directory, so source children start in the repo root.
-  return { cmd: process.execPath, args: ['--import', 'tsx', MAIN_SOURCE, ...args], cwd: REPO_ROOT };
+  return { cmd: process.execPath, args: [...nodeFlags, '--import', 'tsx', MAIN_SOURCE, ...args], cwd: REPO_ROOT };
 }

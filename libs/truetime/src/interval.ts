@@ -43,13 +43,19 @@ export function assertDriftBound(ppm: number): void {
  * A negative local elapsed (a clock that went backwards: outside any bound) is mirrored.
  */
 export function trueElapsedBounds(localUs: number, ppm: number): { min: number; max: number } {
-  if (localUs < 0) {
-    const m = trueElapsedBounds(-localUs, ppm);
-    return { min: -m.max, max: -m.min };
-  }
-  const shrink = Math.ceil((localUs * ppm) / (PPM + ppm));
-  const grow = Math.ceil((localUs * ppm) / (PPM - ppm));
-  return { min: localUs - shrink, max: localUs + grow };
+  return { min: trueElapsedMin(localUs, ppm), max: trueElapsedMax(localUs, ppm) };
+}
+
+/** trueElapsedBounds(localUs, ppm).min without the object (TrueTime's per-request serving check). */
+export function trueElapsedMin(localUs: number, ppm: number): number {
+  if (localUs < 0) return -trueElapsedMax(-localUs, ppm);
+  return localUs - Math.ceil((localUs * ppm) / (PPM + ppm));
+}
+
+/** trueElapsedBounds(localUs, ppm).max without the object. */
+export function trueElapsedMax(localUs: number, ppm: number): number {
+  if (localUs < 0) return -trueElapsedMin(-localUs, ppm);
+  return localUs + Math.ceil((localUs * ppm) / (PPM - ppm));
 }
 
 /**
@@ -57,8 +63,7 @@ export function trueElapsedBounds(localUs: number, ppm: number): { min: number; 
  * ε grows by about `localUs × ppm / 10^6` (200 µs per second at Spanner's bound).
  */
 export function advance(iv: TTInterval, localUs: number, ppm: number): TTInterval {
-  const { min, max } = trueElapsedBounds(localUs, ppm);
-  return { earliest: iv.earliest + min, latest: iv.latest + max };
+  return { earliest: iv.earliest + trueElapsedMin(localUs, ppm), latest: iv.latest + trueElapsedMax(localUs, ppm) };
 }
 
 /** A time master's reply, as the polling process saw it: when it asked and heard back (its own clock). */

@@ -19,7 +19,7 @@
  *    process keeps serving. The masters' interval needs only the masters and the clock's rate
  *    during the round, so the interval a process serves with after a sync never depends on its
  *    clock before it (docs/truetime.md, "Soundness"). */
-import { PPM, advance, epsilonOf, gapBetween, midpointOf, overlaps, intersect, sampleInterval, assertDriftBound, type Sample, type TTInterval } from './interval.js';
+import { PPM, advance, epsilonOf, gapBetween, midpointOf, overlaps, intersect, sampleInterval, assertDriftBound, trueElapsedMax, trueElapsedMin, type Sample, type TTInterval } from './interval.js';
 import { marzullo } from './marzullo.js';
 
 export interface SyncConfig {
@@ -201,6 +201,23 @@ export class ClockSync {
     }
     if (epsilonUs > this.cfg.maxEpsilonUs) return { ...base, serving: false, reason: 'epsilon-too-large', detail: `ε ${epsilonUs} µs exceeds ${this.cfg.maxEpsilonUs} µs` };
     return { ...base, serving: true };
+  }
+
+  /**
+   * `status(local, mono).serving` without building the status: the check every request, reply and
+   * peer message makes. The same rules on the same readings (never a cached verdict): not synced,
+   * a local step against the monotonic clock, an excursion found by the last sync, or ε over the
+   * bound each stop serving at once. ε is `epsilonOf(now(local, mono))` on the anchor path (the
+   * step path is not serving anyway), computed without the interval.
+   */
+  servingAt(local: number, mono?: number): boolean {
+    const a = this.anchor;
+    if (!this.synced || !a || this.excursion) return false;
+    if (this.localStepUs(local, mono) !== undefined) return false;
+    const ppm = this.cfg.driftBoundPpm;
+    const d = local - a.local;
+    const epsilonUs = (a.iv.latest + trueElapsedMax(d, ppm) - (a.iv.earliest + trueElapsedMin(d, ppm))) / 2;
+    return !(epsilonUs > this.cfg.maxEpsilonUs);
   }
 
   /** Sets the anchor directly: a drifting time master set from a reference when installed. */

@@ -5,6 +5,7 @@
  *   tt.after(t)            -> t has definitely passed
  *   tt.before(t)           -> t has definitely not arrived
  *   tt.waitUntilAfter(t)   -> commit wait
+ *   tt.nowServing()        -> now() and isServing() at one clock reading
  *
  * Times may be given as µs numbers or js-joda Instants; `nowInstant()` answers in Instants.
  * `now()` always answers, but while `isServing()` is false its interval must not be relied on
@@ -72,8 +73,19 @@ export class TrueTime {
     return this.sync.status(this.clock.nowUs(), this.monotonic?.nowUs());
   }
 
+  /** `status().serving` at the clocks' current readings, without building the status (sync.ts servingAt). */
   isServing(): boolean {
-    return this.status().serving;
+    return this.sync.servingAt(this.clock.nowUs(), this.monotonic?.nowUs());
+  }
+
+  /**
+   * `now()` and `isServing()` at one reading of the two clocks: the time of one request or input
+   * (the spanserver's per-input CoreNow), for half the clock reads of calling both.
+   */
+  nowServing(): { tt: TTInterval; serving: boolean } {
+    const local = this.clock.nowUs();
+    const mono = this.monotonic?.nowUs();
+    return { tt: this.sync.now(local, mono), serving: this.sync.servingAt(local, mono) };
   }
 
   /** Commit wait: resolves with the first interval seen whose `earliest` is past `t`. */

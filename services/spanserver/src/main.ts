@@ -103,7 +103,10 @@ async function startTrueTime(cfg: z.infer<typeof schema>, bus: Bus, log: ReturnT
   // of it, or a peer's clock.suspect about ours, resyncs at once (docs/transport.md).
   let check: Promise<unknown> | undefined;
   bus.useClock({
-    now: () => (tt.isServing() ? tt.now() : null),
+    now: () => {
+      const r = tt.nowServing();
+      return r.serving ? r.tt : null;
+    },
     onEvidence: (e) => {
       const p = daemon.resyncNow(`${e.side === 'receiver' ? 'message from' : 'clock.suspect from'} ${e.from} (${e.kind}) stamped ${e.senderEarliest - e.receiverLatest} µs ahead`).catch((err: unknown) => log.error({ err }, 'resync failed'));
       check = p;

@@ -423,7 +423,10 @@ export class Spanserver {
       ...(this.opts.broken ? { broken: this.opts.broken } : {}),
     });
     let shell: SplitShell | undefined;
-    const coreNow = () => ({ tt: this.opts.tt.now(), serving: this.opts.tt.isServing(), monoUs: monotonicMicros() });
+    const coreNow = () => {
+      const r = this.opts.tt.nowServing();
+      return { tt: r.tt, serving: r.serving, monoUs: monotonicMicros() };
+    };
     state.attach(core, coreNow, () => shell?.drain());
     const replica = await host.addGroup({
       config: groupConfig,

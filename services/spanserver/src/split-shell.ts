@@ -39,7 +39,10 @@ export class SplitShell {
   ) {}
 
   /** The time of an input: TrueTime, whether the clock serves, and the monotonic clock the replica's lease runs on. */
-  now = (): CoreNow => ({ tt: this.tt.now(), serving: this.tt.isServing(), monoUs: monotonicMicros() });
+  now = (): CoreNow => {
+    const r = this.tt.nowServing();
+    return { tt: r.tt, serving: r.serving, monoUs: monotonicMicros() };
+  };
 
   /** Sends a request through the core; resolves with its reply, rejects with its SynodError. */
   request(req: TxnRequest | CutRequest): Promise<TxnReplyBody> {

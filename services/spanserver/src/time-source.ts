@@ -7,6 +7,8 @@ export interface TimeSource {
   now(): { earliest: number; latest: number };
   waitUntilAfter(t: number): Promise<unknown>;
   isServing(): boolean;
+  /** `now()` and `isServing()` at one clock reading: the time of one input to a split's core. */
+  nowServing(): { tt: { earliest: number; latest: number }; serving: boolean };
 }
 
 export class LocalTrueTime implements TimeSource {
@@ -31,5 +33,9 @@ export class LocalTrueTime implements TimeSource {
 
   isServing(): boolean {
     return true;
+  }
+
+  nowServing(): { tt: { earliest: number; latest: number }; serving: boolean } {
+    return { tt: this.now(), serving: true };
   }
 }

@@ -449,7 +449,10 @@ export class Spanserver {
     state.onVersions = (versions) => size.applied(versions, storage.mvcc);
     const hs: HostedSplit = { entry, split, replica, state, core, shell, store, size, lastLoad: { read: 0, written: 0, atMs: Date.now() } };
     state.onCut = (child, durable, slot) => this.cutApplied(hs, child, durable, slot);
-    state.onRestored = (h) => this.cutsMissed(hs, h.cuts ?? []);
+    state.onRestored = (h) => {
+      size.forget();
+      this.cutsMissed(hs, h.cuts ?? []);
+    };
     this.splits.set(split.id, hs);
     }
 
@@ -498,9 +501,7 @@ export class Spanserver {
     const snapshot: Snapshot = { upTo: 1, data: { header: child.header }, dedupe: { clients: [], other: [] }, configs: [{ ...members, fromSlot: 0, peers: [...members.peers], learners: [...(members.learners ?? [])] }] };
     set.set(parent.entry);
     set.set(childEntry);
-    parent.size.keys = 0;
-    parent.size.bytes = 0;
-    parent.size.seed(this.opts.storage.mvcc, parent.core.entry());
+    parent.size.keepRange(this.opts.storage.mvcc, parent.core.entry());
     this.opts.logger?.info({ split: parent.entry.id, child: child.splitId, atKey: child.range.start, cutTs: child.cutTs }, 'split cut');
     void durable.then(() => (this.closing ? undefined : this.hostSplit(childEntry))).catch((err: unknown) => this.ctx!.onFatal(err));
     return { snapshot, hostedSplits: set.record() };

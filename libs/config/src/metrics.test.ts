@@ -41,6 +41,26 @@ describe('Metrics (prom-client)', () => {
     expect(m.get('synod_metrics_series_refused_total', { metric: 'synod_truetime_masters_rejected_total' })).toBe(2);
   });
 
+  it('one series per label set, whatever the order the labels are given in', async () => {
+    const m = new Metrics();
+    m.observe('synod_read_latency_seconds', 0.001, { kind: 'kv.read', outcome: 'ok' });
+    m.observe('synod_read_latency_seconds', 0.001, { outcome: 'ok', kind: 'kv.read' });
+    m.observe('synod_read_latency_seconds', 0.001, { outcome: 'ok', kind: 'kv.snapshot' });
+    expect(m.get('synod_read_latency_seconds', { outcome: 'ok', kind: 'kv.read' })).toBe(2);
+    expect(m.get('synod_read_latency_seconds', { kind: 'kv.snapshot', outcome: 'ok' })).toBe(1);
+    expect(m.total('synod_read_latency_seconds')).toBe(3);
+    m.inc('synod_bus_dropped_total', { reason: 'a' });
+    m.inc('synod_bus_dropped_total', { reason: 'a' }, 2);
+    m.inc('synod_bus_dropped_total', { reason: 'a,b' });
+    expect(m.get('synod_bus_dropped_total', { reason: 'a' })).toBe(3);
+    expect(m.get('synod_bus_dropped_total', { reason: 'a,b' })).toBe(1);
+    m.inc('synod_bus_received_total');
+    expect(m.get('synod_bus_received_total', {})).toBe(1);
+    const text = await m.render();
+    expect(text).toContain('synod_read_latency_seconds_count{kind="kv.read",outcome="ok"} 2');
+    expect(text).toContain('synod_bus_dropped_total{reason="a"} 3');
+  });
+
   it('refuses a counter going down, a type mismatch and an undeclared label', () => {
     const m = new Metrics();
     expect(() => m.inc('synod_bus_received_total', {}, -1)).toThrow(/cannot go down/);

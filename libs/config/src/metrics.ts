@@ -27,11 +27,24 @@ interface Entry {
   values: Map<string, number>;
 }
 
-const keyOf = (labels: Labels) =>
-  Object.keys(labels)
+/**
+ * The series key of a label set: `name="value"` pairs sorted by name, comma-joined. Every update
+ * computes it, so the common label sets (none, or one label) skip the sort and the arrays.
+ */
+function keyOf(labels: Labels): string {
+  let first: string | undefined;
+  let n = 0;
+  for (const k in labels) {
+    if (n++ === 0) first = k;
+    else break;
+  }
+  if (n === 0) return '';
+  if (n === 1) return `${first}=${JSON.stringify(labels[first!])}`;
+  return Object.keys(labels)
     .sort()
     .map((k) => `${k}=${JSON.stringify(labels[k])}`)
     .join(',');
+}
 
 export interface MetricsOptions {
   maxSeriesPerMetric?: number;
@@ -53,15 +66,16 @@ export class Metrics {
     if (!(by >= 0)) throw new RangeError(`metric ${name}: a counter cannot go down (by ${by})`);
     const e = this.entry(name, 'counter', labels);
     const key = keyOf(labels);
-    if (!this.admit(name, e, key)) return;
+    const cur = e.values.get(key);
+    if (cur === undefined && !this.admit(name, e)) return;
     (e.prom as Counter<string>).inc(labels, by);
-    e.values.set(key, (e.values.get(key) ?? 0) + by);
+    e.values.set(key, (cur ?? 0) + by);
   }
 
   set(name: string, value: number, labels: Labels = {}): void {
     const e = this.entry(name, 'gauge', labels);
     const key = keyOf(labels);
-    if (!this.admit(name, e, key)) return;
+    if (!e.values.has(key) && !this.admit(name, e)) return;
     (e.prom as Gauge<string>).set(labels, value);
     e.values.set(key, value);
   }
@@ -70,9 +84,10 @@ export class Metrics {
   observe(name: string, value: number, labels: Labels = {}): void {
     const e = this.entry(name, 'histogram', labels);
     const key = keyOf(labels);
-    if (!this.admit(name, e, key)) return;
+    const cur = e.values.get(key);
+    if (cur === undefined && !this.admit(name, e)) return;
     (e.prom as Histogram<string>).observe(labels, value);
-    e.values.set(key, (e.values.get(key) ?? 0) + 1);
+    e.values.set(key, (cur ?? 0) + 1);
   }
 
   /** A counter's or gauge's value for exactly these labels (a histogram: its observation count); 0 if never set. */
@@ -109,8 +124,9 @@ export class Metrics {
     return this.registry.metrics();
   }
 
-  private admit(name: string, e: Entry, key: string): boolean {
-    if (e.values.has(key) || e.values.size < this.maxSeries) return true;
+  /** Whether a label set `e` has not seen yet may start a series (the caller checked it is new). */
+  private admit(name: string, e: Entry): boolean {
+    if (e.values.size < this.maxSeries) return true;
     // Counted under its own bounded label (metric names are code, not input), never silently.
     if (name !== 'synod_metrics_series_refused_total') this.inc('synod_metrics_series_refused_total', { metric: name });
     return false;

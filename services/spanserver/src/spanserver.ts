@@ -427,7 +427,7 @@ export class Spanserver {
       const r = this.opts.tt.nowServing();
       return { tt: r.tt, serving: r.serving, monoUs: monotonicMicros() };
     };
-    state.attach(core, coreNow, () => shell?.drain());
+    state.attach(core, coreNow, (now) => shell?.drain(now));
     const replica = await host.addGroup({
       config: groupConfig,
       apply: (entry) => state.apply(entry),

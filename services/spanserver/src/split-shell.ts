@@ -51,20 +51,20 @@ export class SplitShell {
     const answer = new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));
     const now = this.syncLeadership();
     this.core.request(reqId, req, now);
-    this.drain();
+    this.drain(now);
     return answer;
   }
 
   closedReceived(c: ClosedTimestamp): void {
     const now = this.syncLeadership();
     this.core.closedReceived(c, now);
-    this.drain();
+    this.drain(now);
   }
 
   splitMessage(fromSplit: string, msg: SplitMessage): void {
     const now = this.syncLeadership();
     this.core.splitMessage(fromSplit, msg, now);
-    this.drain();
+    this.drain(now);
   }
 
   /**
@@ -80,7 +80,7 @@ export class SplitShell {
   tick(): void {
     const now = this.syncLeadership();
     this.core.tick(now);
-    this.drain();
+    this.drain(now);
   }
 
   /** Pushes the replica's view of leadership to the core (it acts only on a change). */
@@ -94,18 +94,23 @@ export class SplitShell {
       if (this.lastLeader !== null) this.bus.metrics.inc('synod_split_leader_changes_total', { split: this.split.id });
       this.lastLeader = hint;
     }
-    this.core.setLeadership({ leading, leaderHint: r.leaderHint(), leaseEndMonoUs: r.leaseValidUntil(now.monoUs), localReadOk: r.canServeLocalRead(now.monoUs) }, now);
+    this.core.setLeadership({ leading, leaderHint: hint, leaseEndMonoUs: r.leaseValidUntil(now.monoUs), localReadOk: r.canServeLocalRead(now.monoUs) }, now);
     return now;
   }
 
-  /** Carries out everything the core asked for, then re-arms the wake timer. */
-  drain = (): void => {
+  /**
+   * Carries out everything the core asked for, then re-arms the wake timer. `now` is the time of
+   * the input just given to the core, when there was one: the wake is computed from it rather than
+   * from a second reading of the clocks (the core's wake times are monotonic deadlines, or are
+   * derived from `now` consistently, so a reading from the same synchronous turn is as good).
+   */
+  drain = (now?: CoreNow): void => {
     for (let round = 0; round < 100; round++) {
       const outs = this.core.takeOutputs();
       if (outs.length === 0) break;
       for (const o of outs) this.carryOut(o);
     }
-    this.armWake();
+    this.armWake(now);
   };
 
   private carryOut(o: TxnOutput): void {
@@ -121,8 +126,9 @@ export class SplitShell {
         proposed.catch((err: unknown) => {
           // Only a refusal before the log counts as rejected; a timeout may still be chosen.
           if (err instanceof SynodError && (err.code === 'NOT_LEADER' || err.code === 'TXN_TOO_LARGE' || err.code === 'UNAVAILABLE')) {
-            this.core.proposalRejected(ids, this.now());
-            this.drain();
+            const now = this.now();
+            this.core.proposalRejected(ids, now);
+            this.drain(now);
           }
         });
         return;
@@ -146,9 +152,9 @@ export class SplitShell {
     }
   }
 
-  private armWake(): void {
+  private armWake(now: CoreNow = this.now()): void {
     if (this.closed) return;
-    const at = this.core.nextWakeMonoUs(this.now());
+    const at = this.core.nextWakeMonoUs(now);
     if (at === null || at === this.wakeAt) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = at;

@@ -111,7 +111,8 @@ export class SplitState {
   private now: () => CoreNow = () => {
     throw new Error(`split ${this.id}: no transaction core attached`);
   };
-  private afterInput: () => void = () => undefined;
+  /** Drains the core's outputs; `now` is the input's time, reused to arm the wake timer. */
+  private afterInput: (now?: CoreNow) => void = () => undefined;
   /** A snapshot from a peer was taken in (its header may carry cuts this replica never applied). */
   onRestored: (header: SplitHeader) => void = () => undefined;
   /** Each applied entry's versions, before they are written (the split's size for placement reports). */
@@ -138,7 +139,7 @@ export class SplitState {
   }
 
   /** Connects the core: `now` times its inputs, `afterInput` drains its outputs. */
-  attach(core: SplitTxnCore, now: () => CoreNow, afterInput: () => void): void {
+  attach(core: SplitTxnCore, now: () => CoreNow, afterInput: (now?: CoreNow) => void): void {
     this.core = core;
     this.now = now;
     this.afterInput = afterInput;
@@ -153,7 +154,8 @@ export class SplitState {
   apply(entry: ApplyEntry): void {
     const core = this.requireCore();
     if (entry.slot < this.startedAt) this.reappliedEntries++;
-    const w = core.apply(entry, this.now());
+    const now = this.now();
+    const w = core.apply(entry, now);
     const versions: VersionWrite[] = w.versions;
     if (versions.length > 0) this.onVersions(versions);
     const upTo = entry.slot + 1;
@@ -189,10 +191,11 @@ export class SplitState {
     this.applyChain = this.applyChain.then(() => write);
     cut?.(this.applyChain);
     this.applyChain.then(() => {
-      core.durable(upTo, this.now());
-      this.afterInput();
+      const later = this.now();
+      core.durable(upTo, later);
+      this.afterInput(later);
     }, (err: unknown) => this.onFatal(err));
-    this.afterInput();
+    this.afterInput(now);
   }
 
   /**

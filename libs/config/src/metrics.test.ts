@@ -56,6 +56,13 @@ describe('Metrics (prom-client)', () => {
     expect(m.get('synod_bus_dropped_total', { reason: 'a,b' })).toBe(1);
     m.inc('synod_bus_received_total');
     expect(m.get('synod_bus_received_total', {})).toBe(1);
+    // Three labels (an uncatalogued metric takes its labels from the first update).
+    m.inc('synod_test_three_total', { a: '1', b: '2', c: '3' });
+    m.inc('synod_test_three_total', { c: '3', a: '1', b: '2' });
+    m.inc('synod_test_three_total', { b: '2', a: '1', c: '4' });
+    expect(m.get('synod_test_three_total', { a: '1', c: '3', b: '2' })).toBe(2);
+    expect(m.get('synod_test_three_total', { a: '1', b: '2', c: '4' })).toBe(1);
+    expect(m.get('synod_test_three_total', { a: '1', b: '2' })).toBe(0);
     const text = await m.render();
     expect(text).toContain('synod_read_latency_seconds_count{kind="kv.read",outcome="ok"} 2');
     expect(text).toContain('synod_bus_dropped_total{reason="a"} 3');

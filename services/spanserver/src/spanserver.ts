@@ -552,9 +552,15 @@ export class Spanserver {
    * evidence, and refuse to acknowledge if the clock is not serving (a healthy clock passes at
    * once after the resync; a wrong one is caught here, not by the client).
    */
-  private async acknowledge<T>(reply: T): Promise<T> {
+  private acknowledge<T>(reply: T): T | Promise<T> {
     const check = this.opts.clockCheck?.();
-    if (check) await check;
+    // Synchronous when no resync is running (every handler calling it is async, so a throw here
+    // still rejects its reply): no promise and no extra turns per reply.
+    if (check) return check.then(() => this.servingOr(reply));
+    return this.servingOr(reply);
+  }
+
+  private servingOr<T>(reply: T): T {
     if (!this.opts.tt.isServing()) throw new SynodError('UNAVAILABLE', `${this.opts.nodeId}: clock found out of bounds before replying; not serving`);
     return reply;
   }

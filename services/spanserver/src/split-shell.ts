@@ -9,6 +9,8 @@ import type { TimeSource } from './time-source.js';
 
 /** Proposals are given this long in PaxosHost; the core keeps its own deadlines, this only frees the host's waiter. */
 const PROPOSE_TIMEOUT_MS = 30_000;
+/** The labels of an accepted proposal's time (Metrics copies labels, so one object serves every call). */
+const OUTCOME_OK = { outcome: 'ok' };
 
 /**
  * The shell around one split's transaction core (docs/transactions.md): requests in, the core's
@@ -119,18 +121,19 @@ export class SplitShell {
         const ids = o.commands.map((c) => c.id);
         const t0 = performance.now();
         const proposed = this.host.propose(this.split.id, o.commands, PROPOSE_TIMEOUT_MS);
+        // One pair of handlers per proposal: its time, and on a refusal the core told.
         proposed.then(
-          () => this.bus.metrics.observe('synod_paxos_commit_seconds', (performance.now() - t0) / 1000, { outcome: 'ok' }),
-          (err: unknown) => this.bus.metrics.observe('synod_paxos_commit_seconds', (performance.now() - t0) / 1000, { outcome: err instanceof SynodError ? err.code : 'error' }),
+          () => this.bus.metrics.observe('synod_paxos_commit_seconds', (performance.now() - t0) / 1000, OUTCOME_OK),
+          (err: unknown) => {
+            this.bus.metrics.observe('synod_paxos_commit_seconds', (performance.now() - t0) / 1000, { outcome: err instanceof SynodError ? err.code : 'error' });
+            // Only a refusal before the log counts as rejected; a timeout may still be chosen.
+            if (err instanceof SynodError && (err.code === 'NOT_LEADER' || err.code === 'TXN_TOO_LARGE' || err.code === 'UNAVAILABLE')) {
+              const now = this.now();
+              this.core.proposalRejected(ids, now);
+              this.drain(now);
+            }
+          },
         );
-        proposed.catch((err: unknown) => {
-          // Only a refusal before the log counts as rejected; a timeout may still be chosen.
-          if (err instanceof SynodError && (err.code === 'NOT_LEADER' || err.code === 'TXN_TOO_LARGE' || err.code === 'UNAVAILABLE')) {
-            const now = this.now();
-            this.core.proposalRejected(ids, now);
-            this.drain(now);
-          }
-        });
         return;
       }
       case 'reply':

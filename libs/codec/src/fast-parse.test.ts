@@ -1,20 +1,12 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
-import type { z } from 'zod';
 import { MAX_BALLOT_ROUND, MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US } from '@synod/limits';
 import { decode, encode } from './envelope.js';
-import { MISS, fastParsers } from './fast-parse.js';
+import { FAST_KINDS, MISS, fastParsers } from './fast-parse.js';
 import { messageSchemas } from './messages.js';
-import { ballotSchema, commandSchema, paxosMessageSchema, valueSchema } from './paxos-messages.js';
 
 // Same options as the envelope's packr: equal bytes mean equal fields, order and values.
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
-
-type Shaped = { shape: Record<string, z.ZodType> };
-const keysOf = (s: unknown): string[] => Object.keys((s as Shaped).shape);
-const option = (union: unknown, tag: string, value: string): Shaped =>
-  (union as { options: Shaped[] }).options.find((o) => (o.shape[tag] as unknown as { value: string }).value === value)!;
-const elementOf = (arr: unknown): unknown => (arr as { element: unknown }).element;
 
 const payload = { t: 'commit', txn: 't1', writes: [{ k: 'a', v: { n: 1, s: 'x' } }], ts: 1_700_000_000_000_000 };
 const ballot = { round: 7, node: 'n3' };
@@ -28,6 +20,11 @@ const VALID: Array<[string, Record<string, unknown>]> = [
   ['paxos', { group: 's3', from: 'n2', type: 'heartbeatAck', ballot, sentAtUs: 1, chosenUpTo: 9 }],
   ['split.closed', { ballot, ts: 1_700_000_000_000_000, appliedIndex: 12 }],
   ['kv.commit', { txn: { id: 't1', startTs: 1_700_000_000_000_000 }, writes: [{ key: 'a', value: { x: [1, 2] } }, { key: 'b', deleted: true }, { key: 'c' }] }],
+  ['kv.read', { txn: { id: 't1', startTs: 5 }, keys: ['a', 'b'] }],
+  ['kv.read', { txn: { id: 't1', startTs: 5 }, keys: ['a'], waitMs: 0 }],
+  ['kv.snapshot', { keys: ['a', 'b'], maxStalenessUs: 10_000_000 }],
+  ['kv.snapshot', { keys: [], ts: 1_700_000_000_000_000, waitMs: 500, leaseRead: true }],
+  ['kv.snapshot', {}],
   ['kv.commit', { txn: { id: 't1', startTs: 5 }, waitMs: 3_000, epoch: 'e1', readKeys: ['a', 'b'], writes: [{ key: 'a', value: 1, deleted: false }], participants: ['s1', 's2'] }],
 ];
 
@@ -64,24 +61,10 @@ function zodParse(kind: string, body: unknown) {
 }
 
 describe('fast parsers', () => {
-  it('know exactly the fields of the schemas they stand in for', () => {
-    const base = ['group', 'from', 'type', 'ballot'];
-    expect(keysOf(option(paxosMessageSchema, 'type', 'accept'))).toEqual([...base, 'entries', 'chosenUpTo', 'sentAtUs']);
-    expect(keysOf(option(paxosMessageSchema, 'type', 'accepted'))).toEqual([...base, 'slots', 'sentAtUs']);
-    expect(keysOf(option(paxosMessageSchema, 'type', 'heartbeat'))).toEqual([...base, 'chosenUpTo', 'sentAtUs']);
-    expect(keysOf(option(paxosMessageSchema, 'type', 'heartbeatAck'))).toEqual([...base, 'sentAtUs', 'chosenUpTo']);
-    expect(keysOf(ballotSchema)).toEqual(['round', 'node']);
-    expect(keysOf(elementOf(option(paxosMessageSchema, 'type', 'accept').shape.entries))).toEqual(['slot', 'value']);
-    expect(keysOf(option(valueSchema, 'kind', 'noop'))).toEqual(['kind']);
-    expect(keysOf(option(valueSchema, 'kind', 'batch'))).toEqual(['kind', 'cmds']);
-    expect(keysOf(commandSchema)).toEqual(['id', 'payload']);
-    const closed = messageSchemas['split.closed'];
-    expect(keysOf(closed)).toEqual(['ballot', 'ts', 'appliedIndex']);
-    expect(keysOf(closed.shape.ballot)).toEqual(['round', 'node']);
-    const commit = messageSchemas['kv.commit'];
-    expect(keysOf(commit)).toEqual(['txn', 'waitMs', 'epoch', 'readKeys', 'writes', 'participants']);
-    expect(keysOf(commit.shape.txn)).toEqual(['id', 'startTs']);
-    expect(keysOf(elementOf(commit.shape.writes))).toEqual(['key', 'value', 'deleted']);
+  it('are all on: every schema still has the fields its fast parser builds (FAST_SHAPES)', () => {
+    // A schema edit that changes a shape turns that kind's fast path off at load; update the parser and FAST_SHAPES.
+    expect(Object.keys(fastParsers)).toEqual(FAST_KINDS);
+    expect(FAST_KINDS).toEqual(['paxos', 'split.closed', 'kv.commit', 'kv.read', 'kv.snapshot']);
   });
 
   it.each(VALID.map(([kind, body], i) => [i, kind, body] as const))('#%i (%s) is taken by the fast path with zod’s output', (_i, kind, body) => {
@@ -92,11 +75,12 @@ describe('fast parsers', () => {
     expect(Buffer.from(packr.pack(fast))).toEqual(Buffer.from(packr.pack(slow.data)));
   });
 
-  it('never accepts what zod refuses, and returns zod’s output for what it accepts (every one-edit mutation)', () => {
-    let checked = 0;
-    let fastTaken = 0;
-    let refused = 0;
-    for (const [kind, body] of VALID) {
+  it.each(VALID.map(([kind, body], i) => [i, kind, body] as const))(
+    'never accepts what zod refuses, and gives zod’s output for what it accepts: every one-edit mutation of #%i (%s)',
+    (_i, kind, body) => {
+      let checked = 0;
+      let fastTaken = 0;
+      let refused = 0;
       for (const m of mutations(body)) {
         checked++;
         const fast = fastParsers[kind]!(m);
@@ -107,12 +91,13 @@ describe('fast parsers', () => {
         if (!slow.success) throw new Error(`fast path accepted what zod refuses: ${kind} ${JSON.stringify(m)?.slice(0, 300)}`);
         expect(Buffer.from(packr.pack(fast))).toEqual(Buffer.from(packr.pack(slow.data)));
       }
-    }
-    // The mutations reach both sides: many are refused, and many valid ones still take the fast path.
-    expect(checked).toBeGreaterThan(4_000);
-    expect(refused).toBeGreaterThan(1_000);
-    expect(fastTaken).toBeGreaterThan(500);
-  });
+      // The mutations reach both sides: some are refused, and some still take the fast path.
+      expect(checked).toBeGreaterThan(0);
+      if (Object.keys(body).length > 0) expect(refused).toBeGreaterThan(0);
+      expect(fastTaken).toBeGreaterThan(0);
+    },
+    30_000,
+  );
 
   it('leaves refusals to zod: a bad fast-path kind is dropped as bad_body with zod’s detail', () => {
     const bad = { group: 's3', from: 'n3', type: 'accept', ballot, entries: [{ slot: -1, value: { kind: 'noop' } }], chosenUpTo: 4 };

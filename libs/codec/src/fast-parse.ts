@@ -1,4 +1,7 @@
 import { MAX_BALLOT_ROUND, MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US, MAX_TXN_READS, MAX_TXN_WRITES } from '@synod/limits';
+import { kvMessageSchemas } from './kv-messages.js';
+import { ballotSchema, commandSchema, paxosMessageSchema, valueSchema } from './paxos-messages.js';
+import { txnMessageSchemas } from './txn-messages.js';
 
 /**
  * Hand-written validators for the few message kinds every replica receives per operation (Paxos
@@ -12,7 +15,7 @@ import { MAX_BALLOT_ROUND, MAX_KEY_BYTES, MAX_SLOT, MAX_TIMESTAMP_US, MAX_TXN_RE
  * names the reason. So a fast path can make validation cheaper but never more lenient, and every
  * rejection still carries zod's detail. fast-parse.test.ts holds each validator to its schema:
  * same field lists, and on valid and mutated inputs, fast-accepted implies zod-accepted with
- * byte-identical output.
+ * byte-identical output. Each guards itself against schema drift: see FAST_SHAPES.
  */
 export const MISS: unique symbol = Symbol('fast-parse miss');
 export type FastParser = (body: unknown) => unknown;
@@ -121,13 +124,6 @@ function splitClosed(x: unknown): unknown {
   return { ballot: { round, node }, ts, appliedIndex };
 }
 
-/** `z.array(userKey).max(max)` */
-function keys(x: unknown, max: number): string[] | typeof MISS {
-  if (!Array.isArray(x) || x.length > max) return MISS;
-  for (let i = 0; i < x.length; i++) if (!isStr(x[i], 0, MAX_KEY_BYTES)) return MISS;
-  return x.slice() as string[];
-}
-
 /** kvMessageSchemas['kv.commit'] (single-split commits; cross-split ones too, participants included). */
 function kvCommit(x: unknown): unknown {
   if (!isObj(x) || !isObj(x.txn)) return MISS;
@@ -138,7 +134,7 @@ function kvCommit(x: unknown): unknown {
   if (!isUint(waitMs, 60_000)) return MISS;
   const epoch = x.epoch;
   if (epoch !== undefined && !isStr(epoch, 0, 256)) return MISS;
-  const readKeys = x.readKeys === undefined ? [] : keys(x.readKeys, MAX_TXN_READS);
+  const readKeys = x.readKeys === undefined ? [] : keyList(x.readKeys, 0, MAX_TXN_READS);
   if (readKeys === MISS) return MISS;
   const ws = x.writes;
   if (!Array.isArray(ws) || ws.length > MAX_TXN_WRITES) return MISS;
@@ -167,13 +163,99 @@ function kvCommit(x: unknown): unknown {
   return out;
 }
 
+/** `z.array(userKey).min(min).max(max)`, or MISS. */
+function keyList(x: unknown, min: number, max: number): string[] | typeof MISS {
+  if (!Array.isArray(x) || x.length < min || x.length > max) return MISS;
+  for (let i = 0; i < x.length; i++) if (!isStr(x[i], 0, MAX_KEY_BYTES)) return MISS;
+  return x.slice() as string[];
+}
+
+/** kvMessageSchemas['kv.read'] */
+function kvRead(x: unknown): unknown {
+  if (!isObj(x) || !isObj(x.txn) || presentUndefined(x, 'waitMs')) return MISS;
+  const { id, startTs } = x.txn;
+  if (!isStr(id, 1, 128) || !isUint(startTs, MAX_TIMESTAMP_US) || startTs <= 0) return MISS;
+  const ks = keyList(x.keys, 1, 1000);
+  const waitMs = x.waitMs === undefined ? 2_000 : x.waitMs;
+  if (ks === MISS || !isUint(waitMs, 60_000)) return MISS;
+  return { txn: { id, startTs }, keys: ks, waitMs };
+}
+
+/** kvMessageSchemas['kv.snapshot'] for key reads (a scan is left to zod). */
+function kvSnapshot(x: unknown): unknown {
+  if (!isObj(x) || x.scan !== undefined) return MISS;
+  for (const k of ['keys', 'scan', 'ts', 'maxStalenessUs', 'waitMs', 'leaseRead']) if (presentUndefined(x, k)) return MISS;
+  const out: Obj = {};
+  if (x.keys !== undefined) {
+    const ks = keyList(x.keys, 0, 1000);
+    if (ks === MISS) return MISS;
+    out.keys = ks;
+  }
+  const { ts, maxStalenessUs } = x;
+  if (ts !== undefined) {
+    if (!isUint(ts, MAX_TIMESTAMP_US) || ts <= 0) return MISS;
+    out.ts = ts;
+  }
+  if (maxStalenessUs !== undefined) {
+    if (!isUint(maxStalenessUs, MAX_TIMESTAMP_US)) return MISS;
+    out.maxStalenessUs = maxStalenessUs;
+  }
+  const waitMs = x.waitMs === undefined ? 2_000 : x.waitMs;
+  const leaseRead = x.leaseRead === undefined ? false : x.leaseRead;
+  if (!isUint(waitMs, 60_000) || typeof leaseRead !== 'boolean') return MISS;
+  out.waitMs = waitMs;
+  out.leaseRead = leaseRead;
+  return out;
+}
+
+type Shaped = { shape: Record<string, unknown> };
+const fieldsOf = (schema: unknown): string => Object.keys((schema as Shaped).shape).join(',');
+const variant = (union: unknown, tag: string, value: string): Shaped | undefined =>
+  (union as { options: Shaped[] }).options.find((o) => (o.shape[tag] as { value?: unknown } | undefined)?.value === value);
+const elementOf = (array: unknown): unknown => (array as { element: unknown }).element;
+
 /**
- * The kinds with a fast path. fast-parse.test.ts pins the field list of every object shape these
- * validators handle: a field added to a schema without the fast path learning it fails that test
- * rather than being silently dropped here.
+ * Every object shape a fast parser builds, as the fields it writes, checked against the live
+ * schemas when this module loads. A schema that gained, lost or reordered a field turns its
+ * kind's fast path off (zod alone then parses it, so nothing is silently dropped), and
+ * fast-parse.test.ts, which requires every fast path on, fails until the parser learns it.
  */
-export const fastParsers: Readonly<Record<string, FastParser>> = {
-  paxos,
-  'split.closed': splitClosed,
-  'kv.commit': kvCommit,
+export const FAST_SHAPES: Record<string, Array<[() => unknown, string]>> = {
+  paxos: [
+    [() => variant(paxosMessageSchema, 'type', 'accept'), 'group,from,type,ballot,entries,chosenUpTo,sentAtUs'],
+    [() => variant(paxosMessageSchema, 'type', 'accepted'), 'group,from,type,ballot,slots,sentAtUs'],
+    [() => variant(paxosMessageSchema, 'type', 'heartbeat'), 'group,from,type,ballot,chosenUpTo,sentAtUs'],
+    [() => variant(paxosMessageSchema, 'type', 'heartbeatAck'), 'group,from,type,ballot,sentAtUs,chosenUpTo'],
+    [() => ballotSchema, 'round,node'],
+    [() => elementOf(variant(paxosMessageSchema, 'type', 'accept')?.shape.entries), 'slot,value'],
+    [() => variant(valueSchema, 'kind', 'noop'), 'kind'],
+    [() => variant(valueSchema, 'kind', 'batch'), 'kind,cmds'],
+    [() => commandSchema, 'id,payload'],
+  ],
+  'split.closed': [
+    [() => txnMessageSchemas['split.closed'], 'ballot,ts,appliedIndex'],
+    [() => txnMessageSchemas['split.closed'].shape.ballot, 'round,node'],
+  ],
+  'kv.commit': [
+    [() => kvMessageSchemas['kv.commit'], 'txn,waitMs,epoch,readKeys,writes,participants'],
+    [() => kvMessageSchemas['kv.commit'].shape.txn, 'id,startTs'],
+    [() => elementOf(kvMessageSchemas['kv.commit'].shape.writes), 'key,value,deleted'],
+  ],
+  'kv.read': [
+    [() => kvMessageSchemas['kv.read'], 'txn,keys,waitMs'],
+    [() => kvMessageSchemas['kv.read'].shape.txn, 'id,startTs'],
+  ],
+  'kv.snapshot': [[() => kvMessageSchemas['kv.snapshot'], 'keys,scan,ts,maxStalenessUs,waitMs,leaseRead']],
 };
+
+const shapesHold = (kind: string): boolean =>
+  FAST_SHAPES[kind]!.every(([schema, fields]) => {
+    const s = schema();
+    return s !== undefined && fieldsOf(s) === fields;
+  });
+
+const ALL_FAST: Record<string, FastParser> = { paxos, 'split.closed': splitClosed, 'kv.commit': kvCommit, 'kv.read': kvRead, 'kv.snapshot': kvSnapshot };
+
+/** The kinds whose fast path is on: those whose schemas still have the shapes the parser builds. */
+export const fastParsers: Readonly<Record<string, FastParser>> = Object.fromEntries(Object.entries(ALL_FAST).filter(([kind]) => shapesHold(kind)));
+export const FAST_KINDS: readonly string[] = Object.keys(ALL_FAST);

@@ -183,8 +183,13 @@ export class Bus {
       this.outbox = new Outbox({
         publish: (to, frames) => this.publishFrames(to, frames),
         // setImmediate runs after the poll phase, so sends from every timer and I/O callback of one loop iteration share a flush.
+        // Then the wire may send everything of this turn at once: after the microtask in which nats.js
+        // hands the batches just published to its socket, so they leave in the same write.
         schedule: (fn) => {
-          const h = setImmediate(fn);
+          const h = setImmediate(() => {
+            fn();
+            queueMicrotask(() => this.wire.endTurn?.());
+          });
           return () => clearImmediate(h);
         },
       });

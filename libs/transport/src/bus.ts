@@ -23,6 +23,11 @@ export type RefusalReason = 'spoofed_sender' | 'peer_kind_off_peer_subject' | 'c
  */
 export type BatchDropReason = 'bad_batch';
 
+/** The clock reading shared by the frames of one received batch (Bus.readingFor). */
+interface Receipt {
+  reading: SenderInterval | null;
+}
+
 /** Where a message arrived, which decides what it may carry. */
 export type Via = { on: 'peer'; sender: string } | { on: 'client' } | { on: 'chaos' };
 
@@ -178,8 +183,13 @@ export class Bus {
       this.outbox = new Outbox({
         publish: (to, frames) => this.publishFrames(to, frames),
         // setImmediate runs after the poll phase, so sends from every timer and I/O callback of one loop iteration share a flush.
+        // Then the wire may send everything of this turn at once: after the microtask in which nats.js
+        // hands the batches just published to its socket, so they leave in the same write.
         schedule: (fn) => {
-          const h = setImmediate(fn);
+          const h = setImmediate(() => {
+            fn();
+            queueMicrotask(() => this.wire.endTurn?.());
+          });
           return () => clearImmediate(h);
         },
       });
@@ -392,9 +402,16 @@ export class Bus {
     return encode({ from: this.nodeId, dc: this.dc, kind, group, body, ...(tt ? { tt } : {}) });
   }
 
-  /** The local interval at receipt of a stamped message, or null when there is nothing to check. */
-  private readingFor(env: Envelope): SenderInterval | null {
-    return env.tt && this.clock ? this.clock.now() : null;
+  /**
+   * The local interval at receipt of a stamped message, or null when there is nothing to check.
+   * A batch's frames share the first reading taken for any of them (`receipt`): every one had
+   * arrived by then, and any reading after arrival is sound for the check (only one taken before
+   * the send could be wrong).
+   */
+  private readingFor(env: Envelope, receipt?: Receipt): SenderInterval | null {
+    if (!env.tt || !this.clock) return null;
+    if (!receipt) return this.clock.now();
+    return (receipt.reading ??= this.clock.now());
   }
 
   /**
@@ -484,10 +501,12 @@ export class Bus {
     this.metrics.inc('synod_bus_batches_total', { direction: 'in' });
     this.metrics.inc('synod_bus_batch_frames_total', { direction: 'in' }, r.frames.length);
     // At most MAX_BATCH_FRAMES; a frame whose handler fails fatally halts the bus, and receiveMessage then ignores the rest.
-    for (const frame of r.frames) this.receiveMessage(frame, undefined, via);
+    // The frames arrived together: one clock reading, taken at the first stamped one, is their receipt.
+    const receipt: Receipt = { reading: null };
+    for (const frame of r.frames) this.receiveMessage(frame, undefined, via, receipt);
   }
 
-  private receiveMessage(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
+  private receiveMessage(bytes: Uint8Array, respond: Respond | undefined, via: Via, receipt?: Receipt): void {
     if (this.closed || this.halted) return;
     const r = decode(bytes);
     if (!r.ok) {
@@ -503,7 +522,7 @@ export class Bus {
       if (respond) this.reply(respond, 'error', { code: 'INVALID_ARGUMENT', message: `refused: ${refusal} (${env.kind})` }, '', env.from);
       return;
     }
-    const ours = this.readingFor(env);
+    const ours = this.readingFor(env, receipt);
     if (env.kind === 'chaos.state') return this.applyChaos(env.body as ChaosState);
     if (via.on === 'chaos') {
       this.checkClock(env, ours);
@@ -543,32 +562,40 @@ export class Bus {
       if (respond) this.reply(respond, 'error', { code: 'UNAVAILABLE', message: `${this.nodeId} does not serve ${env.kind}` }, env.group, env.from);
       return;
     }
-    const context: FatalContext = { kind: env.kind, from: env.from, group: env.group };
-    const reply = (out: OutMessage | void) => {
-      if (respond && out && !this.halted) this.reply(respond, out.kind, out.body, out.group ?? env.group, env.from);
-    };
-    // A SynodError is an answer; anything else is a bug or a broken invariant, and answering
-    // INTERNAL while carrying on would let the process limp on with state it cannot trust.
-    const fail = (err: unknown) => {
-      if (!(err instanceof SynodError)) return this.fatal(err, context);
-      if (respond && !this.halted) this.reply(respond, 'error', err.toBody(), env.group, env.from);
-    };
     let out: ReturnType<Handler>;
     try {
       out = handler(env);
     } catch (err) {
-      fail(err);
+      this.handlerFailed(err, env, respond);
       return;
     }
-    // `reply` throws only if the handler's reply cannot be encoded: a bug, so fatal too.
-    if (out instanceof Promise) out.then(reply, fail).catch((err: unknown) => this.fatal(err, context));
-    else {
+    // `replyWith` throws only if the handler's reply cannot be encoded: a bug, so fatal too.
+    // The closures are made only for async handlers: a sync one (a Paxos step) allocates none.
+    if (out instanceof Promise)
+      out.then(
+        (o) => this.replyWith(o, env, respond),
+        (err: unknown) => this.handlerFailed(err, env, respond),
+      ).catch((err: unknown) => this.fatal(err, fatalContext(env)));
+    else if (out && respond) {
       try {
-        reply(out);
+        this.replyWith(out, env, respond);
       } catch (err) {
-        this.fatal(err, context);
+        this.fatal(err, fatalContext(env));
       }
     }
+  }
+
+  private replyWith(out: OutMessage | void, env: Envelope, respond: Respond | undefined): void {
+    if (respond && out && !this.halted) this.reply(respond, out.kind, out.body, out.group ?? env.group, env.from);
+  }
+
+  /**
+   * A SynodError is an answer; anything else is a bug or a broken invariant, and answering
+   * INTERNAL while carrying on would let the process limp on with state it cannot trust.
+   */
+  private handlerFailed(err: unknown, env: Envelope, respond: Respond | undefined): void {
+    if (!(err instanceof SynodError)) return this.fatal(err, fatalContext(env));
+    if (respond && !this.halted) this.reply(respond, 'error', err.toBody(), env.group, env.from);
   }
 
   private fatal(err: unknown, context: FatalContext): void {
@@ -694,6 +721,10 @@ export class Bus {
       this.timers.add(t);
     });
   }
+}
+
+function fatalContext(env: Envelope): FatalContext {
+  return { kind: env.kind, from: env.from, group: env.group };
 }
 
 /** The last token of a peer subject `<c>.peer.<receiver>.<sender>`. */

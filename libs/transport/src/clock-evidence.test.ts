@@ -111,6 +111,35 @@ describe('clock evidence', () => {
     expect(good.bus.metrics.total('synod_clock_evidence_coalesced_total')).toBe(19);
   });
 
+  it('checks every stamped frame of a coalesced batch, against one reading taken at its receipt', async () => {
+    const hub = new MemoryHub();
+    const ahead = await node(hub, 'ahead', { offsetUs: 300_000 });
+    let reads = 0;
+    const good = new Bus(hub.wire(), {
+      nodeId: 'good',
+      dc: 'dc-a',
+      clock: {
+        now: () => {
+          reads++;
+          return { earliest: 1_700_000_000_000_000 - 1_000, latest: 1_700_000_000_000_000 + 1_000 };
+        },
+      },
+    });
+    const closed: number[] = [];
+    good.on('split.closed', (env) => void closed.push(env.body.appliedIndex));
+    await good.start();
+    buses.push(good);
+    reads = 0;
+    // Peer kinds sent in one turn leave as one batch (docs/transport.md "Coalescing").
+    for (let i = 0; i < 5; i++) ahead.bus.send('good', 'split.closed', { ballot: { round: 1, node: 'ahead' }, ts: 1, appliedIndex: i }, 's1');
+    for (let i = 0; i < 400 && closed.length < 5; i++) await settle(1);
+    expect(closed).toEqual([0, 1, 2, 3, 4]);
+    expect(good.metrics.total('synod_bus_batches_total')).toBe(1);
+    expect(good.metrics.total('synod_clock_evidence_total')).toBe(5);
+    // One reading for the batch's receipt (not one per frame), one stamping the clock.suspect sent back.
+    expect(reads).toBe(2);
+  });
+
   it('stamps nothing without a clock', async () => {
     const hub = new MemoryHub();
     const plain = new Bus(hub.wire(), { nodeId: 'plain', dc: 'dc-a' });

@@ -1,5 +1,11 @@
+import type { Socket } from 'node:net';
 import { ErrorCode, connect, type ConnectionOptions, type NatsConnection, type NatsError } from 'nats';
 import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Wire, type WireHandler, type WireRefusal } from './wire.js';
+
+/** Where nats.js 2.x keeps its socket (not public API: nats-wire.test.ts checks the path still leads to one). */
+interface NatsInternals {
+  protocol?: { transport?: { socket?: Socket } };
+}
 
 /** nats-server's own default max_payload: assumed while no server INFO is known (before the first connect). */
 const NATS_DEFAULT_MAX_PAYLOAD = 1024 * 1024;
@@ -8,6 +14,9 @@ export class NatsWire implements Wire {
   private readonly refusalListeners = new Set<(r: WireRefusal) => void>();
   /** Refusals before anyone listened (at most a few: the bus listens as soon as it exists). */
   private readonly earlyRefusals: WireRefusal[] = [];
+
+  /** The socket held corked for this event-loop turn, if any (see holdWrites). */
+  private corked: Socket | undefined;
 
   private constructor(readonly nc: NatsConnection) {
     // The status iterator ends when the connection closes; a failure of it would hide refusals, so it is reported.
@@ -51,7 +60,38 @@ export class NatsWire implements Wire {
     return this.nc.info?.max_payload ?? NATS_DEFAULT_MAX_PAYLOAD;
   }
 
+  /**
+   * nats.js writes its buffer to the socket in a microtask after each callback that published,
+   * so a turn whose timers and I/O callbacks each send a reply makes one write syscall (and one
+   * wake-up of nats-server) per callback: up to 15 in one turn of a loaded split leader. Corking
+   * the socket on the first publish of a turn and uncorking it once the turn's callbacks have
+   * run (setImmediate, or earlier: endTurn) sends them in one writev. Nothing waits longer than
+   * the rest of the current loop iteration. A socket nats.js does not expose (another version) is
+   * simply not corked.
+   */
+  private holdWrites(): void {
+    if (this.corked) return;
+    const socket = (this.nc as unknown as NatsInternals).protocol?.transport?.socket;
+    if (!socket || socket.destroyed) return;
+    socket.cork();
+    this.corked = socket;
+    setImmediate(() => this.endTurn());
+  }
+
+  endTurn(): void {
+    const socket = this.corked;
+    if (!socket) return;
+    this.corked = undefined;
+    socket.uncork();
+  }
+
+  /** Whether nats.js's socket was found and is held corked now (for tests). */
+  get holdingWrites(): boolean {
+    return this.corked !== undefined;
+  }
+
   publish(subject: string, data: Uint8Array): void {
+    this.holdWrites();
     try {
       this.nc.publish(subject, data);
     } catch (err) {
@@ -60,6 +100,7 @@ export class NatsWire implements Wire {
   }
 
   async request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    this.holdWrites();
     try {
       const msg = await this.nc.request(subject, data, { timeout: timeoutMs });
       return msg.data;
@@ -81,6 +122,7 @@ export class NatsWire implements Wire {
           msg.data,
           msg.reply
             ? (d) => {
+                this.holdWrites();
                 try {
                   msg.respond(d);
                 } catch (e) {

@@ -55,6 +55,13 @@ export interface Wire {
   /** Rejects with WireTimeoutError, WireNoRespondersError or WirePayloadTooLargeError. */
   request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
   subscribe(subject: string, handler: WireHandler): () => void;
+  /**
+   * A wire may hold this turn's writes back to send them together once the turn's callbacks
+   * have run (NATS: one socket write instead of one per callback). endTurn sends what it holds
+   * now; the bus calls it after its own end-of-turn flush, so queued peer messages are not
+   * held into the next loop iteration.
+   */
+  endTurn?(): void;
   flush(): Promise<void>;
   close(): Promise<void>;
 }

@@ -148,6 +148,8 @@ export class PaxosHost {
     const g = new HostedGroup(replica, store, spec);
     g.pipeline = this.pipelineFor(g);
     this.groups.set(group, g);
+    // Until it leads, nobody waits promptly on what this replica applies (Storage.deferApplies).
+    this.storage.deferApplies(group, !replica.isLeader());
     return replica;
   }
 
@@ -235,6 +237,7 @@ export class PaxosHost {
     g.configWaiters.clear();
     g.leaderWaiters.clear();
     g.proposalQueue = [];
+    this.storage.deferApplies(groupId, false);
     await Promise.allSettled([g.lastPersist]);
   }
 
@@ -381,6 +384,8 @@ export class PaxosHost {
         }
       },
       leadership: (change) => {
+        // A leader acknowledges commits once their apply is durable: its applies must not wait.
+        if (!g.removed) this.storage.deferApplies(g.replica.config.group, !change.isLeader);
         this.log?.info({ group: g.replica.config.group, ballot: change.ballot, isLeader: change.isLeader, leaderHint: change.leaderHint }, 'leadership changed');
         // `to` leads once it is the hint of a ballot of its own (after a hand-off the hint is
         // null until the successor is heard from).

@@ -49,6 +49,8 @@ export class Storage {
   private readonly stores = new Map<GroupId, PaxosStore>();
   /** Per group, the sequence number of its next outcome (one above every one written). */
   private readonly outcomeSeqs = new Map<GroupId, number>();
+  /** Groups whose applied entries nobody waits on promptly (this replica follows): their writes are deferrable. */
+  private readonly deferredApplies = new Set<GroupId>();
   /** The time mark as it will be once every submitted raise is durable (this process is its only writer). */
   private markView: TimeMark | undefined;
   private lastMarkWrite: Promise<void> = Promise.resolve();
@@ -137,13 +139,30 @@ export class Storage {
     // "Cutting a split").
     const writeNewGroups = (extra.newGroups ?? []).map((g) => this.paxos(g.group).installOp(g.snapshot, g.header));
     const hosted = extra.hostedSplits;
-    return store.submit(() => {
-      writeVersions();
-      writeOutcomes?.();
-      writeApplied();
-      for (const w of writeNewGroups) w();
-      if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
-    });
+    // A cut is waited on (the child is hosted once it is durable): it never waits to share a batch.
+    const deferrable = writeNewGroups.length === 0 && hosted === undefined && this.deferredApplies.has(group);
+    return store.submit(
+      () => {
+        writeVersions();
+        writeOutcomes?.();
+        writeApplied();
+        for (const w of writeNewGroups) w();
+        if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
+      },
+      { deferrable },
+    );
+  }
+
+  /**
+   * Whether `group`'s applied entries (applyEntry) may wait up to DEFER_MAX_MS to share a
+   * transaction with a later write (GroupCommitter, "Deferrable writes"): set while this replica
+   * follows, whose applies only its t_safe waits for; cleared when it leads, whose commits are
+   * acknowledged once their apply is durable. Clearing starts any deferred write at once.
+   */
+  deferApplies(group: GroupId, deferrable: boolean): void {
+    this.assertOpen();
+    if (deferrable) this.deferredApplies.add(group);
+    else if (this.deferredApplies.delete(group)) this.committer.flush();
   }
 
   /** The node's persisted set of hosted split entries (undefined before any was written). */
@@ -174,6 +193,7 @@ export class Storage {
       if (hostedSplits !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hostedSplits as TimeMark);
     });
     this.outcomeSeqs.delete(group);
+    this.deferredApplies.delete(group);
     return done;
   }
 

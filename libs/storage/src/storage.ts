@@ -32,6 +32,16 @@ export interface TimeMark {
   gcHorizonUs: number;
 }
 
+/**
+ * How values are encoded (every named database inherits it): plain MessagePack maps, decoded as
+ * objects. lmdb-js's default is msgpackr's record extension without shared structures, which
+ * writes each object shape's key list into every value and builds a record definition on every
+ * encode and decode: 2-5x slower for our small records (a version, the meta record, an outcome).
+ * Values written that way by earlier versions still decode to the same objects (storage.test.ts).
+ * No value we store holds a Map (records mode would give one back as a Map, this one as an object).
+ */
+const VALUE_ENCODING = { useRecords: false, mapsAsObjects: true } as const;
+
 /** `node-meta` key of the node's hosted split entries (docs/spanserver.md). */
 const HOSTED_SPLITS_KEY = 'hosted-splits';
 
@@ -76,6 +86,7 @@ export class Storage {
   static open(options: StorageOptions): Storage {
     const fsync = options.fsync ?? true;
     const root = open({
+      ...VALUE_ENCODING,
       path: options.path,
       maxDbs: options.maxDbs ?? 8,
       // Durability contract. lmdb-js's Linux default is overlappingSync: true, which

@@ -171,7 +171,9 @@ export class Storage {
    * acknowledged once their apply is durable. Clearing starts any deferred write at once.
    */
   deferApplies(group: GroupId, deferrable: boolean): void {
-    this.assertOpen();
+    // Not a write, only how later writes are batched: a shell that reports a leadership change
+    // while it shuts down (after close) is not an error.
+    if (this.closed) return;
     if (deferrable) this.deferredApplies.add(group);
     else if (this.deferredApplies.delete(group)) this.committer.flush();
   }

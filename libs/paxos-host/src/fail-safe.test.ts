@@ -19,6 +19,8 @@ function gatedStorage() {
       load: async () => ({ promised: null, accepted: [] }),
       persist: () => (hold ? new Promise<void>((resolve) => held.push(resolve)) : Promise.resolve()),
     }),
+    // No state machine writes here: nothing to defer.
+    deferApplies: () => undefined,
   } as unknown as Storage;
   return {
     storage,

@@ -148,6 +148,8 @@ export class PaxosHost {
     const g = new HostedGroup(replica, store, spec);
     g.pipeline = this.pipelineFor(g);
     this.groups.set(group, g);
+    // Until it leads, nobody waits promptly on what this replica applies (Storage.deferApplies).
+    this.storage.deferApplies(group, !replica.isLeader());
     return replica;
   }
 
@@ -235,6 +237,7 @@ export class PaxosHost {
     g.configWaiters.clear();
     g.leaderWaiters.clear();
     g.proposalQueue = [];
+    this.storage.deferApplies(groupId, false);
     await Promise.allSettled([g.lastPersist]);
   }
 
@@ -282,28 +285,44 @@ export class PaxosHost {
   propose(groupId: string, cmds: Command[], timeoutMs = 5_000): Promise<void> {
     const g = this.groups.get(groupId);
     if (!g) return Promise.reject(new SynodError('UNAVAILABLE', `no replica of group ${groupId} here`));
-    const done = Promise.all(
-      cmds.map(
-        (c) =>
-          new Promise<void>((resolve, reject) => {
-            const list = g.waiters.get(c.id) ?? [];
-            list.push({ resolve, reject });
-            g.waiters.set(c.id, list);
-          }),
-      ),
-    );
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => {
+    if (cmds.length === 0) return Promise.resolve();
+    // One promise and one waiter for the whole call (not one per command, a Promise.all and a
+    // Promise.race): it resolves once every command was settled applied, rejects at the first
+    // error or at the timeout, whichever comes first; the waiter is in the list of each command.
+    const done = new Promise<void>((resolve, reject) => {
+      let left = cmds.length;
+      let over = false;
+      const timer = setTimeout(() => {
+        if (over) return;
+        over = true;
         for (const c of cmds) g.waiters.delete(c.id);
         reject(new SynodError('TIMEOUT', `commands not applied within ${timeoutMs} ms`));
       }, timeoutMs);
+      const waiter: Waiter = {
+        resolve: () => {
+          if (--left > 0 || over) return;
+          over = true;
+          clearTimeout(timer);
+          resolve();
+        },
+        reject: (e) => {
+          if (over) return;
+          over = true;
+          clearTimeout(timer);
+          reject(e);
+        },
+      };
+      for (const c of cmds) {
+        const list = g.waiters.get(c.id);
+        if (list) list.push(waiter);
+        else g.waiters.set(c.id, [waiter]);
+      }
     });
     // Proposals from one turn of the event loop enter the replica together, so they can share
     // log entries and Accept messages (the replica's maxBatch bounds how many per entry).
     if (g.proposalQueue.length === 0) setImmediate(() => this.flushProposals(g));
     g.proposalQueue.push(...cmds);
-    return Promise.race([done.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
+    return done;
   }
 
   private flushProposals(g: HostedGroup): void {
@@ -381,6 +400,8 @@ export class PaxosHost {
         }
       },
       leadership: (change) => {
+        // A leader acknowledges commits once their apply is durable: its applies must not wait.
+        if (!g.removed) this.storage.deferApplies(g.replica.config.group, !change.isLeader);
         this.log?.info({ group: g.replica.config.group, ballot: change.ballot, isLeader: change.isLeader, leaderHint: change.leaderHint }, 'leadership changed');
         // `to` leads once it is the hint of a ballot of its own (after a hand-off the hint is
         // null until the successor is heard from).

@@ -40,6 +40,33 @@ describe('fsyncCount', () => {
     expect(storage.fsyncCount()).toBe(afterWrites + 2);
   });
 
+  it("a follower's apply shares the fsync of its next vote; a leader's is committed at once", async () => {
+    const { storage } = durable();
+    const store = storage.paxos('g1');
+    await store.persist({ promised: ballot(1) });
+    storage.deferApplies('g1', true);
+    const before = storage.fsyncCount();
+    let applied = false;
+    const apply = storage.applyEntry('g1', 1, [{ key: 'a', ts: 5, value: 1 }]).then(() => (applied = true));
+    await sleep(1);
+    expect(applied).toBe(false); // waiting for company, no transaction of its own yet
+    await Promise.all([apply, store.persist({ accepted: [entry(1, ballot(1))] })]);
+    expect(storage.fsyncCount()).toBe(before + 1); // one transaction, one fsync for both
+    // Alone, it still becomes durable: within DEFER_MAX_MS.
+    await storage.applyEntry('g1', 2, [{ key: 'a', ts: 6, value: 2 }]);
+    expect(storage.fsyncCount()).toBe(before + 2);
+    // Leading: nothing waits.
+    storage.deferApplies('g1', false);
+    const t0 = performance.now();
+    await storage.applyEntry('g1', 3, [{ key: 'a', ts: 7, value: 3 }]);
+    expect(storage.fsyncCount()).toBe(before + 3);
+    expect(storage.mvcc.get('a', 10)?.value).toBe(3);
+    expect(performance.now() - t0).toBeLessThan(5_000);
+    // A leadership change reported while the shell shuts down is not an error (it writes nothing).
+    await storage.close();
+    expect(() => storage.deferApplies('g1', true)).not.toThrow();
+  });
+
   it('stays 0 when the storage does not fsync', async () => {
     const { storage } = volatile();
     await storage.paxos('g1').persist({ promised: ballot(1) });

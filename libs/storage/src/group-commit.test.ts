@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GroupCommitter, type TransactionRunner } from './group-commit.js';
+import { DEFER_MAX_MS, GroupCommitter, type TransactionRunner } from './group-commit.js';
 
 /** A runner whose transactions run and commit only when the test says so. */
 class ManualRunner implements TransactionRunner {
@@ -96,5 +96,81 @@ describe('GroupCommitter', () => {
     await expect(ok).rejects.toThrow(/cannot encode/);
     await expect(bad).rejects.toThrow(/cannot encode/);
     await expect(committer.submit(() => {})).rejects.toThrow(/read-only/);
+  });
+
+  it('a deferrable write starts no transaction of its own: it rides with the next write, in order', async () => {
+    const runner = new ManualRunner();
+    const committer = new GroupCommitter(runner);
+    const applied: string[] = [];
+    const lazy = committer.submit(() => applied.push('apply'), { deferrable: true });
+    await tick();
+    expect(runner.open).toHaveLength(0); // idle, yet no transaction: it waits for company
+    const vote = committer.submit(() => applied.push('persist'));
+    expect(runner.open).toHaveLength(1);
+    const txn = runner.next();
+    txn.run();
+    expect(applied).toEqual(['apply', 'persist']); // submission order
+    txn.commit();
+    await Promise.all([lazy, vote]);
+    expect(committer.stats).toEqual({ batchesCommitted: 1, writesCommitted: 2, largestBatch: 2 });
+  });
+
+  it('a deferrable write waits at most DEFER_MAX_MS, measured from its submission', async () => {
+    const runner = new ManualRunner();
+    const committer = new GroupCommitter(runner);
+    const t0 = performance.now();
+    const lazy = committer.submit(() => {}, { deferrable: true });
+    while (runner.open.length === 0) {
+      expect(performance.now() - t0).toBeLessThan(DEFER_MAX_MS + 1_000); // bounded: the timer fired long before
+      await new Promise((r) => setTimeout(r, 1));
+    }
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(DEFER_MAX_MS - 1); // timers may fire up to 1 ms early
+    const txn = runner.next();
+    txn.run();
+    txn.commit();
+    await lazy;
+    expect(committer.stats.batchesCommitted).toBe(1);
+  });
+
+  it('deferrable writes queued behind an in-flight batch wait for company too; flush() and close() start them at once', async () => {
+    const runner = new ManualRunner();
+    const committer = new GroupCommitter(runner);
+    const first = committer.submit(() => {});
+    const txn1 = runner.next();
+    txn1.run();
+    const lazy = committer.submit(() => {}, { deferrable: true });
+    txn1.commit();
+    await first;
+    await tick();
+    expect(runner.open).toHaveLength(0); // only a deferrable write queued: no transaction yet
+    committer.flush();
+    expect(runner.open).toHaveLength(1);
+    const txn2 = runner.next();
+    txn2.run();
+    txn2.commit();
+    await lazy;
+    const last = committer.submit(() => {}, { deferrable: true });
+    const closed = committer.close();
+    await tick(); // the previous batch's bookkeeping settles first
+    expect(runner.open).toHaveLength(1); // close() does not wait out the deferral
+    const txn3 = runner.next();
+    txn3.run();
+    txn3.commit();
+    await Promise.all([last, closed]);
+    expect(committer.stats.batchesCommitted).toBe(3);
+  });
+
+  it('a failure rejects queued deferrable writes and cancels their timer', async () => {
+    const runner = new ManualRunner();
+    const committer = new GroupCommitter(runner);
+    const a = committer.submit(() => {});
+    const txn = runner.next();
+    txn.run();
+    const lazy = committer.submit(() => {}, { deferrable: true });
+    txn.fail(new Error('EIO'));
+    await expect(a).rejects.toThrow(/EIO/);
+    await expect(lazy).rejects.toThrow(/EIO/);
+    await new Promise((r) => setTimeout(r, DEFER_MAX_MS + 5));
+    expect(runner.open).toHaveLength(0);
   });
 });

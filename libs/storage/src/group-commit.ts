@@ -8,6 +8,14 @@
 // (the classic group-commit feedback loop), each batch is exactly one LMDB
 // transaction, and we can count batches (`batchesCommitted`) to prove it.
 //
+// Deferrable writes. A write nobody waits on promptly (a follower's applied entry: only its
+// t_safe waits for it, docs/transactions.md rule 2) may be submitted `deferrable`: it does not
+// start a transaction of its own while the committer is idle, but rides with the next write that
+// does (the follower's next accepted entry, whose vote waits for its fsync anyway), or starts
+// one itself once it has waited DEFER_MAX_MS. A follower then commits one transaction per Paxos
+// round instead of two (the entry's vote, then the previous entry's apply). Order is unchanged:
+// deferrable or not, writes commit in submission order, and nothing resolves before its fsync.
+//
 // Durability comes from how the environment is opened (see storage.ts): with
 // overlappingSync off and noSync off, lmdb-js's write thread runs
 // mdb_txn_commit(), which fdatasync()s the data pages and then the meta page
@@ -35,10 +43,29 @@ interface Pending {
   reject: (error: unknown) => void;
 }
 
+/**
+ * Longest a deferrable write waits for another write to share its transaction before it starts
+ * one itself (ms). Bounds how far a follower's durable t_safe lags its applied entries on account
+ * of deferral; well below the 50 ms closed-timestamp interval follower reads already wait for.
+ */
+export const DEFER_MAX_MS = 5;
+
+export interface SubmitOptions {
+  /** Nobody waits on this write promptly: it may wait up to DEFER_MAX_MS to share a transaction. */
+  deferrable?: boolean;
+}
+
 export class GroupCommitter {
   private queue: Pending[] = [];
+  /** The queue holds a write that is not deferrable: the next batch starts as soon as it can. */
+  private queueUrgent = false;
+  /** When the oldest write of a queue of deferrable writes only was queued (performance.now() ms). */
+  private deferredSince = 0;
+  /** Starts a batch of deferrable writes once the oldest has waited DEFER_MAX_MS. */
+  private deferTimer: NodeJS.Timeout | undefined;
   private batchInFlight = false;
   private failure: Error | null = null;
+  /** The latest submitted write (close() waits for it; its rejection is its submitter's to handle). */
   private lastSubmitted: Promise<void> = Promise.resolve();
   private readonly counters: GroupCommitStats = { batchesCommitted: 0, writesCommitted: 0, largestBatch: 0 };
   private transactionsCommitted = 0;
@@ -62,25 +89,55 @@ export class GroupCommitter {
    * Queues `op` for the next batch. Resolves once the batch holding it is durable.
    * Ops run in submission order, so a later op never becomes durable before an earlier one.
    */
-  submit(op: WriteOp): Promise<void> {
+  submit(op: WriteOp, options?: SubmitOptions): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const done = new Promise<void>((resolve, reject) => {
+      if (this.queue.length === 0) this.deferredSince = performance.now();
       this.queue.push({ op, resolve, reject });
     });
-    this.lastSubmitted = done.catch(() => undefined);
+    if (options?.deferrable !== true) this.queueUrgent = true;
+    this.lastSubmitted = done;
     this.startBatchIfIdle();
     return done;
+  }
+
+  /** Deferrable writes queued now start a transaction as soon as none is in flight (someone waits on them). */
+  flush(): void {
+    if (this.queue.length === 0) return;
+    this.queueUrgent = true;
+    this.startBatchIfIdle();
   }
 
   /** Rejects later submits; resolves once everything submitted before has committed or failed. */
   close(): Promise<void> {
     this.failure ??= new Error('storage is closed');
-    return this.lastSubmitted;
+    this.flush();
+    return this.lastSubmitted.then(
+      () => undefined,
+      () => undefined,
+    );
   }
 
   private startBatchIfIdle(): void {
     if (this.batchInFlight || this.queue.length === 0) return;
+    if (!this.queueUrgent) {
+      // Only deferrable writes: wait for a write that starts a batch, or for the deadline.
+      const wait = this.deferredSince + DEFER_MAX_MS - performance.now();
+      if (wait > 0) {
+        this.deferTimer ??= setTimeout(() => {
+          this.deferTimer = undefined;
+          this.flush();
+        }, wait);
+        return;
+      }
+    }
+    if (this.deferTimer !== undefined) {
+      clearTimeout(this.deferTimer);
+      this.deferTimer = undefined;
+    }
     this.batchInFlight = true;
+    // What the transaction takes (at the latest, when it runs) is sealed; later writes start afresh.
+    this.queueUrgent = false;
     let batch: Pending[] = [];
     let opError: Error | null = null;
     // The batch is sealed when lmdb-js runs the callback on the write transaction,
@@ -89,6 +146,7 @@ export class GroupCommitter {
       .transaction(() => {
         batch = this.queue;
         this.queue = [];
+        this.queueUrgent = false;
         for (const pending of batch) {
           try {
             pending.op();
@@ -127,6 +185,8 @@ export class GroupCommitter {
       cause: error,
     });
     for (const pending of batch) pending.reject(this.failure);
+    if (this.deferTimer !== undefined) clearTimeout(this.deferTimer);
+    this.deferTimer = undefined;
     const queued = this.queue;
     this.queue = [];
     for (const pending of queued) pending.reject(this.failure);

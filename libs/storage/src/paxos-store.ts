@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import type { Database } from 'lmdb';
 import { compareBallot, type AcceptedEntry, type AppliedRecord, type Ballot, type PersistRequest, type Snapshot, type Value } from '@synod/paxos';
 import { isBallot } from './ballot.js';
-import type { GroupCommitter } from './group-commit.js';
+import type { GroupCommitter, SubmitOptions } from './group-commit.js';
 import { isSlot, logKey, logRange, metaKey, type LogKey, type MetaKey } from './keys.js';
 import type { DurableAppliedState, GroupId, PaxosDurableState } from './types.js';
 
@@ -61,6 +61,7 @@ export class PaxosStore {
    * Meant for replica start-up; it reads the whole log of the group.
    */
   async load(): Promise<PaxosDurableState> {
+    this.committer.flush();
     await this.lastWrite.catch(() => undefined);
     const record = this.meta.get(metaKey(this.group)) ?? {};
     const accepted: AcceptedEntry[] = [];
@@ -81,7 +82,11 @@ export class PaxosStore {
    */
   persist(p: PersistRequest): Promise<void> {
     const entries = p.accepted ?? [];
-    if (p.promised === undefined && entries.length === 0 && p.snapshot === undefined && p.truncateBelow === undefined) return this.lastWrite;
+    if (p.promised === undefined && entries.length === 0 && p.snapshot === undefined && p.truncateBelow === undefined) {
+      // The reply it guards waits for the earlier writes: a deferred one must not hold it back.
+      this.committer.flush();
+      return this.lastWrite;
+    }
     if (p.snapshot !== undefined) assert(isSlot(p.snapshot.upTo), `group ${this.group}: malformed snapshot index ${p.snapshot.upTo}`);
     if (p.truncateBelow !== undefined) assert(isSlot(p.truncateBelow), `group ${this.group}: malformed truncation slot ${p.truncateBelow}`);
 
@@ -181,6 +186,7 @@ export class PaxosStore {
    * the durable snapshot's index (or 0) up to it. Reads only that tail of the records.
    */
   async appliedState(): Promise<DurableAppliedState> {
+    this.committer.flush();
     await this.lastWrite.catch(() => undefined);
     const meta = this.meta.get(metaKey(this.group)) ?? {};
     const snapshot = this.snapshots.get(metaKey(this.group));
@@ -204,9 +210,9 @@ export class PaxosStore {
     return this.applied.getKeysCount(logRange(this.group));
   }
 
-  /** Submits a composed write op in this group's order; resolves when durable. */
-  submit(op: () => void): Promise<void> {
-    return this.chain(op);
+  /** Submits a composed write op in this group's order; resolves when durable (`deferrable`: GroupCommitter). */
+  submit(op: () => void, options?: SubmitOptions): Promise<void> {
+    return this.chain(op, options);
   }
 
   /**
@@ -229,8 +235,8 @@ export class PaxosStore {
     return op;
   }
 
-  private chain(op: () => void): Promise<void> {
-    const done = this.committer.submit(op);
+  private chain(op: () => void, options?: SubmitOptions): Promise<void> {
+    const done = this.committer.submit(op, options);
     this.lastWrite = done;
     return done;
   }

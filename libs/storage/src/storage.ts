@@ -32,6 +32,16 @@ export interface TimeMark {
   gcHorizonUs: number;
 }
 
+/**
+ * How values are encoded (every named database inherits it): plain MessagePack maps, decoded as
+ * objects. lmdb-js's default is msgpackr's record extension without shared structures, which
+ * writes each object shape's key list into every value and builds a record definition on every
+ * encode and decode: 2-5x slower for our small records (a version, the meta record, an outcome).
+ * Values written that way by earlier versions still decode to the same objects (storage.test.ts).
+ * No value we store holds a Map (records mode would give one back as a Map, this one as an object).
+ */
+const VALUE_ENCODING = { useRecords: false, mapsAsObjects: true } as const;
+
 /** `node-meta` key of the node's hosted split entries (docs/spanserver.md). */
 const HOSTED_SPLITS_KEY = 'hosted-splits';
 
@@ -49,6 +59,8 @@ export class Storage {
   private readonly stores = new Map<GroupId, PaxosStore>();
   /** Per group, the sequence number of its next outcome (one above every one written). */
   private readonly outcomeSeqs = new Map<GroupId, number>();
+  /** Groups whose applied entries nobody waits on promptly (this replica follows): their writes are deferrable. */
+  private readonly deferredApplies = new Set<GroupId>();
   /** The time mark as it will be once every submitted raise is durable (this process is its only writer). */
   private markView: TimeMark | undefined;
   private lastMarkWrite: Promise<void> = Promise.resolve();
@@ -74,6 +86,7 @@ export class Storage {
   static open(options: StorageOptions): Storage {
     const fsync = options.fsync ?? true;
     const root = open({
+      ...VALUE_ENCODING,
       path: options.path,
       maxDbs: options.maxDbs ?? 8,
       // Durability contract. lmdb-js's Linux default is overlappingSync: true, which
@@ -137,13 +150,32 @@ export class Storage {
     // "Cutting a split").
     const writeNewGroups = (extra.newGroups ?? []).map((g) => this.paxos(g.group).installOp(g.snapshot, g.header));
     const hosted = extra.hostedSplits;
-    return store.submit(() => {
-      writeVersions();
-      writeOutcomes?.();
-      writeApplied();
-      for (const w of writeNewGroups) w();
-      if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
-    });
+    // A cut is waited on (the child is hosted once it is durable): it never waits to share a batch.
+    const deferrable = writeNewGroups.length === 0 && hosted === undefined && this.deferredApplies.has(group);
+    return store.submit(
+      () => {
+        writeVersions();
+        writeOutcomes?.();
+        writeApplied();
+        for (const w of writeNewGroups) w();
+        if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
+      },
+      { deferrable },
+    );
+  }
+
+  /**
+   * Whether `group`'s applied entries (applyEntry) may wait up to DEFER_MAX_MS to share a
+   * transaction with a later write (GroupCommitter, "Deferrable writes"): set while this replica
+   * follows, whose applies only its t_safe waits for; cleared when it leads, whose commits are
+   * acknowledged once their apply is durable. Clearing starts any deferred write at once.
+   */
+  deferApplies(group: GroupId, deferrable: boolean): void {
+    // Not a write, only how later writes are batched: a shell that reports a leadership change
+    // while it shuts down (after close) is not an error.
+    if (this.closed) return;
+    if (deferrable) this.deferredApplies.add(group);
+    else if (this.deferredApplies.delete(group)) this.committer.flush();
   }
 
   /** The node's persisted set of hosted split entries (undefined before any was written). */
@@ -174,6 +206,7 @@ export class Storage {
       if (hostedSplits !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hostedSplits as TimeMark);
     });
     this.outcomeSeqs.delete(group);
+    this.deferredApplies.delete(group);
     return done;
   }
 

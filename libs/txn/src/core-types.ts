@@ -143,6 +143,11 @@ export type TxnRequest =
       waitUs: number;
       /** The old client's "one split only" hint: ignored, except by the oldLeaseRead variant that brings back the rule it drove. */
       leaseRead?: boolean | undefined;
+      /**
+       * The read is of this split alone (no other split is read at the timestamp this one picks):
+       * a strong read may then be served at the leader's last commit (docs/transactions.md, rule 9a).
+       */
+      soleSplit?: boolean | undefined;
     }
   | { kind: 'status'; txnId: string; waitUs: number };
 
@@ -227,6 +232,15 @@ export interface TxnBroken {
   cutKeepsUpperLocks?: boolean;
   /** Cut: closed timestamps and lease reads at the leader ignore its pending cut. */
   cutNotPending?: boolean;
+  /** Rule 9a: a strong read at an idle leader runs at its last commit even when other splits are read at that timestamp. */
+  lastCommitReadAcrossSplits?: boolean;
+  /**
+   * Rule 9a: the last-commit read timestamp leaves this leader's pending commits out. Not in
+   * TXN_BROKEN_VARIANTS: no checker can catch it (see there); split-core.test.ts shows its effect.
+   */
+  lastCommitReadSkipsPending?: boolean;
+  /** Rule 9a: the last-commit read timestamp is used with prepared (or decided, not yet durable) 2PC transactions. */
+  lastCommitReadIgnoresPrepared?: boolean;
 }
 
 export const TXN_BROKEN_VARIANTS = [

@@ -11,8 +11,9 @@
  *   R1  200 ms after T's commit left, a strong read of [xkey, ykey]: X's leader (ε 1 ms) picks the
  *       timestamp, now + 1 ms, past T's; the follower in the client's DC serves ykey there once
  *       n1's closed timestamp covers it: R1 sees T while T is still in commit wait;
- *   R2  after R1 returned, a one-split strong read of ykey sent straight to n1 (with the old
- *       client's `leaseRead: true`, which the server now ignores): it must see T as well.
+ *   R2  after R1 returned, a one-split strong read of ykey sent straight to n1, marked `soleSplit`
+ *       as the client marks it (rule 9a: at n1's last commit) and with the old client's
+ *       `leaseRead: true`, which the server ignores: it must see T as well.
  *
  * R1 seeing T and R2 not is a new-then-old inversion: zero are allowed. A round where R1 missed T
  * (its timestamp fell below T's on a slow host) proves nothing and is counted apart; at least one
@@ -96,7 +97,7 @@ it('a strong read started after another strong read finished never sees an older
     const r1 = await client.read([xkey, ykey]);
     const r1End = nowMs() - t0;
     // R2: after R1 returned, ykey alone, straight to Y's leader n1 (as the old client sent a one-split strong read).
-    const r2raw = await client.bus.request(slow.id, 'kv.snapshot', { keys: [ykey], waitMs: 2_000, leaseRead: true }, { group: Y.id, timeoutMs: 5_000 });
+    const r2raw = await client.bus.request(slow.id, 'kv.snapshot', { keys: [ykey], waitMs: 2_000, leaseRead: true, soleSplit: true }, { group: Y.id, timeoutMs: 5_000 });
     const r2 = r2raw.body as MessageBody<'kv.values'>;
     const r2End = nowMs() - t0;
     const tsT = await w;

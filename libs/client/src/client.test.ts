@@ -455,6 +455,27 @@ describe('SynodClient request bodies', () => {
   });
 });
 
+describe('SynodClient soleSplit (docs/transactions.md, rule 9a)', () => {
+  it('marks a strong read whose keys are all in one split, and no other read or scan', async () => {
+    const { bus: b, sent } = scriptedBus(() => ({ kind: 'kv.values', body: { values: [], ts: 9 } }));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 1_000 });
+    const snapshots = async (f: () => Promise<unknown>) => {
+      const from = sent.length;
+      await f();
+      return sent.slice(from).filter((m) => m.kind === 'kv.snapshot').map((m) => (m.body as { soleSplit?: boolean }).soleSplit);
+    };
+    expect(await snapshots(() => client.read(['apple']))).toEqual([true]);
+    expect(await snapshots(() => client.get('apple'))).toEqual([true]);
+    expect(await snapshots(() => client.read(['apple', 'banana']))).toEqual([true]);
+    // Two splits: the second is read at the first's timestamp, so the first must not pick a low one.
+    expect(await snapshots(() => client.read(['apple', 'zebra']))).toEqual([undefined, undefined]);
+    expect(await snapshots(() => client.read(['apple'], { maxStalenessMs: 10 }))).toEqual([undefined]);
+    expect(await snapshots(() => client.read(['apple'], { ts: 5 }))).toEqual([undefined]);
+    // A scan's later pages (possibly other splits) read at the first page's timestamp.
+    expect(await snapshots(() => client.scan('a', 'b'))).toEqual([undefined]);
+  });
+});
+
 describe('SynodClient unknown outcomes over a real bus (MemoryHub)', () => {
   /** One replica, n2, whose commit handler answers after `delayMs` (past the client's timeout: lost to it). */
   async function slowLeader(hub: MemoryHub, delays: number[], onStatus: () => MessageBody<'kv.txn-status.reply'>) {

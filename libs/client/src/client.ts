@@ -318,9 +318,18 @@ export class SynodClient {
     // A strong read goes to the leader, which closes a fresh timestamp at once; snapshot and
     // bounded-staleness reads go to the nearest replica.
     for (const [split, ks] of bySplit) {
-      const target = ts === undefined && maxStalenessUs === undefined ? 'leader' : 'nearest';
+      const strong = ts === undefined && maxStalenessUs === undefined;
+      const target = strong ? 'leader' : 'nearest';
       // No leaseRead: the server decides when a strong read may be served under its lease.
-      const body = { keys: ks, waitMs: this.serverWaitMs(READ_WAIT_MS), ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}) };
+      // soleSplit: a strong read of one split may run at its leader's last commit, with no
+      // wait when the split is idle; never when other splits are read at the timestamp it picks
+      // (docs/transactions.md, rule 9a).
+      const body = {
+        keys: ks,
+        waitMs: this.serverWaitMs(READ_WAIT_MS),
+        ...(ts !== undefined ? { ts } : maxStalenessUs !== undefined ? { maxStalenessUs } : {}),
+        ...(strong && bySplit.size === 1 ? { soleSplit: true } : {}),
+      };
       const reply = await this.call(split, 'kv.snapshot', body, target);
       ts = reply.ts;
       for (const v of reply.values) if ('value' in v && v.value !== undefined) values.set(v.key, v.value);

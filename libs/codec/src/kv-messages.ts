@@ -112,6 +112,12 @@ export const kvMessageSchemas = {
      * when a strong read may be served under its lease, and ignores this field. Clients omit it.
      */
     leaseRead: z.boolean().default(false),
+    /**
+     * The read is this split's alone (no other split is read at the timestamp this one picks): a
+     * strong read may then be served at the leader's last commit, without waiting out the clock
+     * uncertainty (docs/transactions.md, rule 9a). Set only for a strong read of one split.
+     */
+    soleSplit: z.boolean().default(false),
   }),
   /**
    * `resetEventLoop`: after this reply's figures are taken, start a new `eventLoop.sinceReset`

@@ -161,6 +161,33 @@ describe('span checkers on synthetic histories', () => {
     expect(realTimeOrder(h)).toEqual([]);
   });
 
+  it('realTimeOrder: a strong read of one split (rule 9a) may be below an earlier commit elsewhere if it missed no version of its keys', () => {
+    const h = correct();
+    // t4 (s0, ts 3000) acknowledged at 3100; then a read of s1 alone at its last commit (1700):
+    // k1/r1 has no version in (1700, 3000], so the read's result is the snapshot at 3000 too.
+    const sole: RoRecord = { ...ro('r6', 'strong', 3_150, 3_300, 1_700, [['s1', 'k1/r1', 't3']]), soleSplit: true };
+    h.ro.push(sole);
+    expect(realTimeOrder(h)).toEqual([]);
+    expect(snapshotExact(h)).toEqual([]);
+    // Not said to be of one split: held to its timestamp.
+    delete sole.soleSplit;
+    expect(realTimeOrder(h).map((x) => x.detail.slice(0, 5))).toEqual(['RW→RO']);
+  });
+
+  it('realTimeOrder: a strong read of one split missed a version of a key it read that is at or below an earlier acknowledged timestamp', () => {
+    const h = correct();
+    // k1/r1 written at 2000 (an unacknowledged transaction); the read at 1700 returns t3's value,
+    // exact at 1700, but it was invoked after t4 (ts 3000) was acknowledged: ordered at 3000 or
+    // later, it should have seen the version at 2000.
+    h.commits.push(commit('t8', 's1', 2_000, 2, [['k1/r1', 't8']]));
+    h.ro.push({ ...ro('r6', 'strong', 3_150, 3_300, 1_700, [['s1', 'k1/r1', 't3']]), soleSplit: true });
+    const v = realTimeOrder(h);
+    expect(v).toHaveLength(1);
+    expect(v[0]!.detail).toContain('a strong read of one split');
+    expect(v[0]!.detail).toContain('k1/r1');
+    expect(snapshotExact(h)).toEqual([]);
+  });
+
   it('realTimeOrder: an operation invoked at the very instant another was acknowledged comes after it', () => {
     const h = correct();
     // r3 (ts 3000) acknowledged at 3400; a strong read invoked at 3400 (on that answer) at ts 2999.

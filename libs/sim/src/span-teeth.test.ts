@@ -40,14 +40,23 @@ const CAUGHT_BY: Record<TxnBrokenVariant, string[]> = {
   commitBelowPrepare: ['tSafeNotAhead', 'snapshotExact', 'bankConserved', 'refusalsAreLate'],
   // 2PC: t_safe passes a prepared transaction's timestamp: reads above it miss the commit that lands there.
   ignoreTmSafe: ['tSafeNotAhead', 'snapshotExact', 'bankConserved'],
-  // 2PC: the coordinator acknowledges before its timestamp passed: a later strong read gets a lower ts.
-  noCoordinatorCommitWait: ['realTimeOrder'],
+  // 2PC: the coordinator acknowledges before its timestamp passed: a later strong read gets a lower
+  // ts; or its decision reaches a participant before s is past there, and the participant's own
+  // commit, proposed after that decide at its now.latest below s, is refused at apply
+  // (refusalsAreLate: seed 6 since one-split strong reads run at the last commit, rule 9a).
+  noCoordinatorCommitWait: ['realTimeOrder', 'refusalsAreLate'],
   // 2PC: a participant gives up on a prepared transaction its coordinator then commits: half a transaction.
   participantAbortsPrepared: ['atomicCommit', 'strictSerializability', 'bankConserved'],
   // 2PC: a logged abort is not in the outcome table, so it never reaches the participants nor a
   // status lookup (the late commit record it should refuse is refused by the apply-time rule
   // anyway): participants stay prepared, the coordinator keeps its locks, forever.
   forgetLoggedAbort: ['twoPhaseLiveness'],
+  // Rule 9a at a leader for a read of several splits: the first split's low timestamp is used at
+  // the others, below a write one of them acknowledged before the read began.
+  lastCommitReadAcrossSplits: ['realTimeOrder'],
+  // Rule 9a with a prepared transaction: its coordinator acknowledged the commit, the participant
+  // has not applied the decide yet, and a read of the participant alone misses it.
+  lastCommitReadIgnoresPrepared: ['realTimeOrder'],
 };
 
 function firstFailure(variant: TxnBrokenVariant): { seed: number; checkers: string[]; detail: string } | undefined {

@@ -23,13 +23,18 @@ export interface ChildInit {
   generation: number;
   /** The cut's timestamp: the child's t_safe starts here and it assigns only above it. */
   cutTs: number;
-  /** Header at applied index 0; `maxAppliedTs` = T_cut makes t_safe = T_cut and floors the apply-time rule. */
+  /**
+   * Header at applied index 0; `maxAppliedTs` = T_cut makes t_safe = T_cut and floors the
+   * apply-time rule. `lastCommitTs` = T_cut too: the child's versions up to T_cut are the parent's
+   * commits, which its log does not hold, and a strong read of the child alone runs at or above
+   * its last commit (docs/transactions.md, rule 9a).
+   */
   header: SplitHeader;
 }
 
 /** The header a child starts from (applied index 0, no outcomes). */
 export function childInit(child: string, range: { start: string; end: string }, generation: number, cutTs: number): ChildInit {
-  return { splitId: child, range, generation, cutTs, header: { maxAppliedTs: cutTs, lastCommitTs: 0, range, generation, cuts: [] } };
+  return { splitId: child, range, generation, cutTs, header: { maxAppliedTs: cutTs, lastCommitTs: cutTs, range, generation, cuts: [] } };
 }
 
 /** A key strictly inside `(start, end)` (`end` '' = unbounded): a cut there leaves both halves non-empty ranges. */

@@ -61,6 +61,14 @@ describe('cutting a split', () => {
     expect(errorOf(child.answer(lower))?.code).toBe('KEY_OUT_OF_RANGE');
     child.trueUs = h.trueUs - 1_000_000; // a child leader whose clock is behind still assigns above T_cut
     child.ready();
+    // A strong read of the child alone (rule 9a) runs at or above its last commit, which for a
+    // child is T_cut (the parent's writes of its keys): not at its own now.earliest, a second
+    // below the parent's writes (fails when the child's header starts with lastCommitTs 0).
+    const sole = child.send({ kind: 'snapshot', keys: ['m'], mode: { strong: true }, waitUs: WAIT, soleSplit: true });
+    child.advance(2_000_000);
+    const soleBody = bodyOf(child.answer(sole)) as { ts: number; values: unknown[] };
+    expect(soleBody.ts).toBeGreaterThanOrEqual(cutTs);
+    expect(soleBody.values).toMatchObject([{ key: 'm', value: 'old-m' }]);
     const w = child.send({ kind: 'commit', txn: ref('cw'), readKeys: [], writes: [{ key: 'm', value: 'new' }], waitUs: WAIT });
     child.applyAll();
     child.advance(2_000_000);

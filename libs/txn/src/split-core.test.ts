@@ -315,3 +315,122 @@ describe('quiet followers', () => {
     expect(l.core.quietFollower()).toBe(false);
   });
 });
+
+describe('rule 9a: a strong read of one split at the leader\'s last commit', () => {
+  const WAIT = 5_000_000;
+  const strong = (keys: string[], soleSplit: boolean) => ({ kind: 'snapshot' as const, keys, mode: { strong: true as const }, waitUs: WAIT, ...(soleSplit ? { soleSplit } : {}) });
+  const valuesOf = (o: TxnOutput | undefined) => (o?.type === 'reply' && o.body.kind === 'values' ? o.body : undefined);
+
+  /** A ready leader with one write at `a`, acknowledged (past its commit wait). */
+  function idle(broken: TxnBroken = {}): { h: Harness; commitTs: number } {
+    const h = new Harness(broken);
+    h.ready();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: WAIT });
+    h.applyAll();
+    h.advance(2 * h.epsilon + 10);
+    const a = h.answer(c) as { body: { ts: number } };
+    return { h, commitTs: a.body.ts };
+  }
+
+  it('an idle leader answers a soleSplit strong read at once, below now.earliest and at or above its last commit', () => {
+    const { h, commitTs } = idle();
+    h.advance(50_000);
+    const before = h.core.statsCounters.lastCommitReads;
+    const r = h.send(strong(['a'], true));
+    const v = valuesOf(h.answer(r)); // answered in the same step: no park
+    expect(v).toMatchObject({ values: [{ key: 'a', value: 1 }] });
+    expect(v!.ts).toBeLessThan(h.now().tt.earliest);
+    expect(v!.ts).toBeGreaterThanOrEqual(commitTs);
+    expect(h.core.statsCounters.lastCommitReads).toBe(before + 1);
+  });
+
+  it('a strong read that is not of one split alone still runs at now.latest and waits until it is past (rule 9)', () => {
+    const { h } = idle();
+    h.advance(50_000);
+    const latest = h.now().tt.latest;
+    const r = h.send(strong(['a'], false));
+    expect(h.answer(r)).toBeUndefined();
+    h.advance(h.epsilon);
+    expect(h.answer(r)).toBeUndefined();
+    h.advance(h.epsilon + 10);
+    const v = valuesOf(h.answer(r));
+    expect(v).toMatchObject({ values: [{ key: 'a', value: 1 }] });
+    expect(v!.ts).toBeGreaterThanOrEqual(latest);
+  });
+
+  it('with a write of its own pending, a soleSplit read waits for it and includes it', () => {
+    const { h } = idle();
+    h.advance(50_000);
+    const c = h.send({ kind: 'commit', txn: ref('t2'), readKeys: [], writes: [{ key: 'a', value: 2 }], waitUs: WAIT });
+    const r = h.send(strong(['a'], true));
+    h.advance(3 * h.epsilon);
+    expect(h.answer(r)).toBeUndefined(); // the pending commit is not durable yet
+    h.applyAll();
+    h.advance(3 * h.epsilon);
+    const ts = (h.answer(c) as { body: { ts: number } }).body.ts;
+    const v = valuesOf(h.answer(r));
+    expect(v).toMatchObject({ values: [{ key: 'a', value: 2 }] });
+    expect(v!.ts).toBeGreaterThanOrEqual(ts);
+  });
+
+  it('lastCommitReadSkipsPending answers at once, without the pending write (the variant has an effect)', () => {
+    const { h } = idle({ lastCommitReadSkipsPending: true });
+    h.advance(50_000);
+    h.send({ kind: 'commit', txn: ref('t2'), readKeys: [], writes: [{ key: 'a', value: 2 }], waitUs: WAIT });
+    const r = h.send(strong(['a'], true));
+    expect(valuesOf(h.answer(r))).toMatchObject({ values: [{ key: 'a', value: 1 }] });
+  });
+
+  it('lastCommitReadAcrossSplits answers a read that is not soleSplit at once (the variant has an effect)', () => {
+    const { h } = idle({ lastCommitReadAcrossSplits: true });
+    h.advance(50_000);
+    const r = h.send(strong(['a'], false));
+    expect(valuesOf(h.answer(r))?.ts).toBeLessThan(h.now().tt.earliest);
+  });
+
+  /** A ready leader that is a 2PC participant with one prepared transaction (its coordinator silent). */
+  function prepared(broken: TxnBroken = {}): Harness {
+    const { h } = idle(broken);
+    h.advance(50_000);
+    h.send({ kind: 'prepare', txn: ref('x1'), coordinator: 'sa', readKeys: [], writes: [{ key: 'b', value: 2 }], waitUs: WAIT });
+    h.applyAll();
+    expect(h.core.twoPhaseState().prepared).toHaveLength(1);
+    // now.latest passes the prepare timestamp (a strong read at now.latest must wait for the
+    // decision), now.earliest does not yet.
+    h.advance(h.epsilon);
+    const prepTs = h.core.twoPhaseState().prepared[0]!.ts;
+    expect(h.now().tt.latest).toBeGreaterThan(prepTs);
+    expect(h.now().tt.earliest).toBeLessThan(prepTs);
+    return h;
+  }
+
+  it('with a prepared transaction a soleSplit read falls back to now.latest (and waits for the decision, rule 17)', () => {
+    const h = prepared();
+    const before = h.core.statsCounters.lastCommitReads;
+    const r = h.send(strong(['a'], true));
+    h.advance(10 * h.epsilon);
+    expect(h.answer(r)).toBeUndefined();
+    expect(h.core.statsCounters.lastCommitReads).toBe(before);
+  });
+
+  it('lastCommitReadIgnoresPrepared answers at once below the prepare timestamp (the variant has an effect)', () => {
+    const h = prepared({ lastCommitReadIgnoresPrepared: true });
+    const prepTs = h.core.twoPhaseState().prepared[0]!.ts;
+    const r = h.send(strong(['b'], true));
+    const v = valuesOf(h.answer(r));
+    expect(v?.ts).toBeLessThan(prepTs);
+  });
+
+  it('not at a follower, nor at a leader that is not ready', () => {
+    const { h } = idle();
+    h.view({ leading: null, leaderHint: 'n2', leaseEndMonoUs: null, localReadOk: false });
+    const r = h.send(strong(['a'], true));
+    expect(h.answer(r)).toBeUndefined();
+    const fresh = new Harness();
+    fresh.lead(); // barrier proposed, not applied
+    const r2 = fresh.send(strong(['a'], true));
+    expect(fresh.answer(r2)).toBeUndefined();
+    expect(fresh.core.statsCounters.lastCommitReads).toBe(0);
+    expect(h.core.statsCounters.lastCommitReads).toBe(0);
+  });
+});

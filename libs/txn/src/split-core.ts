@@ -73,6 +73,8 @@ export interface CoreStats {
   commits: number;
   aborts: number;
   leaseReads: number;
+  /** Strong reads served at the leader's last commit (docs/transactions.md, rule 9a). */
+  lastCommitReads: number;
   closedSent: number;
   closedProposed: number;
   epochs: number;
@@ -195,7 +197,7 @@ export class SplitTxnCore {
   private readonly cutRefusals = new Map<string, string>();
   private readonly load = new LoadSample();
 
-  readonly statsCounters: CoreStats = { commits: 0, aborts: 0, leaseReads: 0, closedSent: 0, closedProposed: 0, epochs: 0, keysRead: 0, keysWritten: 0 };
+  readonly statsCounters: CoreStats = { commits: 0, aborts: 0, leaseReads: 0, lastCommitReads: 0, closedSent: 0, closedProposed: 0, epochs: 0, keysRead: 0, keysWritten: 0 };
 
   constructor(private readonly opts: SplitTxnCoreOptions) {
     this.limits = { ...DEFAULT_CORE_LIMITS, ...opts.limits };
@@ -1296,9 +1298,15 @@ export class SplitTxnCore {
         // entries, now by the closed timestamps this leader sends) and surely past, no wait.
         return this.serveRead(reqId, req, Math.min(Math.max(this.tSafe, this.lastClosedSentTs), Math.floor(now.tt.earliest)));
       }
-      // A strong read must see every write any replica may have shown, and anything shown is
-      // below true time, so below now.latest.
-      ts = Math.ceil(now.tt.latest);
+      const last = this.lastCommitReadTs(req, now);
+      if (last !== undefined) {
+        ts = last;
+        this.statsCounters.lastCommitReads++;
+      } else {
+        // A strong read must see every write any replica may have shown, and anything shown is
+        // below true time, so below now.latest.
+        ts = Math.ceil(now.tt.latest);
+      }
     } else if ('ts' in mode) ts = mode.ts;
     else ts = readTimestamp({ maxStalenessUs: mode.maxStalenessUs }, now.tt, this.tSafe).ts;
     // At a leader whose lease covers `ts`, no commit at or below it can come from anyone else,
@@ -1330,6 +1338,25 @@ export class SplitTxnCore {
       wakeMonoUs: (n) => (covered() ? n.monoUs + Math.max(1, ts - n.tt.earliest + 1) : null),
       expire: () => this.fail(reqId, 'UNAVAILABLE', `t_safe ${this.tSafe} on ${this.opts.self} did not reach ${ts} in time`, { tSafe: this.tSafe }),
     });
+  }
+
+  /**
+   * Rule 9a (docs/transactions.md): a strong read of this split alone at a ready leader holding
+   * its lease, with no 2PC transaction prepared or decided-not-durable here, runs at the newest
+   * commit any replica may have shown (every commit of this split's log: earlier leaders' are
+   * applied here by the barrier, this leader's applied ones are in lastCommitTs, the rest in
+   * ownPending), or just below now.earliest if that is higher: already past, so an idle split
+   * answers at once. Undefined: rule 9 (now.latest).
+   */
+  private lastCommitReadTs(req: Extract<TxnRequest, { kind: 'snapshot' }>, now: CoreNow): number | undefined {
+    if (!req.soleSplit && !this.broken.lastCommitReadAcrossSplits) return undefined;
+    if (!this.view.leading || !this.isReady() || !this.leaseReadable(now)) return undefined;
+    // A prepared transaction may already be committed and acknowledged by its coordinator at
+    // s ≥ its prepare timestamp, above this split's last commit.
+    if ((this.prepared.size > 0 || this.decidedNotDurable.size > 0) && !this.broken.lastCommitReadIgnoresPrepared) return undefined;
+    let ts = Math.max(this.lastCommitTs, Math.floor(now.tt.earliest) - 1);
+    if (!this.broken.lastCommitReadSkipsPending) for (const p of this.ownPending.values()) ts = Math.max(ts, p);
+    return ts;
   }
 
   /** At the leader: every commit at or below `ts` is durable here (those of earlier leaders by the barrier). */

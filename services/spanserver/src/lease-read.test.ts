@@ -12,7 +12,7 @@ import { Spanserver } from './spanserver.js';
 import { LocalTrueTime } from './time-source.js';
 
 /**
- * Strong reads must see every write any replica may have shown (docs/transactions.md, rule 9).
+ * Strong reads must see every write any replica may have shown (docs/transactions.md, rules 9 and 9a).
  * Every node's TrueTime interval contains the (shared) host clock: n1 has ε = 150 ms, the others
  * ε = 1 ms. All TrueTime assumptions hold. n1 leads split `sb`, n4 leads `sa`. A write at n1 in
  * its commit wait is shown by a two-split read at the follower n2; a later one-split strong read
@@ -105,11 +105,12 @@ async function inversions(hosts: Map<string, PaxosHost>, client: SynodClient): P
       // R1: a strong read over two splits (sa's leader n4 picks ts = now.latest; sb is read at n2).
       const r1 = await client.read(['akey', 'mkey']);
       const r1End = nowMs() - t0;
-      // R2: starts after R1 returned; a one-split strong read: a lease read at n1.
-      // Sent as the old client sent a one-split strong read (leaseRead: true): the server now
-      // ignores the hint; the old rule it drove comes back only with broken.oldLeaseRead.
+      // R2: starts after R1 returned; a one-split strong read: a lease read at n1, at its last
+      // commit (soleSplit, as the client sends it: rule 9a), at or above T's timestamp. Also
+      // marked as the old client marked it (leaseRead: true): the server ignores that hint; the
+      // old rule it drove comes back only with broken.oldLeaseRead.
       const sb = client.rangeMap.splitFor('mkey');
-      const r2raw = await client.call(sb, 'kv.snapshot', { keys: ['mkey'], waitMs: 2_000, leaseRead: true }, 'leader');
+      const r2raw = await client.call(sb, 'kv.snapshot', { keys: ['mkey'], waitMs: 2_000, leaseRead: true, soleSplit: true }, 'leader');
       const r2 = { ts: r2raw.ts, values: new Map(r2raw.values.map((v) => [v.key, v.value])) };
       const r2End = nowMs() - t0;
       const tsT = await w;

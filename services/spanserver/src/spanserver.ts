@@ -586,9 +586,10 @@ export class Spanserver {
     const req = env.body;
     for (const k of req.keys ?? []) limitError(checkKey(k));
     // The server decides whether a strong read may be a lease read (the core's rule); the
-    // request's `leaseRead` is accepted for compatibility and ignored.
+    // request's `leaseRead` is accepted for compatibility and ignored. `soleSplit`: the client
+    // reads no other split at this timestamp (docs/transactions.md, rule 9a).
     const mode = req.ts !== undefined ? { ts: req.ts } : req.maxStalenessUs !== undefined ? { maxStalenessUs: req.maxStalenessUs } : { strong: true as const };
-    const r = expect(await s.shell.request({ kind: 'snapshot', keys: req.keys, scan: req.scan, mode, waitUs: req.waitMs * 1000, leaseRead: req.leaseRead }), 'values');
+    const r = expect(await s.shell.request({ kind: 'snapshot', keys: req.keys, scan: req.scan, mode, waitUs: req.waitMs * 1000, leaseRead: req.leaseRead, soleSplit: req.soleSplit }), 'values');
     return { kind: 'kv.values' as const, body: { values: r.values, ...(r.ts !== undefined ? { ts: r.ts } : {}) } };
   }
 }

@@ -11,6 +11,10 @@ import type { GroundCommit, SpanHistory, SpanViolation } from './history.js';
  *    `ts` of each key (nothing above, nothing missing);
  *  - realTimeOrder: an operation acknowledged before (or at the instant) another was invoked has
  *    the lower timestamp (RW→RW strictly, RW→RO ts_RO ≥ ts_RW, RO→RW strictly, RO→RO non-decreasing);
+ *    a strong read of one split (rule 9a: it may run at its leader's last commit, below timestamps
+ *    acknowledged on other splits) is ordered instead at the lowest point at or above everything
+ *    acknowledged before it, which must be below the next version of every key it read (it returns
+ *    the snapshot there too), and later operations are ordered after that point;
  *  - tSafeNotAhead: every commit at or below a replica's reported t_safe was already durably
  *    visible in that replica's MVCC store when it reported it;
  *  - ackedAppliedOnce: each transaction is applied at most once per split (and committed by one
@@ -85,6 +89,20 @@ export class GroundState {
       else hi = mid;
     }
     return lo === 0 ? undefined : vs[lo - 1];
+  }
+
+  /** The oldest version of `key` above `ts`. */
+  above(key: string, ts: number): Version | undefined {
+    const vs = this.byKey.get(key);
+    if (!vs) return undefined;
+    let lo = 0;
+    let hi = vs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (vs[mid]!.ts <= ts) lo = mid + 1;
+      else hi = mid;
+    }
+    return vs[lo];
   }
 
   /** The version of `key` carrying `value`, if one was ever committed. */
@@ -172,6 +190,26 @@ interface Timed {
   invokeUs: number;
   ackUs: number;
   ts: number;
+  /**
+   * A strong read of one split (RoRecord.soleSplit): the oldest version of a key it read above its
+   * timestamp (none: Infinity). Its result is the snapshot at any timestamp below that version, so
+   * it may be ordered anywhere there (docs/transactions.md, rule 9a).
+   */
+  sole?: { next: Version | undefined; key: string | undefined };
+  /** Where it is ordered: its timestamp, or for a sole-split read the lowest point at or above every operation acknowledged before it. */
+  at: number;
+}
+
+/** The index after the last of `acked` (sorted by ackUs) acknowledged at or before `us`. */
+function ackedBy(acked: readonly Timed[], us: number): number {
+  let lo = 0;
+  let hi = acked.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (acked[mid]!.ackUs <= us) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 export function realTimeOrder(h: SpanHistory, state = new GroundState(h.commits)): SpanViolation[] {
@@ -182,24 +220,41 @@ export function realTimeOrder(h: SpanHistory, state = new GroundState(h.commits)
   const later: Timed[] = [];
   for (const rw of h.rw) {
     const c = state.commitOf(rw.id);
-    if (rw.outcome.state === 'committed') acked.push({ id: rw.id, kind: 'rw', invokeUs: rw.invokeUs, ackUs: rw.outcome.atUs, ts: rw.outcome.ts });
-    if (c) later.push({ id: rw.id, kind: 'rw', invokeUs: rw.invokeUs, ackUs: Number.POSITIVE_INFINITY, ts: c.ts });
+    if (rw.outcome.state === 'committed') acked.push({ id: rw.id, kind: 'rw', invokeUs: rw.invokeUs, ackUs: rw.outcome.atUs, ts: rw.outcome.ts, at: rw.outcome.ts });
+    if (c) later.push({ id: rw.id, kind: 'rw', invokeUs: rw.invokeUs, ackUs: Number.POSITIVE_INFINITY, ts: c.ts, at: c.ts });
   }
   for (const ro of h.ro) {
     if (ro.mode !== 'strong') continue;
-    const t: Timed = { id: ro.id, kind: 'ro', invokeUs: ro.invokeUs, ackUs: ro.ackUs, ts: ro.ts };
+    const t: Timed = { id: ro.id, kind: 'ro', invokeUs: ro.invokeUs, ackUs: ro.ackUs, ts: ro.ts, at: ro.ts };
+    if (ro.soleSplit) {
+      let next: Version | undefined;
+      let key: string | undefined;
+      for (const r of ro.reads) {
+        const n = state.above(r.key, ro.ts);
+        if (n && (!next || n.ts < next.ts)) [next, key] = [n, r.key];
+      }
+      t.sole = { next, key };
+    }
     acked.push(t);
     later.push(t);
   }
   acked.sort((a, b) => a.ackUs - b.ackUs);
-  // Prefix maxima of the timestamps of RW and of RO operations acknowledged so far.
+  // Prefix maxima of where the RW and the RO operations acknowledged so far are ordered.
   const bestRw: Array<Timed | undefined> = [];
   const bestRo: Array<Timed | undefined> = [];
   let rw: Timed | undefined;
   let ro: Timed | undefined;
-  for (const a of acked) {
-    if (a.kind === 'rw' && (!rw || a.ts > rw.ts)) rw = a;
-    if (a.kind === 'ro' && (!ro || a.ts > ro.ts)) ro = a;
+  for (const [i, a] of acked.entries()) {
+    if (a.sole) {
+      // Ordered at the lowest point its result allows after everything acknowledged before it
+      // (those are earlier in `acked`: acknowledged before it was invoked). Past the next version
+      // of a key it read, it missed that write: reported below, and ordered at its timestamp.
+      const n = Math.min(i, ackedBy(acked, a.invokeUs));
+      const before = Math.max(bestRw[n - 1]?.at ?? 0, bestRo[n - 1]?.at ?? 0);
+      if (before > a.ts && (a.sole.next === undefined || before < a.sole.next.ts)) a.at = before;
+    }
+    if (a.kind === 'rw' && (!rw || a.at > rw.at)) rw = a;
+    if (a.kind === 'ro' && (!ro || a.at > ro.at)) ro = a;
     bestRw.push(rw);
     bestRo.push(ro);
   }
@@ -207,22 +262,26 @@ export function realTimeOrder(h: SpanHistory, state = new GroundState(h.commits)
     // Operations acknowledged before b was invoked: acked[0 .. n). The same instant counts as
     // before (a client that invokes b on a's answer): a's timestamp was surely past when it was
     // acknowledged (commit wait, or a read's wait until ts < earliest), so it is below true time.
-    let lo = 0;
-    let hi = acked.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (acked[mid]!.ackUs <= b.invokeUs) lo = mid + 1;
-      else hi = mid;
-    }
-    if (lo === 0) continue;
-    for (const a of [bestRw[lo - 1], bestRo[lo - 1]]) {
-      if (!a) continue;
+    const n = ackedBy(acked, b.invokeUs);
+    if (n === 0) continue;
+    for (const a of [bestRw[n - 1], bestRo[n - 1]]) {
+      if (!a || a === b) continue;
+      if (b.sole) {
+        // A read of one split may be ordered above its timestamp, up to the next version of a key it read.
+        const next = b.sole.next;
+        if (next === undefined || a.at < next.ts) continue;
+        v.add(
+          b.invokeUs,
+          `${a.kind.toUpperCase()}→RO: ${a.id} was acknowledged at ${a.ackUs} with ts ${a.at}, ${b.id} (a strong read of one split) was invoked later at ${b.invokeUs} but read at ts ${b.ts}, below ${b.sole.key}'s version at ${next.ts} (${next.txn}): it missed a write at or below ${a.at}`,
+        );
+        continue;
+      }
       // RO after RW or RO: it may share the timestamp. Anything else: strictly later.
-      const ok = b.kind === 'ro' ? b.ts >= a.ts : b.ts > a.ts;
+      const ok = b.kind === 'ro' ? b.ts >= a.at : b.ts > a.at;
       if (!ok)
         v.add(
           b.invokeUs,
-          `${a.kind.toUpperCase()}→${b.kind.toUpperCase()}: ${a.id} was acknowledged at ${a.ackUs} with ts ${a.ts}, ${b.id} was invoked later at ${b.invokeUs} but has ts ${b.ts}`,
+          `${a.kind.toUpperCase()}→${b.kind.toUpperCase()}: ${a.id} was acknowledged at ${a.ackUs} with ts ${a.at}, ${b.id} was invoked later at ${b.invokeUs} but has ts ${b.ts}`,
         );
     }
   }

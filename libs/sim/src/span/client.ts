@@ -559,12 +559,16 @@ export class SpanClient {
       const split = reqs[i]!.split;
       const keys = reqs[i]!.keys;
       const m: ReadMode = ts === undefined ? mode : { ts };
-      // As the client does: a read of one split is marked lease-eligible (only the old rule, oldLeaseRead, uses it).
-      const req: TxnRequest = { kind: 'snapshot', keys, mode: m, waitUs: this.t.serverWaitUs, leaseRead: reqs.length === 1 };
+      // As the client does: a read of one split says so (soleSplit: a strong read may run at the
+      // leader's last commit, rule 9a). The old hint leaseRead is sent too: only the old rule,
+      // oldLeaseRead, uses it.
+      const soleSplit = reqs.length === 1;
+      const req: TxnRequest = { kind: 'snapshot', keys, mode: m, waitUs: this.t.serverWaitUs, leaseRead: reqs.length === 1, soleSplit };
       this.request(split, node, req, (a) => {
         if (a.ok && a.body.kind === 'values') {
           const at = a.body.ts;
           if (at === undefined || (ts !== undefined && at !== ts)) throw new Error(`${id}: ${split} answered at ${at}, asked ${ts ?? JSON.stringify(mode)}`);
+          if (ts === undefined && soleSplit && 'strong' in m) rec.soleSplit = true;
           ts = at;
           const values = a.body.values;
           for (const key of keys) rec.reads.push({ split: home.get(key)!, key, value: values.find((v) => v.key === key)?.value });

@@ -83,6 +83,12 @@ export interface RoRecord {
   ackUs: number;
   ts: number;
   reads: Array<{ split: string; key: string; value: unknown }>;
+  /**
+   * A strong read of one split that said so (`soleSplit`): the server may run it at its leader's
+   * last commit, below timestamps acknowledged elsewhere (docs/transactions.md, rule 9a), so
+   * realTimeOrder orders it by what it read rather than by its timestamp.
+   */
+  soleSplit?: boolean | undefined;
 }
 
 /** A replica's t_safe as its core reported it at `atUs`. */

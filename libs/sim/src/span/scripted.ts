@@ -167,9 +167,11 @@ export class ScriptedClient {
         return done(rec);
       }
       const p = parts[i]!;
-      const req: TxnRequest = { kind: 'snapshot', keys: p.keys, mode: ts === undefined ? mode : { ts }, waitUs: this.waitUs, leaseRead: parts.length === 1 };
+      const soleSplit = parts.length === 1;
+      const req: TxnRequest = { kind: 'snapshot', keys: p.keys, mode: ts === undefined ? mode : { ts }, waitUs: this.waitUs, leaseRead: parts.length === 1, soleSplit };
       this.request(p.split, p.node, req, (a) => {
         if (!(a.ok && a.body.kind === 'values') || a.body.ts === undefined) return done(undefined);
+        if (ts === undefined && soleSplit && 'strong' in mode) rec.soleSplit = true;
         ts = a.body.ts;
         const values = a.body.values;
         for (const key of p.keys) rec.reads.push({ split: p.split, key, value: values.find((v) => v.key === key)?.value });

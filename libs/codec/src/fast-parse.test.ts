@@ -24,6 +24,7 @@ const VALID: Array<[string, Record<string, unknown>]> = [
   ['kv.read', { txn: { id: 't1', startTs: 5 }, keys: ['a'], waitMs: 0 }],
   ['kv.snapshot', { keys: ['a', 'b'], maxStalenessUs: 10_000_000 }],
   ['kv.snapshot', { keys: [], ts: 1_700_000_000_000_000, waitMs: 500, leaseRead: true }],
+  ['kv.snapshot', { keys: ['k'], soleSplit: true }],
   ['kv.snapshot', {}],
   ['kv.commit', { txn: { id: 't1', startTs: 5 }, waitMs: 3_000, epoch: 'e1', readKeys: ['a', 'b'], writes: [{ key: 'a', value: 1, deleted: false }], participants: ['s1', 's2'] }],
 ];

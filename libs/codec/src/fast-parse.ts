@@ -184,7 +184,7 @@ function kvRead(x: unknown): unknown {
 /** kvMessageSchemas['kv.snapshot'] for key reads (a scan is left to zod). */
 function kvSnapshot(x: unknown): unknown {
   if (!isObj(x) || x.scan !== undefined) return MISS;
-  for (const k of ['keys', 'scan', 'ts', 'maxStalenessUs', 'waitMs', 'leaseRead']) if (presentUndefined(x, k)) return MISS;
+  for (const k of ['keys', 'scan', 'ts', 'maxStalenessUs', 'waitMs', 'leaseRead', 'soleSplit']) if (presentUndefined(x, k)) return MISS;
   const out: Obj = {};
   if (x.keys !== undefined) {
     const ks = keyList(x.keys, 0, 1000);
@@ -202,9 +202,11 @@ function kvSnapshot(x: unknown): unknown {
   }
   const waitMs = x.waitMs === undefined ? 2_000 : x.waitMs;
   const leaseRead = x.leaseRead === undefined ? false : x.leaseRead;
-  if (!isUint(waitMs, 60_000) || typeof leaseRead !== 'boolean') return MISS;
+  const soleSplit = x.soleSplit === undefined ? false : x.soleSplit;
+  if (!isUint(waitMs, 60_000) || typeof leaseRead !== 'boolean' || typeof soleSplit !== 'boolean') return MISS;
   out.waitMs = waitMs;
   out.leaseRead = leaseRead;
+  out.soleSplit = soleSplit;
   return out;
 }
 
@@ -245,7 +247,7 @@ export const FAST_SHAPES: Record<string, Array<[() => unknown, string]>> = {
     [() => kvMessageSchemas['kv.read'], 'txn,keys,waitMs'],
     [() => kvMessageSchemas['kv.read'].shape.txn, 'id,startTs'],
   ],
-  'kv.snapshot': [[() => kvMessageSchemas['kv.snapshot'], 'keys,scan,ts,maxStalenessUs,waitMs,leaseRead']],
+  'kv.snapshot': [[() => kvMessageSchemas['kv.snapshot'], 'keys,scan,ts,maxStalenessUs,waitMs,leaseRead,soleSplit']],
 };
 
 const shapesHold = (kind: string): boolean =>

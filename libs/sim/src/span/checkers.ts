@@ -52,6 +52,18 @@ interface Version {
   txn: string;
 }
 
+/** The index of the first of `vs` (sorted by ts) above `ts` (at or above it when `atOrAbove`). */
+function firstAbove(vs: readonly Version[], ts: number, atOrAbove: boolean): number {
+  let lo = 0;
+  let hi = vs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (atOrAbove ? vs[mid]!.ts < ts : vs[mid]!.ts <= ts) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** The ground truth as versions per key, ascending by ts. */
 export class GroundState {
   readonly byKey = new Map<string, Version[]>();
@@ -81,28 +93,14 @@ export class GroundState {
   at(key: string, ts: number, strict = false): Version | undefined {
     const vs = this.byKey.get(key);
     if (!vs) return undefined;
-    let lo = 0;
-    let hi = vs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (strict ? vs[mid]!.ts < ts : vs[mid]!.ts <= ts) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo === 0 ? undefined : vs[lo - 1];
+    const i = firstAbove(vs, ts, strict);
+    return i === 0 ? undefined : vs[i - 1];
   }
 
   /** The oldest version of `key` above `ts`. */
   above(key: string, ts: number): Version | undefined {
     const vs = this.byKey.get(key);
-    if (!vs) return undefined;
-    let lo = 0;
-    let hi = vs.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (vs[mid]!.ts <= ts) lo = mid + 1;
-      else hi = mid;
-    }
-    return vs[lo];
+    return vs ? vs[firstAbove(vs, ts, false)] : undefined;
   }
 
   /** The version of `key` carrying `value`, if one was ever committed. */

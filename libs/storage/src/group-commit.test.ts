@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFER_MAX_MS, GroupCommitter, type TransactionRunner } from './group-commit.js';
+import { DEFER_MAX_MS, type DeferClock, GroupCommitter, type TransactionRunner } from './group-commit.js';
 
 /** A runner whose transactions run and commit only when the test says so. */
 class ManualRunner implements TransactionRunner {
@@ -24,6 +24,35 @@ class ManualRunner implements TransactionRunner {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
+
+/** A clock that moves only when the test advances it; due timers fire in order. */
+class ManualClock implements DeferClock {
+  private at = 0;
+  private readonly timers = new Map<number, { due: number; fire: () => void }>();
+  private nextHandle = 1;
+  now(): number {
+    return this.at;
+  }
+  setTimer(fire: () => void, ms: number): unknown {
+    const handle = this.nextHandle++;
+    this.timers.set(handle, { due: this.at + ms, fire });
+    return handle;
+  }
+  clearTimer(handle: unknown): void {
+    this.timers.delete(handle as number);
+  }
+  get pending(): number {
+    return this.timers.size;
+  }
+  advance(ms: number): void {
+    this.at += ms;
+    for (const [handle, timer] of [...this.timers].sort((a, b) => a[1].due - b[1].due)) {
+      if (timer.due > this.at) break;
+      this.timers.delete(handle);
+      timer.fire();
+    }
+  }
+}
 
 describe('GroupCommitter', () => {
   it('puts writes submitted during an in-flight batch into one next batch, in order', async () => {
@@ -117,19 +146,21 @@ describe('GroupCommitter', () => {
 
   it('a deferrable write waits at most DEFER_MAX_MS, measured from its submission', async () => {
     const runner = new ManualRunner();
-    const committer = new GroupCommitter(runner);
-    const t0 = performance.now();
+    const clock = new ManualClock();
+    const committer = new GroupCommitter(runner, clock);
     const lazy = committer.submit(() => {}, { deferrable: true });
-    while (runner.open.length === 0) {
-      expect(performance.now() - t0).toBeLessThan(DEFER_MAX_MS + 1_000); // bounded: the timer fired long before
-      await new Promise((r) => setTimeout(r, 1));
-    }
-    expect(performance.now() - t0).toBeGreaterThanOrEqual(DEFER_MAX_MS - 1); // timers may fire up to 1 ms early
+    clock.advance(DEFER_MAX_MS - 2);
+    const later = committer.submit(() => {}, { deferrable: true }); // does not restart the wait
+    clock.advance(1);
+    expect(runner.open).toHaveLength(0);
+    clock.advance(1);
+    expect(runner.open).toHaveLength(1); // DEFER_MAX_MS after the first submission
+    expect(clock.pending).toBe(0);
     const txn = runner.next();
     txn.run();
     txn.commit();
-    await lazy;
-    expect(committer.stats.batchesCommitted).toBe(1);
+    await Promise.all([lazy, later]);
+    expect(committer.stats).toEqual({ batchesCommitted: 1, writesCommitted: 2, largestBatch: 2 });
   });
 
   it('deferrable writes queued behind an in-flight batch wait for company too; flush() and close() start them at once', async () => {
@@ -162,7 +193,8 @@ describe('GroupCommitter', () => {
 
   it('a failure rejects queued deferrable writes and cancels their timer', async () => {
     const runner = new ManualRunner();
-    const committer = new GroupCommitter(runner);
+    const clock = new ManualClock();
+    const committer = new GroupCommitter(runner, clock);
     const a = committer.submit(() => {});
     const txn = runner.next();
     txn.run();
@@ -170,7 +202,8 @@ describe('GroupCommitter', () => {
     txn.fail(new Error('EIO'));
     await expect(a).rejects.toThrow(/EIO/);
     await expect(lazy).rejects.toThrow(/EIO/);
-    await new Promise((r) => setTimeout(r, DEFER_MAX_MS + 5));
+    expect(clock.pending).toBe(0);
+    clock.advance(DEFER_MAX_MS);
     expect(runner.open).toHaveLength(0);
   });
 });

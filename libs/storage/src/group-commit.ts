@@ -55,14 +55,28 @@ export interface SubmitOptions {
   deferrable?: boolean;
 }
 
+/** The clock and timer a GroupCommitter waits with; tests pass a manual one. */
+export interface DeferClock {
+  /** Monotonic milliseconds. */
+  now(): number;
+  setTimer(fire: () => void, ms: number): unknown;
+  clearTimer(handle: unknown): void;
+}
+
+const realClock: DeferClock = {
+  now: () => performance.now(),
+  setTimer: (fire, ms) => setTimeout(fire, ms),
+  clearTimer: (handle) => clearTimeout(handle as NodeJS.Timeout),
+};
+
 export class GroupCommitter {
   private queue: Pending[] = [];
   /** The queue holds a write that is not deferrable: the next batch starts as soon as it can. */
   private queueUrgent = false;
-  /** When the oldest write of a queue of deferrable writes only was queued (performance.now() ms). */
+  /** When the oldest write of a queue of deferrable writes only was queued (DeferClock ms). */
   private deferredSince = 0;
   /** Starts a batch of deferrable writes once the oldest has waited DEFER_MAX_MS. */
-  private deferTimer: NodeJS.Timeout | undefined;
+  private deferTimer: unknown;
   private batchInFlight = false;
   private failure: Error | null = null;
   /** The latest submitted write (close() waits for it; its rejection is its submitter's to handle). */
@@ -70,7 +84,10 @@ export class GroupCommitter {
   private readonly counters: GroupCommitStats = { batchesCommitted: 0, writesCommitted: 0, largestBatch: 0 };
   private transactionsCommitted = 0;
 
-  constructor(private readonly runner: TransactionRunner) {}
+  constructor(
+    private readonly runner: TransactionRunner,
+    private readonly clock: DeferClock = realClock,
+  ) {}
 
   get stats(): Readonly<GroupCommitStats> {
     return { ...this.counters };
@@ -92,7 +109,7 @@ export class GroupCommitter {
   submit(op: WriteOp, options?: SubmitOptions): Promise<void> {
     if (this.failure) return Promise.reject(this.failure);
     const done = new Promise<void>((resolve, reject) => {
-      if (this.queue.length === 0) this.deferredSince = performance.now();
+      if (this.queue.length === 0) this.deferredSince = this.clock.now();
       this.queue.push({ op, resolve, reject });
     });
     if (options?.deferrable !== true) this.queueUrgent = true;
@@ -122,9 +139,9 @@ export class GroupCommitter {
     if (this.batchInFlight || this.queue.length === 0) return;
     if (!this.queueUrgent) {
       // Only deferrable writes: wait for a write that starts a batch, or for the deadline.
-      const wait = this.deferredSince + DEFER_MAX_MS - performance.now();
+      const wait = this.deferredSince + DEFER_MAX_MS - this.clock.now();
       if (wait > 0) {
-        this.deferTimer ??= setTimeout(() => {
+        this.deferTimer ??= this.clock.setTimer(() => {
           this.deferTimer = undefined;
           this.flush();
         }, wait);
@@ -132,7 +149,7 @@ export class GroupCommitter {
       }
     }
     if (this.deferTimer !== undefined) {
-      clearTimeout(this.deferTimer);
+      this.clock.clearTimer(this.deferTimer);
       this.deferTimer = undefined;
     }
     this.batchInFlight = true;
@@ -185,7 +202,7 @@ export class GroupCommitter {
       cause: error,
     });
     for (const pending of batch) pending.reject(this.failure);
-    if (this.deferTimer !== undefined) clearTimeout(this.deferTimer);
+    if (this.deferTimer !== undefined) this.clock.clearTimer(this.deferTimer);
     this.deferTimer = undefined;
     const queued = this.queue;
     this.queue = [];

@@ -370,6 +370,9 @@ export class PaxosHost {
         // replica's byte budgets keep Paxos messages under the max payload).
         for (const { to, msg } of messages) this.bus.send(to, 'paxos', msg, msg.group);
       },
+      deliverLocal: (messages) => {
+        for (const msg of messages) this.runIn(g, () => g.replica.step(msg, this.clock()));
+      },
       installSnapshot: (snap) => g.spec.restore?.(snap.data),
       apply: (entry) => {
         g.spec.apply?.(entry);

@@ -68,3 +68,8 @@ export function keepsLeadAfterHandOff(c: ResolvedConfig): boolean {
 export function handsOverUnderLease(c: ResolvedConfig): boolean {
   return c.broken.transferSkipsLeaseDrain === true;
 }
+
+/** ownAcceptCountsBeforeDurable: whether the leader's own Accepted is counted inside the call that accepted. */
+export function ownAcceptCountsAtOnce(c: ResolvedConfig): boolean {
+  return c.broken.ownAcceptCountsBeforeDurable === true;
+}

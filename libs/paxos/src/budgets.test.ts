@@ -1,7 +1,7 @@
 import { sizeBound } from '@synod/limits';
 import { describe, expect, it } from 'vitest';
 import type { Ballot } from './ballot.js';
-import { cmd, Harness } from './testing/harness.js';
+import { cmd, Harness, outbound } from './testing/harness.js';
 import type { Value } from './value.js';
 
 /**
@@ -16,7 +16,7 @@ const batchOf = (i: number): Value => ({ kind: 'batch', cmds: [cmd(`w:${i + 1}`,
 
 function largestMessage(h: Harness): number {
   let max = 0;
-  for (const r of h.readies) for (const o of r.ready.send) max = Math.max(max, sizeBound(o.msg));
+  for (const r of h.readies) for (const o of outbound(r.ready)) max = Math.max(max, sizeBound(o.msg));
   return max;
 }
 
@@ -69,6 +69,6 @@ describe('message byte budgets', () => {
     ]);
     h.deliverAll();
     expect(h.appliedCommandIds('a')).toEqual(['ok:1']);
-    expect(h.readies.slice(sent).flatMap((r) => r.ready.send).every((o) => !JSON.stringify(o.msg).includes('big:1'))).toBe(true);
+    expect(h.readies.slice(sent).flatMap((r) => outbound(r.ready)).every((o) => !JSON.stringify(o.msg).includes('big:1'))).toBe(true);
   });
 });

@@ -32,6 +32,12 @@ export interface BrokenForTesting {
   transferKeepsLease?: boolean;
   /** A leader hands over (releasing its voters) before the lease it reported has run out. */
   transferSkipsLeaseDrain?: boolean;
+  /**
+   * The leader counts its own accept toward the phase-2 quorum when it makes it, not once it is
+   * durable, while its Accepts still go out before its own persist (docs/paxos.md, "Accepts before
+   * the leader's fsync"): a chosen prefix it announces may rest on a vote a crash loses.
+   */
+  ownAcceptCountsBeforeDurable?: boolean;
 }
 
 export interface LivenessFeatures {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Harness } from './testing/harness.js';
+import { Harness, outbound } from './testing/harness.js';
 
 /**
  * Leaders beat on the heartbeat grid (multiples of the interval), not one interval after their
@@ -14,7 +14,7 @@ function heartbeatTimes(electedAtUs: number): number[] {
   const start = h.now;
   for (let t = start + 1_000; t <= start + 60_000; t += 1_000) {
     const ready = h.tick('a', t);
-    if (ready.send.some((o) => o.msg.type === 'heartbeat')) times.push(t);
+    if (outbound(ready).some((o) => o.msg.type === 'heartbeat')) times.push(t);
     h.deliverAll();
   }
   return times;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplicaConfig } from './config.js';
 import type { PaxosMessage } from './messages.js';
-import { baseConfig, cmd, Harness, testRng } from './testing/harness.js';
+import { baseConfig, cmd, Harness, testRng, outbound } from './testing/harness.js';
 import { Replica } from './replica.js';
 
 const ids = ['a', 'b', 'c'];
@@ -19,7 +19,7 @@ function leaderA(extra: Partial<ReplicaConfig> = {}): Harness {
 }
 
 const sent = (h: Harness, from: number, type: PaxosMessage['type']) =>
-  h.readies.slice(from).flatMap((r) => r.ready.send.filter((o) => o.msg.type === type));
+  h.readies.slice(from).flatMap((r) => outbound(r.ready).filter((o) => o.msg.type === type));
 
 /** Ticks the leader every 20 ms until `done` (at most `max` ticks); returns the ticks taken. */
 function tickUntil(h: Harness, done: () => boolean, max = 20): number {

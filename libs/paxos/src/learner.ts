@@ -68,7 +68,8 @@ export abstract class Learner extends Acceptor {
       return;
     }
     // Only a contiguous run from fromSlot helps the asker: a reply with a hole at its start
-    // would not advance it (a replica resumed at its applied index holds no values below it).
+    // would not advance it (a replica resumed at its applied index holds values below it only
+    // where its applied records say its log held the chosen one).
     const entries: SlotValue[] = [];
     const end = Math.min(m.toSlot, m.fromSlot + this.config.maxEntriesPerMessage);
     for (let s = Math.max(0, m.fromSlot); s < end; s++) {
@@ -181,6 +182,8 @@ export abstract class Learner extends Acceptor {
       const value = this.chosen.get(slot);
       invariant(value !== undefined, 'applied entries are chosen', () => `slot ${slot} at ${this.config.self}`);
       const entry: ApplyEntry = { slot, value, commands: [], duplicates: [] };
+      const held = this.log.get(slot);
+      if (held !== undefined && valuesEqual(held.value, value)) entry.logHolds = true;
       if (value.kind === 'batch') {
         for (const c of value.cmds) {
           if (this.dedupe.has(c.id)) entry.duplicates.push(c.id);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ReplicaConfig } from './config.js';
 import { Replica } from './replica.js';
-import { baseConfig, cmd, Harness, testRng } from './testing/harness.js';
+import { baseConfig, cmd, Harness, testRng, outbound } from './testing/harness.js';
 
 const voters = ['a', 'b', 'c'];
 const all = ['a', 'b', 'c', 'd'];
@@ -63,7 +63,7 @@ describe('learners', () => {
     h.drop = (to) => to !== 'd';
     const before = h.readies.length;
     for (let i = 0; i < 5; i++) h.tick('d', h.now + 1_000_000);
-    const asked = h.readies.slice(before).flatMap((r) => r.ready.send).filter((o) => o.msg.type === 'preVote' || o.msg.type === 'prepare');
+    const asked = h.readies.slice(before).flatMap((r) => outbound(r.ready)).filter((o) => o.msg.type === 'preVote' || o.msg.type === 'prepare');
     expect(asked).toEqual([]);
     expect(h.get('d').getRole()).toBe('follower');
   });
@@ -117,7 +117,7 @@ describe('learners', () => {
     // knowing it was removed, it pre-votes, which nobody grants).
     const before = h.readies.length;
     rounds(h, 3, 'v');
-    expect(h.readies.slice(before).flatMap((x) => x.ready.send).filter((o) => o.to === 'c' && o.msg.type !== 'preVoteReply').map((o) => `${o.msg.from}>c ${o.msg.type}`)).toEqual([]);
+    expect(h.readies.slice(before).flatMap((x) => outbound(x.ready)).filter((o) => o.to === 'c' && o.msg.type !== 'preVoteReply').map((o) => `${o.msg.from}>c ${o.msg.type}`)).toEqual([]);
     // And c's acks no longer count: b and d alone (with a) choose.
     h.drop = (to) => to === 'b';
     const chosen = h.get('a').chosenUpTo();

@@ -59,6 +59,12 @@ export interface ApplyEntry {
   /** Ids in this entry already applied by an earlier slot (or earlier in this entry): do not apply again. */
   duplicates: string[];
   /**
+   * This replica's durable accepted log holds the chosen value at this slot (it accepted it, in
+   * this or an earlier Ready). Any later accept at the slot carries the same value, so a replica
+   * resumed at its applied index can still answer catch-up for the slot from its log.
+   */
+  logHolds?: true;
+  /**
    * Set on the entry after which the replica wants a snapshot: once this entry
    * is applied, the shell captures its state machine and calls
    * `replica.snapshotTaken(slot + 1, data, nowUs)`.
@@ -122,6 +128,8 @@ export interface ProposalResult {
  *   2. send `send` — a Promise or Accepted must never leave before the state it
  *      vouches for is durable (DESIGN §3.2). Outputs must be handled in the order
  *      they were returned: output k's sends also wait for outputs < k to be durable.
+ *      (`sendEarly` is the one exception, see there; `local` goes back to `step`
+ *      when `send` goes out.)
  *   3. apply `apply` in order (strict slot order, each slot exactly once per
  *      replica incarnation).
  * If the process dies before step 1 completes, the whole output is lost; that is
@@ -130,6 +138,20 @@ export interface ProposalResult {
 export interface Ready {
   persist?: PersistRequest;
   send: Outbound[];
+  /**
+   * A leader's Accepts. They vouch for nothing durable at the leader (its own accept counts
+   * toward a quorum only once durable, through `local`, and the chosen prefix they carry counts
+   * only durable votes), so the shell may send them before this Ready's persist and before
+   * earlier Readies are released: the leader's fsync then overlaps the followers' (docs/paxos.md,
+   * "Accepts before the leader's fsync"). Not while a persisted promise is pending: an Accept at
+   * a ballot needs that ballot's promise on disk. `ReadyPipeline` applies both rules.
+   */
+  sendEarly?: Outbound[];
+  /**
+   * Messages this replica sent to itself that vouch for this Ready's persist (the leader's own
+   * Accepted): the shell hands them back to the replica (`step`) once the Ready is released.
+   */
+  local?: PaxosMessage[];
   apply: ApplyEntry[];
   leadership?: LeadershipChange;
   proposalResults?: ProposalResult[];
@@ -160,18 +182,27 @@ export interface DurableState {
  * What a shell that applies durably records with each applied entry (in the same write as the
  * entry's effects), so that after a restart the replica resumes at the applied index and
  * re-applies nothing: the command ids the entry applied (the dedupe state) and, for a
- * configuration entry, the configuration.
+ * configuration entry, the configuration. It also keeps the chosen value servable: a replica
+ * resumed at its applied index answers a follower's catch-up below it (without snapshots, the
+ * only way such a follower catches up), from its log where the log held the chosen value, from
+ * the record otherwise.
  */
 export interface AppliedRecord {
   slot: number;
   commandIds: string[];
   config?: ConfigValue;
+  /** See `ApplyEntry.logHolds`: after a restart the replica knows its log entry at this slot chosen. */
+  logHolds?: true;
+  /** The chosen value, when the log did not hold it (learned by catch-up): kept so it can be served on. */
+  value?: Value;
 }
 
 /** The record to persist for `entry`. */
 export function appliedRecordOf(entry: ApplyEntry): AppliedRecord {
   const r: AppliedRecord = { slot: entry.slot, commandIds: entry.commands.map((c) => c.id) };
   if (entry.value.kind === 'config') r.config = entry.value;
+  if (entry.logHolds) r.logHolds = true;
+  else r.value = entry.value;
   return r;
 }
 

@@ -3,7 +3,7 @@ import { Dedupe, MAX_ABOVE } from './dedupe.js';
 import type { PaxosMessage } from './messages.js';
 import type { Snapshot } from './output.js';
 import { Replica } from './replica.js';
-import { baseConfig, cmd, Harness, testRng } from './testing/harness.js';
+import { baseConfig, cmd, Harness, testRng, outbound } from './testing/harness.js';
 
 const ids = ['a', 'b', 'c'];
 
@@ -102,7 +102,7 @@ describe('snapshots and compaction', () => {
     expect(installs).toHaveLength(1);
     expect(installs[0]!.ready.installSnapshot).toEqual({ upTo: 4, data: { state: 'after 4' } });
     // Several chunks, several runs of snapshotChunksPerRequest (4) each: c asked again after each run.
-    const chunks = h.readies.filter((r) => r.node === 'a').flatMap((r) => r.ready.send).filter((o) => o.to === 'c' && o.msg.type === 'snapshotChunk');
+    const chunks = h.readies.filter((r) => r.node === 'a').flatMap((r) => outbound(r.ready)).filter((o) => o.to === 'c' && o.msg.type === 'snapshotChunk');
     const requests = h.readies.filter((r) => r.node === 'c').flatMap((r) => r.ready.send).filter((o) => o.msg.type === 'snapshotRequest');
     expect(chunks.length).toBeGreaterThan(4);
     expect(requests.length).toBeGreaterThanOrEqual(Math.ceil(chunks.length / 4) - 1);

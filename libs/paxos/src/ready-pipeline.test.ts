@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvariantViolation } from './invariant.js';
+import type { PaxosMessage } from './messages.js';
 import type { Ready } from './output.js';
 import { ReadyPipeline, type ReadyEffects } from './ready-pipeline.js';
 
@@ -19,6 +20,7 @@ function recorder() {
     installSnapshot: (s) => log.push(`install ${s.upTo}`),
     apply: (e) => log.push(`apply ${e.slot}`),
     settle: (r) => log.push(`settle ${r.map((x) => x.status).join(',')}`),
+    deliverLocal: (m) => log.push(`local ${m.map((x) => x.type).join(',')}`),
     fatal: (err) => fatal.push(err),
   };
   return { log, pendingFsyncs, fatal, effects };
@@ -50,6 +52,40 @@ describe('ReadyPipeline', () => {
     expect(p.pending).toBe(2);
     r.pendingFsyncs[0]!();
     expect(r.log).toEqual(['persist', 'send 1', 'send 2', 'apply 0']);
+  });
+
+  it("a leader's Accepts (sendEarly) go out at once, ahead of its own and earlier persists; its own Accepted comes back last", () => {
+    const r = recorder();
+    const p = new ReadyPipeline(r.effects);
+    const accepted: PaxosMessage = { type: 'accepted', group: 'g', from: 'a', ballot: { round: 1, node: 'a' }, slots: [0], sentAtUs: 0 };
+    p.run(() => ({ persist: { accepted: [] }, send: [msg(1)], apply: [] }));
+    p.run(() => ({ persist: { accepted: [] }, sendEarly: [msg(2), msg(3)], send: [msg(4)], apply: [entry(0)], local: [accepted] }));
+    expect(r.log).toEqual(['persist', 'send 2', 'persist']);
+    r.pendingFsyncs[1]!(); // the second is durable first: still behind the first
+    expect(r.log).toEqual(['persist', 'send 2', 'persist']);
+    r.pendingFsyncs[0]!();
+    expect(r.log).toEqual(['persist', 'send 2', 'persist', 'send 1', 'send 1', 'apply 0', 'local accepted']);
+  });
+
+  it('Accepts wait for a pending persisted promise, in their own or an earlier Ready, and then go before the rest', () => {
+    const r = recorder();
+    const p = new ReadyPipeline(r.effects);
+    p.run(() => ({ persist: { promised: { round: 2, node: 'a' } }, send: [], apply: [] }));
+    p.run(() => ({ sendEarly: [msg(2)], send: [msg(3), msg(4)], apply: [] }));
+    expect(r.log).toEqual(['persist']);
+    r.pendingFsyncs[0]!();
+    expect(r.log).toEqual(['persist', 'send 1', 'send 2']);
+    p.run(() => ({ persist: { promised: { round: 3, node: 'a' } }, sendEarly: [msg(5)], send: [], apply: [] }));
+    expect(r.log).toEqual(['persist', 'send 1', 'send 2', 'persist']); // its own promise: held
+    r.pendingFsyncs[1]!();
+    expect(r.log).toEqual(['persist', 'send 1', 'send 2', 'persist', 'send 1']);
+  });
+
+  it('Accepts of a Ready whose persist completes synchronously go out once', () => {
+    const r = recorder();
+    const p = new ReadyPipeline({ ...r.effects, persist: (_p, done) => done() });
+    p.run(() => ({ persist: { accepted: [] }, sendEarly: [msg(1)], send: [msg(2), msg(3)], apply: [] }));
+    expect(r.log).toEqual(['send 1', 'send 2']);
   });
 
   it('a replica call that throws stops the pipeline: fatal once, nothing released after', () => {

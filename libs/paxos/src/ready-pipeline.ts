@@ -1,3 +1,4 @@
+import type { PaxosMessage } from './messages.js';
 import type { ApplyEntry, LeadershipChange, Outbound, PersistRequest, ProposalResult, Ready } from './output.js';
 
 /**
@@ -15,6 +16,8 @@ export interface ReadyEffects {
   /** Complete proposals the replica answered without replicating (not leader, already applied, too large). */
   settle(results: readonly ProposalResult[]): void;
   leadership?(change: LeadershipChange): void;
+  /** Hand messages the replica sent itself back to it (`step`, through this pipeline's `run`). */
+  deliverLocal(messages: readonly PaxosMessage[]): void;
   /** A broken invariant or a failed durable write: the replica must not go on (fail-stop). */
   fatal(err: unknown): void;
 }
@@ -32,6 +35,8 @@ interface Stage {
   ready: Ready;
   /** Its persist completed (or it has none). */
   durable: boolean;
+  /** Its `sendEarly` went out when it was queued (otherwise it goes with `send`). */
+  sentEarly: boolean;
 }
 
 /**
@@ -41,8 +46,10 @@ interface Stage {
  *   persist → (once durable, and every earlier Ready released) send → install snapshot →
  *   apply → settle.
  * Nothing of a Ready is observable before its state is durable, and Readies never overtake
- * each other. A replica call that throws stops the pipeline: nothing after it is released,
- * and `fatal` is called once.
+ * each other. The one exception is a leader's Accepts (`Ready.sendEarly`): they go out when
+ * their Ready is queued unless a persisted promise is still pending, in it or an earlier Ready
+ * (docs/paxos.md, "Accepts before the leader's fsync"). A replica call that throws stops the
+ * pipeline: nothing after it is released, and `fatal` is called once.
  */
 export class ReadyPipeline {
   /** Readies not yet released, in the order the replica produced them. */
@@ -84,8 +91,13 @@ export class ReadyPipeline {
       this.stop(err);
       return undefined;
     }
-    const stage: Stage = { ready, durable: ready.persist === undefined || this.opts.ackBeforePersist === true };
+    const stage: Stage = { ready, durable: ready.persist === undefined || this.opts.ackBeforePersist === true, sentEarly: false };
     this.stages.push(stage);
+    // Before the persist starts: a persist that completes synchronously releases the stage at once.
+    if (ready.sendEarly !== undefined && ready.sendEarly.length > 0 && !this.promisePending()) {
+      stage.sentEarly = true;
+      this.guard(() => this.effects.send(ready.sendEarly!));
+    }
     if (ready.persist !== undefined) {
       this.guard(() =>
         this.effects.persist(
@@ -115,6 +127,12 @@ export class ReadyPipeline {
     return this.stoppedBy;
   }
 
+  /** A queued Ready persists a promise not yet durable: Accepts at that ballot must wait for it. */
+  private promisePending(): boolean {
+    for (const s of this.stages) if (!s.durable && s.ready.persist?.promised !== undefined) return true;
+    return false;
+  }
+
   private drain(): void {
     // A release may re-enter run() (a shell answering a snapshot request, say); the outer loop
     // releases what that queued, so no Ready is released inside another one's release.
@@ -122,20 +140,22 @@ export class ReadyPipeline {
     this.draining = true;
     try {
       while (!this.stopped && this.stages.length > 0 && this.stages[0]!.durable) {
-        const { ready } = this.stages.shift()!;
-        this.guard(() => this.release(ready));
+        const stage = this.stages.shift()!;
+        this.guard(() => this.release(stage));
       }
     } finally {
       this.draining = false;
     }
   }
 
-  private release(ready: Ready): void {
+  private release({ ready, sentEarly }: Stage): void {
+    if (!sentEarly && ready.sendEarly !== undefined && ready.sendEarly.length > 0) this.effects.send(ready.sendEarly);
     if (ready.send.length > 0) this.effects.send(ready.send);
     if (ready.installSnapshot) this.effects.installSnapshot(ready.installSnapshot);
     for (const entry of ready.apply) this.effects.apply(entry);
     if (ready.proposalResults && ready.proposalResults.length > 0) this.effects.settle(ready.proposalResults);
     if (ready.leadership) this.effects.leadership?.(ready.leadership);
+    if (ready.local !== undefined && ready.local.length > 0) this.effects.deliverLocal(ready.local);
   }
 
   /** An effect that throws is a bug in the shell: stop rather than release half a Ready. */

@@ -1,5 +1,5 @@
 import { ZERO_BALLOT, type Ballot } from './ballot.js';
-import { ignoresLeaseVotes, restoredAcceptedBallot, restoredPromise } from './broken.js';
+import { ignoresLeaseVotes, ownAcceptCountsAtOnce, restoredAcceptedBallot, restoredPromise } from './broken.js';
 import { MESSAGE_FRAME_BYTES, resolveConfig, type ReplicaConfig, type ResolvedConfig } from './config.js';
 import { Dedupe } from './dedupe.js';
 import { invariant } from './invariant.js';
@@ -146,7 +146,7 @@ export abstract class ReplicaState {
   protected out: Ready = emptyReady();
   /** Accepted entries to persist in `out`, by slot (a later accept of a slot supersedes). */
   protected persistAccepted = new Map<number, AcceptedEntry>();
-  /** Messages to self, handled before the call returns (so their persists precede its sends). */
+  /** Messages to self, handled before the call returns (so their persists precede its sends); the leader's own Accepted goes to `out.local` instead. */
   protected readonly loopback: PaxosMessage[] = [];
   /**
    * The highest promise handed to the shell to persist, in this or an earlier Ready (or restored
@@ -198,6 +198,10 @@ export abstract class ReplicaState {
         invariant(r.slot === next, 'applied records are contiguous from the snapshot', () => `expected slot ${next}, got ${r.slot} at ${this.config.self}`);
         for (const id of r.commandIds) this.dedupe.add(id);
         if (r.config) this.configs.apply(r.slot, r.config, this.config.window, this.applied);
+        // Known chosen, so this replica can still serve it to a follower behind its resume
+        // point (the spanserver takes no snapshots: without this such a follower never caught up).
+        const value = r.logHolds ? this.log.get(r.slot)?.value : r.value;
+        if (value !== undefined) this.chosen.set(r.slot, value);
         next = r.slot + 1;
         this.applied = next;
       }
@@ -265,8 +269,17 @@ export abstract class ReplicaState {
 
   protected send(to: string, body: MessageBody): void {
     const msg = { ...body, group: this.config.group, from: this.config.self } as PaxosMessage;
-    if (to === this.config.self) this.loopback.push(msg);
-    else this.out.send.push({ to, msg });
+    if (to === this.config.self) {
+      // The leader's own accept counts toward a quorum only once it is durable: its Accepted
+      // comes back through the shell after this Ready's persist (docs/paxos.md, "Accepts
+      // before the leader's fsync").
+      if (msg.type === 'accepted' && !ownAcceptCountsAtOnce(this.config)) (this.out.local ??= []).push(msg);
+      else this.loopback.push(msg);
+    } else if (msg.type === 'accept') {
+      (this.out.sendEarly ??= []).push({ to, msg });
+    } else {
+      this.out.send.push({ to, msg });
+    }
   }
 }
 

@@ -3,7 +3,7 @@ import { ZERO_BALLOT, type Ballot } from './ballot.js';
 import { InvariantViolation } from './invariant.js';
 import type { AcceptMsg, PaxosMessage } from './messages.js';
 import { Replica } from './replica.js';
-import { baseConfig, cmd, Harness, testRng } from './testing/harness.js';
+import { baseConfig, cmd, Harness, testRng, outbound } from './testing/harness.js';
 import type { Value } from './value.js';
 
 const ids = ['a', 'b', 'c'];
@@ -11,7 +11,7 @@ const b = (round: number, node: string): Ballot => ({ round, node });
 const batch = (...cmdIds: string[]): Value => ({ kind: 'batch', cmds: cmdIds.map((id) => cmd(id)) });
 
 function sentOfType<T extends PaxosMessage['type']>(h: Harness, type: T) {
-  return h.readies.flatMap((r) => r.ready.send.filter((o) => o.msg.type === type));
+  return h.readies.flatMap((r) => outbound(r.ready).filter((o) => o.msg.type === type));
 }
 
 describe('election and replication', () => {
@@ -32,6 +32,29 @@ describe('election and replication', () => {
     for (const id of ids) expect(h.get(id).appliedUpTo()).toBe(2);
   });
 
+  it("sends its Accepts early and counts its own accept only once the shell hands its Accepted back (after the persist)", () => {
+    for (const broken of [false, true]) {
+      const h = new Harness(ids, broken ? { brokenForTesting: { ownAcceptCountsBeforeDurable: true } } : {});
+      h.elect('a');
+      const chosenBefore = h.get('a').chosenUpTo();
+      h.drop = (to) => to === 'c';
+      const ready = h.propose('a', [cmd('x')]);
+      expect(ready.sendEarly?.map((o) => `${o.to} ${o.msg.type}`)).toEqual(['b accept', 'c accept']); // c's is dropped below
+      expect(ready.persist?.accepted?.map((e) => e.slot)).toEqual([chosenBefore]);
+      // The Accepted the leader sent itself waits for the shell (in the broken variant it counted already).
+      const own = h.inbox.filter((o) => o.to === 'a');
+      expect(own.map((o) => o.msg.type)).toEqual(broken ? [] : ['accepted']);
+      h.inbox.splice(0, h.inbox.length, ...h.inbox.filter((o) => o.to !== 'a'));
+      h.deliverAll(); // b accepts and answers
+      expect(h.get('a').chosenUpTo()).toBe(broken ? chosenBefore + 1 : chosenBefore);
+      if (broken) continue;
+      h.inbox.push(...own); // the leader's persist is durable
+      h.deliverAll();
+      expect(h.get('a').chosenUpTo()).toBe(chosenBefore + 1);
+      expect(h.appliedCommandIds('a')).toEqual(['x']);
+    }
+  });
+
   it('a Promise is only ever output together with the persisted promise', () => {
     const h = new Harness(ids);
     h.elect('a');
@@ -45,7 +68,7 @@ describe('election and replication', () => {
     h.elect('a');
     h.drop = () => true; // nothing gets acknowledged: the window stays full
     h.propose('a', Array.from({ length: 10 }, (_, i) => cmd(`c:${i}`)));
-    const accepts = h.readies.at(-1)!.ready.send.filter((o) => o.msg.type === 'accept');
+    const accepts = h.readies.at(-1)!.ready.sendEarly!.filter((o) => o.msg.type === 'accept');
     const slots = new Set(accepts.flatMap((o) => (o.msg as AcceptMsg).entries.map((e) => e.slot)));
     expect(slots.size).toBe(2);
     for (const o of accepts) for (const e of (o.msg as AcceptMsg).entries) {

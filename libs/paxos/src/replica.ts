@@ -21,7 +21,8 @@ import type { Command, Value } from './value.js';
  * `snapshotTaken`) takes the current time of this node's own clock in integer
  * microseconds and returns the `Ready` the shell must carry out (persist, then
  * send, then apply — see `Ready`). Messages a replica sends to itself are
- * delivered internally and never appear in `Ready.send`.
+ * delivered internally and never appear in `Ready.send`; the one exception, the
+ * leader's own Accepted, comes back through the shell (`Ready.local`) once durable.
  *
  * Slots start at 0; `chosenUpTo()` / `appliedUpTo()` are exclusive bounds.
  *
@@ -467,7 +468,8 @@ export class Replica extends Leader {
     const p = ready.persist;
     if (p?.promised !== undefined && compareBallot(p.promised, this.persistedPromise) > 0) this.persistedPromise = p.promised;
     for (const e of p?.accepted ?? []) this.persistedAccepted.set(e.slot, e.ballot);
-    for (const { to, msg } of ready.send) {
+    const vouching = ready.local === undefined ? ready.send : [...ready.send, ...ready.local.map((msg) => ({ to: this.config.self, msg }))];
+    for (const { to, msg } of vouching) {
       if (msg.type !== 'promise' && msg.type !== 'accepted') continue;
       const uncovered = (what: string): string => `${this.config.self} sent ${msg.type} at ${formatBallot(msg.ballot)} to ${to}: ${what}`;
       invariant(compareBallot(msg.ballot, this.persistedPromise) <= 0, 'every promise or accepted sent is covered by a persist', () =>

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Harness, cmd, testRng } from './testing/harness.js';
+import { Harness, cmd, testRng, outbound } from './testing/harness.js';
 import type { PaxosMessage } from './messages.js';
 
 /**
@@ -19,7 +19,7 @@ function run(seed: number, skip: boolean): { trace: string[]; leaderSkips: numbe
   const trace: string[] = [];
   const record = (node: string) => {
     const last = h.readies[h.readies.length - 1];
-    if (last?.node === node) for (const o of last.ready.send) trace.push(`${h.now} ${node}->${o.to} ${o.msg.type}`);
+    if (last?.node === node) for (const o of outbound(last.ready)) trace.push(`${h.now} ${node}->${o.to} ${o.msg.type}`);
   };
   let next = 0;
   for (let step = 1; step <= 3_400; step++) {
@@ -46,7 +46,7 @@ function run(seed: number, skip: boolean): { trace: string[]; leaderSkips: numbe
     }
     const before = h.readies.length;
     h.deliverAll();
-    for (const { node, ready } of h.readies.slice(before)) for (const o of ready.send) trace.push(`${h.now} ${node}->${o.to} ${o.msg.type}`);
+    for (const { node, ready } of h.readies.slice(before)) for (const o of outbound(ready)) trace.push(`${h.now} ${node}->${o.to} ${o.msg.type}`);
   }
   for (const id of ids) trace.push(`${id} applied ${h.appliedCommandIds(id).join(',')}`);
   return { trace, leaderSkips };

@@ -6,7 +6,7 @@ import { SPAN_USAGE, runSpanCli } from './span/cli-span.js';
 
 const USAGE = `usage: npm run sim -- [--seeds N [--start S] | --seed S [--trace] | --long-run [--entries N]]
        [--scenario basic|production|span|placement] [--replicas 3|5] [--groups G] [--faults none|light|heavy]
-       [--drift-ppm D] [--snapshot-every N] [--broken <variant>]
+       [--drift-ppm D] [--snapshot-every N] [--slow-disks] [--broken <variant>]
 scenarios: basic (the default); production (compaction + snapshot transfer, membership
            changes replacing crashed replicas, flexible quorums drawn per seed, lease reads)
 --long-run: one fault-free run until every group has N (default 100000) chosen slots,
@@ -42,6 +42,7 @@ const { values } = parseArgs({
     scenario: { type: 'string', default: 'basic' },
     'drift-ppm': { type: 'string' },
     'snapshot-every': { type: 'string' },
+    'slow-disks': { type: 'boolean', default: false },
     'long-run': { type: 'boolean', default: false },
     entries: { type: 'string' },
     splits: { type: 'string' },
@@ -92,6 +93,7 @@ function paxosMain(): void {
   const extra: Partial<SimOptions> = {};
   if (values['drift-ppm'] !== undefined) extra.maxDriftPpm = intArg('drift-ppm', values['drift-ppm'], 0);
   if (values['snapshot-every'] !== undefined) extra.snapshotIntervalEntries = intArg('snapshot-every', values['snapshot-every'], 0);
+  if (values['slow-disks']) extra.slowDisks = true;
 
   const common = { replicas: replicas as 3 | 5, groups, faults, broken };
   const forSeed = (seed: number): Partial<SimOptions> & { seed: number } => ({ seed, ...common, ...scenarioOptions(scenario, seed), ...extra });
@@ -102,6 +104,7 @@ function paxosMain(): void {
     `--faults ${faults}`,
     ...(values['drift-ppm'] !== undefined ? [`--drift-ppm ${values['drift-ppm']}`] : []),
     ...(values['snapshot-every'] !== undefined ? [`--snapshot-every ${values['snapshot-every']}`] : []),
+    ...(values['slow-disks'] ? ['--slow-disks'] : []),
     ...(broken ? [`--broken ${broken}`] : []),
   ].join(' ');
 

@@ -303,6 +303,9 @@ export class GoldenWorld {
       send: (messages) => {
         for (const o of messages) this.send(n.id, o.to, o.msg);
       },
+      deliverLocal: (messages) => {
+        for (const msg of messages) this.call(n, (r) => r.step(msg, this.nowUs));
+      },
       installSnapshot: ({ upTo, data }) => {
         n.sm = SimStateMachine.restore(data, upTo);
         this.print(`${n.id} install-snapshot ${upTo}`);

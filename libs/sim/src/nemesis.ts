@@ -13,7 +13,7 @@ const NETWORK_FAULTS: Record<FaultMode, NetworkFaults> = {
 /** What the network looks like once faults stop: no loss, a little jitter. */
 export const CALM_NETWORK: NetworkFaults = NETWORK_FAULTS.none;
 
-type Action = 'isolate' | 'isolate-leader' | 'mute-leader' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart' | 'replace' | 'add' | 'remove' | 'add-learner' | 'promote' | 'transfer';
+type Action = 'slow-disk' | 'isolate' | 'isolate-leader' | 'mute-leader' | 'one-way' | 'heal' | 'crash' | 'crash-leader' | 'restart' | 'replace' | 'add' | 'remove' | 'add-learner' | 'promote' | 'transfer';
 
 /** Quorum sizes the nemesis picks from for a group of n members (all satisfy q1 + q2 > n). */
 const QUORUMS: Record<number, Array<[number, number]>> = {
@@ -60,6 +60,8 @@ export class Nemesis {
     private readonly networkOverride: Partial<NetworkFaults> = {},
     /** Groups whose membership the nemesis changes (empty: none). */
     private readonly reconfigGroups: readonly string[] = [],
+    /** Also stall disks (SimOptions.slowDisks). */
+    private readonly slowDisks = false,
   ) {}
 
   reconfigs = 0;
@@ -72,6 +74,7 @@ export class Nemesis {
     this.net.faults = { ...NETWORK_FAULTS[this.mode], ...this.networkOverride };
     const actions: Action[] = [...ACTIONS[this.mode]];
     if (this.reconfigGroups.length > 0) actions.push('replace', 'replace', 'add', 'remove', 'add-learner', 'add-learner', 'promote', 'promote', 'transfer', 'transfer');
+    if (this.slowDisks) actions.push('slow-disk', 'slow-disk', 'slow-disk');
     if (actions.length === 0) return;
     const [lo, hi] = GAP_US[this.mode];
     const step = (): void => {
@@ -116,6 +119,15 @@ export class Nemesis {
         const to = this.rng.pick(this.dcs.filter((d) => d !== from));
         this.net.cutLink(from, to);
         this.trace(`nemesis cut ${from}>${to}`);
+        return;
+      }
+      case 'slow-disk': {
+        // Mostly a leader's: its followers' votes then arrive before its own is durable.
+        const up = this.nodes.filter((n) => n.up);
+        const leaders = up.filter((n) => n.isLeaderOfAny());
+        const pool = leaders.length > 0 && this.rng.chance(0.8) ? leaders : up;
+        if (pool.length === 0) return;
+        this.rng.pick(pool).slowDisk(this.sched.nowUs + this.rng.range(50_000, 300_000), this.rng.range(5_000, 40_000));
         return;
       }
       case 'heal':

@@ -51,6 +51,9 @@ export class SimNode {
   private readonly pendingReads = new Map<string, PendingRead[]>();
   readonly clock: DriftingClock;
   private diskFreeAtUs = 0;
+  /** Until then every fsync takes `diskExtraUs` more (the nemesis's slow disk; survives a crash: it is the hardware). */
+  private diskSlowUntilUs = 0;
+  private diskExtraUs = 0;
   /** One Ready pipeline per group, rebuilt at every boot. */
   private readonly pipelines = new Map<string, ReadyPipeline>();
   /** command id -> client address awaiting its application here. */
@@ -230,6 +233,11 @@ export class SimNode {
             this.net.send(this.id, o.to, payload, describePayload(payload));
           }
         },
+        deliverLocal: (messages) => {
+          const r = this.replicas.get(group);
+          if (r === undefined || inc !== this.incarnation) return;
+          for (const msg of messages) this.guard(group, () => r.step(msg, this.localNow));
+        },
         installSnapshot: ({ upTo, data }) => {
           const sm = SimStateMachine.restore(data, upTo);
           this.sms.set(group, sm);
@@ -261,9 +269,17 @@ export class SimNode {
     );
   }
 
+  /** From now until `untilUs` every fsync of this node takes `extraUs` longer. */
+  slowDisk(untilUs: number, extraUs: number): void {
+    this.diskSlowUntilUs = untilUs;
+    this.diskExtraUs = extraUs;
+    this.trace(`slow-disk ${this.id} +${extraUs}us until ${untilUs}`);
+  }
+
   /** The simulated disk: writes complete in order after a random fsync time; a crash loses what is queued. */
   private persist(group: string, inc: number, persist: PersistRequest, done: () => void): void {
-    const doneAt = Math.max(this.sched.nowUs, this.diskFreeAtUs) + this.rng.range(this.timing.fsyncMinUs, this.timing.fsyncMaxUs);
+    const extra = this.sched.nowUs < this.diskSlowUntilUs ? this.diskExtraUs : 0;
+    const doneAt = Math.max(this.sched.nowUs, this.diskFreeAtUs) + this.rng.range(this.timing.fsyncMinUs, this.timing.fsyncMaxUs) + extra;
     this.diskFreeAtUs = doneAt;
     this.sched.at(doneAt, () => {
       if (inc !== this.incarnation) return; // crashed before the fsync completed

@@ -19,6 +19,7 @@ export const BROKEN_VARIANTS = {
   'learner-counts-in-quorum': { learnerCountsInQuorum: true },
   'transfer-keeps-lease': { transferKeepsLease: true },
   'transfer-skips-lease-drain': { transferSkipsLeaseDrain: true },
+  'own-accept-counts-early': { ownAcceptCountsBeforeDurable: true },
 } as const satisfies Record<string, BrokenForTesting>;
 export type BrokenVariant = keyof typeof BROKEN_VARIANTS;
 
@@ -68,6 +69,12 @@ export interface SimOptions {
   q2?: number | undefined;
   /** The nemesis also changes membership: replaces (crashed) members with spares, adds and removes. */
   reconfig: boolean;
+  /**
+   * The nemesis also stalls disks: for a while every fsync of one node (a leader's, mostly)
+   * takes longer than a round trip to its followers, so followers' votes arrive before the
+   * leader's own is durable (docs/paxos.md, "Accepts before the leader's fsync").
+   */
+  slowDisks: boolean;
   /** Stop the run once every group has this many chosen slots (long runs); 0: run the phases. */
   targetChosen: number;
   clientThinkMaxUs: number;
@@ -108,6 +115,7 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   snapshotIntervalEntries: 0,
   snapshotChunkChars: 256,
   reconfig: false,
+  slowDisks: false,
   targetChosen: 0,
   clientThinkMaxUs: 10_000,
   footprintSampleUs: 0,

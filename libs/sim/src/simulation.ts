@@ -141,7 +141,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
     }
   }
 
-  const nemesis = new Nemesis(o.faults, sched, net, nodes, dcs, root.fork('nemesis'), log, permanentlyDown, o.networkFaults, o.reconfig ? groups : []);
+  const nemesis = new Nemesis(o.faults, sched, net, nodes, dcs, root.fork('nemesis'), log, permanentlyDown, o.networkFaults, o.reconfig ? groups : [], o.slowDisks);
   nemesis.start(o.faultPhaseUs);
   const stopOnViolation = (): boolean => !history.ok;
 

@@ -92,6 +92,15 @@ describe('the simulator catches broken replicas', () => {
     expect(found!.violation.checker).toMatch(/acknowledged writes are durable on a quorum|at most one value chosen per slot/);
   });
 
+  it("(i') a leader that counts its own accept before it is durable while its Accepts go out first", () => {
+    // Only shows when the leader's fsync is slower than its followers' round trip: slow disks,
+    // 2 ms links. A follower then learns a slot chosen from the next Accept and answers its
+    // client while only it has the slot on disk.
+    const found = firstFailingSeed('own-accept-counts-early', { slowDisks: true, fixedLatencyUs: 2_000 });
+    expect(found, 'no violation found').not.toBeNull();
+    expect(found!.violation.checker).toMatch(/acknowledged writes are durable on a quorum|at most one value chosen per slot/);
+  });
+
   // Learners and leader transfer (docs/paxos.md "Learners and leader transfer"), production scenario.
   const production = (seed: number) => scenarioOptions('production', seed);
 

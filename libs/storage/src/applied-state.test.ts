@@ -14,6 +14,18 @@ describe('applied records, header and bounded truncation', () => {
     expect(st.records.map((r) => [r.slot, r.commandIds])).toEqual([0, 1, 2, 3, 4].map((s) => [s, [`c:${s + 1}`]]));
   });
 
+  it('keeps what lets a restarted replica serve catch-up: whether its log held the chosen value, or the value', async () => {
+    const { storage, reopen } = fresh();
+    const value = { kind: 'batch' as const, cmds: [{ id: 'c:2', payload: { t: 'put', k: 'a' } }] };
+    await storage.applyEntry('g1', 1, [], { record: { slot: 0, commandIds: ['c:1'], logHolds: true } });
+    await storage.applyEntry('g1', 2, [], { record: { slot: 1, commandIds: ['c:2'], value } });
+    const st = await (await reopen()).paxos('g1').appliedState();
+    expect(st.records).toEqual([
+      { slot: 0, commandIds: ['c:1'], logHolds: true },
+      { slot: 1, commandIds: ['c:2'], value },
+    ]);
+  });
+
   it('compaction deletes log entries and applied records below the snapshot, in bounded batches', async () => {
     const { storage } = fresh();
     const g = storage.paxos('g1');

@@ -137,7 +137,12 @@ export class PaxosStore {
     this.metaView = header === undefined ? { ...this.metaView, applied: upTo } : { ...this.metaView, applied: upTo, header };
     const meta = this.metaView;
     const key = metaKey(this.group);
-    const value: AppliedRecordValue | undefined = record && (record.config ? { commandIds: [...record.commandIds], config: record.config } : { commandIds: [...record.commandIds] });
+    let value: AppliedRecordValue | undefined;
+    if (record) {
+      value = record.config ? { commandIds: [...record.commandIds], config: record.config } : { commandIds: [...record.commandIds] };
+      if (record.logHolds) value.logHolds = true;
+      if (record.value !== undefined) value.value = record.value;
+    }
     return () => {
       this.meta.putSync(key, meta);
       if (value) this.applied.putSync(logKey(this.group, upTo - 1), value);

@@ -59,8 +59,10 @@ export class Harness {
 
   absorb(node: string, ready: Ready): Ready {
     this.readies.push({ node, ready });
-    for (const o of ready.send) if (!this.drop(o.to, o.msg)) this.inbox.push(o);
+    // Persists are instant here: early Accepts, the rest, then what the replica sent itself.
+    for (const o of [...(ready.sendEarly ?? []), ...ready.send]) if (!this.drop(o.to, o.msg)) this.inbox.push(o);
     this.applied.get(node)?.push(...ready.apply);
+    for (const msg of ready.local ?? []) this.inbox.push({ to: node, msg });
     return ready;
   }
 
@@ -96,4 +98,9 @@ export class Harness {
 
 export function cmd(id: string, payload: unknown = id): Command {
   return { id, payload };
+}
+
+/** Every message a Ready sends to others: its early Accepts, then the rest. */
+export function outbound(ready: Ready): Array<{ to: string; msg: PaxosMessage }> {
+  return ready.sendEarly === undefined ? ready.send : [...ready.sendEarly, ...ready.send];
 }

@@ -1,4 +1,4 @@
-import { InvariantViolation, ReadyPipeline, Replica, type ApplyEntry, type Command, type Membership, type PeerProgress, type Ready, type ReplicaConfig } from '@synod/paxos';
+import { appliedRecordOf, InvariantViolation, ReadyPipeline, Replica, type AppliedRecord, type ApplyEntry, type Command, type Membership, type PeerProgress, type Ready, type ReplicaConfig } from '@synod/paxos';
 import { MemoryMvccStore } from '@synod/storage/memory-mvcc';
 import { SplitTxnCore, type ChildInit, type CoreLimits, type CoreNow, type CutRequest, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
 import { DurableStore } from '../disk.js';
@@ -44,6 +44,13 @@ export interface SpanNodeOptions {
 interface SplitDisk {
   paxos: DurableStore;
   appliedIndex: number;
+  /**
+   * `appliedRecordOf` of every entry below appliedIndex, written with it, as the spanserver's
+   * PaxosHost persists them: a restarted replica resumes at the applied index knowing the
+   * configurations it applied (without them, replicas that all restarted after a move knew
+   * only the membership they were hosted with, and none could campaign: placement seed 111).
+   */
+  appliedRecords: AppliedRecord[];
   header: SplitHeader;
   outcomes: Map<string, DecidedOutcome>;
   /** The range the split's core starts from (its log's cuts shrink it), and the group's configuration at slot 0. */
@@ -257,7 +264,7 @@ export class SpanNode {
   }
 
   private emptyDisk(spec: SplitSpec, config: ReplicaConfig): SplitDisk {
-    return { paxos: new DurableStore(), appliedIndex: 0, header: { maxAppliedTs: 0, lastCommitTs: 0 }, outcomes: new Map(), spec, config, range: { start: spec.start, end: spec.end } };
+    return { paxos: new DurableStore(), appliedIndex: 0, appliedRecords: [], header: { maxAppliedTs: 0, lastCommitTs: 0 }, outcomes: new Map(), spec, config, range: { start: spec.start, end: spec.end } };
   }
 
   // ------------------------------------------------------------------ faults
@@ -297,7 +304,8 @@ export class SpanNode {
   private bootSplit(split: string, inc: number, mono: number): void {
     const disk = this.disks.get(split)!;
     const { spec, child } = disk;
-    const replica = new Replica(disk.config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono });
+    const applied = { upTo: disk.appliedIndex, records: disk.appliedRecords };
+    const replica = new Replica(disk.config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono, applied });
     // A child resumes from the header its cut wrote, at applied index 0 (rule 22).
     const resume = disk.appliedIndex > 0 || child ? { header: { ...disk.header }, appliedIndex: disk.appliedIndex, outcomes: [...disk.outcomes] } : undefined;
     const floor = Math.max(this.timeMark, child?.cutTs ?? 0);
@@ -489,6 +497,11 @@ export class SpanNode {
       send: (messages) => {
         for (const m of messages) this.net.send(this.id, m.to, { kind: 'paxos', msg: m.msg });
       },
+      deliverLocal: (messages) => {
+        const l = this.live.get(split);
+        if (l === undefined || inc !== this.incarnation) return;
+        for (const msg of messages) l.pipeline.run(() => l.replica.step(msg, this.clock.monoNow()));
+      },
       installSnapshot: () => {
         this.rec.fail('shell', `${this.id}/${split}: a snapshot install, but the span scenario never compacts`);
       },
@@ -524,11 +537,13 @@ export class SpanNode {
     this.trace(`${this.id}/${split} apply ${e.slot} ${commands.map((c) => `${c.id}=${describeCommand(c.payload)}`).join(' ') || e.value.kind}${e.duplicates.length ? ` dup=${e.duplicates.join(',')}` : ''} -> ${w.outcomes.map(([t, o]) => `${t}:${o.committed ? `committed@${o.ts}` : 'aborted'}`).join(' ')}`);
     this.drain(l, inc);
     const upTo = e.slot + 1;
+    const record = appliedRecordOf(e);
     this.diskWrite(inc, 'apply', () => {
       const disk = this.disks.get(split);
       if (!disk || this.live.get(split) !== l) return;
       this.mvcc.put(w.versions);
       disk.appliedIndex = upTo;
+      disk.appliedRecords.push(record);
       disk.header = { ...w.header };
       for (const [txn, o] of w.outcomes) disk.outcomes.set(txn, o);
       for (const txn of w.forgotten) disk.outcomes.delete(txn);
@@ -553,7 +568,7 @@ export class SpanNode {
   private childDisk(l: SplitLive, c: ChildInit, slot: number): SplitDisk {
     const spec: SplitSpec = { id: c.splitId, start: c.range.start, end: c.range.end };
     const config: ReplicaConfig = { ...this.disks.get(l.spec.id)!.config, group: c.splitId, peers: [...l.replica.membershipAt(slot).peers] };
-    return { paxos: new DurableStore(), appliedIndex: 0, header: { ...c.header }, outcomes: new Map(), spec, config, child: { generation: c.generation, cutTs: c.cutTs }, range: { ...c.range } };
+    return { paxos: new DurableStore(), appliedIndex: 0, appliedRecords: [], header: { ...c.header }, outcomes: new Map(), spec, config, child: { generation: c.generation, cutTs: c.cutTs }, range: { ...c.range } };
   }
 
   /** A replica serves values only for keys inside the range it has applied (rules 20 and 22); the placement scenario's servedInRange. */

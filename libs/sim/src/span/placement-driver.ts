@@ -267,9 +267,13 @@ export class PlacementDriver {
       return this.dropWhenCaughtUp(split, from, this.cutSlotEnd(split));
     }
     let status: string;
+    const old = this.node(from);
     if ((m.learners ?? []).includes(to)) {
       // A leader about to be removed hands over first.
       if (leader.id === from) status = `transfer ${this.handOver(leader, split, this.rng.pick(m.peers.filter((p) => p !== from)))}`;
+      // Removed, the old voter hears nothing more of the group: it must hold the split's last
+      // cut (and so its children) before, or it never does and is never dropped (seed 148).
+      else if (old.onDisk().includes(split) && (!old.up || old.durableApplied(split) < this.cutSlotEnd(split))) status = 'waiting';
       else status = leader.reconfigure(split, { peers: final });
     } else if (!m.peers.includes(to)) status = leader.reconfigure(split, { peers: m.peers, learners: [to] });
     else status = 'waiting';

@@ -5,13 +5,14 @@
  *
  *   npm run bench:vs-etcd -- --help
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureEtcd, etcdctlCheckPerf, startEtcdCluster, type CheckPerfResult, type EtcdCluster } from './vs-etcd/etcd-cluster.js';
 import { ETCD_STM_RETRIES, etcdAdapter, etcdRangesServed } from './vs-etcd/etcd-adapter.js';
 import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type KeySpace, type LoopResult, type Workload } from './vs-etcd/driver.js';
-import { cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
+import { cpuTable, cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
 import { layout, measureFloor, preloadSynod, snapshotReadsServed, STALENESS_MS, startSynodCluster, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
 
 const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one after the other, one driver
@@ -28,6 +29,9 @@ const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one afte
   --quick              --seconds 1 --clients 1,8 --keys 1000 --check-perf s (unless given)
   --cpu-prof <dir>     profile every spanserver (node --cpu-prof): one .cpuprofile per process in <dir>
                        when the cluster stops (open in Chrome DevTools or speedscope); costs throughput
+  --driver-cpu-prof <dir>  profile this driver process (node:inspector) over each measured window only:
+                       one driver-<system>-<workload>-<clients>.cpuprofile per run in <dir>; the
+                       profiler's own cost shows in the driver CPU per op of those runs
   --help               this
 
 etcd: three members on loopback (etcd-server, etcd-client from Debian; installed with apt-get when
@@ -44,6 +48,7 @@ interface Flags {
   checkPerf: string;
   out?: string;
   cpuProfDir?: string;
+  driverCpuProfDir?: string;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -64,7 +69,7 @@ function parseFlags(argv: string[]): Flags {
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     given.set(m[1]!, v);
   }
-  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof']);
+  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof', 'driver-cpu-prof']);
   for (const k of given.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k} (see --help)`);
   const quick = given.has('quick');
   const seconds = Number(given.get('seconds') ?? (quick ? 1 : 5));
@@ -77,6 +82,7 @@ function parseFlags(argv: string[]): Flags {
   if (!Number.isInteger(keys) || keys < 2 || keys > 1_000_000) throw new Error('--keys must be an integer 2..1000000');
   const out = given.get('out');
   const cpuProfDir = given.get('cpu-prof');
+  const driverCpuProfDir = given.get('driver-cpu-prof');
   return {
     seconds,
     clients: parseIntList(given.get('clients') ?? (quick ? '1,8' : '1,32,128'), 512),
@@ -86,6 +92,7 @@ function parseFlags(argv: string[]): Flags {
     checkPerf: given.get('check-perf') ?? (quick ? 's' : 'xl'),
     ...(out ? { out } : {}),
     ...(cpuProfDir ? { cpuProfDir: path.resolve(cpuProfDir) } : {}),
+    ...(driverCpuProfDir ? { driverCpuProfDir: path.resolve(driverCpuProfDir) } : {}),
   };
 }
 
@@ -109,6 +116,9 @@ interface Measurement {
   errorSamples: string[];
   serverCpuSeconds: number;
   cpuUsPerOp: number;
+  /** This driver process's CPU over the window (process.cpuUsage), and per op. */
+  driverCpuSeconds: number;
+  driverCpuUsPerOp: number;
   /** Read requests each server answered over the window (synod kv.snapshot ok per spanserver; etcd ranges per member). */
   servedBy?: Record<string, number | undefined>;
 }
@@ -154,13 +164,15 @@ function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r
     errorSamples: r.errorSamples,
     serverCpuSeconds: r.serverCpuSeconds,
     cpuUsPerOp: cpuUsPerOp(0, r.serverCpuSeconds, r.ops),
+    driverCpuSeconds: r.driverCpuSeconds,
+    driverCpuUsPerOp: cpuUsPerOp(0, r.driverCpuSeconds, r.ops),
     ...(servedBy ? { servedBy } : {}),
   };
   results.push(m);
   const served = servedBy ? `   served by ${Object.entries(servedBy).map(([k, v]) => `${k}:${v ?? '?'}`).join(' ')}` : '';
   say(
     `${system.padEnd(5)} ${workload.padEnd(10)} ${String(clients).padStart(4)} clients  ${m.opsPerSec.toFixed(0).padStart(7)} ops/s  p50 ${m.p50Ms.toFixed(2).padStart(7)} ms  p99 ${m.p99Ms.toFixed(2).padStart(7)} ms  ` +
-      `CPU ${Number.isFinite(m.cpuUsPerOp) ? m.cpuUsPerOp.toFixed(0) : '—'} µs/op  errors ${m.errors}  retries ${m.retries}${served}`,
+      `CPU ${Number.isFinite(m.cpuUsPerOp) ? m.cpuUsPerOp.toFixed(0) : '—'} µs/op (driver ${Number.isFinite(m.driverCpuUsPerOp) ? m.driverCpuUsPerOp.toFixed(0) : '—'})  errors ${m.errors}  retries ${m.retries}${served}`,
   );
   if (m.errorSamples.length > 0) say(`      first errors: ${m.errorSamples.join(' | ')}`);
   return m;
@@ -177,11 +189,41 @@ async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySp
       const reads = workload === 'strong-get' || workload === 'stale-get';
       // Read as the measured window opens (while the loops run) and after it ends: warm-up excluded.
       let beforeP: Promise<Record<string, number | undefined>> | undefined;
-      const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), pids, reads ? () => void (beforeP = servedBy()) : undefined);
+      const profiler = flags.driverCpuProfDir ? new DriverProfiler() : undefined;
+      const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), pids, () => {
+        profiler?.start();
+        if (reads) beforeP = servedBy();
+      });
+      if (profiler) say(`      driver profile: ${await profiler.stop(path.join(flags.driverCpuProfDir!, `driver-${system}-${workload}-${clients}.cpuprofile`))}`);
       const before = beforeP ? await beforeP : undefined;
       const after = reads ? await servedBy() : undefined;
       record(system, workload, clients, r, before && after ? diff(before, after) : undefined);
     }
+}
+
+/** A V8 CPU profile of this process over one measured window (node:inspector, in-process). */
+class DriverProfiler {
+  private readonly session = new inspector.Session();
+  private started: Promise<void> | undefined;
+
+  private post(method: string, params?: object): Promise<unknown> {
+    return new Promise((resolve, reject) => this.session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  }
+
+  start(): void {
+    this.session.connect();
+    this.started = this.post('Profiler.enable').then(() => this.post('Profiler.start')).then(() => undefined);
+  }
+
+  async stop(file: string): Promise<string> {
+    if (!this.started) return 'not started';
+    await this.started;
+    const { profile } = (await this.post('Profiler.stop')) as { profile: unknown };
+    this.session.disconnect();
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  }
 }
 
 const maxClients = Math.max(...flags.clients);
@@ -241,7 +283,7 @@ try {
 }
 
 const find = (s: 'synod' | 'etcd', w: Workload, c: number) => results.find((r) => r.system === s && r.workload === w && r.clients === c);
-const cell = (m: Measurement | undefined): Cell | undefined => (m ? { opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, cpuUsPerOp: m.cpuUsPerOp } : undefined);
+const cell = (m: Measurement | undefined): Cell | undefined => (m ? { opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, cpuUsPerOp: m.cpuUsPerOp, driverCpuUsPerOp: m.driverCpuUsPerOp } : undefined);
 const rows: TableRow[] = flags.workloads.flatMap((w) =>
   flags.clients.map((c) => {
     const s = cell(find('synod', w, c));
@@ -262,6 +304,8 @@ if (floor) {
 }
 say('\n' + markdownTable(rows));
 say('ratio = synod ops/s ÷ etcd ops/s. CPU µs/op = server CPU time (user+system) over the measured window ÷ ops, background work included.');
+say('\n' + cpuTable(rows));
+say(`driver µs/op = this one driver process's CPU (process.cpuUsage, user+system) over the window ÷ ops: every client of the run lives in it, so on this ${os.cpus().length}-core machine it competes with the servers.`);
 if (flags.out) {
   writeFileSync(flags.out, JSON.stringify({ flags, settings, checkPerf: checkPerf ? { writesPerSec: checkPerf.writesPerSec, verdict: checkPerf.verdict, load: flags.checkPerf } : undefined, floor, results, table: rows }, null, 2) + '\n');
   say(`written ${flags.out}`);

@@ -32,6 +32,11 @@ export interface LoopResult {
   latency: LatencyHistogram;
   /** Server CPU seconds used over the measured window, summed over `pids`. */
   serverCpuSeconds: number;
+  /**
+   * CPU seconds (user + system) of this driver process over the measured window
+   * (process.cpuUsage): the clients' side of every op, which shares the machine with the servers.
+   */
+  driverCpuSeconds: number;
 }
 
 export interface KeySpace {
@@ -90,11 +95,13 @@ export async function runClosedLoop(
   const measureFrom = t0 + warmupSeconds * 1000;
   const end = measureFrom + seconds * 1000;
   let cpuBefore = 0;
+  let driverBefore: NodeJS.CpuUsage = { user: 0, system: 0 };
   let measuredStart = measureFrom;
   const startMeasuring = () => {
     measuring = true;
     measuredStart = performance.now();
     cpuBefore = totalCpu(serverPids);
+    driverBefore = process.cpuUsage();
     onMeasureStart?.();
   };
   const timer = setTimeout(startMeasuring, warmupSeconds * 1000);
@@ -126,9 +133,10 @@ export async function runClosedLoop(
     clearTimeout(timer);
   }
   if (!measuring) startMeasuring();
+  const driver = process.cpuUsage(driverBefore);
   const cpuAfter = totalCpu(serverPids);
   const elapsed = (performance.now() - measuredStart) / 1000;
-  return { ops, seconds: elapsed, errors, retries, errorSamples, latency, serverCpuSeconds: cpuAfter - cpuBefore };
+  return { ops, seconds: elapsed, errors, retries, errorSamples, latency, serverCpuSeconds: cpuAfter - cpuBefore, driverCpuSeconds: (driver.user + driver.system) / 1e6 };
 }
 
 /** Runs `fn` over 0..n-1 with at most `concurrency` in flight. */

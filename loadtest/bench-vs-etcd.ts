@@ -119,6 +119,8 @@ interface Measurement {
   /** This driver process's CPU over the window (process.cpuUsage), and per op. */
   driverCpuSeconds: number;
   driverCpuUsPerOp: number;
+  /** Server CPU per op (µs) by process name, over the window. */
+  cpuUsPerOpByProcess: Record<string, number>;
   /** Read requests each server answered over the window (synod kv.snapshot ok per spanserver; etcd ranges per member). */
   servedBy?: Record<string, number | undefined>;
 }
@@ -148,7 +150,7 @@ async function runCleanups(): Promise<void> {
 const diff = (a: Record<string, number | undefined>, b: Record<string, number | undefined>) =>
   Object.fromEntries(Object.keys(b).map((k) => [k, a[k] !== undefined && b[k] !== undefined ? b[k]! - a[k]! : undefined]));
 
-function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r: LoopResult, servedBy?: Record<string, number | undefined>): Measurement {
+function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r: LoopResult, procNames: string[], servedBy?: Record<string, number | undefined>): Measurement {
   const m: Measurement = {
     system,
     workload,
@@ -166,6 +168,7 @@ function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r
     cpuUsPerOp: cpuUsPerOp(0, r.serverCpuSeconds, r.ops),
     driverCpuSeconds: r.driverCpuSeconds,
     driverCpuUsPerOp: cpuUsPerOp(0, r.driverCpuSeconds, r.ops),
+    cpuUsPerOpByProcess: Object.fromEntries(procNames.map((n, i) => [n, cpuUsPerOp(0, r.serverCpuByPid[i]!, r.ops)])),
     ...(servedBy ? { servedBy } : {}),
   };
   results.push(m);
@@ -174,12 +177,13 @@ function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r
     `${system.padEnd(5)} ${workload.padEnd(10)} ${String(clients).padStart(4)} clients  ${m.opsPerSec.toFixed(0).padStart(7)} ops/s  p50 ${m.p50Ms.toFixed(2).padStart(7)} ms  p99 ${m.p99Ms.toFixed(2).padStart(7)} ms  ` +
       `CPU ${Number.isFinite(m.cpuUsPerOp) ? m.cpuUsPerOp.toFixed(0) : '—'} µs/op (driver ${Number.isFinite(m.driverCpuUsPerOp) ? m.driverCpuUsPerOp.toFixed(0) : '—'})  errors ${m.errors}  retries ${m.retries}${served}`,
   );
+  say(`      server CPU µs/op by process: ${Object.entries(m.cpuUsPerOpByProcess).map(([n, v]) => `${n} ${Number.isFinite(v) ? v.toFixed(0) : '—'}`).join(', ')}`);
   if (m.errorSamples.length > 0) say(`      first errors: ${m.errorSamples.join(' | ')}`);
   return m;
 }
 
 /** Every workload at every client count on one system; `servedBy` reads where reads were served (before/after). */
-async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySpace, pids: number[], servedBy: () => Promise<Record<string, number | undefined>>): Promise<void> {
+async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySpace, procs: Array<{ name: string; pid: number }>, servedBy: () => Promise<Record<string, number | undefined>>): Promise<void> {
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (const workload of flags.workloads)
@@ -190,14 +194,14 @@ async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySp
       // Read as the measured window opens (while the loops run) and after it ends: warm-up excluded.
       let beforeP: Promise<Record<string, number | undefined>> | undefined;
       const profiler = flags.driverCpuProfDir ? new DriverProfiler() : undefined;
-      const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), pids, () => {
+      const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), procs.map((p) => p.pid), () => {
         profiler?.start();
         if (reads) beforeP = servedBy();
       });
       if (profiler) say(`      driver profile: ${await profiler.stop(path.join(flags.driverCpuProfDir!, `driver-${system}-${workload}-${clients}.cpuprofile`))}`);
       const before = beforeP ? await beforeP : undefined;
       const after = reads ? await servedBy() : undefined;
-      record(system, workload, clients, r, before && after ? diff(before, after) : undefined);
+      record(system, workload, clients, r, procs.map((p) => p.name), before && after ? diff(before, after) : undefined);
     }
 }
 
@@ -246,7 +250,7 @@ try {
     progress(`preloading ${flags.keys} keys into etcd`);
     await forEachLimited(flags.keys, 32, async (i) => void (await adapters[i % adapters.length]!.put(keys.key(i), valueWithCounter(0))));
     settings.etcd = { version: '3.4 (Debian)', members: 3, fsync: true, simulatedLatencyMs: 0, strongGet: 'linearizable range', staleGet: 'serializable range (member-local)', rmw2: `etcd3 STM, Serializable isolation, ≤ ${ETCD_STM_RETRIES} retries` };
-    await runAll('etcd', adapters, keys, etcd.members.map((m) => m.pid!).filter(Boolean), () => etcdRangesServed(etcd.members));
+    await runAll('etcd', adapters, keys, etcd.members.filter((m) => m.pid).map((m) => ({ name: m.name, pid: m.pid! })), () => etcdRangesServed(etcd.members));
     await runCleanups();
     if (flags.checkPerf !== 'none' && !interrupted) {
       // On a fresh cluster, as `etcdctl check perf` expects.
@@ -271,7 +275,7 @@ try {
     const adapters: Adapter[] = [];
     cleanups.push(async () => void (await Promise.all(adapters.map((a) => a.close()))));
     for (let w = 0; w < maxClients; w++) adapters.push(await synodAdapter(synod, w));
-    await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids.map((p) => p.pid), () => snapshotReadsServed(synod));
+    await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids, () => snapshotReadsServed(synod));
     if (!interrupted) {
       progress('measuring the floor parts: bus round trip, LMDB fsync, ε');
       floor = await measureFloor(synod, lay.leader ? (lay.epsilonMs[lay.leader] ?? NaN) : NaN);

@@ -37,6 +37,8 @@ export interface LoopResult {
    * (process.cpuUsage): the clients' side of every op, which shares the machine with the servers.
    */
   driverCpuSeconds: number;
+  /** Server CPU seconds over the window per pid (same order as `serverPids`; NaN where /proc could not be read). */
+  serverCpuByPid: number[];
 }
 
 export interface KeySpace {
@@ -67,7 +69,8 @@ export function opFor(workload: Workload, keys: KeySpace, rand: () => number): (
   }
 }
 
-const totalCpu = (pids: number[]) => pids.reduce((s, p) => s + (procCpuSeconds(p) ?? 0), 0);
+const cpuOf = (pids: number[]) => pids.map((p) => procCpuSeconds(p) ?? NaN);
+const sum = (xs: number[]) => xs.reduce((s, x) => s + (Number.isFinite(x) ? x : 0), 0);
 
 /**
  * Runs `op` from `clients` loops (loop w on adapters[w]) for `warmupSeconds` unmeasured, then
@@ -94,13 +97,13 @@ export async function runClosedLoop(
   const t0 = performance.now();
   const measureFrom = t0 + warmupSeconds * 1000;
   const end = measureFrom + seconds * 1000;
-  let cpuBefore = 0;
+  let cpuBefore: number[] = [];
   let driverBefore: NodeJS.CpuUsage = { user: 0, system: 0 };
   let measuredStart = measureFrom;
   const startMeasuring = () => {
     measuring = true;
     measuredStart = performance.now();
-    cpuBefore = totalCpu(serverPids);
+    cpuBefore = cpuOf(serverPids);
     driverBefore = process.cpuUsage();
     onMeasureStart?.();
   };
@@ -134,9 +137,10 @@ export async function runClosedLoop(
   }
   if (!measuring) startMeasuring();
   const driver = process.cpuUsage(driverBefore);
-  const cpuAfter = totalCpu(serverPids);
+  const cpuAfter = cpuOf(serverPids);
   const elapsed = (performance.now() - measuredStart) / 1000;
-  return { ops, seconds: elapsed, errors, retries, errorSamples, latency, serverCpuSeconds: cpuAfter - cpuBefore, driverCpuSeconds: (driver.user + driver.system) / 1e6 };
+  const serverCpuByPid = cpuAfter.map((a, i) => a - cpuBefore[i]!);
+  return { ops, seconds: elapsed, errors, retries, errorSamples, latency, serverCpuSeconds: sum(serverCpuByPid), driverCpuSeconds: (driver.user + driver.system) / 1e6, serverCpuByPid };
 }
 
 /** Runs `fn` over 0..n-1 with at most `concurrency` in flight. */

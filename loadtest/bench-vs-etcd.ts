@@ -5,7 +5,7 @@
  *
  *   npm run bench:vs-etcd -- --help
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
 import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,7 +13,7 @@ import { ensureEtcd, etcdctlCheckPerf, startEtcdCluster, type CheckPerfResult, t
 import { ETCD_STM_RETRIES, etcdAdapter, etcdRangesServed } from './vs-etcd/etcd-adapter.js';
 import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type KeySpace, type LoopResult, type Workload } from './vs-etcd/driver.js';
 import { cpuTable, cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
-import { layout, measureFloor, preloadSynod, snapshotReadsServed, STALENESS_MS, startSynodCluster, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
+import { DcConnections, layout, measureFloor, preloadSynod, snapshotReadsServed, STALENESS_MS, startSynodCluster, SYNOD_DCS, type SynodConnections, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
 
 const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one after the other, one driver
 
@@ -29,6 +29,11 @@ const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one afte
   --quick              --seconds 1 --clients 1,8 --keys 1000 --check-perf s (unless given)
   --cpu-prof <dir>     profile every spanserver (node --cpu-prof): one .cpuprofile per process in <dir>
                        when the cluster stops (open in Chrome DevTools or speedscope); costs throughput
+  --synod-connections <per-client|per-dc>
+                       per-client (default): each SynodClient has its own NATS connection, as 128
+                       separate processes would; per-dc: the clients of one DC share one connection
+                       (SharedConnection), as the etcd3 clients here share one HTTP/2 connection
+                       per member (grpc-js pools subchannels by target)
   --driver-cpu-prof <dir>  profile this driver process (node:inspector) over each measured window only:
                        one driver-<system>-<workload>-<clients>.cpuprofile per run in <dir>; the
                        profiler's own cost shows in the driver CPU per op of those runs
@@ -49,6 +54,7 @@ interface Flags {
   out?: string;
   cpuProfDir?: string;
   driverCpuProfDir?: string;
+  synodConnections: SynodConnections;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -69,7 +75,7 @@ function parseFlags(argv: string[]): Flags {
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     given.set(m[1]!, v);
   }
-  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof', 'driver-cpu-prof']);
+  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof', 'driver-cpu-prof', 'synod-connections']);
   for (const k of given.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k} (see --help)`);
   const quick = given.has('quick');
   const seconds = Number(given.get('seconds') ?? (quick ? 1 : 5));
@@ -83,6 +89,8 @@ function parseFlags(argv: string[]): Flags {
   const out = given.get('out');
   const cpuProfDir = given.get('cpu-prof');
   const driverCpuProfDir = given.get('driver-cpu-prof');
+  const synodConnections = given.get('synod-connections') ?? 'per-client';
+  if (synodConnections !== 'per-client' && synodConnections !== 'per-dc') throw new Error('--synod-connections is per-client or per-dc');
   return {
     seconds,
     clients: parseIntList(given.get('clients') ?? (quick ? '1,8' : '1,32,128'), 512),
@@ -90,6 +98,7 @@ function parseFlags(argv: string[]): Flags {
     system,
     keys,
     checkPerf: given.get('check-perf') ?? (quick ? 's' : 'xl'),
+    synodConnections,
     ...(out ? { out } : {}),
     ...(cpuProfDir ? { cpuProfDir: path.resolve(cpuProfDir) } : {}),
     ...(driverCpuProfDir ? { driverCpuProfDir: path.resolve(driverCpuProfDir) } : {}),
@@ -205,6 +214,21 @@ async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySp
     }
 }
 
+/** Sockets this process holds open now (/proc/self/fd): how many connections the clients really use. */
+function openSockets(): number {
+  try {
+    return readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return NaN;
+  }
+}
+
 /** A V8 CPU profile of this process over one measured window (node:inspector, in-process). */
 class DriverProfiler {
   private readonly session = new inspector.Session();
@@ -250,6 +274,8 @@ try {
     progress(`preloading ${flags.keys} keys into etcd`);
     await forEachLimited(flags.keys, 32, async (i) => void (await adapters[i % adapters.length]!.put(keys.key(i), valueWithCounter(0))));
     settings.etcd = { version: '3.4 (Debian)', members: 3, fsync: true, simulatedLatencyMs: 0, strongGet: 'linearizable range', staleGet: 'serializable range (member-local)', rmw2: `etcd3 STM, Serializable isolation, ≤ ${ETCD_STM_RETRIES} retries` };
+    // grpc-js opens a client's connection on its first call: count after the preload.
+    say(`  sockets open in the driver with ${maxClients} etcd3 clients: ${openSockets()} (grpc-js shares one HTTP/2 connection per member among clients with the same target and options)`);
     await runAll('etcd', adapters, keys, etcd.members.filter((m) => m.pid).map((m) => ({ name: m.name, pid: m.pid! })), () => etcdRangesServed(etcd.members));
     await runCleanups();
     if (flags.checkPerf !== 'none' && !interrupted) {
@@ -273,8 +299,12 @@ try {
     say(`  bench keys in split ${lay.split}, led by ${lay.leader ?? '?'}; ε (ms) ${Object.entries(lay.epsilonMs).map(([n, e]) => `${n}=${e.toFixed(2)}`).join(' ')}`);
     settings.synod = { dcs: 3, truetime: 'daemon', epsilonMs: lay.epsilonMs, fsync: true, simulatedLatencyMs: 0, split: lay.split, leader: lay.leader, staleness: `bounded, ≤ ${STALENESS_MS} ms`, rmw2: 'read-write transaction, two keys in one split' };
     const adapters: Adapter[] = [];
+    const shared = flags.synodConnections === 'per-dc' ? new DcConnections(synod) : undefined;
+    if (shared) cleanups.push(() => shared.close());
     cleanups.push(async () => void (await Promise.all(adapters.map((a) => a.close()))));
-    for (let w = 0; w < maxClients; w++) adapters.push(await synodAdapter(synod, w));
+    for (let w = 0; w < maxClients; w++) adapters.push(await synodAdapter(synod, w, shared));
+    settings.synod = { ...(settings.synod as object), connections: flags.synodConnections };
+    say(`  NATS connections of the driver's ${maxClients} SynodClients: ${flags.synodConnections === 'per-dc' ? `one per DC (${SYNOD_DCS.length}, shared)` : `one per client (${maxClients})`}; sockets open in the driver: ${openSockets()}`);
     await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids, () => snapshotReadsServed(synod));
     if (!interrupted) {
       progress('measuring the floor parts: bus round trip, LMDB fsync, ε');

@@ -60,6 +60,38 @@ describe('SynodClient routing', () => {
     expect(asked.filter((a) => a === 'n2').length).toBe(1);
   });
 
+  it('a strong read answered by a follower that names the leader goes to that leader next time', async () => {
+    const hub = new MemoryHub();
+    const asked: string[] = [];
+    for (const n of NODES) {
+      const b = await bus(hub, n.id, n.dc);
+      // Every replica answers (a follower after waiting for t_safe); only followers name n2.
+      b.on('kv.snapshot', (env) => {
+        asked.push(n.id);
+        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key, value: n.id })), ts: 9, ...(n.id !== 'n2' ? { leader: 'n2' } : {}) } };
+      });
+    }
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
+    // No leader cached: the first read goes to any replica; from then on, all go to n2.
+    for (let i = 0; i < 5; i++) await client.get('apple');
+    expect(asked.slice(1)).toEqual(['n2', 'n2', 'n2', 'n2']);
+  });
+
+  it('a strong read answered by a follower naming a node outside the split keeps asking the one that answered', async () => {
+    const hub = new MemoryHub();
+    const asked: string[] = [];
+    for (const n of NODES) {
+      const b = await bus(hub, n.id, n.dc);
+      b.on('kv.snapshot', (env) => {
+        asked.push(n.id);
+        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key })), ts: 9, leader: 'n9' } };
+      });
+    }
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
+    for (let i = 0; i < 3; i++) await client.get('apple');
+    expect(new Set(asked).size).toBe(1);
+  });
+
   it('serves bounded-staleness reads from the replica in its own DC', async () => {
     const hub = new MemoryHub();
     const asked: string[] = [];

@@ -490,7 +490,12 @@ export class SynodClient {
         try {
           const reply = await this.bus.request(node, kind, body, { group: split.id, timeoutMs });
           if (!isKind(reply, REPLY_KIND[kind])) throw new SynodError('INTERNAL', `${node} answered ${kind} with ${reply.kind}`);
-          if (target === 'leader') this.leaders.set(split.id, node);
+          if (target === 'leader') {
+            // A follower may answer a strong read (after waiting for t_safe) and then names the
+            // leader: caching the follower would send every later read to wait there too.
+            const named = 'leader' in reply.body ? reply.body.leader : undefined;
+            this.leaders.set(split.id, named !== undefined && split.replicas.includes(named) ? named : node);
+          }
           answeredBy = node;
           return reply.body;
         } catch (err) {

@@ -590,6 +590,9 @@ export class Spanserver {
     // reads no other split at this timestamp (docs/transactions.md, rule 9a).
     const mode = req.ts !== undefined ? { ts: req.ts } : req.maxStalenessUs !== undefined ? { maxStalenessUs: req.maxStalenessUs } : { strong: true as const };
     const r = expect(await s.shell.request({ kind: 'snapshot', keys: req.keys, scan: req.scan, mode, waitUs: req.waitMs * 1000, leaseRead: req.leaseRead, soleSplit: req.soleSplit }), 'values');
-    return { kind: 'kv.values' as const, body: { values: r.values, ...(r.ts !== undefined ? { ts: r.ts } : {}) } };
+    // A strong read answered here without leading (it waited for t_safe): name the leader, so
+    // the client, which took this replica for the leader, asks the one that answers at once.
+    const leader = 'strong' in mode && !s.replica.isLeader() ? s.replica.leaderHint() : null;
+    return { kind: 'kv.values' as const, body: { values: r.values, ...(r.ts !== undefined ? { ts: r.ts } : {}), ...(leader && leader !== this.opts.nodeId ? { leader } : {}) } };
   }
 }

@@ -508,6 +508,29 @@ describe('SynodClient soleSplit (docs/transactions.md, rule 9a)', () => {
   });
 });
 
+describe('SynodClient get', () => {
+  it('sends what read([key]) sends, in every mode, and returns its value', async () => {
+    const { bus: b, sent } = scriptedBus(() => ({ kind: 'kv.values', body: { values: [{ key: 'apple', value: 'red', ts: 3 }], ts: 9 } }));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 1_000 });
+    for (const opts of [{}, { maxStalenessMs: 10.4 }, { ts: 5 }]) {
+      const from = sent.length;
+      expect(await client.get('apple', opts)).toBe('red');
+      expect((await client.read(['apple'], opts)).values.get('apple')).toBe('red');
+      const [viaGet, viaRead] = sent.slice(from);
+      expect(viaGet).toEqual(viaRead);
+    }
+  });
+
+  it('is undefined for a missing key, and refuses an oversized key before sending', async () => {
+    const { bus: b, sent } = scriptedBus(() => ({ kind: 'kv.values', body: { values: [{ key: 'apple' }], ts: 9 } }));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 1_000 });
+    expect(await client.get('apple')).toBeUndefined();
+    const before = sent.length;
+    await expect(client.get('k'.repeat(MAX_KEY_BYTES + 1))).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    expect(sent.length).toBe(before);
+  });
+});
+
 describe('SynodClient unknown outcomes over a real bus (MemoryHub)', () => {
   /** One replica, n2, whose commit handler answers after `delayMs` (past the client's timeout: lost to it). */
   async function slowLeader(hub: MemoryHub, delays: number[], onStatus: () => MessageBody<'kv.txn-status.reply'>) {

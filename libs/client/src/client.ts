@@ -113,6 +113,7 @@ export type ReplyBody<K extends RequestKind> = MessageBody<(typeof REPLY_KIND)[K
 /** The transport validated `env.body` against the schema of `env.kind`; so a matching kind types the body. */
 const isKind = <R extends MessageKind>(env: Envelope, kind: R): env is Envelope<R> => env.kind === kind;
 
+const NO_READ_OPTIONS: ReadOptions = Object.freeze({});
 /** The default of `call`'s options, shared rather than a new object per call. */
 const NO_CALL_OPTIONS: CallOptions = Object.freeze({});
 /** Rows per scan request (the wire limit is 10,000). */
@@ -350,8 +351,25 @@ export class SynodClient {
     return Math.max(50, Math.min(capMs, Math.floor(this.timeoutMs / 2)));
   }
 
-  async get(key: string, opts: ReadOptions = {}): Promise<unknown> {
-    return (await this.read([key], opts)).values.get(key);
+  /**
+   * One key: `read([key], opts)`'s value, by the same request (one split, so a strong read is
+   * marked soleSplit), without the per-split grouping and result map a read of many keys needs.
+   */
+  async get(key: string, opts: ReadOptions = NO_READ_OPTIONS): Promise<unknown> {
+    refuse(checkKey(key));
+    return this.routed(() => this.getOnce(key, opts));
+  }
+
+  private async getOnce(key: string, opts: ReadOptions): Promise<unknown> {
+    const split = this.map.splitFor(key);
+    const waitMs = this.serverWaitMs(READ_WAIT_MS);
+    const keys = [key];
+    let reply: ReplyBody<'kv.snapshot'>;
+    if (opts.ts !== undefined) reply = await this.call(split, 'kv.snapshot', { keys, waitMs, ts: opts.ts }, 'nearest');
+    else if (opts.maxStalenessMs !== undefined) reply = await this.call(split, 'kv.snapshot', { keys, waitMs, maxStalenessUs: Math.round(opts.maxStalenessMs * 1000) }, 'nearest');
+    else reply = await this.call(split, 'kv.snapshot', { keys, waitMs, soleSplit: true }, 'leader');
+    for (const v of reply.values) if (v.key === key && v.value !== undefined) return v.value;
+    return undefined;
   }
 
   /**

@@ -1,4 +1,5 @@
 import { SynodError } from '@synod/codec';
+import { Metrics } from '@synod/config';
 import { Bus, type BusOptions } from './bus.js';
 import { inboxPrefixFor, readCredsFile, type NatsCreds } from './credentials.js';
 import { NatsWire } from './nats-wire.js';
@@ -51,11 +52,14 @@ export async function connectBus(natsUrl: string, opts: ConnectBusOptions): Prom
  * one reply subscription and one parser instead of one each, and nats-server delivers a turn's
  * replies to it in one write. Each bus keeps its own node id, DC, metrics and handlers; the
  * connection closes when the last bus on it closes (or `close`). Only for buses that send
- * requests (role client): a node's inbox subscriptions are its own connection's.
+ * requests (role client): a node's inbox subscriptions are its own connection's. Unless a bus is
+ * given its own, the buses count into one metrics registry, the connection's (one per process,
+ * as everywhere else), rather than one registry per bus.
  */
 export class SharedConnection {
   private open = 0;
   private closed = false;
+  readonly metrics = new Metrics();
 
   private constructor(
     private readonly wire: NatsWire,
@@ -102,7 +106,7 @@ export class SharedConnection {
       flush: () => w.flush(),
       close: release,
     };
-    const bus = new Bus(view, { ...opts, cluster: this.cluster, role: 'client' });
+    const bus = new Bus(view, { metrics: this.metrics, ...opts, cluster: this.cluster, role: 'client' });
     try {
       await bus.start();
     } catch (err) {

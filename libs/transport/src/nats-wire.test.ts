@@ -198,6 +198,9 @@ describe('SharedConnection: many client buses over one NATS connection', () => {
       expect(shared.buses).toBe(2);
       const replies = await Promise.all([a.request('s1', 'ping', { nonce: 1 }), b.request('s1', 'ping', { nonce: 2 }), a.request('s1', 'ping', { nonce: 3 })]);
       expect(replies.map((r) => r.body)).toEqual([{ nonce: 1 }, { nonce: 2 }, { nonce: 3 }]);
+      // One registry for the connection's buses.
+      expect(a.metrics).toBe(shared.metrics);
+      expect(b.metrics).toBe(shared.metrics);
       expect(seen).toEqual([
         { from: 'c-a', dc: 'dc-a' },
         { from: 'c-b', dc: 'dc-b' },

@@ -29,11 +29,12 @@ const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one afte
   --quick              --seconds 1 --clients 1,8 --keys 1000 --check-perf s (unless given)
   --cpu-prof <dir>     profile every spanserver (node --cpu-prof): one .cpuprofile per process in <dir>
                        when the cluster stops (open in Chrome DevTools or speedscope); costs throughput
-  --synod-connections <per-client|per-dc>
-                       per-client (default): each SynodClient has its own NATS connection, as 128
-                       separate processes would; per-dc: the clients of one DC share one connection
+  --synod-connections <per-dc|per-client>
+                       per-dc (default): the SynodClients of one DC share one NATS connection
                        (SharedConnection), as the etcd3 clients here share one HTTP/2 connection
-                       per member (grpc-js pools subchannels by target)
+                       per member (grpc-js pools subchannels by target; the run prints the sockets
+                       the driver holds); per-client: each SynodClient has its own NATS connection,
+                       as separate processes would (what runs before this flag measured)
   --driver-cpu-prof <dir>  profile this driver process (node:inspector) over each measured window only:
                        one driver-<system>-<workload>-<clients>.cpuprofile per run in <dir>; the
                        profiler's own cost shows in the driver CPU per op of those runs
@@ -89,7 +90,7 @@ function parseFlags(argv: string[]): Flags {
   const out = given.get('out');
   const cpuProfDir = given.get('cpu-prof');
   const driverCpuProfDir = given.get('driver-cpu-prof');
-  const synodConnections = given.get('synod-connections') ?? 'per-client';
+  const synodConnections = given.get('synod-connections') ?? 'per-dc';
   if (synodConnections !== 'per-client' && synodConnections !== 'per-dc') throw new Error('--synod-connections is per-client or per-dc');
   return {
     seconds,

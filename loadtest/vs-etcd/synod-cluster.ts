@@ -100,7 +100,7 @@ export const synodKey = (i: number) => `v/${String(i).padStart(6, '0')}`;
  * processes would); `per-dc`, the clients of one DC share one connection (SharedConnection), as
  * the etcd3 clients share one HTTP/2 connection per member (grpc-js pools subchannels by target).
  */
-export type SynodConnections = 'per-client' | 'per-dc';
+export type SynodConnections = 'per-dc' | 'per-client';
 
 /** One SharedConnection per DC, opened on first use; `close` closes them all. */
 export class DcConnections {

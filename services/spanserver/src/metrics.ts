@@ -39,23 +39,31 @@ export async function observed<T>(metrics: Metrics, name: string, labels: Record
  */
 export function observedNow<T>(metrics: Metrics, name: string, okLabels: Record<string, string>, failLabels: (outcome: string) => Record<string, string>, fn: () => T | Promise<T>): T | Promise<T> {
   const t0 = performance.now();
-  const fail = (err: unknown): never => {
-    metrics.observe(name, (performance.now() - t0) / 1000, failLabels(err instanceof SynodError ? err.code : 'error'));
-    throw err;
-  };
   let v: T | Promise<T>;
   try {
     v = fn();
   } catch (err) {
-    return fail(err);
+    throw observedFailure(metrics, name, t0, failLabels, err);
   }
+  // Closures only for a reply still to come; an answer in this turn allocates none.
   if (v instanceof Promise)
-    return v.then((x) => {
-      metrics.observe(name, (performance.now() - t0) / 1000, okLabels);
-      return x;
-    }, fail);
+    return v.then(
+      (x) => {
+        metrics.observe(name, (performance.now() - t0) / 1000, okLabels);
+        return x;
+      },
+      (err: unknown) => {
+        throw observedFailure(metrics, name, t0, failLabels, err);
+      },
+    );
   metrics.observe(name, (performance.now() - t0) / 1000, okLabels);
   return v;
+}
+
+/** Observes a failed handler under its error's code (or "error") and hands the error back to throw. */
+function observedFailure(metrics: Metrics, name: string, t0: number, failLabels: (outcome: string) => Record<string, string>, err: unknown): unknown {
+  metrics.observe(name, (performance.now() - t0) / 1000, failLabels(err instanceof SynodError ? err.code : 'error'));
+  return err;
 }
 
 /**

@@ -75,6 +75,8 @@ export class SplitShell {
       if (out.type === 'reply') return out.body;
       throw new SynodError(out.error.code, out.error.message, out.error.hint);
     }
+    // close() rejects the waiters it finds; one registered after it would never be answered.
+    if (this.closed) throw new SynodError('UNAVAILABLE', `${this.self} is shutting down`);
     return new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));
   }
 

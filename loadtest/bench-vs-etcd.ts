@@ -5,14 +5,15 @@
  *
  *   npm run bench:vs-etcd -- --help
  */
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readlinkSync, writeFileSync } from 'node:fs';
+import inspector from 'node:inspector';
 import os from 'node:os';
 import path from 'node:path';
 import { ensureEtcd, etcdctlCheckPerf, startEtcdCluster, type CheckPerfResult, type EtcdCluster } from './vs-etcd/etcd-cluster.js';
 import { ETCD_STM_RETRIES, etcdAdapter, etcdRangesServed } from './vs-etcd/etcd-adapter.js';
 import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type KeySpace, type LoopResult, type Workload } from './vs-etcd/driver.js';
-import { cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
-import { layout, measureFloor, preloadSynod, snapshotReadsServed, STALENESS_MS, startSynodCluster, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
+import { cpuTable, cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
+import { DcConnections, layout, measureFloor, preloadSynod, snapshotReadsServed, STALENESS_MS, startSynodCluster, SYNOD_DCS, type SynodConnections, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
 
 const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one after the other, one driver
 
@@ -28,6 +29,15 @@ const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one afte
   --quick              --seconds 1 --clients 1,8 --keys 1000 --check-perf s (unless given)
   --cpu-prof <dir>     profile every spanserver (node --cpu-prof): one .cpuprofile per process in <dir>
                        when the cluster stops (open in Chrome DevTools or speedscope); costs throughput
+  --synod-connections <per-dc|per-client>
+                       per-dc (default): the SynodClients of one DC share one NATS connection
+                       (SharedConnection), as the etcd3 clients here share one HTTP/2 connection
+                       per member (grpc-js pools subchannels by target; the run prints the sockets
+                       the driver holds); per-client: each SynodClient has its own NATS connection,
+                       as separate processes would (what runs before this flag measured)
+  --driver-cpu-prof <dir>  profile this driver process (node:inspector) over each measured window only:
+                       one driver-<system>-<workload>-<clients>.cpuprofile per run in <dir>; the
+                       profiler's own cost shows in the driver CPU per op of those runs
   --help               this
 
 etcd: three members on loopback (etcd-server, etcd-client from Debian; installed with apt-get when
@@ -44,6 +54,8 @@ interface Flags {
   checkPerf: string;
   out?: string;
   cpuProfDir?: string;
+  driverCpuProfDir?: string;
+  synodConnections: SynodConnections;
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -64,7 +76,7 @@ function parseFlags(argv: string[]): Flags {
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     given.set(m[1]!, v);
   }
-  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof']);
+  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof', 'driver-cpu-prof', 'synod-connections']);
   for (const k of given.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k} (see --help)`);
   const quick = given.has('quick');
   const seconds = Number(given.get('seconds') ?? (quick ? 1 : 5));
@@ -77,6 +89,9 @@ function parseFlags(argv: string[]): Flags {
   if (!Number.isInteger(keys) || keys < 2 || keys > 1_000_000) throw new Error('--keys must be an integer 2..1000000');
   const out = given.get('out');
   const cpuProfDir = given.get('cpu-prof');
+  const driverCpuProfDir = given.get('driver-cpu-prof');
+  const synodConnections = given.get('synod-connections') ?? 'per-dc';
+  if (synodConnections !== 'per-client' && synodConnections !== 'per-dc') throw new Error('--synod-connections is per-client or per-dc');
   return {
     seconds,
     clients: parseIntList(given.get('clients') ?? (quick ? '1,8' : '1,32,128'), 512),
@@ -84,8 +99,10 @@ function parseFlags(argv: string[]): Flags {
     system,
     keys,
     checkPerf: given.get('check-perf') ?? (quick ? 's' : 'xl'),
+    synodConnections,
     ...(out ? { out } : {}),
     ...(cpuProfDir ? { cpuProfDir: path.resolve(cpuProfDir) } : {}),
+    ...(driverCpuProfDir ? { driverCpuProfDir: path.resolve(driverCpuProfDir) } : {}),
   };
 }
 
@@ -109,6 +126,11 @@ interface Measurement {
   errorSamples: string[];
   serverCpuSeconds: number;
   cpuUsPerOp: number;
+  /** This driver process's CPU over the window (process.cpuUsage), and per op. */
+  driverCpuSeconds: number;
+  driverCpuUsPerOp: number;
+  /** Server CPU per op (µs) by process name, over the window. */
+  cpuUsPerOpByProcess: Record<string, number>;
   /** Read requests each server answered over the window (synod kv.snapshot ok per spanserver; etcd ranges per member). */
   servedBy?: Record<string, number | undefined>;
 }
@@ -138,7 +160,7 @@ async function runCleanups(): Promise<void> {
 const diff = (a: Record<string, number | undefined>, b: Record<string, number | undefined>) =>
   Object.fromEntries(Object.keys(b).map((k) => [k, a[k] !== undefined && b[k] !== undefined ? b[k]! - a[k]! : undefined]));
 
-function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r: LoopResult, servedBy?: Record<string, number | undefined>): Measurement {
+function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r: LoopResult, procNames: string[], servedBy?: Record<string, number | undefined>): Measurement {
   const m: Measurement = {
     system,
     workload,
@@ -154,20 +176,24 @@ function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r
     errorSamples: r.errorSamples,
     serverCpuSeconds: r.serverCpuSeconds,
     cpuUsPerOp: cpuUsPerOp(0, r.serverCpuSeconds, r.ops),
+    driverCpuSeconds: r.driverCpuSeconds,
+    driverCpuUsPerOp: cpuUsPerOp(0, r.driverCpuSeconds, r.ops),
+    cpuUsPerOpByProcess: Object.fromEntries(procNames.map((n, i) => [n, cpuUsPerOp(0, r.serverCpuByPid[i]!, r.ops)])),
     ...(servedBy ? { servedBy } : {}),
   };
   results.push(m);
   const served = servedBy ? `   served by ${Object.entries(servedBy).map(([k, v]) => `${k}:${v ?? '?'}`).join(' ')}` : '';
   say(
     `${system.padEnd(5)} ${workload.padEnd(10)} ${String(clients).padStart(4)} clients  ${m.opsPerSec.toFixed(0).padStart(7)} ops/s  p50 ${m.p50Ms.toFixed(2).padStart(7)} ms  p99 ${m.p99Ms.toFixed(2).padStart(7)} ms  ` +
-      `CPU ${Number.isFinite(m.cpuUsPerOp) ? m.cpuUsPerOp.toFixed(0) : '—'} µs/op  errors ${m.errors}  retries ${m.retries}${served}`,
+      `CPU ${Number.isFinite(m.cpuUsPerOp) ? m.cpuUsPerOp.toFixed(0) : '—'} µs/op (driver ${Number.isFinite(m.driverCpuUsPerOp) ? m.driverCpuUsPerOp.toFixed(0) : '—'})  errors ${m.errors}  retries ${m.retries}${served}`,
   );
+  say(`      server CPU µs/op by process: ${Object.entries(m.cpuUsPerOpByProcess).map(([n, v]) => `${n} ${Number.isFinite(v) ? v.toFixed(0) : '—'}`).join(', ')}`);
   if (m.errorSamples.length > 0) say(`      first errors: ${m.errorSamples.join(' | ')}`);
   return m;
 }
 
 /** Every workload at every client count on one system; `servedBy` reads where reads were served (before/after). */
-async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySpace, pids: number[], servedBy: () => Promise<Record<string, number | undefined>>): Promise<void> {
+async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySpace, procs: Array<{ name: string; pid: number }>, servedBy: () => Promise<Record<string, number | undefined>>): Promise<void> {
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (const workload of flags.workloads)
@@ -177,11 +203,56 @@ async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySp
       const reads = workload === 'strong-get' || workload === 'stale-get';
       // Read as the measured window opens (while the loops run) and after it ends: warm-up excluded.
       let beforeP: Promise<Record<string, number | undefined>> | undefined;
-      const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), pids, reads ? () => void (beforeP = servedBy()) : undefined);
+      const profiler = flags.driverCpuProfDir ? new DriverProfiler() : undefined;
+      const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), procs.map((p) => p.pid), () => {
+        profiler?.start();
+        if (reads) beforeP = servedBy();
+      });
+      if (profiler) say(`      driver profile: ${await profiler.stop(path.join(flags.driverCpuProfDir!, `driver-${system}-${workload}-${clients}.cpuprofile`))}`);
       const before = beforeP ? await beforeP : undefined;
       const after = reads ? await servedBy() : undefined;
-      record(system, workload, clients, r, before && after ? diff(before, after) : undefined);
+      record(system, workload, clients, r, procs.map((p) => p.name), before && after ? diff(before, after) : undefined);
     }
+}
+
+/** Sockets this process holds open now (/proc/self/fd): how many connections the clients really use. */
+function openSockets(): number {
+  try {
+    return readdirSync('/proc/self/fd').filter((fd) => {
+      try {
+        return readlinkSync(`/proc/self/fd/${fd}`).startsWith('socket:');
+      } catch {
+        return false;
+      }
+    }).length;
+  } catch {
+    return NaN;
+  }
+}
+
+/** A V8 CPU profile of this process over one measured window (node:inspector, in-process). */
+class DriverProfiler {
+  private readonly session = new inspector.Session();
+  private started: Promise<void> | undefined;
+
+  private post(method: string, params?: object): Promise<unknown> {
+    return new Promise((resolve, reject) => this.session.post(method, params ?? {}, (err, res) => (err ? reject(err) : resolve(res))));
+  }
+
+  start(): void {
+    this.session.connect();
+    this.started = this.post('Profiler.enable').then(() => this.post('Profiler.start')).then(() => undefined);
+  }
+
+  async stop(file: string): Promise<string> {
+    if (!this.started) return 'not started';
+    await this.started;
+    const { profile } = (await this.post('Profiler.stop')) as { profile: unknown };
+    this.session.disconnect();
+    mkdirSync(path.dirname(file), { recursive: true });
+    writeFileSync(file, JSON.stringify(profile));
+    return file;
+  }
 }
 
 const maxClients = Math.max(...flags.clients);
@@ -204,7 +275,9 @@ try {
     progress(`preloading ${flags.keys} keys into etcd`);
     await forEachLimited(flags.keys, 32, async (i) => void (await adapters[i % adapters.length]!.put(keys.key(i), valueWithCounter(0))));
     settings.etcd = { version: '3.4 (Debian)', members: 3, fsync: true, simulatedLatencyMs: 0, strongGet: 'linearizable range', staleGet: 'serializable range (member-local)', rmw2: `etcd3 STM, Serializable isolation, ≤ ${ETCD_STM_RETRIES} retries` };
-    await runAll('etcd', adapters, keys, etcd.members.map((m) => m.pid!).filter(Boolean), () => etcdRangesServed(etcd.members));
+    // grpc-js opens a client's connection on its first call: count after the preload.
+    say(`  sockets open in the driver with ${maxClients} etcd3 clients: ${openSockets()} (grpc-js shares one HTTP/2 connection per member among clients with the same target and options)`);
+    await runAll('etcd', adapters, keys, etcd.members.filter((m) => m.pid).map((m) => ({ name: m.name, pid: m.pid! })), () => etcdRangesServed(etcd.members));
     await runCleanups();
     if (flags.checkPerf !== 'none' && !interrupted) {
       // On a fresh cluster, as `etcdctl check perf` expects.
@@ -227,9 +300,13 @@ try {
     say(`  bench keys in split ${lay.split}, led by ${lay.leader ?? '?'}; ε (ms) ${Object.entries(lay.epsilonMs).map(([n, e]) => `${n}=${e.toFixed(2)}`).join(' ')}`);
     settings.synod = { dcs: 3, truetime: 'daemon', epsilonMs: lay.epsilonMs, fsync: true, simulatedLatencyMs: 0, split: lay.split, leader: lay.leader, staleness: `bounded, ≤ ${STALENESS_MS} ms`, rmw2: 'read-write transaction, two keys in one split' };
     const adapters: Adapter[] = [];
+    const shared = flags.synodConnections === 'per-dc' ? new DcConnections(synod) : undefined;
+    if (shared) cleanups.push(() => shared.close());
     cleanups.push(async () => void (await Promise.all(adapters.map((a) => a.close()))));
-    for (let w = 0; w < maxClients; w++) adapters.push(await synodAdapter(synod, w));
-    await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids.map((p) => p.pid), () => snapshotReadsServed(synod));
+    for (let w = 0; w < maxClients; w++) adapters.push(await synodAdapter(synod, w, shared));
+    settings.synod = { ...(settings.synod as object), connections: flags.synodConnections };
+    say(`  NATS connections of the driver's ${maxClients} SynodClients: ${flags.synodConnections === 'per-dc' ? `one per DC (${SYNOD_DCS.length}, shared)` : `one per client (${maxClients})`}; sockets open in the driver: ${openSockets()}`);
+    await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids, () => snapshotReadsServed(synod));
     if (!interrupted) {
       progress('measuring the floor parts: bus round trip, LMDB fsync, ε');
       floor = await measureFloor(synod, lay.leader ? (lay.epsilonMs[lay.leader] ?? NaN) : NaN);
@@ -241,7 +318,7 @@ try {
 }
 
 const find = (s: 'synod' | 'etcd', w: Workload, c: number) => results.find((r) => r.system === s && r.workload === w && r.clients === c);
-const cell = (m: Measurement | undefined): Cell | undefined => (m ? { opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, cpuUsPerOp: m.cpuUsPerOp } : undefined);
+const cell = (m: Measurement | undefined): Cell | undefined => (m ? { opsPerSec: m.opsPerSec, p50Ms: m.p50Ms, p99Ms: m.p99Ms, cpuUsPerOp: m.cpuUsPerOp, driverCpuUsPerOp: m.driverCpuUsPerOp } : undefined);
 const rows: TableRow[] = flags.workloads.flatMap((w) =>
   flags.clients.map((c) => {
     const s = cell(find('synod', w, c));
@@ -262,6 +339,8 @@ if (floor) {
 }
 say('\n' + markdownTable(rows));
 say('ratio = synod ops/s ÷ etcd ops/s. CPU µs/op = server CPU time (user+system) over the measured window ÷ ops, background work included.');
+say('\n' + cpuTable(rows));
+say(`driver µs/op = this one driver process's CPU (process.cpuUsage, user+system) over the window ÷ ops: every client of the run lives in it, so on this ${os.cpus().length}-core machine it competes with the servers.`);
 if (flags.out) {
   writeFileSync(flags.out, JSON.stringify({ flags, settings, checkPerf: checkPerf ? { writesPerSec: checkPerf.writesPerSec, verdict: checkPerf.verdict, load: flags.checkPerf } : undefined, floor, results, table: rows }, null, 2) + '\n');
   say(`written ${flags.out}`);

@@ -32,6 +32,13 @@ export interface LoopResult {
   latency: LatencyHistogram;
   /** Server CPU seconds used over the measured window, summed over `pids`. */
   serverCpuSeconds: number;
+  /**
+   * CPU seconds (user + system) of this driver process over the measured window
+   * (process.cpuUsage): the clients' side of every op, which shares the machine with the servers.
+   */
+  driverCpuSeconds: number;
+  /** Server CPU seconds over the window per pid (same order as `serverPids`; NaN where /proc could not be read). */
+  serverCpuByPid: number[];
 }
 
 export interface KeySpace {
@@ -62,7 +69,8 @@ export function opFor(workload: Workload, keys: KeySpace, rand: () => number): (
   }
 }
 
-const totalCpu = (pids: number[]) => pids.reduce((s, p) => s + (procCpuSeconds(p) ?? 0), 0);
+const cpuOf = (pids: number[]) => pids.map((p) => procCpuSeconds(p) ?? NaN);
+const sum = (xs: number[]) => xs.reduce((s, x) => s + (Number.isFinite(x) ? x : 0), 0);
 
 /**
  * Runs `op` from `clients` loops (loop w on adapters[w]) for `warmupSeconds` unmeasured, then
@@ -89,12 +97,14 @@ export async function runClosedLoop(
   const t0 = performance.now();
   const measureFrom = t0 + warmupSeconds * 1000;
   const end = measureFrom + seconds * 1000;
-  let cpuBefore = 0;
+  let cpuBefore: number[] = [];
+  let driverBefore: NodeJS.CpuUsage = { user: 0, system: 0 };
   let measuredStart = measureFrom;
   const startMeasuring = () => {
     measuring = true;
     measuredStart = performance.now();
-    cpuBefore = totalCpu(serverPids);
+    cpuBefore = cpuOf(serverPids);
+    driverBefore = process.cpuUsage();
     onMeasureStart?.();
   };
   const timer = setTimeout(startMeasuring, warmupSeconds * 1000);
@@ -126,9 +136,11 @@ export async function runClosedLoop(
     clearTimeout(timer);
   }
   if (!measuring) startMeasuring();
-  const cpuAfter = totalCpu(serverPids);
+  const driver = process.cpuUsage(driverBefore);
+  const cpuAfter = cpuOf(serverPids);
   const elapsed = (performance.now() - measuredStart) / 1000;
-  return { ops, seconds: elapsed, errors, retries, errorSamples, latency, serverCpuSeconds: cpuAfter - cpuBefore };
+  const serverCpuByPid = cpuAfter.map((a, i) => a - cpuBefore[i]!);
+  return { ops, seconds: elapsed, errors, retries, errorSamples, latency, serverCpuSeconds: sum(serverCpuByPid), driverCpuSeconds: (driver.user + driver.system) / 1e6, serverCpuByPid };
 }
 
 /** Runs `fn` over 0..n-1 with at most `concurrency` in flight. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { counterOf, cpuSecondsFromStat, cpuUsPerOp, LatencyHistogram, markdownTable, parseIntList, ratio, TABLE_HEADER, valueWithCounter } from './report.js';
+import { counterOf, cpuSecondsFromStat, cpuTable, cpuUsPerOp, CPU_TABLE_HEADER, LatencyHistogram, markdownTable, parseIntList, ratio, TABLE_HEADER, valueWithCounter } from './report.js';
 
 describe('LatencyHistogram', () => {
   it('percentiles are within 1% of the sorted sample', () => {
@@ -69,6 +69,16 @@ describe('table', () => {
     expect(lines[0]).toBe('| workload | clients | synod ops/s | etcd ops/s | ratio | synod p50/p99 ms | etcd p50/p99 ms | synod CPU µs/op | etcd CPU µs/op |');
     expect(lines[2]).toBe('| put | 1 | 100 | 200 | 0.50 | 9.50 / 20.3 | 4.99 / 8.00 | 1234 | 300 |');
     expect(lines[3]).toBe('| stale-get | 32 | 5000 | — | — | 1.00 / 3.00 | — | — | — |');
+  });
+
+  it('prints server and driver CPU per op side by side, — where not measured', () => {
+    const t = cpuTable([
+      { workload: 'strong-get', clients: 128, synod: { opsPerSec: 1, p50Ms: 1, p99Ms: 1, cpuUsPerOp: 118.2, driverCpuUsPerOp: 140.6 }, etcd: { opsPerSec: 1, p50Ms: 1, p99Ms: 1, cpuUsPerOp: 300, driverCpuUsPerOp: 90 } },
+      { workload: 'put', clients: 1, synod: { opsPerSec: 1, p50Ms: 1, p99Ms: 1, cpuUsPerOp: 500 } },
+    ]).split('\n');
+    expect(t[0]).toBe(CPU_TABLE_HEADER);
+    expect(t[2]).toBe('| strong-get | 128 | 118 | 141 | 300 | 90 |');
+    expect(t[3]).toBe('| put | 1 | 500 | — | — | — |');
   });
 });
 

@@ -77,6 +77,8 @@ export interface Cell {
   p50Ms: number;
   p99Ms: number;
   cpuUsPerOp: number;
+  /** The driver process's own CPU per op (µs): the clients' share, on the same machine. */
+  driverCpuUsPerOp?: number;
 }
 
 export interface TableRow {
@@ -97,6 +99,20 @@ export function markdownTable(rows: TableRow[]): string {
       `| ${r.workload} | ${r.clients} | ${fmt(r.synod?.opsPerSec, 0)} | ${fmt(r.etcd?.opsPerSec, 0)} | ${fmt(ratio(r.synod?.opsPerSec, r.etcd?.opsPerSec), 2)} | ${lat(r.synod)} | ${lat(r.etcd)} | ${fmt(r.synod?.cpuUsPerOp, 0)} | ${fmt(r.etcd?.cpuUsPerOp, 0)} |`,
     );
   }
+  return lines.join('\n');
+}
+
+export const CPU_TABLE_HEADER = '| workload | clients | synod server µs/op | synod driver µs/op | etcd server µs/op | etcd driver µs/op |';
+
+/**
+ * Where each op's CPU went: the servers' (from /proc) and the one driver process's
+ * (process.cpuUsage), per system. Both run on one machine, so a driver that costs more per op
+ * than the servers caps the throughput the table above can show.
+ */
+export function cpuTable(rows: TableRow[]): string {
+  const lines = [CPU_TABLE_HEADER, '| --- | ---: | ---: | ---: | ---: | ---: |'];
+  for (const r of rows)
+    lines.push(`| ${r.workload} | ${r.clients} | ${fmt(r.synod?.cpuUsPerOp, 0)} | ${fmt(r.synod?.driverCpuUsPerOp, 0)} | ${fmt(r.etcd?.cpuUsPerOp, 0)} | ${fmt(r.etcd?.driverCpuUsPerOp, 0)} |`);
   return lines.join('\n');
 }
 

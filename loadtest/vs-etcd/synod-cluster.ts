@@ -11,7 +11,7 @@ import type { MessageBody } from '@synod/codec';
 import { collectStatus, launchCluster, waitForLeaders, type LaunchedCluster } from '@synod/cli';
 import { SynodClient } from '@synod/client';
 import { openStorage } from '@synod/storage';
-import { connectBus, type Bus } from '@synod/transport';
+import { connectBus, SharedConnection, type Bus } from '@synod/transport';
 import { parseCounters } from '../node-load.js';
 import type { Adapter } from './driver.js';
 import { counterOf, LatencyHistogram, valueWithCounter } from './report.js';
@@ -95,9 +95,33 @@ async function waitForPreferredLeaders(control: Bus, cluster: LaunchedCluster, t
 /** Keys `v/<n>`: all in the last split ('p' … end), so rmw2's two keys are always in one split. */
 export const synodKey = (i: number) => `v/${String(i).padStart(6, '0')}`;
 
-export async function synodAdapter(c: SynodCluster, w: number): Promise<Adapter> {
+/**
+ * How the bench's SynodClients reach NATS: `per-client`, one connection each (as 128 separate
+ * processes would); `per-dc`, the clients of one DC share one connection (SharedConnection), as
+ * the etcd3 clients share one HTTP/2 connection per member (grpc-js pools subchannels by target).
+ */
+export type SynodConnections = 'per-dc' | 'per-client';
+
+/** One SharedConnection per DC, opened on first use; `close` closes them all. */
+export class DcConnections {
+  private readonly byDc = new Map<string, Promise<SharedConnection>>();
+  constructor(private readonly c: SynodCluster) {}
+
+  get(dc: string): Promise<SharedConnection> {
+    let conn = this.byDc.get(dc);
+    if (!conn) this.byDc.set(dc, (conn = SharedConnection.connect(this.c.cluster.info.natsUrl, { cluster: CLUSTER, natsCreds: credsFile(this.c.cluster, 'client'), name: `vsetcd-${dc}` })));
+    return conn;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.byDc.values()].map(async (p) => (await p).close()));
+  }
+}
+
+export async function synodAdapter(c: SynodCluster, w: number, shared?: DcConnections): Promise<Adapter> {
   const dc = SYNOD_DCS[w % SYNOD_DCS.length]!;
-  const bus = await connectBus(c.cluster.info.natsUrl, { nodeId: `vsetcd-client-${w}`, dc, cluster: CLUSTER, natsCreds: credsFile(c.cluster, 'client') });
+  const nodeId = `vsetcd-client-${w}`;
+  const bus = shared ? await (await shared.get(dc)).bus({ nodeId, dc }) : await connectBus(c.cluster.info.natsUrl, { nodeId, dc, cluster: CLUSTER, natsCreds: credsFile(c.cluster, 'client') });
   const client = new SynodClient(bus, c.cluster.rangeMap, { timeoutMs: 10_000 });
   return {
     at: dc,

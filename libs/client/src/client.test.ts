@@ -60,6 +60,38 @@ describe('SynodClient routing', () => {
     expect(asked.filter((a) => a === 'n2').length).toBe(1);
   });
 
+  it('a strong read answered by a follower that names the leader goes to that leader next time', async () => {
+    const hub = new MemoryHub();
+    const asked: string[] = [];
+    for (const n of NODES) {
+      const b = await bus(hub, n.id, n.dc);
+      // Every replica answers (a follower after waiting for t_safe); only followers name n2.
+      b.on('kv.snapshot', (env) => {
+        asked.push(n.id);
+        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key, value: n.id })), ts: 9, ...(n.id !== 'n2' ? { leader: 'n2' } : {}) } };
+      });
+    }
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
+    // No leader cached: the first read goes to any replica; from then on, all go to n2.
+    for (let i = 0; i < 5; i++) await client.get('apple');
+    expect(asked.slice(1)).toEqual(['n2', 'n2', 'n2', 'n2']);
+  });
+
+  it('a strong read answered by a follower naming a node outside the split keeps asking the one that answered', async () => {
+    const hub = new MemoryHub();
+    const asked: string[] = [];
+    for (const n of NODES) {
+      const b = await bus(hub, n.id, n.dc);
+      b.on('kv.snapshot', (env) => {
+        asked.push(n.id);
+        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key })), ts: 9, leader: 'n9' } };
+      });
+    }
+    const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
+    for (let i = 0; i < 3; i++) await client.get('apple');
+    expect(new Set(asked).size).toBe(1);
+  });
+
   it('serves bounded-staleness reads from the replica in its own DC', async () => {
     const hub = new MemoryHub();
     const asked: string[] = [];
@@ -473,6 +505,29 @@ describe('SynodClient soleSplit (docs/transactions.md, rule 9a)', () => {
     expect(await snapshots(() => client.read(['apple'], { ts: 5 }))).toEqual([undefined]);
     // A scan's later pages (possibly other splits) read at the first page's timestamp.
     expect(await snapshots(() => client.scan('a', 'b'))).toEqual([undefined]);
+  });
+});
+
+describe('SynodClient get', () => {
+  it('sends what read([key]) sends, in every mode, and returns its value', async () => {
+    const { bus: b, sent } = scriptedBus(() => ({ kind: 'kv.values', body: { values: [{ key: 'apple', value: 'red', ts: 3 }], ts: 9 } }));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 1_000 });
+    for (const opts of [{}, { maxStalenessMs: 10.4 }, { ts: 5 }]) {
+      const from = sent.length;
+      expect(await client.get('apple', opts)).toBe('red');
+      expect((await client.read(['apple'], opts)).values.get('apple')).toBe('red');
+      const [viaGet, viaRead] = sent.slice(from);
+      expect(viaGet).toEqual(viaRead);
+    }
+  });
+
+  it('is undefined for a missing key, and refuses an oversized key before sending', async () => {
+    const { bus: b, sent } = scriptedBus(() => ({ kind: 'kv.values', body: { values: [{ key: 'apple' }], ts: 9 } }));
+    const client = new SynodClient(b, rangeMap, { timeoutMs: 1_000 });
+    expect(await client.get('apple')).toBeUndefined();
+    const before = sent.length;
+    await expect(client.get('k'.repeat(MAX_KEY_BYTES + 1))).rejects.toMatchObject({ code: 'KEY_TOO_LARGE' });
+    expect(sent.length).toBe(before);
   });
 });
 

@@ -113,6 +113,9 @@ export type ReplyBody<K extends RequestKind> = MessageBody<(typeof REPLY_KIND)[K
 /** The transport validated `env.body` against the schema of `env.kind`; so a matching kind types the body. */
 const isKind = <R extends MessageKind>(env: Envelope, kind: R): env is Envelope<R> => env.kind === kind;
 
+const NO_READ_OPTIONS: ReadOptions = Object.freeze({});
+/** The default of `call`'s options, shared rather than a new object per call. */
+const NO_CALL_OPTIONS: CallOptions = Object.freeze({});
 /** Rows per scan request (the wire limit is 10,000). */
 const PAGE = 1_000;
 const RETRYABLE = new Set(['NOT_LEADER', 'UNAVAILABLE', 'TIMEOUT']);
@@ -309,7 +312,9 @@ export class SynodClient {
     const bySplit = new Map<Split, string[]>();
     for (const k of keys) {
       const s = this.map.splitFor(k);
-      bySplit.set(s, [...(bySplit.get(s) ?? []), k]);
+      const ks = bySplit.get(s);
+      if (ks) ks.push(k);
+      else bySplit.set(s, [k]);
     }
     const values = new Map<string, unknown>();
     let ts = opts.ts;
@@ -346,8 +351,25 @@ export class SynodClient {
     return Math.max(50, Math.min(capMs, Math.floor(this.timeoutMs / 2)));
   }
 
-  async get(key: string, opts: ReadOptions = {}): Promise<unknown> {
-    return (await this.read([key], opts)).values.get(key);
+  /**
+   * One key: `read([key], opts)`'s value, by the same request (one split, so a strong read is
+   * marked soleSplit), without the per-split grouping and result map a read of many keys needs.
+   */
+  async get(key: string, opts: ReadOptions = NO_READ_OPTIONS): Promise<unknown> {
+    refuse(checkKey(key));
+    return this.routed(() => this.getOnce(key, opts));
+  }
+
+  private async getOnce(key: string, opts: ReadOptions): Promise<unknown> {
+    const split = this.map.splitFor(key);
+    const waitMs = this.serverWaitMs(READ_WAIT_MS);
+    const keys = [key];
+    let reply: ReplyBody<'kv.snapshot'>;
+    if (opts.ts !== undefined) reply = await this.call(split, 'kv.snapshot', { keys, waitMs, ts: opts.ts }, 'nearest');
+    else if (opts.maxStalenessMs !== undefined) reply = await this.call(split, 'kv.snapshot', { keys, waitMs, maxStalenessUs: Math.round(opts.maxStalenessMs * 1000) }, 'nearest');
+    else reply = await this.call(split, 'kv.snapshot', { keys, waitMs, soleSplit: true }, 'leader');
+    for (const v of reply.values) if (v.key === key && v.value !== undefined) return v.value;
+    return undefined;
   }
 
   /**
@@ -473,10 +495,11 @@ export class SynodClient {
    * read ends up answered elsewhere (or not at all), each such node is sent a best-effort
    * `kv.abort` for the transaction, after the retries, so it never races one of them.
    */
-  async call<K extends RequestKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest', opts: CallOptions = {}): Promise<ReplyBody<K>> {
+  async call<K extends RequestKind>(split: Split, kind: K, body: MessageInput<K>, target: 'leader' | 'nearest', opts: CallOptions = NO_CALL_OPTIONS): Promise<ReplyBody<K>> {
     let lastErr: unknown;
-    const tried = new Set<string>();
-    const timedOut = new Set<string>();
+    // Filled only after a failure: a call answered at once (nearly every read) allocates neither.
+    let tried: Set<string> | undefined;
+    let timedOut: Set<string> | undefined;
     let answeredBy: string | undefined;
     // A split planned from a map that has since been replaced and no longer has it: the caller
     // must plan again from the current map (the same answer a server gives a stale route).
@@ -490,15 +513,20 @@ export class SynodClient {
         try {
           const reply = await this.bus.request(node, kind, body, { group: split.id, timeoutMs });
           if (!isKind(reply, REPLY_KIND[kind])) throw new SynodError('INTERNAL', `${node} answered ${kind} with ${reply.kind}`);
-          if (target === 'leader') this.leaders.set(split.id, node);
+          if (target === 'leader') {
+            // A follower may answer a strong read (after waiting for t_safe) and then names the
+            // leader: caching the follower would send every later read to wait there too.
+            const named = 'leader' in reply.body ? reply.body.leader : undefined;
+            this.leaders.set(split.id, named !== undefined && split.replicas.includes(named) ? named : node);
+          }
           answeredBy = node;
           return reply.body;
         } catch (err) {
           lastErr = err;
           if (!(err instanceof SynodError) || !RETRYABLE.has(err.code)) throw err;
-          if (err.code === 'TIMEOUT') timedOut.add(node);
+          if (err.code === 'TIMEOUT') (timedOut ??= new Set()).add(node);
           opts.onRetryable?.(err, node);
-          tried.add(node);
+          (tried ??= new Set()).add(node);
           const hint = err.hint?.leader;
           // A leader the map does not list: a replica was added since it was cached (a move).
           if (typeof hint === 'string' && !split.replicas.includes(hint))
@@ -517,7 +545,7 @@ export class SynodClient {
         }
       }
     } finally {
-      if (kind === 'kv.read') {
+      if (kind === 'kv.read' && timedOut) {
         const txnId = (body as MessageInput<'kv.read'>).txn.id;
         for (const node of timedOut) if (node !== answeredBy) this.abortAt(split, node, txnId);
       }
@@ -530,8 +558,9 @@ export class SynodClient {
     void this.bestEffort('kv.abort', this.bus.request(node, 'kv.abort', { txnId }, { group: split.id, timeoutMs: this.timeoutMs }));
   }
 
-  private pick(split: Split, target: 'leader' | 'nearest', tried: Set<string>): string {
-    const untried = split.replicas.filter((r) => !tried.has(r));
+  private pick(split: Split, target: 'leader' | 'nearest', tried: Set<string> | undefined): string {
+    // The first attempt (nearly every request) picks among all replicas without a copy.
+    const untried = tried === undefined ? split.replicas : split.replicas.filter((r) => !tried.has(r));
     const pool = untried.length > 0 ? untried : split.replicas;
     if (target === 'leader') {
       const cached = this.leaders.get(split.id);

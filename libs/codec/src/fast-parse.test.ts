@@ -27,6 +27,9 @@ const VALID: Array<[string, Record<string, unknown>]> = [
   ['kv.snapshot', { keys: ['k'], soleSplit: true }],
   ['kv.snapshot', {}],
   ['kv.commit', { txn: { id: 't1', startTs: 5 }, waitMs: 3_000, epoch: 'e1', readKeys: ['a', 'b'], writes: [{ key: 'a', value: 1, deleted: false }], participants: ['s1', 's2'] }],
+  ['kv.values', { values: [{ key: 'a', value: 'v'.repeat(64), ts: 1_700_000_000_000_000 }, { key: 'b' }, { key: 'c', value: { n: [1, 2] } }], ts: 1_700_000_000_000_001 }],
+  ['kv.values', { values: [{ key: 'a', value: null, ts: 3 }], epoch: '3.n2', leader: 'n2' }],
+  ['kv.values', { values: [] }],
 ];
 
 /** Values that sit on or just past the bounds the schemas enforce, plus wrong types. */
@@ -65,7 +68,7 @@ describe('fast parsers', () => {
   it('are all on: every schema still has the fields its fast parser builds (FAST_SHAPES)', () => {
     // A schema edit that changes a shape turns that kind's fast path off at load; update the parser and FAST_SHAPES.
     expect(Object.keys(fastParsers)).toEqual(FAST_KINDS);
-    expect(FAST_KINDS).toEqual(['paxos', 'split.closed', 'kv.commit', 'kv.read', 'kv.snapshot']);
+    expect(FAST_KINDS).toEqual(['paxos', 'split.closed', 'kv.commit', 'kv.read', 'kv.snapshot', 'kv.values']);
   });
 
   it.each(VALID.map(([kind, body], i) => [i, kind, body] as const))('#%i (%s) is taken by the fast path with zod’s output', (_i, kind, body) => {

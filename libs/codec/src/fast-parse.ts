@@ -5,7 +5,8 @@ import { txnMessageSchemas } from './txn-messages.js';
 
 /**
  * Hand-written validators for the few message kinds every replica receives per operation (Paxos
- * accept/accepted/heartbeat traffic, closed timestamps, commits). zod's safeParse costs several
+ * accept/accepted/heartbeat traffic, closed timestamps, commits), and the read reply every client
+ * receives per read (`kv.values`). zod's safeParse costs several
  * µs per message (a context, a result, checks run one by one); these do the same checks inline.
  *
  * They only ever shortcut an acceptance: each returns either exactly what the kind's zod schema
@@ -210,6 +211,45 @@ function kvSnapshot(x: unknown): unknown {
   return out;
 }
 
+/** kv-messages.ts MAX_ROWS */
+const MAX_ROWS = 10_000;
+
+/** kvMessageSchemas['kv.values']: the reply to every read, decoded once per read by the client. */
+function kvValues(x: unknown): unknown {
+  if (!isObj(x)) return MISS;
+  for (const k of ['values', 'ts', 'epoch', 'leader']) if (presentUndefined(x, k)) return MISS;
+  const vs = x.values;
+  if (!Array.isArray(vs) || vs.length > MAX_ROWS) return MISS;
+  const rows = new Array<unknown>(vs.length);
+  for (let i = 0; i < vs.length; i++) {
+    const v: unknown = vs[i];
+    if (!isObj(v) || !isStr(v.key, 0, MAX_KEY_BYTES) || presentUndefined(v, 'value') || presentUndefined(v, 'ts')) return MISS;
+    const row: Obj = { key: v.key };
+    // `value: z.unknown().optional()`: passed through as is, present or absent.
+    if ('value' in v) row.value = v.value;
+    if (v.ts !== undefined) {
+      if (!isUint(v.ts, MAX_TIMESTAMP_US) || v.ts <= 0) return MISS;
+      row.ts = v.ts;
+    }
+    rows[i] = row;
+  }
+  const out: Obj = { values: rows };
+  const { ts, epoch, leader } = x;
+  if (ts !== undefined) {
+    if (!isUint(ts, MAX_TIMESTAMP_US) || ts <= 0) return MISS;
+    out.ts = ts;
+  }
+  if (epoch !== undefined) {
+    if (!isStr(epoch, 0, 256)) return MISS;
+    out.epoch = epoch;
+  }
+  if (leader !== undefined) {
+    if (!isStr(leader, 0, 63)) return MISS;
+    out.leader = leader;
+  }
+  return out;
+}
+
 type Shaped = { shape: Record<string, unknown> };
 const fieldsOf = (schema: unknown): string => Object.keys((schema as Shaped).shape).join(',');
 const variant = (union: unknown, tag: string, value: string): Shaped | undefined =>
@@ -248,6 +288,10 @@ export const FAST_SHAPES: Record<string, Array<[() => unknown, string]>> = {
     [() => kvMessageSchemas['kv.read'].shape.txn, 'id,startTs'],
   ],
   'kv.snapshot': [[() => kvMessageSchemas['kv.snapshot'], 'keys,scan,ts,maxStalenessUs,waitMs,leaseRead,soleSplit']],
+  'kv.values': [
+    [() => kvMessageSchemas['kv.values'], 'values,ts,epoch,leader'],
+    [() => elementOf(kvMessageSchemas['kv.values'].shape.values), 'key,value,ts'],
+  ],
 };
 
 const shapesHold = (kind: string): boolean =>
@@ -256,7 +300,7 @@ const shapesHold = (kind: string): boolean =>
     return s !== undefined && fieldsOf(s) === fields;
   });
 
-const ALL_FAST: Record<string, FastParser> = { paxos, 'split.closed': splitClosed, 'kv.commit': kvCommit, 'kv.read': kvRead, 'kv.snapshot': kvSnapshot };
+const ALL_FAST: Record<string, FastParser> = { paxos, 'split.closed': splitClosed, 'kv.commit': kvCommit, 'kv.read': kvRead, 'kv.snapshot': kvSnapshot, 'kv.values': kvValues };
 
 /** The kinds whose fast path is on: those whose schemas still have the shapes the parser builds. */
 export const fastParsers: Readonly<Record<string, FastParser>> = Object.fromEntries(Object.entries(ALL_FAST).filter(([kind]) => shapesHold(kind)));

@@ -43,8 +43,12 @@ export const kvMessageSchemas = {
    * (default 2,000) bounds how long the leader parks the read behind conflicting locks.
    */
   'kv.read': z.object({ txn: txnRef, keys: z.array(key).min(1).max(1000), waitMs: waitMs(2_000) }),
-  /** Reply to reads. `epoch` names the leadership the reads (and their locks) belong to. */
-  'kv.values': z.object({ values: z.array(keyValue).max(MAX_ROWS), ts: ts.optional(), epoch: z.string().max(256).optional() }),
+  /**
+   * Reply to reads. `epoch` names the leadership the reads (and their locks) belong to. `leader`:
+   * a replica that answered a strong read without leading the split (it waited for t_safe to
+   * pass the read's timestamp) names the leader it knows, so the client asks that one next time.
+   */
+  'kv.values': z.object({ values: z.array(keyValue).max(MAX_ROWS), ts: ts.optional(), epoch: z.string().max(256).optional(), leader: name.optional() }),
   /**
    * Single-split commit at the leader. Writes with `deleted: true` delete. Idempotent per
    * `txn.id`: a retry with the same id answers the recorded outcome or joins the in-flight commit

@@ -2,7 +2,9 @@ import { SynodError } from '@synod/codec';
 import { startNatsServer, type NatsServerHandle } from '@synod/natsd';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bus } from './bus.js';
+import { SharedConnection } from './connect.js';
 import { NatsWire } from './nats-wire.js';
+import { WireNoRespondersError, WireTimeoutError, WireTooManyRequestsError } from './wire.js';
 
 /** A small max_payload keeps the oversize messages small; the path is the same at 8 MiB. */
 const MAX = 64 * 1024;
@@ -117,6 +119,104 @@ describe('NatsWire: one socket write per turn', () => {
       expect(got).toEqual(['m0', 'm1', 'm2', 'm3']);
     } finally {
       await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('NatsWire: request/reply on its own reply subscription', () => {
+  const echo = async () => {
+    const server = await NatsWire.connect(nats.url);
+    server.subscribe('rr.echo', (d, respond) => respond?.(d));
+    // Never answers: its requests time out.
+    server.subscribe('rr.silent', () => undefined);
+    await server.flush();
+    return server;
+  };
+
+  it('matches many concurrent replies to their requests, and keeps nothing once answered', async () => {
+    const [server, client] = [await echo(), await NatsWire.connect(nats.url)];
+    try {
+      const replies = await Promise.all(Array.from({ length: 200 }, (_, i) => client.request('rr.echo', Buffer.from(`r${i}`), 5_000)));
+      expect(replies.map((r) => Buffer.from(r).toString())).toEqual(Array.from({ length: 200 }, (_, i) => `r${i}`));
+      expect(client.pendingRequests).toBe(0);
+    } finally {
+      await Promise.all([server.close(), client.close()]);
+    }
+  });
+
+  it('times out without a reply, and says when nobody listens', async () => {
+    const [server, client] = [await echo(), await NatsWire.connect(nats.url)];
+    try {
+      await expect(client.request('rr.silent', Buffer.from('x'), 100)).rejects.toBeInstanceOf(WireTimeoutError);
+      await expect(client.request('rr.nobody', Buffer.from('x'), 5_000)).rejects.toBeInstanceOf(WireNoRespondersError);
+      expect(client.pendingRequests).toBe(0);
+      // The reply subscription still serves after both.
+      expect(Buffer.from(await client.request('rr.echo', Buffer.from('ok'), 5_000)).toString()).toBe('ok');
+    } finally {
+      await Promise.all([server.close(), client.close()]);
+    }
+  });
+
+  it('refuses a request past its bound of waiting ones at once, and serves again once they settle', async () => {
+    const [server, client] = [await echo(), await NatsWire.connect(nats.url, {}, { maxPendingRequests: 2 })];
+    try {
+      const waiting = [client.request('rr.silent', Buffer.from('a'), 200), client.request('rr.silent', Buffer.from('b'), 200)];
+      await expect(client.request('rr.echo', Buffer.from('c'), 5_000)).rejects.toBeInstanceOf(WireTooManyRequestsError);
+      for (const w of waiting) await expect(w).rejects.toBeInstanceOf(WireTimeoutError);
+      expect(Buffer.from(await client.request('rr.echo', Buffer.from('d'), 5_000)).toString()).toBe('d');
+    } finally {
+      await Promise.all([server.close(), client.close()]);
+    }
+  });
+
+  it('fails the requests still waiting when the connection closes, not at their timeouts', async () => {
+    const [server, client] = [await echo(), await NatsWire.connect(nats.url)];
+    try {
+      const waiting = client.request('rr.silent', Buffer.from('x'), 60_000);
+      await client.flush();
+      await client.nc.close();
+      await expect(waiting).rejects.toBeInstanceOf(Error);
+      await expect(waiting).rejects.not.toBeInstanceOf(WireTimeoutError);
+      expect(client.pendingRequests).toBe(0);
+    } finally {
+      await Promise.all([server.close(), client.close()]);
+    }
+  });
+});
+
+describe('SharedConnection: many client buses over one NATS connection', () => {
+  it('each bus requests as itself; the connection closes with the last bus', async () => {
+    const server = await node('s1');
+    const seen: Array<{ from: string; dc: string }> = [];
+    server.on('ping', (env) => {
+      seen.push({ from: env.from, dc: env.dc });
+      return { kind: 'pong', body: { nonce: env.body.nonce } };
+    });
+    const shared = await SharedConnection.connect(nats.url, {});
+    try {
+      const [a, b] = [await shared.bus({ nodeId: 'c-a', dc: 'dc-a' }), await shared.bus({ nodeId: 'c-b', dc: 'dc-b' })];
+      expect(shared.buses).toBe(2);
+      const replies = await Promise.all([a.request('s1', 'ping', { nonce: 1 }), b.request('s1', 'ping', { nonce: 2 }), a.request('s1', 'ping', { nonce: 3 })]);
+      expect(replies.map((r) => r.body)).toEqual([{ nonce: 1 }, { nonce: 2 }, { nonce: 3 }]);
+      // One registry for the connection's buses.
+      expect(a.metrics).toBe(shared.metrics);
+      expect(b.metrics).toBe(shared.metrics);
+      expect(seen).toEqual([
+        { from: 'c-a', dc: 'dc-a' },
+        { from: 'c-b', dc: 'dc-b' },
+        { from: 'c-a', dc: 'dc-a' },
+      ]);
+      await a.close();
+      // Closing one bus releases the connection, it does not close it under the other.
+      expect(shared.natsWire.nc.isClosed()).toBe(false);
+      expect((await b.request('s1', 'ping', { nonce: 4 })).body).toEqual({ nonce: 4 });
+      await b.close();
+      expect(shared.buses).toBe(0);
+      expect(shared.natsWire.nc.isClosed()).toBe(true);
+      await expect(shared.bus({ nodeId: 'c-c', dc: 'dc-c' })).rejects.toMatchObject({ code: 'UNAVAILABLE' });
+    } finally {
+      await shared.close();
+      await server.close();
     }
   });
 });

@@ -32,6 +32,14 @@ export class WirePayloadTooLargeError extends Error {
   }
 }
 
+/** A wire refused a request because too many are already waiting for replies (a bounded table). */
+export class WireTooManyRequestsError extends Error {
+  constructor(readonly limit: number) {
+    super(`${limit} requests are already waiting for replies on this connection`);
+    this.name = 'WireTooManyRequestsError';
+  }
+}
+
 /** The server refused an operation of this connection (NATS: a permissions violation, docs/transport.md "Credentials"). */
 export interface WireRefusal {
   operation: 'publish' | 'subscription';

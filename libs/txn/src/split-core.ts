@@ -1319,6 +1319,12 @@ export class SplitTxnCore {
       this.statsCounters.leaseReads++;
     } else if (ts > this.tSafe && this.view.leading && this.isReady()) this.closedWanted = Math.max(this.closedWanted, ts);
     if (ts < this.opts.reader.gcHorizon()) return this.fail(reqId, 'SNAPSHOT_TOO_OLD', `read timestamp ${ts} is below the GC horizon ${this.opts.reader.gcHorizon()}`, { horizon: this.opts.reader.gcHorizon() });
+    // Nearly every read can be served at once (a strong read at the leader under rule 9a, a
+    // stale read below t_safe): the parked request's first step, decided here without building
+    // it and its closures. The same test as `step` with the same reading (park steps with
+    // `lastNow`); anything else, including a clock found not serving, parks as before.
+    const n = this.lastNow;
+    if (n && n.serving && ts < n.tt.earliest && (leaderCovers && this.epoch !== null ? this.ownCovers(ts) : ts <= this.tSafe)) return this.serveRead(reqId, req, ts);
     const covered = () => (leaderCovers && this.epoch !== null ? this.ownCovers(ts) : ts <= this.tSafe);
     this.park({
       reqId,

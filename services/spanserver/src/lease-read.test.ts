@@ -136,6 +136,21 @@ describe('strong reads under ε asymmetry (leader ε 150 ms, followers 1 ms)', {
       expect(await inversions(c.hosts, c.client())).toBe(0);
     });
   });
+  describe('who answers a strong read', () => {
+    const c = cluster(undefined);
+    it('a follower answers it (after t_safe passes) naming the leader; the leader and bounded-staleness reads name nobody', async () => {
+      const client = c.client();
+      expect(c.hosts.get('n1')!.replica('sb')!.isLeader()).toBe(true);
+      await client.put('mkey', 'named');
+      const sb = client.rangeMap.splitFor('mkey');
+      const ask = async (node: string, body: object) => (await client.bus.request(node, 'kv.snapshot', { keys: ['mkey'], waitMs: 2_000, ...body }, { group: sb.id, timeoutMs: 5_000 })).body as { values: Array<{ value?: unknown }>; leader?: string };
+      const atFollower = await ask('n2', {});
+      expect(atFollower.values[0]?.value).toBe('named');
+      expect(atFollower.leader).toBe('n1');
+      expect((await ask('n1', { soleSplit: true })).leader).toBeUndefined();
+      expect((await ask('n2', { maxStalenessUs: 10_000_000 })).leader).toBeUndefined();
+    });
+  });
   describe('the old rule, min(t_safe, now.earliest) at the leader (teeth)', () => {
     const c = cluster({ oldLeaseRead: true });
     it('goes back in time', async () => {

@@ -1,7 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { abortCause, spanserverReadiness, READY_MAX_APPLY_LAG } from './metrics.js';
+import { SynodError } from '@synod/codec';
+import { Metrics } from '@synod/config';
+import { abortCause, observedNow, spanserverReadiness, READY_MAX_APPLY_LAG } from './metrics.js';
 import type { Spanserver } from './spanserver.js';
 import type { TimeSource } from './time-source.js';
 
@@ -39,5 +41,35 @@ describe('spanserverReadiness', () => {
   it('is not ready while a split is more than one window behind', () => {
     expect(check(true, [group({ chosenUpTo: 10 + READY_MAX_APPLY_LAG })]).ready).toBe(true);
     expect(check(true, [group({ chosenUpTo: 11 + READY_MAX_APPLY_LAG })])).toEqual({ ready: false, reasons: [`split s1: ${READY_MAX_APPLY_LAG + 1} chosen entries not applied`] });
+  });
+});
+
+describe('observedNow', () => {
+  const H = 'synod_read_latency_seconds';
+  const ok = { kind: 'kv.snapshot', outcome: 'ok' };
+  const failed = (outcome: string) => ({ kind: 'kv.snapshot', outcome });
+  const count = (m: Metrics, outcome: string) => m.get(H, { kind: 'kv.snapshot', outcome });
+
+  it('returns a value as is (no promise) and observes it ok', () => {
+    const m = new Metrics();
+    const v = observedNow(m, H, ok, failed, () => 42);
+    expect(v).toBe(42);
+    expect(count(m, 'ok')).toBe(1);
+  });
+
+  it('rethrows a throw, observed under its code (or "error")', () => {
+    const m = new Metrics();
+    expect(() => observedNow(m, H, ok, failed, () => { throw new SynodError('UNAVAILABLE', 'no'); })).toThrow(SynodError);
+    expect(() => observedNow(m, H, ok, failed, () => { throw new Error('bug'); })).toThrow('bug');
+    expect(count(m, 'UNAVAILABLE')).toBe(1);
+    expect(count(m, 'error')).toBe(1);
+  });
+
+  it('times a promise when it settles, either way', async () => {
+    const m = new Metrics();
+    await expect(observedNow(m, H, ok, failed, () => Promise.resolve('later'))).resolves.toBe('later');
+    await expect(observedNow(m, H, ok, failed, () => Promise.reject(new SynodError('TIMEOUT', 'slow')))).rejects.toMatchObject({ code: 'TIMEOUT' });
+    expect(count(m, 'ok')).toBe(1);
+    expect(count(m, 'TIMEOUT')).toBe(1);
   });
 });

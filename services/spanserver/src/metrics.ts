@@ -32,6 +32,41 @@ export async function observed<T>(metrics: Metrics, name: string, labels: Record
 }
 
 /**
+ * `observed` for a handler that may answer synchronously: a value is timed and returned as is (no
+ * promise, no turn), a promise is timed when it settles, a throw is timed and rethrown. `labels`
+ * is the label set with `outcome: 'ok'`; `failLabels` gives the set for an error's code. One
+ * label object per outcome is kept by the caller, not spread per request.
+ */
+export function observedNow<T>(metrics: Metrics, name: string, okLabels: Record<string, string>, failLabels: (outcome: string) => Record<string, string>, fn: () => T | Promise<T>): T | Promise<T> {
+  const t0 = performance.now();
+  let v: T | Promise<T>;
+  try {
+    v = fn();
+  } catch (err) {
+    throw observedFailure(metrics, name, t0, failLabels, err);
+  }
+  // Closures only for a reply still to come; an answer in this turn allocates none.
+  if (v instanceof Promise)
+    return v.then(
+      (x) => {
+        metrics.observe(name, (performance.now() - t0) / 1000, okLabels);
+        return x;
+      },
+      (err: unknown) => {
+        throw observedFailure(metrics, name, t0, failLabels, err);
+      },
+    );
+  metrics.observe(name, (performance.now() - t0) / 1000, okLabels);
+  return v;
+}
+
+/** Observes a failed handler under its error's code (or "error") and hands the error back to throw. */
+function observedFailure(metrics: Metrics, name: string, t0: number, failLabels: (outcome: string) => Record<string, string>, err: unknown): unknown {
+  metrics.observe(name, (performance.now() - t0) / 1000, failLabels(err instanceof SynodError ? err.code : 'error'));
+  return err;
+}
+
+/**
  * The cause of a TXN_ABORTED refusal, from its message. libs/txn states the cause only as text
  * (split-core.ts abortTxn reasons); this maps each to a fixed label so the counter stays bounded.
  */

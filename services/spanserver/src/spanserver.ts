@@ -11,7 +11,7 @@ import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from 
 import { CommitTally } from './commit-tally.js';
 import { EventLoopDelay } from './event-loop-delay.js';
 import { HostedSplits } from './hosted-splits.js';
-import { gcMetrics, observed, processLoad } from './metrics.js';
+import { gcMetrics, observed, observedNow, processLoad } from './metrics.js';
 import { removeReplica } from './remove-replica.js';
 import { SplitSize } from './split-size.js';
 import { SplitShell } from './split-shell.js';
@@ -84,6 +84,12 @@ interface HostContext {
   snapshotIntervalEntries: number;
   mark: { issuedUs: number; gcHorizonUs: number };
   closedIntervalMs: number;
+}
+
+/** The reply to a lock-free read. */
+interface ValuesReply {
+  kind: 'kv.values';
+  body: { values: Array<{ key: string; value?: unknown; ts?: number }>; ts?: number; leader?: string };
 }
 
 /** The reply body a request of this kind gets (the core answers with the matching kind). */
@@ -188,7 +194,15 @@ export class Spanserver {
       const r = expect(await s.shell.request({ kind: 'status', txnId: env.body.txnId, waitUs: waitUs(env.body.waitMs, 2_000) }), 'status');
       return { kind: 'kv.txn-status.reply' as const, body: { state: r.state, ...(r.ts !== undefined ? { ts: r.ts } : {}), ...(r.reason !== undefined ? { reason: r.reason.slice(0, 1024) } : {}) } };
     });
-    bus.on('kv.snapshot', (env) => observed(bus.metrics, 'synod_read_latency_seconds', { kind: 'kv.snapshot' }, () => this.snapshotRead(env).then((r) => this.acknowledge(r))));
+    // Answered in the turn it arrives when the core serves it at once (requestNow): no promise.
+    const snapshotOk = { kind: 'kv.snapshot', outcome: 'ok' };
+    const snapshotFailed = (outcome: string) => ({ kind: 'kv.snapshot', outcome });
+    bus.on('kv.snapshot', (env) =>
+      observedNow(bus.metrics, 'synod_read_latency_seconds', snapshotOk, snapshotFailed, () => {
+        const r = this.snapshotRead(env);
+        return r instanceof Promise ? r.then((x) => this.acknowledge(x)) : this.acknowledge(r);
+      }),
+    );
     bus.on('split.closed', (env) => {
       const s = this.splits.get(env.group);
       // Only a replica of the split may speak for its leader; anything else is counted and dropped.
@@ -581,7 +595,8 @@ export class Spanserver {
     return s;
   }
 
-  private async snapshotRead(env: Envelope<'kv.snapshot'>) {
+  /** A lock-free read; synchronous when the core serves it at once (it throws its refusal then). */
+  private snapshotRead(env: Envelope<'kv.snapshot'>): ValuesReply | Promise<ValuesReply> {
     const s = this.hosted(env);
     const req = env.body;
     for (const k of req.keys ?? []) limitError(checkKey(k));
@@ -589,7 +604,16 @@ export class Spanserver {
     // request's `leaseRead` is accepted for compatibility and ignored. `soleSplit`: the client
     // reads no other split at this timestamp (docs/transactions.md, rule 9a).
     const mode = req.ts !== undefined ? { ts: req.ts } : req.maxStalenessUs !== undefined ? { maxStalenessUs: req.maxStalenessUs } : { strong: true as const };
-    const r = expect(await s.shell.request({ kind: 'snapshot', keys: req.keys, scan: req.scan, mode, waitUs: req.waitMs * 1000, leaseRead: req.leaseRead, soleSplit: req.soleSplit }), 'values');
-    return { kind: 'kv.values' as const, body: { values: r.values, ...(r.ts !== undefined ? { ts: r.ts } : {}) } };
+    const r = s.shell.requestNow({ kind: 'snapshot', keys: req.keys, scan: req.scan, mode, waitUs: req.waitMs * 1000, leaseRead: req.leaseRead, soleSplit: req.soleSplit });
+    const strong = 'strong' in mode;
+    return r instanceof Promise ? r.then((b) => this.valuesReply(s, strong, b)) : this.valuesReply(s, strong, r);
+  }
+
+  private valuesReply(s: HostedSplit, strong: boolean, body: TxnReplyBody): ValuesReply {
+    const r = expect(body, 'values');
+    // A strong read answered here without leading (it waited for t_safe): name the leader, so
+    // the client, which took this replica for the leader, asks the one that answers at once.
+    const leader = strong && !s.replica.isLeader() ? s.replica.leaderHint() : null;
+    return { kind: 'kv.values' as const, body: { values: r.values, ...(r.ts !== undefined ? { ts: r.ts } : {}), ...(leader && leader !== this.opts.nodeId ? { leader } : {}) } };
   }
 }

@@ -46,6 +46,40 @@ export class SplitShell {
     return { tt: r.tt, serving: r.serving, monoUs: monotonicMicros() };
   };
 
+  /**
+   * The requests `requestNow` is running (at most one per nested call, so a handful), each with
+   * the core's answer once it comes in that turn. A map rather than one field, so a request made
+   * from inside another's drain cannot take the outer one's answer.
+   */
+  private readonly immediate = new Map<number, Extract<TxnOutput, { type: 'reply' | 'error' }> | undefined>();
+
+  /**
+   * `request`, but a reply the core gives in the same turn (a read served at once: nearly every
+   * strong read at the leader and stale read below t_safe) is returned (or its error thrown) as
+   * is, without a promise and the microtask turns behind it; otherwise the promise `request` returns.
+   */
+  requestNow(req: TxnRequest | CutRequest): TxnReplyBody | Promise<TxnReplyBody> {
+    if (this.closed) throw new SynodError('UNAVAILABLE', `${this.self} is shutting down`);
+    const reqId = ++this.reqSeq;
+    this.immediate.set(reqId, undefined);
+    let out: Extract<TxnOutput, { type: 'reply' | 'error' }> | undefined;
+    try {
+      const now = this.syncLeadership();
+      this.core.request(reqId, req, now);
+      this.drain(now);
+    } finally {
+      out = this.immediate.get(reqId);
+      this.immediate.delete(reqId);
+    }
+    if (out) {
+      if (out.type === 'reply') return out.body;
+      throw new SynodError(out.error.code, out.error.message, out.error.hint);
+    }
+    // close() rejects the waiters it finds; one registered after it would never be answered.
+    if (this.closed) throw new SynodError('UNAVAILABLE', `${this.self} is shutting down`);
+    return new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));
+  }
+
   /** Sends a request through the core; resolves with its reply, rejects with its SynodError. */
   request(req: TxnRequest | CutRequest): Promise<TxnReplyBody> {
     if (this.closed) return Promise.reject(new SynodError('UNAVAILABLE', `${this.self} is shutting down`));
@@ -138,6 +172,12 @@ export class SplitShell {
       }
       case 'reply':
       case 'error': {
+        if (this.immediate.has(o.reqId)) {
+          // requestNow's own request, answered in its turn: it returns this itself.
+          if (o.type === 'error' && o.error.code === 'TXN_ABORTED') this.bus.metrics.inc('synod_txn_aborts_total', { cause: abortCause(o.error.message) });
+          this.immediate.set(o.reqId, o);
+          return;
+        }
         const w = this.waiting.get(o.reqId);
         if (!w) return;
         this.waiting.delete(o.reqId);

@@ -6,18 +6,34 @@ import { Harness } from './core-harness.fixture.js';
 const ref = (id: string, startTs = 1) => ({ id, startTs });
 
 describe('SplitTxnCore', () => {
-  it('acknowledges a commit only after it is durable and its timestamp is surely past (commit wait)', () => {
+  it('acknowledges a commit only after it is applied (chosen) and its timestamp is surely past (commit wait)', () => {
     const h = new Harness();
     h.ready();
     const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
     expect(h.answer(c)).toBeUndefined();
-    h.applyAll();
-    expect(h.answer(c)).toBeUndefined(); // ts > now.latest: still in commit wait
     h.advance(2 * h.epsilon + 10);
+    expect(h.answer(c)).toBeUndefined(); // past its commit wait, but not applied: not known chosen
+    h.applyAll(false);
     const a = h.answer(c);
-    expect(a).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+    expect(a).toMatchObject({ type: 'reply', body: { kind: 'committed' } }); // before this replica's apply is durable
     const ts = (a as { body: { ts: number } }).body.ts;
     expect(h.now().tt.earliest).toBeGreaterThan(ts);
+  });
+
+  it('a read of the acknowledged, applied but not yet durable write waits for it here (rule 8)', () => {
+    const h = new Harness();
+    h.ready();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    const [cmd] = h.log.slice(h.slot);
+    const w = h.core.apply({ slot: h.slot, commands: [cmd!], duplicates: [] }, h.now());
+    h.slot++;
+    h.drain();
+    h.advance(2 * h.epsilon + 10);
+    expect(h.answer(c)).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+    const r = h.send({ kind: 'snapshot', keys: ['a'], mode: { strong: true }, waitUs: 5_000_000, soleSplit: true });
+    expect(h.answer(r)).toBeUndefined(); // t_safe is durable: the read waits for the write
+    h.persist(w.versions);
+    expect(h.answer(r)).toMatchObject({ type: 'reply', body: { kind: 'values', values: [{ key: 'a', value: 1 }] } });
   });
 
   it('with noCommitWait the same commit is acknowledged before its timestamp is past (the variant has an effect)', () => {

@@ -1053,11 +1053,14 @@ export class SplitTxnCore {
   }
 
   /**
-   * Answers a commit (or a status lookup) once its outcome is applied and durable here, and, for
-   * a commit, once its timestamp is surely past (commit wait) and the clock still serves.
+   * Answers a commit once its outcome is applied here, its timestamp is surely past (commit
+   * wait) and the clock still serves; a status lookup or prepare once the outcome is also
+   * durable here. An applied entry is chosen (on disk at a quorum), so a commit need not wait for
+   * this replica's apply to be durable: reads of its writes wait for that (rule 8).
    */
   private awaitOutcome(reqId: number, txnId: string, waitUs: number, now: CoreNow, kind: 'commit' | 'status' | 'prepare'): void {
-    let durableAtMonoUs: number | null = null;
+    let knownAtMonoUs: number | null = null;
+    const settled = (): boolean => kind === 'commit' || this.outcomes.isDurable(txnId);
     this.park({
       reqId,
       deadlineMonoUs: now.monoUs + waitUs,
@@ -1069,7 +1072,7 @@ export class SplitTxnCore {
           this.reply(reqId, { kind: 'prepared', ts: prepared.ts });
           return true;
         }
-        if (!outcome || !this.outcomes.isDurable(txnId)) return false;
+        if (!outcome || !settled()) return false;
         if (!outcome.committed) {
           if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'aborted', reason: outcome.reason });
           else if (outcome.reason.startsWith(OUT_OF_RANGE_REASON)) this.fail(reqId, 'KEY_OUT_OF_RANGE', `${txnId} refused: ${outcome.reason.slice(OUT_OF_RANGE_REASON.length).trim()}`, this.entry());
@@ -1080,7 +1083,7 @@ export class SplitTxnCore {
           this.reply(reqId, { kind: 'prepared', ts: outcome.ts });
           return true;
         }
-        durableAtMonoUs ??= n.monoUs;
+        knownAtMonoUs ??= n.monoUs;
         const skipWait = this.broken.noCommitWait || (this.broken.noCoordinatorCommitWait && this.decisionsOwed.has(txnId));
         if (!skipWait && !(n.tt.earliest > outcome.ts)) return false;
         if (!n.serving) {
@@ -1089,12 +1092,12 @@ export class SplitTxnCore {
           return true;
         }
         if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'committed', ts: outcome.ts });
-        else this.reply(reqId, { kind: 'committed', ts: outcome.ts, commitWaitUs: Math.max(0, n.monoUs - durableAtMonoUs) });
+        else this.reply(reqId, { kind: 'committed', ts: outcome.ts, commitWaitUs: Math.max(0, n.monoUs - knownAtMonoUs) });
         return true;
       },
       wakeMonoUs: (n) => {
         const outcome = this.outcomes.get(txnId);
-        return outcome?.committed && this.outcomes.isDurable(txnId) ? n.monoUs + Math.max(1, outcome.ts - n.tt.earliest + 1) : null;
+        return outcome?.committed && settled() ? n.monoUs + Math.max(1, outcome.ts - n.tt.earliest + 1) : null;
       },
       expire: () => {
         if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'pending' });

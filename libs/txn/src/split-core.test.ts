@@ -20,6 +20,18 @@ describe('SplitTxnCore', () => {
     expect(h.now().tt.earliest).toBeGreaterThan(ts);
   });
 
+  it('the wake it asks for ends the commit wait even while ε grows with drift (no second timer)', () => {
+    const h = new Harness();
+    h.ready();
+    const c = h.send({ kind: 'commit', txn: ref('t1'), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    h.applyAll();
+    const at = h.core.nextWakeMonoUs(h.now())!;
+    const waited = at - h.mono;
+    h.epsilon += Math.ceil((waited * 200) / 1_000_000); // ε grew at 200 ppm meanwhile
+    h.advance(waited);
+    expect(h.answer(c)).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+  });
+
   it('a read of the acknowledged, applied but not yet durable write waits for it here (rule 8)', () => {
     const h = new Harness();
     h.ready();

@@ -132,6 +132,16 @@ interface Coordination {
 
 export const formatEpoch = (b: EpochBallot) => `${b.round}.${b.node}`;
 
+/**
+ * The monotonic time by which `now.earliest` will have passed `ts`. TT.earliest advances more
+ * slowly than the monotonic clock (by up to the drift bound, well under 1,000 ppm): a wake at
+ * exactly the gap comes a few µs early, finds the wait not over and re-arms a timer, which
+ * costs at least a millisecond more.
+ */
+function monoWhenPast(ts: number, now: CoreNow): number {
+  return now.monoUs + Math.max(1, Math.ceil((ts - now.tt.earliest + 1) * 1.001));
+}
+
 export class SplitTxnCore {
   private readonly limits: CoreLimits;
   private readonly broken: TxnBroken;
@@ -1097,7 +1107,7 @@ export class SplitTxnCore {
       },
       wakeMonoUs: (n) => {
         const outcome = this.outcomes.get(txnId);
-        return outcome?.committed && settled() ? n.monoUs + Math.max(1, outcome.ts - n.tt.earliest + 1) : null;
+        return outcome?.committed && settled() ? monoWhenPast(outcome.ts, n) : null;
       },
       expire: () => {
         if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'pending' });
@@ -1344,7 +1354,7 @@ export class SplitTxnCore {
         this.serveRead(reqId, req, ts);
         return true;
       },
-      wakeMonoUs: (n) => (covered() ? n.monoUs + Math.max(1, ts - n.tt.earliest + 1) : null),
+      wakeMonoUs: (n) => (covered() ? monoWhenPast(ts, n) : null),
       expire: () => this.fail(reqId, 'UNAVAILABLE', `t_safe ${this.tSafe} on ${this.opts.self} did not reach ${ts} in time`, { tSafe: this.tSafe }),
     });
   }

@@ -335,7 +335,7 @@ if (floor) {
   const put1 = find('synod', 'put', 1);
   say(`\n-- put floor at 1 client (${floor.formula}) --`);
   say(`bus rtt p50 ${floor.busRttMs.toFixed(3)} ms (two Bus instances over the cluster's nats-server), LMDB fsync'd commit p50 ${floor.fsyncMs.toFixed(3)} ms (@synod/storage persist), ε ${floor.epsilonMs.toFixed(3)} ms (split leader's TrueTime)`);
-  say(`floor = 2 × ${floor.busRttMs.toFixed(3)} + max(2 × ${floor.fsyncMs.toFixed(3)}, 2 × ${floor.epsilonMs.toFixed(3)}) = ${floor.floorMs.toFixed(3)} ms` + (put1 ? `; synod put p50 at 1 client ${put1.p50Ms.toFixed(3)} ms = ${ratio(put1.p50Ms, floor.floorMs).toFixed(2)} × floor` : ' (no 1-client put run)'));
+  say(`floor = 2 × ${floor.busRttMs.toFixed(3)} + max(${floor.fsyncMs.toFixed(3)}, 2 × ${floor.epsilonMs.toFixed(3)}) = ${floor.floorMs.toFixed(3)} ms` + (put1 ? `; synod put p50 at 1 client ${put1.p50Ms.toFixed(3)} ms = ${ratio(put1.p50Ms, floor.floorMs).toFixed(2)} × floor` : ' (no 1-client put run)'));
 }
 say('\n' + markdownTable(rows));
 say('ratio = synod ops/s ÷ etcd ops/s. CPU µs/op = server CPU time (user+system) over the measured window ÷ ops, background work included.');

@@ -221,11 +221,12 @@ export interface FloorParts {
  * `maxMs`, whichever first). A single-split put is one kv.commit to the split leader:
  *   client → leader → client                       1 bus round trip
  *   leader → follower accept, fsync'd → leader    1 bus round trip + 1 fsync (the leader's own
- *                                                  accept fsync runs alongside)
- *   leader applies to MVCC, fsync'd               1 fsync
+ *                                                  accept fsync runs alongside: paxos.md,
+ *                                                  "Accepts before the leader's fsync")
+ *   leader applies (chosen); its fsync is not waited for (transactions.md rule 8)
  *   commit wait: TT.after(ts), ts ≈ now.latest    ≈ 2ε from assignment, running alongside the
- *                                                  replication and apply (transactions.md rule 8)
- * floor = 2 × rtt + max(2 × fsync, 2ε).
+ *                                                  replication (rule 8)
+ * floor = 2 × rtt + max(fsync, 2ε).
  */
 export async function measureFloor(c: SynodCluster, epsilonMs: number, samples = 300, maxMs = 5_000): Promise<FloorParts> {
   const url = c.cluster.info.natsUrl;
@@ -261,5 +262,5 @@ export async function measureFloor(c: SynodCluster, epsilonMs: number, samples =
   }
   const busRttMs = rtt.percentile(50);
   const fsyncMs = fsync.percentile(50);
-  return { busRttMs, fsyncMs, epsilonMs, floorMs: 2 * busRttMs + Math.max(2 * fsyncMs, 2 * epsilonMs), formula: 'floor = 2 × bus rtt + max(2 × fsync, 2ε)' };
+  return { busRttMs, fsyncMs, epsilonMs, floorMs: 2 * busRttMs + Math.max(fsyncMs, 2 * epsilonMs), formula: 'floor = 2 × bus rtt + max(fsync, 2ε)' };
 }

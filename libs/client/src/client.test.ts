@@ -60,17 +60,24 @@ describe('SynodClient routing', () => {
     expect(asked.filter((a) => a === 'n2').length).toBe(1);
   });
 
-  it('a strong read answered by a follower that names the leader goes to that leader next time', async () => {
-    const hub = new MemoryHub();
+  /** Every replica answers kv.snapshot with `leaderOf(node)` as the leader it names (if any); returns who was asked, in order. */
+  async function snapshotReplicas(hub: MemoryHub, leaderOf: (node: string) => string | undefined): Promise<string[]> {
     const asked: string[] = [];
     for (const n of NODES) {
       const b = await bus(hub, n.id, n.dc);
-      // Every replica answers (a follower after waiting for t_safe); only followers name n2.
       b.on('kv.snapshot', (env) => {
         asked.push(n.id);
-        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key, value: n.id })), ts: 9, ...(n.id !== 'n2' ? { leader: 'n2' } : {}) } };
+        const leader = leaderOf(n.id);
+        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key, value: n.id })), ts: 9, ...(leader !== undefined ? { leader } : {}) } };
       });
     }
+    return asked;
+  }
+
+  it('a strong read answered by a follower that names the leader goes to that leader next time', async () => {
+    const hub = new MemoryHub();
+    // Every replica answers (a follower after waiting for t_safe); only followers name n2.
+    const asked = await snapshotReplicas(hub, (node) => (node !== 'n2' ? 'n2' : undefined));
     const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
     // No leader cached: the first read goes to any replica; from then on, all go to n2.
     for (let i = 0; i < 5; i++) await client.get('apple');
@@ -79,14 +86,7 @@ describe('SynodClient routing', () => {
 
   it('a strong read answered by a follower naming a node outside the split keeps asking the one that answered', async () => {
     const hub = new MemoryHub();
-    const asked: string[] = [];
-    for (const n of NODES) {
-      const b = await bus(hub, n.id, n.dc);
-      b.on('kv.snapshot', (env) => {
-        asked.push(n.id);
-        return { kind: 'kv.values', body: { values: (env.body.keys ?? []).map((key) => ({ key })), ts: 9, leader: 'n9' } };
-      });
-    }
+    const asked = await snapshotReplicas(hub, () => 'n9');
     const client = new SynodClient(await bus(hub, 'c1', 'dc-a'), rangeMap);
     for (let i = 0; i < 3; i++) await client.get('apple');
     expect(new Set(asked).size).toBe(1);

@@ -169,6 +169,36 @@ describe('NatsWire: request/reply on its own reply subscription', () => {
     }
   });
 
+  it('a reply subscription the server refuses fails the waiting request at once, and the next request subscribes again', async () => {
+    const pw = 'p'.repeat(20);
+    const srv = await startNatsServer({
+      authorization: {
+        users: [
+          { user: 'server', password: pw, permissions: { publish: { allow: ['>'] }, subscribe: { allow: ['>'] } } },
+          // May ask, may not subscribe to any inbox: its reply subscription is refused.
+          { user: 'asker', password: pw, permissions: { publish: { allow: ['>'] }, subscribe: { allow: ['nothing.here'] } } },
+        ],
+      },
+    });
+    try {
+      const server = await NatsWire.connect(srv.url, { user: 'server', pass: pw });
+      server.subscribe('svc', (data, respond) => respond?.(data));
+      const asker = await NatsWire.connect(srv.url, { user: 'asker', pass: pw });
+      for (let i = 0; i < 2; i++) {
+        // Refused, not left to its 60 s timeout (beyond the test's own): the second one too, as
+        // it subscribed again rather than waiting on the dead subscription.
+        const err = await asker.request('svc', new Uint8Array([1]), 60_000).catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(Error);
+        expect(err).not.toBeInstanceOf(WireTimeoutError);
+        expect(asker.pendingRequests).toBe(0);
+      }
+      await asker.close();
+      await server.close();
+    } finally {
+      await srv.stop();
+    }
+  });
+
   it('fails the requests still waiting when the connection closes, not at their timeouts', async () => {
     const [server, client] = [await echo(), await NatsWire.connect(nats.url)];
     try {

@@ -165,14 +165,22 @@ export class NatsWire implements Wire {
   /** Subscribes `<inbox>.*` once, on the first request; returns the reply prefix. */
   private subscribeReplies(): string {
     const prefix = `${createInbox(this.inboxPrefix)}.`;
-    this.replySub = this.nc.subscribe(`${prefix}*`, {
+    const sub = this.nc.subscribe(`${prefix}*`, {
       callback: (err, msg) => {
         // A subscription the server refused or closed: every request still waiting fails now
-        // rather than at its timeout (the status watcher reports a refusal).
-        if (err) return this.failPending(err);
+        // rather than at its timeout (the status watcher reports a refusal), and the next
+        // request subscribes again instead of waiting on a dead subscription until its timeout.
+        if (err) {
+          if (this.replySub === sub) {
+            this.replySub = undefined;
+            this.replyPrefix = undefined;
+          }
+          return this.failPending(err);
+        }
         this.replied(msg.subject.slice(prefix.length), msg);
       },
     });
+    this.replySub = sub;
     this.replyPrefix = prefix;
     return prefix;
   }

@@ -13,7 +13,7 @@ import { ensureEtcd, etcdctlCheckPerf, startEtcdCluster, type CheckPerfResult, t
 import { ETCD_STM_RETRIES, etcdAdapter, etcdRangesServed } from './vs-etcd/etcd-adapter.js';
 import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type KeySpace, type LoopResult, type Workload } from './vs-etcd/driver.js';
 import { cpuTable, cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
-import { DcConnections, layout, measureFloor, preloadSynod, snapshotReadsServed, STALENESS_MS, startSynodCluster, SYNOD_DCS, type SynodConnections, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
+import { DcConnections, layout, measureFloor, preloadSynod, sampleEpsilon, snapshotReadsServed, STALENESS_MS, startSynodCluster, SYNOD_DCS, type SynodConnections, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
 
 const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one after the other, one driver
 
@@ -193,7 +193,15 @@ function record(system: 'synod' | 'etcd', workload: Workload, clients: number, r
 }
 
 /** Every workload at every client count on one system; `servedBy` reads where reads were served (before/after). */
-async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySpace, procs: Array<{ name: string; pid: number }>, servedBy: () => Promise<Record<string, number | undefined>>): Promise<void> {
+async function runAll(
+  system: 'synod' | 'etcd',
+  adapters: Adapter[],
+  keys: KeySpace,
+  procs: Array<{ name: string; pid: number }>,
+  servedBy: () => Promise<Record<string, number | undefined>>,
+  /** Started as a run's measured window opens; what it returns is awaited once the run ends. */
+  duringWindow?: (workload: Workload, clients: number) => (() => Promise<void>) | undefined,
+): Promise<void> {
   let seed = 42;
   const rand = () => ((seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31);
   for (const workload of flags.workloads)
@@ -204,10 +212,13 @@ async function runAll(system: 'synod' | 'etcd', adapters: Adapter[], keys: KeySp
       // Read as the measured window opens (while the loops run) and after it ends: warm-up excluded.
       let beforeP: Promise<Record<string, number | undefined>> | undefined;
       const profiler = flags.driverCpuProfDir ? new DriverProfiler() : undefined;
+      let windowEnd: (() => Promise<void>) | undefined;
       const r = await runClosedLoop(adapters, clients, WARMUP_S, flags.seconds, opFor(workload, keys, rand), procs.map((p) => p.pid), () => {
         profiler?.start();
         if (reads) beforeP = servedBy();
+        windowEnd = duringWindow?.(workload, clients);
       });
+      await windowEnd?.();
       if (profiler) say(`      driver profile: ${await profiler.stop(path.join(flags.driverCpuProfDir!, `driver-${system}-${workload}-${clients}.cpuprofile`))}`);
       const before = beforeP ? await beforeP : undefined;
       const after = reads ? await servedBy() : undefined;
@@ -306,10 +317,19 @@ try {
     for (let w = 0; w < maxClients; w++) adapters.push(await synodAdapter(synod, w, shared));
     settings.synod = { ...(settings.synod as object), connections: flags.synodConnections };
     say(`  NATS connections of the driver's ${maxClients} SynodClients: ${flags.synodConnections === 'per-dc' ? `one per DC (${SYNOD_DCS.length}, shared)` : `one per client (${maxClients})`}; sockets open in the driver: ${openSockets()}`);
-    await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids, () => snapshotReadsServed(synod));
+    // The floor's ε: the split leader's, averaged over the 1-client put's measured window (ε is a
+    // sawtooth over the sync interval; one reading can be a millisecond off what the run saw).
+    let putEpsilon: { meanMs: number; samples: number } | undefined;
+    await runAll('synod', adapters, { key: synodKey, size: flags.keys }, synod.pids, () => snapshotReadsServed(synod), (workload, clients) => {
+      if (workload !== 'put' || clients !== 1 || !lay.leader) return undefined;
+      const sampler = sampleEpsilon(synod, lay.leader);
+      return async () => void (putEpsilon = await sampler.stop());
+    });
     if (!interrupted) {
       progress('measuring the floor parts: bus round trip, LMDB fsync, ε');
-      floor = await measureFloor(synod, lay.leader ? (lay.epsilonMs[lay.leader] ?? NaN) : NaN);
+      const epsilonMs = putEpsilon && putEpsilon.samples > 0 ? putEpsilon.meanMs : lay.leader ? (lay.epsilonMs[lay.leader] ?? NaN) : NaN;
+      if (putEpsilon) say(`  split leader's ε over the 1-client put window: mean ${putEpsilon.meanMs.toFixed(3)} ms of ${putEpsilon.samples} readings (before the runs: ${lay.leader ? (lay.epsilonMs[lay.leader]?.toFixed(3) ?? '?') : '?'} ms)`);
+      floor = await measureFloor(synod, epsilonMs);
     }
     await runCleanups();
   }
@@ -334,7 +354,7 @@ if (checkPerf) say(`etcd's own: etcdctl check perf --load=${flags.checkPerf}: ${
 if (floor) {
   const put1 = find('synod', 'put', 1);
   say(`\n-- put floor at 1 client (${floor.formula}) --`);
-  say(`bus rtt p50 ${floor.busRttMs.toFixed(3)} ms (two Bus instances over the cluster's nats-server), LMDB fsync'd commit p50 ${floor.fsyncMs.toFixed(3)} ms (@synod/storage persist), ε ${floor.epsilonMs.toFixed(3)} ms (split leader's TrueTime)`);
+  say(`bus rtt p50 ${floor.busRttMs.toFixed(3)} ms (two Bus instances over the cluster's nats-server), LMDB fsync'd commit p50 ${floor.fsyncMs.toFixed(3)} ms (@synod/storage persist), ε ${floor.epsilonMs.toFixed(3)} ms (split leader's TrueTime, mean over the 1-client put window)`);
   say(`floor = 2 × ${floor.busRttMs.toFixed(3)} + max(${floor.fsyncMs.toFixed(3)}, 2 × ${floor.epsilonMs.toFixed(3)}) = ${floor.floorMs.toFixed(3)} ms` + (put1 ? `; synod put p50 at 1 client ${put1.p50Ms.toFixed(3)} ms = ${ratio(put1.p50Ms, floor.floorMs).toFixed(2)} × floor` : ' (no 1-client put run)'));
 }
 say('\n' + markdownTable(rows));

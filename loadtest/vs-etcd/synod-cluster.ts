@@ -171,6 +171,31 @@ export async function nodeStatuses(c: SynodCluster): Promise<Array<{ node: strin
   return collectStatus(c.control, c.cluster.rangeMap.nodes());
 }
 
+/**
+ * Samples `node`'s ε (ms, from node.status) every `everyMs` until stopped; `stop()` resolves to
+ * the mean. ε follows a sawtooth over the daemon's sync interval (5 s by `synod up` default), so
+ * one reading before a run can be a millisecond off the ε the run's commit waits saw.
+ */
+export function sampleEpsilon(c: SynodCluster, node: string, everyMs = 200): { stop(): Promise<{ meanMs: number; samples: number }> } {
+  const values: number[] = [];
+  const target = c.cluster.rangeMap.nodes().filter((n) => n.id === node);
+  let stopped = false;
+  const loop = (async () => {
+    for (let i = 0; i < 10_000 && !stopped; i++) {
+      const [row] = await collectStatus(c.control, target);
+      if (row?.status) values.push(row.status.tt.epsilonUs / 1000);
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    async stop() {
+      stopped = true;
+      await loop;
+      return { meanMs: values.length > 0 ? values.reduce((a, b) => a + b, 0) / values.length : NaN, samples: values.length };
+    },
+  };
+}
+
 /** The node leading the split that holds the bench keys, and every node's ε (ms). */
 export async function layout(c: SynodCluster): Promise<{ split: string; leader?: string; epsilonMs: Record<string, number> }> {
   const split = c.cluster.rangeMap.splitFor(synodKey(0)).id;

@@ -18,6 +18,9 @@ const CAUGHT_BY: Record<TxnBrokenVariant, string[]> = {
   noReadLockCheck: ['strictSerializability', 'bankConserved'],
   // Acknowledged before its timestamp passed: a later transaction or strong read gets a lower ts.
   noCommitWait: ['realTimeOrder'],
+  // Acknowledged from the proposal, before it was applied (chosen): a proposal a leader change
+  // drops, or one applied at another timestamp, was acknowledged all the same (rule 8).
+  ackBeforeApplied: ['ackedAppliedOnce'],
   // Closed timestamps (and lease reads) beyond the lease: a successor commits below what a follower already served.
   noLeaseBound: ['tSafeNotAhead', 'snapshotExact', 'realTimeOrder'],
   // A new leader reads before the previous leaders' entries are applied here: lost updates.

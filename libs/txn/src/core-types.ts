@@ -205,6 +205,8 @@ export interface ApplyWrite {
  */
 export interface TxnBroken {
   noCommitWait?: boolean;
+  /** Rule 8: a commit is acknowledged once proposed and past its commit wait, before it is applied (chosen). */
+  ackBeforeApplied?: boolean;
   noLeaseBound?: boolean;
   noEpochBarrier?: boolean;
   oracleIgnoresApplied?: boolean;
@@ -245,6 +247,7 @@ export interface TxnBroken {
 
 export const TXN_BROKEN_VARIANTS = [
   'noCommitWait',
+  'ackBeforeApplied',
   'noLeaseBound',
   'noEpochBarrier',
   'oracleIgnoresApplied',
@@ -260,11 +263,12 @@ export const TXN_BROKEN_VARIANTS = [
   'forgetLoggedAbort',
   'lastCommitReadAcrossSplits',
   'lastCommitReadIgnoresPrepared',
-  // Not lastCommitReadSkipsPending: no span seed fails with it (1-600 tried), and none can. A
-  // commit pending at the leader is not applied there yet, and a follower learns that an entry
-  // is chosen only from the leader's messages, released in the same Ready as the leader's own
-  // apply (libs/paxos ReadyPipeline): so no replica has shown it and no client was told of it.
-  // Rule 9a keeps the pending commits anyway, so as not to rest on that (docs/transactions.md).
+  // Not lastCommitReadSkipsPending: no span seed fails with it (1-600 tried before Accepts went
+  // out ahead of the leader's fsync, 1-300 after). It needs a follower to learn an entry chosen
+  // and serve it before the leader's own apply, which early Accepts allow only when the leader's
+  // apply is held behind a persist of its own at that moment (docs/paxos.md, "Accepts before the
+  // leader's fsync"). Rule 9a keeps the pending commits, so as not to rest on how rare that is
+  // (docs/transactions.md); split-core.test.ts shows the variant's effect.
 ] as const satisfies ReadonlyArray<keyof TxnBroken>;
 
 /** The cut's broken variants (teeth for a placement simulation), kept apart from the span scenario's list. */

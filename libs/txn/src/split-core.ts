@@ -1082,6 +1082,14 @@ export class SplitTxnCore {
           this.reply(reqId, { kind: 'prepared', ts: prepared.ts });
           return true;
         }
+        if (!outcome && kind === 'commit' && this.broken.ackBeforeApplied) {
+          // The broken variant: answer from the proposal, chosen or not.
+          const proposed = this.txns.get(txnId)?.commit;
+          if (proposed !== undefined && n.tt.earliest > proposed.ts) {
+            this.reply(reqId, { kind: 'committed', ts: proposed.ts, commitWaitUs: 0 });
+            return true;
+          }
+        }
         if (!outcome || !settled()) return false;
         if (!outcome.committed) {
           if (kind === 'status') this.reply(reqId, { kind: 'status', state: 'aborted', reason: outcome.reason });

@@ -198,8 +198,9 @@ export abstract class ReplicaState {
         invariant(r.slot === next, 'applied records are contiguous from the snapshot', () => `expected slot ${next}, got ${r.slot} at ${this.config.self}`);
         for (const id of r.commandIds) this.dedupe.add(id);
         if (r.config) this.configs.apply(r.slot, r.config, this.config.window, this.applied);
-        // Known chosen, so this replica can still serve it to a follower behind its resume
-        // point (the spanserver takes no snapshots: without this such a follower never caught up).
+        // Known chosen, so this replica can still serve it to a follower behind its resume point
+        // (a snapshot covers only what lies below the snapshot; without this, a follower between
+        // the two never caught up from this replica).
         const value = r.logHolds ? this.log.get(r.slot)?.value : r.value;
         if (value !== undefined) this.chosen.set(r.slot, value);
         next = r.slot + 1;

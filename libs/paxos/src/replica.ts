@@ -468,21 +468,23 @@ export class Replica extends Leader {
     const p = ready.persist;
     if (p?.promised !== undefined && compareBallot(p.promised, this.persistedPromise) > 0) this.persistedPromise = p.promised;
     for (const e of p?.accepted ?? []) this.persistedAccepted.set(e.slot, e.ballot);
-    const vouching = ready.local === undefined ? ready.send : [...ready.send, ...ready.local.map((msg) => ({ to: this.config.self, msg }))];
-    for (const { to, msg } of vouching) {
-      if (msg.type !== 'promise' && msg.type !== 'accepted') continue;
-      const uncovered = (what: string): string => `${this.config.self} sent ${msg.type} at ${formatBallot(msg.ballot)} to ${to}: ${what}`;
-      invariant(compareBallot(msg.ballot, this.persistedPromise) <= 0, 'every promise or accepted sent is covered by a persist', () =>
-        uncovered(`promise persisted only up to ${formatBallot(this.persistedPromise)}`),
+    for (const { to, msg } of ready.send) this.checkCovered(to, msg);
+    for (const msg of ready.local ?? []) this.checkCovered(this.config.self, msg);
+  }
+
+  private checkCovered(to: string, msg: PaxosMessage): void {
+    if (msg.type !== 'promise' && msg.type !== 'accepted') return;
+    const uncovered = (what: string): string => `${this.config.self} sent ${msg.type} at ${formatBallot(msg.ballot)} to ${to}: ${what}`;
+    invariant(compareBallot(msg.ballot, this.persistedPromise) <= 0, 'every promise or accepted sent is covered by a persist', () =>
+      uncovered(`promise persisted only up to ${formatBallot(this.persistedPromise)}`),
+    );
+    if (msg.type !== 'accepted') return;
+    for (const slot of msg.slots) {
+      if (slot < this.snapshotUpTo()) continue; // chosen and compacted: acked without persisting
+      const b = this.persistedAccepted.get(slot);
+      invariant(b !== undefined && compareBallot(b, msg.ballot) >= 0, 'every promise or accepted sent is covered by a persist', () =>
+        uncovered(`slot ${slot} persisted at ${b === undefined ? 'nothing' : formatBallot(b)}`),
       );
-      if (msg.type !== 'accepted') continue;
-      for (const slot of msg.slots) {
-        if (slot < this.snapshotUpTo()) continue; // chosen and compacted: acked without persisting
-        const b = this.persistedAccepted.get(slot);
-        invariant(b !== undefined && compareBallot(b, msg.ballot) >= 0, 'every promise or accepted sent is covered by a persist', () =>
-          uncovered(`slot ${slot} persisted at ${b === undefined ? 'nothing' : formatBallot(b)}`),
-        );
-      }
     }
   }
 }

@@ -705,6 +705,13 @@ export class SplitTxnCore {
     return Math.floor(now.tt.earliest + (end - now.monoUs));
   }
 
+  /** Why a timestamp fell outside the lease, for the refusal's message. */
+  private leaseState(now: CoreNow): string {
+    const end = this.view.leaseEndMonoUs;
+    const lease = end === null ? 'no lease' : `lease bound ${this.leaseBound(now)}, ends in ${end - now.monoUs} µs`;
+    return `${lease}; now.latest ${Math.ceil(now.tt.latest)}, floor ${this.oracle.floorTs}, last applied ${this.maxAppliedTs}`;
+  }
+
   private leaseReadable(now: CoreNow): boolean {
     return this.isReady() && this.view.localReadOk && this.leaseBound(now) > 0;
   }
@@ -967,7 +974,7 @@ export class SplitTxnCore {
     const ts = this.oracle.assign(now.tt.latest);
     if (ts > this.leaseBound(now)) {
       this.abortTxn(t.ref.id, 'lease does not cover its timestamp');
-      return this.fail(reqId, 'TXN_ABORTED', `${this.opts.self}'s lease on ${this.opts.splitId} does not cover timestamp ${ts}; retry the transaction`);
+      return this.fail(reqId, 'TXN_ABORTED', `${this.opts.self}'s lease on ${this.opts.splitId} does not cover timestamp ${ts} (${this.leaseState(now)}); retry the transaction`);
     }
     const commandId = this.nextCommandId();
     t.commit = { ts, commandId };

@@ -12,10 +12,18 @@ export interface MemoryHubOptions {
  * every matching subscriber gets every message, asynchronously, in publish order. Like a
  * NATS connection, its wires throw synchronously on a payload over the max, so tests over it
  * meet the same failure a real process does.
+ *
+ * Messages and replies arrive in a later event-loop turn (setImmediate), as a socket read
+ * would, never as microtasks: a request answered at once would otherwise make a client's
+ * request loop one endless microtask chain that starves every timer and I/O callback of the
+ * process (leases lapsed for half a second at a time in spanserver.test.ts).
  */
 export class MemoryHub {
   private readonly subs = new Map<string, Set<WireHandler>>();
   readonly maxPayloadBytes: number;
+  /** Deliveries published and not yet run, in publish order. */
+  private queue: Array<() => void> = [];
+  private scheduled = false;
 
   constructor(opts: MemoryHubOptions = {}) {
     this.maxPayloadBytes = opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES;
@@ -43,9 +51,38 @@ export class MemoryHub {
     this.checkSize(data);
     const handlers: WireHandler[] = [];
     for (const [pattern, set] of this.subs) if (set.size > 0 && subjectMatches(pattern, subject)) handlers.push(...set);
-    for (const h of handlers) queueMicrotask(() => h(data.slice(), respond, subject));
+    for (const h of handlers) {
+      const copy = data.slice();
+      this.enqueue(() => h(copy, respond, subject));
+    }
     return handlers.length;
   }
+
+  /** @internal Runs `fn` in a later event-loop turn, after everything enqueued before it. */
+  enqueue(fn: () => void): void {
+    this.queue.push(fn);
+    if (this.scheduled) return;
+    this.scheduled = true;
+    setImmediate(this.drain);
+  }
+
+  /** Runs what was queued when the turn began; what those deliveries publish waits for the next turn. */
+  private readonly drain = (): void => {
+    const batch = this.queue;
+    this.queue = [];
+    this.scheduled = false;
+    let i = 0;
+    try {
+      for (; i < batch.length; i++) batch[i]!();
+    } finally {
+      // A handler that threw (an uncaught error, as a listener's would be) loses no other delivery.
+      if (i + 1 < batch.length) this.queue = batch.slice(i + 1).concat(this.queue);
+      if (this.queue.length > 0 && !this.scheduled) {
+        this.scheduled = true;
+        setImmediate(this.drain);
+      }
+    }
+  };
 }
 
 /** NATS matching: `*` matches one token, a final `>` one or more. */
@@ -86,7 +123,7 @@ class MemoryWire implements Wire {
         if (done) return;
         done = true;
         clearTimeout(timer);
-        resolve(reply);
+        this.hub.enqueue(() => resolve(reply));
       };
       let listeners: number;
       try {

@@ -72,23 +72,27 @@ describe('spanserver with the TypeScript client (in-memory bus, LMDB)', { timeou
         sums.push(accounts.reduce((s, a) => s + (values.get(a) as number), 0));
       }
     })();
-    await Promise.all(
-      Array.from({ length: 4 }, async (_, w) => {
-        for (let i = 0; i < 6; i++) {
-          const from = accounts[(w + i) % accounts.length]!;
-          const to = accounts[(w + 2 * i + 1) % accounts.length]!;
-          if (from === to) continue;
-          await client.transaction(async (tx) => {
-            const a = (await tx.get(from)) as number;
-            const b = (await tx.get(to)) as number;
-            tx.put(from, a - 7);
-            tx.put(to, b + 7);
-          });
-        }
-      }),
-    );
-    running = false;
-    await auditor;
+    try {
+      await Promise.all(
+        Array.from({ length: 4 }, async (_, w) => {
+          for (let i = 0; i < 6; i++) {
+            const from = accounts[(w + i) % accounts.length]!;
+            const to = accounts[(w + 2 * i + 1) % accounts.length]!;
+            if (from === to) continue;
+            await client.transaction(async (tx) => {
+              const a = (await tx.get(from)) as number;
+              const b = (await tx.get(to)) as number;
+              tx.put(from, a - 7);
+              tx.put(to, b + 7);
+            });
+          }
+        }),
+      );
+    } finally {
+      // A failed transfer must not leave the auditor reading into the tests after this one.
+      running = false;
+      await auditor;
+    }
     expect(sums.length).toBeGreaterThan(0);
     expect(new Set(sums)).toEqual(new Set([600]));
     const { values } = await client.read(accounts);

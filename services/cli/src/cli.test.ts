@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { EMPTY_CHAOS } from '@synod/transport';
 import { nextChaos } from './chaos-command.js';
@@ -27,50 +27,86 @@ describe('synod chaos', () => {
 });
 
 describe('synod CLI', () => {
-  const run = (...args: string[]) => {
-    const { cmd, args: full, cwd } = synodCommand(args);
-    return spawnSync(cmd, full, { cwd, encoding: 'utf8', timeout: 30_000 });
+  interface Ran {
+    status: number | null;
+    stdout: string;
+    stderr: string;
+  }
+  // Asynchronous on purpose: a loop of spawnSync calls blocked this worker's event loop for over
+  // a minute on a loaded machine, past vitest's 60 s timeout for its own worker RPC, which then
+  // failed the run although every test passed.
+  const run = (...args: string[]): Promise<Ran> =>
+    new Promise((resolve, reject) => {
+      const { cmd, args: full, cwd } = synodCommand(args);
+      const child = spawn(cmd, full, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+      child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('error', (err) => {
+        clearTimeout(timer);
+        reject(err);
+      });
+      child.on('close', (status) => {
+        clearTimeout(timer);
+        resolve({ status, stdout, stderr });
+      });
+    });
+  /** Runs every argv, `width` at a time, answers in argv order. */
+  const runAll = async (argvs: string[][], width = 3): Promise<Ran[]> => {
+    const out: Ran[] = new Array(argvs.length);
+    let next = 0;
+    const worker = async () => {
+      while (next < argvs.length) {
+        const i = next++;
+        out[i] = await run(...argvs[i]!);
+      }
+    };
+    await Promise.all(Array.from({ length: Math.min(width, argvs.length) }, worker));
+    return out;
   };
 
-  it('prints help for every command and fails cleanly on unknown ones', () => {
-    const top = run('--help');
+  it('prints help for every command and fails cleanly on unknown ones', async () => {
+    const top = await run('--help');
     expect(top.status).toBe(0);
     const visible = ['demo', 'chaos', 'up', 'status', 'put', 'get', 'del', 'scan', 'txn', 'splits', 'split', 'move', 'drain', 'lead', 'bench', 'gateway', 'creds', 'completion'];
     const internal = ['probe-node', 'paxos-node', 'spanserver', 'placement', 'timemaster', 'clock-node'];
     for (const name of visible) expect(top.stdout, name).toMatch(new RegExp(`^  ${name} `, 'm'));
     // Service processes that `synod up` starts are not listed, but still answer --help.
     for (const name of internal) expect(top.stdout, name).not.toMatch(new RegExp(`^  ${name} `, 'm'));
-    for (const name of [...visible, ...internal]) {
-      const sub = run(name, '--help');
-      expect(sub.status, name).toBe(0);
-      expect(sub.stdout).toContain(`synod ${name}`);
-    }
-    const status = run('txn', 'status', '--help');
+    const names = [...visible, ...internal];
+    const subs = await runAll(names.map((name) => [name, '--help']));
+    names.forEach((name, i) => {
+      expect(subs[i]!.status, name).toBe(0);
+      expect(subs[i]!.stdout).toContain(`synod ${name}`);
+    });
+    const status = await run('txn', 'status', '--help');
     expect(status.status).toBe(0);
     expect(status.stdout).toContain('Usage: synod txn status [options] <txnId>');
     expect(status.stdout).toContain('--split <value>');
-    const bad = run('frobnicate');
+    const bad = await run('frobnicate');
     expect(bad.status).toBe(2);
     expect(bad.stderr.trim().split('\n')).toHaveLength(1);
     expect(bad.stderr).toContain("unknown command 'frobnicate'");
     // `help <command>` is the command's own help, with its generated options.
-    const viaHelp = run('help', 'get');
+    const viaHelp = await run('help', 'get');
     expect(viaHelp.status).toBe(0);
     expect(viaHelp.stdout).toContain('--stale-ms <value>');
-    const version = run('--version');
+    const version = await run('--version');
     expect(version.status).toBe(0);
     expect(version.stdout).toMatch(/^\d+\.\d+\.\d+/);
   }, 90_000);
 
-  it('reports a bad flag as INVALID_ARGUMENT', () => {
-    const r = run('chaos', 'heal', '--nats-url', 'nats://127.0.0.1:1', '--bogus', '1');
+  it('reports a bad flag as INVALID_ARGUMENT', async () => {
+    const r = await run('chaos', 'heal', '--nats-url', 'nats://127.0.0.1:1', '--bogus', '1');
     expect(r.status).toBe(2);
     expect(r.stderr).toContain('INVALID_ARGUMENT');
     expect(r.stderr).toContain('--bogus');
   }, 30_000);
 
   // Four processes, each compiling the CLI with tsx (2–4 s apiece on a loaded machine): past vitest's default 5 s.
-  it('a cluster that is not there is one line with a hint for every command that connects, never a stack', () => {
+  it('a cluster that is not there is one line with a hint for every command that connects, never a stack', async () => {
     const nowhere = ['--nats-url', 'nats://127.0.0.1:1'];
     for (const argv of [
       ['chaos', 'partition', 'dc-a', ...nowhere],
@@ -78,7 +114,7 @@ describe('synod CLI', () => {
       ['splits', ...nowhere],
       ['split', 'k', ...nowhere],
     ]) {
-      const r = run(...argv);
+      const r = await run(...argv);
       expect(r.status, argv.join(' ')).toBe(4);
       const lines = r.stderr.trim().split('\n');
       expect(lines, argv.join(' ')).toHaveLength(1);

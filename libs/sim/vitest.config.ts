@@ -10,6 +10,7 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     testTimeout: 60_000,
+    setupFiles: ['./src/yield-between-tests.fixture.ts'],
     slowTestThreshold: 1_000,
   },
 });

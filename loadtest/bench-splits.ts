@@ -327,6 +327,13 @@ function printWrites(w: WritePart): void {
   console.log(`load average at the end: ${l.loadAvg.toFixed(1)} (2 cores: above 2, every process also waits for a core, which shows as event-loop delay)`);
   console.log(`GC collected during the window on: ${l.gcSeenOn.length ? l.gcSeenOn.join(', ') : 'no node (a read from before the window was still served)'}`);
   for (const n of l.nodes) console.log(`${n.node.padEnd(4)} loop p99 ${fmt(n.loop?.p99Ms, 7, 2)} ms   max ${fmt(n.loop?.maxMs, 7, 2)} ms   CPU ${fmt(n.cpuPct, 5)}% of a core   fsyncs/s ${fmt(n.fsyncsPerSec, 7, 0)}`);
+  if (l.nodes.some((n) => n.stalls)) {
+    console.log(`where the delay went (the main thread's /proc schedstat, sampled every 10 ms): run-queue wait is time it was ready to run but had no core`);
+    for (const n of l.nodes) {
+      const s = n.stalls;
+      if (s) console.log(`${n.node.padEnd(4)} own stalls max ${fmt(s.maxOwnMs, 7, 2)} ms   run-queue wait max ${fmt(s.maxWaitMs, 7, 2)} ms in one 10 ms sample, ${fmt(s.waitPct, 5)}% of the window   (sample delay max ${fmt(s.maxDelayMs, 7, 2)} ms)`);
+    }
+  }
   const worst = Math.max(...l.nodes.map((n) => n.loop?.maxMs ?? Infinity));
   console.log(`goal: event-loop delay max under ${LOOP_MAX_GOAL_MS} ms on every spanserver: ${worst < LOOP_MAX_GOAL_MS ? 'met' : 'NOT met'} (worst max ${worst.toFixed(2)} ms)`);
 }

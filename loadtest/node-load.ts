@@ -67,6 +67,8 @@ export interface NodeRates {
   wire?: { inPerSec: number; outPerSec: number };
   /** Event-loop delay over the window (node.status eventLoop.sinceReset). */
   loop?: { p99Ms: number; maxMs: number; samples: number };
+  /** The window's delay split into run-queue wait and own stalls (node.status eventLoop.stalls, Linux). */
+  stalls?: { maxDelayMs: number; maxOwnMs: number; maxWaitMs: number; waitPct: number };
   splits: number;
   leads: number;
 }
@@ -82,6 +84,7 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
   const hasWire = [...b.counters.keys()].some((k) => k.startsWith(wireName.in));
   const received = (r: NodeReading) => r.status.busReceived ?? sumOf(r.counters, (k) => k.startsWith('synod_bus_received_total'));
   const loop = b.status.eventLoop?.sinceReset;
+  const stalls = b.status.eventLoop?.stalls;
   return {
     node: a.node,
     seconds,
@@ -90,6 +93,9 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
     busInPerSec: (received(b) - received(a)) / seconds,
     ...(hasWire ? { wire: { inPerSec: (wire(b, 'in') - wire(a, 'in')) / seconds, outPerSec: (wire(b, 'out') - wire(a, 'out')) / seconds } } : {}),
     ...(loop ? { loop: { p99Ms: loop.p99Ms, maxMs: loop.maxMs, samples: loop.samples } } : {}),
+    ...(stalls && stalls.windowMs > 0
+      ? { stalls: { maxDelayMs: stalls.maxDelayMs, maxOwnMs: stalls.maxOwnMs, maxWaitMs: stalls.maxWaitMs, waitPct: (stalls.waitMs / stalls.windowMs) * 100 } }
+      : {}),
     splits: b.status.groups.length,
     leads: b.status.groups.filter((g) => g.isLeader).length,
   };

@@ -139,7 +139,16 @@ export const kvMessageSchemas = {
     /** Messages this process's bus received and dispatched since it started (synod_bus_received_total). */
     busReceived: counter.optional(),
     /** Event-loop delay: the last completed rolling window, and since the last `resetEventLoop` (docs/metrics.md). */
-    eventLoop: z.object({ window: delayFigures, sinceReset: delayFigures }).optional(),
+    eventLoop: z
+      .object({
+        window: delayFigures,
+        sinceReset: delayFigures,
+        /** Since the last `resetEventLoop`: the delay split into waiting for a CPU and the process's own stalls (Linux). */
+        stalls: z
+          .object({ samples: counter, maxDelayMs: delayMs, maxOwnMs: delayMs, maxWaitMs: delayMs, waitMs: delayMs, windowMs: delayMs })
+          .optional(),
+      })
+      .optional(),
     /**
      * Commits this process acknowledged as a split leader (kv.commit answered committed) since it
      * started: their count, summed latency (request in to reply out) and commit wait, µs, and the

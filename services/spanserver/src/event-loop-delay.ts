@@ -13,6 +13,7 @@
  * The two are separate histograms: resetting one never disturbs the other.
  */
 import { monitorEventLoopDelay } from 'node:perf_hooks';
+import type { RunQueueProbe, StallFigures } from './run-queue-probe.js';
 
 /** The part of node:perf_hooks' IntervalHistogram used here (values in nanoseconds). */
 export interface DelayHistogram {
@@ -44,6 +45,8 @@ export interface EventLoopDelayOptions {
   nowMs?: () => number;
   /** Opens a started histogram (default monitorEventLoopDelay, enabled). */
   open?: (resolutionMs: number) => DelayHistogram;
+  /** Splits the `sinceReset` window's delay into run-queue wait and own stalls (started and reset with it). */
+  runQueue?: RunQueueProbe;
 }
 
 const NS_PER_MS = 1e6;
@@ -69,8 +72,10 @@ export class EventLoopDelay {
   private probeSince: number;
   private last: DelayFigures;
   private timer: NodeJS.Timeout | undefined;
+  private readonly runQueue: RunQueueProbe | undefined;
 
   constructor(opts: EventLoopDelayOptions = {}) {
+    this.runQueue = opts.runQueue?.available() ? opts.runQueue : undefined;
     const resolutionMs = opts.resolutionMs ?? 2;
     if (!(resolutionMs >= 1 && resolutionMs <= 1_000)) throw new Error(`event-loop delay resolution must be 1..1000 ms, got ${resolutionMs}`);
     this.windowMs = opts.windowMs ?? 10_000;
@@ -88,6 +93,7 @@ export class EventLoopDelay {
     if (!this.timer) {
       this.timer = setInterval(() => this.rotate(), this.windowMs);
       this.timer.unref();
+      this.runQueue?.start();
     }
     return this;
   }
@@ -118,11 +124,18 @@ export class EventLoopDelay {
   resetProbe(): void {
     this.probe.reset();
     this.probeSince = this.nowMs();
+    this.runQueue?.reset();
+  }
+
+  /** Since the last resetProbe(): how much of the delay was waiting for a CPU; undefined without the probe. */
+  stallsSinceReset(): StallFigures | undefined {
+    return this.runQueue?.sinceReset();
   }
 
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.runQueue?.stop();
     this.rolling.disable();
     this.probe.disable();
   }

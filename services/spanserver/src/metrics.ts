@@ -8,6 +8,7 @@ import type { Metrics, Readiness } from '@synod/config';
 import type { GcPassReport, GcSlice, Storage } from '@synod/storage';
 import type { Bus } from '@synod/transport';
 import type { DelayFigures, EventLoopDelay } from './event-loop-delay.js';
+import type { StallFigures } from './run-queue-probe.js';
 import type { Spanserver } from './spanserver.js';
 import type { TimeSource } from './time-source.js';
 
@@ -177,11 +178,19 @@ export function gcMetrics(metrics: Metrics): { onSlice: (s: GcSlice) => void; on
  * used since start, messages the bus received, and the event-loop delay figures. A benchmark
  * takes differences of two readings (loadtest/bench-splits.ts).
  */
-export function processLoad(bus: Pick<Bus, 'stats'>, loopDelay: EventLoopDelay | undefined): { cpuUs: { user: number; system: number }; busReceived: number; eventLoop?: { window: DelayFigures; sinceReset: DelayFigures } } {
+export function processLoad(
+  bus: Pick<Bus, 'stats'>,
+  loopDelay: EventLoopDelay | undefined,
+): { cpuUs: { user: number; system: number }; busReceived: number; eventLoop?: { window: DelayFigures; sinceReset: DelayFigures; stalls?: StallFigures } } {
   const cpu = process.cpuUsage();
   return {
     cpuUs: { user: cpu.user, system: cpu.system },
     busReceived: bus.stats().received,
-    ...(loopDelay ? { eventLoop: { window: loopDelay.window(), sinceReset: loopDelay.sinceReset() } } : {}),
+    ...(loopDelay ? { eventLoop: eventLoopFigures(loopDelay) } : {}),
   };
+}
+
+function eventLoopFigures(d: EventLoopDelay): { window: DelayFigures; sinceReset: DelayFigures; stalls?: StallFigures } {
+  const stalls = d.stallsSinceReset();
+  return { window: d.window(), sinceReset: d.sinceReset(), ...(stalls ? { stalls } : {}) };
 }

@@ -10,6 +10,7 @@ import type { Bus } from '@synod/transport';
 import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from '@synod/txn';
 import { CommitTally } from './commit-tally.js';
 import { EventLoopDelay } from './event-loop-delay.js';
+import { RunQueueProbe } from './run-queue-probe.js';
 import { HostedSplits } from './hosted-splits.js';
 import { gcMetrics, observed, observedNow, processLoad } from './metrics.js';
 import { removeReplica } from './remove-replica.js';
@@ -213,7 +214,7 @@ export class Spanserver {
       s.shell.closedReceived(env.body);
     });
     // One loop serves every hosted split: its delay is the node's (docs/metrics.md, "Event-loop delay").
-    this.loopDelay = new EventLoopDelay().start();
+    this.loopDelay = new EventLoopDelay({ runQueue: new RunQueueProbe() }).start();
     bus.on('node.status', (env) => {
       const body = this.status();
       if (env.body.resetEventLoop) this.loopDelay?.resetProbe();

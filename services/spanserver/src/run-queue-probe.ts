@@ -1,0 +1,128 @@
+/**
+ * Splits this process's event-loop delay into time its main thread waited for a CPU and time it
+ * spent running (docs/metrics.md, "Event-loop delay"). On a machine with more runnable processes
+ * than cores the loop is late even when no callback runs long; the kernel counts, per thread, how
+ * long it sat runnable in a run queue (/proc/thread-self/schedstat, Linux, ns precision). A timer
+ * every `intervalMs` reads it: of each sample's lateness, the part not explained by run-queue
+ * wait is the process's own stall (a long callback, GC, a synchronous write).
+ */
+import { readFileSync } from 'node:fs';
+
+/** The main thread's cumulative scheduler figures. */
+export interface SchedReading {
+  /** Time on a CPU, ns. */
+  runNs: number;
+  /** Time runnable but waiting for a CPU, ns. */
+  waitNs: number;
+}
+
+/** Figures since the last reset, in ms. */
+export interface StallFigures {
+  samples: number;
+  /** Largest lateness of one sample. */
+  maxDelayMs: number;
+  /** Largest lateness of one sample beyond the run-queue wait inside it: the process's own stall. */
+  maxOwnMs: number;
+  /** Largest run-queue wait inside one sample. */
+  maxWaitMs: number;
+  /** All run-queue wait since the reset. */
+  waitMs: number;
+  /** Since the reset. */
+  windowMs: number;
+}
+
+/** Parses "<run ns> <wait ns> <slices>"; undefined if it is not that. */
+export function parseSchedstat(text: string): SchedReading | undefined {
+  const [run, wait] = text.trim().split(/\s+/).map(Number);
+  return Number.isFinite(run) && Number.isFinite(wait) ? { runNs: run!, waitNs: wait! } : undefined;
+}
+
+/** The calling thread's schedstat, or undefined where there is none (not Linux, schedstats off). */
+export function readThreadSchedstat(): SchedReading | undefined {
+  try {
+    return parseSchedstat(readFileSync('/proc/thread-self/schedstat', 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
+export interface RunQueueProbeOptions {
+  /** Sampling period, ms (default 10: 100 reads of a /proc file per second). */
+  intervalMs?: number;
+  nowMs?: () => number;
+  read?: () => SchedReading | undefined;
+}
+
+const NS_PER_MS = 1e6;
+
+export class RunQueueProbe {
+  readonly intervalMs: number;
+  private readonly nowMs: () => number;
+  private readonly read: () => SchedReading | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private last: { atMs: number; sched: SchedReading } | undefined;
+  private figures: StallFigures;
+  private since: number;
+
+  constructor(opts: RunQueueProbeOptions = {}) {
+    this.intervalMs = opts.intervalMs ?? 10;
+    if (!(this.intervalMs >= 1 && this.intervalMs <= 1_000)) throw new Error(`run-queue probe interval must be 1..1000 ms, got ${this.intervalMs}`);
+    this.nowMs = opts.nowMs ?? (() => performance.now());
+    this.read = opts.read ?? readThreadSchedstat;
+    this.since = this.nowMs();
+    this.figures = this.empty();
+  }
+
+  /** Whether this platform gives the figures at all. */
+  available(): boolean {
+    return this.read() !== undefined;
+  }
+
+  /** Samples every intervalMs; the timer does not keep the process alive. */
+  start(): this {
+    if (!this.timer) {
+      this.sample();
+      this.timer = setInterval(() => this.sample(), this.intervalMs);
+      this.timer.unref();
+    }
+    return this;
+  }
+
+  /** One sample: how late it came after the previous one, and how much of that was run-queue wait. */
+  sample(): void {
+    const atMs = this.nowMs();
+    const sched = this.read();
+    if (sched === undefined) return;
+    const prev = this.last;
+    this.last = { atMs, sched };
+    if (prev === undefined) return;
+    const delay = Math.max(0, atMs - prev.atMs - this.intervalMs);
+    const wait = Math.max(0, sched.waitNs - prev.sched.waitNs) / NS_PER_MS;
+    const f = this.figures;
+    f.samples++;
+    f.maxDelayMs = Math.max(f.maxDelayMs, delay);
+    f.maxOwnMs = Math.max(f.maxOwnMs, delay - Math.min(delay, wait));
+    f.maxWaitMs = Math.max(f.maxWaitMs, wait);
+    f.waitMs += wait;
+  }
+
+  sinceReset(): StallFigures {
+    return { ...this.figures, windowMs: this.nowMs() - this.since };
+  }
+
+  /** Starts a new window; the interval running now is not counted in it. */
+  reset(): void {
+    this.figures = this.empty();
+    this.since = this.nowMs();
+    this.last = undefined;
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  private empty(): StallFigures {
+    return { samples: 0, maxDelayMs: 0, maxOwnMs: 0, maxWaitMs: 0, waitMs: 0, windowMs: 0 };
+  }
+}

@@ -331,7 +331,10 @@ function printWrites(w: WritePart): void {
     console.log(`where the delay went (the main thread's /proc schedstat, sampled every 10 ms): run-queue wait is time it was ready to run but had no core`);
     for (const n of l.nodes) {
       const s = n.stalls;
-      if (s) console.log(`${n.node.padEnd(4)} own stalls max ${fmt(s.maxOwnMs, 7, 2)} ms   run-queue wait max ${fmt(s.maxWaitMs, 7, 2)} ms in one 10 ms sample, ${fmt(s.waitPct, 5)}% of the window   (sample delay max ${fmt(s.maxDelayMs, 7, 2)} ms)`);
+      if (!s) continue;
+      const w = s.worstOwn;
+      const split = w ? ` (its ${w.gapMs.toFixed(1)} ms: on a CPU ${w.runMs.toFixed(1)}, run-queue ${w.waitMs.toFixed(1)}, asleep or blocked ${w.asleepMs.toFixed(1)})` : '';
+      console.log(`${n.node.padEnd(4)} own stall max ${fmt(s.maxOwnMs, 6, 1)} ms${split}; run-queue wait max ${fmt(s.maxWaitMs, 6, 1)} ms in one sample, ${fmt(s.waitPct, 4, 0)}% of the window`);
     }
   }
   const worst = Math.max(...l.nodes.map((n) => n.loop?.maxMs ?? Infinity));

@@ -68,7 +68,7 @@ export interface NodeRates {
   /** Event-loop delay over the window (node.status eventLoop.sinceReset). */
   loop?: { p99Ms: number; maxMs: number; samples: number };
   /** The window's delay split into run-queue wait and own stalls (node.status eventLoop.stalls, Linux). */
-  stalls?: { maxDelayMs: number; maxOwnMs: number; maxWaitMs: number; waitPct: number };
+  stalls?: { maxDelayMs: number; maxOwnMs: number; maxWaitMs: number; waitPct: number; worstOwn?: { gapMs: number; runMs: number; waitMs: number; asleepMs: number } };
   splits: number;
   leads: number;
 }
@@ -94,7 +94,15 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
     ...(hasWire ? { wire: { inPerSec: (wire(b, 'in') - wire(a, 'in')) / seconds, outPerSec: (wire(b, 'out') - wire(a, 'out')) / seconds } } : {}),
     ...(loop ? { loop: { p99Ms: loop.p99Ms, maxMs: loop.maxMs, samples: loop.samples } } : {}),
     ...(stalls && stalls.windowMs > 0
-      ? { stalls: { maxDelayMs: stalls.maxDelayMs, maxOwnMs: stalls.maxOwnMs, maxWaitMs: stalls.maxWaitMs, waitPct: (stalls.waitMs / stalls.windowMs) * 100 } }
+      ? {
+          stalls: {
+            maxDelayMs: stalls.maxDelayMs,
+            maxOwnMs: stalls.maxOwnMs,
+            maxWaitMs: stalls.maxWaitMs,
+            waitPct: (stalls.waitMs / stalls.windowMs) * 100,
+            ...(stalls.worstOwn ? { worstOwn: stalls.worstOwn } : {}),
+          },
+        }
       : {}),
     splits: b.status.groups.length,
     leads: b.status.groups.filter((g) => g.isLeader).length,

@@ -145,7 +145,15 @@ export const kvMessageSchemas = {
         sinceReset: delayFigures,
         /** Since the last `resetEventLoop`: the delay split into waiting for a CPU and the process's own stalls (Linux). */
         stalls: z
-          .object({ samples: counter, maxDelayMs: delayMs, maxOwnMs: delayMs, maxWaitMs: delayMs, waitMs: delayMs, windowMs: delayMs })
+          .object({
+            samples: counter,
+            maxDelayMs: delayMs,
+            maxOwnMs: delayMs,
+            maxWaitMs: delayMs,
+            waitMs: delayMs,
+            windowMs: delayMs,
+            worstOwn: z.object({ gapMs: delayMs, runMs: delayMs, waitMs: delayMs, asleepMs: delayMs }).optional(),
+          })
           .optional(),
       })
       .optional(),

@@ -28,6 +28,8 @@ describe('RunQueueProbe', () => {
     expect(f.maxOwnMs).toBe(28);
     expect(f.maxWaitMs).toBe(45);
     expect(f.waitMs).toBe(57);
+    // The worst own stall's gap: 40 ms, of which 38 on a CPU (the driven clock counts all non-wait time as run).
+    expect(f.worstOwn).toEqual({ gapMs: 40, runMs: 38, waitMs: 2, asleepMs: 0 });
     expect(f.windowMs).toBe(120);
   });
 

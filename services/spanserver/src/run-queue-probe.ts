@@ -27,6 +27,11 @@ export interface StallFigures {
   maxWaitMs: number;
   /** All run-queue wait since the reset. */
   waitMs: number;
+  /**
+   * The sample with the largest own stall, its whole gap split into time on a CPU, run-queue wait
+   * and the rest (asleep: idle in the event loop's poll, or blocked in a system call or page fault).
+   */
+  worstOwn?: { gapMs: number; runMs: number; waitMs: number; asleepMs: number };
   /** Since the reset. */
   windowMs: number;
 }
@@ -96,18 +101,25 @@ export class RunQueueProbe {
     const prev = this.last;
     this.last = { atMs, sched };
     if (prev === undefined) return;
-    const delay = Math.max(0, atMs - prev.atMs - this.intervalMs);
+    const gap = atMs - prev.atMs;
+    const delay = Math.max(0, gap - this.intervalMs);
     const wait = Math.max(0, sched.waitNs - prev.sched.waitNs) / NS_PER_MS;
+    const run = Math.max(0, sched.runNs - prev.sched.runNs) / NS_PER_MS;
+    const own = delay - Math.min(delay, wait);
     const f = this.figures;
     f.samples++;
     f.maxDelayMs = Math.max(f.maxDelayMs, delay);
-    f.maxOwnMs = Math.max(f.maxOwnMs, delay - Math.min(delay, wait));
+    if (own > f.maxOwnMs) {
+      f.maxOwnMs = own;
+      f.worstOwn = { gapMs: gap, runMs: run, waitMs: wait, asleepMs: Math.max(0, gap - run - wait) };
+    }
     f.maxWaitMs = Math.max(f.maxWaitMs, wait);
     f.waitMs += wait;
   }
 
   sinceReset(): StallFigures {
-    return { ...this.figures, windowMs: this.nowMs() - this.since };
+    const f = this.figures;
+    return { ...f, ...(f.worstOwn ? { worstOwn: { ...f.worstOwn } } : {}), windowMs: this.nowMs() - this.since };
   }
 
   /** Starts a new window; the interval running now is not counted in it. */

@@ -13,17 +13,23 @@ export interface MemoryHubOptions {
  * NATS connection, its wires throw synchronously on a payload over the max, so tests over it
  * meet the same failure a real process does.
  *
- * Messages and replies arrive in a later event-loop turn (setImmediate), as a socket read
- * would, never as microtasks: a request answered at once would otherwise make a client's
- * request loop one endless microtask chain that starves every timer and I/O callback of the
- * process (leases lapsed for half a second at a time in spanserver.test.ts).
+ * Messages and replies arrive as microtasks, but once deliveries have run for
+ * MICROTASK_TURN_MS without the event loop turning, the rest arrive in later turns
+ * (setImmediate), as a socket read would: a request answered at once would otherwise make a
+ * client's request loop one endless microtask chain that starves every timer and I/O callback
+ * of the process (leases lapsed for half a second at a time in spanserver.test.ts).
  */
+/** How long deliveries may chain as microtasks before the rest wait for a later event-loop turn. */
+export const MICROTASK_TURN_MS = 5;
+
 export class MemoryHub {
   private readonly subs = new Map<string, Set<WireHandler>>();
   readonly maxPayloadBytes: number;
-  /** Deliveries published and not yet run, in publish order. */
+  /** Deliveries waiting for a later turn, in publish order. */
   private queue: Array<() => void> = [];
   private scheduled = false;
+  /** When deliveries began in this turn of the event loop; null until one does. */
+  private turnStartMs: number | null = null;
 
   constructor(opts: MemoryHubOptions = {}) {
     this.maxPayloadBytes = opts.maxPayloadBytes ?? NATS_MAX_PAYLOAD_BYTES;
@@ -58,12 +64,26 @@ export class MemoryHub {
     return handlers.length;
   }
 
-  /** @internal Runs `fn` in a later event-loop turn, after everything enqueued before it. */
+  /** @internal Runs `fn` after everything enqueued before it: a microtask, or a later turn once this one is spent. */
   enqueue(fn: () => void): void {
+    if (this.queue.length === 0 && this.turnLasts()) {
+      queueMicrotask(fn);
+      return;
+    }
     this.queue.push(fn);
     if (this.scheduled) return;
     this.scheduled = true;
     setImmediate(this.drain);
+  }
+
+  /** Whether deliveries in this event-loop turn have run for less than MICROTASK_TURN_MS. */
+  private turnLasts(): boolean {
+    const now = performance.now();
+    if (this.turnStartMs === null) {
+      this.turnStartMs = now;
+      setImmediate(() => (this.turnStartMs = null));
+    }
+    return now - this.turnStartMs < MICROTASK_TURN_MS;
   }
 
   /** Runs what was queued when the turn began; what those deliveries publish waits for the next turn. */

@@ -1,7 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStorage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
@@ -61,5 +61,48 @@ describe('PaxosHost.tickIfDue', () => {
     await host.close();
     clock.us = replica.nextTickUs() + 1_000_000;
     expect(host.tickIfDue('g1')).toBe(false);
+  });
+});
+
+describe('the host ticker', () => {
+  it('sleeps until a replica is due instead of waking every tickMs, and wakes for one that became due', async () => {
+    // Started on real timers (the bus's start-up question times out on one), then simulated time.
+    const { host, replica, clock } = await startAlone();
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] });
+    try {
+      const ticks: number[] = [];
+      const tick = replica.tick.bind(replica);
+      replica.tick = (nowUs: number) => {
+        ticks.push(nowUs);
+        return tick(nowUs);
+      };
+      // Simulated time in 1 ms steps, host clock and timers together; the persists (LMDB) are real.
+      const advance = async (ms: number) => {
+        for (let i = 0; i < ms; i++) {
+          clock.us += 1_000;
+          vi.advanceTimersByTime(1);
+          await new Promise((r) => setImmediate(r));
+        }
+      };
+      for (let i = 0; i < 20 && !replica.isLeader(); i++) await advance(100);
+      expect(replica.isLeader()).toBe(true);
+      // An idle leader has work once per heartbeat (50 ms): about 20 ticks a second, not 1,000 (tickMs 1).
+      ticks.length = 0;
+      const wakes = host.tickerWakes;
+      await advance(1_000);
+      expect(ticks.length).toBeGreaterThanOrEqual(15);
+      expect(ticks.length).toBeLessThanOrEqual(25);
+      // The ticker itself woke about as often (a ticker on a 1 ms interval: 1,000 times).
+      expect(host.tickerWakes - wakes).toBeLessThanOrEqual(30);
+      // Every tick found the replica due: none was wasted.
+      for (let i = 1; i < ticks.length; i++) expect(ticks[i]! - ticks[i - 1]!).toBeGreaterThanOrEqual(40_000);
+      // A proposal makes the leader due at once (queue, in flight): the sleeping ticker is brought forward.
+      const proposed = host.propose('g1', [{ id: 'c1', payload: 1 }]);
+      await advance(5);
+      await proposed;
+      expect(replica.appliedUpTo()).toBeGreaterThan(0);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });

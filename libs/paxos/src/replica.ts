@@ -31,6 +31,14 @@ import type { Command, Value } from './value.js';
  * and the assembly of the Ready, where the assertions on every output are checked.
  */
 export class Replica extends Leader {
+  /**
+   * leaseEnd() as the last mutator's finish() computed it; undefined inside a mutator (and before
+   * the first, or after one that threw). leaseEnd() reads only replica state (role, votes,
+   * configurations, slots), which changes only inside mutators, so between them this is exact.
+   * A shell asks for the lease on every request (the spanserver: twice), and recomputing it
+   * sorted the voters' times each time.
+   */
+  private settledLeaseEnd: number | null | undefined = undefined;
   /** What the last Ready reported about leadership: a change is reported once. */
   private lastLeadership: { isLeader: boolean; hint: string | null } = { isLeader: false, hint: null };
 
@@ -119,7 +127,7 @@ export class Replica extends Leader {
    * voted on, shrunk by the drift bound, so it ends before any of their votes does.
    */
   leaseValidUntil(nowUs: number): number | null {
-    const end = this.leaseEnd();
+    const end = this.settledLeaseEnd !== undefined ? this.settledLeaseEnd : this.leaseEnd();
     return end !== null && nowUs < end ? end : null;
   }
 
@@ -398,6 +406,8 @@ export class Replica extends Leader {
   // ---------------------------------------------------------------- the Ready
 
   private advanceClock(nowUs: number): void {
+    // Every mutator starts here: what leaseEnd() depends on may change until its finish().
+    this.settledLeaseEnd = undefined;
     if (nowUs > this.nowUs) this.nowUs = nowUs;
     this.lease.lapse(this.nowUs);
   }
@@ -412,7 +422,8 @@ export class Replica extends Leader {
         accepted: [...this.persistAccepted.values()].sort((a, b) => a.slot - b.slot),
       };
     }
-    this.lease.update(this.leaseEnd(), this.nowUs);
+    const leaseEnd = this.leaseEnd();
+    this.lease.update(leaseEnd, this.nowUs);
     const hint = this.leaderHint();
     const isLeader = this.role === 'leader';
     if (isLeader !== this.lastLeadership.isLeader || hint !== this.lastLeadership.hint) {
@@ -430,6 +441,7 @@ export class Replica extends Leader {
     this.checkIndexes();
     this.checkPersistCovers(ready);
     this.checkReleaseAfterLease(ready);
+    this.settledLeaseEnd = leaseEnd;
     return ready;
   }
 

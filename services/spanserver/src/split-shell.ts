@@ -25,6 +25,8 @@ export class SplitShell {
   private closed = false;
   /** The leader hint last seen, to count leader changes (docs/metrics.md). */
   private lastLeader: string | null = null;
+  /** Closed timestamps sent so far (a drain that sent one ticks its replica if due, see drain). */
+  private closedSends = 0;
   /** The leader hint the core was last told (undefined: never synced). */
   private syncedHint: string | null | undefined = undefined;
 
@@ -141,11 +143,17 @@ export class SplitShell {
    * derived from `now` consistently, so a reading from the same synchronous turn is as good).
    */
   drain = (now?: CoreNow): void => {
+    const closedBefore = this.closedSends;
     for (let round = 0; round < 100; round++) {
       const outs = this.core.takeOutputs();
       if (outs.length === 0) break;
       for (const o of outs) this.carryOut(o);
     }
+    // Heartbeats and closed timestamps are due on the same grid (multiples of 50 ms): ticking the
+    // replica in the turn its closed timestamp left queues its heartbeat beside it, one NATS
+    // message per follower instead of two (the host's own ticker would tick it a few ms later).
+    // After the loop, not inside it: a tick's Ready must not run in the middle of a drain.
+    if (this.closedSends !== closedBefore) this.host.tickIfDue(this.split.id);
     this.armWake(now);
   };
 
@@ -188,6 +196,7 @@ export class SplitShell {
       }
       case 'closed':
         for (const peer of this.split.replicas) if (peer !== this.self) this.bus.send(peer, 'split.closed', o.closed, this.split.id);
+        this.closedSends++;
         return;
       case 'send':
         for (const node of this.replicasOf(o.toSplit)) this.bus.send(node, 'split.2pc', { fromSplit: this.split.id, msg: o.msg }, o.toSplit);

@@ -334,8 +334,7 @@ function printWrites(w: WritePart): void {
       if (!s) continue;
       const w = s.worstOwn;
       const split = w ? ` (its ${w.gapMs.toFixed(1)} ms: on a CPU ${w.runMs.toFixed(1)}, run-queue ${w.waitMs.toFixed(1)}, asleep or blocked ${w.asleepMs.toFixed(1)})` : '';
-      const deferred = n.deferredPerSec !== undefined ? `; inbound messages left for a later turn ${fmt(n.deferredPerSec, 1, 0)}/s` : '';
-      console.log(`${n.node.padEnd(4)} own stall max ${fmt(s.maxOwnMs, 6, 1)} ms${split}; run-queue wait max ${fmt(s.maxWaitMs, 6, 1)} ms in one sample, ${fmt(s.waitPct, 4, 0)}% of the window${deferred}`);
+      console.log(`${n.node.padEnd(4)} own stall max ${fmt(s.maxOwnMs, 6, 1)} ms${split}; run-queue wait max ${fmt(s.maxWaitMs, 6, 1)} ms in one sample, ${fmt(s.waitPct, 4, 0)}% of the window`);
     }
   }
   const worst = Math.max(...l.nodes.map((n) => n.loop?.maxMs ?? Infinity));

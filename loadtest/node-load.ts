@@ -36,7 +36,7 @@ export function parseCounters(text: string, names: readonly string[]): Map<strin
 }
 
 /** Counters the bench reads from /metrics: messages the bus received, and NATS messages it received and published (a batch counts once). */
-export const SCRAPED_COUNTERS = ['synod_bus_received_total', 'synod_bus_wire_received_total', 'synod_bus_wire_published_total', 'synod_bus_inbound_deferred_total'] as const;
+export const SCRAPED_COUNTERS = ['synod_bus_received_total', 'synod_bus_wire_received_total', 'synod_bus_wire_published_total'] as const;
 
 export async function scrapeCounters(baseUrl: string | undefined): Promise<Map<string, number>> {
   if (!baseUrl) return new Map();
@@ -67,8 +67,6 @@ export interface NodeRates {
   wire?: { inPerSec: number; outPerSec: number };
   /** Event-loop delay over the window (node.status eventLoop.sinceReset). */
   loop?: { p99Ms: number; maxMs: number; samples: number };
-  /** Inbound NATS messages per second handled in a later turn (synod_bus_inbound_deferred_total; docs/transport.md "Inbound budget"). */
-  deferredPerSec?: number;
   /** The window's delay split into run-queue wait and own stalls (node.status eventLoop.stalls, Linux). */
   stalls?: { maxDelayMs: number; maxOwnMs: number; maxWaitMs: number; waitPct: number; worstOwn?: { gapMs: number; runMs: number; waitMs: number; asleepMs: number } };
   splits: number;
@@ -84,8 +82,6 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
   const wireName = { in: 'synod_bus_wire_received_total', out: 'synod_bus_wire_published_total' };
   const wire = (r: NodeReading, dir: 'in' | 'out') => sumOf(r.counters, (k) => k.startsWith(wireName[dir]));
   const hasWire = [...b.counters.keys()].some((k) => k.startsWith(wireName.in));
-  const deferred = (r: NodeReading) => sumOf(r.counters, (k) => k.startsWith('synod_bus_inbound_deferred_total'));
-  const hasDeferred = [...b.counters.keys()].some((k) => k.startsWith('synod_bus_inbound_deferred_total'));
   const received = (r: NodeReading) => r.status.busReceived ?? sumOf(r.counters, (k) => k.startsWith('synod_bus_received_total'));
   const loop = b.status.eventLoop?.sinceReset;
   const stalls = b.status.eventLoop?.stalls;
@@ -96,7 +92,6 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
     fsyncsPerSec: ((b.status.fsyncs ?? 0) - (a.status.fsyncs ?? 0)) / seconds,
     busInPerSec: (received(b) - received(a)) / seconds,
     ...(hasWire ? { wire: { inPerSec: (wire(b, 'in') - wire(a, 'in')) / seconds, outPerSec: (wire(b, 'out') - wire(a, 'out')) / seconds } } : {}),
-    ...(hasDeferred ? { deferredPerSec: (deferred(b) - deferred(a)) / seconds } : {}),
     ...(loop ? { loop: { p99Ms: loop.p99Ms, maxMs: loop.maxMs, samples: loop.samples } } : {}),
     ...(stalls && stalls.windowMs > 0
       ? {

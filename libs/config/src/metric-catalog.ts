@@ -32,7 +32,6 @@ export const METRIC_CATALOG = {
   synod_bus_wire_published_total: { type: 'counter', help: 'NATS messages this bus published (messages, batches, requests, replies); a batch counts once (docs/transport.md, "Coalescing").' },
   synod_bus_wire_received_total: { type: 'counter', help: 'NATS messages this bus received (messages, batches, requests, replies), before decoding; a batch counts once.' },
   synod_bus_batches_total: { type: 'counter', help: 'Batches of coalesced peer messages published (out) or received with valid framing (in), by direction (docs/transport.md, "Coalescing").', labels: ['direction'] },
-  synod_bus_inbound_deferred_total: { type: 'counter', help: 'Inbound NATS messages handled in a later event-loop turn because this turn had spent its inbound budget (docs/transport.md, "Inbound budget").' },
   synod_bus_batch_frames_total: { type: 'counter', help: 'Messages (frames) carried in those batches, by direction; divided by synod_bus_batches_total, the mean batch size.', labels: ['direction'] },
   synod_chaos_version: { type: 'gauge', help: 'Version of the fault picture (chaos broadcast) in force here.' },
   synod_clock_evidence_total: { type: 'counter', help: 'Clock evidence seen: a message stamped ahead of this clock (receiver) or a peer saying ours is (sender) (docs/transport.md).', labels: ['side'] },

@@ -4,7 +4,6 @@ import { MAX_BATCH_BYTES } from '@synod/limits';
 import { decodeBatch, encodeBatch, isBatch } from './batch-frame.js';
 import { EMPTY_CHAOS, judge } from './chaos.js';
 import { Outbox, type OutFrame } from './outbox.js';
-import { TurnBudget } from './turn-budget.js';
 import { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';
 import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire, type WireRefusal } from './wire.js';
 
@@ -111,25 +110,6 @@ export interface BusOptions {
    * off sends each message alone, as benchmarks compare. Receiving batches is always on.
    */
   coalesce?: boolean;
-  /**
-   * Inbound work per event-loop turn, ms, before later messages wait for a later turn so that
-   * timers run in between (docs/transport.md "Inbound budget"). 0 (the default here) runs every
-   * message in the turn it arrives in; `connectBus`, the NATS processes' bus, uses INBOUND_BUDGET_MS.
-   */
-  inboundBudgetMs?: number;
-}
-
-/** Default inbound work per event-loop turn (BusOptions.inboundBudgetMs). */
-export const INBOUND_BUDGET_MS = 4;
-/** Most inbound bytes waiting for a later turn; past it the backlog is handled at once. */
-export const MAX_DEFERRED_INBOUND_BYTES = 32 * 1024 * 1024;
-
-/** A wire message waiting for a later turn, with the clock reading taken when it arrived. */
-interface Inbound {
-  bytes: Uint8Array;
-  respond: Respond | undefined;
-  via: Via;
-  receipt: Receipt;
 }
 
 const silentLog: BusLogger = { warn() {}, info() {}, error() {} };
@@ -175,8 +155,6 @@ export class Bus {
   private readonly refusedLog: RateLimitedLog;
   /** Queued one-way peer messages; undefined when coalescing is off. */
   private readonly outbox: Outbox | undefined;
-  /** Inbound messages past this turn's budget; undefined when the budget is off. */
-  private readonly inbound: TurnBudget<Inbound> | undefined;
 
   constructor(
     readonly wire: Wire,
@@ -215,26 +193,6 @@ export class Bus {
           return () => clearImmediate(h);
         },
       });
-    const budgetMs = opts.inboundBudgetMs ?? 0;
-    if (!(budgetMs >= 0 && budgetMs <= 1_000)) throw new SynodError('INVALID_ARGUMENT', `inbound budget must be 0..1000 ms, got ${budgetMs}`);
-    if (budgetMs > 0)
-      this.inbound = new TurnBudget<Inbound>((m) => this.receiveNow(m.bytes, m.respond, m.via, m.receipt), {
-        budgetMs,
-        maxQueuedBytes: MAX_DEFERRED_INBOUND_BYTES,
-        size: (m) => m.bytes.byteLength,
-        // A message that waits is still checked against our clock as of its arrival (checkClock).
-        onQueued: (m) => {
-          m.receipt.reading = this.clock?.now() ?? null;
-          this.metrics.inc('synod_bus_inbound_deferred_total');
-        },
-        schedule: (fn) => setImmediate(fn),
-        nowMs: () => performance.now(),
-      });
-  }
-
-  /** Inbound messages waiting for a later event-loop turn (the inbound budget, docs/transport.md). */
-  get inboundWaiting(): number {
-    return this.inbound?.waiting() ?? 0;
   }
 
   /** nats-server refused a publish or subscribe of ours (permissions): counted and logged, never silent. */
@@ -515,19 +473,12 @@ export class Bus {
     }
   }
 
-  /** One wire message, handled now or, past this turn's inbound budget, in a later turn. */
+  /** One wire message: a batch (only on a peer subject, where coalesced traffic travels) or a message. */
   private receive(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
     if (this.closed || this.halted) return;
     this.metrics.inc('synod_bus_wire_received_total');
-    if (this.inbound) this.inbound.offer({ bytes, respond, via, receipt: { reading: null } });
-    else this.receiveNow(bytes, respond, via, undefined);
-  }
-
-  /** A batch (only on a peer subject, where coalesced traffic travels) or a message. */
-  private receiveNow(bytes: Uint8Array, respond: Respond | undefined, via: Via, receipt: Receipt | undefined): void {
-    if (this.closed || this.halted) return;
-    if (via.on === 'peer' && isBatch(bytes)) this.receiveBatch(bytes, respond, via, receipt);
-    else this.receiveMessage(bytes, respond, via, receipt);
+    if (via.on === 'peer' && isBatch(bytes)) this.receiveBatch(bytes, respond, via);
+    else this.receiveMessage(bytes, respond, via);
   }
 
   /**
@@ -535,7 +486,7 @@ export class Bus {
    * link's verdict, the clock check and dispatch treat it as if it had come alone; a bad frame is
    * dropped and counted by itself. Broken framing drops the whole batch (docs/transport.md "Coalescing").
    */
-  private receiveBatch(bytes: Uint8Array, respond: Respond | undefined, via: Via, arrived?: Receipt): void {
+  private receiveBatch(bytes: Uint8Array, respond: Respond | undefined, via: Via): void {
     if (respond) {
       // A bus never sends a batch as a request: there is no one reply for many messages.
       this.dropped('bad_batch', 'a batch sent as a request');
@@ -551,7 +502,7 @@ export class Bus {
     this.metrics.inc('synod_bus_batch_frames_total', { direction: 'in' }, r.frames.length);
     // At most MAX_BATCH_FRAMES; a frame whose handler fails fatally halts the bus, and receiveMessage then ignores the rest.
     // The frames arrived together: one clock reading, taken at the first stamped one, is their receipt.
-    const receipt: Receipt = arrived ?? { reading: null };
+    const receipt: Receipt = { reading: null };
     for (const frame of r.frames) this.receiveMessage(frame, undefined, via, receipt);
   }
 

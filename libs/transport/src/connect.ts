@@ -1,6 +1,6 @@
 import { SynodError } from '@synod/codec';
 import { Metrics } from '@synod/config';
-import { Bus, INBOUND_BUDGET_MS, type BusOptions } from './bus.js';
+import { Bus, type BusOptions } from './bus.js';
 import { inboxPrefixFor, readCredsFile, type NatsCreds } from './credentials.js';
 import { NatsWire } from './nats-wire.js';
 import type { Wire } from './wire.js';
@@ -41,7 +41,7 @@ export async function connectBus(natsUrl: string, opts: ConnectBusOptions): Prom
   const creds = credsFor(natsCreds, opts.cluster ?? 'synod', opts.nodeId);
   const wire = await connectWire(natsUrl, `${opts.cluster ?? 'synod'}/${opts.nodeId}`, creds, natsCreds);
   // A client credential may subscribe nothing but replies and the fault picture.
-  const bus = new Bus(wire, { inboundBudgetMs: INBOUND_BUDGET_MS, ...busOpts, ...(creds?.role === 'client' ? { role: 'client' as const } : {}) });
+  const bus = new Bus(wire, { ...busOpts, ...(creds?.role === 'client' ? { role: 'client' as const } : {}) });
   await bus.start();
   return bus;
 }

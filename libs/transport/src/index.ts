@@ -1,4 +1,4 @@
-export { Bus, INBOUND_BUDGET_MS, refusalFor, type BatchDropReason, type BusLogger, type BusOptions, type FatalContext, type Handler, type OutMessage, type BusClock, type ClockEvidence, type RefusalReason, type Via } from './bus.js';
+export { Bus, refusalFor, type BatchDropReason, type BusLogger, type BusOptions, type FatalContext, type Handler, type OutMessage, type BusClock, type ClockEvidence, type RefusalReason, type Via } from './bus.js';
 export { connectBus, SharedConnection, type ConnectBusOptions } from './connect.js';
 export { chaos, judge, faultOnLink, EMPTY_CHAOS, ANY_DC, type Verdict } from './chaos.js';
 export { NATS_ROLES, inboxPrefixFor, natsCredsSchema, permissionsFor, readCredsFile, type NatsCreds, type NatsRole, type NatsUser } from './credentials.js';

@@ -3,6 +3,7 @@ import { InvariantViolation, type Replica } from '@synod/paxos';
 import type { Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
+import { until } from './until.fixture.js';
 
 /**
  * The host's half of fail-safe replication (docs/paxos.md, "The Ready pipeline"): nothing of
@@ -36,13 +37,6 @@ function gatedStorage() {
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(5);
-  }
-}
 
 describe('PaxosHost fail-safety', () => {
   it('propose() does not resolve before the leader has its accept on disk (q1 = 3, q2 = 1)', async () => {

@@ -6,6 +6,7 @@ import type { PaxosMessage } from '@synod/paxos';
 import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { monotonicMicros, PaxosHost } from './paxos-host.js';
+import { until } from './until.fixture.js';
 
 /**
  * An idle group costs no disk: heartbeats, heartbeat acks (lease votes) and ticks persist nothing
@@ -18,13 +19,6 @@ afterEach(async () => {
 });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await sleep(5);
-  }
-}
 
 async function startNode(hub: MemoryHub, id: string, dir: string) {
   const bus = new Bus(hub.wire(), { nodeId: id, dc: `dc-${id}` });

@@ -7,6 +7,7 @@ import type { ApplyEntry } from '@synod/paxos';
 import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
+import { until } from './until.fixture.js';
 
 /** Learners, promotion, removal and leader transfer through PaxosHost (docs/paxos.md "Learners and leader transfer"). */
 const VOTERS = ['n1', 'n2', 'n3'];
@@ -15,13 +16,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 async function startNode(hub: MemoryHub, id: string, dir: string) {
   const applied: string[] = [];

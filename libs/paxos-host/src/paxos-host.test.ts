@@ -6,6 +6,7 @@ import type { ApplyEntry } from '@synod/paxos';
 import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
+import { until } from './until.fixture.js';
 
 const PEERS = ['n1', 'n2', 'n3'];
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -31,13 +32,6 @@ async function startNode(hub: MemoryHub, id: string, dir: string, applied: strin
   return { bus, host, storage, stop };
 }
 
-const until = async (cond: () => boolean, ms = 10_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 /** Three replicas of g1 on one in-memory hub, each with its own LMDB, once a leader is elected. */
 async function startGroup() {

@@ -7,6 +7,10 @@ import { Bus, MemoryHub } from '@synod/transport';
 import { SynodError } from '@synod/codec';
 import type { Command } from '@synod/paxos';
 import { PaxosHost } from './paxos-host.js';
+import { until as waitUntil } from './until.fixture.js';
+
+/** Snapshot transfers take longer: 15 s. */
+const until = (cond: () => boolean, ms = 15_000) => waitUntil(cond, ms);
 
 const PEERS = ['n1', 'n2', 'n3'];
 const cleanups: Array<() => Promise<void> | void> = [];
@@ -50,13 +54,6 @@ async function startNode(hub: MemoryHub, id: string, dir: string) {
   return { host, storage, state, stop, restores: () => restores };
 }
 
-const until = async (cond: () => boolean, ms = 15_000) => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
 
 /**
  * Proposes through whichever node leads now, again with the same id after a TIMEOUT or

@@ -5,19 +5,13 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { openStorage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
+import { until } from './until.fixture.js';
 
 const cleanups: Array<() => Promise<void> | void> = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-async function until(cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not reached in time');
-    await new Promise((r) => setTimeout(r, 2));
-  }
-}
 
 /** One replica alone in its group on a clock the test moves: nothing becomes due unless it says so. */
 async function startAlone() {

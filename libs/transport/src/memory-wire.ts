@@ -6,6 +6,9 @@ export interface MemoryHubOptions {
   maxPayloadBytes?: number;
 }
 
+/** How long deliveries may chain as microtasks before the rest wait for a later event-loop turn. */
+export const MICROTASK_TURN_MS = 5;
+
 /**
  * An in-process message hub with NATS subject semantics, including the `*` (one token) and
  * `>` (the rest) wildcards the bus subscribes with (a node's peer inbox, docs/transport.md):
@@ -19,9 +22,6 @@ export interface MemoryHubOptions {
  * client's request loop one endless microtask chain that starves every timer and I/O callback
  * of the process (leases lapsed for half a second at a time in spanserver.test.ts).
  */
-/** How long deliveries may chain as microtasks before the rest wait for a later event-loop turn. */
-export const MICROTASK_TURN_MS = 5;
-
 export class MemoryHub {
   private readonly subs = new Map<string, Set<WireHandler>>();
   readonly maxPayloadBytes: number;
@@ -86,7 +86,7 @@ export class MemoryHub {
     return now - this.turnStartMs < MICROTASK_TURN_MS;
   }
 
-  /** Runs what was queued when the turn began; what those deliveries publish waits for the next turn. */
+  /** Runs what was queued, in order; what those deliveries publish goes by the same rule as any delivery. */
   private readonly drain = (): void => {
     const batch = this.queue;
     this.queue = [];

@@ -70,6 +70,16 @@ const cases: Array<{ name: string; ok: () => ReturnType<typeof wire>; over: () =
     over: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: MAX_SLOT + 1, sentAtUs: 1 }),
   },
   {
+    name: 'heartbeat quiet not a boolean',
+    ok: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 1, quiet: true }),
+    over: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 1, quiet: 1 as unknown as boolean }),
+  },
+  {
+    name: 'heartbeatAck quiet not a boolean',
+    ok: () => wire('paxos', { ...base, type: 'heartbeatAck', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 1, quiet: false }),
+    over: () => wire('paxos', { ...base, type: 'heartbeatAck', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 1, quiet: 'yes' as unknown as boolean }),
+  },
+  {
     name: 'catchupRequest toSlot above MAX_SLOT',
     ok: () => wire('paxos', { ...base, type: 'catchupRequest', fromSlot: 0, toSlot: MAX_SLOT }),
     over: () => wire('paxos', { ...base, type: 'catchupRequest', fromSlot: 0, toSlot: MAX_SLOT + 1 }),

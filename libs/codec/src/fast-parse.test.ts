@@ -18,6 +18,8 @@ const VALID: Array<[string, Record<string, unknown>]> = [
   ['paxos', { group: '', from: 'n1', type: 'accepted', ballot, slots: [] }],
   ['paxos', { group: 's3', from: 'n3', type: 'heartbeat', ballot, chosenUpTo: 0, sentAtUs: 1 }],
   ['paxos', { group: 's3', from: 'n2', type: 'heartbeatAck', ballot, sentAtUs: 1, chosenUpTo: 9 }],
+  ['paxos', { group: 's3', from: 'n3', type: 'heartbeat', ballot, chosenUpTo: 0, sentAtUs: 1, quiet: true }],
+  ['paxos', { group: 's3', from: 'n2', type: 'heartbeatAck', ballot, sentAtUs: 1, chosenUpTo: 9, quiet: false }],
   ['split.closed', { ballot, ts: 1_700_000_000_000_000, appliedIndex: 12 }],
   ['kv.commit', { txn: { id: 't1', startTs: 1_700_000_000_000_000 }, writes: [{ key: 'a', value: { x: [1, 2] } }, { key: 'b', deleted: true }, { key: 'c' }] }],
   ['kv.read', { txn: { id: 't1', startTs: 5 }, keys: ['a', 'b'] }],
@@ -102,6 +104,23 @@ describe('fast parsers', () => {
     },
     30_000,
   );
+
+  it('heartbeat and heartbeatAck `quiet`: absent decodes absent, a boolean as itself, anything else is MISS and zod refuses it', () => {
+    for (const type of ['heartbeat', 'heartbeatAck'] as const) {
+      const hb = { group: 's3', from: 'n3', type, ballot, chosenUpTo: 2, sentAtUs: 1 };
+      const absent = fastParsers.paxos!(hb) as Record<string, unknown>;
+      expect(absent).not.toBe(MISS);
+      expect('quiet' in absent).toBe(false);
+      expect('quiet' in zodParse('paxos', hb).data!).toBe(false);
+      for (const q of [true, false]) expect(fastParsers.paxos!({ ...hb, quiet: q })).toMatchObject({ quiet: q });
+      for (const bad of [1, 0, 'true', null, {}, []]) {
+        expect(fastParsers.paxos!({ ...hb, quiet: bad })).toBe(MISS);
+        expect(zodParse('paxos', { ...hb, quiet: bad }).success).toBe(false);
+      }
+      // A key present with undefined is kept by zod: left to it.
+      expect(fastParsers.paxos!({ ...hb, quiet: undefined })).toBe(MISS);
+    }
+  });
 
   it('leaves refusals to zod: a bad fast-path kind is dropped as bad_body with zod’s detail', () => {
     const bad = { group: 's3', from: 'n3', type: 'accept', ballot, entries: [{ slot: -1, value: { kind: 'noop' } }], chosenUpTo: 4 };

@@ -46,6 +46,18 @@ function sentAtUs(o: Obj): number | typeof MISS {
   return isUint(v, MAX_TIMESTAMP_US) ? v : MISS;
 }
 
+/**
+ * `z.boolean().optional()`, written into `out` as zod would: absent stays absent, a boolean is
+ * kept. Returns false (MISS) for a present undefined or anything not a boolean.
+ */
+function optionalBool(o: Obj, k: string, out: Obj): boolean {
+  const v = o[k];
+  if (v === undefined) return !(k in o);
+  if (typeof v !== 'boolean') return false;
+  out[k] = v;
+  return true;
+}
+
 /** `valueSchema` for noop and batch (config values are rare: left to zod). */
 function value(x: unknown): unknown {
   if (!isObj(x)) return MISS;
@@ -79,7 +91,7 @@ function entries(x: unknown): unknown[] | typeof MISS {
   return out;
 }
 
-/** `paxosMessageSchema` for accept, accepted, heartbeat and heartbeatAck; other types go to zod. */
+/** `paxosMessageSchema` for accept, accepted, heartbeat and heartbeatAck (quiet or not); other types go to zod. */
 function paxos(x: unknown): unknown {
   if (!isObj(x)) return MISS;
   const { group, from, type } = x;
@@ -104,12 +116,14 @@ function paxos(x: unknown): unknown {
     case 'heartbeat': {
       const s = sentAtUs(x);
       if (!isUint(x.chosenUpTo, MAX_SLOT) || s === MISS) return MISS;
-      return { group, from, type, ballot: b, chosenUpTo: x.chosenUpTo, sentAtUs: s };
+      const out: Obj = { group, from, type, ballot: b, chosenUpTo: x.chosenUpTo, sentAtUs: s };
+      return optionalBool(x, 'quiet', out) ? out : MISS;
     }
     case 'heartbeatAck': {
       const s = sentAtUs(x);
       if (!isUint(x.chosenUpTo, MAX_SLOT) || s === MISS) return MISS;
-      return { group, from, type, ballot: b, sentAtUs: s, chosenUpTo: x.chosenUpTo };
+      const out: Obj = { group, from, type, ballot: b, sentAtUs: s, chosenUpTo: x.chosenUpTo };
+      return optionalBool(x, 'quiet', out) ? out : MISS;
     }
     default:
       return MISS;
@@ -266,8 +280,8 @@ export const FAST_SHAPES: Record<string, Array<[() => unknown, string]>> = {
   paxos: [
     [() => variant(paxosMessageSchema, 'type', 'accept'), 'group,from,type,ballot,entries,chosenUpTo,sentAtUs'],
     [() => variant(paxosMessageSchema, 'type', 'accepted'), 'group,from,type,ballot,slots,sentAtUs'],
-    [() => variant(paxosMessageSchema, 'type', 'heartbeat'), 'group,from,type,ballot,chosenUpTo,sentAtUs'],
-    [() => variant(paxosMessageSchema, 'type', 'heartbeatAck'), 'group,from,type,ballot,sentAtUs,chosenUpTo'],
+    [() => variant(paxosMessageSchema, 'type', 'heartbeat'), 'group,from,type,ballot,chosenUpTo,sentAtUs,quiet'],
+    [() => variant(paxosMessageSchema, 'type', 'heartbeatAck'), 'group,from,type,ballot,sentAtUs,chosenUpTo,quiet'],
     [() => ballotSchema, 'round,node'],
     [() => elementOf(variant(paxosMessageSchema, 'type', 'accept')?.shape.entries), 'slot,value'],
     [() => variant(valueSchema, 'kind', 'noop'), 'kind'],

@@ -32,6 +32,12 @@ const base = { group: z.string().max(63), from: id };
 const entries = z.array(slotValue).max(MAX_ITEMS);
 /** A sender's clock reading, echoed back for lease timing; 0 when an old sender left it out. */
 const sentAtUs = micros.default(0);
+/**
+ * Quiescence (docs/paxos.md, "Quiescent groups"): a leader's heartbeat asking to go quiet, a
+ * follower's ack agreeing. Optional, no default: absent means false, and an old sender's
+ * heartbeat decodes exactly as it was sent.
+ */
+const quiet = z.boolean().optional();
 
 export const paxosMessageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('prepare'), ballot: ballotSchema, fromSlot: slot }),
@@ -41,8 +47,8 @@ export const paxosMessageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('nack'), ballot: ballotSchema, promised: ballotSchema }),
   z.object({ ...base, type: z.literal('accept'), ballot: ballotSchema, entries, chosenUpTo: slot, sentAtUs }),
   z.object({ ...base, type: z.literal('accepted'), ballot: ballotSchema, slots: z.array(slot).max(MAX_ITEMS), sentAtUs }),
-  z.object({ ...base, type: z.literal('heartbeat'), ballot: ballotSchema, chosenUpTo: slot, sentAtUs }),
-  z.object({ ...base, type: z.literal('heartbeatAck'), ballot: ballotSchema, sentAtUs, chosenUpTo: slot }),
+  z.object({ ...base, type: z.literal('heartbeat'), ballot: ballotSchema, chosenUpTo: slot, sentAtUs, quiet }),
+  z.object({ ...base, type: z.literal('heartbeatAck'), ballot: ballotSchema, sentAtUs, chosenUpTo: slot, quiet }),
   z.object({ ...base, type: z.literal('catchupRequest'), fromSlot: slot, toSlot: slot }),
   z.object({ ...base, type: z.literal('catchupReply'), entries, chosenUpTo: slot }),
   z.object({ ...base, type: z.literal('forward'), cmds: z.array(commandSchema).max(MAX_ITEMS) }),

@@ -75,6 +75,12 @@ export const messageSchemas = {
    * The receiver resyncs with the time masters at once; it never stops on this word alone.
    */
   'clock.suspect': z.object({ senderEarliest: micros, receiverLatest: micros }),
+  /**
+   * "This node is up": sent one way to a peer node only in a heartbeat interval in which nothing
+   * else went to it, so every peer hears from every node at least once per interval, even when
+   * all their Paxos groups are quiet (docs/transport.md, "Node beats and liveness").
+   */
+  'node.beat': z.object({}),
 } as const;
 
 export type MessageKind = keyof typeof messageSchemas;

@@ -3,6 +3,7 @@ import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
 import { MAX_BATCH_BYTES } from '@synod/limits';
 import { decodeBatch, encodeBatch, isBatch } from './batch-frame.js';
 import { EMPTY_CHAOS, judge } from './chaos.js';
+import { NodeBeats, type NodeBeatsOptions, type PeerTraffic } from './node-beats.js';
 import { Outbox, type OutFrame } from './outbox.js';
 import { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';
 import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, type Respond, type Wire, type WireRefusal } from './wire.js';
@@ -155,6 +156,8 @@ export class Bus {
   private readonly refusedLog: RateLimitedLog;
   /** Queued one-way peer messages; undefined when coalescing is off. */
   private readonly outbox: Outbox | undefined;
+  /** Told of peer traffic in and out (node liveness and beats, docs/transport.md "Node beats and liveness"). */
+  private peerTraffic: PeerTraffic | undefined;
 
   constructor(
     readonly wire: Wire,
@@ -207,6 +210,26 @@ export class Bus {
    */
   useClock(clock: BusClock | undefined): void {
     this.clock = clock;
+  }
+
+  /**
+   * Tells `traffic` of every message delivered from a peer node on its peer subject (`heard`),
+   * and of every one-way peer message this bus sends (`sent`): what NodeBeats keeps node
+   * liveness and beats with. One at a time; undefined stops it.
+   */
+  trackPeers(traffic: PeerTraffic | undefined): void {
+    this.peerTraffic = traffic;
+  }
+
+  /**
+   * Node liveness and beats over this bus (docs/transport.md, "Node beats and liveness"): beats
+   * are `node.beat` messages, and this bus reports its peer traffic to the returned NodeBeats
+   * (replacing any tracker set before). Not started: call `start()` for the beat timer.
+   */
+  nodeBeats(opts: Omit<NodeBeatsOptions, 'self' | 'send'>): NodeBeats {
+    const beats = new NodeBeats({ ...opts, self: this.nodeId, send: (to) => this.send(to, 'node.beat', {}) });
+    this.trackPeers(beats);
+    return beats;
   }
 
   /** Subscribes the node's inbox and the chaos subjects, then asks peers for the current fault picture. */
@@ -263,7 +286,9 @@ export class Bus {
     if (this.closed || this.halted) return false;
     const subject = this.subjectFor(to, kind);
     const bytes = this.pack(kind, body, group);
-    if (this.outbox && PEER_KINDS.has(kind) && this.outbox.add(to, { kind, bytes }, this.batchBudget())) return true;
+    const peerKind = PEER_KINDS.has(kind);
+    if (peerKind) this.peerTraffic?.sent(to);
+    if (this.outbox && peerKind && this.outbox.add(to, { kind, bytes }, this.batchBudget())) return true;
     this.outbox?.flush(to);
     return this.emit(kind, subject, bytes, (b) => this.wire.publish(subject, b)) === 'sent';
   }
@@ -537,14 +562,18 @@ export class Bus {
     // simulated delay: the message did arrive, the link only holds it back.
     this.checkClock(env, ours);
     if (env.kind === 'clock.suspect') return this.suspected(env as Envelope<'clock.suspect'>);
+    // Only the peer subject authenticates `from` (refusalFor): only there does a message say its sender is up.
+    const heard = via.on === 'peer' ? this.peerTraffic : undefined;
     if (verdict.delayMs > 0) {
       const t = setTimeout(() => {
         this.timers.delete(t);
+        if (!this.closed && !this.halted) heard?.heard(env.from);
         this.dispatch(env, respond);
       }, verdict.delayMs);
       this.timers.add(t);
       return;
     }
+    heard?.heard(env.from);
     this.dispatch(env, respond);
   }
 

@@ -7,3 +7,4 @@ export { MAX_PENDING_REQUESTS, NatsWire } from './nats-wire.js';
 export { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';
 export { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, WireTooManyRequestsError, type Wire, type WireHandler, type WireRefusal, type Respond } from './wire.js';
 export { BATCH_MAGIC, decodeBatch, encodeBatch, isBatch, type BatchDecodeResult } from './batch-frame.js';
+export { NodeBeats, type NodeBeatsOptions, type PeerTraffic, type SendBeat } from './node-beats.js';

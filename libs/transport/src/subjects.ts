@@ -43,6 +43,7 @@ export const PEER_KINDS: ReadonlySet<MessageKind> = new Set<MessageKind>([
   'split.drop',
   'split.reconfigure',
   'split.transfer',
+  'node.beat',
 ]);
 
 /** Kinds that change a process's fault picture or clock: accepted only on the chaos subject (and chaos.state as a chaos.get reply). */

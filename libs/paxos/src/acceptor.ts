@@ -43,6 +43,8 @@ export abstract class Acceptor extends ReplicaState {
       return;
     }
     this.setPromised(m.ballot);
+    // Promised a campaign: whatever this replica followed quietly is over.
+    if (!fromSelf) this.quiet = false;
     let preempted = false;
     if (!fromSelf) {
       if (this.role !== 'follower' && compareBallot(m.ballot, this.myBallot) > 0) {
@@ -141,8 +143,18 @@ export abstract class Acceptor extends ReplicaState {
     // durable state provably never voted, and a restarted one knows which vote it may have forgotten.
     if (!this.admitLeaderMessage(m)) return;
     this.grantVote(m.ballot);
-    this.send(m.from, { type: 'heartbeatAck', ballot: m.ballot, sentAtUs: m.sentAtUs, chosenUpTo: this.chosenPrefix });
+    // Quiet only by consent (docs/paxos.md, "Quiescent groups"): a follower that served its own
+    // clients lately, or has not caught up with the leader, keeps the heartbeats coming.
+    const quiet = m.quiet === true && this.role === 'follower' && this.agreesToQuiet(m.chosenUpTo);
+    this.quiet = quiet;
+    this.send(m.from, { type: 'heartbeatAck', ballot: m.ballot, sentAtUs: m.sentAtUs, chosenUpTo: this.chosenPrefix, ...(quiet ? { quiet: true } : {}) });
     this.learnFromLeader(m.ballot, m.chosenUpTo, m.from);
+  }
+
+  /** A follower asked to go quiet agrees if it saw no activity for quiesceAfterUs and holds the leader's chosen prefix. */
+  private agreesToQuiet(leaderChosenUpTo: number): boolean {
+    const c = this.config.quiesceAfterUs;
+    return c > 0 && this.liveness !== null && this.nowUs - this.lastActivityUs >= c && this.chosenPrefix >= leaderChosenUpTo && this.applied >= this.chosenPrefix;
   }
 
   /** Accepts `value` at `slot` for `ballot`: into the log and into this Ready's persist. */

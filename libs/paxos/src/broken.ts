@@ -73,3 +73,8 @@ export function handsOverUnderLease(c: ResolvedConfig): boolean {
 export function ownAcceptCountsAtOnce(c: ResolvedConfig): boolean {
   return c.broken.ownAcceptCountsBeforeDurable === true;
 }
+
+/** quietIgnoresLiveness: whether a quiet follower takes `node` (its leader) for live. */
+export function quietLeaderLive(c: ResolvedConfig, live: boolean): boolean {
+  return c.broken.quietIgnoresLiveness === true || live;
+}

@@ -57,6 +57,7 @@ export abstract class Campaign extends Learner {
     this.maxRoundSeen = round;
     this.preVoteBallot = null;
     this.handedOffTo = null;
+    this.quiet = false;
     if (this.role === 'leader') this.clearLeaderState();
     this.role = 'candidate';
     this.myBallot = { round, node: this.config.self };

@@ -38,6 +38,8 @@ export interface BrokenForTesting {
    * the leader's fsync"): a chosen prefix it announces may rest on a vote a crash loses.
    */
   ownAcceptCountsBeforeDurable?: boolean;
+  /** A quiet follower never campaigns: it takes its leader for live whatever the shell's liveness says. */
+  quietIgnoresLiveness?: boolean;
 }
 
 export interface LivenessFeatures {
@@ -106,6 +108,12 @@ export interface ReplicaConfig {
    * transfer moves this many chunks per round trip (one per round trip starves a slow link).
    */
   snapshotChunksPerRequest?: number;
+  /**
+   * A leader with no activity for this long, every follower caught up and live, stops
+   * heartbeating once they all agree, and lets its lease lapse (docs/paxos.md, "Quiescent
+   * groups"). Default 0: never. Needs the shell's PeerLiveness (ReplicaOptions.liveness).
+   */
+  quiesceAfterUs?: number;
   features?: Partial<LivenessFeatures>;
   brokenForTesting?: BrokenForTesting;
 }
@@ -128,6 +136,7 @@ export interface ResolvedConfig {
   snapshotIntervalEntries: number;
   snapshotChunkChars: number;
   snapshotChunksPerRequest: number;
+  quiesceAfterUs: number;
   features: LivenessFeatures;
   broken: BrokenForTesting;
 }
@@ -222,6 +231,8 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
   positiveInt('snapshotChunkChars', snapshotChunkChars);
   const snapshotChunksPerRequest = c.snapshotChunksPerRequest ?? 4;
   positiveInt('snapshotChunksPerRequest', snapshotChunksPerRequest);
+  const quiesceAfterUs = c.quiesceAfterUs ?? 0;
+  if (!Number.isInteger(quiesceAfterUs) || quiesceAfterUs < 0) throw new Error(`paxos config: quiesceAfterUs must be a non-negative integer, got ${quiesceAfterUs}`);
   return {
     group: c.group,
     self: c.self,
@@ -240,6 +251,7 @@ export function resolveConfig(c: ReplicaConfig): ResolvedConfig {
     snapshotIntervalEntries,
     snapshotChunkChars,
     snapshotChunksPerRequest,
+    quiesceAfterUs,
     features: {
       randomizedTimeouts: c.features?.randomizedTimeouts ?? true,
       backoff: c.features?.backoff ?? true,

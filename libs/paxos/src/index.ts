@@ -23,5 +23,6 @@ export {
 export { Dedupe } from './dedupe.js';
 export { InvariantViolation, invariant } from './invariant.js';
 export type { Rng } from './rng.js';
+export type { PeerLiveness } from './liveness.js';
 export { Replica } from './replica.js';
 export { ReadyPipeline } from './ready-pipeline.js';

@@ -27,6 +27,10 @@ export abstract class Leader extends Campaign {
     this.matchUpTo.clear();
     this.transfer = null;
     this.handedOffTo = null;
+    // A new leadership stays awake for quiesceAfterUs at least: its followers are still learning it.
+    this.quiet = false;
+    this.quietAcks.clear();
+    this.lastActivityUs = this.nowUs;
     const reproposals: SlotValue[] = [];
     for (let s = this.prepareFromSlot; s <= maxSlot; s++) {
       const known = this.chosen.get(s);
@@ -75,6 +79,62 @@ export abstract class Leader extends Campaign {
     // Its chosen prefix is held there (learned, caught up, or installed from a snapshot).
     this.raiseMatch(m.from, Math.min(m.chosenUpTo, this.nextSlot));
     this.progressTransfer();
+    if (m.quiet === true && m.chosenUpTo >= this.nextSlot) this.quietAcks.add(m.from);
+    this.goQuietIfAgreed();
+  }
+
+  /**
+   * Quiescence (docs/paxos.md, "Quiescent groups"): whether this leader may ask to go quiet. Only
+   * an idle leadership with nothing unsettled may: no activity for quiesceAfterUs, nothing queued,
+   * in flight, re-proposed, handed over or reconfigured, every slot chosen and applied, and every
+   * replication target a voter the shell reports live (a learner is catching up: never quiet).
+   */
+  protected quiescible(): boolean {
+    const c = this.config.quiesceAfterUs;
+    if (c === 0 || this.liveness === null || this.role !== 'leader' || this.nowUs - this.lastActivityUs < c) return false;
+    if (this.queue.length > 0 || this.inflight.size > 0 || this.reproposals.length > 0 || this.transfer !== null || this.queuedConfig !== null) return false;
+    if (this.chosenPrefix !== this.nextSlot || this.applied < this.chosenPrefix) return false;
+    if (this.configs.appliedPendingFrom(this.chosenPrefix) !== null || this.configs.changingAfter(this.chosenPrefix)) return false;
+    const voters = this.configs.at(this.nextSlot).peers;
+    if (!voters.includes(this.config.self)) return false;
+    for (const p of this.replicationTargets()) {
+      if (p !== this.config.self && (!voters.includes(p) || !this.peerLive(p))) return false;
+    }
+    return true;
+  }
+
+  /** Every follower agreed at a quiet heartbeat: stop heartbeating; the lease lapses on its own. */
+  private goQuietIfAgreed(): void {
+    if (this.quiet || !this.quiescible()) return;
+    for (const p of this.replicationTargets()) if (p !== this.config.self && !this.quietAcks.has(p)) return;
+    this.quiet = true;
+  }
+
+  /**
+   * Something needs this group (a proposal, a client's request, a peer's message): it leaves
+   * quiescence and may not go quiet again for quiesceAfterUs.
+   */
+  protected noteActivity(): void {
+    this.lastActivityUs = this.nowUs;
+    this.quietAcks.clear();
+    if (this.quiet) this.leaveQuiet();
+  }
+
+  /**
+   * A quiet leader heartbeats at once (its lease comes back with the acks), crediting the peers
+   * its node hears as heard now so check-quorum gives them an election timeout to answer. A
+   * quiet follower asks its leader to wake.
+   */
+  protected leaveQuiet(): void {
+    this.quiet = false;
+    if (this.role === 'leader') {
+      for (const p of this.activePeers()) if (this.peerLive(p)) this.lease.hear(p, this.nowUs);
+      this.sendHeartbeats();
+    } else if (this.leaderBallot !== null && this.leaderBallot.node !== this.config.self) {
+      this.send(this.leaderBallot.node, { type: 'wake', ballot: this.leaderBallot });
+      this.lastLeaderContactUs = this.nowUs;
+      this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+    }
   }
 
   /** `from` accepted `slots` (ascending) at our ballot: extend the run it holds from its match. */
@@ -143,6 +203,7 @@ export abstract class Leader extends Campaign {
 
   protected onForward(m: ForwardMsg): void {
     if (this.role !== 'leader' || this.transfer !== null) return; // the client retries; re-forwarding could loop
+    this.noteActivity();
     // The forwarder checked sizes; a command over the limit here is dropped, never batched.
     const fresh = m.cmds.filter((c) => !this.dedupe.has(c.id) && commandBytes(c) <= this.config.maxCommandBytes);
     this.enqueue(fresh);
@@ -254,8 +315,10 @@ export abstract class Leader extends Campaign {
     const interval = this.config.heartbeatIntervalUs;
     this.nextHeartbeatUs = (Math.floor(this.nowUs / interval) + 1) * interval;
     this.selfVote();
+    const quiet = this.quiescible();
+    if (!quiet) this.quietAcks.clear();
     for (const p of this.replicationTargets()) {
-      if (p !== this.config.self) this.send(p, { type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs });
+      if (p !== this.config.self) this.send(p, { type: 'heartbeat', ballot: this.myBallot, chosenUpTo: this.chosenPrefix, sentAtUs: this.nowUs, ...(quiet ? { quiet: true } : {}) });
     }
   }
 
@@ -284,13 +347,13 @@ export abstract class Leader extends Campaign {
     return this.lease.end(cfgs, this.leaderLeaseUs());
   }
 
-  /** Check-quorum: has the leader heard from a phase-2 quorum within the election timeout? */
   /**
    * When an idle leader's tick next has work: its next heartbeat, or the moment check-quorum
    * would depose it. 0 (now) while anything is queued, in flight, being re-proposed, handed
    * over or filled in: those duties run at every tick.
    */
   protected leaderDueUs(): number {
+    if (this.quiet) return Number.POSITIVE_INFINITY; // only an input wakes a quiet leader
     if (this.queue.length > 0 || this.inflight.size > 0 || this.reproposals.length > 0 || this.transfer !== null) return 0;
     if (this.configs.appliedPendingFrom(this.chosenPrefix) !== null) return 0;
     const checksQuorum = this.config.features.checkQuorum && !readsWithoutLease(this.config);
@@ -298,6 +361,7 @@ export abstract class Leader extends Campaign {
     return Math.max(0, Math.min(this.nextHeartbeatUs, quorumLostAt));
   }
 
+  /** Check-quorum: has the leader heard from a phase-2 quorum within the election timeout? */
   protected quorumHeard(): boolean {
     if (!this.config.features.checkQuorum || readsWithoutLease(this.config)) return true;
     return this.lease.quorumHeard(this.configs.at(this.chosenPrefix), this.config.self, this.nowUs, this.config.electionTimeoutUs);

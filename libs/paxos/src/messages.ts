@@ -83,6 +83,8 @@ export interface HeartbeatMsg extends Base {
   chosenUpTo: number;
   /** The leader's clock when it sent this (lease timing). */
   sentAtUs: number;
+  /** The leader asks to go quiet (docs/paxos.md, "Quiescent groups"); absent means false. */
+  quiet?: boolean;
 }
 
 /** Reply to a heartbeat: a lease vote for `ballot` counted from the echoed sentAtUs. */
@@ -91,6 +93,17 @@ export interface HeartbeatAckMsg extends Base {
   ballot: Ballot;
   sentAtUs: number;
   chosenUpTo: number;
+  /** The follower agrees to go quiet: it was asked, and saw no activity of its own for quiesceAfterUs. */
+  quiet?: boolean;
+}
+
+/**
+ * A quiet follower asks the leader of `ballot` to wake (a client needs fresh closed timestamps or
+ * the lease there): the leader resumes heartbeats. Changes no acceptor state.
+ */
+export interface WakeMsg extends Base {
+  type: 'wake';
+  ballot: Ballot;
 }
 
 export interface CatchupRequestMsg extends Base {
@@ -167,7 +180,8 @@ export type PaxosMessage =
   | SnapshotChunkMsg
   | SnapshotRequestMsg
   | TimeoutNowMsg
-  | LeaseReleaseMsg;
+  | LeaseReleaseMsg
+  | WakeMsg;
 
 /** Distributes a message type over the union, for constructing messages without group/from. */
 export type MessageBody<M extends PaxosMessage = PaxosMessage> = M extends PaxosMessage

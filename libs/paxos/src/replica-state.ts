@@ -1,9 +1,10 @@
 import { ZERO_BALLOT, type Ballot } from './ballot.js';
-import { ignoresLeaseVotes, ownAcceptCountsAtOnce, restoredAcceptedBallot, restoredPromise } from './broken.js';
+import { ignoresLeaseVotes, ownAcceptCountsAtOnce, quietLeaderLive, restoredAcceptedBallot, restoredPromise } from './broken.js';
 import { MESSAGE_FRAME_BYTES, resolveConfig, type ReplicaConfig, type ResolvedConfig } from './config.js';
 import { Dedupe } from './dedupe.js';
 import { invariant } from './invariant.js';
 import { LeaderLease, LeaseVote } from './lease.js';
+import type { PeerLiveness } from './liveness.js';
 import { Configurations } from './membership.js';
 import type { MessageBody, PaxosMessage } from './messages.js';
 import { JSON_SNAPSHOT_TRANSFER, type AppliedState, type DurableState, type Ready, type Snapshot, type SnapshotTransfer } from './output.js';
@@ -28,6 +29,8 @@ export interface ReplicaOptions {
   applied?: AppliedState;
   nowUs?: number;
   snapshotTransfer?: SnapshotTransfer;
+  /** Node-level liveness from the shell; required when config.quiesceAfterUs > 0. */
+  liveness?: PeerLiveness;
 }
 
 /**
@@ -141,6 +144,16 @@ export abstract class ReplicaState {
    */
   protected releasedBallot: Ballot | null = null;
 
+  // ---- quiescence (docs/paxos.md, "Quiescent groups")
+  /** Leader: it stopped heartbeating (its lease lapses). Follower: it agreed to, and follows such a leader. */
+  protected quiet = false;
+  /** Own clock: the last activity here (a proposal, a client's request, a wake); quiet only after quiesceAfterUs without. */
+  protected lastActivityUs: number;
+  /** Leader: followers that agreed to go quiet since the last activity. */
+  protected readonly quietAcks = new Set<string>();
+  /** The shell's node-level liveness, or null (never quiet then). */
+  protected readonly liveness: PeerLiveness | null;
+
   // ---- the Ready being assembled by the current call
   /** The output of the current call. */
   protected out: Ready = emptyReady();
@@ -161,6 +174,9 @@ export abstract class ReplicaState {
     this.config = resolveConfig(config);
     this.rng = rng;
     this.nowUs = opts.nowUs ?? 0;
+    this.lastActivityUs = this.nowUs;
+    this.liveness = opts.liveness ?? null;
+    if (this.config.quiesceAfterUs > 0 && this.liveness === null) throw new Error('paxos config: quiesceAfterUs needs the shell\'s liveness (ReplicaOptions.liveness)');
     this.snapshotSender = new SnapshotSender(transfer, this.config.snapshotChunkChars);
     this.snapshotReceiver = new SnapshotReceiver(transfer);
 
@@ -241,7 +257,15 @@ export abstract class ReplicaState {
 
   protected leaderIsLive(): boolean {
     if (this.role === 'leader') return true;
-    return this.leaderBallot !== null && this.nowUs - this.lastLeaderContactUs < this.config.electionTimeoutUs;
+    if (this.leaderBallot === null) return false;
+    // A quiet leader sends nothing: its node's beats stand for it.
+    if (this.quiet) return quietLeaderLive(this.config, this.peerLive(this.leaderBallot.node));
+    return this.nowUs - this.lastLeaderContactUs < this.config.electionTimeoutUs;
+  }
+
+  /** Whether the shell has heard from `node` lately (node-level beats); false without liveness. */
+  protected peerLive(node: string): boolean {
+    return this.liveness !== null && this.liveness.isLive(node, this.nowUs);
   }
 
   protected electionTimeout(): number {

@@ -110,6 +110,24 @@ export class Replica extends Leader {
     return this.replicationTargets().map((node) => ({ node, voter: voters.includes(node), matchSlot: this.matchOf(node) }));
   }
 
+  /**
+   * Whether this replica is quiescent (docs/paxos.md, "Quiescent groups"): a leader that stopped
+   * heartbeating, or a follower of one. A shell given a client's request here calls `wake`.
+   */
+  isQuiet(): boolean {
+    return this.quiet;
+  }
+
+  /**
+   * Records activity at `nowUs` (a client's request here): a leader does not ask to go quiet, nor
+   * a follower agree to, for quiesceAfterUs after it. Changes nothing else and returns no Ready:
+   * cheap enough for every request; a quiet replica needs `wake` instead.
+   */
+  touch(nowUs: number): void {
+    if (nowUs > this.lastActivityUs) this.lastActivityUs = nowUs;
+    this.quietAcks.clear();
+  }
+
   /** The replica this leader is handing leadership to, or null. */
   transferTarget(): string | null {
     return this.role === 'leader' ? (this.transfer?.to ?? null) : null;
@@ -161,14 +179,28 @@ export class Replica extends Leader {
     this.advanceClock(nowUs);
     // Any sender of the group is heard: members change by reconfiguration, and the
     // shell has already checked that `from` is who sent it.
-    if (msg.group === this.config.group && msg.from !== '') this.handle(msg);
+    if (msg.group === this.config.group && msg.from !== '') {
+      // A quiet leader wakes for anything a peer asks of it (a wake, a forward, a pre-vote from a
+      // replica that restarted, a catch-up); acks of its last heartbeats are no reason to.
+      if (this.quiet && this.role === 'leader' && msg.type !== 'heartbeatAck' && msg.type !== 'accepted') this.noteActivity();
+      this.handle(msg);
+    }
+    return this.finish();
+  }
+
+  /** A client needs this group (docs/paxos.md, "Quiescent groups"): a quiet replica wakes, and any counts the activity. */
+  wake(nowUs: number): Ready {
+    this.advanceClock(nowUs);
+    this.noteActivity();
     return this.finish();
   }
 
   tick(nowUs: number): Ready {
     this.advanceClock(nowUs);
     if (this.role === 'leader') {
-      if (!this.isMember() || !this.quorumHeard()) {
+      if (this.quiet) {
+        // Nothing is due: no heartbeat, and no check-quorum, as no lease is held to protect.
+      } else if (!this.isMember() || !this.quorumHeard()) {
         this.stepDown();
       } else {
         if (this.nowUs >= this.nextHeartbeatUs) this.sendHeartbeats();
@@ -178,16 +210,27 @@ export class Replica extends Leader {
         this.progressTransfer();
       }
     } else if (this.nowUs >= this.electionDeadlineUs) {
-      if (!this.isMember()) this.electionDeadlineUs = this.nowUs + this.electionTimeout();
-      else if (this.config.features.preVote) {
-        // A campaign that timed out (cut off, say) asks again before raising its round, or a
-        // partitioned candidate would climb rounds and depose the leader after the heal.
-        if (this.role === 'candidate') this.stepDown();
-        this.startPreVote();
-      } else this.startElection();
+      // A quiet follower waits while its leader's node is heard: the node's beats stand in for
+      // the group's heartbeats. Once they stop, it campaigns like any follower.
+      if (this.quiet && this.leaderIsLive()) this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+      else {
+        this.quiet = false;
+        this.campaignOnTimeout();
+      }
     }
     if (this.chosenPrefix < this.knownChosenUpTo || this.snapshotReceiver.active()) this.requestCatchup();
     return this.finish();
+  }
+
+  /** The election deadline passed with no leader heard: pre-vote, or campaign (unless not a member). */
+  private campaignOnTimeout(): void {
+    if (!this.isMember()) this.electionDeadlineUs = this.nowUs + this.electionTimeout();
+    else if (this.config.features.preVote) {
+      // A campaign that timed out (cut off, say) asks again before raising its round, or a
+      // partitioned candidate would climb rounds and depose the leader after the heal.
+      if (this.role === 'candidate') this.stepDown();
+      this.startPreVote();
+    } else this.startElection();
   }
 
   /**
@@ -206,6 +249,7 @@ export class Replica extends Leader {
 
   propose(cmds: Command[], nowUs: number): Ready {
     this.advanceClock(nowUs);
+    this.noteActivity();
     const results: ProposalResult[] = [];
     // Right after handing over, clients are sent to the successor before it is heard from.
     const hint = this.leaderHint() ?? this.handedOffTo;
@@ -247,6 +291,7 @@ export class Replica extends Leader {
    */
   reconfigure(change: { peers: string[]; learners?: string[]; q1?: number; q2?: number }, nowUs: number): Ready {
     this.advanceClock(nowUs);
+    this.noteActivity();
     const n = change.peers.length;
     const q1 = change.q1 ?? majority(n);
     const q2 = change.q2 ?? majority(n);
@@ -282,6 +327,7 @@ export class Replica extends Leader {
    */
   transferLeadership(to: string, nowUs: number): Ready {
     this.advanceClock(nowUs);
+    this.noteActivity();
     const status = this.startTransfer(to);
     this.out.transferResult = { status, leaderHint: status === 'not_leader' ? this.leaderHint() : this.config.self };
     return this.finish();
@@ -350,6 +396,8 @@ export class Replica extends Leader {
         return this.onTimeoutNow(msg);
       case 'leaseRelease':
         return this.onLeaseRelease(msg);
+      case 'wake':
+        return; // step() already woke a quiet leader; it changes nothing else
     }
   }
 
@@ -373,6 +421,8 @@ export class Replica extends Leader {
       if (b.node !== this.config.self || this.role === 'leader') this.lastLeaderContactUs = this.nowUs;
     }
     if (this.role !== 'follower' && compareBallot(b, this.myBallot) > 0) this.stepDown();
+    // Any Accept or Heartbeat ends a follower's quiet; a quiet heartbeat sets it again if agreed.
+    if (this.role === 'follower') this.quiet = false;
     if (this.role === 'follower' && ballotEquals(b, this.leaderBallot)) {
       this.electionDeadlineUs = this.nowUs + this.electionTimeout();
     }
@@ -381,6 +431,7 @@ export class Replica extends Leader {
   protected stepDown(): void {
     if (this.role === 'leader') this.clearLeaderState();
     this.role = 'follower';
+    this.quiet = false;
     this.promisers.clear();
     this.reported.clear();
     this.preVoteBallot = null;
@@ -400,6 +451,7 @@ export class Replica extends Leader {
     this.lease.clear();
     this.matchUpTo.clear();
     this.transfer = null;
+    this.quietAcks.clear();
     if (this.leaderBallot && this.leaderBallot.node === this.config.self) this.leaderBallot = null;
   }
 

@@ -1,5 +1,6 @@
 import type { ReplicaConfig } from '../config.js';
 import type { PaxosMessage } from '../messages.js';
+import type { PeerLiveness } from '../liveness.js';
 import type { ApplyEntry, DurableState, Ready } from '../output.js';
 import { Replica } from '../replica.js';
 import type { Rng } from '../rng.js';
@@ -43,9 +44,10 @@ export class Harness {
     readonly ids: string[],
     extra: Partial<ReplicaConfig> = {},
     durable: Record<string, DurableState> = {},
+    liveness?: (self: string) => PeerLiveness,
   ) {
     ids.forEach((id, i) => {
-      const opts = durable[id] ? { durable: durable[id] } : {};
+      const opts = { ...(durable[id] ? { durable: durable[id] } : {}), ...(liveness ? { liveness: liveness(id) } : {}) };
       this.replicas.set(id, new Replica(baseConfig(id, ids, extra), testRng(i + 1), opts));
       this.applied.set(id, []);
     });

@@ -70,6 +70,11 @@ const cases: Array<{ name: string; ok: () => ReturnType<typeof wire>; over: () =
     over: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: MAX_SLOT + 1, sentAtUs: 1 }),
   },
   {
+    name: 'wake round above MAX_BALLOT_ROUND',
+    ok: () => wire('paxos', { ...base, type: 'wake', ballot: ballot(MAX_BALLOT_ROUND) }),
+    over: () => wire('paxos', { ...base, type: 'wake', ballot: ballot(MAX_BALLOT_ROUND + 1) }),
+  },
+  {
     name: 'heartbeat quiet not a boolean',
     ok: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 1, quiet: true }),
     over: () => wire('paxos', { ...base, type: 'heartbeat', ballot: ballot(1), chosenUpTo: 0, sentAtUs: 1, quiet: 1 as unknown as boolean }),

@@ -122,6 +122,13 @@ describe('fast parsers', () => {
     }
   });
 
+  it('leaves wake to zod, which decodes it', () => {
+    const wake = { group: 's3', from: 'n2', type: 'wake', ballot };
+    expect(fastParsers.paxos!(wake)).toBe(MISS);
+    const r = decode(encode({ from: 'n2', dc: 'dc-b', kind: 'paxos', group: 's3', body: wake as never }));
+    expect(r.ok && r.envelope.body).toEqual(wake);
+  });
+
   it('leaves refusals to zod: a bad fast-path kind is dropped as bad_body with zod’s detail', () => {
     const bad = { group: 's3', from: 'n3', type: 'accept', ballot, entries: [{ slot: -1, value: { kind: 'noop' } }], chosenUpTo: 4 };
     const r = decode(encode({ from: 'n3', dc: 'dc-a', kind: 'paxos', group: 's3', body: bad as never }));

@@ -59,6 +59,8 @@ export const paxosMessageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('snapshotRequest'), upTo: slot, chunk: chunkIndex }),
   z.object({ ...base, type: z.literal('timeoutNow'), ballot: ballotSchema }),
   z.object({ ...base, type: z.literal('leaseRelease'), ballot: ballotSchema }),
+  /** A quiet follower asks the leader of `ballot` to wake (docs/paxos.md, "Quiescent groups"). */
+  z.object({ ...base, type: z.literal('wake'), ballot: ballotSchema }),
 ]);
 
 /** A client asks a replica to replicate commands; the reply comes once they are applied there. */

@@ -33,6 +33,7 @@ export const METRIC_CATALOG = {
   synod_bus_wire_received_total: { type: 'counter', help: 'NATS messages this bus received (messages, batches, requests, replies), before decoding; a batch counts once.' },
   synod_bus_batches_total: { type: 'counter', help: 'Batches of coalesced peer messages published (out) or received with valid framing (in), by direction (docs/transport.md, "Coalescing").', labels: ['direction'] },
   synod_bus_batch_frames_total: { type: 'counter', help: 'Messages (frames) carried in those batches, by direction; divided by synod_bus_batches_total, the mean batch size.', labels: ['direction'] },
+  synod_bus_node_beats_total: { type: 'counter', help: 'Node beats sent: one to a peer node in a heartbeat interval in which nothing else went to it (docs/transport.md, "Node beats and liveness").' },
   synod_chaos_version: { type: 'gauge', help: 'Version of the fault picture (chaos broadcast) in force here.' },
   synod_clock_evidence_total: { type: 'counter', help: 'Clock evidence seen: a message stamped ahead of this clock (receiver) or a peer saying ours is (sender) (docs/transport.md).', labels: ['side'] },
   synod_clock_evidence_coalesced_total: { type: 'counter', help: 'Clock evidence folded into a resync already running.' },
@@ -55,6 +56,7 @@ export const METRIC_CATALOG = {
   synod_client_map_refresh_failed_total: { type: 'counter', help: "Client range-map refreshes that failed, by error code.", labels: ['code'] },
   synod_client_map_refreshed_total: { type: 'counter', help: 'Client range-map refreshes that succeeded.' },
   synod_paxos_refused_total: { type: 'counter', help: 'Paxos messages refused: sender not a member (spoofed) or group not hosted here (unknown_group).', labels: ['why'] },
+  synod_paxos_quiet_groups: { type: 'gauge', help: 'Paxos groups hosted here that are quiescent: a leader that stopped heartbeating, or a follower of one (docs/paxos.md, "Quiescent groups").' },
   // services/spanserver
   synod_split_2pc_refused_total: { type: 'counter', help: 'split.2pc messages refused: the sender is not a replica of the split it speaks for.' },
   synod_split_closed_refused_total: { type: 'counter', help: 'split.closed messages refused: the sender is not the leader replica it claims to be.' },

@@ -3,7 +3,7 @@ import { SynodError, type Envelope, type paxosMessageSchema } from '@synod/codec
 import type { Logger } from '@synod/config';
 import { majority, ReadyPipeline, Replica, validateLearners, validateMembership, ZERO_BALLOT, type AppliedState, type PeerProgress, type Ready, type SnapshotTransfer, type ApplyEntry, type Command, type PaxosMessage, type ReplicaConfig, type Rng } from '@synod/paxos';
 import type { PaxosStore, Storage } from '@synod/storage';
-import type { Bus } from '@synod/transport';
+import type { Bus, NodeBeats } from '@synod/transport';
 
 // The wire schema and the core's message type must agree; this line stops the build if they drift.
 const _schemaMatchesCore = (m: z.infer<typeof paxosMessageSchema>): PaxosMessage => m;
@@ -31,6 +31,18 @@ export interface PaxosHostOptions {
    * still answers as an acceptor. Spanservers pause while their clock is out of bounds.
    */
   paused?: () => boolean;
+  /**
+   * Quiescent groups (docs/paxos.md, "Quiescent groups"): a group idle this long, every follower
+   * caught up and live, stops heartbeating. Given to every replica as `quiesceAfterUs` (unless its
+   * GroupSpec config sets its own). Default 0: never. When > 0 the host keeps node liveness and
+   * sends node beats over its bus (docs/transport.md, "Node beats and liveness") and hands the
+   * replicas that liveness.
+   */
+  quiesceAfterUs?: number;
+  /** How often each peer node must hear from this one (node beats), ms; the groups' heartbeat interval. Default 50. */
+  beatIntervalMs?: number;
+  /** A peer node not heard from for this long is not live, ms; the groups' election timeout. Default 500. */
+  livenessTimeoutMs?: number;
 }
 
 export interface GroupSpec {
@@ -116,6 +128,11 @@ export class PaxosHost {
   private readonly tickUs: number;
   private wakes = 0;
   private closed = false;
+  private readonly quiesceAfterUs: number;
+  /** Node liveness and beats; undefined while quiescence is off. */
+  private readonly beats: NodeBeats | undefined;
+  /** The peer set of the beats is recomputed before the next beat round (a group came, went or changed members). */
+  private peersDirty = false;
 
   constructor(opts: PaxosHostOptions) {
     this.bus = opts.bus;
@@ -139,7 +156,60 @@ export class PaxosHost {
       return { kind: 'paxos.proposed', body: { ids: body.cmds.map((c) => c.id), appliedUpTo: group.replica.appliedUpTo() } };
     });
     this.tickUs = (opts.tickMs ?? 10) * 1000;
+    this.quiesceAfterUs = opts.quiesceAfterUs ?? 0;
+    if (!Number.isInteger(this.quiesceAfterUs) || this.quiesceAfterUs < 0) throw new Error(`quiesceAfterUs must be a non-negative integer, got ${this.quiesceAfterUs}`);
+    if (this.quiesceAfterUs > 0) {
+      const beats = this.bus.nodeBeats({
+        clock: this.clock,
+        timeoutUs: (opts.livenessTimeoutMs ?? 500) * 1000,
+        intervalUs: (opts.beatIntervalMs ?? 50) * 1000,
+        paused: this.paused,
+        beforeBeat: () => {
+          if (this.peersDirty) this.refreshPeers();
+        },
+      });
+      this.beats = beats.start();
+    }
+    this.bus.metrics.onCollect(() => this.bus.metrics.set('synod_paxos_quiet_groups', this.quietGroups()));
     this.armTick(this.clock());
+  }
+
+  /** Hosted replicas that are quiescent now (docs/paxos.md, "Quiescent groups"). */
+  quietGroups(): number {
+    let n = 0;
+    for (const g of this.groups.values()) if (g.replica.isQuiet()) n++;
+    return n;
+  }
+
+  /** Node liveness as this host's replicas see it (undefined while quiescence is off). */
+  get liveness(): Pick<NodeBeats, 'isLive' | 'lastHeardUs' | 'beats'> | undefined {
+    return this.beats;
+  }
+
+  /**
+   * A client's request reached `groupId`'s replica here (docs/paxos.md, "Quiescent groups"): the
+   * activity is recorded, so the group does not go quiet for quiesceAfterUs, and a quiet replica
+   * is woken (a leader heartbeats at once, a follower asks its leader to). Cheap unless quiet.
+   */
+  touch(groupId: string): void {
+    const g = this.groups.get(groupId);
+    if (!g || g.removed || this.closed) return;
+    const now = this.clock();
+    g.replica.touch(now);
+    // A paused host does not lead (see `paused`): it does not wake a group either.
+    if (g.replica.isQuiet() && !this.paused()) this.runIn(g, () => g.replica.wake(now));
+  }
+
+  /** The beats go to every node sharing a group with this one: the voters and learners of every hosted group. */
+  private refreshPeers(): void {
+    this.peersDirty = false;
+    const peers = new Set<string>();
+    for (const g of this.groups.values()) {
+      const m = g.replica.membership();
+      for (const p of m.peers) peers.add(p);
+      for (const p of m.learners ?? []) peers.add(p);
+    }
+    this.beats?.setPeers(peers);
   }
 
   async addGroup(spec: GroupSpec): Promise<Replica> {
@@ -152,15 +222,18 @@ export class PaxosHost {
     // Restart = the durable snapshot + the log tail after it.
     const snapshot = state.snapshot;
     if (snapshot && !spec.applied) spec.restore?.(snapshot.data);
-    const replica = new Replica(spec.config, this.rng, {
+    const quiesceAfterUs = spec.config.quiesceAfterUs ?? this.quiesceAfterUs;
+    const replica = new Replica({ ...spec.config, quiesceAfterUs }, this.rng, {
       durable: { promised: state.promised ?? ZERO_BALLOT, accepted: state.accepted, snapshot },
       nowUs: this.clock(),
+      ...(this.beats ? { liveness: this.beats } : {}),
       ...(spec.applied ? { applied: spec.applied } : {}),
       ...(spec.snapshotTransfer ? { snapshotTransfer: spec.snapshotTransfer } : {}),
     });
     const g = new HostedGroup(replica, store, spec);
     g.pipeline = this.pipelineFor(g);
     this.groups.set(group, g);
+    this.peersDirty = true;
     this.armTick(replica.nextTickUs());
     // Until it leads, nobody waits promptly on what this replica applies (Storage.deferApplies).
     this.storage.deferApplies(group, !replica.isLeader());
@@ -250,6 +323,7 @@ export class PaxosHost {
     if (!g) return;
     g.removed = true;
     this.groups.delete(groupId);
+    this.peersDirty = true;
     const gone = new SynodError('UNAVAILABLE', `group ${groupId} is no longer hosted here`);
     for (const id of [...g.waiters.keys()]) this.settle(g, id, gone);
     for (const w of [...g.configWaiters, ...g.leaderWaiters]) w.reject(gone);
@@ -356,6 +430,7 @@ export class PaxosHost {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.ticker);
+    this.beats?.stop();
     // Storage failures were already reported through the pipeline (fail-stop); here we only wait.
     await Promise.allSettled([...this.groups.values()].map((g) => g.lastPersist));
   }
@@ -453,6 +528,7 @@ export class PaxosHost {
         for (const c of entry.commands) this.settle(g, c.id);
         for (const id of entry.duplicates) this.settle(g, id);
         if (entry.value.kind === 'config') {
+          this.peersDirty = true;
           const key = membershipKey(entry.value.peers, entry.value.learners ?? []);
           for (const w of [...g.configWaiters]) if (w.key === key) w.resolve();
         }
@@ -481,6 +557,7 @@ export class PaxosHost {
       fatal: (err) => {
         this.closed = true;
         clearTimeout(this.ticker);
+        this.beats?.stop();
         this.log?.fatal({ err, group: g.replica.config.group }, 'replica stopped: a broken invariant or a failed durable write (fail-stop)');
         this.onFatal(err);
       },

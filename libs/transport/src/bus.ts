@@ -227,7 +227,14 @@ export class Bus {
    * (replacing any tracker set before). Not started: call `start()` for the beat timer.
    */
   nodeBeats(opts: Omit<NodeBeatsOptions, 'self' | 'send'>): NodeBeats {
-    const beats = new NodeBeats({ ...opts, self: this.nodeId, send: (to) => this.send(to, 'node.beat', {}) });
+    const beats = new NodeBeats({
+      ...opts,
+      self: this.nodeId,
+      send: (to) => {
+        this.metrics.inc('synod_bus_node_beats_total');
+        return this.send(to, 'node.beat', {});
+      },
+    });
     this.trackPeers(beats);
     return beats;
   }

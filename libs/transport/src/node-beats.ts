@@ -31,6 +31,8 @@ export interface NodeBeatsOptions {
   maxPeers?: number;
   /** While this returns true no beats go out (a paused Paxos host must look down to its peers). */
   paused?: () => boolean;
+  /** Called at the start of every beat round (e.g. to bring the peer set up to date with `setPeers`). */
+  beforeBeat?: () => void;
 }
 
 /**
@@ -106,6 +108,7 @@ export class NodeBeats implements PeerTraffic {
 
   /** One beat round: `node.beat` to every peer sent nothing since the last round. Returns how many went. */
   beat(): number {
+    this.opts.beforeBeat?.();
     if (this.opts.paused?.()) {
       this.sentSince.clear();
       return 0;

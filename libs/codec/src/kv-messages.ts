@@ -166,6 +166,8 @@ export const kvMessageSchemas = {
     commits: z
       .object({ count: counter, latencyUsSum: counter, commitWaitUsSum: counter, latencyBuckets: z.array(counter).length(COMMIT_LATENCY_BOUNDS_MS.length + 1) })
       .optional(),
+    /** Paxos groups hosted here that are quiescent (docs/spanserver.md, "Quiescent splits"). */
+    quietGroups: counter.optional(),
     groups: z
       .array(
         z.object({
@@ -184,6 +186,8 @@ export const kvMessageSchemas = {
           /** Locks held by transactions at this replica (a leader), and 2PC transactions prepared here, undecided. */
           locksHeld: slot.optional(),
           prepared: slot.optional(),
+          /** The replica is quiescent: a leader that stopped heartbeating, or a follower of one. */
+          quiet: z.boolean().optional(),
         }),
       )
       .max(100_000),

@@ -1,5 +1,5 @@
 import { SynodClient } from '@synod/client';
-import { PaxosHost } from '@synod/paxos-host';
+import { PaxosHost, type PaxosHostOptions } from '@synod/paxos-host';
 import type { RangeMap } from '@synod/placement';
 import { openStorage, type Storage } from '@synod/storage';
 import { Bus, type MemoryHub } from '@synod/transport';
@@ -19,17 +19,18 @@ export interface InMemoryNode {
 
 /**
  * Starts a spanserver with test timing (5 ms ticks, 50 ms heartbeats, 500 ms elections, a fixed
- * 1 ms ε, no fsync); `server` overrides any SpanserverOptions, `onFatal` goes to host and server.
+ * 1 ms ε, no fsync); `server` overrides any SpanserverOptions, `host` any PaxosHostOptions (e.g.
+ * quiesceAfterUs), `onFatal` goes to host and server.
  */
 export async function startInMemoryNode(
   hub: MemoryHub,
   node: { id: string; dc: string; path: string; rangeMap: RangeMap },
-  extra: { server?: Partial<SpanserverOptions>; onFatal?: (err: unknown) => void } = {},
+  extra: { server?: Partial<SpanserverOptions>; host?: Partial<Omit<PaxosHostOptions, 'bus' | 'storage'>>; onFatal?: (err: unknown) => void } = {},
 ): Promise<InMemoryNode> {
   const bus = new Bus(hub.wire(), { nodeId: node.id, dc: node.dc });
   await bus.start();
   const storage = openStorage({ path: node.path, fsync: false });
-  const host = new PaxosHost({ bus, storage, tickMs: 5, ...(extra.onFatal ? { onFatal: extra.onFatal } : {}) });
+  const host = new PaxosHost({ bus, storage, tickMs: 5, ...(extra.onFatal ? { onFatal: extra.onFatal } : {}), ...extra.host });
   const server = new Spanserver({
     nodeId: node.id,
     dc: node.dc,

@@ -35,6 +35,9 @@ Options (also env SYNOD_<NAME>):
   --heartbeat-ms <ms>         default 50
   --election-timeout-ms <ms>  default 500
   --closed-interval-ms <ms>   how often an idle leader advances t_safe, default 50
+  --quiesce-after-ms <ms>     a split with no client request and no write for this long stops
+                              heartbeating (and closing timestamps) until one comes, default 2000;
+                              0: never (docs/spanserver.md, "Quiescent splits")
   --gc-retention-s <s>        keep versions this long (plus the newest older one), default 3600
   --snapshot-interval-entries <n>
                               compact each split's log every n applied entries, default 1000
@@ -67,6 +70,7 @@ const schema = z.object({
   heartbeatMs: z.coerce.number().positive().default(50),
   electionTimeoutMs: z.coerce.number().positive().default(500),
   closedIntervalMs: z.coerce.number().positive().default(50),
+  quiesceAfterMs: z.coerce.number().int().nonnegative().max(3_600_000).default(2_000),
   gcRetentionS: z.coerce.number().positive().default(3600),
   snapshotIntervalEntries: z.coerce.number().int().nonnegative().default(1_000),
   fsync: booleanFlag.default(true),
@@ -156,7 +160,17 @@ export async function runSpanserver(argv: string[]): Promise<void> {
   const { tt, daemon, clockCheck } = await startTrueTime(cfg, bus, log);
   // A node whose clock is out of bounds must not lead (Spanner evicts it): it stops ticking, so
   // its leases lapse and the other replicas elect a leader whose clock can be trusted.
-  const host = new PaxosHost({ bus, storage, logger: log, paused: () => !tt.isServing() });
+  // Quiescent splits (docs/spanserver.md): node beats every heartbeat interval keep this node live
+  // to its peers, and a peer silent for an election timeout is down to the quiet followers here.
+  const host = new PaxosHost({
+    bus,
+    storage,
+    logger: log,
+    paused: () => !tt.isServing(),
+    quiesceAfterUs: cfg.quiesceAfterMs * 1000,
+    beatIntervalMs: cfg.heartbeatMs,
+    livenessTimeoutMs: cfg.electionTimeoutMs,
+  });
   const server = new Spanserver({
     nodeId: cfg.nodeId,
     dc: cfg.dc,

@@ -535,6 +535,7 @@ export class Spanserver {
       fsyncs: this.opts.storage.fsyncCount(),
       ...processLoad(this.opts.bus, this.loopDelay),
       commits: this.commits.figures(),
+      quietGroups: this.opts.host.quietGroups(),
       groups: [...this.splits.values()].map((s) => ({
         id: s.split.id,
         isLeader: s.replica.isLeader(),
@@ -548,6 +549,7 @@ export class Spanserver {
         snapshotUpTo: s.replica.snapshotUpTo(),
         locksHeld: s.core.twoPhaseState().locksHeld,
         prepared: s.core.twoPhaseState().prepared.length,
+        quiet: s.replica.isQuiet(),
       })),
     };
   }

@@ -56,12 +56,17 @@ export class SplitShell {
   private readonly immediate = new Map<number, Extract<TxnOutput, { type: 'reply' | 'error' }> | undefined>();
 
   /**
+   * Every client request first touches the split's replica (PaxosHost.touch): the group does not
+   * go quiet while clients use it, and a quiet one wakes before the core sees the request, so its
+   * lease and closed timestamps are on their way back (docs/spanserver.md, "Quiescent splits").
+   *
    * `request`, but a reply the core gives in the same turn (a read served at once: nearly every
    * strong read at the leader and stale read below t_safe) is returned (or its error thrown) as
    * is, without a promise and the microtask turns behind it; otherwise the promise `request` returns.
    */
   requestNow(req: TxnRequest | CutRequest): TxnReplyBody | Promise<TxnReplyBody> {
     if (this.closed) throw new SynodError('UNAVAILABLE', `${this.self} is shutting down`);
+    this.host.touch(this.split.id);
     const reqId = ++this.reqSeq;
     this.immediate.set(reqId, undefined);
     let out: Extract<TxnOutput, { type: 'reply' | 'error' }> | undefined;
@@ -85,6 +90,7 @@ export class SplitShell {
   /** Sends a request through the core; resolves with its reply, rejects with its SynodError. */
   request(req: TxnRequest | CutRequest): Promise<TxnReplyBody> {
     if (this.closed) return Promise.reject(new SynodError('UNAVAILABLE', `${this.self} is shutting down`));
+    this.host.touch(this.split.id);
     const reqId = ++this.reqSeq;
     const answer = new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));
     const now = this.syncLeadership();

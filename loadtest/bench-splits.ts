@@ -28,6 +28,10 @@ placement service.
   --elect-s <s>           how long to wait for every split to elect a leader; the run goes on
                           with the splits that did (and says how many), default 90
   --settle-s <s>          after every split has a leader (and leaders are spread), default 3
+  --quiesce-after-ms <ms> the spanservers' --quiesce-after-ms (docs/spanserver.md, "Quiescent
+                          splits"), default 2000 as theirs; 0: off. When on, the idle window starts
+                          once every process reports every split quiet (or --quiet-wait-s passed)
+  --quiet-wait-s <s>      longest wait for every split to go quiet before the idle window, default 30
   --window-s <s>          idle measurement window, default 12
   --write-splits <n>      splits the write load spreads over, default 64 (that cluster runs the
                           write and event-loop parts; launched on its own if not in --splits)
@@ -59,6 +63,8 @@ const cfg = loadConfig(
       .pipe(z.array(z.number().int().min(1).max(1024)).min(1).max(8)),
     electS: z.coerce.number().positive().max(600).default(90),
     settleS: z.coerce.number().min(0).max(60).default(3),
+    quiesceAfterMs: z.coerce.number().int().min(0).max(600_000).default(2_000),
+    quietWaitS: z.coerce.number().min(0).max(600).default(30),
     rounds: z.coerce.number().int().min(1).max(10).default(2),
     windowS: z.coerce.number().positive().max(120).default(12),
     writeSplits: z.coerce.number().int().min(2).max(1024).default(64),
@@ -175,6 +181,28 @@ async function readAll(bus: Bus, cluster: LaunchedCluster, resetEventLoop: boole
   return Promise.all(cluster.rangeMap.nodes().map((n) => readNode(bus, n.id, cluster.info.metrics?.[n.id], resetEventLoop)));
 }
 
+/**
+ * Waits (bounded by `timeoutMs`) until every node reports all `total` of its groups quiet; polls
+ * node.status twice a second (a node-level request: it touches no split). Returns the quiet count
+ * per node when it stops.
+ */
+async function waitForQuiet(bus: Bus, cluster: LaunchedCluster, total: number, timeoutMs: number): Promise<{ quiet: Record<string, number>; ms: number }> {
+  const t0 = Date.now();
+  for (;;) {
+    const quiet: Record<string, number> = {};
+    for (const n of cluster.rangeMap.nodes()) {
+      try {
+        const r = await bus.request(n.id, 'node.status', {}, { timeoutMs: 5_000 });
+        quiet[n.id] = (r.body as { quietGroups?: number }).quietGroups ?? 0;
+      } catch {
+        quiet[n.id] = 0;
+      }
+    }
+    if (Object.values(quiet).every((q) => q === total) || Date.now() - t0 > timeoutMs) return { quiet, ms: Date.now() - t0 };
+    await sleep(500);
+  }
+}
+
 interface IdleRow {
   splits: number;
   /** Splits with a leader when the window began (all of them unless elections were too slow). */
@@ -258,8 +286,9 @@ async function runCluster(splitCount: number, idle: boolean, writes: boolean): P
   live.add(res);
   try {
     progress(`${splitCount} split(s): starting nats-server and 3 spanservers`);
-    // Children inherit the environment: how the retention reaches them (launchCluster passes no spanserver flags).
+    // Children inherit the environment: how the retention and quiescence reach them (launchCluster passes no spanserver flags).
     process.env.SYNOD_GC_RETENTION_S = String(cfg.gcRetentionS);
+    process.env.SYNOD_QUIESCE_AFTER_MS = String(cfg.quiesceAfterMs);
     const launch = launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off', signal: launchAbort.signal });
     launching = launch;
     const cluster = (res.cluster = await launch);
@@ -273,6 +302,11 @@ async function runCluster(splitCount: number, idle: boolean, writes: boolean): P
     await sleep(cfg.settleS * 1000);
     const out: { idle?: IdleRow; writes?: WritePart } = {};
     if (idle) {
+      if (cfg.quiesceAfterMs > 0) {
+        // Idle means quiet: the window starts once every split has gone quiet on every process.
+        const q = await waitForQuiet(bus, cluster, splitCount, Math.max(cfg.quietWaitS * 1000, cfg.quiesceAfterMs));
+        progress(`quiet groups per node after ${(q.ms / 1000).toFixed(1)} s more: ${Object.entries(q.quiet).map(([n, c]) => `${n} ${c}/${splitCount}`).join(', ')}`);
+      }
       progress(`${splitCount} split(s): idle window of ${cfg.windowS} s`);
       out.idle = { splits: splitCount, led: elected.led, leaders, ...(await measureIdle(bus, cluster)) };
     }
@@ -291,12 +325,12 @@ const mean = (xs: number[]) => xs.reduce((a, x) => a + x, 0) / Math.max(1, xs.le
 
 function printIdle(rows: IdleRow[]): void {
   const wire = rows.some((r) => r.nodes.some((n) => n.wire));
-  console.log(`\n-- idle: ${cfg.windowS} s window per split count, every process hosting a replica of every split --`);
-  console.log(`splits  node  leads  CPU % of a core  bus in msg/s${wire ? '  wire in/s  wire out/s' : ''}  fsyncs/s  loop p99 ms  loop max ms`);
+  console.log(`\n-- idle: ${cfg.windowS} s window per split count, every process hosting a replica of every split; quiesce after ${cfg.quiesceAfterMs > 0 ? `${cfg.quiesceAfterMs} ms` : 'never'} --`);
+  console.log(`splits  node  leads  quiet start→end  CPU % of a core  bus in msg/s${wire ? '  wire in/s  wire out/s' : ''}  fsyncs/s  loop p99 ms  loop max ms`);
   for (const r of rows) {
     for (const n of r.nodes)
       console.log(
-        `${String(r.splits).padStart(6)}  ${n.node.padEnd(4)}  ${String(n.leads).padStart(5)}  ${fmt(n.cpuPct, 15)}  ${fmt(n.busInPerSec, 12, 0)}${wire ? `  ${fmt(n.wire?.inPerSec, 9, 0)}  ${fmt(n.wire?.outPerSec, 10, 0)}` : ''}  ${fmt(n.fsyncsPerSec, 8, 2)}  ${fmt(n.loop?.p99Ms, 11, 2)}  ${fmt(n.loop?.maxMs, 11, 2)}`,
+        `${String(r.splits).padStart(6)}  ${n.node.padEnd(4)}  ${String(n.leads).padStart(5)}  ${(n.quiet ? `${n.quiet.start}→${n.quiet.end}` : '—').padStart(15)}  ${fmt(n.cpuPct, 15)}  ${fmt(n.busInPerSec, 12, 0)}${wire ? `  ${fmt(n.wire?.inPerSec, 9, 0)}  ${fmt(n.wire?.outPerSec, 10, 0)}` : ''}  ${fmt(n.fsyncsPerSec, 8, 2)}  ${fmt(n.loop?.p99Ms, 11, 2)}  ${fmt(n.loop?.maxMs, 11, 2)}`,
       );
     console.log(`${String(r.splits).padStart(6)}  ${r.natsCpuPct !== undefined ? `nats-server CPU ${r.natsCpuPct.toFixed(1)}% of a core; ` : ''}load average ${r.loadAvg.toFixed(1)}`);
     if (r.led < r.splits) console.log(`${String(r.splits).padStart(6)}  only ${r.led} of ${r.splits} splits had elected a leader within ${cfg.electS} s`);

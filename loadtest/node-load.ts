@@ -71,6 +71,8 @@ export interface NodeRates {
   stalls?: { maxDelayMs: number; maxOwnMs: number; maxWaitMs: number; waitPct: number; worstOwn?: { gapMs: number; runMs: number; waitMs: number; asleepMs: number } };
   splits: number;
   leads: number;
+  /** Quiescent groups (node.status quietGroups) at the window's start and end; undefined from a node that does not report them. */
+  quiet?: { start: number; end: number };
 }
 
 const sumOf = (m: Map<string, number>, pred: (k: string) => boolean) => [...m].filter(([k]) => pred(k)).reduce((a, [, v]) => a + v, 0);
@@ -106,6 +108,7 @@ export function ratesBetween(a: NodeReading, b: NodeReading): NodeRates {
       : {}),
     splits: b.status.groups.length,
     leads: b.status.groups.filter((g) => g.isLeader).length,
+    ...(a.status.quietGroups !== undefined && b.status.quietGroups !== undefined ? { quiet: { start: a.status.quietGroups, end: b.status.quietGroups } } : {}),
   };
 }
 

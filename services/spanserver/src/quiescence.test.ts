@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RangeMap } from '@synod/placement';
 import { MemoryHub } from '@synod/transport';
+import { SplitTxnCore } from '@synod/txn';
 import { startInMemoryClient, startInMemoryNode, type InMemoryNode } from './in-memory-node.fixture.js';
 
 /**
@@ -70,6 +71,26 @@ describe('quiescent splits', { timeout: 60_000 }, () => {
     // as many acks and closed timestamps: 480 a second. Generous: it is one or the other.
     console.log(`quiet cluster, ${SPLITS.length} splits: ${perSecond} messages delivered in 1 s`);
     expect(perSecond).toBeLessThan(240);
+  });
+
+  it("a quiet split's core is left alone: neither the poll nor its wake timer ticks it", async () => {
+    await until(allQuiet);
+    let ticks = 0;
+    const tick = SplitTxnCore.prototype.tick;
+    SplitTxnCore.prototype.tick = function (this: SplitTxnCore, now) {
+      ticks++;
+      return tick.call(this, now);
+    };
+    try {
+      await sleep(1_000);
+    } finally {
+      SplitTxnCore.prototype.tick = tick;
+    }
+    // Awake, each leader's core is polled 40 times a second; a quiet leader's core used to report
+    // its closed timestamp as due and be re-ticked every millisecond (about 900 a second each).
+    console.log(`core ticks in 1 s with every split quiet: ${ticks}`);
+    expect(allQuiet()).toBe(true);
+    expect(ticks).toBeLessThan(SPLITS.length * 10);
   });
 
   it('a strong read and a write at a quiet split are served, and the split goes quiet again', async () => {

@@ -99,6 +99,12 @@ class HostedGroup {
   readonly leaderWaiters = new Set<Waiter & { to: string }>();
   /** removeGroup() ran: nothing more enters or leaves this group's pipeline. */
   removed = false;
+  /**
+   * The replica's nextTickUs() as of its last input: every call into it goes through runIn, which
+   * refreshes this, so the ticker reads a field per group instead of asking each replica (a leader
+   * computes its membership to answer). tickAll also re-reads every replica once a second.
+   */
+  dueUs = 0;
   constructor(
     readonly replica: Replica,
     readonly store: PaxosStore,
@@ -125,6 +131,8 @@ export class PaxosHost {
   private tickAtUs = Number.POSITIVE_INFINITY;
   /** Host-clock µs of the last tick of every replica (tickAll). */
   private lastTickUs = Number.NEGATIVE_INFINITY;
+  /** Host-clock µs tickAll last re-read every replica's nextTickUs. */
+  private lastRescanUs = Number.NEGATIVE_INFINITY;
   private readonly tickUs: number;
   private wakes = 0;
   private closed = false;
@@ -232,9 +240,10 @@ export class PaxosHost {
     });
     const g = new HostedGroup(replica, store, spec);
     g.pipeline = this.pipelineFor(g);
+    g.dueUs = replica.nextTickUs();
     this.groups.set(group, g);
     this.peersDirty = true;
-    this.armTick(replica.nextTickUs());
+    this.armTick(g.dueUs);
     // Until it leads, nobody waits promptly on what this replica applies (Storage.deferApplies).
     this.storage.deferApplies(group, !replica.isLeader());
     return replica;
@@ -245,6 +254,7 @@ export class PaxosHost {
     return this.wakes;
   }
 
+  /** The group's replica, to read: every call that changes it goes through the host (its pipeline and ticker). */
   replica(group: string): Replica | undefined {
     return this.groups.get(group)?.replica;
   }
@@ -370,7 +380,8 @@ export class PaxosHost {
     if (g.removed) return undefined;
     const ready = g.pipeline.run(call);
     // Any input can bring the replica's next duty forward (a proposal, a lost leader): the ticker must not sleep past it.
-    this.armTick(g.replica.nextTickUs());
+    g.dueUs = g.replica.nextTickUs();
+    this.armTick(g.dueUs);
     return ready;
   }
 
@@ -474,10 +485,15 @@ export class PaxosHost {
     let earliest = this.paused() ? now : now + MAX_TICK_SLEEP_MS * 1000;
     // A follower is ticked only once its election deadline (or a catch-up) is due: an idle
     // follower group then costs one comparison per tick (docs/paxos.md, "Many groups per process").
+    // The comparison is with the due time cached at the replica's last input (HostedGroup.dueUs);
+    // once a second every replica is asked again, a bound on what a stale cache could delay.
+    const rescan = now - this.lastRescanUs >= MAX_TICK_SLEEP_MS * 1000;
+    if (rescan && earliest > now) this.lastRescanUs = now;
     if (earliest > now)
       for (const g of this.groups.values()) {
-        if (now >= g.replica.nextTickUs()) this.runIn(g, () => g.replica.tick(now));
-        earliest = Math.min(earliest, g.replica.nextTickUs());
+        if (rescan) g.dueUs = g.replica.nextTickUs();
+        if (now >= g.dueUs) this.runIn(g, () => g.replica.tick(now));
+        earliest = Math.min(earliest, g.dueUs);
       }
     this.armTick(earliest);
   }

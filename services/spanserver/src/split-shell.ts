@@ -29,6 +29,12 @@ export class SplitShell {
   private closedSends = 0;
   /** The leader hint the core was last told (undefined: never synced). */
   private syncedHint: string | null | undefined = undefined;
+  /**
+   * poll found the core idle while its replica was quiet, and no input has reached the core since
+   * (drain clears it): the next polls skip it with two field reads while the replica stays quiet.
+   * A quiet replica's leadership cannot change without it leaving quiet first.
+   */
+  private idleWhileQuiet = false;
 
   constructor(
     readonly split: Split,
@@ -117,8 +123,16 @@ export class SplitShell {
    */
   poll(): void {
     const r = this.replica;
-    if (!r.isLeader() && r.leaderHint() === this.syncedHint && this.core.quietFollower()) return;
-    if (r.isQuiet() && this.quietLeaderIdle()) return;
+    // Found idle while quiet, and no input since (every input drains): still nothing to do.
+    if (this.idleWhileQuiet && r.isQuiet()) return;
+    if (!r.isLeader() && r.leaderHint() === this.syncedHint && this.core.quietFollower()) {
+      this.idleWhileQuiet = r.isQuiet();
+      return;
+    }
+    if (r.isQuiet() && this.quietLeaderIdle()) {
+      this.idleWhileQuiet = true;
+      return;
+    }
     this.tick();
   }
 
@@ -162,6 +176,7 @@ export class SplitShell {
    * derived from `now` consistently, so a reading from the same synchronous turn is as good).
    */
   drain = (now?: CoreNow): void => {
+    this.idleWhileQuiet = false;
     const closedBefore = this.closedSends;
     for (let round = 0; round < 100; round++) {
       const outs = this.core.takeOutputs();

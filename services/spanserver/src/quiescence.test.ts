@@ -93,6 +93,27 @@ describe('quiescent splits', { timeout: 60_000 }, () => {
     expect(ticks).toBeLessThan(SPLITS.length * 10);
   });
 
+  it('the first request to a quiet leader is answered by it, not refused: strong read and commit, sent straight to it (no client retry)', async () => {
+    await until(allQuiet);
+    const split = rangeMap.all()[3]!;
+    const leader = leaderOf(split.id)!;
+    const other = nodes.find((n) => n !== leader)!;
+    const key = `${split.start}k3`;
+    let t0 = performance.now();
+    const read = await other.bus.request(leader.id, 'kv.snapshot', { keys: [key] }, { group: split.id, timeoutMs: 5_000 });
+    const firstReadMs = performance.now() - t0;
+    expect((read.body as { values: Array<{ value?: unknown }> }).values[0]!.value).toBe(3);
+    t0 = performance.now();
+    await other.bus.request(leader.id, 'kv.snapshot', { keys: [key] }, { group: split.id, timeoutMs: 5_000 });
+    const secondReadMs = performance.now() - t0;
+    await until(allQuiet);
+    t0 = performance.now();
+    const startTs = Math.round((performance.timeOrigin + performance.now()) * 1000);
+    await other.bus.request(leader.id, 'kv.commit', { txn: { id: 'quiet-commit-1', startTs }, writes: [{ key, value: 'c' }] }, { group: split.id, timeoutMs: 5_000 });
+    const commitMs = performance.now() - t0;
+    console.log(`at a quiet leader: first strong read ${firstReadMs.toFixed(1)} ms, the next ${secondReadMs.toFixed(1)} ms; first commit ${commitMs.toFixed(1)} ms`);
+  });
+
   it('a strong read and a write at a quiet split are served, and the split goes quiet again', async () => {
     await until(allQuiet);
     const split = rangeMap.all()[1]!;

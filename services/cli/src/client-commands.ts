@@ -433,7 +433,8 @@ export function renderStatus(rows: Awaited<ReturnType<typeof collectStatus>>): s
     }
     const s = r.status;
     for (const g of s.groups) {
-      const lag = g.tSafe > 0 ? ((nowUs - g.tSafe) / 1000).toFixed(0) : '—';
+      // A quiescent split's t_safe stands still until a request wakes it (docs/spanserver.md, "Quiescent splits").
+      const lag = (g.tSafe > 0 ? ((nowUs - g.tSafe) / 1000).toFixed(0) : '—') + (g.quiet ? ' quiet' : '');
       lines.push(
         `${r.node.padEnd(5)} ${r.dc.padEnd(6)} ${(s.tt.epsilonUs / 1000).toFixed(2).padStart(5)}  ${String(s.tt.serving).padEnd(8)} ${g.id.padEnd(6)} ${(g.isLeader ? 'LEADER' : 'follower').padEnd(9)} ${(g.leader ?? '?').padEnd(7)} ${String(g.appliedUpTo).padStart(7)}  ${lag.padStart(14)}  ${String(g.locksHeld ?? '—').padStart(5)}  ${String(g.prepared ?? '—').padStart(8)}`,
       );

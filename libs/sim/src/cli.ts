@@ -74,6 +74,7 @@ function spanMain(run: typeof runPlacementCli): void {
       transfer: values.transfer,
       handOverAfter: values['hand-over-after'] !== undefined ? intArg('hand-over-after', values['hand-over-after'], 20) : undefined,
       splits: values.splits !== undefined ? intArg('splits', values.splits, 3) : undefined,
+      quiesce: values.quiesce,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));

@@ -2,7 +2,6 @@ import {
   InvariantViolation,
   ReadyPipeline,
   Replica,
-  type PeerLiveness,
   type ApplyEntry,
   type PersistRequest,
   type Ready,
@@ -11,6 +10,7 @@ import {
 import type { History } from './checkers.js';
 import { DriftingClock } from './clock.js';
 import { DurableStore } from './disk.js';
+import { NodeLiveness } from './node-liveness.js';
 import { describePayload, type SimPayload } from './messages.js';
 import type { SimNetwork } from './network.js';
 import type { Prng } from './prng.js';
@@ -65,15 +65,8 @@ export class SimNode {
   private readonly pipelines = new Map<string, ReadyPipeline>();
   /** command id -> client address awaiting its application here. */
   private readonly waiting = new Map<string, string>();
-  /** Node id -> own clock when last heard from (memory: lost at a crash). */
-  private readonly heard = new Map<string, number>();
   /** The liveness every replica here gets (docs/paxos.md, "Quiescent groups"). */
-  private readonly liveness: PeerLiveness = {
-    isLive: (node, nowUs) => {
-      const at = this.heard.get(node);
-      return at !== undefined && nowUs - at < (this.timing.liveForUs ?? 0);
-    },
-  };
+  private readonly liveness: NodeLiveness;
   quietLeaderTicks = 0;
 
   constructor(
@@ -88,6 +81,7 @@ export class SimNode {
     private readonly trace: (line: string) => void,
   ) {
     for (const g of groupConfigs.keys()) this.stores.set(g, new DurableStore());
+    this.liveness = new NodeLiveness(timing.peers ?? [], timing.liveForUs ?? 0);
     this.clock = new DriftingClock(rng.fork('clock'), timing.maxDriftPpm);
     net.register(id, dc, (from, payload) => this.receive(from, payload as SimPayload));
     this.boot();
@@ -140,7 +134,7 @@ export class SimNode {
     this.pendingReads.clear();
     this.waiting.clear();
     this.pipelines.clear();
-    this.heard.clear();
+    this.liveness.clear();
     this.diskFreeAtUs = 0;
     this.trace(`crash ${this.id}`);
   }
@@ -192,7 +186,7 @@ export class SimNode {
 
   private receive(from: string, p: SimPayload): void {
     if (!this.up) return;
-    if (this.timing.peers?.includes(from)) this.heard.set(from, this.localNow);
+    this.liveness.heardFrom(from, this.localNow);
     if (p.kind === 'paxos') {
       const r = this.replicas.get(p.msg.group);
       if (r) this.guard(p.msg.group, () => r.step(p.msg, this.localNow));

@@ -1,7 +1,8 @@
-import { appliedRecordOf, InvariantViolation, ReadyPipeline, Replica, type PeerLiveness, type AppliedRecord, type ApplyEntry, type Command, type Membership, type PeerProgress, type Ready, type ReplicaConfig } from '@synod/paxos';
+import { appliedRecordOf, InvariantViolation, ReadyPipeline, Replica, type AppliedRecord, type ApplyEntry, type Command, type Membership, type PeerProgress, type Ready, type ReplicaConfig } from '@synod/paxos';
 import { MemoryMvccStore } from '@synod/storage/memory-mvcc';
 import { SplitTxnCore, type ChildInit, type CoreLimits, type CoreNow, type CutRequest, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
 import { DurableStore } from '../disk.js';
+import { NodeLiveness } from '../node-liveness.js';
 import type { Prng } from '../prng.js';
 import type { Scheduler } from '../scheduler.js';
 import type { SpanNet, SpanPayload } from './net.js';
@@ -128,14 +129,8 @@ export class SpanNode {
   leaderships = 0;
   crashes = 0;
   quietLeaderTicks = 0;
-  /** Node id -> own monotonic clock when last heard from (memory: lost at a crash). */
-  private readonly heard = new Map<string, number>();
-  private readonly liveness: PeerLiveness = {
-    isLive: (node, nowUs) => {
-      const at = this.heard.get(node);
-      return at !== undefined && nowUs - at < (this.o.liveForUs ?? 0);
-    },
-  };
+  /** The liveness every replica here gets (docs/paxos.md, "Quiescent groups"). */
+  private readonly liveness: NodeLiveness;
   stalledWrites = 0;
   /** Told of every proposal this node's replicas queued (the nemesis times faults by them). */
   onProposed: ((split: string, payloads: readonly unknown[]) => void) | null = null;
@@ -153,6 +148,7 @@ export class SpanNode {
     private readonly o: SpanNodeOptions,
     private readonly trace: (line: string) => void,
   ) {
+    this.liveness = new NodeLiveness(o.nodes ?? [], o.liveForUs ?? 0);
     this.clock = new NodeClock(rng.fork('clock'), o.maxDriftPpm, sched, o.maxBootErrorUs);
     for (const [split, until] of Object.entries(o.holdTicksUntil ?? {})) this.heldTicks.set(split, until);
     for (const s of splits) this.disks.set(s.id, this.emptyDisk(s, replicaConfig(s.id)));
@@ -290,7 +286,7 @@ export class SpanNode {
     this.incarnation++; // orphans every pending disk completion, timer and sync round
     this.crashes++;
     this.live.clear();
-    this.heard.clear();
+    this.liveness.clear();
     this.diskFreeAtUs.paxos = 0;
     this.diskFreeAtUs.apply = 0;
     this.trace(`crash ${this.id}`);
@@ -386,7 +382,7 @@ export class SpanNode {
 
   private receive(from: string, p: SpanPayload): void {
     if (!this.up) return;
-    if (this.o.nodes?.includes(from)) this.heard.set(from, this.clock.monoNow());
+    this.liveness.heardFrom(from, this.clock.monoNow());
     switch (p.kind) {
       case 'paxos': {
         const l = this.live.get(p.msg.group);

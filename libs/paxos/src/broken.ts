@@ -74,6 +74,11 @@ export function ownAcceptCountsAtOnce(c: ResolvedConfig): boolean {
   return c.broken.ownAcceptCountsBeforeDurable === true;
 }
 
+/** quietKeepsLease: the lease end a quiet leader reports instead of letting it lapse (null: none). */
+export function quietLeaseEnd(c: ResolvedConfig, nowUs: number, leaseUs: number): number | null {
+  return c.broken.quietKeepsLease === true ? nowUs + leaseUs : null;
+}
+
 /** quietIgnoresLiveness: whether a quiet follower takes `node` (its leader) for live. */
 export function quietLeaderLive(c: ResolvedConfig, live: boolean): boolean {
   return c.broken.quietIgnoresLiveness === true || live;

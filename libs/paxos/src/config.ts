@@ -40,6 +40,8 @@ export interface BrokenForTesting {
   ownAcceptCountsBeforeDurable?: boolean;
   /** A quiet follower never campaigns: it takes its leader for live whatever the shell's liveness says. */
   quietIgnoresLiveness?: boolean;
+  /** A quiet leader keeps counting its lease as if its followers still voted (quiescence must let it lapse). */
+  quietKeepsLease?: boolean;
 }
 
 export interface LivenessFeatures {

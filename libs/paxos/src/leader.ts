@@ -1,9 +1,10 @@
 import { ballotEquals, compareBallot, formatBallot } from './ballot.js';
-import { handsOverUnderLease, keepsLeadAfterHandOff, leaseIgnoresDrift, phase2Counted, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
+import { handsOverUnderLease, keepsLeadAfterHandOff, leaseIgnoresDrift, phase2Counted, quietLeaseEnd, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
 import { chunkByBudget, commandBytes, fitInBudget, slotValueBytes } from './budget.js';
 import { Campaign } from './campaign.js';
 import { invariant } from './invariant.js';
 import type { AcceptedMsg, ForwardMsg, HeartbeatAckMsg } from './messages.js';
+import type { Membership } from './output.js';
 import { hasQuorum } from './quorum.js';
 import { NOOP, type AcceptedEntry, type Command, type SlotValue, type Value } from './value.js';
 
@@ -341,10 +342,18 @@ export abstract class Leader extends Campaign {
   /** When this leader's lease ends: a q2 quorum of the configurations of its first and last unchosen slot voted. */
   protected leaseEnd(): number | null {
     if (this.role !== 'leader') return null;
+    // Quiet, nothing renews the votes: the lease lapses as they do (the broken variant keeps it).
+    const kept = this.quiet ? quietLeaseEnd(this.config, this.nowUs, this.leaderLeaseUs()) : null;
+    if (kept !== null) return kept;
+    return this.lease.end(this.leaseConfigs(), this.leaderLeaseUs());
+  }
+
+  /** The configurations a lease needs a q2 quorum of: those of the first and last unchosen slot. */
+  private leaseConfigs(): Membership[] {
     const cfgs = [this.configs.at(this.chosenPrefix)];
     const last = this.configs.at(Math.max(this.chosenPrefix, this.nextSlot - 1));
     if (last !== cfgs[0]) cfgs.push(last);
-    return this.lease.end(cfgs, this.leaderLeaseUs());
+    return cfgs;
   }
 
   /**

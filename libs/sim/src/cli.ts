@@ -1,14 +1,16 @@
 import { parseArgs } from 'node:util';
-import { BROKEN_VARIANTS, FAULT_MODES, SCENARIOS, scenarioOptions, type BrokenVariant, type FaultMode, type Scenario, type SimOptions } from './options.js';
+import { BROKEN_VARIANTS, FAULT_MODES, QUIESCE_OPTIONS, SCENARIOS, scenarioOptions, type BrokenVariant, type FaultMode, type Scenario, type SimOptions } from './options.js';
 import { longRunOptions, runSimulation, type SimResult } from './simulation.js';
 import { PLACEMENT_USAGE, runPlacementCli } from './span/cli-placement.js';
 import { SPAN_USAGE, runSpanCli } from './span/cli-span.js';
 
 const USAGE = `usage: npm run sim -- [--seeds N [--start S] | --seed S [--trace] | --long-run [--entries N]]
        [--scenario basic|production|span|placement] [--replicas 3|5] [--groups G] [--faults none|light|heavy]
-       [--drift-ppm D] [--snapshot-every N] [--slow-disks] [--broken <variant>]
+       [--drift-ppm D] [--snapshot-every N] [--slow-disks] [--quiesce] [--broken <variant>]
 scenarios: basic (the default); production (compaction + snapshot transfer, membership
            changes replacing crashed replicas, flexible quorums drawn per seed, lease reads)
+--quiesce: groups go quiet after 150 ms idle (node beats stand in for heartbeats) and clients
+           pause 800 ms of every 1.5 s, so quiet groups are woken under faults
 --long-run: one fault-free run until every group has N (default 100000) chosen slots,
            compacting every --snapshot-every (default 1000) slots; prints max log length vs bound
 variants: ${Object.keys(BROKEN_VARIANTS).join(', ')}
@@ -43,6 +45,7 @@ const { values } = parseArgs({
     'drift-ppm': { type: 'string' },
     'snapshot-every': { type: 'string' },
     'slow-disks': { type: 'boolean', default: false },
+    quiesce: { type: 'boolean', default: false },
     'long-run': { type: 'boolean', default: false },
     entries: { type: 'string' },
     splits: { type: 'string' },
@@ -71,6 +74,7 @@ function spanMain(run: typeof runPlacementCli): void {
       transfer: values.transfer,
       handOverAfter: values['hand-over-after'] !== undefined ? intArg('hand-over-after', values['hand-over-after'], 20) : undefined,
       splits: values.splits !== undefined ? intArg('splits', values.splits, 3) : undefined,
+      quiesce: values.quiesce,
     });
   } catch (err) {
     fail(err instanceof Error ? err.message : String(err));
@@ -94,6 +98,7 @@ function paxosMain(): void {
   if (values['drift-ppm'] !== undefined) extra.maxDriftPpm = intArg('drift-ppm', values['drift-ppm'], 0);
   if (values['snapshot-every'] !== undefined) extra.snapshotIntervalEntries = intArg('snapshot-every', values['snapshot-every'], 0);
   if (values['slow-disks']) extra.slowDisks = true;
+  if (values.quiesce) Object.assign(extra, QUIESCE_OPTIONS);
 
   const common = { replicas: replicas as 3 | 5, groups, faults, broken };
   const forSeed = (seed: number): Partial<SimOptions> & { seed: number } => ({ seed, ...common, ...scenarioOptions(scenario, seed), ...extra });
@@ -105,6 +110,7 @@ function paxosMain(): void {
     ...(values['drift-ppm'] !== undefined ? [`--drift-ppm ${values['drift-ppm']}`] : []),
     ...(values['snapshot-every'] !== undefined ? [`--snapshot-every ${values['snapshot-every']}`] : []),
     ...(values['slow-disks'] ? ['--slow-disks'] : []),
+    ...(values.quiesce ? ['--quiesce'] : []),
     ...(broken ? [`--broken ${broken}`] : []),
   ].join(' ');
 
@@ -125,7 +131,7 @@ function paxosMain(): void {
     if (values.trace) for (const line of r.trace) console.log(line);
     console.log(
       `seed ${seed}: ${r.ok ? 'ok' : 'FAILED'} trace=${r.traceHash} events=${r.events} acked=${r.commandsAcked} ` +
-        `reads=${r.readsServed} leaderships=${r.leadershipChanges} installs=${r.snapshotInstalls} reconfigs=${r.reconfigs} learners=${r.learners.added} promoted=${r.learners.promoted} transfers=${r.learners.transfers}/${r.learners.handOffs} end=${r.endUs}us`,
+        `reads=${r.readsServed} leaderships=${r.leadershipChanges} installs=${r.snapshotInstalls} quietLeaderTicks=${r.quietLeaderTicks} reconfigs=${r.reconfigs} learners=${r.learners.added} promoted=${r.learners.promoted} transfers=${r.learners.transfers}/${r.learners.handOffs} end=${r.endUs}us`,
     );
     if (!r.ok) console.log(describeFailure(r));
     console.log(`${r.ok ? 1 : 0} passed, ${r.ok ? 0 : 1} failed`);
@@ -140,7 +146,7 @@ function paxosMain(): void {
     const start = intArg('start', values.start, 1);
     let passed = 0;
     let failed = 0;
-    const totals = { acked: 0, reads: 0, installs: 0, reconfigs: 0, learners: 0, promoted: 0, transfers: 0, handOffs: 0 };
+    const totals = { acked: 0, reads: 0, installs: 0, reconfigs: 0, learners: 0, promoted: 0, transfers: 0, handOffs: 0, quietTicks: 0, quietSeeds: 0 };
     const t0 = process.hrtime.bigint();
     for (let seed = start; seed < start + count; seed++) {
       const r = runSimulation({ ...forSeed(seed), trace: false });
@@ -152,6 +158,8 @@ function paxosMain(): void {
       totals.transfers += r.learners.transfers;
       totals.handOffs += r.learners.handOffs;
       totals.acked += r.commandsAcked;
+      totals.quietTicks += r.quietLeaderTicks;
+      if (r.quietLeaderTicks > 0) totals.quietSeeds++;
       if (r.ok) passed++;
       else {
         failed++;
@@ -165,7 +173,8 @@ function paxosMain(): void {
     }
     console.log(
       `totals: ${totals.acked} writes acked, ${totals.reads} lease reads served, ${totals.installs} snapshot installs, ${totals.reconfigs} membership changes, ` +
-        `${totals.learners} learners added, ${totals.promoted} promoted, ${totals.transfers} leader transfers (${totals.handOffs} handed over)`,
+        `${totals.learners} learners added, ${totals.promoted} promoted, ${totals.transfers} leader transfers (${totals.handOffs} handed over)` +
+        (values.quiesce ? `, quiet leaders in ${totals.quietSeeds} seeds (${totals.quietTicks} leader ticks)` : ''),
     );
     console.log(`${passed} passed, ${failed} failed`);
     process.exitCode = failed === 0 ? 0 : 1;

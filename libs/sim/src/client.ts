@@ -12,6 +12,9 @@ export interface ClientTiming {
   readRatio: number;
   /** Each write carries 0..padMaxBytes of padding, so that message byte budgets bind. */
   padMaxBytes: number;
+  /** No new operation in the first lullUs of every lullEveryUs (0: never): the groups go idle. */
+  lullEveryUs?: number;
+  lullUs?: number;
 }
 
 type Op =
@@ -66,6 +69,12 @@ export class SimClient {
 
   private issueNext(): void {
     if (this.stopped || this.current) return;
+    const every = this.timing.lullEveryUs ?? 0;
+    const lull = this.timing.lullUs ?? 0;
+    if (every > 0 && this.sched.nowUs % every < lull) {
+      this.sched.after(lull - (this.sched.nowUs % every), () => this.issueNext());
+      return;
+    }
     if (this.keys.length > 0 && this.rng.chance(this.timing.readRatio)) {
       this.reads++;
       const key = this.rng.pick(this.keys);

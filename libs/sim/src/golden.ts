@@ -434,9 +434,11 @@ export function details(m: PaxosMessage): string {
     case 'accepted':
       return ` slots=${m.slots.join(',')}`;
     case 'heartbeat':
-      return ` chosenUpTo=${m.chosenUpTo}`;
+      return ` chosenUpTo=${m.chosenUpTo}${m.quiet ? ' quiet' : ''}`;
     case 'heartbeatAck':
-      return ` chosenUpTo=${m.chosenUpTo}`;
+      return ` chosenUpTo=${m.chosenUpTo}${m.quiet ? ' quiet' : ''}`;
+    case 'wake':
+      return '';
     case 'catchupRequest':
       return ` slots=${m.fromSlot}..${m.toSlot}`;
     case 'catchupReply':

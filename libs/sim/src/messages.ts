@@ -6,7 +6,9 @@ export type SimPayload =
   | { kind: 'propose'; group: string; cmd: Command }
   | { kind: 'reply'; id: string; ok: boolean; leaderHint: string | null }
   | { kind: 'read'; group: string; id: string; key: string }
-  | { kind: 'readReply'; id: string; ok: boolean; value: number; leaderHint: string | null };
+  | { kind: 'readReply'; id: string; ok: boolean; value: number; leaderHint: string | null }
+  /** A node's beat to another node: the node-level liveness quiescent groups rely on. */
+  | { kind: 'beat' };
 
 export function describePayload(p: SimPayload): string {
   switch (p.kind) {
@@ -23,5 +25,7 @@ export function describePayload(p: SimPayload): string {
       return `${p.group}:read ${p.id} ${p.key}`;
     case 'readReply':
       return `readReply ${p.id} ${p.ok ? `=${p.value}` : `not_leader hint=${p.leaderHint}`}`;
+    case 'beat':
+      return 'beat';
   }
 }

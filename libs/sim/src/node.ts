@@ -10,6 +10,7 @@ import {
 import type { History } from './checkers.js';
 import { DriftingClock } from './clock.js';
 import { DurableStore } from './disk.js';
+import { NodeLiveness } from './node-liveness.js';
 import { describePayload, type SimPayload } from './messages.js';
 import type { SimNetwork } from './network.js';
 import type { Prng } from './prng.js';
@@ -24,6 +25,12 @@ export interface NodeTiming {
   tickPhaseJitter: boolean;
   /** Bound on this node's clock-rate error (ppm); 0: the node's clock is true time. */
   maxDriftPpm: number;
+  /** Quiescent groups: beat to every other node this often (0: no beats, no liveness). */
+  beatEveryUs?: number;
+  /** A node heard from within this (own clock) is live. */
+  liveForUs?: number;
+  /** Every node id: only these count for liveness. */
+  peers?: readonly string[];
 }
 
 interface PendingRead {
@@ -58,6 +65,9 @@ export class SimNode {
   private readonly pipelines = new Map<string, ReadyPipeline>();
   /** command id -> client address awaiting its application here. */
   private readonly waiting = new Map<string, string>();
+  /** The liveness every replica here gets (docs/paxos.md, "Quiescent groups"). */
+  private readonly liveness: NodeLiveness;
+  quietLeaderTicks = 0;
 
   constructor(
     readonly id: string,
@@ -71,6 +81,7 @@ export class SimNode {
     private readonly trace: (line: string) => void,
   ) {
     for (const g of groupConfigs.keys()) this.stores.set(g, new DurableStore());
+    this.liveness = new NodeLiveness(timing.peers ?? [], timing.liveForUs ?? 0);
     this.clock = new DriftingClock(rng.fork('clock'), timing.maxDriftPpm);
     net.register(id, dc, (from, payload) => this.receive(from, payload as SimPayload));
     this.boot();
@@ -123,6 +134,7 @@ export class SimNode {
     this.pendingReads.clear();
     this.waiting.clear();
     this.pipelines.clear();
+    this.liveness.clear();
     this.diskFreeAtUs = 0;
     this.trace(`crash ${this.id}`);
   }
@@ -140,7 +152,7 @@ export class SimNode {
     for (const [group, config] of this.groupConfigs) {
       const durable = this.stores.get(group)!.snapshotState();
       const rng = this.rng.fork(`${group}#${inc}`);
-      this.replicas.set(group, new Replica(config, rng, { durable, nowUs: this.localNow }));
+      this.replicas.set(group, new Replica(config, rng, { durable, nowUs: this.localNow, ...(this.timing.beatEveryUs ? { liveness: this.liveness } : {}) }));
       this.pipelines.set(group, this.newPipeline(group, config));
       // Restart = snapshot + tail: the state machine comes back from the snapshot, the
       // replica re-applies the log after it.
@@ -152,16 +164,29 @@ export class SimNode {
     }
     const phase = this.timing.tickPhaseJitter ? this.rng.int(this.timing.tickUs) : 0;
     this.sched.after(phase, () => this.tickLoop(inc));
+    if (this.timing.beatEveryUs) this.sched.after(phase, () => this.beatLoop(inc));
   }
 
   private tickLoop(inc: number): void {
     if (inc !== this.incarnation) return;
-    for (const [group, r] of this.replicas) this.guard(group, () => r.tick(this.localNow));
+    for (const [group, r] of this.replicas) {
+      this.guard(group, () => r.tick(this.localNow));
+      if (r.isLeader() && r.isQuiet()) this.quietLeaderTicks++;
+    }
     this.sched.after(this.timing.tickUs, () => this.tickLoop(inc));
+  }
+
+  /** One beat to every other node per interval, as production's transport sends when it has nothing else for a peer. */
+  private beatLoop(inc: number): void {
+    if (inc !== this.incarnation) return;
+    const beat: SimPayload = { kind: 'beat' };
+    for (const peer of this.timing.peers ?? []) if (peer !== this.id) this.net.send(this.id, peer, beat, describePayload(beat));
+    this.sched.after(this.timing.beatEveryUs!, () => this.beatLoop(inc));
   }
 
   private receive(from: string, p: SimPayload): void {
     if (!this.up) return;
+    this.liveness.heardFrom(from, this.localNow);
     if (p.kind === 'paxos') {
       const r = this.replicas.get(p.msg.group);
       if (r) this.guard(p.msg.group, () => r.step(p.msg, this.localNow));
@@ -186,6 +211,9 @@ export class SimNode {
     if (!r || !sm) return;
     const now = this.localNow;
     this.sampleLease(group, r);
+    // A client needs this group: it counts as activity, and a quiet replica wakes (its lease comes back).
+    r.touch(now);
+    if (r.isQuiet()) this.guard(group, () => r.wake(now));
     if (!r.canServeLocalRead(now)) {
       this.readReply(client, id, false, 0, r.leaderHint());
       return;

@@ -20,6 +20,7 @@ export const BROKEN_VARIANTS = {
   'transfer-keeps-lease': { transferKeepsLease: true },
   'transfer-skips-lease-drain': { transferSkipsLeaseDrain: true },
   'own-accept-counts-early': { ownAcceptCountsBeforeDurable: true },
+  'quiet-keeps-lease': { quietKeepsLease: true },
 } as const satisfies Record<string, BrokenForTesting>;
 export type BrokenVariant = keyof typeof BROKEN_VARIANTS;
 
@@ -90,6 +91,14 @@ export interface SimOptions {
   networkMaxMessageBytes?: number | undefined;
   /** Client writes carry 0..padMaxBytes of padding (0: none), so the budgets bind. */
   padMaxBytes: number;
+  /**
+   * Quiescent groups (docs/paxos.md, "Quiescent groups"): the replicas' quiesceAfterUs (0: off);
+   * the nodes then beat to each other every heartbeat and give the replicas node liveness.
+   */
+  quiesceAfterUs: number;
+  /** Clients issue nothing for lullUs at the start of every lullEveryUs (0: never), so groups go idle. */
+  lullEveryUs: number;
+  lullUs: number;
 }
 
 export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
@@ -121,7 +130,13 @@ export const DEFAULT_SIM_OPTIONS: Omit<SimOptions, 'seed'> = {
   footprintSampleUs: 0,
   maxMessageBytes: 16 * 1024,
   padMaxBytes: 0,
+  quiesceAfterUs: 0,
+  lullEveryUs: 0,
+  lullUs: 0,
 };
+
+/** What `--quiesce` adds: groups quiet after 150 ms idle, and clients pause for 800 ms of every 1.5 s. */
+export const QUIESCE_OPTIONS: Partial<SimOptions> = { quiesceAfterUs: 150_000, lullEveryUs: 1_500_000, lullUs: 800_000 };
 
 /** `span`: the transaction core on several splits and nodes (span/simulation.ts); `placement`: the same with cuts, moves and leader transfers (span/placement-simulation.ts); each with its own options and checkers. */
 export const SCENARIOS = ['basic', 'production', 'span', 'placement'] as const;

@@ -45,6 +45,8 @@ export interface SimResult {
   /** Learners added, learners promoted, leader transfers started, and hand-overs (timeoutNow sent). */
   learners: { added: number; promoted: number; transfers: number; handOffs: number };
   footprint: Footprint;
+  /** Ticks at which a leader replica was quiet (quiescent groups; 0 when off). */
+  quietLeaderTicks: number;
 }
 
 const SETTLE_CHECK_US = 20_000;
@@ -98,6 +100,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
         window: o.window,
         maxBatch: o.maxBatch,
         maxMessageBytes: o.maxMessageBytes,
+        quiesceAfterUs: o.quiesceAfterUs,
         features: o.features,
         brokenForTesting: o.broken ? BROKEN_VARIANTS[o.broken] : {},
       });
@@ -110,7 +113,16 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
       net,
       root.fork(`node:${self}`),
       history,
-      { tickUs: o.tickUs, fsyncMinUs: 200, fsyncMaxUs: 2_000, tickPhaseJitter: o.tickPhaseJitter, maxDriftPpm: o.maxDriftPpm },
+      {
+        tickUs: o.tickUs,
+        fsyncMinUs: 200,
+        fsyncMaxUs: 2_000,
+        tickPhaseJitter: o.tickPhaseJitter,
+        maxDriftPpm: o.maxDriftPpm,
+        beatEveryUs: o.quiesceAfterUs > 0 ? o.heartbeatIntervalUs : 0,
+        liveForUs: o.electionTimeoutUs,
+        peers: nodeIds,
+      },
       countingLog,
     );
   });
@@ -132,7 +144,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
         net,
         clientRng.fork(id),
         history,
-        { timeoutUs: o.clientTimeoutUs, thinkMaxUs: o.clientThinkMaxUs, readRatio: o.readRatio, padMaxBytes: o.padMaxBytes },
+        { timeoutUs: o.clientTimeoutUs, thinkMaxUs: o.clientThinkMaxUs, readRatio: o.readRatio, padMaxBytes: o.padMaxBytes, lullEveryUs: o.lullEveryUs, lullUs: o.lullUs },
         log,
         keys,
       );
@@ -247,6 +259,7 @@ export function runSimulation(partial: Partial<SimOptions> & { seed: number }): 
     reconfigs: nemesis.reconfigs,
     learners: { added: nemesis.learnersAdded, promoted: nemesis.promotions, transfers: nemesis.transfers, handOffs: history.handOffs },
     footprint,
+    quietLeaderTicks: nodes.reduce((s, n) => s + n.quietLeaderTicks, 0),
   };
 }
 

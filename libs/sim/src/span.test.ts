@@ -10,7 +10,7 @@ const SEEDS = 50;
 
 describe('span scenario', () => {
   it(`${SEEDS} seeds pass every checker, with faults of every kind`, { timeout: 240_000 }, () => {
-    const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
+    const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0, quietLeaderTicks: 0 };
     const failures: string[] = [];
     const t0 = performance.now();
     for (let seed = 1; seed <= SEEDS; seed++) {

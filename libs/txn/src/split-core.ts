@@ -298,7 +298,8 @@ export class SplitTxnCore {
       consider(p.deadlineMonoUs);
       consider(p.wakeMonoUs?.(now));
     }
-    if (this.epoch !== null) consider(this.nextClosedDueMonoUs());
+    // Without a lease nothing can be closed (a quiet group's leader): no wake for it.
+    if (this.epoch !== null && this.holdsLease(now)) consider(this.nextClosedDueMonoUs());
     return wake;
   }
 
@@ -318,6 +319,25 @@ export class SplitTxnCore {
    */
   quietFollower(): boolean {
     return this.view.leading === null && this.txns.size === 0 && this.parked.length === 0 && this.outputs.length === 0;
+  }
+
+  /**
+   * A leader without a lease (a quiet group's, docs/transactions.md "Quiescent splits") and with
+   * nothing in progress: like a quiet follower, time alone changes nothing until an input.
+   */
+  quietLeader(now: CoreNow): boolean {
+    return (
+      this.view.leading !== null &&
+      !this.holdsLease(now) &&
+      this.epochReady &&
+      this.txns.size === 0 &&
+      this.parked.length === 0 &&
+      this.outputs.length === 0 &&
+      this.prepared.size === 0 &&
+      this.earlyVotes.size === 0 &&
+      this.decisionsOwed.size === 0 &&
+      this.proposed.size === 0
+    );
   }
 
   tick(now: CoreNow): void {
@@ -829,21 +849,31 @@ export class SplitTxnCore {
   /** Whether the request may run now at this leader; otherwise it is answered or parked until the barrier. */
   private whenReady(reqId: number, waitUs: number, now: CoreNow, run: () => void): void {
     if (!this.view.leading) return this.notLeader(reqId);
-    if (this.isReady()) return run();
+    if (this.isReady() && this.holdsLease(now)) return run();
     this.park({
       reqId,
       deadlineMonoUs: now.monoUs + waitUs,
-      step: () => {
+      step: (at) => {
         if (!this.view.leading) {
           this.notLeader(reqId);
           return true;
         }
-        if (!this.isReady()) return false;
+        if (!this.isReady() || !this.holdsLease(at)) return false;
         run();
         return true;
       },
-      expire: () => this.fail(reqId, 'UNAVAILABLE', `${this.opts.self} is still taking over ${this.opts.splitId}; retry`),
+      expire: () =>
+        this.fail(reqId, 'UNAVAILABLE', this.isReady() ? `${this.opts.self} holds no lease on ${this.opts.splitId}; retry` : `${this.opts.self} is still taking over ${this.opts.splitId}; retry`),
     });
+  }
+
+  /**
+   * Whether this leader's lease covers now. Without one it can assign no timestamp, so a request
+   * waits for it rather than aborting: a quiet group's lease comes back a round trip after the
+   * request woke it (docs/transactions.md, "Quiescent splits").
+   */
+  private holdsLease(now: CoreNow): boolean {
+    return this.broken.noLeaseBound === true || this.leaseBound(now) > 0;
   }
 
   private lockingRead(reqId: number, ref: TxnRef, keys: string[], waitUs: number, now: CoreNow): void {

@@ -2,7 +2,7 @@ import { CUT_BROKEN_VARIANTS, TXN_BROKEN_VARIANTS } from '@synod/txn';
 import { formatTotals, type SpanCliArgs } from './cli-span.js';
 import type { PlacementDriverOptions } from './placement-driver.js';
 import { runPlacement, type PlacementOptions, type PlacementResult } from './placement-simulation.js';
-import type { SpanTotals } from './simulation.js';
+import { SPAN_QUIESCE_OPTIONS, type SpanTotals } from './simulation.js';
 
 /** The variants the placement scenario accepts: the span scenario's and the cut's (libs/txn CUT_BROKEN_VARIANTS). */
 export const PLACEMENT_BROKEN_VARIANTS = [...TXN_BROKEN_VARIANTS, ...CUT_BROKEN_VARIANTS] as const;
@@ -46,9 +46,9 @@ export function runPlacementCli(a: SpanCliArgs & { transfer?: string | undefined
   if (a.transfer !== undefined && a.transfer !== 'quiesced' && a.transfer !== 'immediate') throw new Error(`--transfer must be quiesced or immediate, not ${a.transfer}`);
   const transfer: PlacementDriverOptions['transfer'] = a.transfer === 'immediate' ? 'immediate' : 'quiesced';
   const handOver = a.handOverAfter;
-  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${transfer === 'immediate' ? ' --transfer immediate' : ''}${handOver !== undefined ? ` --hand-over-after ${handOver}` : ''}`;
+  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${transfer === 'immediate' ? ' --transfer immediate' : ''}${handOver !== undefined ? ` --hand-over-after ${handOver}` : ''}${a.quiesce ? ' --quiesce' : ''}`;
   // The cut variants are TxnBroken flags like the others; the span options type lists only the span scenario's.
-  const opts = (seed: number, trace: boolean) => ({ seed, trace, broken: broken as unknown as PlacementOptions['broken'], faults, driver: { transfer, ...(handOver !== undefined ? { handOverAfterRefusals: handOver } : {}) } });
+  const opts = (seed: number, trace: boolean) => ({ seed, trace, broken: broken as unknown as PlacementOptions['broken'], faults, ...(a.quiesce ? SPAN_QUIESCE_OPTIONS : {}), driver: { transfer, ...(handOver !== undefined ? { handOverAfterRefusals: handOver } : {}) } });
   if (a.seed !== undefined) {
     const t0 = process.hrtime.bigint();
     const r = runPlacement(opts(a.seed, a.trace));
@@ -65,7 +65,7 @@ export function runPlacementCli(a: SpanCliArgs & { transfer?: string | undefined
   const start = a.start ?? 1;
   let passed = 0;
   let failed = 0;
-  const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
+  const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0, quietLeaderTicks: 0 };
   const placement: PlacementTotals = { cuts: 0, moves: 0, transfers: 0, cutRetries: 0, reconfigurations: 0, splits: 0, refreshes: 0 };
   const t0 = process.hrtime.bigint();
   for (let seed = start; seed < start + count; seed++) {

@@ -1,10 +1,11 @@
 import { TXN_BROKEN_VARIANTS } from '@synod/txn';
-import { manySplitsOptions, MAX_SPAN_SPLITS, runSpan, type SpanOptions, type SpanResult, type SpanTotals, type TxnBrokenVariant } from './simulation.js';
+import { manySplitsOptions, MAX_SPAN_SPLITS, runSpan, SPAN_QUIESCE_OPTIONS, type SpanOptions, type SpanResult, type SpanTotals, type TxnBrokenVariant } from './simulation.js';
 
 export const SPAN_USAGE = `span scenario: npm run sim -- --scenario span [--seeds N [--start S] | --seed S [--trace]]
-       [--faults none|heavy] [--broken <variant>[,<variant>...]] [--splits N]
+       [--faults none|heavy] [--broken <variant>[,<variant>...]] [--splits N] [--quiesce]
   3 DCs x 1 node, 3 splits, the real Paxos replica, SplitTxnCore and TrueTime sync per node;
   --splits N (1..${MAX_SPAN_SPLITS}): N splits, each with a replica on every node, 2PC across 2-4 of them;
+  --quiesce: splits go quiet after 200 ms idle (node beats, no lease) and clients pause 1.2 s of every 2 s;
   most transfers and some register/list transactions cross splits (two-phase commit);
   seed % 6 picks a shape: standard, lease-edge, slow-clients, failover, deposed, big-epsilon-failover;
   checkers: strictSerializability, snapshotExact, realTimeOrder, tSafeNotAhead, ackedAppliedOnce,
@@ -20,6 +21,8 @@ export interface SpanCliArgs {
   broken?: string | undefined;
   /** Many splits per node (manySplitsOptions); unset: the default 3 splits and workload. */
   splits?: number | undefined;
+  /** Quiescent groups and client lulls (SPAN_QUIESCE_OPTIONS). */
+  quiesce?: boolean | undefined;
 }
 
 /** Parses `--broken a,b` into TxnBroken variant names; throws with the valid names on a typo. */
@@ -42,6 +45,7 @@ const TOTAL_KEYS: Array<[keyof SpanTotals, string]> = [
   ['unknownOutcomes', 'unknown-outcomes'],
   ['stalledWrites', 'stalled-writes'],
   ['applyRefusals', 'apply-refusals'],
+  ['quietLeaderTicks', 'quiet-leader-ticks'],
 ];
 
 export function formatTotals(t: SpanTotals): string {
@@ -60,8 +64,9 @@ export function runSpanCli(a: SpanCliArgs, out: (line: string) => void = console
   const broken = parseBroken(a.broken);
   const faults: SpanOptions['faults'] = a.faults === 'none' ? 'none' : 'standard';
   const many = a.splits !== undefined ? manySplitsOptions(a.splits) : {};
-  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${a.splits !== undefined ? ` --splits ${a.splits}` : ''}`;
-  const opts = (seed: number, trace: boolean): Partial<SpanOptions> & { seed: number } => ({ seed, trace, broken, faults, ...many });
+  const quiesce = a.quiesce ? SPAN_QUIESCE_OPTIONS : {};
+  const flags = `${faults === 'none' ? ' --faults none' : ''}${broken.length > 0 ? ` --broken ${broken.join(',')}` : ''}${a.splits !== undefined ? ` --splits ${a.splits}` : ''}${a.quiesce ? ' --quiesce' : ''}`;
+  const opts = (seed: number, trace: boolean): Partial<SpanOptions> & { seed: number } => ({ seed, trace, broken, faults, ...many, ...quiesce });
   if (a.seed !== undefined) {
     const t0 = process.hrtime.bigint();
     const r = runSpan(opts(a.seed, a.trace));
@@ -77,7 +82,7 @@ export function runSpanCli(a: SpanCliArgs, out: (line: string) => void = console
   const start = a.start ?? 1;
   let passed = 0;
   let failed = 0;
-  const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0 };
+  const totals: SpanTotals = { rwCommitted: 0, xsplitCommitted: 0, roCompleted: 0, aborts: 0, leaderChanges: 0, clockSteps: 0, crashes: 0, statusLookups: 0, unknownOutcomes: 0, stalledWrites: 0, syncs: 0, applyRefusals: 0, quietLeaderTicks: 0 };
   const t0 = process.hrtime.bigint();
   for (let seed = start; seed < start + count; seed++) {
     const r = runSpan(opts(seed, false));

@@ -7,6 +7,9 @@ import type { SplitSpec } from './node.js';
 import { START_US } from './time.js';
 
 export interface SpanClientTiming {
+  /** No new operation in the first lullUs of every lullEveryUs (unset or 0: never): splits go idle (quiescence). */
+  lullEveryUs?: number;
+  lullUs?: number;
   /** Per-request timeout (no answer: try elsewhere, or for a commit look up its status). */
   requestTimeoutUs: number;
   /** How long a replica may park a request (waitUs), well inside the request timeout. */
@@ -238,6 +241,12 @@ export class SpanClient {
 
   private next(): void {
     if (this.stopped) return;
+    const every = this.t.lullEveryUs ?? 0;
+    const lull = this.t.lullUs ?? 0;
+    if (every > 0 && this.sched.nowUs % every < lull) {
+      this.sched.after(lull - (this.sched.nowUs % every), () => this.next());
+      return;
+    }
     this.opBusy = true;
     const kind = this.pickKind();
     this.trace(`${this.id} op ${kind}`);

@@ -11,7 +11,9 @@ export type SpanPayload =
   | { kind: 'txnReq'; split: string; creq: number; req: TxnRequest | CutRequest }
   | { kind: 'txnReply'; creq: number; body?: TxnReplyBody; error?: TxnError }
   | { kind: 'timeReq'; round: number }
-  | { kind: 'timeReply'; round: number; earliest: number; latest: number };
+  | { kind: 'timeReply'; round: number; earliest: number; latest: number }
+  /** A node's beat to another node: the node liveness quiescent groups rely on. */
+  | { kind: 'beat' };
 
 export function describeSpanPayload(p: SpanPayload): string {
   switch (p.kind) {
@@ -20,6 +22,8 @@ export function describeSpanPayload(p: SpanPayload): string {
       const b = 'ballot' in m ? ` b=${m.ballot.round}.${m.ballot.node}` : '';
       return `${m.group}:${m.type}${b}`;
     }
+    case 'beat':
+      return 'beat';
     case 'closed':
       return `${p.split}:closed ts=${p.closed.ts} idx=${p.closed.appliedIndex}`;
     case 'split2pc': {

@@ -2,6 +2,7 @@ import { appliedRecordOf, InvariantViolation, ReadyPipeline, Replica, type Appli
 import { MemoryMvccStore } from '@synod/storage/memory-mvcc';
 import { SplitTxnCore, type ChildInit, type CoreLimits, type CoreNow, type CutRequest, type DecidedOutcome, type LeadershipView, type SplitHeader, type TxnBroken, type TxnOutput, type TxnRequest } from '@synod/txn';
 import { DurableStore } from '../disk.js';
+import { NodeLiveness } from '../node-liveness.js';
 import type { Prng } from '../prng.js';
 import type { Scheduler } from '../scheduler.js';
 import type { SpanNet, SpanPayload } from './net.js';
@@ -38,6 +39,12 @@ export interface SpanNodeOptions {
   answerUnhosted?: boolean | undefined;
   /** Deliberately broken shell (teeth of childStartsComplete): the child is hosted when the cut applies, before the parent's applies are durable. */
   hostChildAtApply?: boolean | undefined;
+  /** Quiescent groups (docs/paxos.md): beat to every other node this often (0 or unset: no beats, no liveness). */
+  beatEveryUs?: number | undefined;
+  /** A node heard from within this (own clock) is live. */
+  liveForUs?: number | undefined;
+  /** Every node id: only these count for liveness and get beats. */
+  nodes?: readonly string[] | undefined;
 }
 
 /** What one split has on one node's disk: the Paxos acceptor state and the applied state. */
@@ -121,6 +128,9 @@ export class SpanNode {
   private readonly heldTicks = new Map<string, number>();
   leaderships = 0;
   crashes = 0;
+  quietLeaderTicks = 0;
+  /** The liveness every replica here gets (docs/paxos.md, "Quiescent groups"). */
+  private readonly liveness: NodeLiveness;
   stalledWrites = 0;
   /** Told of every proposal this node's replicas queued (the nemesis times faults by them). */
   onProposed: ((split: string, payloads: readonly unknown[]) => void) | null = null;
@@ -138,6 +148,7 @@ export class SpanNode {
     private readonly o: SpanNodeOptions,
     private readonly trace: (line: string) => void,
   ) {
+    this.liveness = new NodeLiveness(o.nodes ?? [], o.liveForUs ?? 0);
     this.clock = new NodeClock(rng.fork('clock'), o.maxDriftPpm, sched, o.maxBootErrorUs);
     for (const [split, until] of Object.entries(o.holdTicksUntil ?? {})) this.heldTicks.set(split, until);
     for (const s of splits) this.disks.set(s.id, this.emptyDisk(s, replicaConfig(s.id)));
@@ -275,6 +286,7 @@ export class SpanNode {
     this.incarnation++; // orphans every pending disk completion, timer and sync round
     this.crashes++;
     this.live.clear();
+    this.liveness.clear();
     this.diskFreeAtUs.paxos = 0;
     this.diskFreeAtUs.apply = 0;
     this.trace(`crash ${this.id}`);
@@ -298,6 +310,14 @@ export class SpanNode {
     for (const split of this.disks.keys()) this.bootSplit(split, inc, mono);
     this.sched.after(this.rng.int(this.o.tickUs), () => this.tickLoop(inc));
     this.sched.after(this.o.timeMarkEveryUs, () => this.raiseTimeMark(inc));
+    if (this.o.beatEveryUs) this.sched.after(this.rng.int(this.o.beatEveryUs), () => this.beatLoop(inc));
+  }
+
+  /** One beat to every other node per interval (production's transport sends one when nothing else went to a peer). */
+  private beatLoop(inc: number): void {
+    if (!this.alive(inc)) return;
+    for (const node of this.o.nodes ?? []) if (node !== this.id) this.net.send(this.id, node, { kind: 'beat' });
+    this.sched.after(this.o.beatEveryUs!, () => this.beatLoop(inc));
   }
 
   /** Builds the replica and core of `split` from its disk record (at boot, or when it starts being hosted here). */
@@ -305,7 +325,7 @@ export class SpanNode {
     const disk = this.disks.get(split)!;
     const { spec, child } = disk;
     const applied = { upTo: disk.appliedIndex, records: disk.appliedRecords };
-    const replica = new Replica(disk.config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono, applied });
+    const replica = new Replica(disk.config, this.rng.fork(`${spec.id}#${inc}`), { durable: disk.paxos.snapshotState(), nowUs: mono, applied, ...(this.o.beatEveryUs ? { liveness: this.liveness } : {}) });
     // A child resumes from the header its cut wrote, at applied index 0 (rule 22).
     const resume = disk.appliedIndex > 0 || child ? { header: { ...disk.header }, appliedIndex: disk.appliedIndex, outcomes: [...disk.outcomes] } : undefined;
     const floor = Math.max(this.timeMark, child?.cutTs ?? 0);
@@ -341,6 +361,7 @@ export class SpanNode {
       const paused = (this.o.pauseWhenNotServing && !serving) || (held !== undefined && this.sched.nowUs < held);
       if (!paused) l.pipeline.run(() => l.replica.tick(this.clock.monoNow()));
       if (!this.alive(inc)) return;
+      if (l.replica.isLeader() && l.replica.isQuiet()) this.quietLeaderTicks++;
       this.input(split, (core, now) => core.tick(now));
     }
     this.sched.after(this.o.tickUs, () => this.tickLoop(inc));
@@ -361,6 +382,7 @@ export class SpanNode {
 
   private receive(from: string, p: SpanPayload): void {
     if (!this.up) return;
+    this.liveness.heardFrom(from, this.clock.monoNow());
     switch (p.kind) {
       case 'paxos': {
         const l = this.live.get(p.msg.group);
@@ -378,6 +400,11 @@ export class SpanNode {
           if (this.o.answerUnhosted) this.net.send(this.id, from, { kind: 'txnReply', creq: p.creq, error: { code: 'UNAVAILABLE', message: `${this.id} does not host ${p.split}` } });
           return;
         }
+        // A client needs this split: activity, and a quiet replica wakes (docs/paxos.md, "Quiescent groups").
+        const mono = this.clock.monoNow();
+        l.replica.touch(mono);
+        if (l.replica.isQuiet()) l.pipeline.run(() => l.replica.wake(mono));
+        if (!this.live.has(p.split)) return;
         this.input(p.split, (core, now) => {
           const id = ++l.nextReq;
           l.reqs.set(id, { client: from, creq: p.creq, keys: requestKeys(p.req) });

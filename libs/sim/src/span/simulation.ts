@@ -45,6 +45,11 @@ export interface SpanOptions {
   electionTimeoutUs: number;
   /** Paxos liveness features (default: all on). */
   features: Partial<LivenessFeatures>;
+  /** Quiescent groups (docs/paxos.md): the replicas' quiesceAfterUs; nodes then beat each other every heartbeat (0: off). */
+  quiesceAfterUs: number;
+  /** Clients start nothing in the first lullUs of every lullEveryUs (0: never), so splits go idle. */
+  lullEveryUs: number;
+  lullUs: number;
   /** Lease vote duration: must exceed 2ε of the leader (a timestamp is assigned at now.latest and must stay inside the lease). */
   leaseDurationUs: number;
   client: SpanClientTiming;
@@ -120,6 +125,9 @@ export const DEFAULT_SPAN_OPTIONS: Omit<SpanOptions, 'seed' | 'shape'> = {
   heartbeatIntervalUs: 20_000,
   electionTimeoutUs: 150_000,
   features: {},
+  quiesceAfterUs: 0,
+  lullEveryUs: 0,
+  lullUs: 0,
   leaseDurationUs: 600_000,
   client: {
     requestTimeoutUs: 600_000,
@@ -174,6 +182,8 @@ export interface SpanTotals {
   syncs: number;
   /** Commits refused by the apply-time rule (a deposed leader's late entry). */
   applyRefusals: number;
+  /** Ticks at which a leader replica was quiet (quiescence; 0 when off). */
+  quietLeaderTicks: number;
 }
 
 export interface SpanResult {
@@ -302,6 +312,9 @@ export const MAX_SPAN_SPLITS = 256;
  * still reads every split's accounts), so that no client spends its fault phase reading half the
  * splits one after the other.
  */
+/** `--quiesce`: splits go quiet after 200 ms idle, and clients start nothing for 1.2 s of every 2 s, so quiet splits are woken under faults. */
+export const SPAN_QUIESCE_OPTIONS: Pick<SpanOptions, 'quiesceAfterUs' | 'lullEveryUs' | 'lullUs'> = { quiesceAfterUs: 200_000, lullEveryUs: 2_000_000, lullUs: 1_200_000 };
+
 export function manySplitsOptions(n: number): Pick<SpanOptions, 'splits' | 'txnSplitsMax' | 'readSplitsMax'> {
   if (!Number.isInteger(n) || n < 1 || n > MAX_SPAN_SPLITS) throw new Error(`splits must be an integer in 1..${MAX_SPAN_SPLITS}, not ${n}`);
   return { splits: n, txnSplitsMax: 4, readSplitsMax: 4 };
@@ -373,6 +386,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
       electionTimeoutUs: o.electionTimeoutUs,
       leaseDurationUs: o.leaseDurationUs,
       features: o.features,
+      quiesceAfterUs: o.quiesceAfterUs,
       maxDriftPpm: o.maxDriftPpm,
       window: 16,
       maxBatch: 16,
@@ -407,6 +421,9 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
         peersOf: o.placement?.peersOf,
         answerUnhosted: o.placement !== undefined,
         hostChildAtApply: o.placement?.hostChildAtApply,
+        beatEveryUs: o.quiesceAfterUs > 0 ? o.heartbeatIntervalUs : 0,
+        liveForUs: o.electionTimeoutUs,
+        nodes: nodeIds,
       },
       log,
     );
@@ -418,7 +435,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
     for (const dc of dcs)
       for (let c = 0; c < o.clientsPerDc; c++) {
         const id = `c-${dc.slice(3)}${c}`;
-        clients.push(new SpanClient(id, dc, nodeIds, dcOf, sched, net, clientRng.fork(id), rec.history, workload, o.client, log, o.placement?.routerFor(id)));
+        clients.push(new SpanClient(id, dc, nodeIds, dcOf, sched, net, clientRng.fork(id), rec.history, workload, { ...o.client, lullEveryUs: o.lullEveryUs, lullUs: o.lullUs }, log, o.placement?.routerFor(id)));
       }
   }
   const nemesis = new SpanNemesis({ ...DEFAULT_NEMESIS, leaseUs: o.leaseDurationUs, ...o.nemesis }, sched, net, nodes, dcs, masters, root.fork('nemesis'), log);
@@ -517,6 +534,7 @@ export function finishSpanWorld(w: SpanWorld): SpanResult {
     stalledWrites: nodes.reduce((s, n) => s + n.stalledWrites, 0),
     syncs: nodes.reduce((s, n) => s + n.time.syncs, 0),
     applyRefusals: rec.applyRefusals,
+    quietLeaderTicks: nodes.reduce((s, n) => s + n.quietLeaderTicks, 0),
   };
   return {
     seed: o.seed,

@@ -86,8 +86,8 @@ describe('quiescent splits', { timeout: 60_000 }, () => {
     } finally {
       SplitTxnCore.prototype.tick = tick;
     }
-    // Awake, each leader's core is polled 40 times a second; a quiet leader's core used to report
-    // its closed timestamp as due and be re-ticked every millisecond (about 900 a second each).
+    // Awake, each leader's core is polled 40 times a second; a quiet leader's core that asked for a
+    // closed-timestamp wake it cannot act on without a lease was re-ticked every millisecond.
     console.log(`core ticks in 1 s with every split quiet: ${ticks}`);
     expect(allQuiet()).toBe(true);
     expect(ticks).toBeLessThan(SPLITS.length * 10);

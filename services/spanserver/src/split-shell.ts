@@ -129,23 +129,14 @@ export class SplitShell {
       this.idleWhileQuiet = r.isQuiet();
       return;
     }
-    if (r.isQuiet() && this.quietLeaderIdle()) {
+    // A quiescent leader (docs/spanserver.md, "Quiescent splits") whose core, without a lease, has
+    // nothing in progress: only an input (which touches and wakes the replica first) gives it work.
+    // One holding a transaction is still polled: its idle abort runs on the core's tick.
+    if (r.isQuiet() && r.leaderHint() === this.syncedHint && this.core.quietLeader(this.now())) {
       this.idleWhileQuiet = true;
       return;
     }
     this.tick();
-  }
-
-  /**
-   * A quiescent leader (docs/spanserver.md, "Quiescent splits") with no transaction and no waiting
-   * request: without a lease its core can close nothing, and only an input (which touches and
-   * wakes the replica first) gives it work, so the poll leaves it alone like a quiet follower.
-   * One holding a transaction is still polled: its idle abort runs on the core's tick.
-   */
-  private quietLeaderIdle(): boolean {
-    if (this.replica.leaderHint() !== this.syncedHint) return false;
-    const st = this.core.stats();
-    return st.activeTxns === 0 && st.parked === 0;
   }
 
   tick(): void {
@@ -242,11 +233,6 @@ export class SplitShell {
     if (this.closed) return;
     const at = this.core.nextWakeMonoUs(now);
     if (at === null || at === this.wakeAt) return;
-    // A quiescent replica's core reports its closed timestamp as due even though, with no lease,
-    // a tick cannot send one: re-armed at once, the timer would fire every millisecond until woken.
-    // Nothing a tick could do now is missed: a quiet replica has no waiting request (a request
-    // touches and wakes it first), and the lease it needs comes back only with a wake.
-    if (at <= now.monoUs && this.replica.isQuiet()) return;
     clearTimeout(this.wakeTimer);
     this.wakeAt = at;
     const delayMs = Math.max(0, (at - monotonicMicros()) / 1000);

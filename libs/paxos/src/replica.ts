@@ -243,6 +243,8 @@ export class Replica extends Leader {
    */
   nextTickUs(): number {
     if (this.chosenPrefix < this.knownChosenUpTo || this.snapshotReceiver.active()) return 0;
+    // Only an input wakes a quiet leader (and its membership cannot change while quiet).
+    if (this.role === 'leader' && this.quiet) return Number.POSITIVE_INFINITY;
     if (this.role === 'leader') return this.isMember() ? this.leaderDueUs() : 0;
     return this.electionDeadlineUs;
   }

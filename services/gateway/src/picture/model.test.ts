@@ -11,13 +11,13 @@ const NODES = [
 const SPLIT: MapSplit = { id: 's0', start: '', end: 'g', replicas: ['n1', 'n2', 'n3'], generation: 2 };
 
 /** A node.status reply for the split s0 as `node` sees it. */
-function status(node: string, dc: string, g: { isLeader?: boolean; leader?: string | null; tSafe?: number }, tt = { latest: 10_000_000, epsilonUs: 2_500, serving: true }): { status: NodeStatus } {
+function status(node: string, dc: string, g: { isLeader?: boolean; leader?: string | null; tSafe?: number; quiet?: boolean }, tt = { latest: 10_000_000, epsilonUs: 2_500, serving: true }): { status: NodeStatus } {
   return {
     status: {
       node,
       dc,
       tt: { earliest: tt.latest - 2 * tt.epsilonUs, latest: tt.latest, epsilonUs: tt.epsilonUs, serving: tt.serving },
-      groups: [{ id: 's0', isLeader: g.isLeader ?? false, leader: g.leader ?? null, tSafe: g.tSafe ?? 9_900_000, appliedUpTo: 5, chosenUpTo: 5, lastCommitTs: 1 }],
+      groups: [{ id: 's0', isLeader: g.isLeader ?? false, leader: g.leader ?? null, tSafe: g.tSafe ?? 9_900_000, appliedUpTo: 5, chosenUpTo: 5, lastCommitTs: 1, ...(g.quiet !== undefined ? { quiet: g.quiet } : {}) }],
     },
   };
 }
@@ -152,10 +152,25 @@ describe('buildPicture', () => {
     expect(c!.driftPpm).toBeUndefined();
   });
 
+  it('marks a split quiet when every replica that answered says so, and leaves quiet splits out of a node\'s lag', () => {
+    const quietReplies = new Map<string, { status: NodeStatus } | { error: string }>([
+      ['n1', { error: 'TIMEOUT: n1 did not answer' }],
+      ['n2', status('n2', 'dc-b', { isLeader: true, leader: 'n2', tSafe: 1_000_000, quiet: true })],
+      ['n3', status('n3', 'dc-c', { leader: 'n2', tSafe: 1_000_000, quiet: true })],
+    ]);
+    const p = buildPicture(input({ replies: quietReplies }));
+    expect(p.splits[0]!.quiet).toBe(true);
+    expect(p.dcs[1]!.nodes[0]!.tSafeLagMs).toBeNull();
+    quietReplies.set('n3', status('n3', 'dc-c', { leader: 'n2', tSafe: 1_000_000, quiet: false }));
+    const q = buildPicture(input({ replies: quietReplies }));
+    expect(q.splits[0]!.quiet).toBe(false);
+    expect(q.dcs[2]!.nodes[0]!.tSafeLagMs).toBe(9_000);
+  });
+
   it('gives each split its generation, replicas, leader and the leader DC, and carries links and series', () => {
     const p = buildPicture(input());
     expect(p.generation).toBe(3);
-    expect(p.splits).toEqual([{ id: 's0', start: '', end: 'g', generation: 2, replicas: ['n1', 'n2', 'n3'], learners: [], leader: 'n2', leaderDc: 'dc-b', tSafeLagMs: { n2: 50, n3: 1000 } }]);
+    expect(p.splits).toEqual([{ id: 's0', start: '', end: 'g', generation: 2, replicas: ['n1', 'n2', 'n3'], learners: [], leader: 'n2', leaderDc: 'dc-b', tSafeLagMs: { n2: 50, n3: 1000 }, quiet: false }]);
     expect(p.links.filter((l) => l.down)).toHaveLength(2);
     expect(p.series).toHaveLength(1);
     expect(p.chaosVersion).toBe(2);

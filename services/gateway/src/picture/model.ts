@@ -49,7 +49,10 @@ export interface PictureNode {
   error?: string;
   epsilonMs: number | null;
   serving: boolean | null;
-  /** The largest t_safe lag (TT.now().latest − t_safe) over the splits it hosts, ms. */
+  /**
+   * The largest t_safe lag (TT.now().latest − t_safe) over the splits it hosts that are not
+   * quiescent, ms (a quiet split's t_safe stands still by design: docs/spanserver.md, "Quiescent splits").
+   */
   tSafeLagMs: number | null;
   isolated: boolean;
   skewMs?: number;
@@ -67,6 +70,8 @@ export interface PictureSplit {
   leaderDc: string | null;
   /** t_safe lag per replica that answered, ms. */
   tSafeLagMs: Record<string, number>;
+  /** Every replica that answered reports the split quiescent: its t_safe lag grows by design. */
+  quiet: boolean;
 }
 
 export interface PictureLink {
@@ -183,7 +188,7 @@ export function buildPicture(input: PictureInput): PictureSnapshot {
     const r = input.replies.get(id);
     const s = statusOf(id);
     const f = faults.get(id);
-    const lags = s ? s.groups.map((g) => lagMs(s, g)) : [];
+    const lags = s ? s.groups.filter((g) => g.quiet !== true).map((g) => lagMs(s, g)) : [];
     return {
       id,
       up: s !== undefined,
@@ -205,12 +210,28 @@ export function buildPicture(input: PictureInput): PictureSnapshot {
     splits: input.splits.map((sp) => {
       const leader = leaderOf(sp, input.replies);
       const tSafeLagMs: Record<string, number> = {};
+      let answered = 0;
+      let quiet = 0;
       for (const id of sp.replicas) {
         const s = statusOf(id);
         const g = s?.groups.find((x) => x.id === sp.id);
-        if (s && g) tSafeLagMs[id] = lagMs(s, g);
+        if (!s || !g) continue;
+        tSafeLagMs[id] = lagMs(s, g);
+        answered++;
+        if (g.quiet === true) quiet++;
       }
-      return { id: sp.id, start: sp.start, end: sp.end, generation: sp.generation, replicas: [...sp.replicas], learners: [...(sp.learners ?? [])], leader, leaderDc: leader ? (dcOf.get(leader) ?? null) : null, tSafeLagMs };
+      return {
+        id: sp.id,
+        start: sp.start,
+        end: sp.end,
+        generation: sp.generation,
+        replicas: [...sp.replicas],
+        learners: [...(sp.learners ?? [])],
+        leader,
+        leaderDc: leader ? (dcOf.get(leader) ?? null) : null,
+        tSafeLagMs,
+        quiet: answered > 0 && quiet === answered,
+      };
     }),
     links: linksBetween(dcNames, input.chaos),
     series: [...input.series],

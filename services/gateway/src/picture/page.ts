@@ -130,7 +130,7 @@ export const PICTURE_PAGE = String.raw`<!doctype html>
       return '<tr data-split="' + esc(s.id) + '" data-leader="' + esc(s.leader || "") + '" data-leader-dc="' + esc(s.leaderDc || "") + '" data-generation="' + s.generation + '">' +
         "<td><b>" + esc(s.id) + '</b></td><td class="range">[' + esc(keyText(s.start, false)) + ", " + esc(keyText(s.end, true)) + ")</td><td>" + s.generation + "</td><td>" + dots + "</td>" +
         "<td>" + (s.leader ? '<span class="lead">' + esc(s.leader) + '</span> <span class="dim">' + esc(s.leaderDc) + "</span>" : '<span style="color:var(--bad)">none</span>') + "</td>" +
-        "<td>" + (lags.length ? fmt(Math.max.apply(null, lags), 0) + " ms" : "–") + "</td></tr>";
+        "<td>" + (s.quiet ? '<span class="dim" title="quiescent: t_safe moves again with the next request">quiet</span>' : lags.length ? fmt(Math.max.apply(null, lags), 0) + " ms" : "–") + "</td></tr>";
     });
     document.getElementById("splits").innerHTML = rows.join("");
     document.getElementById("legend").innerHTML = p.dcs.map(function (d) { return '<span><span class="dot" style="background:' + colorOf(d.name) + '"></span>' + esc(d.name) + "</span>"; }).join("") +

@@ -122,8 +122,7 @@ export function spanserverReadiness(server: Spanserver, tt: TimeSource): () => R
   return () => {
     const reasons: string[] = [];
     if (!tt.isServing()) reasons.push('clock not within bounds (TrueTime not serving)');
-    const st = server.status();
-    for (const g of st.groups) {
+    for (const g of server.splitHealth()) {
       if (!g.leader) reasons.push(`split ${g.id}: no known leader`);
       const lag = g.chosenUpTo - g.appliedUpTo;
       if (lag > READY_MAX_APPLY_LAG) reasons.push(`split ${g.id}: ${lag} chosen entries not applied`);

@@ -563,6 +563,14 @@ export class Spanserver {
     };
   }
 
+  /**
+   * Per split, what /readyz checks (a known leader, the apply lag): field reads only, no log
+   * count or transaction state, so a probe costs little even with hundreds of splits.
+   */
+  splitHealth(): Array<{ id: string; leader: string | null; appliedUpTo: number; chosenUpTo: number }> {
+    return [...this.splits.values()].map((s) => ({ id: s.split.id, leader: s.replica.leaderHint(), appliedUpTo: s.replica.appliedUpTo(), chosenUpTo: s.replica.chosenUpTo() }));
+  }
+
   /** node.status in one go (the stdio control and tests); the bus handler builds it in slices (statusSliced). */
   status() {
     return { ...this.statusHead(), groups: [...this.splits.values()].map((s) => this.groupStatus(s)) };

@@ -44,6 +44,8 @@ placement service.
   --gc-interval-s <s>     how often the spanservers run version GC (main.ts: every 60 s, no flag),
                           used to place the event-loop window over a pass, default 60
   --json <file>           also write every figure as JSON
+  --node-flags=<flags>    flags for node itself in every spanserver, space-separated (e.g.
+                          --node-flags=--single-threaded-gc: V8 GC without helper threads)
   --cpu-prof <dir>        profile every spanserver (node --cpu-prof): one .cpuprofile per process
                           in <dir>/<splits>-splits/, written when it exits; progress names each
                           node's pid and each window's start and end on the monotonic clock the
@@ -79,6 +81,11 @@ const cfg = loadConfig(
     gcIntervalS: z.coerce.number().positive().max(600).default(60),
     json: z.string().min(1).optional(),
     cpuProf: z.string().min(1).transform((d) => resolve(d)).optional(),
+    nodeFlags: z
+      .string()
+      .default('')
+      .transform((s) => s.split(' ').filter(Boolean))
+      .pipe(z.array(z.string().regex(/^--[a-z0-9-]+(=[^\s]*)?$/, 'a node flag (--name or --name=value)')).max(16)),
   }),
   { argv: process.argv.slice(2), env: {} },
 );
@@ -300,7 +307,7 @@ async function runCluster(splitCount: number, idle: boolean, writes: boolean): P
     // Children inherit the environment: how the retention and quiescence reach them (launchCluster passes no spanserver flags).
     process.env.SYNOD_GC_RETENTION_S = String(cfg.gcRetentionS);
     process.env.SYNOD_QUIESCE_AFTER_MS = String(cfg.quiesceAfterMs);
-    const launch = launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off', signal: launchAbort.signal, ...(cfg.cpuProf ? { spanserverNodeFlags: ['--cpu-prof', `--cpu-prof-dir=${join(cfg.cpuProf, `${splitCount}-splits`)}`] } : {}) });
+    const launch = launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off', signal: launchAbort.signal, spanserverNodeFlags: [...cfg.nodeFlags, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(cfg.cpuProf, `${splitCount}-splits`)}`] : [])] });
     launching = launch;
     const cluster = (res.cluster = await launch);
     if (cfg.cpuProf) progress(`profiling into ${join(cfg.cpuProf, `${splitCount}-splits`)}: ${cluster.nodes.map((n) => `${n.name} pid ${n.proc.pid}`).join(', ')}`);

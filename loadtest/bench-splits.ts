@@ -7,7 +7,7 @@
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { z } from 'zod';
 import { launchCluster, type LaunchedCluster } from '@synod/cli';
 import { SynodClient } from '@synod/client';
@@ -44,6 +44,12 @@ placement service.
   --gc-interval-s <s>     how often the spanservers run version GC (main.ts: every 60 s, no flag),
                           used to place the event-loop window over a pass, default 60
   --json <file>           also write every figure as JSON
+  --node-flags=<flags>    flags for node itself in every spanserver, space-separated (e.g.
+                          --node-flags=--single-threaded-gc: V8 GC without helper threads)
+  --cpu-prof <dir>        profile every spanserver (node --cpu-prof): one .cpuprofile per process
+                          in <dir>/<splits>-splits/, written when it exits; progress names each
+                          node's pid and each window's start and end on the monotonic clock the
+                          profiles use (µs), for loadtest/cpuprofile-stalls.mjs --from-us/--to-us
   --help                  this text
 
 Progress goes to stderr, results to stdout. Every process and temporary directory is removed at
@@ -74,6 +80,12 @@ const cfg = loadConfig(
     gcRetentionS: z.coerce.number().positive().max(3600).default(2),
     gcIntervalS: z.coerce.number().positive().max(600).default(60),
     json: z.string().min(1).optional(),
+    cpuProf: z.string().min(1).transform((d) => resolve(d)).optional(),
+    nodeFlags: z
+      .string()
+      .default('')
+      .transform((s) => s.split(' ').filter(Boolean))
+      .pipe(z.array(z.string().regex(/^--[a-z0-9-]+(=[^\s]*)?$/, 'a node flag (--name or --name=value)')).max(16)),
   }),
   { argv: process.argv.slice(2), env: {} },
 );
@@ -81,6 +93,8 @@ const cfg = loadConfig(
 const progress = (s: string) => process.stderr.write(`  … ${s}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const DCS = ['dc-a', 'dc-b', 'dc-c'];
+/** CLOCK_MONOTONIC in µs: the clock of a .cpuprofile's startTime and endTime (Linux). */
+const monoUs = () => Number(process.hrtime.bigint() / 1000n);
 /** The event-loop goal of the issue: no stall of 20 ms or more. */
 const LOOP_MAX_GOAL_MS = 20;
 
@@ -226,7 +240,9 @@ async function measureIdle(bus: Bus, cluster: LaunchedCluster): Promise<{ nodes:
   const n0 = procCpuSeconds(natsPid);
   const a = await readAll(bus, cluster, true);
   const t0 = performance.now();
+  const m0 = monoUs();
   await sleep(cfg.windowS * 1000);
+  if (cfg.cpuProf) progress(`idle window on the monotonic clock: ${m0}..${monoUs()} µs`);
   const b = await readAll(bus, cluster, true);
   const n1 = procCpuSeconds(natsPid);
   const secs = (performance.now() - t0) / 1000;
@@ -265,7 +281,9 @@ async function measureWrites(bus: Bus, cluster: LaunchedCluster, readyAtMs: numb
   progress(`event-loop window: ${(loopMs / 1000).toFixed(0)} s of writes over ${splits.length} splits (GC retention ${cfg.gcRetentionS} s, next pass expected in ${((nextGcMs - Date.now()) / 1000).toFixed(0)} s)`);
   const oldTs = await client.put(keyIn(0, 0), 'gc-probe');
   const a = await readAll(bus, cluster, true);
+  const m0 = monoUs();
   const writes = await closedLoop(`writes during the event-loop window`, cfg.clients, loopMs / 1000, spreadOp);
+  if (cfg.cpuProf) progress(`event-loop window on the monotonic clock: ${m0}..${monoUs()} µs`);
   const b = await readAll(bus, cluster, true);
   progress(formatRow(writes));
   // GC ran on a node if a read at a timestamp from before the window is now refused there.
@@ -289,9 +307,10 @@ async function runCluster(splitCount: number, idle: boolean, writes: boolean): P
     // Children inherit the environment: how the retention and quiescence reach them (launchCluster passes no spanserver flags).
     process.env.SYNOD_GC_RETENTION_S = String(cfg.gcRetentionS);
     process.env.SYNOD_QUIESCE_AFTER_MS = String(cfg.quiesceAfterMs);
-    const launch = launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off', signal: launchAbort.signal });
+    const launch = launchCluster({ dataDir: dir, dcs: 3, splitKeys: cutKeys(splitCount), cluster: 'bench', truetime: 'local', epsilonMs: 1, placementService: 'off', signal: launchAbort.signal, spanserverNodeFlags: [...cfg.nodeFlags, ...(cfg.cpuProf ? ['--cpu-prof', `--cpu-prof-dir=${join(cfg.cpuProf, `${splitCount}-splits`)}`] : [])] });
     launching = launch;
     const cluster = (res.cluster = await launch);
+    if (cfg.cpuProf) progress(`profiling into ${join(cfg.cpuProf, `${splitCount}-splits`)}: ${cluster.nodes.map((n) => `${n.name} pid ${n.proc.pid}`).join(', ')}`);
     const readyAtMs = Date.now();
     const bus = await connectBus(cluster.info.natsUrl, { nodeId: 'bench-client', dc: 'dc-a', cluster: 'bench' });
     res.buses.push(bus);

@@ -82,6 +82,33 @@ describe('Metrics (prom-client)', () => {
     expect(await m.render()).toContain('synod_not_catalogued_total{k="v"} 1');
   });
 
+  it('renders the text prom-client would, letting the event loop run between metrics', async () => {
+    // renderSliceMs 0: a turn after every metric. prom-client's own registry.metrics() renders
+    // them all in one turn: the immediate below would run only after it resolved.
+    const m = new Metrics({ renderSliceMs: 0 });
+    for (let i = 0; i < 50; i++) m.set('synod_split_leader', i % 2, { split: `s${i}` });
+    m.inc('synod_bus_received_total', {}, 3);
+    m.observe('synod_commit_latency_seconds', 0.002, { outcome: 'ok' });
+    let turns = 0;
+    const tick = () => {
+      turns++;
+      if (turns < 1_000) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const text = await m.render();
+    expect(turns).toBeGreaterThan(1);
+    expect(text).toBe(await m.registry.metrics());
+  });
+
+  it('awaits a collector that sets its gauges in slices', async () => {
+    const m = new Metrics();
+    m.onCollect(async () => {
+      await new Promise((r) => setImmediate(r));
+      m.set('synod_chaos_version', 7);
+    });
+    expect(await m.render()).toContain('synod_chaos_version 7');
+  });
+
   it('runs collectors before each render', async () => {
     const m = new Metrics();
     let n = 0;

@@ -87,17 +87,28 @@ function keyOf(labels: Labels): string {
 
 export interface MetricsOptions {
   maxSeriesPerMetric?: number;
+  /**
+   * How long render() runs before it lets the event loop take a turn (setImmediate), ms (default
+   * 4): a process with hundreds of splits has thousands of series, and a scrape rendered in one
+   * go stalls every split it hosts (docs/metrics.md, "Event-loop delay").
+   */
+  renderSliceMs?: number;
 }
+
+/** Lets the event loop run its timers and I/O before going on. */
+const yieldTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 export class Metrics {
   readonly registry = new Registry();
   private readonly entries = new Map<string, Entry>();
-  private readonly collectors: Array<() => void> = [];
+  private readonly collectors: Array<() => void | Promise<void>> = [];
   private readonly maxSeries: number;
+  private readonly renderSliceMs: number;
   private processMetrics = false;
 
   constructor(opts: MetricsOptions = {}) {
     this.maxSeries = opts.maxSeriesPerMetric ?? DEFAULT_MAX_SERIES_PER_METRIC;
+    this.renderSliceMs = opts.renderSliceMs ?? 4;
   }
 
   /** Adds `by` (≥ 0: a counter only goes up) to a counter. */
@@ -156,8 +167,11 @@ export class Metrics {
     return sum;
   }
 
-  /** Runs `fn` before every render: gauges read from live state at scrape time (ε, t_safe lag, leaders). */
-  onCollect(fn: () => void): void {
+  /**
+   * Runs `fn` before every render: gauges read from live state at scrape time (ε, t_safe lag,
+   * leaders). One with much to set may return a promise and set them in slices (render awaits it).
+   */
+  onCollect(fn: () => void | Promise<void>): void {
     this.collectors.push(fn);
   }
 
@@ -172,10 +186,25 @@ export class Metrics {
     return this.registry.contentType;
   }
 
-  /** The Prometheus text exposition of everything registered, after the collectors ran. */
+  /**
+   * The Prometheus text exposition of everything registered, after the collectors ran: the same
+   * text as prom-client's `registry.metrics()`, rendered one metric at a time with a turn of the
+   * event loop whenever a slice has run `renderSliceMs` (at most one turn per metric, and the
+   * metrics are the catalog's), rather than every metric at once.
+   */
   async render(): Promise<string> {
-    for (const fn of this.collectors) fn();
-    return this.registry.metrics();
+    for (const fn of this.collectors) await fn();
+    if (this.registry.contentType !== Registry.PROMETHEUS_CONTENT_TYPE) return this.registry.metrics();
+    const parts: string[] = [];
+    let sliceStart = performance.now();
+    for (const m of this.registry.getMetricsAsArray()) {
+      parts.push(await this.registry.getSingleMetricAsString(m.name));
+      if (performance.now() - sliceStart >= this.renderSliceMs) {
+        await yieldTurn();
+        sliceStart = performance.now();
+      }
+    }
+    return `${parts.join('\n\n')}\n`;
   }
 
   /**

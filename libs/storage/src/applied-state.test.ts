@@ -39,6 +39,18 @@ describe('applied records, header and bounded truncation', () => {
     expect((await g.appliedState()).records.map((r) => r.slot)).toEqual(Array.from({ length: 10 }, (_, i) => n - 10 + i));
   });
 
+  it('a compaction of 1,000 entries deletes them over several transactions, not in one', async () => {
+    // What the spanserver compacts at its default interval: one transaction deleting it all would
+    // run thousands of deletions in one event-loop turn (TRUNCATE_BATCH).
+    const { storage } = fresh();
+    const g = storage.paxos('g1');
+    await g.persist({ accepted: Array.from({ length: 1_010 }, (_, s) => entry(s, ballot(1))) });
+    await g.persist({ snapshot: snapshot(1_000), truncateBelow: 1_000 });
+    expect(g.logSize()).toBeGreaterThan(10);
+    for (let i = 0; i < 8 && g.logSize() > 10; i++) await g.persist({ promised: ballot(2 + i) });
+    expect(g.logSize()).toBe(10);
+  });
+
   it('installs a snapshot in one write: the range replaced, applied index and header set', async () => {
     const { storage } = fresh();
     await storage.mvcc.put([{ key: 'a', ts: 5, value: 'old' }, { key: 'z', ts: 5, value: 'other split' }]);

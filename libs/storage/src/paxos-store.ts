@@ -21,9 +21,13 @@ export type AppliedRecordValue = Omit<AppliedRecord, 'slot'>;
 /**
  * Most keys one write op deletes when truncating. A larger range is deleted by follow-up ops
  * in the group's write chain, so no transaction (and no key list in memory) grows with the
- * length of the log, e.g. the first compaction of a log that grew for days.
+ * length of the log, e.g. the first compaction of a log that grew for days. The op runs on the
+ * event loop inside the batch's write transaction: a compaction every 1,000 entries (the
+ * spanserver's default) deleted 1,000 log entries and 1,000 applied records in one go, and a
+ * few splits compacting in the same batch stalled the loop for over 100 ms (docs/spanserver.md,
+ * "Periodic work and the event loop"); 256 keys of each kind is a few ms.
  */
-export const TRUNCATE_BATCH = 4096;
+export const TRUNCATE_BATCH = 256;
 
 /** `paxos-log` value at `[groupId, slot]`. */
 export interface PaxosLogRecord {

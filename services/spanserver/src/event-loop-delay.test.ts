@@ -157,7 +157,7 @@ describe('node.status and gauges carry the process figures', { timeout: 30_000 }
   it('exports the last rolling window as the p99 and max gauges', async () => {
     const metrics = new Metrics();
     const figures = { windowMs: 10_000, p50Ms: 1, p99Ms: 12, maxMs: 35, samples: 5_000 };
-    const server = { status: () => ({ groups: [], eventLoop: { window: figures, sinceReset: figures } }) } as unknown as Spanserver;
+    const server = { eventLoopFigures: () => figures, eachGroupSliced: async () => undefined } as unknown as Spanserver;
     collectSpanserverGauges(metrics, server, { now: () => ({ earliest: 0, latest: 0 }), isServing: () => true } as unknown as TimeSource);
     const text = await metrics.render();
     expect(text).toMatch(/^synod_event_loop_delay_p99_seconds 0\.012$/m);

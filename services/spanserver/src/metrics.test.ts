@@ -27,7 +27,7 @@ describe('abortCause', () => {
 describe('spanserverReadiness', () => {
   const group = (over: Partial<{ id: string; leader: string | null; appliedUpTo: number; chosenUpTo: number }> = {}) => ({ id: 's1', leader: 'n1', appliedUpTo: 10, chosenUpTo: 10, ...over });
   const check = (serving: boolean, groups: ReturnType<typeof group>[]) =>
-    spanserverReadiness({ status: () => ({ groups }) } as unknown as Spanserver, { isServing: () => serving } as unknown as TimeSource)();
+    spanserverReadiness({ splitHealth: () => groups } as unknown as Spanserver, { isServing: () => serving } as unknown as TimeSource)();
 
   it('is ready with a serving clock and every split led and caught up', () => {
     expect(check(true, [group(), group({ id: 's2', leader: 'n2' })])).toEqual({ ready: true, reasons: [] });

@@ -93,23 +93,27 @@ export function abortCause(message: string): string {
 
 /** Scrape-time gauges per hosted split (t_safe lag, leader, apply lag) and ε of TrueTime now. */
 export function collectSpanserverGauges(metrics: Metrics, server: Spanserver, tt: TimeSource): void {
-  metrics.onCollect(() => {
-    const st = server.status();
+  metrics.onCollect(async () => {
     const now = tt.now();
     metrics.set('synod_truetime_now_epsilon_us', (now.latest - now.earliest) / 2);
     // The daemon sets it at each sync; a step caught between syncs stops serving at once, so read it now.
     metrics.set('synod_truetime_serving', tt.isServing() ? 1 : 0);
-    if (st.eventLoop) {
-      metrics.set('synod_event_loop_delay_p99_seconds', st.eventLoop.window.p99Ms / 1000);
-      metrics.set('synod_event_loop_delay_max_seconds', st.eventLoop.window.maxMs / 1000);
+    const loop = server.eventLoopFigures();
+    if (loop) {
+      metrics.set('synod_event_loop_delay_p99_seconds', loop.p99Ms / 1000);
+      metrics.set('synod_event_loop_delay_max_seconds', loop.maxMs / 1000);
     }
-    for (const g of st.groups) {
+    // Per split, in slices with a turn of the event loop between them (docs/spanserver.md,
+    // "Periodic work and the event loop"): hundreds of splits are thousands of gauges.
+    await server.eachGroupSliced((g) => {
       const labels = { split: g.id };
       metrics.set('synod_split_tsafe_lag_seconds', Math.max(0, now.latest - g.tSafe) / 1e6, labels);
       metrics.set('synod_split_leader', g.isLeader ? 1 : 0, labels);
       metrics.set('synod_split_leader_known', g.leader ? 1 : 0, labels);
       metrics.set('synod_split_apply_lag_entries', Math.max(0, g.chosenUpTo - g.appliedUpTo), labels);
-    }
+      metrics.set('synod_split_reapplied_entries_total', g.reappliedEntries, labels);
+      metrics.set('synod_split_log_entries', g.logEntries, labels);
+    });
   });
 }
 
@@ -118,8 +122,7 @@ export function spanserverReadiness(server: Spanserver, tt: TimeSource): () => R
   return () => {
     const reasons: string[] = [];
     if (!tt.isServing()) reasons.push('clock not within bounds (TrueTime not serving)');
-    const st = server.status();
-    for (const g of st.groups) {
+    for (const g of server.splitHealth()) {
       if (!g.leader) reasons.push(`split ${g.id}: no known leader`);
       const lag = g.chosenUpTo - g.appliedUpTo;
       if (lag > READY_MAX_APPLY_LAG) reasons.push(`split ${g.id}: ${lag} chosen entries not applied`);

@@ -11,6 +11,7 @@ import { SplitTxnCore, type ChildInit, type TxnBroken, type TxnReplyBody } from 
 import { CommitTally } from './commit-tally.js';
 import { EventLoopDelay } from './event-loop-delay.js';
 import { RunQueueProbe } from './run-queue-probe.js';
+import { eachInSlices } from './slices.js';
 import { HostedSplits } from './hosted-splits.js';
 import { gcMetrics, observed, observedNow, processLoad } from './metrics.js';
 import { removeReplica } from './remove-replica.js';
@@ -215,10 +216,11 @@ export class Spanserver {
     });
     // One loop serves every hosted split: its delay is the node's (docs/metrics.md, "Event-loop delay").
     this.loopDelay = new EventLoopDelay({ runQueue: new RunQueueProbe() }).start();
-    bus.on('node.status', (env) => {
-      const body = this.status();
+    // Built in slices: with hundreds of splits the list is tens of ms of work (docs/spanserver.md).
+    bus.on('node.status', async (env) => {
+      const body = await this.statusSliced();
       if (env.body.resetEventLoop) this.loopDelay?.resetProbe();
-      return { kind: 'node.status.reply', body };
+      return { kind: 'node.status.reply' as const, body };
     });
     this.placementHandlers();
     // The time high-water mark (docs/spanserver.md): no timestamp at or below one this node issued
@@ -522,12 +524,14 @@ export class Spanserver {
     return { snapshot, hostedSplits: set.record() };
   }
 
-  status() {
+  /** The event-loop delay of the last completed rolling window (the gauges'), once measuring. */
+  eventLoopFigures(): { p99Ms: number; maxMs: number } | undefined {
+    return this.loopDelay?.window();
+  }
+
+  /** The node's figures without the per-split list (node.status, docs/spanserver.md). */
+  private statusHead() {
     const now = this.opts.tt.now();
-    for (const s of this.splits.values()) {
-      this.opts.bus.metrics.set('synod_split_reapplied_entries_total', s.state.reappliedEntries, { split: s.split.id });
-      this.opts.bus.metrics.set('synod_split_log_entries', s.store.logSize(), { split: s.split.id });
-    }
     return {
       node: this.opts.nodeId,
       dc: this.opts.dc,
@@ -536,22 +540,59 @@ export class Spanserver {
       ...processLoad(this.opts.bus, this.loopDelay),
       commits: this.commits.figures(),
       quietGroups: this.opts.host.quietGroups(),
-      groups: [...this.splits.values()].map((s) => ({
-        id: s.split.id,
-        isLeader: s.replica.isLeader(),
-        leader: s.replica.leaderHint(),
-        tSafe: s.core.tSafe,
-        appliedUpTo: s.replica.appliedUpTo(),
-        chosenUpTo: s.replica.chosenUpTo(),
-        lastCommitTs: s.core.stats().lastCommitTs,
-        reappliedEntries: s.state.reappliedEntries,
-        logEntries: s.store.logSize(),
-        snapshotUpTo: s.replica.snapshotUpTo(),
-        locksHeld: s.core.twoPhaseState().locksHeld,
-        prepared: s.core.twoPhaseState().prepared.length,
-        quiet: s.replica.isQuiet(),
-      })),
     };
+  }
+
+  /** One split's entry of node.status (its log counted once: an LMDB range count). */
+  private groupStatus(s: HostedSplit) {
+    const twoPhase = s.core.twoPhaseState();
+    return {
+      id: s.split.id,
+      isLeader: s.replica.isLeader(),
+      leader: s.replica.leaderHint(),
+      tSafe: s.core.tSafe,
+      appliedUpTo: s.replica.appliedUpTo(),
+      chosenUpTo: s.replica.chosenUpTo(),
+      lastCommitTs: s.core.stats().lastCommitTs,
+      reappliedEntries: s.state.reappliedEntries,
+      logEntries: s.store.logSize(),
+      snapshotUpTo: s.replica.snapshotUpTo(),
+      locksHeld: twoPhase.locksHeld,
+      prepared: twoPhase.prepared.length,
+      quiet: s.replica.isQuiet(),
+    };
+  }
+
+  /**
+   * Per split, what /readyz checks (a known leader, the apply lag): field reads only, no log
+   * count or transaction state, so a probe costs little even with hundreds of splits.
+   */
+  splitHealth(): Array<{ id: string; leader: string | null; appliedUpTo: number; chosenUpTo: number }> {
+    return [...this.splits.values()].map((s) => ({ id: s.split.id, leader: s.replica.leaderHint(), appliedUpTo: s.replica.appliedUpTo(), chosenUpTo: s.replica.chosenUpTo() }));
+  }
+
+  /** node.status in one go (the stdio control and tests); the bus handler builds it in slices (statusSliced). */
+  status() {
+    return { ...this.statusHead(), groups: [...this.splits.values()].map((s) => this.groupStatus(s)) };
+  }
+
+  /**
+   * node.status with its per-split list built in slices, a turn of the event loop between them
+   * (docs/spanserver.md, "Periodic work and the event loop"): with hundreds of splits the list
+   * costs tens of ms. Splits hosted when it starts are listed (one dropped meanwhile included).
+   */
+  async statusSliced(sliceMs?: number): Promise<ReturnType<Spanserver['status']>> {
+    const groups: Array<ReturnType<Spanserver['groupStatus']>> = [];
+    await eachInSlices([...this.splits.values()], (s) => groups.push(this.groupStatus(s)), sliceMs);
+    return { ...this.statusHead(), groups };
+  }
+
+  /**
+   * Calls `fn` with each hosted split's node.status entry, in slices with a turn of the event
+   * loop between them: the scrape-time gauges per split (metrics.ts) are set so.
+   */
+  eachGroupSliced(fn: (g: ReturnType<Spanserver['groupStatus']>) => void, sliceMs?: number): Promise<void> {
+    return eachInSlices([...this.splits.values()], (s) => fn(this.groupStatus(s)), sliceMs);
   }
 
   async close(): Promise<void> {

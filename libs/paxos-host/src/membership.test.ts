@@ -8,6 +8,7 @@ import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
 import { until } from './until.fixture.js';
+import { stopOnce } from './stop-once.fixture.js';
 
 /** Learners, promotion, removal and leader transfer through PaxosHost (docs/paxos.md "Learners and leader transfer"). */
 const VOTERS = ['n1', 'n2', 'n3'];
@@ -27,14 +28,7 @@ async function startNode(hub: MemoryHub, id: string, dir: string) {
     config: { group: 'g1', self: id, peers: VOTERS, heartbeatIntervalUs: 20_000, electionTimeoutUs: 300_000, window: 4 }, // a slow shared CI machine must not depose leaders mid-test
     apply: (e: ApplyEntry) => applied.push(...e.commands.map((c) => c.id)),
   });
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await host.close();
-    await bus.close();
-    await storage.close();
-  };
+  const stop = stopOnce(host, bus, storage);
   cleanups.push(stop);
   return { id, bus, host, applied, stop };
 }

@@ -6,6 +6,7 @@ import { openStorage, type Storage } from '@synod/storage';
 import { Bus, MemoryHub } from '@synod/transport';
 import { PaxosHost } from './paxos-host.js';
 import { until } from './until.fixture.js';
+import { stopOnce } from './stop-once.fixture.js';
 
 /**
  * Quiescent groups through the host (docs/paxos.md, "Quiescent groups"; docs/transport.md, "Node
@@ -39,14 +40,7 @@ async function startNode(hub: MemoryHub, id: string, dir: string) {
       apply: (e) => list.push(...e.commands.map((c) => c.id)),
     });
   }
-  let stopped = false;
-  const stop = async () => {
-    if (stopped) return;
-    stopped = true;
-    await host.close();
-    await bus.close();
-    await storage.close();
-  };
+  const stop = stopOnce(host, bus, storage);
   cleanups.push(stop);
   return { id, bus, host, storage, applied, stop };
 }

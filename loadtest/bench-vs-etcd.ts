@@ -12,6 +12,7 @@ import path from 'node:path';
 import { ensureEtcd, etcdctlCheckPerf, startEtcdCluster, type CheckPerfResult, type EtcdCluster } from './vs-etcd/etcd-cluster.js';
 import { ETCD_STM_RETRIES, etcdAdapter, etcdRangesServed } from './vs-etcd/etcd-adapter.js';
 import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type KeySpace, type LoopResult, type Workload } from './vs-etcd/driver.js';
+import { useCompiledChildren } from './compiled-children.js';
 import { cpuTable, cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
 import { DcConnections, layout, measureFloor, preloadSynod, sampleEpsilon, snapshotReadsServed, STALENESS_MS, startSynodCluster, SYNOD_DCS, type SynodConnections, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
 
@@ -38,6 +39,9 @@ const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one afte
   --driver-cpu-prof <dir>  profile this driver process (node:inspector) over each measured window only:
                        one driver-<system>-<workload>-<clients>.cpuprofile per run in <dir>; the
                        profiler's own cost shows in the driver CPU per op of those runs
+  --synod-from <bundle|source>
+                       bundle (default): synod's processes run the compiled CLI, as \`synod up\` does
+                       (rebuilt from these sources first); source: main.ts through tsx
   --help               this
 
 etcd: three members on loopback (etcd-server, etcd-client from Debian; installed with apt-get when
@@ -56,6 +60,7 @@ interface Flags {
   cpuProfDir?: string;
   driverCpuProfDir?: string;
   synodConnections: SynodConnections;
+  synodFrom: 'bundle' | 'source';
 }
 
 function parseFlags(argv: string[]): Flags {
@@ -76,7 +81,7 @@ function parseFlags(argv: string[]): Flags {
     if (v === undefined) throw new Error(`--${m[1]} needs a value`);
     given.set(m[1]!, v);
   }
-  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof', 'driver-cpu-prof', 'synod-connections']);
+  const known = new Set(['quick', 'seconds', 'clients', 'workloads', 'system', 'keys', 'check-perf', 'out', 'cpu-prof', 'driver-cpu-prof', 'synod-connections', 'synod-from']);
   for (const k of given.keys()) if (!known.has(k)) throw new Error(`unknown flag --${k} (see --help)`);
   const quick = given.has('quick');
   const seconds = Number(given.get('seconds') ?? (quick ? 1 : 5));
@@ -92,6 +97,8 @@ function parseFlags(argv: string[]): Flags {
   const driverCpuProfDir = given.get('driver-cpu-prof');
   const synodConnections = given.get('synod-connections') ?? 'per-dc';
   if (synodConnections !== 'per-client' && synodConnections !== 'per-dc') throw new Error('--synod-connections is per-client or per-dc');
+  const synodFrom = given.get('synod-from') ?? 'bundle';
+  if (synodFrom !== 'bundle' && synodFrom !== 'source') throw new Error('--synod-from is bundle or source');
   return {
     seconds,
     clients: parseIntList(given.get('clients') ?? (quick ? '1,8' : '1,32,128'), 512),
@@ -100,6 +107,7 @@ function parseFlags(argv: string[]): Flags {
     keys,
     checkPerf: given.get('check-perf') ?? (quick ? 's' : 'xl'),
     synodConnections,
+    synodFrom,
     ...(out ? { out } : {}),
     ...(cpuProfDir ? { cpuProfDir: path.resolve(cpuProfDir) } : {}),
     ...(driverCpuProfDir ? { driverCpuProfDir: path.resolve(driverCpuProfDir) } : {}),
@@ -302,6 +310,7 @@ try {
   }
   if (flags.system !== 'etcd' && !interrupted) {
     say('\n-- synod: `synod up` defaults (3 DCs, splits g,p, TrueTime daemon + time masters, placement service, NATS users) but no cuts by load (placement --max-split-writes-per-sec 1e9), measured once leaders sit in their preferred DCs; LMDB fsync on, SynodClient per loop in its DC (round-robin), no simulated latency --');
+    if (flags.synodFrom === 'bundle') useCompiledChildren((m) => say(`  ${m}`));
     const synod: SynodCluster = await startSynodCluster(say, abort.signal, flags.cpuProfDir ? ['--cpu-prof', `--cpu-prof-dir=${flags.cpuProfDir}`] : []);
     cleanups.push(() => synod.stop());
     say(`  server processes for CPU: ${synod.pids.map((p) => `${p.name}(${p.pid})`).join(' ')}`);

@@ -44,3 +44,50 @@ export function mergeRuns(label: string, runs: RunResult[]): RunResult {
 export function formatRow(r: RunResult): string {
   return `${r.label.padEnd(28)} ${opsPerSec(r).toFixed(0).padStart(9)} req/s   p50 ${r.p50Ms.toFixed(3).padStart(7)} ms   p99 ${r.p99Ms.toFixed(3).padStart(7)} ms`;
 }
+
+export interface OpenLoopResult extends RunResult {
+  /** The rate asked for (ops/s). */
+  offeredPerSec: number;
+  /** Ops not started because `maxInFlight` were outstanding: the system fell behind the rate. */
+  shed: number;
+}
+
+/**
+ * Starts `op` at a fixed rate for `seconds`, whatever the replies do (an open loop: what a
+ * service's many independent users look like, unlike closedLoop's fixed crowd). Latency runs
+ * from each op's scheduled start, so a stalled system is not excused by starting fewer ops.
+ * At most `maxInFlight` ops are outstanding; an op due beyond that is shed and counted.
+ */
+export async function openLoop(label: string, ratePerSec: number, seconds: number, maxInFlight: number, op: (seq: number) => Promise<unknown>): Promise<OpenLoopResult> {
+  const latencies: number[] = [];
+  const start = performance.now();
+  const total = Math.floor(ratePerSec * seconds);
+  const pending = new Set<Promise<unknown>>();
+  let shed = 0;
+  let errors: unknown;
+  for (let seq = 0; seq < total && errors === undefined; seq++) {
+    const due = start + (seq * 1000) / ratePerSec;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+    if (pending.size >= maxInFlight) {
+      shed++;
+      continue;
+    }
+    const p: Promise<unknown> = op(seq).then(
+      () => {
+        latencies.push(performance.now() - due);
+        pending.delete(p);
+      },
+      (err: unknown) => {
+        errors ??= err;
+        pending.delete(p);
+      },
+    );
+    pending.add(p);
+  }
+  await Promise.all(pending);
+  if (errors !== undefined) throw errors;
+  const elapsed = (performance.now() - start) / 1000;
+  const sorted = Float64Array.from(latencies).sort();
+  return { label, ops: latencies.length, seconds: elapsed, p50Ms: percentile(sorted, 50), p99Ms: percentile(sorted, 99), latenciesMs: sorted, offeredPerSec: ratePerSec, shed };
+}

@@ -41,3 +41,30 @@ describe('sizeBound', () => {
     expect(bound - pack(v).length).toBeLessThan(64);
   });
 });
+
+describe('sizeBound on strings', () => {
+  it('measures short strings exactly as UTF-8 (surrogate pairs, lone surrogates, every plane)', () => {
+    const rng = new Prng(11);
+    const pick = () => {
+      const r = rng.next();
+      if (r < 0.3) return 0x20 + Math.floor(rng.next() * 0x5f);
+      if (r < 0.5) return 0x80 + Math.floor(rng.next() * 0x780);
+      if (r < 0.7) return 0xd800 + Math.floor(rng.next() * 0x800);
+      return Math.floor(rng.next() * 0x10000);
+    };
+    for (let i = 0; i < 2000; i++) {
+      const s = String.fromCharCode(...Array.from({ length: Math.floor(rng.next() * 80) }, pick));
+      expect(sizeBound(s)).toBe(5 + Buffer.byteLength(s, 'utf8'));
+    }
+    expect(sizeBound('\u{1F600}')).toBe(5 + 4);
+    expect(sizeBound('\ud800')).toBe(5 + 3);
+    expect(sizeBound('\udc00\ud800')).toBe(5 + 6);
+  });
+
+  it('gives a nested object the same bound whether or not it was measured on its own first', () => {
+    const inner = { key: 'k\u00e9', value: [1, 'two', { three: null }] };
+    const fresh = sizeBound({ cmds: [structuredClone(inner)] });
+    sizeBound(inner);
+    expect(sizeBound({ cmds: [inner] })).toBe(fresh);
+  });
+});

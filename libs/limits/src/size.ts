@@ -12,9 +12,20 @@
 const cache = new WeakMap<object, number>();
 
 export function sizeBound(x: unknown): number {
+  return measure(x, true);
+}
+
+/**
+ * Only the outermost object's result is remembered: caching every nested object made each
+ * command cost one WeakMap entry per sub-object, and the entries (ephemerons) are what V8's
+ * GC pays for most; nested objects are still looked up, since a command sized at propose
+ * reappears inside the batch sized later (docs/benchmarks.md, "where the event-loop stalls
+ * come from").
+ */
+function measure(x: unknown, remember: boolean): number {
   switch (typeof x) {
     case 'string':
-      return 5 + Buffer.byteLength(x, 'utf8');
+      return 5 + stringBytes(x);
     case 'number':
     case 'bigint':
       return 9;
@@ -34,11 +45,31 @@ export function sizeBound(x: unknown): number {
   let n = 5;
   if (x instanceof Uint8Array) n += x.byteLength;
   else if (x instanceof Date) n = 15;
-  else if (Array.isArray(x)) for (const item of x) n += sizeBound(item);
-  else if (x instanceof Map) for (const [k, v] of x) n += sizeBound(k) + sizeBound(v);
-  else if (x instanceof Set) for (const v of x) n += sizeBound(v);
-  else for (const k in x) if (Object.prototype.hasOwnProperty.call(x, k)) n += sizeBound(k) + sizeBound((x as Record<string, unknown>)[k]);
-  cache.set(x, n);
+  else if (Array.isArray(x)) for (const item of x) n += measure(item, false);
+  else if (x instanceof Map) for (const [k, v] of x) n += measure(k, false) + measure(v, false);
+  else if (x instanceof Set) for (const v of x) n += measure(v, false);
+  else for (const k in x) if (Object.prototype.hasOwnProperty.call(x, k)) n += 5 + stringBytes(k) + measure((x as Record<string, unknown>)[k], false);
+  if (remember) cache.set(x, n);
+  return n;
+}
+
+/** Strings up to this length are measured in JS: a native call costs more than the loop. */
+const SHORT_STRING = 64;
+
+/** Exact UTF-8 length, as Buffer.byteLength gives it (a lone surrogate encodes as 3 bytes). */
+function stringBytes(s: string): number {
+  if (s.length > SHORT_STRING) return Buffer.byteLength(s, 'utf8');
+  let n = s.length;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x80) continue;
+    if (c < 0x800) n += 1;
+    else if (c >= 0xd800 && c <= 0xdbff && i + 1 < s.length && (s.charCodeAt(i + 1) & 0xfc00) === 0xdc00) {
+      // A surrogate pair: two UTF-16 units, four UTF-8 bytes.
+      n += 2;
+      i++;
+    } else n += 2;
+  }
   return n;
 }
 

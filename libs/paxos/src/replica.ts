@@ -255,12 +255,12 @@ export class Replica extends Leader {
     const results: ProposalResult[] = [];
     // Right after handing over, clients are sent to the successor before it is heard from.
     const hint = this.leaderHint() ?? this.handedOffTo;
-    const fits = (c: Command) => commandBytes(c) <= this.config.maxCommandBytes;
-    const tooLarge = cmds.filter((c) => !fits(c));
+    const tooLarge: Command[] = [];
+    const applied: Command[] = [];
+    const fresh: Command[] = [];
+    for (const c of cmds) (commandBytes(c) > this.config.maxCommandBytes ? tooLarge : this.dedupe.has(c.id) ? applied : fresh).push(c);
     if (tooLarge.length > 0) results.push({ ids: tooLarge.map((c) => c.id), status: 'too_large', leaderHint: hint });
-    const applied = cmds.filter((c) => fits(c) && this.dedupe.has(c.id));
     if (applied.length > 0) results.push({ ids: applied.map((c) => c.id), status: 'already_applied', leaderHint: hint });
-    const fresh = cmds.filter((c) => fits(c) && !this.dedupe.has(c.id));
     if (fresh.length > 0) {
       const ids = fresh.map((c) => c.id);
       if (this.role === 'leader' && this.transfer !== null) {

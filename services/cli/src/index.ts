@@ -1,5 +1,5 @@
 export { ChildNode } from './child-node.js';
-export { synodCommand, BUNDLE_ENTRY, type SelfCommand } from './self-command.js';
+export { synodCommand, BUNDLE_ENTRY, CHILD_BUNDLE_ENV, type SelfCommand } from './self-command.js';
 export { nextChaos } from './chaos-command.js';
 export { Bank, type BankOptions, type BankStats } from './bank.js';
 export { launchCluster, LaunchAbortedError, type LaunchedCluster, type LaunchOptions, type ClusterFile } from './cluster-launch.js';

@@ -28,9 +28,18 @@ export interface SelfCommand {
   cwd: string | undefined;
 }
 
+/**
+ * From source, children run this bundle instead of main.ts through tsx when the variable names
+ * one: the benchmarks build it from the same sources first, so they measure the code users run
+ * (tsx's transform adds a `__name` call to every function it creates, about 2% of a
+ * spanserver's CPU under load) (docs/benchmarks.md).
+ */
+export const CHILD_BUNDLE_ENV = 'SYNOD_CHILD_BUNDLE';
+
 /** The command line that runs this CLI with `args`, the same way this process runs; `nodeFlags` go to node itself (e.g. `--cpu-prof`). */
 export function synodCommand(args: string[], nodeFlags: readonly string[] = []): SelfCommand {
-  if (BUNDLE_ENTRY !== undefined) return { cmd: process.execPath, args: [...nodeFlags, BUNDLE_ENTRY, ...args], cwd: undefined };
+  const entry = BUNDLE_ENTRY ?? (process.env[CHILD_BUNDLE_ENV] || undefined);
+  if (entry !== undefined) return { cmd: process.execPath, args: [...nodeFlags, entry, ...args], cwd: undefined };
   // `--import tsx` is resolved from the working directory, so source children start in the repo root.
   return { cmd: process.execPath, args: [...nodeFlags, '--import', 'tsx', MAIN_SOURCE, ...args], cwd: REPO_ROOT };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFER_MAX_MS, type DeferClock, GroupCommitter, type TransactionRunner } from './group-commit.js';
+import { DEFER_MAX_MS, type DeferClock, GroupCommitter, SWEEP_KEYS_PER_TRANSACTION, type SweepStep, type TransactionRunner } from './group-commit.js';
 
 /** A runner whose transactions run and commit only when the test says so. */
 class ManualRunner implements TransactionRunner {
@@ -205,5 +205,74 @@ describe('GroupCommitter', () => {
     expect(clock.pending).toBe(0);
     clock.advance(DEFER_MAX_MS);
     expect(runner.open).toHaveLength(0);
+  });
+});
+
+describe('GroupCommitter sweeps (background truncation)', () => {
+  /** A sweep of `keys` keys that logs each step's deletions into `steps`. */
+  const sweepOf = (owner: string, keys: number, steps: Array<[string, number]>): SweepStep => {
+    let left = keys;
+    return (budget) => {
+      const deleted = Math.min(left, budget, 256);
+      left -= deleted;
+      steps.push([owner, deleted]);
+      return { deleted, more: left > 0 };
+    };
+  };
+
+  it('shares one key budget per transaction among every owner, and finishes them all', async () => {
+    const runner = new ManualRunner();
+    const clock = new ManualClock();
+    const committer = new GroupCommitter(runner, clock);
+    const steps: Array<[string, number]> = [];
+    // 64 groups compacting at the same moment, 512 keys each: what stalled the loop for 115 ms.
+    for (let g = 0; g < 64; g++) committer.sweep(`g${g}`, sweepOf(`g${g}`, 512, steps));
+    // With nothing else to write, sweeps wait as deferrable writes do, then start transactions of their own.
+    expect(runner.open).toHaveLength(0);
+    clock.advance(DEFER_MAX_MS);
+    let transactions = 0;
+    while (runner.open.length > 0 && transactions < 1_000) {
+      const txn = runner.next();
+      const before = steps.length;
+      txn.run();
+      const deleted = steps.slice(before).reduce((a, [, n]) => a + n, 0);
+      expect(deleted).toBeLessThanOrEqual(SWEEP_KEYS_PER_TRANSACTION);
+      txn.commit();
+      transactions++;
+      await tick();
+    }
+    const total = new Map<string, number>();
+    for (const [owner, n] of steps) total.set(owner, (total.get(owner) ?? 0) + n);
+    expect([...total.values()]).toEqual(Array.from({ length: 64 }, () => 512));
+    expect(transactions).toBe((64 * 512) / SWEEP_KEYS_PER_TRANSACTION);
+  });
+
+  it('runs after the ordered writes of its transaction; a newer sweep of an owner replaces the older, a cancelled one never runs', async () => {
+    const runner = new ManualRunner();
+    const committer = new GroupCommitter(runner);
+    const order: string[] = [];
+    void committer.submit(() => order.push('snapshot g1'));
+    committer.sweep('g1', () => (order.push('old sweep g1'), { deleted: 1, more: false }));
+    committer.sweep('g1', () => (order.push('sweep g1'), { deleted: 1, more: false }));
+    committer.sweep('g2', () => (order.push('sweep g2'), { deleted: 1, more: false }));
+    committer.cancelSweep('g2');
+    void committer.submit(() => order.push('write g3'));
+    const txn = runner.next();
+    txn.run();
+    expect(order).toEqual(['snapshot g1', 'write g3', 'sweep g1']);
+    txn.commit();
+    await tick();
+    expect(runner.open).toHaveLength(0);
+  });
+
+  it('a sweep that exceeds its budget or makes no progress fails the store (fail-stop)', async () => {
+    const runner = new ManualRunner();
+    const committer = new GroupCommitter(runner);
+    committer.sweep('g1', (budget) => ({ deleted: budget + 1, more: false }));
+    const write = committer.submit(() => undefined);
+    const txn = runner.next();
+    txn.run();
+    txn.commit();
+    await expect(write).rejects.toThrow(/deleted 513 keys with a budget of 512/);
   });
 });

@@ -29,6 +29,22 @@ export interface TransactionRunner {
 /** Runs inside the batch's write transaction: synchronous putSync/removeSync only. */
 export type WriteOp = () => void;
 
+/**
+ * One step of a background deletion (log truncation below a durable snapshot), run inside a
+ * batch's write transaction after the batch's ordered writes: deletes at most `budget` keys and
+ * says how many it deleted and whether any remain.
+ */
+export type SweepStep = (budget: number) => { deleted: number; more: boolean };
+
+/**
+ * Most keys the sweeps delete in one transaction, every group's together. Deletions run on the
+ * event loop inside the transaction's callback, about 3-4 µs a key: when 64 splits compacted at
+ * the same moment, their truncations (256 log entries and 256 applied records each) made one
+ * callback of 115 ms (docs/benchmarks.md, "where the event-loop stalls come from"). 512 keys is
+ * about 2 ms, and at a hundred transactions a second still deletes far faster than writes add.
+ */
+export const SWEEP_KEYS_PER_TRANSACTION = 512;
+
 export interface GroupCommitStats {
   /** Write transactions committed (each one fsync'd when the storage was opened with fsync). */
   batchesCommitted: number;
@@ -71,6 +87,8 @@ const realClock: DeferClock = {
 
 export class GroupCommitter {
   private queue: Pending[] = [];
+  /** Pending sweeps by owner (a Paxos group), oldest first; a newer sweep of an owner replaces its older one. */
+  private readonly sweeps = new Map<string, SweepStep>();
   /** The queue holds a write that is not deferrable: the next batch starts as soon as it can. */
   private queueUrgent = false;
   /** When the oldest write of a queue of deferrable writes only was queued (DeferClock ms). */
@@ -118,9 +136,29 @@ export class GroupCommitter {
     return done;
   }
 
+  /**
+   * Queues a background deletion of `owner`'s (replacing one it queued before, which the newer
+   * one covers: truncation bounds only grow). It runs after the ordered writes of this or a
+   * later transaction, so after every write submitted before it, and shares each transaction's
+   * SWEEP_KEYS_PER_TRANSACTION with the other owners' sweeps. With nothing else to write it
+   * starts transactions of its own, as a deferrable write would.
+   */
+  sweep(owner: string, step: SweepStep): void {
+    if (this.failure) return;
+    if (this.queue.length === 0 && this.sweeps.size === 0) this.deferredSince = this.clock.now();
+    this.sweeps.delete(owner);
+    this.sweeps.set(owner, step);
+    this.startBatchIfIdle();
+  }
+
+  /** Forgets `owner`'s pending sweep (its data is being deleted outright, and may be written afresh). */
+  cancelSweep(owner: string): void {
+    this.sweeps.delete(owner);
+  }
+
   /** Deferrable writes queued now start a transaction as soon as none is in flight (someone waits on them). */
   flush(): void {
-    if (this.queue.length === 0) return;
+    if (this.queue.length === 0 && this.sweeps.size === 0) return;
     this.queueUrgent = true;
     this.startBatchIfIdle();
   }
@@ -128,6 +166,8 @@ export class GroupCommitter {
   /** Rejects later submits; resolves once everything submitted before has committed or failed. */
   close(): Promise<void> {
     this.failure ??= new Error('storage is closed');
+    // Pending truncations are dropped: the next compaction's covers everything below its bound.
+    this.sweeps.clear();
     this.flush();
     return this.lastSubmitted.then(
       () => undefined,
@@ -136,7 +176,7 @@ export class GroupCommitter {
   }
 
   private startBatchIfIdle(): void {
-    if (this.batchInFlight || this.queue.length === 0) return;
+    if (this.batchInFlight || (this.queue.length === 0 && this.sweeps.size === 0)) return;
     if (!this.queueUrgent) {
       // Only deferrable writes: wait for a write that starts a batch, or for the deadline.
       const wait = this.deferredSince + DEFER_MAX_MS - this.clock.now();
@@ -176,6 +216,12 @@ export class GroupCommitter {
             break;
           }
         }
+        if (opError === null)
+          try {
+            this.runSweeps();
+          } catch (error) {
+            opError = asError(error);
+          }
       })
       .then(
         () => {
@@ -194,6 +240,20 @@ export class GroupCommitter {
       });
   }
 
+  /** Runs pending sweeps, oldest first, until the transaction's key budget is spent. */
+  private runSweeps(): void {
+    let budget = SWEEP_KEYS_PER_TRANSACTION;
+    for (const [owner, step] of this.sweeps) {
+      if (budget <= 0) break;
+      const { deleted, more } = step(budget);
+      if (!(deleted >= 0 && deleted <= budget)) throw new Error(`sweep of ${owner} deleted ${deleted} keys with a budget of ${budget}`);
+      // A step that deleted nothing yet has more would loop forever on a budget it cannot use.
+      if (more && deleted === 0) throw new Error(`sweep of ${owner} made no progress`);
+      budget -= deleted;
+      if (!more) this.sweeps.delete(owner);
+    }
+  }
+
   // After a failed commit or fsync nothing about the on-disk state can be assumed
   // (retrying an fsync after a failure can report success for lost pages), so every
   // queued and future write is rejected and the process is expected to restart.
@@ -206,6 +266,7 @@ export class GroupCommitter {
     this.deferTimer = undefined;
     const queued = this.queue;
     this.queue = [];
+    this.sweeps.clear();
     for (const pending of queued) pending.reject(this.failure);
   }
 }

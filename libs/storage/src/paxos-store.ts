@@ -19,13 +19,13 @@ export interface PaxosMetaRecord {
 export type AppliedRecordValue = Omit<AppliedRecord, 'slot'>;
 
 /**
- * Most keys one write op deletes when truncating. A larger range is deleted by follow-up ops
- * in the group's write chain, so no transaction (and no key list in memory) grows with the
- * length of the log, e.g. the first compaction of a log that grew for days. The op runs on the
- * event loop inside the batch's write transaction: a compaction every 1,000 entries (the
- * spanserver's default) deleted 1,000 log entries and 1,000 applied records in one go, and a
- * few splits compacting in the same batch stalled the loop for over 100 ms (docs/spanserver.md,
- * "Periodic work and the event loop"); 256 keys of each kind is a few ms.
+ * Most keys of each kind (log entries, applied records) one truncation step deletes; the
+ * committer's SWEEP_KEYS_PER_TRANSACTION caps all groups' steps in a transaction together. No
+ * transaction (and no key list in memory) grows with the length of the log, e.g. the first
+ * compaction of a log that grew for days: a compaction every 1,000 entries (the spanserver's
+ * default) once deleted 1,000 log entries and 1,000 applied records in one go, and a few splits
+ * compacting in the same batch stalled the loop for over 100 ms (docs/spanserver.md, "Periodic
+ * work and the event loop").
  */
 export const TRUNCATE_BATCH = 256;
 
@@ -118,14 +118,14 @@ export class PaxosStore {
     }));
     const key = metaKey(this.group);
     const snapshot = p.snapshot;
-    const truncate = p.truncateBelow !== undefined ? this.truncateOp(p.truncateBelow) : undefined;
-    return this.chain(() => {
+    const done = this.chain(() => {
       if (metaRecord) this.meta.putSync(key, metaRecord);
       // The replica's order: the snapshot first, then the entries, then compaction below it.
       if (snapshot) this.snapshots.putSync(key, snapshot);
       for (const { key, record } of records) this.log.putSync(key, record);
-      truncate?.();
     });
+    if (p.truncateBelow !== undefined) this.truncate(p.truncateBelow);
+    return done;
   }
 
   /**
@@ -165,11 +165,11 @@ export class PaxosStore {
     this.metaView = { ...this.metaView, applied: upTo, header };
     const meta = this.metaView;
     const key = metaKey(this.group);
-    const truncate = this.truncateOp(upTo);
     return () => {
       this.meta.putSync(key, meta);
       this.snapshots.putSync(key, snapshot);
-      truncate();
+      // Queued from inside the transaction, behind the snapshot it relies on.
+      this.truncate(upTo);
     };
   }
 
@@ -182,6 +182,8 @@ export class PaxosStore {
     this.metaView = {};
     const key = metaKey(this.group);
     const range = logRange(this.group);
+    // A pending truncation must not outlive the group: the group may be hosted here again later.
+    this.committer.cancelSweep(this.group);
     return () => {
       this.meta.removeSync(key);
       this.snapshots.removeSync(key);
@@ -225,23 +227,25 @@ export class PaxosStore {
   }
 
   /**
-   * An op deleting log entries and applied records below `slot`, at most TRUNCATE_BATCH keys
-   * of each; if more remain it queues itself again behind the group's later writes. Partial
-   * truncation is harmless: entries below the durable snapshot are ignored on load.
+   * Queues the deletion of log entries and applied records below `slot` as a sweep of the
+   * committer: it runs after the writes submitted before it (the snapshot that covers the
+   * range), in steps within each transaction's shared budget. Partial truncation is harmless:
+   * entries below the durable snapshot are ignored on load.
    */
-  private truncateOp(slot: number): () => void {
+  private truncate(slot: number): void {
     const range = logRange(this.group, 0, slot);
-    const op = (): void => {
+    this.committer.sweep(this.group, (budget) => {
       // Collect first (bounded): deleting under an open cursor would skip entries.
-      const logKeys = Array.from(this.log.getKeys({ ...range, limit: TRUNCATE_BATCH }));
+      const logKeys = Array.from(this.log.getKeys({ ...range, limit: Math.min(TRUNCATE_BATCH, budget) }));
       for (const key of logKeys) this.log.removeSync(key);
-      const appliedKeys = Array.from(this.applied.getKeys({ ...range, limit: TRUNCATE_BATCH }));
+      const left = budget - logKeys.length;
+      const appliedKeys = left > 0 ? Array.from(this.applied.getKeys({ ...range, limit: Math.min(TRUNCATE_BATCH, left) })) : [];
       for (const key of appliedKeys) this.applied.removeSync(key);
-      // Submitted from inside the batch, it runs in the next one. A failure fails the store
-      // (and every later write), so its own rejection needs no handler here.
-      if (logKeys.length === TRUNCATE_BATCH || appliedKeys.length === TRUNCATE_BATCH) this.chain(op).catch(() => undefined);
-    };
-    return op;
+      const deleted = logKeys.length + appliedKeys.length;
+      // Stopped by a limit: there may be more (one more step finds out).
+      const more = logKeys.length === Math.min(TRUNCATE_BATCH, budget) || (left > 0 && appliedKeys.length === Math.min(TRUNCATE_BATCH, left)) || left <= 0;
+      return { deleted, more: more && deleted > 0 };
+    });
   }
 
   private chain(op: () => void, options?: SubmitOptions): Promise<void> {

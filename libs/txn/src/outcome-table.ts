@@ -9,14 +9,76 @@ interface Entry {
   durable: boolean;
 }
 
+/** Ids per chunk of the decision-order queue. */
+const CHUNK = 1024;
+
+/**
+ * Outcomes are spread over this many Maps by a hash of the id. One Map of 100,000 outcomes
+ * (maxOutcomes) rehashed all of them at once whenever it grew or filled with deleted slots: a
+ * 61 ms `put` on a busy split's leader (docs/benchmarks.md, "where the event-loop stalls come
+ * from"). A shard holds about 1/64 of them, so its rehash is a fraction of a millisecond.
+ */
+const SHARDS = 64;
+
+/** FNV-1a over the id's UTF-16 units: spreads ids that differ only in a counter. */
+function shardOf(id: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < id.length; i++) h = Math.imul(h ^ id.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % SHARDS;
+}
+
+/** A FIFO of ids in fixed-size chunks: pushing and popping never copies the whole queue. */
+class IdQueue {
+  private chunks: string[][] = [];
+  private head = 0;
+
+  get length(): number {
+    return this.chunks.length === 0 ? 0 : (this.chunks.length - 1) * CHUNK + this.chunks[this.chunks.length - 1]!.length - this.head;
+  }
+
+  push(id: string): void {
+    const last = this.chunks[this.chunks.length - 1];
+    if (last === undefined || last.length === CHUNK) this.chunks.push([id]);
+    else last.push(id);
+  }
+
+  peek(): string | undefined {
+    return this.chunks[0]?.[this.head];
+  }
+
+  shift(): void {
+    // A spent first chunk goes: it was full, or it was the only one and the queue is now empty.
+    if (++this.head === this.chunks[0]!.length) {
+      this.chunks.shift();
+      this.head = 0;
+    }
+  }
+
+  clear(): void {
+    this.chunks = [];
+    this.head = 0;
+  }
+
+  *[Symbol.iterator](): IterableIterator<string> {
+    for (let c = 0; c < this.chunks.length; c++) {
+      const chunk = this.chunks[c]!;
+      for (let i = c === 0 ? this.head : 0; i < chunk.length; i++) yield chunk[i]!;
+    }
+  }
+}
+
 /**
  * The decided outcome of every recent transaction of a split, by client-chosen transaction id:
  * what makes a retried commit idempotent and a status lookup possible. Replicated state (changed
  * only by applied entries), so eviction depends only on applied timestamps: every replica keeps
- * the same outcomes. Kept at least `retentionUs` of timestamps, at most `max` entries.
+ * the same outcomes. Kept at least `retentionUs` of timestamps, at most `max` entries, evicted in
+ * the order they were first decided.
  */
 export class OutcomeTable {
-  private readonly entries = new Map<string, Entry>();
+  private readonly shards: Array<Map<string, Entry>> = Array.from({ length: SHARDS }, () => new Map());
+  /** Every id in the table, in the order it was first decided (the eviction order). */
+  private readonly order = new IdQueue();
+  private count = 0;
 
   constructor(
     private readonly max: number,
@@ -24,34 +86,51 @@ export class OutcomeTable {
   ) {}
 
   get size(): number {
-    return this.entries.size;
+    return this.count;
+  }
+
+  private entry(txnId: string): Entry | undefined {
+    return this.shards[shardOf(txnId)]!.get(txnId);
   }
 
   get(txnId: string): TxnOutcome | undefined {
-    return this.entries.get(txnId)?.outcome;
+    return this.entry(txnId)?.outcome;
   }
 
   isDurable(txnId: string): boolean {
-    return this.entries.get(txnId)?.durable === true;
+    return this.entry(txnId)?.durable === true;
   }
 
-  /** Records a decision; returns it as stored. */
+  /** Records a decision (an id decided again keeps its place in the eviction order); returns it as stored. */
   put(txnId: string, outcome: TxnOutcome, decidedAtTs: number, slot: number): DecidedOutcome {
-    this.entries.set(txnId, { outcome, decidedAtTs, slot, durable: false });
+    this.set(txnId, { outcome, decidedAtTs, slot, durable: false });
     return { ...outcome, slot, at: decidedAtTs };
   }
 
+  private set(txnId: string, e: Entry): void {
+    const shard = this.shards[shardOf(txnId)]!;
+    if (!shard.has(txnId)) {
+      this.order.push(txnId);
+      this.count++;
+    }
+    shard.set(txnId, e);
+  }
+
   markDurable(txnId: string): void {
-    const e = this.entries.get(txnId);
+    const e = this.entry(txnId);
     if (e) e.durable = true;
   }
 
   /** Drops outcomes past retention or over the count, oldest first; returns their ids. */
   evict(maxAppliedTs: number): string[] {
     const gone: string[] = [];
-    for (const [id, e] of this.entries) {
-      if (this.entries.size <= this.max && e.decidedAtTs >= maxAppliedTs - this.retentionUs) break;
-      this.entries.delete(id);
+    for (let id = this.order.peek(); id !== undefined; id = this.order.peek()) {
+      const shard = this.shards[shardOf(id)]!;
+      const e = shard.get(id)!;
+      if (this.count <= this.max && e.decidedAtTs >= maxAppliedTs - this.retentionUs) break;
+      shard.delete(id);
+      this.order.shift();
+      this.count--;
       gone.push(id);
     }
     return gone;
@@ -59,17 +138,22 @@ export class OutcomeTable {
 
   /** Replaces the table (a restart: durable; an installed snapshot: durable once its write is), oldest first. */
   load(outcomes: ReadonlyArray<readonly [string, TxnOutcome & Partial<{ slot: number; at: number }>]>, fallbackAtTs: number, durable: boolean): void {
-    this.entries.clear();
+    for (const shard of this.shards) shard.clear();
+    this.order.clear();
+    this.count = 0;
     for (const [id, o] of outcomes) {
       const outcome: TxnOutcome = o.committed ? { committed: true, ts: o.ts } : { committed: false, reason: o.reason };
-      this.entries.set(id, { outcome, decidedAtTs: o.at ?? fallbackAtTs, slot: o.slot ?? 0, durable });
+      this.set(id, { outcome, decidedAtTs: o.at ?? fallbackAtTs, slot: o.slot ?? 0, durable });
     }
   }
 
-  /** The outcomes decided by entries below `index`, as a snapshot at `index` carries them. */
+  /** The outcomes decided by entries below `index`, in eviction order, as a snapshot at `index` carries them. */
   exportBelow(index: number): Array<[string, DecidedOutcome]> {
     const out: Array<[string, DecidedOutcome]> = [];
-    for (const [id, e] of this.entries) if (e.slot < index) out.push([id, { ...e.outcome, slot: e.slot, at: e.decidedAtTs }]);
+    for (const id of this.order) {
+      const e = this.entry(id)!;
+      if (e.slot < index) out.push([id, { ...e.outcome, slot: e.slot, at: e.decidedAtTs }]);
+    }
     return out;
   }
 }

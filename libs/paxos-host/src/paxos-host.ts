@@ -135,6 +135,8 @@ export class PaxosHost {
   private lastRescanUs = Number.NEGATIVE_INFINITY;
   private readonly tickUs: number;
   private wakes = 0;
+  /** Quiet followers re-armed without a tick (Replica.rearmQuiet). */
+  private quietRearms = 0;
   private closed = false;
   private readonly quiesceAfterUs: number;
   /** Node liveness and beats; undefined while quiescence is off. */
@@ -252,6 +254,11 @@ export class PaxosHost {
   /** How often the ticker has fired (for tests: it sleeps until a replica is due). */
   get tickerWakes(): number {
     return this.wakes;
+  }
+
+  /** How many times a quiet follower's deadline was re-armed without a tick (for tests). */
+  get quietRearmCount(): number {
+    return this.quietRearms;
   }
 
   /** The group's replica, to read: every call that changes it goes through the host (its pipeline and ticker). */
@@ -492,7 +499,13 @@ export class PaxosHost {
     if (earliest > now)
       for (const g of this.groups.values()) {
         if (rescan) g.dueUs = g.replica.nextTickUs();
-        if (now >= g.dueUs) this.runIn(g, () => g.replica.tick(now));
+        if (now >= g.dueUs) {
+          // A quiet follower whose leader's node is heard only re-arms its deadline: no tick, no Ready.
+          if (!g.removed && g.replica.rearmQuiet(now)) {
+            this.quietRearms++;
+            g.dueUs = g.replica.nextTickUs();
+          } else this.runIn(g, () => g.replica.tick(now));
+        }
         earliest = Math.min(earliest, g.dueUs);
       }
     this.armTick(earliest);

@@ -113,6 +113,18 @@ describe('quiescent groups on PaxosHost', () => {
     await until(() => allQuiet(nodes), 10_000);
   }, 40_000);
 
+  it('re-arms quiet followers without ticking them while their leaders\' nodes beat, and leaders stay put', async () => {
+    const nodes = await startCluster();
+    await until(() => allQuiet(nodes), 10_000);
+    const leaders = groupIds.map((g) => leaderOf(nodes, g)!.id);
+    const before = nodes.map((n) => n.host.quietRearmCount);
+    // Election deadlines are 1-2 × TIMEOUT_MS: in 3.5 s every quiet follower passes at least one.
+    await sleep(3_500);
+    nodes.forEach((n, i) => expect(n.host.quietRearmCount - before[i]!).toBeGreaterThanOrEqual(groupIds.filter((g) => leaders[groupIds.indexOf(g)] !== n.id).length));
+    expect(allQuiet(nodes)).toBe(true);
+    expect(groupIds.map((g) => leaderOf(nodes, g)!.id)).toEqual(leaders);
+  }, 40_000);
+
   it("after the leader's host stops, quiet followers elect new leaders once its node beats stop", async () => {
     const nodes = await startCluster();
     await until(() => allQuiet(nodes), 10_000);

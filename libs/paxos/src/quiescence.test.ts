@@ -14,7 +14,8 @@ const HB = 10_000;
 const ELECTION = 100_000;
 const QUIESCE = 200_000;
 
-function cluster(extra: Partial<ReplicaConfig> = {}) {
+function cluster(extra: Partial<ReplicaConfig> = {}, opts: { rearm?: boolean } = {}) {
+  const rearm = opts.rearm ?? true;
   const ids = ['a', 'b', 'c'];
   /** Nodes the others hear from: the shell's beats. A dead node is heard by nobody and hears nothing. */
   const dead = new Set<string>();
@@ -22,7 +23,10 @@ function cluster(extra: Partial<ReplicaConfig> = {}) {
   const h = new Harness(ids, { heartbeatIntervalUs: HB, electionTimeoutUs: ELECTION, quiesceAfterUs: QUIESCE, ...extra }, {}, liveness);
   h.drop = (to: string, msg: PaxosMessage) => dead.has(to) || dead.has(msg.from);
   const sent: Array<{ at: number; from: string; to: string; type: string }> = [];
-  /** Runs `us` of time in 1 ms steps, ticking each replica when due (as PaxosHost does) and delivering everything. */
+  /**
+   * Runs `us` of time in 1 ms steps, ticking each replica when due (as PaxosHost does: a quiet
+   * follower whose leader is heard is only re-armed, unless `rearm` is off) and delivering everything.
+   */
   const run = (us: number): void => {
     const end = h.now + us;
     while (h.now < end) {
@@ -30,7 +34,7 @@ function cluster(extra: Partial<ReplicaConfig> = {}) {
       for (const id of ids) {
         if (dead.has(id)) continue;
         const r = h.get(id);
-        if (h.now >= r.nextTickUs()) h.tick(id);
+        if (h.now >= r.nextTickUs() && !(rearm && r.rearmQuiet(h.now))) h.tick(id);
       }
       const before = h.readies.length;
       h.deliverAll();
@@ -65,6 +69,40 @@ describe('quiescent groups', () => {
     expect(h.get('a').nextTickUs()).toBe(Number.POSITIVE_INFINITY);
     expect(h.get('a').leaseValidUntil(h.now)).toBeNull();
     expect(h.get('b').leaderHint()).toBe('a');
+  });
+
+  it('re-arming a quiet follower leaves it exactly as a tick would (deadlines, and no messages)', () => {
+    const runs = [true, false].map((rearm) => {
+      const { h, run, sentBetween } = cluster({}, { rearm });
+      h.elect('a');
+      run(QUIESCE + 200_000);
+      const t = h.now;
+      const deadlines: number[][] = [];
+      for (let i = 0; i < 20; i++) {
+        run(ELECTION / 2);
+        deadlines.push(['b', 'c'].map((id) => h.get(id).nextTickUs()));
+      }
+      return { deadlines, sent: sentBetween(t, h.now).length, quiet: ['a', 'b', 'c'].map((id) => h.get(id).isQuiet()) };
+    });
+    expect(runs[0]).toEqual(runs[1]);
+    expect(runs[0]!.sent).toBe(0);
+    expect(runs[0]!.quiet).toEqual([true, true, true]);
+    // The deadlines moved: the followers were due, and re-armed, several times.
+    expect(new Set(runs[0]!.deadlines.map((d) => d[0])).size).toBeGreaterThan(3);
+  });
+
+  it('rearmQuiet declines (changing nothing) unless a quiet follower is due and hears its leader', () => {
+    const { h, dead, run } = cluster();
+    h.elect('a');
+    expect(h.get('b').rearmQuiet(h.now + 10 * ELECTION)).toBe(false); // awake
+    run(QUIESCE + 200_000);
+    const b = h.get('b');
+    expect(b.rearmQuiet(b.nextTickUs() - 1)).toBe(false); // not due
+    expect(h.get('a').rearmQuiet(h.now + 10 * ELECTION)).toBe(false); // the leader
+    dead.add('a');
+    const due = b.nextTickUs();
+    expect(b.rearmQuiet(due)).toBe(false); // its leader's node is silent: the shell must tick it
+    expect(b.nextTickUs()).toBe(due);
   });
 
   it('a proposal at the quiet leader is chosen everywhere and brings the lease back', () => {

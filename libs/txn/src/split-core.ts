@@ -312,6 +312,11 @@ export class SplitTxnCore {
     if (epoch !== this.epoch) this.newEpoch(epoch, now);
   }
 
+  /** Requests waiting on a deadline or a condition (commit waits among them): how many wakes may be near. */
+  parkedCount(): number {
+    return this.parked.length;
+  }
+
   /**
    * A follower with no transaction, no waiting request and nothing to send: time alone changes
    * nothing here, so a shell polling many splits may skip its periodic tick until an input

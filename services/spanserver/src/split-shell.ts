@@ -11,6 +11,8 @@ import type { TimeSource } from './time-source.js';
 const PROPOSE_TIMEOUT_MS = 30_000;
 /** The labels of an accepted proposal's time (Metrics copies labels, so one object serves every call). */
 const OUTCOME_OK = { outcome: 'ok' };
+/** A wake's last millisecond is polled only while at most this many requests wait in the core. */
+const POLL_MAX_PARKED = 2;
 
 /**
  * The shell around one split's transaction core (docs/transactions.md): requests in, the core's
@@ -21,6 +23,7 @@ export class SplitShell {
   private reqSeq = 0;
   private readonly waiting = new Map<number, { resolve: (b: TxnReplyBody) => void; reject: (e: Error) => void }>();
   private wakeTimer: NodeJS.Timeout | undefined;
+  private wakeImmediate: NodeJS.Immediate | undefined;
   private wakeAt: number | null = null;
   private closed = false;
   /** The leader hint last seen, to count leader changes (docs/metrics.md). */
@@ -233,18 +236,39 @@ export class SplitShell {
     if (this.closed) return;
     const at = this.core.nextWakeMonoUs(now);
     if (at === null || at === this.wakeAt) return;
-    clearTimeout(this.wakeTimer);
+    this.cancelWake();
     this.wakeAt = at;
-    const delayMs = Math.max(0, (at - monotonicMicros()) / 1000);
-    this.wakeTimer = setTimeout(() => {
+    const delayUs = at - monotonicMicros();
+    const wake = () => {
+      this.wakeTimer = this.wakeImmediate = undefined;
       this.wakeAt = null;
       this.tick();
-    }, Math.ceil(delayMs));
+    };
+    // A commit wait ends at a µs instant, and timers fire in whole ms of the loop's cached clock
+    // (often already a few hundred µs behind): a timer for the last millisecond came early or
+    // late by up to a millisecond, on every commit's path. With few requests waiting, the last
+    // millisecond is polled instead, one loop turn at a time, other I/O served in between; with
+    // more, polling would fill every idle moment of a busy leader, and one late timer releases
+    // many commits at once (docs/spanserver.md, "The wake timer").
+    // A poll looks at the clock only; the core is ticked once, when the deadline has come.
+    const poll = () => {
+      if (monotonicMicros() < at) this.wakeImmediate = setImmediate(poll);
+      else wake();
+    };
+    if (this.core.parkedCount() > POLL_MAX_PARKED) this.wakeTimer = setTimeout(wake, Math.ceil(Math.max(0, delayUs) / 1_000));
+    else if (delayUs < 1_000) this.wakeImmediate = setImmediate(poll);
+    else this.wakeTimer = setTimeout(poll, Math.floor(delayUs / 1_000));
+  }
+
+  private cancelWake(): void {
+    clearTimeout(this.wakeTimer);
+    clearImmediate(this.wakeImmediate);
+    this.wakeTimer = this.wakeImmediate = undefined;
   }
 
   close(): void {
     this.closed = true;
-    clearTimeout(this.wakeTimer);
+    this.cancelWake();
     for (const w of this.waiting.values()) w.reject(new SynodError('UNAVAILABLE', `${this.self} is shutting down`));
     this.waiting.clear();
   }

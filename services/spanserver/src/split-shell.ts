@@ -255,7 +255,10 @@ export class SplitShell {
       if (monotonicMicros() < at) this.wakeImmediate = setImmediate(poll);
       else wake();
     };
-    if (this.core.parkedCount() > POLL_MAX_PARKED) this.wakeTimer = setTimeout(wake, Math.ceil(Math.max(0, delayUs) / 1_000));
+    // A deadline already past when armed is one the core could not act on yet (it waits on
+    // something else too): it is looked at again at timer pace, as before polling, never in a
+    // loop of immediates. Polling only ever covers the time until a deadline still ahead.
+    if (delayUs <= 0 || this.core.parkedCount() > POLL_MAX_PARKED) this.wakeTimer = setTimeout(wake, Math.max(1, Math.ceil(delayUs / 1_000)));
     else if (delayUs < 1_000) this.wakeImmediate = setImmediate(poll);
     else this.wakeTimer = setTimeout(poll, Math.floor(delayUs / 1_000));
   }

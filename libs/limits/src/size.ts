@@ -19,8 +19,7 @@ export function sizeBound(x: unknown): number {
  * Only the outermost object's result is remembered: caching every nested object made each
  * command cost one WeakMap entry per sub-object, and the entries (ephemerons) are what V8's
  * GC pays for most; nested objects are still looked up, since a command sized at propose
- * reappears inside the batch sized later (docs/benchmarks.md, "where the event-loop stalls
- * come from").
+ * reappears inside the batch sized later (docs/benchmarks.md, "the stalls that were left").
  */
 function measure(x: unknown, remember: boolean): number {
   switch (typeof x) {

@@ -40,7 +40,7 @@ export type SweepStep = (budget: number) => { deleted: number; more: boolean };
  * Most keys the sweeps delete in one transaction, every group's together. Deletions run on the
  * event loop inside the transaction's callback, about 3-4 µs a key: when 64 splits compacted at
  * the same moment, their truncations (256 log entries and 256 applied records each) made one
- * callback of 115 ms (docs/benchmarks.md, "where the event-loop stalls come from"). 512 keys is
+ * callback of 115 ms (docs/benchmarks.md, "the stalls that were left"). 512 keys is
  * about 2 ms, and at a hundred transactions a second still deletes far faster than writes add.
  */
 export const SWEEP_KEYS_PER_TRANSACTION = 512;

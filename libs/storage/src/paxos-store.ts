@@ -236,14 +236,15 @@ export class PaxosStore {
     const range = logRange(this.group, 0, slot);
     this.committer.sweep(this.group, (budget) => {
       // Collect first (bounded): deleting under an open cursor would skip entries.
-      const logKeys = Array.from(this.log.getKeys({ ...range, limit: Math.min(TRUNCATE_BATCH, budget) }));
+      const logLimit = Math.min(TRUNCATE_BATCH, budget);
+      const logKeys = Array.from(this.log.getKeys({ ...range, limit: logLimit }));
       for (const key of logKeys) this.log.removeSync(key);
-      const left = budget - logKeys.length;
-      const appliedKeys = left > 0 ? Array.from(this.applied.getKeys({ ...range, limit: Math.min(TRUNCATE_BATCH, left) })) : [];
+      const appliedLimit = Math.min(TRUNCATE_BATCH, budget - logKeys.length);
+      const appliedKeys = appliedLimit > 0 ? Array.from(this.applied.getKeys({ ...range, limit: appliedLimit })) : [];
       for (const key of appliedKeys) this.applied.removeSync(key);
       const deleted = logKeys.length + appliedKeys.length;
-      // Stopped by a limit: there may be more (one more step finds out).
-      const more = logKeys.length === Math.min(TRUNCATE_BATCH, budget) || (left > 0 && appliedKeys.length === Math.min(TRUNCATE_BATCH, left)) || left <= 0;
+      // Stopped by a limit (a limit of 0 included): there may be more, which one more step finds out.
+      const more = logKeys.length === logLimit || appliedKeys.length === appliedLimit;
       return { deleted, more: more && deleted > 0 };
     });
   }

@@ -15,8 +15,8 @@ const CHUNK = 1024;
 /**
  * Outcomes are spread over this many Maps by a hash of the id. One Map of 100,000 outcomes
  * (maxOutcomes) rehashed all of them at once whenever it grew or filled with deleted slots: a
- * 61 ms `put` on a busy split's leader (docs/benchmarks.md, "where the event-loop stalls come
- * from"). A shard holds about 1/64 of them, so its rehash is a fraction of a millisecond.
+ * 61 ms `put` on a busy split's leader (docs/benchmarks.md, "the stalls that were left"). A
+ * shard holds about 1/64 of them, so its rehash is a fraction of a millisecond.
  */
 const SHARDS = 64;
 

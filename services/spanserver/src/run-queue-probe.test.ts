@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseSchedstat, readThreadSchedstat, RunQueueProbe, type SchedReading } from './run-queue-probe.js';
+import { parseSchedstat, readThreadSchedstat, RunQueueProbe, ThreadSchedstat, type SchedReading } from './run-queue-probe.js';
 
 /** A probe on a hand-driven clock and schedstat. */
 function driven() {
@@ -62,5 +62,19 @@ describe('RunQueueProbe', () => {
     while (performance.now() < end);
     const b = readThreadSchedstat()!;
     expect(b.runNs).toBeGreaterThan(a.runNs);
+  });
+
+  it.runIf(process.platform === 'linux')('a schedstat file kept open reads fresh figures each time, and nothing once closed', () => {
+    const file = new ThreadSchedstat();
+    const a = file.read()!;
+    const end = performance.now() + 20;
+    while (performance.now() < end);
+    const b = file.read()!;
+    expect(b.runNs - a.runNs).toBeGreaterThan(10e6);
+    // The same thread read by a fresh open agrees with it (both count this thread, not another).
+    const c = readThreadSchedstat()!;
+    expect(c.runNs).toBeGreaterThanOrEqual(b.runNs);
+    file.close();
+    expect(file.read()).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@
  * every `intervalMs` reads it: of each sample's lateness, the part not explained by run-queue
  * wait is the process's own stall (a long callback, GC, a synchronous write).
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 /** The main thread's cumulative scheduler figures. */
 export interface SchedReading {
@@ -42,12 +42,52 @@ export function parseSchedstat(text: string): SchedReading | undefined {
   return Number.isFinite(run) && Number.isFinite(wait) ? { runNs: run!, waitNs: wait! } : undefined;
 }
 
-/** The calling thread's schedstat, or undefined where there is none (not Linux, schedstats off). */
+const SCHEDSTAT = '/proc/thread-self/schedstat';
+
+/**
+ * The calling thread's schedstat, or undefined where there is none (not Linux, schedstats off).
+ * Opens the file each call: for a one-off reading.
+ */
 export function readThreadSchedstat(): SchedReading | undefined {
   try {
-    return parseSchedstat(readFileSync('/proc/thread-self/schedstat', 'utf8'));
+    return parseSchedstat(readFileSync(SCHEDSTAT, 'utf8'));
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The calling thread's schedstat through a file kept open and re-read from offset 0 (a /proc seq
+ * file starts over at 0). Opening, reading and closing it 100 times a second cost about 1% of a
+ * follower's main thread under puts (docs/benchmarks.md, "After round 5"). `/proc/thread-self`
+ * is resolved at open: open it on the thread to be measured.
+ */
+export class ThreadSchedstat {
+  private fd: number | undefined;
+  private readonly buf = Buffer.alloc(128);
+
+  constructor() {
+    try {
+      this.fd = openSync(SCHEDSTAT, 'r');
+    } catch {
+      this.fd = undefined;
+    }
+  }
+
+  /** The thread's figures now, or undefined where there are none (or after close). */
+  read(): SchedReading | undefined {
+    if (this.fd === undefined) return undefined;
+    try {
+      const n = readSync(this.fd, this.buf, 0, this.buf.length, 0);
+      return parseSchedstat(this.buf.toString('latin1', 0, n));
+    } catch {
+      return undefined;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
   }
 }
 
@@ -64,6 +104,8 @@ export class RunQueueProbe {
   readonly intervalMs: number;
   private readonly nowMs: () => number;
   private readonly read: () => SchedReading | undefined;
+  /** The schedstat file this probe opened (none when given `read`); closed by stop(). */
+  private file: ThreadSchedstat | undefined;
   private timer: NodeJS.Timeout | undefined;
   private last: { atMs: number; sched: SchedReading } | undefined;
   private figures: StallFigures;
@@ -73,7 +115,12 @@ export class RunQueueProbe {
     this.intervalMs = opts.intervalMs ?? 10;
     if (!(this.intervalMs >= 1 && this.intervalMs <= 1_000)) throw new Error(`run-queue probe interval must be 1..1000 ms, got ${this.intervalMs}`);
     this.nowMs = opts.nowMs ?? (() => performance.now());
-    this.read = opts.read ?? readThreadSchedstat;
+    if (opts.read) this.read = opts.read;
+    else {
+      const file = new ThreadSchedstat();
+      this.file = file;
+      this.read = () => file.read();
+    }
     this.since = this.nowMs();
     this.figures = this.empty();
   }
@@ -132,6 +179,8 @@ export class RunQueueProbe {
   stop(): void {
     clearInterval(this.timer);
     this.timer = undefined;
+    this.file?.close();
+    this.file = undefined;
   }
 
   private empty(): StallFigures {

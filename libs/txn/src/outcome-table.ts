@@ -89,6 +89,7 @@ export class OutcomeTable {
   /** Every id in the table, in the order it was first decided (the eviction order). */
   private readonly order = new IdQueue();
   private count = 0;
+  private changeCount = 0;
 
   constructor(
     private readonly max: number,
@@ -97,6 +98,14 @@ export class OutcomeTable {
 
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Rises on every change to any outcome or its durability (put, markDurable, an eviction, load):
+   * a reader that saw some id's entry at one value may keep what it saw until this moves.
+   */
+  get changes(): number {
+    return this.changeCount;
   }
 
   private entry(txnId: string): Entry | undefined {
@@ -118,6 +127,7 @@ export class OutcomeTable {
   }
 
   private set(txnId: string, e: Entry): void {
+    this.changeCount++;
     const shard = this.shards[shardOf(txnId)]!;
     if (!shard.has(txnId)) {
       this.order.push(txnId);
@@ -128,7 +138,10 @@ export class OutcomeTable {
 
   markDurable(txnId: string): void {
     const e = this.entry(txnId);
-    if (e) e.durable = true;
+    if (e && !e.durable) {
+      e.durable = true;
+      this.changeCount++;
+    }
   }
 
   /** Drops outcomes past retention or over the count, oldest first; returns their ids. */
@@ -141,6 +154,7 @@ export class OutcomeTable {
       shard.delete(id);
       this.order.shift();
       this.count--;
+      this.changeCount++;
       gone.push(id);
     }
     return gone;
@@ -151,6 +165,7 @@ export class OutcomeTable {
     for (const shard of this.shards) shard.clear();
     this.order.clear();
     this.count = 0;
+    this.changeCount++;
     for (const [id, o] of outcomes) {
       const outcome: TxnOutcome = o.committed ? { committed: true, ts: o.ts } : { committed: false, reason: o.reason };
       this.set(id, { outcome, decidedAtTs: o.at ?? fallbackAtTs, slot: o.slot ?? 0, durable });

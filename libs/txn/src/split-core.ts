@@ -1112,12 +1112,28 @@ export class SplitTxnCore {
    */
   private awaitOutcome(reqId: number, txnId: string, waitUs: number, now: CoreNow, kind: 'commit' | 'status' | 'prepare'): void {
     let knownAtMonoUs: number | null = null;
-    const settled = (): boolean => kind === 'commit' || this.outcomes.isDurable(txnId);
+    // The outcome and its durability as last looked up, valid while the table has not changed:
+    // every input re-steps every parked request and asks each for its wake, so looking the id
+    // up each time cost the leader about 8% of its CPU under puts (docs/benchmarks.md, "After
+    // round 5").
+    let seenAt = -1;
+    let outcome: TxnOutcome | undefined;
+    let durable = false;
+    const look = (): TxnOutcome | undefined => {
+      const changes = this.outcomes.changes;
+      if (changes !== seenAt) {
+        seenAt = changes;
+        outcome = this.outcomes.get(txnId);
+        durable = outcome !== undefined && this.outcomes.isDurable(txnId);
+      }
+      return outcome;
+    };
+    const settled = (): boolean => kind === 'commit' || durable;
     this.park({
       reqId,
       deadlineMonoUs: now.monoUs + waitUs,
       step: (n) => {
-        const outcome = this.outcomes.get(txnId);
+        const outcome = look();
         const prepared = kind === 'prepare' ? this.prepared.get(txnId) : undefined;
         if (prepared && !outcome) {
           this.vote(prepared, n);
@@ -1156,7 +1172,7 @@ export class SplitTxnCore {
         return true;
       },
       wakeMonoUs: (n) => {
-        const outcome = this.outcomes.get(txnId);
+        const outcome = look();
         return outcome?.committed && settled() ? monoWhenPast(outcome.ts, n) : null;
       },
       expire: () => {

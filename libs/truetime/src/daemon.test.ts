@@ -3,8 +3,10 @@
  */
 import { describe, expect, it } from 'vitest';
 import { MemoryHub, chaos } from '@synod/transport';
-import { SkewedClock } from './clock.js';
-import { TimeSyncDaemon } from './daemon.js';
+import { SkewedClock, VirtualClock } from './clock.js';
+import { SYNC_PROBES, TimeSyncDaemon } from './daemon.js';
+import { Metrics } from '@synod/config';
+import type { Bus } from '@synod/transport';
 import { handleClockFaults } from './faults.js';
 import { contains } from './interval.js';
 import { referenceAnswer, serveTimeMaster } from './master.js';
@@ -46,6 +48,40 @@ const until = async (what: string, cond: () => boolean, ms = 10_000) => {
   }
   console.log(`[timing] waited ${Date.now() - t0} ms for ${what}`);
 };
+
+/**
+ * A bus whose three masters tell true time (the virtual clock) ± 100 µs, and whose first request
+ * to each master in a round takes `slowUs` of the virtual clock to come back (a busy loop), the
+ * others 100 µs.
+ */
+function probedBus(clock: VirtualClock, slowUs: number) {
+  const asked = new Map<string, number>();
+  const requestSubject = async (subject: string) => {
+    const n = (asked.get(subject) ?? 0) + 1;
+    asked.set(subject, n);
+    const t = clock.nowUs();
+    clock.advance(n % SYNC_PROBES === 1 ? slowUs : 100);
+    return { kind: 'time.now', from: subject, body: { earliest: t - 100, latest: t + 100 } };
+  };
+  return { cluster: 'synod', metrics: new Metrics(), requestSubject } as unknown as Bus;
+}
+
+describe('TimeSyncDaemon probes', () => {
+  it('syncs to each master’s quickest of several replies, so one slow round trip does not widen ε', async () => {
+    const eps = async (probes?: number) => {
+      const clock = new VirtualClock(1_700_000_000_000_000);
+      const tt = new TrueTime(clock, { maxEpsilonUs: 1_000_000, maxRttUs: 1_000_000 });
+      const daemon = new TimeSyncDaemon({ bus: probedBus(clock, 30_000), truetime: tt, masterDcs: ['dc-a', 'dc-b', 'dc-c'], syncIntervalMs: 60_000, requestTimeoutMs: 1_000, ...(probes ? { probes } : {}) });
+      const out = await daemon.syncNow();
+      expect(out.ok).toBe(true);
+      return out.epsilonAfterUs;
+    };
+    // One request per master: every reply waited 30 ms, so ε is at least half of that.
+    expect(await eps(1)).toBeGreaterThan(15_000);
+    // The default probes: a 100 µs reply from each master sets ε (master ±100 µs, the round trip, drift since).
+    expect(await eps()).toBeLessThan(1_000);
+  });
+});
 
 describe('TimeSyncDaemon with time masters on the bus', () => {
   it('syncs from three DCs, keeps true (host) time inside, rejects a lying master', async () => {

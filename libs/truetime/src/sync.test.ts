@@ -37,6 +37,27 @@ describe('ClockSync', () => {
     expect(out).toMatchObject({ ok: true, rejected: ['liar'], agreeing: ['a', 'c'] });
   });
 
+  it('of several replies from one master in a round, uses the narrowest (the least delayed)', () => {
+    // Each master answered twice: first after a 6 ms round trip (a busy loop), then after 100 µs.
+    const slow = (source: string): Sample => ({ source, sentLocal: T0 - 6_000, receivedLocal: T0, earliest: T0 - 3_000 - 50, latest: T0 - 3_000 + 50 });
+    const fresh = new ClockSync({}, T0).apply(replies(T0, 0), T0).epsilonAfterUs;
+    const both = new ClockSync({}, T0).apply([...['a', 'b', 'c'].map(slow), ...replies(T0, 0)], T0);
+    expect(both).toMatchObject({ ok: true, discarded: [], agreeing: ['a', 'b', 'c'] });
+    expect(both.epsilonAfterUs).toBe(fresh);
+    // The slow replies alone give a wider ε: the choice is what narrowed it.
+    expect(new ClockSync({}, T0).apply(['a', 'b', 'c'].map(slow), T0).epsilonAfterUs).toBeGreaterThan(fresh + 2_000);
+  });
+
+  it('counts a master once however many replies it sent: one liar repeating itself does not outvote two honest masters', () => {
+    const s = new ClockSync({ maxLiars: 1 }, T0);
+    const lies = replies(T0, 0, ['liar', 'liar', 'liar'], { liar: 250_000 });
+    const out = s.apply([...lies, ...replies(T0, 0, ['a', 'c'])], T0);
+    expect(out).toMatchObject({ ok: true, rejected: ['liar'], agreeing: ['a', 'c'] });
+    expect(contains(s.now(T0), T0)).toBe(true);
+    // Three replies of one master are not the 2f + 1 sources a first sync needs.
+    expect(new ClockSync({ maxLiars: 1 }, T0).apply(replies(T0, 0, ['a', 'a', 'a']), T0)).toMatchObject({ ok: false, failure: 'no-samples' });
+  });
+
   it('stops serving when the clock steps beyond ε, and resumes once the step is undone', () => {
     const s = new ClockSync({}, T0);
     s.apply(replies(T0, 0), T0);

@@ -107,6 +107,25 @@ export interface SyncOutcome {
 }
 
 /**
+ * Of each source's samples, the one whose interval carried forward to `at` is narrowest, in the
+ * order the sources first appear. A master asked several times in one round (TimeSyncDaemon's
+ * probes) is one source: any of its replies alone bounds true time, and the narrowest is the one
+ * least widened by a round trip spent waiting in a busy event loop or run queue (NTP's clock
+ * filter keeps its minimum-delay sample for the same reason). Counting each reply as a vote would
+ * let one liar outvote the others.
+ */
+export function narrowestPerSource(samples: readonly Sample[], at: number, ppm: number): Sample[] {
+  const best = new Map<string, { s: Sample; width: number }>();
+  for (const s of samples) {
+    const iv = advance(sampleInterval(s, ppm), at - s.receivedLocal, ppm);
+    const width = iv.latest - iv.earliest;
+    const cur = best.get(s.source);
+    if (cur === undefined || width < cur.width) best.set(s.source, { s, width });
+  }
+  return [...best.values()].map((b) => b.s);
+}
+
+/**
  * The interval a sync whose prediction and masters' interval overlap anchors to; undefined when the
  * round is inconclusive (the old anchor is kept, as after a lost round).
  *
@@ -243,14 +262,14 @@ export class ClockSync {
     const epsilonBeforeUs = epsilonOf(predicted);
     const base = { predicted, epsilonBeforeUs, epsilonAfterUs: epsilonBeforeUs, agreeing: [] as string[], rejected: [] as string[] };
     const discarded: Sample[] = [];
-    const usable: Sample[] = [];
-    const seen = new Set<string>();
+    const good: Sample[] = [];
     for (const s of samples) {
       const rtt = s.receivedLocal - s.sentLocal;
-      const bad = rtt < 0 || rtt > this.cfg.maxRttUs || s.receivedLocal > at || !(s.earliest <= s.latest) || seen.has(s.source);
-      (bad ? discarded : usable).push(s);
-      if (!bad) seen.add(s.source);
+      const bad = rtt < 0 || rtt > this.cfg.maxRttUs || s.receivedLocal > at || !(s.earliest <= s.latest);
+      (bad ? discarded : good).push(s);
     }
+    // One vote per master (Marzullo counts sources): of several replies from one, the narrowest at `at`.
+    const usable = narrowestPerSource(good, at, ppm);
     // Without a trusted prediction (first sync) the replies must outvote the liars on their own.
     const needed = this.synced ? this.cfg.maxLiars + 1 : 2 * this.cfg.maxLiars + 1;
     if (usable.length < needed) return { ...base, ok: false, failure: 'no-samples', discarded: discarded.map((s) => s.source) };

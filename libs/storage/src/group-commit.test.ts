@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { DEFER_MAX_MS, type DeferClock, GroupCommitter, SWEEP_KEYS_PER_TRANSACTION, type SweepStep, type TransactionRunner, type WritableDb } from './group-commit.js';
+import { DEFER_MAX_MS, type DeferClock, GroupCommitter, SWEEP_KEYS_PER_TRANSACTION, type SweepStep, type TransactionRunner } from './group-commit.js';
 
 /** A runner whose transactions run and commit only when the test says so. */
 class ManualRunner implements TransactionRunner {
@@ -24,25 +24,6 @@ class ManualRunner implements TransactionRunner {
 }
 
 const tick = () => new Promise((r) => setImmediate(r));
-
-/** A ManualRunner that also runs blind batches (lmdb-js's batch(): the action runs at once, the commit when the test says). */
-class ManualBatchRunner extends ManualRunner {
-  readonly batches: Array<{ commit: () => void; fail: (e: Error) => void }> = [];
-  batch(action: () => void): Promise<unknown> {
-    action();
-    return new Promise((resolve, reject) => this.batches.push({ commit: () => resolve(true), fail: reject }));
-  }
-}
-
-/** A store that logs which kind of write each op made: in a transaction (sync) or into a batch. */
-function loggingDb(log: string[]): WritableDb<string, number> {
-  return {
-    putSync: (k, v) => log.push(`putSync ${k}=${v}`),
-    removeSync: (k) => log.push(`removeSync ${k}`),
-    put: (k, v) => log.push(`put ${k}=${v}`),
-    remove: (k) => log.push(`remove ${k}`),
-  };
-}
 
 /** A clock that moves only when the test advances it; due timers fire in order. */
 class ManualClock implements DeferClock {
@@ -99,7 +80,7 @@ describe('GroupCommitter', () => {
     txn2.commit();
     await Promise.all(rest);
     expect(resolved).toEqual([1, 2, 3, 4]);
-    expect(committer.stats).toEqual({ batchesCommitted: 2, blindBatches: 0, writesCommitted: 4, largestBatch: 3 });
+    expect(committer.stats).toEqual({ batchesCommitted: 2, writesCommitted: 4, largestBatch: 3 });
   });
 
   it('seals a batch when its transaction runs, not when it is requested', async () => {
@@ -160,7 +141,7 @@ describe('GroupCommitter', () => {
     expect(applied).toEqual(['apply', 'persist']); // submission order
     txn.commit();
     await Promise.all([lazy, vote]);
-    expect(committer.stats).toEqual({ batchesCommitted: 1, blindBatches: 0, writesCommitted: 2, largestBatch: 2 });
+    expect(committer.stats).toEqual({ batchesCommitted: 1, writesCommitted: 2, largestBatch: 2 });
   });
 
   it('a deferrable write waits at most DEFER_MAX_MS, measured from its submission', async () => {
@@ -179,7 +160,7 @@ describe('GroupCommitter', () => {
     txn.run();
     txn.commit();
     await Promise.all([lazy, later]);
-    expect(committer.stats).toEqual({ batchesCommitted: 1, blindBatches: 0, writesCommitted: 2, largestBatch: 2 });
+    expect(committer.stats).toEqual({ batchesCommitted: 1, writesCommitted: 2, largestBatch: 2 });
   });
 
   it('deferrable writes queued behind an in-flight batch wait for company too; flush() and close() start them at once', async () => {
@@ -293,84 +274,5 @@ describe('GroupCommitter sweeps (background truncation)', () => {
     txn.run();
     txn.commit();
     await expect(write).rejects.toThrow(/deleted 513 keys with a budget of 512/);
-  });
-});
-
-describe('GroupCommitter blind batches (lmdb-js batch())', () => {
-  it('blind writes go in one lmdb-js batch (no callback on the write transaction), with what the same code submits next', async () => {
-    const runner = new ManualBatchRunner();
-    const committer = new GroupCommitter(runner);
-    const log: string[] = [];
-    const db = loggingDb(log);
-    const a = committer.submit((w) => w.put(db, 'a', 1), { blind: true });
-    const b = committer.submit((w) => w.remove(db, 'b'), { blind: true });
-    // Not started yet: it waits for the code running now, so `b` shares it.
-    expect(runner.batches).toHaveLength(0);
-    await Promise.resolve();
-    expect(runner.batches).toHaveLength(1);
-    expect(runner.open).toHaveLength(0);
-    expect(log).toEqual(['put a=1', 'remove b']);
-    // Submitted while the batch commits: the next batch.
-    const c = committer.submit((w) => w.put(db, 'c', 3), { blind: true });
-    runner.batches.shift()!.commit();
-    await Promise.all([a, b]);
-    await tick();
-    expect(log).toEqual(['put a=1', 'remove b', 'put c=3']);
-    runner.batches.shift()!.commit();
-    await c;
-    expect(committer.stats).toMatchObject({ batchesCommitted: 2, blindBatches: 2, writesCommitted: 3 });
-  });
-
-  it('a write not submitted blind, or a pending sweep, makes the batch a transaction whose ops write with putSync', async () => {
-    const runner = new ManualBatchRunner();
-    const committer = new GroupCommitter(runner);
-    const log: string[] = [];
-    const db = loggingDb(log);
-    const blind = committer.submit((w) => w.put(db, 'a', 1), { blind: true });
-    const plain = committer.submit((w) => w.put(db, 'b', 2));
-    await Promise.resolve();
-    expect(runner.batches).toHaveLength(0);
-    const txn = runner.next();
-    txn.run();
-    expect(log).toEqual(['putSync a=1', 'putSync b=2']);
-    txn.commit();
-    await Promise.all([blind, plain]);
-    await tick();
-    // A sweep queued right after a blind write (a persist's truncation) joins it in a transaction.
-    const persist = committer.submit((w) => w.put(db, 'c', 3), { blind: true });
-    committer.sweep('g1', () => (log.push('sweep'), { deleted: 1, more: false }));
-    await Promise.resolve();
-    expect(runner.batches).toHaveLength(0);
-    const txn2 = runner.next();
-    txn2.run();
-    expect(log.slice(2)).toEqual(['putSync c=3', 'sweep']);
-    txn2.commit();
-    await persist;
-    expect(committer.stats).toMatchObject({ batchesCommitted: 2, blindBatches: 0 });
-  });
-
-  it('fails stop when an op throws inside a blind batch, or the batch fails to commit', async () => {
-    const runner = new ManualBatchRunner();
-    const committer = new GroupCommitter(runner);
-    const ok = committer.submit(() => {}, { blind: true });
-    const bad = committer.submit(
-      () => {
-        throw new Error('cannot encode');
-      },
-      { blind: true },
-    );
-    await Promise.resolve();
-    runner.batches.shift()!.commit();
-    await expect(ok).rejects.toThrow(/cannot encode/);
-    await expect(bad).rejects.toThrow(/cannot encode/);
-    await expect(committer.submit(() => {}, { blind: true })).rejects.toThrow(/read-only/);
-
-    const runner2 = new ManualBatchRunner();
-    const committer2 = new GroupCommitter(runner2);
-    const lost = committer2.submit(() => {}, { blind: true });
-    await Promise.resolve();
-    runner2.batches.shift()!.fail(new Error('EIO'));
-    await expect(lost).rejects.toThrow(/EIO/);
-    await expect(committer2.submit(() => {}, { blind: true })).rejects.toThrow(/read-only until restart/);
   });
 });

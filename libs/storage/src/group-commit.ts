@@ -22,51 +22,12 @@
 // before it flags the transaction committed, so the `transaction()` promise
 // resolves only after the fsync.
 
-// Blind batches. lmdb-js runs a `transaction()` callback on the event loop once its write thread
-// has opened the transaction: a hop from that thread to the main one and back, which waited
-// 0.3-0.5 ms at one client and about 1 ms under load, on every commit's path (docs/benchmarks.md,
-// "After round 5"). A batch whose every write is blind (submitted `blind`: it only puts and
-// removes through the Writes it is handed, and reads nothing the transaction may have changed)
-// goes to lmdb-js's `batch()` instead: its writes are encoded now and the write thread applies
-// them itself, in one transaction, committed (and fsync'd) before the promise resolves. Any other
-// write, or a sweep, in the batch makes it a `transaction()` as before, with the same Writes
-// doing putSync/removeSync.
-
-/** A store the ops write to: the part of an lmdb-js Database the committer uses. */
-export interface WritableDb<K, V> {
-  putSync(key: K, value: V): unknown;
-  removeSync(key: K): unknown;
-  put(key: K, value: V): unknown;
-  remove(key: K): unknown;
-}
-
-/** How an op writes: inside the open transaction, or into the batch being encoded. */
-export interface Writes {
-  put<K, V>(db: WritableDb<K, V>, key: K, value: V): void;
-  remove<K, V>(db: WritableDb<K, V>, key: K): void;
-}
-
 export interface TransactionRunner {
   transaction<T>(action: () => T): Promise<T>;
-  /** Runs `action` now, its async writes forming one transaction; resolves once committed. Optional: without it every batch is a transaction. */
-  batch?(action: () => void): Promise<unknown>;
 }
 
-/**
- * Runs inside the batch's write transaction (synchronous putSync/removeSync, or `w`), or, when
- * submitted `blind`, possibly while a blind batch is encoded: then it must write only through `w`.
- */
-export type WriteOp = (w: Writes) => void;
-
-const SYNC_WRITES: Writes = {
-  put: (db, key, value) => void db.putSync(key, value),
-  remove: (db, key) => void db.removeSync(key),
-};
-
-const BATCH_WRITES: Writes = {
-  put: (db, key, value) => void db.put(key, value),
-  remove: (db, key) => void db.remove(key),
-};
+/** Runs inside the batch's write transaction: synchronous putSync/removeSync only. */
+export type WriteOp = () => void;
 
 /**
  * One step of a background deletion (log truncation below a durable snapshot), run inside a
@@ -87,8 +48,6 @@ export const SWEEP_KEYS_PER_TRANSACTION = 512;
 export interface GroupCommitStats {
   /** Write transactions committed (each one fsync'd when the storage was opened with fsync). */
   batchesCommitted: number;
-  /** Of those, the blind batches (lmdb-js `batch()`, no callback on the event loop). */
-  blindBatches: number;
   /** Individual writes made durable by those transactions. */
   writesCommitted: number;
   largestBatch: number;
@@ -96,7 +55,6 @@ export interface GroupCommitStats {
 
 interface Pending {
   op: WriteOp;
-  blind: boolean;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -111,8 +69,6 @@ export const DEFER_MAX_MS = 5;
 export interface SubmitOptions {
   /** Nobody waits on this write promptly: it may wait up to DEFER_MAX_MS to share a transaction. */
   deferrable?: boolean;
-  /** The op writes only through the Writes it is handed and reads nothing: it may go in a blind batch (above). */
-  blind?: boolean;
 }
 
 /** The clock and timer a GroupCommitter waits with; tests pass a manual one. */
@@ -143,7 +99,7 @@ export class GroupCommitter {
   private failure: Error | null = null;
   /** The latest submitted write (close() waits for it; its rejection is its submitter's to handle). */
   private lastSubmitted: Promise<void> = Promise.resolve();
-  private readonly counters: GroupCommitStats = { batchesCommitted: 0, blindBatches: 0, writesCommitted: 0, largestBatch: 0 };
+  private readonly counters: GroupCommitStats = { batchesCommitted: 0, writesCommitted: 0, largestBatch: 0 };
   private transactionsCommitted = 0;
 
   constructor(
@@ -172,7 +128,7 @@ export class GroupCommitter {
     if (this.failure) return Promise.reject(this.failure);
     const done = new Promise<void>((resolve, reject) => {
       if (this.queue.length === 0) this.deferredSince = this.clock.now();
-      this.queue.push({ op, blind: options?.blind === true, resolve, reject });
+      this.queue.push({ op, resolve, reject });
     });
     if (options?.deferrable !== true) this.queueUrgent = true;
     this.lastSubmitted = done;
@@ -239,65 +195,39 @@ export class GroupCommitter {
     this.batchInFlight = true;
     // What the transaction takes (at the latest, when it runs) is sealed; later writes start afresh.
     this.queueUrgent = false;
-    // A batch that would be blind is sealed when it starts, so it starts after the code running
-    // now: what that code submits next (a persist's truncation sweep, say) joins it, as it joins
-    // a transaction, whose batch is sealed only when its callback runs.
-    if (this.mayGoBlind()) queueMicrotask(() => this.begin());
-    else this.begin();
-  }
-
-  /** Every write queued is blind, and no sweep is pending: a blind batch if the runner has them. */
-  private mayGoBlind(): boolean {
-    return this.runner.batch !== undefined && this.sweeps.size === 0 && this.queue.every((p) => p.blind);
-  }
-
-  /** Starts the batch startBatchIfIdle reserved (batchInFlight is set). */
-  private begin(): void {
-    if (this.queue.length === 0 && this.sweeps.size === 0) {
-      // Everything went meanwhile (a failure rejected the queue, a sweep was cancelled).
-      this.batchInFlight = false;
-      return;
-    }
     let batch: Pending[] = [];
     let opError: Error | null = null;
-    const runOps = (writes: Writes) => {
-      batch = this.queue;
-      this.queue = [];
-      this.queueUrgent = false;
-      for (const pending of batch) {
-        try {
-          pending.op(writes);
-        } catch (error) {
-          // lmdb-js commits a plain transaction (or a batch) even if its callback throws, so
-          // the ops before this one (and perhaps part of this one) are written anyway.
-          // Durable-but-unannounced acceptor state is safe for Paxos; continuing is not, so
-          // the store stops accepting writes (fail-stop).
-          opError ??= asError(error);
-          break;
+    // The batch is sealed when lmdb-js runs the callback on the write transaction,
+    // not now, so writes submitted in the meantime still ride along.
+    this.runner
+      .transaction(() => {
+        batch = this.queue;
+        this.queue = [];
+        this.queueUrgent = false;
+        for (const pending of batch) {
+          try {
+            pending.op();
+          } catch (error) {
+            // lmdb-js commits a plain transaction even if its callback throws, so the
+            // ops before this one (and perhaps part of this one) are written anyway.
+            // Durable-but-unannounced acceptor state is safe for Paxos; continuing
+            // is not, so the store stops accepting writes (fail-stop).
+            opError ??= asError(error);
+            break;
+          }
         }
-      }
-    };
-    const blind = this.mayGoBlind();
-    // A transaction's batch is sealed when lmdb-js runs the callback on the write transaction,
-    // not now, so writes submitted in the meantime still ride along; a blind batch now.
-    const committed = blind
-      ? this.startBlind(() => runOps(BATCH_WRITES))
-      : this.runner.transaction(() => {
-          runOps(SYNC_WRITES);
-          if (opError === null)
-            try {
-              this.runSweeps();
-            } catch (error) {
-              opError = asError(error);
-            }
-        });
-    committed
+        if (opError === null)
+          try {
+            this.runSweeps();
+          } catch (error) {
+            opError = asError(error);
+          }
+      })
       .then(
         () => {
           this.transactionsCommitted++;
           if (opError) return this.fail(batch, opError);
           this.counters.batchesCommitted++;
-          if (blind) this.counters.blindBatches++;
           this.counters.writesCommitted += batch.length;
           this.counters.largestBatch = Math.max(this.counters.largestBatch, batch.length);
           for (const pending of batch) pending.resolve();
@@ -308,15 +238,6 @@ export class GroupCommitter {
         this.batchInFlight = false;
         this.startBatchIfIdle();
       });
-  }
-
-  /** lmdb-js's batch(), whose callback runs now: a synchronous throw (a closed store) becomes a rejection, as a transaction's would. */
-  private startBlind(action: () => void): Promise<unknown> {
-    try {
-      return this.runner.batch!(action);
-    } catch (error) {
-      return Promise.reject(error);
-    }
   }
 
   /** Runs pending sweeps, oldest first, until the transaction's key budget is spent. */

@@ -97,14 +97,14 @@ export class MvccStore {
   writeOp(versions: readonly VersionWrite[]): WriteOp {
     validateWrites(versions);
     const records = versions.map((w) => ({ key: [w.key, invert(w.ts)] as MvccKey, record: recordOf(w) }));
-    return (w) => {
-      for (const { key, record } of records) w.put(this.db, key, record);
+    return () => {
+      for (const { key, record } of records) this.db.putSync(key, record);
     };
   }
 
   /** Writes versions durably on their own (tests, bulk loads); appliers use Storage.applyEntry. */
   put(versions: readonly VersionWrite[]): Promise<void> {
-    return this.committer.submit(this.writeOp(versions), { blind: true });
+    return this.committer.submit(this.writeOp(versions));
   }
 
   /**

@@ -2,7 +2,7 @@ import { strict as assert } from 'node:assert';
 import type { Database } from 'lmdb';
 import { compareBallot, type AcceptedEntry, type AppliedRecord, type Ballot, type PersistRequest, type Snapshot, type Value } from '@synod/paxos';
 import { isBallot } from './ballot.js';
-import type { GroupCommitter, SubmitOptions, WriteOp } from './group-commit.js';
+import type { GroupCommitter, SubmitOptions } from './group-commit.js';
 import { isSlot, logKey, logRange, metaKey, type LogKey, type MetaKey } from './keys.js';
 import type { DurableAppliedState, GroupId, PaxosDurableState } from './types.js';
 
@@ -118,15 +118,12 @@ export class PaxosStore {
     }));
     const key = metaKey(this.group);
     const snapshot = p.snapshot;
-    const done = this.chain(
-      (w) => {
-        if (metaRecord) w.put(this.meta, key, metaRecord);
-        // The replica's order: the snapshot first, then the entries, then compaction below it.
-        if (snapshot) w.put(this.snapshots, key, snapshot);
-        for (const { key, record } of records) w.put(this.log, key, record);
-      },
-      { blind: true },
-    );
+    const done = this.chain(() => {
+      if (metaRecord) this.meta.putSync(key, metaRecord);
+      // The replica's order: the snapshot first, then the entries, then compaction below it.
+      if (snapshot) this.snapshots.putSync(key, snapshot);
+      for (const { key, record } of records) this.log.putSync(key, record);
+    });
     if (p.truncateBelow !== undefined) this.truncate(p.truncateBelow);
     return done;
   }
@@ -137,7 +134,7 @@ export class PaxosStore {
    * With `record` (the entry's AppliedRecord) and `header` (the state machine's small header
    * after it), a restart resumes at `upTo` without re-applying anything (`appliedState()`).
    */
-  appliedOp(upTo: number, record?: AppliedRecord, header?: unknown): WriteOp {
+  appliedOp(upTo: number, record?: AppliedRecord, header?: unknown): () => void {
     assert(isSlot(upTo), `group ${this.group}: malformed applied index ${upTo}`);
     assert(upTo >= (this.metaView.applied ?? 0), `group ${this.group}: applied index must not decrease (${this.metaView.applied} -> ${upTo})`);
     if (record) assert(record.slot === upTo - 1, `group ${this.group}: applied record of slot ${record.slot} written with applied index ${upTo}`);
@@ -150,9 +147,9 @@ export class PaxosStore {
       if (record.logHolds) value.logHolds = true;
       if (record.value !== undefined) value.value = record.value;
     }
-    return (w) => {
-      w.put(this.meta, key, meta);
-      if (value) w.put(this.applied, logKey(this.group, upTo - 1), value);
+    return () => {
+      this.meta.putSync(key, meta);
+      if (value) this.applied.putSync(logKey(this.group, upTo - 1), value);
     };
   }
 
@@ -225,7 +222,7 @@ export class PaxosStore {
   }
 
   /** Submits a composed write op in this group's order; resolves when durable (`deferrable`: GroupCommitter). */
-  submit(op: WriteOp, options?: SubmitOptions): Promise<void> {
+  submit(op: () => void, options?: SubmitOptions): Promise<void> {
     return this.chain(op, options);
   }
 
@@ -252,7 +249,7 @@ export class PaxosStore {
     });
   }
 
-  private chain(op: WriteOp, options?: SubmitOptions): Promise<void> {
+  private chain(op: () => void, options?: SubmitOptions): Promise<void> {
     const done = this.committer.submit(op, options);
     this.lastWrite = done;
     return done;

@@ -1,5 +1,5 @@
 import { open, type Database, type RootDatabase } from 'lmdb';
-import { GroupCommitter, type GroupCommitStats, type WriteOp } from './group-commit.js';
+import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { DB_NAMES, type LogKey, type MetaKey, type OutcomeKey } from './keys.js';
 import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWrite } from './mvcc-store.js';
 import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
@@ -151,18 +151,16 @@ export class Storage {
     const writeNewGroups = (extra.newGroups ?? []).map((g) => this.paxos(g.group).installOp(g.snapshot, g.header));
     const hosted = extra.hostedSplits;
     // A cut is waited on (the child is hosted once it is durable): it never waits to share a batch.
-    const plain = writeNewGroups.length === 0 && hosted === undefined;
-    const deferrable = plain && this.deferredApplies.has(group);
+    const deferrable = writeNewGroups.length === 0 && hosted === undefined && this.deferredApplies.has(group);
     return store.submit(
-      (w) => {
-        writeVersions(w);
-        writeOutcomes?.(w);
-        writeApplied(w);
-        for (const install of writeNewGroups) install();
+      () => {
+        writeVersions();
+        writeOutcomes?.();
+        writeApplied();
+        for (const w of writeNewGroups) w();
         if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
       },
-      // A cut's installs write with putSync: a transaction, never a blind batch.
-      { deferrable, blind: plain },
+      { deferrable },
     );
   }
 
@@ -201,9 +199,9 @@ export class Storage {
     const store = this.paxos(group);
     const drop = store.dropOp();
     const clear = range ? this.mvcc.replaceRangeOp(range.start, range.end, []) : undefined;
-    const done = store.submit((w) => {
+    const done = store.submit(() => {
       drop();
-      clear?.(w);
+      clear?.();
       for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
       if (hostedSplits !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hostedSplits as TimeMark);
     });
@@ -234,8 +232,8 @@ export class Storage {
     const install = store.installOp(snapshot, header);
     const records = outcomes.map(([id, o], s): [OutcomeKey, OutcomeRecord] => [[group, id], { s, o: copyOutcome(o) }]);
     this.outcomeSeqs.set(group, records.length);
-    return store.submit((w) => {
-      replace(w);
+    return store.submit(() => {
+      replace();
       install();
       for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
       for (const [key, rec] of records) this.outcomeDb.putSync(key, rec);
@@ -279,7 +277,7 @@ export class Storage {
     const next = { issuedUs: Math.max(cur.issuedUs, m.issuedUs ?? 0), gcHorizonUs: Math.max(cur.gcHorizonUs, m.gcHorizonUs ?? 0) };
     if (next.issuedUs === cur.issuedUs && next.gcHorizonUs === cur.gcHorizonUs) return this.lastMarkWrite;
     this.markView = next;
-    this.lastMarkWrite = this.committer.submit((w) => w.put(this.nodeMeta, 'time-mark', next), { blind: true });
+    this.lastMarkWrite = this.committer.submit(() => this.nodeMeta.putSync('time-mark', next));
     return this.lastMarkWrite;
   }
 
@@ -310,14 +308,14 @@ export class Storage {
   }
 
   /** A write op for one entry's outcome changes; takes the group's next sequence numbers now, in call order. */
-  private outcomesOp(group: GroupId, changes: OutcomeChanges): WriteOp {
+  private outcomesOp(group: GroupId, changes: OutcomeChanges): () => void {
     let seq = this.nextOutcomeSeq(group);
     const puts = changes.put.map(([id, o]): [OutcomeKey, OutcomeRecord] => [[group, id], { s: seq++, o: copyOutcome(o) }]);
     this.outcomeSeqs.set(group, seq);
     const forgets = changes.forget.map((id): OutcomeKey => [group, id]);
-    return (w) => {
-      for (const [key, rec] of puts) w.put(this.outcomeDb, key, rec);
-      for (const key of forgets) w.remove(this.outcomeDb, key);
+    return () => {
+      for (const [key, rec] of puts) this.outcomeDb.putSync(key, rec);
+      for (const key of forgets) this.outcomeDb.removeSync(key);
     };
   }
 

@@ -47,9 +47,9 @@ const silent = { info() {}, warn() {}, error() {} };
  * Requests to each master per sync round, one after the other. A reply's round trip widens the
  * interval it gives, and on a busy machine one request may wait several ms in the event loops and
  * run queues at both ends: with one request per master, spanservers under load synced to ε of
- * 1.5-2.9 ms, 0.6-1.4 ms with these probes (docs/truetime.md, "Probes"). The narrowest of a few is
- * usually a quick one; back to back, the later ones also find the master and nats-server awake (a request
- * to idle processes took 0.7-1.1 ms here, one right after another 0.4-0.5 ms).
+ * 1.5-2.9 ms, 0.6-1.4 ms with these probes (docs/truetime.md, "Probes"). The narrowest of a few
+ * is usually a quick one; back to back, the later ones also find the master and nats-server awake
+ * (a request to idle processes took 0.7-1.1 ms here, one right after another 0.4-0.5 ms).
  */
 export const SYNC_PROBES = 4;
 

@@ -6,7 +6,7 @@
  * every `intervalMs` reads it: of each sample's lateness, the part not explained by run-queue
  * wait is the process's own stall (a long callback, GC, a synchronous write).
  */
-import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 
 /** The main thread's cumulative scheduler figures. */
 export interface SchedReading {
@@ -45,22 +45,10 @@ export function parseSchedstat(text: string): SchedReading | undefined {
 const SCHEDSTAT = '/proc/thread-self/schedstat';
 
 /**
- * The calling thread's schedstat, or undefined where there is none (not Linux, schedstats off).
- * Opens the file each call: for a one-off reading.
- */
-export function readThreadSchedstat(): SchedReading | undefined {
-  try {
-    return parseSchedstat(readFileSync(SCHEDSTAT, 'utf8'));
-  } catch {
-    return undefined;
-  }
-}
-
-/**
  * The calling thread's schedstat through a file kept open and re-read from offset 0 (a /proc seq
  * file starts over at 0). Opening, reading and closing it 100 times a second was 1.4% of a
- * follower's main thread under puts, the read alone 0.9% (docs/benchmarks.md, "After round 5"). `/proc/thread-self`
- * is resolved at open: open it on the thread to be measured.
+ * follower's main thread under puts, the read alone 0.9% (docs/benchmarks.md, "After round 5").
+ * `/proc/thread-self` is resolved at open: open it on the thread to be measured.
  */
 export class ThreadSchedstat {
   private fd: number | undefined;
@@ -74,7 +62,7 @@ export class ThreadSchedstat {
     }
   }
 
-  /** The thread's figures now, or undefined where there are none (or after close). */
+  /** The thread's figures now, or undefined where there are none (not Linux, schedstats off) or after close. */
   read(): SchedReading | undefined {
     if (this.fd === undefined) return undefined;
     try {

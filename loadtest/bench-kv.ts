@@ -31,6 +31,7 @@ import { SynodClient } from '@synod/client';
 import { booleanFlag, loadConfig } from '@synod/config';
 import { chaos, connectBus, type Bus } from '@synod/transport';
 import { closedLoop, formatRow, mergeRuns, opsPerSec, type RunResult } from './stats.js';
+import { machineLine } from './machine.js';
 
 const cfg = loadConfig(
   z.object({
@@ -221,7 +222,7 @@ async function measureCrossSplit(concurrencies: number[]): Promise<{ rows: Xspli
 }
 
 console.log(`kv bench: 3 spanserver processes (dc-a, dc-b, dc-c), LMDB with fsync, ${cfg.clients} closed-loop clients in dc-a, ${cfg.seconds}s per run`);
-console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(machineLine());
 if (cfg.parts.includes('single')) {
   console.log('\n-- single-split writes and reads, no added latency --');
   for (const eps of cfg.epsilons.split(',').filter(Boolean)) {

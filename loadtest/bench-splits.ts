@@ -17,6 +17,7 @@ import { connectBus, type Bus } from '@synod/transport';
 import { procCpuSeconds, ratesBetween, readNode, type NodeRates, type NodeReading } from './node-load.js';
 import { useCompiledChildren } from './compiled-children.js';
 import { closedLoop, formatRow, mergeRuns, openLoop, opsPerSec, type OpenLoopResult, type RunResult } from './stats.js';
+import { machineLine } from './machine.js';
 
 const HELP = `npm run bench:splits -- [options]
 
@@ -440,7 +441,7 @@ function printLoopWindow(l: LoopWindow, what: string): number {
 const started = Date.now();
 if (!cfg.fromSource) useCompiledChildren(progress);
 console.log(`splits bench: 3 spanserver processes (dc-a, dc-b, dc-c; ${cfg.fromSource ? 'from source through tsx' : 'the compiled CLI'}), each hosting a replica of every split, LMDB with fsync, ε = 1 ms, one nats-server`);
-console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+console.log(machineLine());
 try {
   const counts = [...new Set([...cfg.splits, cfg.writeSplits])].sort((a, b) => a - b);
   const idleRows: IdleRow[] = [];

@@ -11,11 +11,11 @@
  *
  *   npm run bench:truetime -- [--samples 400] [--epsilons-us 1000,4000]
  */
-import os from 'node:os';
 import { z } from 'zod';
 import { loadConfig } from '@synod/config';
 import { ClockSync, isAfter, systemClock, waitUntilAfter, type TTInterval } from '@synod/truetime';
 import { percentile } from './stats.js';
+import { machineLine } from './machine.js';
 
 const cfg = loadConfig(
   z.object({
@@ -60,7 +60,7 @@ function firstLocalAfter(sync: ClockSync, t: number, from: number): number {
 }
 
 console.log(`truetime bench: ${cfg.samples} commit waits per row, s = now().latest`);
-console.log(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+console.log(machineLine());
 for (const eps of cfg.epsilonsUs) {
   for (const [label, wait] of waiters) {
     const sync = new ClockSync({ driftBoundPpm: 200 }, systemClock.nowUs());

@@ -15,6 +15,7 @@ import { forEachLimited, opFor, runClosedLoop, WORKLOADS, type Adapter, type Key
 import { useCompiledChildren } from './compiled-children.js';
 import { cpuTable, cpuUsPerOp, markdownTable, parseIntList, ratio, valueWithCounter, type Cell, type TableRow } from './vs-etcd/report.js';
 import { DcConnections, layout, measureFloor, preloadSynod, sampleEpsilon, snapshotReadsServed, STALENESS_MS, startSynodCluster, SYNOD_DCS, type SynodConnections, synodAdapter, synodKey, type FloorParts, type SynodCluster } from './vs-etcd/synod-cluster.js';
+import { machineLine } from './machine.js';
 
 const HELP = `bench:vs-etcd — synod next to etcd 3.4 on this machine, one after the other, one driver
 
@@ -281,7 +282,7 @@ const settings: Record<string, unknown> = {};
 
 try {
   say(`bench:vs-etcd: ${flags.workloads.join(', ')} at ${flags.clients.join(', ')} clients, ${flags.seconds} s each (+${WARMUP_S} s warm-up), 64-byte values, ${flags.keys} keys preloaded`);
-  say(`machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'cpu'}, node ${process.version}, load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+  say(machineLine());
   if (flags.system !== 'synod') {
     ensureEtcd(say);
     say('\n-- etcd: 3 members on loopback, fsync on (etcd default), etcd3 client per loop on one member (round-robin), no simulated latency --');

@@ -233,7 +233,10 @@ export async function snapshotReadsServed(c: SynodCluster): Promise<Record<strin
 export interface FloorParts {
   /** Bus request/reply round trip between two Bus instances over the cluster's nats-server, p50 ms. */
   busRttMs: number;
-  /** One fsync'd LMDB commit through @synod/storage (a Paxos persist, as the spanserver does), p50 ms. */
+  /**
+   * One fsync'd LMDB commit through @synod/storage (a Paxos persist on the LMDB path: the issue's
+   * "raw LMDB fsync"; the spanserver acknowledges from its write-ahead log, which is faster), p50 ms.
+   */
   fsyncMs: number;
   /** ε of the split leader's TrueTime (node.status), ms. */
   epsilonMs: number;
@@ -272,7 +275,7 @@ export async function measureFloor(c: SynodCluster, epsilonMs: number, samples =
   }
   const dir = mkdtempSync(join(os.tmpdir(), 'synod-vsetcd-fsync-'));
   const fsync = new LatencyHistogram();
-  const storage = openStorage({ path: dir, fsync: true });
+  const storage = openStorage({ path: dir, fsync: true, wal: false });
   try {
     const store = storage.paxos('floor');
     const deadline = performance.now() + maxMs;

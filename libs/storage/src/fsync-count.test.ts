@@ -6,7 +6,8 @@ import { ballot, entry } from './test-helpers.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('fsyncCount', () => {
-  const durable = storageFixture({ fsync: true });
+  // The LMDB path's counting; the write-ahead log's is below.
+  const durable = storageFixture({ fsync: true, wal: false });
   const volatile = storageFixture({ fsync: false });
 
   it('counts one per synced commit, however many writes it holds; reads, empty persists and idle time count none', async () => {

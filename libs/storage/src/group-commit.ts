@@ -120,6 +120,11 @@ export class GroupCommitter {
     return this.transactionsCommitted;
   }
 
+  /** A commit or fsync failed: every write from now on rejects. */
+  get failed(): boolean {
+    return this.failure !== null;
+  }
+
   /**
    * Queues `op` for the next batch. Resolves once the batch holding it is durable.
    * Ops run in submission order, so a later op never becomes durable before an earlier one.

@@ -2,8 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { storageFixture } from './storage.fixture.js';
 import { ballot, entry, snapshot } from './test-helpers.js';
 
-describe('PaxosStore (LMDB, fsync on)', () => {
-  const fresh = storageFixture({ fsync: true });
+describe.each([
+  { wal: true, name: 'acknowledged from the write-ahead log' },
+  { wal: false, name: 'acknowledged from LMDB' },
+])('PaxosStore (LMDB, fsync on, $name)', ({ wal }) => {
+  const fresh = storageFixture({ fsync: true, wal });
 
   it('loads nothing for a group that never persisted', async () => {
     const { storage } = fresh();
@@ -117,6 +120,10 @@ describe('PaxosStore (LMDB, fsync on)', () => {
     await Promise.all(pending);
     const total = groups * slotsPerGroup;
     expect(resolvedCount).toBe(total);
+    // Acknowledged after fewer flushes than writes (the log's and LMDB's together).
+    expect(storage.fsyncCount()).toBeLessThan(total);
+    // LMDB holds every write once its copies are in (load() waits for the group's last).
+    for (let g = 0; g < groups; g++) await storage.paxos(`g${g}`).load();
     const stats = storage.stats;
     expect(stats.writesCommitted).toBe(total);
     expect(stats.batchesCommitted).toBeLessThan(total);

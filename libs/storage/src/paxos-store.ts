@@ -3,6 +3,7 @@ import type { Database } from 'lmdb';
 import { compareBallot, type AcceptedEntry, type AppliedRecord, type Ballot, type PersistRequest, type Snapshot, type Value } from '@synod/paxos';
 import { isBallot } from './ballot.js';
 import type { GroupCommitter, SubmitOptions } from './group-commit.js';
+import type { WriteAheadLog } from './wal.js';
 import { isSlot, logKey, logRange, metaKey, type LogKey, type MetaKey } from './keys.js';
 import type { DurableAppliedState, GroupId, PaxosDurableState } from './types.js';
 
@@ -35,6 +36,27 @@ export interface PaxosLogRecord {
   value: Value;
 }
 
+/** How a PaxosStore reaches the process's write-ahead log (Storage). */
+export interface WalPort {
+  wal: WriteAheadLog;
+  /** A write op for the LMDB transaction holding record `seq`'s writes: records that LMDB holds it. */
+  markCommitted(seq: number): void;
+  /** That transaction committed. */
+  committed(seq: number): void;
+  /** It failed: LMDB cannot take what the log acknowledged, so nothing more may be acknowledged. */
+  copyFailed(err: unknown): void;
+}
+
+/** Options of PaxosStore.submit: GroupCommitter's, and whether the write is a barrier (below). */
+export interface StoreSubmitOptions extends SubmitOptions {
+  /**
+   * The write changes the group's shape (a snapshot installed, the group dropped, a split cut):
+   * until it is durable, persists of the group wait for LMDB instead of the write-ahead log, so
+   * no acknowledged write can be replayed on top of a state that never had the barrier.
+   */
+  barrier?: boolean;
+}
+
 /**
  * Durable acceptor state of one Paxos group. Obtain it from `Storage.paxos()`;
  * it assumes it is the only writer of its group (one environment per process,
@@ -46,8 +68,10 @@ export class PaxosStore {
   // batch, and lets us assert that `promised` never goes backwards at the call site,
   // where the bug is, rather than inside somebody else's batch.
   private metaView: PaxosMetaRecord;
-  // Resolves when this group's latest write is durable; rejects if it failed.
+  // Resolves when this group's latest write is committed in LMDB; rejects if it failed.
   private lastWrite: Promise<void> = Promise.resolve();
+  /** Barrier writes (StoreSubmitOptions.barrier, and persists taking the LMDB path) not yet durable. */
+  private barriers = 0;
 
   constructor(
     readonly group: GroupId,
@@ -56,6 +80,7 @@ export class PaxosStore {
     private readonly committer: GroupCommitter,
     private readonly snapshots: Database<Snapshot, MetaKey>,
     private readonly applied: Database<AppliedRecordValue, LogKey>,
+    private readonly walPort?: WalPort,
   ) {
     this.metaView = { ...(meta.get(metaKey(group)) ?? {}) };
   }
@@ -110,20 +135,34 @@ export class PaxosStore {
       this.metaView = { ...this.metaView, promised: { round: p.promised.round, node: p.promised.node } };
       metaRecord = this.metaView;
     }
-    // Ballots are copied now; values are encoded only when the batch runs, so
-    // callers must treat a value as immutable once it has been handed to persist.
-    const records = entries.map((e) => ({
-      key: logKey(this.group, e.slot),
-      record: { ballot: { round: e.ballot.round, node: e.ballot.node }, value: e.value } satisfies PaxosLogRecord,
-    }));
+    // Ballots are copied now; values are encoded when the record is appended (write-ahead log)
+    // or when the batch runs, so callers must treat a value as immutable once handed to persist.
+    const copies = entries.map((e): AcceptedEntry => ({ slot: e.slot, ballot: { round: e.ballot.round, node: e.ballot.node }, value: e.value }));
     const key = metaKey(this.group);
     const snapshot = p.snapshot;
-    const done = this.chain(() => {
+    const writeLmdb = (markCommitted?: () => void) => () => {
       if (metaRecord) this.meta.putSync(key, metaRecord);
       // The replica's order: the snapshot first, then the entries, then compaction below it.
       if (snapshot) this.snapshots.putSync(key, snapshot);
-      for (const { key, record } of records) this.log.putSync(key, record);
-    });
+      for (const e of copies) this.log.putSync(logKey(this.group, e.slot), { ballot: e.ballot, value: e.value });
+      markCommitted?.();
+    };
+
+    // The write-ahead log (libs/storage/README.md): acknowledged once its record is on disk, and
+    // written to LMDB right behind, where it may wait (deferrable) to share a transaction.
+    const port = this.walPort;
+    const fast = port !== undefined && snapshot === undefined && p.truncateBelow === undefined && this.barriers === 0 && !this.committer.failed;
+    const appended = fast ? port.wal.append(metaRecord ? { group: this.group, promised: metaRecord.promised!, accepted: copies } : { group: this.group, accepted: copies }) : null;
+    if (appended !== null) {
+      const { seq, durable } = appended;
+      const copied = this.chain(writeLmdb(() => port!.markCommitted(seq)), { deferrable: true });
+      copied.then(
+        () => port!.committed(seq),
+        (err: unknown) => port!.copyFailed(err),
+      );
+      return durable;
+    }
+    const done = this.barrier(this.chain(writeLmdb()));
     if (p.truncateBelow !== undefined) this.truncate(p.truncateBelow);
     return done;
   }
@@ -222,8 +261,19 @@ export class PaxosStore {
   }
 
   /** Submits a composed write op in this group's order; resolves when durable (`deferrable`: GroupCommitter). */
-  submit(op: () => void, options?: SubmitOptions): Promise<void> {
-    return this.chain(op, options);
+  submit(op: () => void, options?: StoreSubmitOptions): Promise<void> {
+    const done = this.chain(op, options);
+    return options?.barrier === true ? this.barrier(done) : done;
+  }
+
+  /** Counts `write` as a barrier until it settles. */
+  private barrier(write: Promise<void>): Promise<void> {
+    this.barriers++;
+    const settled = () => {
+      this.barriers--;
+    };
+    write.then(settled, settled);
+    return write;
   }
 
   /**

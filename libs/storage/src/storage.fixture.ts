@@ -7,7 +7,7 @@ import { tempDir } from './test-helpers.js';
  * its `reopen` closes it and opens the same dir again. Everything opened is closed and its dir
  * removed after each test.
  */
-export function storageFixture(options: { fsync: boolean }): () => { storage: Storage; reopen: () => Promise<Storage> } {
+export function storageFixture(options: { fsync: boolean; wal?: boolean }): () => { storage: Storage; reopen: () => Promise<Storage> } {
   const cleanups: Array<() => Promise<void> | void> = [];
   afterEach(async () => {
     for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -15,11 +15,11 @@ export function storageFixture(options: { fsync: boolean }): () => { storage: St
   return () => {
     const dir = tempDir();
     cleanups.push(dir.remove);
-    let current = openStorage({ path: dir.path, fsync: options.fsync });
+    let current = openStorage({ path: dir.path, ...options });
     cleanups.push(() => current.close());
     const reopen = async () => {
       await current.close();
-      current = openStorage({ path: dir.path, fsync: options.fsync });
+      current = openStorage({ path: dir.path, ...options });
       return current;
     };
     return { storage: current, reopen };

@@ -1,12 +1,16 @@
+import { join } from 'node:path';
 import { open, type Database, type RootDatabase } from 'lmdb';
 import { GroupCommitter, type GroupCommitStats } from './group-commit.js';
 import { DB_NAMES, type LogKey, type MetaKey, type OutcomeKey } from './keys.js';
 import { MvccStore, type MvccKey, type MvccRecord, type MvccRow, type VersionWrite } from './mvcc-store.js';
-import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord } from './paxos-store.js';
+import { PaxosStore, type AppliedRecordValue, type PaxosLogRecord, type PaxosMetaRecord, type WalPort } from './paxos-store.js';
+import { WriteAheadLog } from './wal.js';
+import { replayWal, WAL_COMMITTED_KEY } from './wal-recovery.js';
 import type { AppliedRecord, Snapshot } from '@synod/paxos';
 import type { GroupId, OutcomeChanges, StoredOutcome } from './types.js';
 import type { GcPassOptions, GcPassReport } from './version-gc.js';
 import { isTimestamp } from './version-rule.js';
+import { VALUE_ENCODING } from './value-encoding.js';
 
 interface StorageOptions {
   /** Directory of the LMDB environment (created if missing). */
@@ -19,6 +23,13 @@ interface StorageOptions {
   fsync?: boolean;
   /** Upper bound on the number of named databases; raise it only if keyspaces are added. */
   maxDbs?: number;
+  /**
+   * true (default when fsync is on): acceptor writes (PaxosStore.persist without a snapshot) are
+   * acknowledged once appended to the write-ahead log in `<path>/wal` and fdatasync'd, and
+   * committed to LMDB right behind (libs/storage/README.md, "Write-ahead log"). false: every
+   * persist waits for its LMDB commit. Start-up replays a log left by an earlier run either way.
+   */
+  wal?: boolean;
 }
 
 /**
@@ -32,15 +43,6 @@ export interface TimeMark {
   gcHorizonUs: number;
 }
 
-/**
- * How values are encoded (every named database inherits it): plain MessagePack maps, decoded as
- * objects. lmdb-js's default is msgpackr's record extension without shared structures, which
- * writes each object shape's key list into every value and builds a record definition on every
- * encode and decode: 2-5x slower for our small records (a version, the meta record, an outcome).
- * Values written that way by earlier versions still decode to the same objects (storage.test.ts).
- * No value we store holds a Map (records mode would give one back as a Map, this one as an object).
- */
-const VALUE_ENCODING = { useRecords: false, mapsAsObjects: true } as const;
 
 /** `node-meta` key of the node's hosted split entries (docs/spanserver.md). */
 const HOSTED_SPLITS_KEY = 'hosted-splits';
@@ -65,6 +67,10 @@ export class Storage {
   private markView: TimeMark | undefined;
   private lastMarkWrite: Promise<void> = Promise.resolve();
   private closed = false;
+  /** The write-ahead log's view of this storage (PaxosStore), when it has one. */
+  private readonly walPort: WalPort | undefined;
+  /** The highest write-ahead log record LMDB has committed (every lower one too: commits keep log order). */
+  private walCommitted = 0;
   /** The process's one MVCC keyspace (all splits hosted here; they never overlap). */
   readonly mvcc: MvccStore;
 
@@ -79,8 +85,19 @@ export class Storage {
     private readonly appliedRecords: Database<AppliedRecordValue, LogKey>,
     private readonly nodeMeta: Database<TimeMark, string>,
     private readonly outcomeDb: Database<OutcomeRecord, OutcomeKey>,
+    private readonly wal: WriteAheadLog | null,
   ) {
     this.mvcc = new MvccStore(mvccDb, committer);
+    if (wal)
+      this.walPort = {
+        wal,
+        markCommitted: (seq) => this.nodeMeta.putSync(WAL_COMMITTED_KEY, seq as unknown as TimeMark),
+        committed: (seq) => {
+          this.walCommitted = Math.max(this.walCommitted, seq);
+          wal.retireThrough(this.walCommitted);
+        },
+        copyFailed: (err) => wal.abort(err),
+      };
   }
 
   static open(options: StorageOptions): Storage {
@@ -110,7 +127,10 @@ export class Storage {
     const applied = root.openDB<AppliedRecordValue, LogKey>({ name: DB_NAMES.paxosApplied });
     const nodeMeta = root.openDB<TimeMark, string>({ name: DB_NAMES.nodeMeta });
     const outcomes = root.openDB<OutcomeRecord, OutcomeKey>({ name: DB_NAMES.txnOutcomes });
-    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied, nodeMeta, outcomes);
+    const walDir = join(options.path, 'wal');
+    const nextSeq = replayWal(walDir, { root, meta, log, nodeMeta: nodeMeta as unknown as Database<unknown, string> });
+    const wal = fsync && (options.wal ?? true) ? new WriteAheadLog(walDir, nextSeq) : null;
+    return new Storage(root, meta, log, new GroupCommitter(root), fsync, mvcc, snapshots, applied, nodeMeta, outcomes, wal);
   }
 
   /** The durable Paxos state of one group. Same instance for the same id. */
@@ -118,7 +138,7 @@ export class Storage {
     this.assertOpen();
     let store = this.stores.get(group);
     if (!store) {
-      store = new PaxosStore(group, this.meta, this.log, this.committer, this.snapshots, this.appliedRecords);
+      store = new PaxosStore(group, this.meta, this.log, this.committer, this.snapshots, this.appliedRecords, this.walPort);
       this.stores.set(group, store);
     }
     return store;
@@ -160,7 +180,7 @@ export class Storage {
         for (const w of writeNewGroups) w();
         if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
       },
-      { deferrable },
+      { deferrable, barrier: !deferrable && (writeNewGroups.length > 0 || hosted !== undefined) },
     );
   }
 
@@ -199,12 +219,15 @@ export class Storage {
     const store = this.paxos(group);
     const drop = store.dropOp();
     const clear = range ? this.mvcc.replaceRangeOp(range.start, range.end, []) : undefined;
-    const done = store.submit(() => {
-      drop();
-      clear?.();
-      for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
-      if (hostedSplits !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hostedSplits as TimeMark);
-    });
+    const done = store.submit(
+      () => {
+        drop();
+        clear?.();
+        for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
+        if (hostedSplits !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hostedSplits as TimeMark);
+      },
+      { barrier: true },
+    );
     this.outcomeSeqs.delete(group);
     this.deferredApplies.delete(group);
     return done;
@@ -232,12 +255,15 @@ export class Storage {
     const install = store.installOp(snapshot, header);
     const records = outcomes.map(([id, o], s): [OutcomeKey, OutcomeRecord] => [[group, id], { s, o: copyOutcome(o) }]);
     this.outcomeSeqs.set(group, records.length);
-    return store.submit(() => {
-      replace();
-      install();
-      for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
-      for (const [key, rec] of records) this.outcomeDb.putSync(key, rec);
-    });
+    return store.submit(
+      () => {
+        replace();
+        install();
+        for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
+        for (const [key, rec] of records) this.outcomeDb.putSync(key, rec);
+      },
+      { barrier: true },
+    );
   }
 
   /**
@@ -253,11 +279,11 @@ export class Storage {
   }
 
   /**
-   * Synced LMDB commits so far (monotone; 0 when opened with `fsync: false`): every durable flush
-   * of this process's storage. An idle node should not move it.
+   * Synced LMDB commits and write-ahead log fdatasyncs so far (monotone; 0 when opened with
+   * `fsync: false`): every durable flush of this process's storage. An idle node should not move it.
    */
   fsyncCount(): number {
-    return this.fsync ? this.committer.commits : 0;
+    return this.fsync ? this.committer.commits + (this.wal?.syncs ?? 0) : 0;
   }
 
   /** The persisted time high-water mark (zeros if none yet). */
@@ -304,6 +330,8 @@ export class Storage {
     // First: a GC pass submits nothing once this is called, and is done before the chain closes.
     await this.mvcc.closeGc();
     await this.committer.close();
+    // Every record LMDB committed needs no replay: a clean close leaves no log behind.
+    if (this.wal) await this.wal.close(this.walCommitted >= this.wal.lastSeq);
     await this.root.close();
   }
 

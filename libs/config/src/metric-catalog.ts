@@ -67,7 +67,7 @@ export const METRIC_CATALOG = {
   synod_commit_wait_seconds: { type: 'histogram', help: 'Commit wait of each acknowledged commit: until TT.after(ts) (docs/transactions.md).', buckets: LATENCY_BUCKETS_S },
   synod_read_latency_seconds: { type: 'histogram', help: 'Reads served: kv.read (in a read-write transaction) or kv.snapshot (read-only), request in to reply out, by kind and outcome.', labels: ['kind', 'outcome'], buckets: LATENCY_BUCKETS_S },
   synod_paxos_commit_seconds: { type: 'histogram', help: "A split's proposal: handed to Paxos until applied here (or its refusal), by outcome.", labels: ['outcome'], buckets: LATENCY_BUCKETS_S },
-  synod_storage_persist_seconds: { type: 'histogram', help: 'A Paxos persist (acceptor state, log entries) from submission until its group-committed LMDB batch is fsync\'d.', buckets: LATENCY_BUCKETS_S },
+  synod_storage_persist_seconds: { type: 'histogram', help: 'A Paxos persist (acceptor state, log entries) from submission until it is durable: its write-ahead log record fdatasync\'d, or (a snapshot, or without the log) its group-committed LMDB batch.', buckets: LATENCY_BUCKETS_S },
   synod_split_tsafe_lag_seconds: { type: 'gauge', help: "TT.now().latest minus the split's t_safe on this replica at scrape time, seconds (how stale a snapshot read here may have to wait).", labels: ['split'] },
   synod_split_leader: { type: 'gauge', help: '1 when this replica leads the split, else 0.', labels: ['split'] },
   synod_split_leader_known: { type: 'gauge', help: '1 when this replica knows a leader of the split (itself or another), else 0.', labels: ['split'] },

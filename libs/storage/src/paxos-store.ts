@@ -151,6 +151,8 @@ export class PaxosStore {
     // The write-ahead log (libs/storage/README.md): acknowledged once its record is on disk, and
     // written to LMDB right behind, where it may wait (deferrable) to share a transaction.
     const port = this.walPort;
+    // A failed log fails the storage (fail-stop), as a failed LMDB commit does.
+    if (port?.wal.failed) return Promise.reject(port.wal.failed);
     const fast = port !== undefined && snapshot === undefined && p.truncateBelow === undefined && this.barriers === 0 && !this.committer.failed;
     const appended = fast ? port.wal.append(metaRecord ? { group: this.group, promised: metaRecord.promised!, accepted: copies } : { group: this.group, accepted: copies }) : null;
     if (appended !== null) {

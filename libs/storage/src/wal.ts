@@ -171,6 +171,11 @@ export class WriteAheadLog {
     this.files.fsyncDir(dir);
   }
 
+  /** Why the log stopped taking records (a failed write or fdatasync, or close), if it did. */
+  get failed(): Error | null {
+    return this.failure;
+  }
+
   /** fdatasyncs done so far (monotone). */
   get syncs(): number {
     return this.syncCount;

@@ -104,10 +104,11 @@ export class PaxosStore {
   }
 
   /**
-   * Makes `p` durable. Resolves after the fsync of the batch that holds it, and
-   * never before an earlier write of this group. An empty `p` still waits for
-   * the earlier writes: the reply it guards may depend on them.
-   * Throws synchronously if `p` is malformed or moves `promised` backwards.
+   * Makes `p` durable. Resolves once its write-ahead log record is fdatasync'd (with a log, and
+   * no snapshot, truncation or pending barrier of the group) or else once the LMDB batch that
+   * holds it is fsync'd; never before an earlier persist or barrier of this group. An empty `p`
+   * waits for every earlier write of the group to be committed in LMDB: the reply it guards may
+   * depend on them. Throws synchronously if `p` is malformed or moves `promised` backwards.
    */
   persist(p: PersistRequest): Promise<void> {
     const entries = p.accepted ?? [];

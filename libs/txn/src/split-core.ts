@@ -1183,8 +1183,11 @@ export class SplitTxnCore {
     });
   }
 
-  /** The durable outcome of `txnId` is known here: its locks go, and its waiters may answer. */
-  /** A transaction's outcome is durable here: its locks go; a coordinator's decision may leave. */
+  /**
+   * A transaction's outcome is durable here: its locks go (a later transaction on its keys reads
+   * what it wrote, which LMDB shows once committed), its waiters may answer, and a coordinator's
+   * decision may leave.
+   */
   private txnDecided(txnId: string): void {
     const t = this.txns.get(txnId);
     if (t?.commit) this.finishTxn(txnId);

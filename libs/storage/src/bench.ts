@@ -1,5 +1,6 @@
 // Persist throughput and latency with fsync, at concurrency 1 and 64, to show
-// the group-commit effect. Run: npx tsx libs/storage/src/bench.ts [seconds] [--no-fsync]
+// the group-commit effect. Run: npx tsx libs/storage/src/bench.ts [seconds] [--no-fsync] [--no-wal]
+// (--no-wal: every persist waits for its LMDB commit instead of the write-ahead log).
 import { performance } from 'node:perf_hooks';
 import { openStorage } from './storage.js';
 import { tempDir } from './test-helpers.js';
@@ -7,6 +8,7 @@ import type { AcceptedEntry } from '@synod/paxos';
 
 const seconds = Number(process.argv.slice(2).find((a) => /^\d+(\.\d+)?$/.test(a)) ?? 3);
 const fsync = !process.argv.includes('--no-fsync');
+const wal = !process.argv.includes('--no-wal');
 const GROUPS = 16;
 
 function percentile(sorted: number[], p: number): number {
@@ -24,7 +26,7 @@ function sampleEntry(slot: number): AcceptedEntry {
 
 async function run(concurrency: number): Promise<void> {
   const dir = tempDir('synod-bench-');
-  const storage = openStorage({ path: dir.path, fsync });
+  const storage = openStorage({ path: dir.path, fsync, wal });
   try {
     const latencies: number[] = [];
     const nextSlot = new Map<string, number>();
@@ -42,14 +44,21 @@ async function run(concurrency: number): Promise<void> {
       }
     };
     const started = performance.now();
+    const cpu = process.cpuUsage();
     await Promise.all(Array.from({ length: concurrency }, (_, i) => client(i)));
     const elapsed = (performance.now() - started) / 1000;
+    const used = process.cpuUsage(cpu);
+    const flushes = storage.fsyncCount();
+    // The LMDB copies of logged persists may still be queued: wait for them before reading stats.
+    for (let g = 0; g < GROUPS; g++) await storage.paxos(`g${g}`).load();
     latencies.sort((a, b) => a - b);
     const { batchesCommitted, writesCommitted, largestBatch } = storage.stats;
     console.log(
       [
         `concurrency ${String(concurrency).padStart(3)}`,
-        `${Math.round(writesCommitted / elapsed).toLocaleString('en-US').padStart(7)} persists/s`,
+        `${Math.round(latencies.length / elapsed).toLocaleString('en-US').padStart(7)} persists/s`,
+        `CPU ${Math.round((used.user + used.system) / latencies.length)} µs/persist`,
+        `${Math.round(flushes / elapsed)} flushes/s`,
         `p50 ${percentile(latencies, 50).toFixed(2)} ms`,
         `p99 ${percentile(latencies, 99).toFixed(2)} ms`,
         `${Math.round(batchesCommitted / elapsed)} batches/s`,
@@ -62,5 +71,5 @@ async function run(concurrency: number): Promise<void> {
   }
 }
 
-console.log(`synod storage bench: fsync=${fsync}, ${seconds}s per run, ${GROUPS} groups`);
+console.log(`synod storage bench: fsync=${fsync}, write-ahead log ${wal ? 'on' : 'off'}, ${seconds}s per run, ${GROUPS} groups`);
 for (const concurrency of [1, 64]) await run(concurrency);

@@ -43,7 +43,6 @@ export interface TimeMark {
   gcHorizonUs: number;
 }
 
-
 /** `node-meta` key of the node's hosted split entries (docs/spanserver.md). */
 const HOSTED_SPLITS_KEY = 'hosted-splits';
 
@@ -180,7 +179,7 @@ export class Storage {
         for (const w of writeNewGroups) w();
         if (hosted !== undefined) this.nodeMeta.putSync(HOSTED_SPLITS_KEY, hosted as TimeMark);
       },
-      { deferrable, barrier: !deferrable && (writeNewGroups.length > 0 || hosted !== undefined) },
+      { deferrable, barrier: writeNewGroups.length > 0 || hosted !== undefined },
     );
   }
 

@@ -39,7 +39,7 @@ export function replayWal(dir: string, t: WalTargets): number {
 }
 
 /** The highest record LMDB holds the writes of (0 if none). */
-export function committedSeq(t: Pick<WalTargets, 'nodeMeta'>): number {
+function committedSeq(t: Pick<WalTargets, 'nodeMeta'>): number {
   const seq = t.nodeMeta.get(WAL_COMMITTED_KEY);
   return typeof seq === 'number' ? seq : 0;
 }

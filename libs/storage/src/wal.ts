@@ -42,7 +42,7 @@ const SEGMENT_NAME = /^\d{16}\.wal$/;
 const packr = new Packr(VALUE_ENCODING);
 
 /** A record's frame: header and payload. */
-export function encodeRecord(r: WalRecord): Buffer {
+function encodeRecord(r: WalRecord): Buffer {
   const body: { s: number; g: string; p?: Ballot; e?: AcceptedEntry[] } = { s: r.seq, g: r.group };
   if (r.promised !== undefined) body.p = r.promised;
   if (r.accepted !== undefined && r.accepted.length > 0) body.e = r.accepted;

@@ -77,3 +77,81 @@ export function decodeBatch(bytes: Uint8Array): BatchDecodeResult {
   if (at !== bytes.byteLength) return { ok: false, detail: `${bytes.byteLength - at} bytes after the last frame` };
   return { ok: true, frames };
 }
+
+/**
+ * The wire form of a batch of requests, or of replies to them (docs/transport.md "Request
+ * batching"): each frame carries the id its requester gave it, so replies can come back in any
+ * order and several messages.
+ *
+ *   0xc1 | format version (2) | frame count (u16 BE) | per frame: id (u32 BE), length (u32 BE), bytes
+ */
+export const TAGGED_BATCH_FORMAT_VERSION = 2;
+/** The id and length in front of every tagged frame. */
+export const TAGGED_FRAME_OVERHEAD_BYTES = 8;
+
+export interface TaggedFrame {
+  id: number;
+  bytes: Uint8Array;
+}
+
+export type TaggedBatchDecodeResult = { ok: true; frames: TaggedFrame[] } | { ok: false; detail: string };
+
+/** Whether these bytes claim to be a tagged batch (the framing is checked by decodeTaggedBatch). */
+export function isTaggedBatch(bytes: Uint8Array): boolean {
+  return bytes.byteLength > 1 && bytes[0] === BATCH_MAGIC && bytes[1] === TAGGED_BATCH_FORMAT_VERSION;
+}
+
+/** The encoded size of a tagged batch of frames totalling `frameBytes` bytes. */
+export function taggedBatchBytes(frames: number, frameBytes: number): number {
+  return BATCH_HEADER_BYTES + frames * TAGGED_FRAME_OVERHEAD_BYTES + frameBytes;
+}
+
+/** Frames one tagged batch; the caller keeps within MAX_BATCH_FRAMES and its byte budget (a broken promise is a bug: it throws). */
+export function encodeTaggedBatch(frames: readonly TaggedFrame[]): Uint8Array {
+  if (frames.length < 1 || frames.length > MAX_BATCH_FRAMES) throw new RangeError(`a batch holds 1..${MAX_BATCH_FRAMES} frames, not ${frames.length}`);
+  let payload = 0;
+  for (const f of frames) payload += f.bytes.byteLength;
+  const out = new Uint8Array(taggedBatchBytes(frames.length, payload));
+  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
+  out[0] = BATCH_MAGIC;
+  out[1] = TAGGED_BATCH_FORMAT_VERSION;
+  view.setUint16(2, frames.length);
+  let at = BATCH_HEADER_BYTES;
+  for (const f of frames) {
+    if (!Number.isInteger(f.id) || f.id < 0 || f.id > 0xffff_ffff) throw new RangeError(`a frame id is a u32, not ${f.id}`);
+    view.setUint32(at, f.id);
+    view.setUint32(at + 4, f.bytes.byteLength);
+    out.set(f.bytes, at + TAGGED_FRAME_OVERHEAD_BYTES);
+    at += TAGGED_FRAME_OVERHEAD_BYTES + f.bytes.byteLength;
+  }
+  return out;
+}
+
+/**
+ * Splits untrusted bytes into tagged frames (views into `bytes`, no copies). Never throws. As
+ * decodeBatch, the framing is checked whole before any frame is returned.
+ */
+export function decodeTaggedBatch(bytes: Uint8Array): TaggedBatchDecodeResult {
+  if (bytes.byteLength > MAX_BATCH_BYTES) return { ok: false, detail: `${bytes.byteLength} bytes, over the batch maximum of ${MAX_BATCH_BYTES}` };
+  if (bytes.byteLength < BATCH_HEADER_BYTES) return { ok: false, detail: `${bytes.byteLength} bytes, shorter than a batch header` };
+  if (bytes[0] !== BATCH_MAGIC) return { ok: false, detail: 'not a batch' };
+  if (bytes[1] !== TAGGED_BATCH_FORMAT_VERSION) return { ok: false, detail: `unsupported batch format ${bytes[1]}` };
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const count = view.getUint16(2);
+  if (count < 1 || count > MAX_BATCH_FRAMES) return { ok: false, detail: `${count} frames, outside 1..${MAX_BATCH_FRAMES}` };
+  if (taggedBatchBytes(count, 0) > bytes.byteLength) return { ok: false, detail: `${count} frames cannot fit in ${bytes.byteLength} bytes` };
+  const frames: TaggedFrame[] = [];
+  let at = BATCH_HEADER_BYTES;
+  for (let i = 0; i < count; i++) {
+    if (at + TAGGED_FRAME_OVERHEAD_BYTES > bytes.byteLength) return { ok: false, detail: `frame ${i}'s header runs past the end` };
+    const id = view.getUint32(at);
+    const len = view.getUint32(at + 4);
+    at += TAGGED_FRAME_OVERHEAD_BYTES;
+    if (len === 0) return { ok: false, detail: `frame ${i} is empty` };
+    if (len > bytes.byteLength - at) return { ok: false, detail: `frame ${i} claims ${len} bytes, ${bytes.byteLength - at} remain` };
+    frames.push({ id, bytes: bytes.subarray(at, at + len) });
+    at += len;
+  }
+  if (at !== bytes.byteLength) return { ok: false, detail: `${bytes.byteLength - at} bytes after the last frame` };
+  return { ok: true, frames };
+}

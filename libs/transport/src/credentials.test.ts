@@ -154,7 +154,7 @@ describe('credentials files and permissions', () => {
 
   it('a node may publish peer traffic only with its own sender token; a client on no peer, clock or chaos subject', () => {
     const node = permissionsFor('synod', 'node', 'n2');
-    expect(node.subscribe.allow.some((p) => subjectMatches(p, '_INBOX.x.1') || subjectMatches(p, '_INBOX_n1.x.1'))).toBe(false);
+    expect(node.subscribe.allow.some((p) => subjectMatches(p, '_INBOX.x.1') || subjectMatches(p, '_INBOX.n1.x.1'))).toBe(false);
     const pub = (subject: string, allow: string[]) => allow.some((p) => subjectMatches(p, subject));
     expect(pub(s.peer('n1', 'n2'), node.publish.allow)).toBe(true);
     expect(pub(s.peer('n3', 'n1'), node.publish.allow)).toBe(false);
@@ -162,6 +162,12 @@ describe('credentials files and permissions', () => {
     const client = permissionsFor('synod', 'client', 'client');
     for (const denied of [s.peer('n1', 'n2'), s.chaos, s.timemaster('dc-a'), s.all]) expect(pub(denied, client.publish.allow)).toBe(false);
     for (const allowed of [s.node('n1'), s.placement, s.chaosGet]) expect(pub(allowed, client.publish.allow)).toBe(true);
+    // A client answers nobody; a node answers anyone, and tracks nothing per request (docs/transport.md "Credentials").
+    for (const inbox of ['_INBOX.n1.x.1', '_INBOX.gateway.x.B1', '_INBOX.x.1']) {
+      expect(pub(inbox, client.publish.allow)).toBe(false);
+      expect(pub(inbox, node.publish.allow)).toBe(true);
+    }
     expect(client.allow_responses).toBeUndefined();
+    expect(node.allow_responses).toBeUndefined();
   });
 });

@@ -6,7 +6,7 @@ import { SUBJECT_TOKEN, subjects } from './subjects.js';
 /**
  * NATS credentials and the subject permissions of each role (docs/transport.md "Credentials").
  *  - node: a spanserver, time master or placement replica. Publishes peer traffic only with its
- *    own id as the sender token; answers requests (allow_responses); subscribes only its own inboxes.
+ *    own id as the sender token; answers requests (any reply inbox); subscribes only its own inboxes.
  *  - client: the gateway, CLI clients. Publishes requests on client inboxes and the placement
  *    subject, asks for the fault picture; nothing else (no peer, time master, chaos or broadcast
  *    subjects), and subscribes only its reply inboxes and the fault picture.
@@ -70,11 +70,14 @@ export interface NatsUser {
   };
 }
 
+/** Every reply inbox is under it (nats.js's default prefix too). */
+export const INBOX_ROOT = '_INBOX';
+
 /**
- * Where replies to a user's requests arrive: a prefix of its own instead of nats.js's shared
- * `_INBOX`, so that a credential may subscribe only its own replies, not everyone's.
+ * Where replies to a user's requests arrive: a subtree of its own under `_INBOX`, so that a
+ * credential may subscribe only its own replies, not everyone's, and a node may answer anyone's.
  */
-export const inboxPrefixFor = (user: string) => `_INBOX_${user}`;
+export const inboxPrefixFor = (user: string) => `${INBOX_ROOT}.${user}`;
 
 /**
  * The permissions of `user` in `role`; a node's user name is its node id. `serves` lists extra
@@ -83,10 +86,16 @@ export const inboxPrefixFor = (user: string) => `_INBOX_${user}`;
 export function permissionsFor(cluster: string, role: NatsRole, user: string, serves: string[] = []): NatsUser['permissions'] {
   const s = subjects(cluster);
   const REPLY_INBOXES = `${inboxPrefixFor(user)}.>`;
+  // A node answers requests by publishing to the requester's reply inbox, not through
+  // allow_responses: a batch of requests is answered in as many messages as turns its replies take,
+  // and nats-server tracks every request received under allow_responses until it has had `max`
+  // replies or expired (2 min), so a max above 1 grows that table by every request of the last
+  // two minutes (docs/transport.md "Request batching").
+  const ANY_REPLY_INBOX = `${INBOX_ROOT}.>`;
   const nodeId = user;
-  if (role === 'operator') return { publish: { allow: [`${cluster}.>`] }, subscribe: { allow: [`${cluster}.>`, REPLY_INBOXES] }, allow_responses: true };
+  if (role === 'operator') return { publish: { allow: [`${cluster}.>`, ANY_REPLY_INBOX] }, subscribe: { allow: [`${cluster}.>`, REPLY_INBOXES] } };
   if (role === 'client')
-    // No allow_responses: a client answers nobody, so it cannot forge a reply (e.g. a chaos.get answer).
+    // No reply inbox: a client answers nobody, so it cannot forge a reply (e.g. a chaos.get answer).
     return { publish: { allow: [`${cluster}.node.*`, s.placement, s.chaosGet] }, subscribe: { allow: [s.chaos, REPLY_INBOXES] } };
   return {
     publish: {
@@ -99,9 +108,9 @@ export function permissionsFor(cluster: string, role: NatsRole, user: string, se
         // Clock-fault reports answer `synod chaos show`'s query on the chaos subject (libs/truetime faults.ts).
         s.chaos,
         s.chaosGet,
+        ANY_REPLY_INBOX,
       ],
     },
     subscribe: { allow: [s.peerInbox(nodeId), s.node(nodeId), s.all, s.chaos, s.chaosGet, REPLY_INBOXES, ...serves] },
-    allow_responses: true,
   };
 }

@@ -82,6 +82,26 @@ describe('synod tap', () => {
     expect(notes.at(-1)).toMatch(/^tap: 7 messages \(1 batches\), 8 envelopes, \d+ bytes, 1 undecodable, 9 lines printed; kinds: paxos 3, /);
   }, 30_000);
 
+  it('a batch of requests and the replies to it, answered in two messages, give one line per frame, each reply to its requester', async () => {
+    b.on('note', async (env) => {
+      if (env.body.token === 'slow') await new Promise((r) => setTimeout(r, 30));
+      return { kind: 'note', body: { token: `re-${env.body.token}` } };
+    });
+    const { lines } = await tap(['-o', 'json'], 4, async () => {
+      // Asked in one turn over one connection: one tagged batch (docs/transport.md "Request batching").
+      await Promise.all([a.request('n2', 'note', { token: 'fast' }), a.request('n2', 'note', { token: 'slow' })]);
+    });
+    const got = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(got.map((o) => [o.from, o.to, o.kind, o.batched, o.flow])).toEqual([
+      ['n1', 'n2', 'note', true, 'request'],
+      ['n1', 'n2', 'note', true, 'request'],
+      ['n2', 'n1', 'note', true, 'reply'],
+      ['n2', 'n1', 'note', true, 'reply'],
+    ]);
+    // The two replies left in two messages on the batch's one reply subject.
+    expect(got[2]!.subject).toBe(got[3]!.subject);
+  }, 30_000);
+
   it('prints aligned table rows with a header, flags for batch, request, reply and error', async () => {
     const { lines } = await tap([], MIXED_LINES, mixedTraffic);
     expect(lines[0]).toBe(TABLE_HEADER);

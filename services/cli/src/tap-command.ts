@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { MESSAGE_KINDS, SynodError, decode, type Envelope } from '@synod/codec';
 import { ConfigError, loadConfig, parseFlags } from '@synod/config';
-import { NatsWire, decodeBatch, inboxPrefixFor, isBatch, readCredsFile, refusalFor, subjects, type RefusalReason, type Via } from '@synod/transport';
+import { NatsWire, decodeBatch, decodeTaggedBatch, inboxPrefixFor, isBatch, isTaggedBatch, readCredsFile, refusalFor, subjects, type RefusalReason, type Via } from '@synod/transport';
 import { resolveCluster, toolCredentials } from './client-commands.js';
 
 export const TAP_HELP = `synod tap — print the cluster's bus traffic, decoded, one line per message
@@ -126,9 +126,10 @@ class PendingReplies {
     this.byReply.set(reply, { requester, atMs: nowMs });
   }
 
-  take(reply: string): string | undefined {
+  /** A batch of requests may be answered in several messages (docs/transport.md "Request batching"): `keep` leaves it for the next. */
+  take(reply: string, keep = false): string | undefined {
     const p = this.byReply.get(reply);
-    this.byReply.delete(reply);
+    if (!keep) this.byReply.delete(reply);
     return p?.requester;
   }
 }
@@ -201,7 +202,7 @@ class Tap {
   /** A message on a reply inbox: only replies to requests seen on this cluster's subjects are ours. */
   onReply(subject: string, data: Uint8Array): void {
     if (this.done) return;
-    const requester = this.pending.take(subject);
+    const requester = this.pending.take(subject, isTaggedBatch(data));
     if (requester === undefined) {
       this.summary.unmatchedReplies++;
       return;
@@ -213,20 +214,26 @@ class Tap {
 
   /** Every envelope the payload carries; whatever does not decode is printed and counted here. */
   private envelopes(subject: string, data: Uint8Array): Array<{ env: Envelope; bytes: number; batched: boolean }> {
+    if (isTaggedBatch(data)) return this.frames(subject, data, decodeTaggedBatch(data), (f) => f.bytes);
     if (!isBatch(data)) {
       const r = decode(data);
       if (r.ok) return [{ env: r.envelope, bytes: data.byteLength, batched: false }];
       this.undecodable(subject, data.byteLength, `${r.reason}: ${r.detail}`);
       return [];
     }
-    const b = decodeBatch(data);
+    return this.frames(subject, data, decodeBatch(data), (f) => f);
+  }
+
+  /** A peer batch's frames, or a tagged batch's (requests, or replies to them). */
+  private frames<F>(subject: string, data: Uint8Array, b: { ok: true; frames: F[] } | { ok: false; detail: string }, bytesOf: (f: F) => Uint8Array): Array<{ env: Envelope; bytes: number; batched: boolean }> {
     if (!b.ok) {
       this.undecodable(subject, data.byteLength, `bad_batch: ${b.detail}`);
       return [];
     }
     this.summary.batches++;
     const out: Array<{ env: Envelope; bytes: number; batched: boolean }> = [];
-    b.frames.forEach((f, i) => {
+    b.frames.forEach((frame, i) => {
+      const f = bytesOf(frame);
       const r = decode(f);
       if (r.ok) out.push({ env: r.envelope, bytes: f.byteLength, batched: true });
       else this.undecodable(subject, f.byteLength, `batch frame ${i}: ${r.reason}: ${r.detail}`);
@@ -321,7 +328,7 @@ export async function runTap(argv: string[], io?: TapIo): Promise<void> {
     subscribe(`${where.cluster}.>`, (m) => tap.onCluster(m.subject, m.reply || undefined, m.data));
     // With credentials every user has its own inbox, which the operator may not read (docs/transport.md "Credentials").
     if (!credentialed) subscribe(`${DEFAULT_INBOX}.>`, (m) => tap.onReply(m.subject, m.data));
-    else note(`tap: replies are not shown: the operator credential may not subscribe other users' reply inboxes (_INBOX_<user>.>)`);
+    else note(`tap: replies are not shown: the operator credential may not subscribe other users' reply inboxes (_INBOX.<user>.>)`);
     nc.closed().then(
       (err) => (err ? fail(new SynodError('UNAVAILABLE', `NATS connection closed: ${err.message}`)) : finish()),
       fail,

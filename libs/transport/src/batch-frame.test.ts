@@ -1,6 +1,6 @@
 import { MAX_BATCH_BYTES, MAX_BATCH_FRAMES } from '@synod/limits';
 import { describe, expect, it } from 'vitest';
-import { BATCH_MAGIC, batchBytes, decodeBatch, encodeBatch, isBatch } from './batch-frame.js';
+import { BATCH_MAGIC, batchBytes, decodeBatch, decodeTaggedBatch, encodeBatch, encodeTaggedBatch, isBatch, isTaggedBatch, taggedBatchBytes } from './batch-frame.js';
 
 const bytes = (n: number, fill: number) => new Uint8Array(n).fill(fill);
 
@@ -40,5 +40,47 @@ describe('batch framing', () => {
   it('decodes nothing from a batch over MAX_BATCH_BYTES, however well framed', () => {
     const r = decodeBatch(encodeBatch([bytes(MAX_BATCH_BYTES, 1)]));
     expect(r.ok).toBe(false);
+  });
+
+  it('tagged batches (requests, replies) round-trip ids and frames, and neither format passes for the other', () => {
+    const frames = [
+      { id: 0, bytes: bytes(3, 1) },
+      { id: 0xffff_ffff, bytes: bytes(200, 2) },
+      { id: 7, bytes: bytes(1, 3) },
+    ];
+    const tagged = encodeTaggedBatch(frames);
+    expect(tagged.byteLength).toBe(taggedBatchBytes(3, 204));
+    expect(isTaggedBatch(tagged)).toBe(true);
+    const r = decodeTaggedBatch(tagged);
+    expect(r.ok && r.frames.map((f) => [f.id, f.bytes.byteLength, f.bytes[0]])).toEqual([
+      [0, 3, 1],
+      [0xffff_ffff, 200, 2],
+      [7, 1, 3],
+    ]);
+    const peer = encodeBatch([bytes(3, 1)]);
+    expect(isTaggedBatch(peer)).toBe(false);
+    expect(decodeTaggedBatch(peer)).toEqual({ ok: false, detail: 'unsupported batch format 1' });
+    expect(decodeBatch(tagged)).toEqual({ ok: false, detail: 'unsupported batch format 2' });
+    expect(() => encodeTaggedBatch([{ id: -1, bytes: bytes(1, 1) }])).toThrow(RangeError);
+    expect(() => encodeTaggedBatch([{ id: 2 ** 32, bytes: bytes(1, 1) }])).toThrow(RangeError);
+  });
+
+  it('refuses broken tagged framing whole', () => {
+    const good = encodeTaggedBatch([
+      { id: 1, bytes: bytes(4, 1) },
+      { id: 2, bytes: bytes(4, 2) },
+    ]);
+    const cases: Array<[Uint8Array, RegExp]> = [
+      [good.subarray(0, good.byteLength - 1), /claims 4 bytes, 3 remain/],
+      [encodeTaggedBatch([{ id: 1, bytes: bytes(20, 1) }, { id: 2, bytes: bytes(4, 2) }]).subarray(0, 4 + 8 + 20 + 5), /frame 1's header runs past the end/],
+      [Uint8Array.from([...good, 0]), /1 bytes after the last frame/],
+      [Uint8Array.from([BATCH_MAGIC, 2, 0, 0]), /0 frames/],
+      [Uint8Array.from([BATCH_MAGIC, 2, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]), /frame 0 is empty/],
+    ];
+    for (const [b, why] of cases) {
+      const r = decodeTaggedBatch(b);
+      expect(r.ok).toBe(false);
+      if (!r.ok) expect(r.detail).toMatch(why);
+    }
   });
 });

@@ -31,21 +31,7 @@ export function batchBytes(frames: number, frameBytes: number): number {
 
 /** Frames one batch; the caller keeps within MAX_BATCH_FRAMES and its byte budget (a broken promise is a bug: it throws). */
 export function encodeBatch(frames: readonly Uint8Array[]): Uint8Array {
-  if (frames.length < 1 || frames.length > MAX_BATCH_FRAMES) throw new RangeError(`a batch holds 1..${MAX_BATCH_FRAMES} frames, not ${frames.length}`);
-  let payload = 0;
-  for (const f of frames) payload += f.byteLength;
-  const out = new Uint8Array(batchBytes(frames.length, payload));
-  const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
-  out[0] = BATCH_MAGIC;
-  out[1] = BATCH_FORMAT_VERSION;
-  view.setUint16(2, frames.length);
-  let at = BATCH_HEADER_BYTES;
-  for (const f of frames) {
-    view.setUint32(at, f.byteLength);
-    out.set(f, at + BATCH_FRAME_OVERHEAD_BYTES);
-    at += BATCH_FRAME_OVERHEAD_BYTES + f.byteLength;
-  }
-  return out;
+  return encodeFrames(BATCH_FORMAT_VERSION, frames.map((bytes) => ({ id: 0, bytes })));
 }
 
 /**
@@ -55,27 +41,8 @@ export function encodeBatch(frames: readonly Uint8Array[]): Uint8Array {
  * frame, a length running past the end, or bytes left over after the last frame.
  */
 export function decodeBatch(bytes: Uint8Array): BatchDecodeResult {
-  if (bytes.byteLength > MAX_BATCH_BYTES) return { ok: false, detail: `${bytes.byteLength} bytes, over the batch maximum of ${MAX_BATCH_BYTES}` };
-  if (bytes.byteLength < BATCH_HEADER_BYTES) return { ok: false, detail: `${bytes.byteLength} bytes, shorter than a batch header` };
-  if (bytes[0] !== BATCH_MAGIC) return { ok: false, detail: 'not a batch' };
-  if (bytes[1] !== BATCH_FORMAT_VERSION) return { ok: false, detail: `unsupported batch format ${bytes[1]}` };
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const count = view.getUint16(2);
-  if (count < 1 || count > MAX_BATCH_FRAMES) return { ok: false, detail: `${count} frames, outside 1..${MAX_BATCH_FRAMES}` };
-  if (batchBytes(count, 0) > bytes.byteLength) return { ok: false, detail: `${count} frames cannot fit in ${bytes.byteLength} bytes` };
-  const frames: Uint8Array[] = [];
-  let at = BATCH_HEADER_BYTES;
-  for (let i = 0; i < count; i++) {
-    if (at + BATCH_FRAME_OVERHEAD_BYTES > bytes.byteLength) return { ok: false, detail: `frame ${i}'s length runs past the end` };
-    const len = view.getUint32(at);
-    at += BATCH_FRAME_OVERHEAD_BYTES;
-    if (len === 0) return { ok: false, detail: `frame ${i} is empty` };
-    if (len > bytes.byteLength - at) return { ok: false, detail: `frame ${i} claims ${len} bytes, ${bytes.byteLength - at} remain` };
-    frames.push(bytes.subarray(at, at + len));
-    at += len;
-  }
-  if (at !== bytes.byteLength) return { ok: false, detail: `${bytes.byteLength - at} bytes after the last frame` };
-  return { ok: true, frames };
+  const r = decodeFrames(bytes, BATCH_FORMAT_VERSION);
+  return r.ok ? { ok: true, frames: r.frames.map((f) => f.bytes) } : r;
 }
 
 /**
@@ -108,45 +75,60 @@ export function taggedBatchBytes(frames: number, frameBytes: number): number {
 
 /** Frames one tagged batch; the caller keeps within MAX_BATCH_FRAMES and its byte budget (a broken promise is a bug: it throws). */
 export function encodeTaggedBatch(frames: readonly TaggedFrame[]): Uint8Array {
+  return encodeFrames(TAGGED_BATCH_FORMAT_VERSION, frames);
+}
+
+/** Splits untrusted bytes into tagged frames, as decodeBatch does (views, never throws, framing checked whole first). */
+export function decodeTaggedBatch(bytes: Uint8Array): TaggedBatchDecodeResult {
+  return decodeFrames(bytes, TAGGED_BATCH_FORMAT_VERSION);
+}
+
+/** Bytes in front of each frame: its length, and in a tagged batch its id first. */
+const frameOverhead = (version: number) => (version === TAGGED_BATCH_FORMAT_VERSION ? TAGGED_FRAME_OVERHEAD_BYTES : BATCH_FRAME_OVERHEAD_BYTES);
+
+/** Both formats: a tagged batch writes each frame's id before its length; a peer batch has no ids. */
+function encodeFrames(version: number, frames: readonly TaggedFrame[]): Uint8Array {
   if (frames.length < 1 || frames.length > MAX_BATCH_FRAMES) throw new RangeError(`a batch holds 1..${MAX_BATCH_FRAMES} frames, not ${frames.length}`);
+  const overhead = frameOverhead(version);
+  const tagged = version === TAGGED_BATCH_FORMAT_VERSION;
   let payload = 0;
   for (const f of frames) payload += f.bytes.byteLength;
-  const out = new Uint8Array(taggedBatchBytes(frames.length, payload));
+  const out = new Uint8Array(BATCH_HEADER_BYTES + frames.length * overhead + payload);
   const view = new DataView(out.buffer, out.byteOffset, out.byteLength);
   out[0] = BATCH_MAGIC;
-  out[1] = TAGGED_BATCH_FORMAT_VERSION;
+  out[1] = version;
   view.setUint16(2, frames.length);
   let at = BATCH_HEADER_BYTES;
   for (const f of frames) {
-    if (!Number.isInteger(f.id) || f.id < 0 || f.id > 0xffff_ffff) throw new RangeError(`a frame id is a u32, not ${f.id}`);
-    view.setUint32(at, f.id);
-    view.setUint32(at + 4, f.bytes.byteLength);
-    out.set(f.bytes, at + TAGGED_FRAME_OVERHEAD_BYTES);
-    at += TAGGED_FRAME_OVERHEAD_BYTES + f.bytes.byteLength;
+    if (tagged) {
+      if (!Number.isInteger(f.id) || f.id < 0 || f.id > 0xffff_ffff) throw new RangeError(`a frame id is a u32, not ${f.id}`);
+      view.setUint32(at, f.id);
+    }
+    view.setUint32(at + overhead - 4, f.bytes.byteLength);
+    out.set(f.bytes, at + overhead);
+    at += overhead + f.bytes.byteLength;
   }
   return out;
 }
 
-/**
- * Splits untrusted bytes into tagged frames (views into `bytes`, no copies). Never throws. As
- * decodeBatch, the framing is checked whole before any frame is returned.
- */
-export function decodeTaggedBatch(bytes: Uint8Array): TaggedBatchDecodeResult {
+function decodeFrames(bytes: Uint8Array, version: number): TaggedBatchDecodeResult {
   if (bytes.byteLength > MAX_BATCH_BYTES) return { ok: false, detail: `${bytes.byteLength} bytes, over the batch maximum of ${MAX_BATCH_BYTES}` };
   if (bytes.byteLength < BATCH_HEADER_BYTES) return { ok: false, detail: `${bytes.byteLength} bytes, shorter than a batch header` };
   if (bytes[0] !== BATCH_MAGIC) return { ok: false, detail: 'not a batch' };
-  if (bytes[1] !== TAGGED_BATCH_FORMAT_VERSION) return { ok: false, detail: `unsupported batch format ${bytes[1]}` };
+  if (bytes[1] !== version) return { ok: false, detail: `unsupported batch format ${bytes[1]}` };
+  const overhead = frameOverhead(version);
+  const tagged = version === TAGGED_BATCH_FORMAT_VERSION;
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const count = view.getUint16(2);
   if (count < 1 || count > MAX_BATCH_FRAMES) return { ok: false, detail: `${count} frames, outside 1..${MAX_BATCH_FRAMES}` };
-  if (taggedBatchBytes(count, 0) > bytes.byteLength) return { ok: false, detail: `${count} frames cannot fit in ${bytes.byteLength} bytes` };
+  if (BATCH_HEADER_BYTES + count * overhead > bytes.byteLength) return { ok: false, detail: `${count} frames cannot fit in ${bytes.byteLength} bytes` };
   const frames: TaggedFrame[] = [];
   let at = BATCH_HEADER_BYTES;
   for (let i = 0; i < count; i++) {
-    if (at + TAGGED_FRAME_OVERHEAD_BYTES > bytes.byteLength) return { ok: false, detail: `frame ${i}'s header runs past the end` };
-    const id = view.getUint32(at);
-    const len = view.getUint32(at + 4);
-    at += TAGGED_FRAME_OVERHEAD_BYTES;
+    if (at + overhead > bytes.byteLength) return { ok: false, detail: `frame ${i}'s ${tagged ? 'header' : 'length'} runs past the end` };
+    const id = tagged ? view.getUint32(at) : 0;
+    const len = view.getUint32(at + overhead - 4);
+    at += overhead;
     if (len === 0) return { ok: false, detail: `frame ${i} is empty` };
     if (len > bytes.byteLength - at) return { ok: false, detail: `frame ${i} claims ${len} bytes, ${bytes.byteLength - at} remain` };
     frames.push({ id, bytes: bytes.subarray(at, at + len) });

@@ -1,5 +1,6 @@
 import { SynodError, decode, encode, type ChaosState, type DropReason, type Envelope, type MessageBody, type MessageInput, type MessageKind, type SenderInterval } from '@synod/codec';
 import { Metrics, RateLimitedLog, type Logger } from '@synod/config';
+import { exportRequestBatchStats } from './request-batch-metrics.js';
 import { MAX_BATCH_BYTES } from '@synod/limits';
 import { decodeBatch, encodeBatch, isBatch } from './batch-frame.js';
 import { EMPTY_CHAOS, judge } from './chaos.js';
@@ -182,6 +183,8 @@ export class Bus {
     this.clockLog = new RateLimitedLog(this.log, 1_000);
     this.refusedLog = new RateLimitedLog(this.log);
     wire.onRefused?.((r) => this.serverRefused(r));
+    // A wire shared by many buses (SharedConnection) hides its counters from each and exports them once itself.
+    if (wire.batchStats) exportRequestBatchStats(this.metrics, wire.batchStats);
     if (opts.coalesce ?? true)
       this.outbox = new Outbox({
         publish: (to, frames) => this.publishFrames(to, frames),

@@ -1,5 +1,6 @@
 import { SynodError } from '@synod/codec';
 import { Metrics } from '@synod/config';
+import { exportRequestBatchStats } from './request-batch-metrics.js';
 import { Bus, type BusOptions } from './bus.js';
 import { inboxPrefixFor, readCredsFile, type NatsCreds } from './credentials.js';
 import { NatsWire } from './nats-wire.js';
@@ -65,7 +66,9 @@ export class SharedConnection {
     private readonly wire: NatsWire,
     private readonly cluster: string,
     private readonly creds: NatsCreds | undefined,
-  ) {}
+  ) {
+    exportRequestBatchStats(this.metrics, wire.batchStats);
+  }
 
   /** Connects once; `natsCreds` must be a client or operator credential (several node ids share it). */
   static async connect(natsUrl: string, opts: { cluster?: string; natsCreds?: string | undefined; name?: string }): Promise<SharedConnection> {

@@ -3,8 +3,8 @@ export { connectBus, SharedConnection, type ConnectBusOptions } from './connect.
 export { chaos, judge, faultOnLink, EMPTY_CHAOS, ANY_DC, type Verdict } from './chaos.js';
 export { NATS_ROLES, inboxPrefixFor, natsCredsSchema, permissionsFor, readCredsFile, type NatsCreds, type NatsRole, type NatsUser } from './credentials.js';
 export { MemoryHub, subjectMatches, type MemoryHubOptions } from './memory-wire.js';
-export { MAX_PENDING_REQUESTS, NatsWire, type RequestBatchStats } from './nats-wire.js';
+export { MAX_PENDING_REQUESTS, NatsWire } from './nats-wire.js';
 export { CHAOS_KINDS, PEER_KINDS, SUBJECT_TOKEN, subjects } from './subjects.js';
-export { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, WireTooManyRequestsError, type Wire, type WireHandler, type WireRefusal, type Respond } from './wire.js';
+export { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, WireTooManyRequestsError, type Wire, type WireHandler, type WireRefusal, type Respond, type RequestBatchStats } from './wire.js';
 export { BATCH_MAGIC, decodeBatch, decodeTaggedBatch, encodeBatch, encodeTaggedBatch, isBatch, isTaggedBatch, type BatchDecodeResult, type TaggedBatchDecodeResult, type TaggedFrame } from './batch-frame.js';
 export { NodeBeats, type NodeBeatsOptions, type PeerTraffic, type SendBeat } from './node-beats.js';

@@ -3,7 +3,7 @@ import { ErrorCode, connect, createInbox, type ConnectionOptions, type Msg, type
 import { MAX_BATCH_BYTES } from '@synod/limits';
 import { TAGGED_FRAME_OVERHEAD_BYTES, decodeTaggedBatch, encodeTaggedBatch, isTaggedBatch, taggedBatchBytes, type TaggedFrame } from './batch-frame.js';
 import { Outbox } from './outbox.js';
-import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, WireTooManyRequestsError, type Respond, type Wire, type WireHandler, type WireRefusal } from './wire.js';
+import { WireNoRespondersError, WirePayloadTooLargeError, WireTimeoutError, WireTooManyRequestsError, type RequestBatchStats, type Respond, type Wire, type WireHandler, type WireRefusal } from './wire.js';
 
 /** Where nats.js 2.x keeps its socket (not public API: nats-wire.test.ts checks the path still leads to one). */
 interface NatsInternals {
@@ -33,19 +33,6 @@ interface Pending {
 /** The reply-subject token of a batch is `B<n>`: a plain request's token is base 36, which has no capitals. */
 const BATCH_TOKEN = 'B';
 
-/** What NatsWire's request batching did (docs/transport.md "Request batching"). */
-export interface RequestBatchStats {
-  /** Batches of requests published, and the requests they carried. */
-  batchesOut: number;
-  framesOut: number;
-  /** Batches of requests received, and the requests they carried. */
-  batchesIn: number;
-  framesIn: number;
-  /** Replies to batched requests that could not be published (the connection closed): lost in transit. */
-  repliesLost: number;
-  /** Replies on a batch's subject that were not a well-formed batch: dropped. */
-  badReplies: number;
-}
 
 export class NatsWire implements Wire {
   private readonly refusalListeners = new Set<(r: WireRefusal) => void>();

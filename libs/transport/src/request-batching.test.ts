@@ -200,6 +200,12 @@ describe('NatsWire request batching', () => {
       const replies = await Promise.all(buses.map((b, i) => b.request('rb-s1', 'ping', { nonce: i })));
       expect(replies.map((r) => [r.from, r.body])).toEqual(buses.map((_, i) => ['rb-s1', { nonce: i + 1000 }]));
       expect(shared.natsWire.batchStats.framesOut - before).toBe(4);
+      // Exported once per connection, at a scrape; the server's own bus exports what it received.
+      await shared.metrics.render();
+      expect(shared.metrics.get('synod_bus_request_batch_frames_total', { direction: 'out' })).toBe(shared.natsWire.batchStats.framesOut);
+      await server.metrics.render();
+      expect(server.metrics.get('synod_bus_request_batches_total', { direction: 'in' })).toBeGreaterThanOrEqual(1);
+      expect(server.metrics.get('synod_bus_request_batch_frames_total', { direction: 'in' })).toBeGreaterThanOrEqual(4);
       for (const b of buses) await b.close();
     } finally {
       await shared.close();

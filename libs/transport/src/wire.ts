@@ -46,6 +46,20 @@ export interface WireRefusal {
   subject: string;
 }
 
+/** What a wire's request batching did (docs/transport.md "Request batching"). */
+export interface RequestBatchStats {
+  /** Batches of requests published, and the requests they carried. */
+  batchesOut: number;
+  framesOut: number;
+  /** Batches of requests received, and the requests they carried. */
+  batchesIn: number;
+  framesIn: number;
+  /** Replies to batched requests that could not be published (the connection closed): lost in transit. */
+  repliesLost: number;
+  /** Replies on a batch's subject that were not a well-formed batch: dropped. */
+  badReplies: number;
+}
+
 export interface Wire {
   /**
    * Tells `listener` of every operation the server refused (NATS reports a refused publish
@@ -72,4 +86,6 @@ export interface Wire {
   endTurn?(): void;
   flush(): Promise<void>;
   close(): Promise<void>;
+  /** Counters of request batching, on a wire that batches (NatsWire); the bus exports them as metrics. */
+  readonly batchStats?: RequestBatchStats;
 }

@@ -33,7 +33,6 @@ interface Pending {
 /** The reply-subject token of a batch is `B<n>`: a plain request's token is base 36, which has no capitals. */
 const BATCH_TOKEN = 'B';
 
-
 export class NatsWire implements Wire {
   private readonly refusalListeners = new Set<(r: WireRefusal) => void>();
   /** Refusals before anyone listened (at most a few: the bus listens as soon as it exists). */

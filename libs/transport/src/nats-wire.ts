@@ -50,8 +50,6 @@ export class NatsWire implements Wire {
   private readonly requestOutbox: Outbox<TaggedFrame> | undefined;
   /** Replies to batched requests queued this turn, by reply subject (always on: a requester may batch). */
   private readonly replyOutbox: Outbox<TaggedFrame>;
-  /** Requests of each batch in flight still waiting, by batch number (a no-responders status fails them all). */
-  private readonly batches = new Map<number, Set<number>>();
   private nextBatch = 0;
   /** What runs at the end of this turn, before the socket is uncorked (the outboxes' flushes). */
   private readonly atTurnEnd = new Set<() => void>();
@@ -224,11 +222,6 @@ export class NatsWire implements Wire {
     if (!p) return undefined;
     this.pending.delete(id);
     clearTimeout(p.timer);
-    if (p.batch !== undefined) {
-      const open = this.batches.get(p.batch);
-      open?.delete(id);
-      if (open?.size === 0) this.batches.delete(p.batch);
-    }
     return p;
   }
 
@@ -258,12 +251,7 @@ export class NatsWire implements Wire {
       return;
     }
     if (batch === undefined) return;
-    const open = new Set<number>();
-    for (const f of frames) {
-      this.pending.get(f.id)!.batch = batch;
-      open.add(f.id);
-    }
-    this.batches.set(batch, open);
+    for (const f of frames) this.pending.get(f.id)!.batch = batch;
     this.batchStats.batchesOut++;
     this.batchStats.framesOut += frames.length;
   }
@@ -316,9 +304,11 @@ export class NatsWire implements Wire {
   /** Replies to a batch, in any number of messages; a no-responders status fails every request of it still waiting. */
   private repliedBatch(batch: number, msg: Msg): void {
     if (noResponders(msg)) {
-      for (const id of this.batches.get(batch) ?? []) {
-        const p = this.settle(id);
-        p?.reject(new WireNoRespondersError(p.subject));
+      // Rare (the node is gone), so the waiting table is searched rather than indexed by batch.
+      for (const [id, p] of this.pending) {
+        if (p.batch !== batch) continue;
+        this.settle(id);
+        p.reject(new WireNoRespondersError(p.subject));
       }
       return;
     }
@@ -340,7 +330,6 @@ export class NatsWire implements Wire {
       p.reject(err);
     }
     this.pending.clear();
-    this.batches.clear();
   }
 
   /** Requests waiting for a reply now (for tests). */

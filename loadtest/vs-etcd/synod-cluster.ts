@@ -138,8 +138,8 @@ export async function synodAdapter(c: SynodCluster, w: number, shared?: DcConnec
     },
     async rmw2(keyA, keyB) {
       const r = await client.transaction(async (tx) => {
-        const a = await tx.get(keyA);
-        const b = await tx.get(keyB);
+        // Both reads at once, as etcd's side reads both keys of its STM at once.
+        const [a, b] = await Promise.all([tx.get(keyA), tx.get(keyB)]);
         tx.put(keyA, valueWithCounter(counterOf(a) + 1));
         tx.put(keyB, valueWithCounter(counterOf(b) + 1));
       });

@@ -15,6 +15,18 @@ describe('LockTable', () => {
     expect(lt.acquire(MID, 'k', 'exclusive')).toMatchObject({ granted: false });
   });
 
+  it('holds: a held exclusive lock covers shared, a shared one not exclusive, a queued request nothing', () => {
+    const lt = new LockTable();
+    lt.acquire(OLD, 'a', 'exclusive');
+    lt.acquire(MID, 'b', 'shared');
+    lt.acquire(YOUNG, 'a', 'shared'); // queued behind old
+    expect([lt.holds('old', 'a', 'exclusive'), lt.holds('old', 'a', 'shared')]).toEqual([true, true]);
+    expect([lt.holds('mid', 'b', 'shared'), lt.holds('mid', 'b', 'exclusive')]).toEqual([true, false]);
+    expect([lt.holds('young', 'a', 'shared'), lt.holds('old', 'b', 'shared'), lt.holds('old', 'nope', 'shared')]).toEqual([false, false, false]);
+    lt.release('old');
+    expect([lt.holds('old', 'a', 'shared'), lt.holds('young', 'a', 'shared')]).toEqual([false, true]);
+  });
+
   it('a younger transaction waits for an older holder without wounding it', () => {
     const lt = new LockTable();
     lt.acquire(OLD, 'k', 'exclusive');

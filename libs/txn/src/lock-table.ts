@@ -53,6 +53,11 @@ export class LockTable {
     const lock = this.lockOf(key);
     const mine = lock.holders.get(txn.id);
     if (mine && (mine.mode === 'exclusive' || mode === 'shared')) return { granted: true, wounded: [] };
+    // A free key (the common case: no holder, nobody queued) is granted without building the lists below.
+    if (lock.holders.size === 0 && lock.queue.length === 0) {
+      this.grant(lock, key, txn, mode);
+      return { granted: true, wounded: [] };
+    }
     const conflicting = [...lock.holders.values()].filter((h) => h.txn.id !== txn.id && !compatible(h.mode, mode));
     // Queue order is respected: a request does not overtake an older conflicting waiter.
     const queuedAhead = lock.queue.filter((w) => w.txn.id !== txn.id && olderThan(w.txn, txn) && !compatible(w.mode, mode));
@@ -105,6 +110,12 @@ export class LockTable {
 
   holders(key: string): Array<{ txn: string; mode: LockMode }> {
     return [...(this.locks.get(key)?.holders.values() ?? [])].map((h) => ({ txn: h.txn.id, mode: h.mode }));
+  }
+
+  /** Whether `txnId` holds `key` in `mode` or stronger (exclusive covers shared). */
+  holds(txnId: string, key: string, mode: LockMode): boolean {
+    const h = this.locks.get(key)?.holders.get(txnId);
+    return h !== undefined && (mode === 'shared' || h.mode === 'exclusive');
   }
 
   heldKeys(txnId: string): string[] {

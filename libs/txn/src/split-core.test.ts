@@ -56,6 +56,25 @@ describe('SplitTxnCore', () => {
     expect(h.answer(c)).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
   });
 
+  it('a request given with deferPump leaves the other parked requests for pumpOwed', () => {
+    const h = new Harness();
+    h.ready();
+    const commits = () => h.log.filter((c) => (c.payload as { t: string }).t === 'commit').length;
+    h.send({ kind: 'read', txn: ref('old', 1), keys: ['a'], waitUs: 5_000_000 });
+    const c = h.send({ kind: 'commit', txn: ref('young', 2), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    expect(commits()).toBe(0); // the younger writer waits for the older reader's lock
+    h.core.request(99, { kind: 'abort', txnId: 'old' }, h.now(), true);
+    h.drain();
+    expect(h.answer(99)).toMatchObject({ type: 'reply' }); // the request itself is handled at once
+    expect(commits()).toBe(0); // the lock is free, but the waiter is not stepped yet
+    h.core.pumpOwed(h.now());
+    h.drain();
+    expect(commits()).toBe(1);
+    h.applyAll();
+    h.advance(10_000);
+    expect(h.answer(c)).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+  });
+
   it('a retried commit with the same id is applied once and answers the same timestamp', () => {
     const h = new Harness();
     h.ready();

@@ -149,6 +149,8 @@ export class SplitTxnCore {
   private locks = new LockTable();
   private readonly txns = new Map<string, TxnState>();
   private parked: Parked[] = [];
+  /** A request given with `deferPump` left the parked requests unstepped: `pumpOwed` steps them. */
+  private pumpDue = false;
   private outputs: TxnOutput[] = [];
   private readonly outcomes: OutcomeTable;
   private readonly proposed = new Map<string, Proposed>();
@@ -358,10 +360,22 @@ export class SplitTxnCore {
     this.pump(now);
   }
 
-  request(reqId: number, req: TxnRequest | CutRequest, now: CoreNow): void {
+  /**
+   * A client request. Every input re-steps every parked request, which costs a pass over all of
+   * them per request when a batch of requests arrives at once (docs/transactions.md, "Parked
+   * requests"). With `deferPump` the request itself is handled (and stepped once, if it parks)
+   * but the others are left for `pumpOwed`, which the shell calls once after the batch.
+   */
+  request(reqId: number, req: TxnRequest | CutRequest, now: CoreNow, deferPump = false): void {
     this.lastNow = now;
     this.dispatch(reqId, req, now);
-    this.pump(now);
+    if (deferPump) this.pumpDue = true;
+    else this.pump(now);
+  }
+
+  /** Steps the parked requests if a request given with `deferPump` left them unstepped. */
+  pumpOwed(now: CoreNow): void {
+    if (this.pumpDue) this.pump(now);
   }
 
   private dispatch(reqId: number, req: TxnRequest | CutRequest, now: CoreNow): void {
@@ -907,10 +921,7 @@ export class SplitTxnCore {
     const wounded: string[] = [];
     for (const key of keys) wounded.push(...this.locks.acquire(t.ref, key, mode).wounded);
     const epoch = this.epoch;
-    const held = () => {
-      const mine = new Set(this.locks.heldKeys(t.ref.id));
-      return keys.every((k) => mine.has(k) && (mode === 'shared' || this.locks.holders(k).some((h) => h.txn === t.ref.id && h.mode === 'exclusive')));
-    };
+    const held = () => keys.every((k) => this.locks.holds(t.ref.id, k, mode));
     this.park({
       reqId,
       txnId: t.ref.id,
@@ -989,8 +1000,7 @@ export class SplitTxnCore {
       // lapsed (aborted, wounded, idle, another leadership) must start over.
       if (req.readKeys.length > 0 && !this.broken.noReadLockCheck) {
         const t = this.txns.get(id);
-        const held = new Set(this.locks.heldKeys(id));
-        if (!t || t.aborted || req.readKeys.some((k) => !held.has(k))) return refuse(`${id}: its read locks are no longer held${t?.aborted ? ` (${t.aborted})` : ''}; retry the transaction`);
+        if (!t || t.aborted || req.readKeys.some((k) => !this.locks.holds(id, k, 'shared'))) return refuse(`${id}: its read locks are no longer held${t?.aborted ? ` (${t.aborted})` : ''}; retry the transaction`);
       }
       const t = this.txnFor(reqId, req.txn, now);
       if (!t) return refused?.('not admitted');
@@ -1504,6 +1514,7 @@ export class SplitTxnCore {
   /** Re-evaluates every parked request, in arrival order, until none makes progress. */
   private pump(now: CoreNow): void {
     this.lastNow = now;
+    this.pumpDue = false;
     this.refreshReady();
     if (this.closedWanted > this.tSafe && !this.closedInFlight && this.view.leading && this.isReady()) this.proposeClosed(now, this.closedWanted);
     for (let round = 0; round < 8; round++) {

@@ -63,6 +63,8 @@ export class SplitShell {
    * from inside another's drain cannot take the outer one's answer.
    */
   private readonly immediate = new Map<number, Extract<TxnOutput, { type: 'reply' | 'error' }> | undefined>();
+  /** A microtask is queued to run the pump that requests given with `deferPump` owe (owePump). */
+  private pumpQueued = false;
 
   /**
    * Every client request first touches the split's replica (PaxosHost.touch): the group does not
@@ -81,7 +83,8 @@ export class SplitShell {
     let out: Extract<TxnOutput, { type: 'reply' | 'error' }> | undefined;
     try {
       const now = this.syncLeadership();
-      this.core.request(reqId, req, now);
+      this.core.request(reqId, req, now, true);
+      this.owePump();
       this.drain(now);
     } finally {
       out = this.immediate.get(reqId);
@@ -103,10 +106,31 @@ export class SplitShell {
     const reqId = ++this.reqSeq;
     const answer = new Promise<TxnReplyBody>((resolve, reject) => this.waiting.set(reqId, { resolve, reject }));
     const now = this.syncLeadership();
-    this.core.request(reqId, req, now);
+    this.core.request(reqId, req, now, true);
+    this.owePump();
     this.drain(now);
     return answer;
   }
+
+  /**
+   * Requests reach the core with `deferPump`: the frames of one request batch (one NATS message,
+   * docs/transport.md "Request batching") arrive in one synchronous run, and re-stepping every
+   * parked request after each of them was a pass over all of them per request. The pass they owe
+   * runs once, in a microtask after the run (before any I/O or timer), and arms the wake timer.
+   */
+  private owePump(): void {
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    queueMicrotask(this.runOwedPump);
+  }
+
+  private readonly runOwedPump = (): void => {
+    this.pumpQueued = false;
+    if (this.closed) return;
+    const now = this.syncLeadership();
+    this.core.pumpOwed(now);
+    this.drain(now);
+  };
 
   closedReceived(c: ClosedTimestamp): void {
     const now = this.syncLeadership();
@@ -182,7 +206,9 @@ export class SplitShell {
     // message per follower instead of two (the host's own ticker would tick it a few ms later).
     // After the loop, not inside it: a tick's Ready must not run in the middle of a drain.
     if (this.closedSends !== closedBefore) this.host.tickIfDue(this.split.id);
-    this.armWake(now);
+    // With a pump owed, its drain arms the timer from the state after it (a wake computed now
+    // would walk every parked request once more for a deadline about to be recomputed).
+    if (!this.pumpQueued) this.armWake(now);
   };
 
   private carryOut(o: TxnOutput): void {

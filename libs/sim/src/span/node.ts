@@ -85,6 +85,8 @@ interface SplitLive {
   /** The range this replica has applied (shrunk at the cut's apply): served keys must lie in it. */
   range: { start: string; end: string };
   wakeAtMono: number | null;
+  /** A pump is scheduled for the requests given to the core with `deferPump` (owePump). */
+  pumpQueued: boolean;
 }
 
 const MIN_WAKE_GAP_US = 500;
@@ -341,7 +343,7 @@ export class SpanNode {
       limits: this.o.coreLimits,
       broken: this.o.broken,
     });
-    const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null, range: { ...disk.range }, quiescedUntilMono: 0 };
+    const l: SplitLive = { spec, replica, pipeline: undefined as unknown as ReadyPipeline, core, reqs: new Map(), nextReq: 0, skipBelow: disk.appliedIndex, wakeAtMono: null, range: { ...disk.range }, quiescedUntilMono: 0, pumpQueued: false };
     l.pipeline = this.newPipeline(spec.id, inc);
     this.live.set(spec.id, l);
     this.rec.forgetTSafe(this.id, spec.id);
@@ -408,8 +410,9 @@ export class SpanNode {
         this.input(p.split, (core, now) => {
           const id = ++l.nextReq;
           l.reqs.set(id, { client: from, creq: p.creq, keys: requestKeys(p.req) });
-          core.request(id, p.req as TxnRequest | CutRequest, now);
+          core.request(id, p.req as TxnRequest | CutRequest, now, true);
         });
+        this.owePump(l);
         return;
       }
       case 'timeReply':
@@ -417,6 +420,22 @@ export class SpanNode {
       default:
         return;
     }
+  }
+
+  /**
+   * As production's shell does (services/spanserver split-shell.ts, owePump): requests reach the
+   * core with `deferPump`, and the pass over the parked requests they owe runs once, in an event
+   * at the same instant, after whatever else was already due then (more requests among it).
+   */
+  private owePump(l: SplitLive): void {
+    if (l.pumpQueued) return;
+    l.pumpQueued = true;
+    const inc = this.incarnation;
+    this.sched.after(0, () => {
+      l.pumpQueued = false;
+      if (!this.alive(inc) || this.live.get(l.spec.id) !== l) return;
+      this.input(l.spec.id, (core, now) => core.pumpOwed(now));
+    });
   }
 
   private view(l: SplitLive, mono: number): LeadershipView {

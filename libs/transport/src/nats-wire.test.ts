@@ -110,13 +110,48 @@ describe('NatsWire: one socket write per turn', () => {
       expect(socket.writableCorked).toBe(0);
       for (let i = 0; i < 400 && got.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
       expect(got).toEqual(['m0', 'm1', 'm2']);
-      // endTurn releases at once (the bus calls it after its own end-of-turn flush).
+      // endTurn releases in the microtask after nats.js has moved the turn's last publishes to the socket.
       a.publish('hold.test', Buffer.from('m3'));
       expect(a.holdingWrites).toBe(true);
       a.endTurn();
+      expect(a.holdingWrites).toBe(false);
+      await Promise.resolve();
       expect(socket.writableCorked).toBe(0);
       for (let i = 0; i < 400 && got.length < 4; i++) await new Promise((r) => setTimeout(r, 5));
       expect(got).toEqual(['m0', 'm1', 'm2', 'm3']);
+    } finally {
+      await Promise.all([a.close(), b.close()]);
+    }
+  });
+});
+
+describe('NatsWire: what endTurn publishes shares the turn\'s one write', () => {
+  it('a turn with a publish and two batched requests reaches the socket in one write', async () => {
+    const [a, b] = [await NatsWire.connect(nats.url, {}, { batchRequests: true }), await NatsWire.connect(nats.url)];
+    try {
+      b.subscribe('one.write', (d, respond) => respond?.(d));
+      await b.flush();
+      await a.flush();
+      const socket = (a.nc as unknown as { protocol: { transport: { socket: Record<string, unknown> } } }).protocol.transport.socket;
+      let writes = 0;
+      for (const hook of ['_write', '_writev'] as const) {
+        const original = socket[hook] as (...args: unknown[]) => unknown;
+        socket[hook] = (...args: unknown[]) => {
+          writes++;
+          return original.apply(socket, args);
+        };
+      }
+      // From a timer, as a leader's commit waits publish: the plain publish is held at once; the two
+      // requests leave as one batch from endTurn, after nats.js's own flush of that turn has run.
+      const replies = await new Promise<Uint8Array[]>((resolve, reject) =>
+        setTimeout(() => {
+          a.publish('one.write.none', Buffer.from('p'));
+          Promise.all([a.request('one.write', Buffer.from('r1'), 2_000), a.request('one.write', Buffer.from('r2'), 2_000)]).then(resolve, reject);
+        }, 0),
+      );
+      expect(replies.map((r) => Buffer.from(r).toString())).toEqual(['r1', 'r2']);
+      expect(a.batchStats.batchesOut).toBe(1);
+      expect(writes).toBe(1);
     } finally {
       await Promise.all([a.close(), b.close()]);
     }

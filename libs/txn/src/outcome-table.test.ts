@@ -45,6 +45,7 @@ describe('OutcomeTable', () => {
           if (c.at === table.changes) {
             expect(table.get(id)).toEqual(c.outcome);
             expect(table.isDurable(id)).toBe(c.durable);
+            expect(table.find(id)).toEqual(c.outcome === undefined ? undefined : expect.objectContaining({ outcome: c.outcome, durable: c.durable }));
           } else cached.delete(id);
         if (cached.size < 20) {
           const id = `t${int(nextId + 5)}`;

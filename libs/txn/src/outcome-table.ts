@@ -116,6 +116,11 @@ export class OutcomeTable {
     return this.entry(txnId)?.outcome;
   }
 
+  /** The outcome and whether it is durable here, in one look-up. */
+  find(txnId: string): Readonly<{ outcome: TxnOutcome; durable: boolean }> | undefined {
+    return this.entry(txnId);
+  }
+
   isDurable(txnId: string): boolean {
     return this.entry(txnId)?.durable === true;
   }
@@ -129,11 +134,13 @@ export class OutcomeTable {
   private set(txnId: string, e: Entry): void {
     this.changeCount++;
     const shard = this.shards[shardOf(txnId)]!;
-    if (!shard.has(txnId)) {
+    // One Map operation, not has() then set(): a new id is one the set made the Map grow by.
+    const before = shard.size;
+    shard.set(txnId, e);
+    if (shard.size !== before) {
       this.order.push(txnId);
       this.count++;
     }
-    shard.set(txnId, e);
   }
 
   markDurable(txnId: string): void {

@@ -75,6 +75,23 @@ describe('SplitTxnCore', () => {
     expect(h.answer(c)).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
   });
 
+  it('two copies of one commit parked behind a lock: only the first proposes, both answer its timestamp', () => {
+    const h = new Harness();
+    h.ready();
+    const commits = () => h.log.filter((c) => (c.payload as { t: string }).t === 'commit').length;
+    h.send({ kind: 'read', txn: ref('old', 1), keys: ['a'], waitUs: 5_000_000 });
+    const commit = { kind: 'commit' as const, txn: ref('young', 2), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 };
+    const c1 = h.send(commit);
+    const c2 = h.send(commit);
+    h.send({ kind: 'abort', txnId: 'old' });
+    expect(commits()).toBe(1);
+    h.applyAll();
+    h.advance(10_000);
+    const [a1, a2] = [h.answer(c1), h.answer(c2)] as Array<{ body: { ts: number } }>;
+    expect(a1).toMatchObject({ type: 'reply', body: { kind: 'committed' } });
+    expect(a2!.body.ts).toBe(a1!.body.ts);
+  });
+
   it('a retried commit with the same id is applied once and answers the same timestamp', () => {
     const h = new Harness();
     h.ready();

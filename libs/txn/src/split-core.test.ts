@@ -5,6 +5,16 @@ import { Harness } from './core-harness.fixture.js';
 
 const ref = (id: string, startTs = 1) => ({ id, startTs });
 
+/** A ready leader where transaction `old` holds a read lock on 'a': a commit of the younger `young` writing 'a' parks behind it. */
+function behindOldReader() {
+  const h = new Harness();
+  h.ready();
+  h.send({ kind: 'read', txn: ref('old', 1), keys: ['a'], waitUs: 5_000_000 });
+  const commits = () => h.log.filter((c) => (c.payload as { t: string }).t === 'commit').length;
+  const youngCommit = { kind: 'commit' as const, txn: ref('young', 2), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 };
+  return { h, commits, youngCommit };
+}
+
 describe('SplitTxnCore', () => {
   it('acknowledges a commit only after it is applied (chosen) and its timestamp is surely past (commit wait)', () => {
     const h = new Harness();
@@ -57,11 +67,8 @@ describe('SplitTxnCore', () => {
   });
 
   it('a request given with deferPump leaves the other parked requests for pumpOwed', () => {
-    const h = new Harness();
-    h.ready();
-    const commits = () => h.log.filter((c) => (c.payload as { t: string }).t === 'commit').length;
-    h.send({ kind: 'read', txn: ref('old', 1), keys: ['a'], waitUs: 5_000_000 });
-    const c = h.send({ kind: 'commit', txn: ref('young', 2), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 });
+    const { h, commits, youngCommit } = behindOldReader();
+    const c = h.send(youngCommit);
     expect(commits()).toBe(0); // the younger writer waits for the older reader's lock
     h.core.request(99, { kind: 'abort', txnId: 'old' }, h.now(), true);
     h.drain();
@@ -76,13 +83,9 @@ describe('SplitTxnCore', () => {
   });
 
   it('two copies of one commit parked behind a lock: only the first proposes, both answer its timestamp', () => {
-    const h = new Harness();
-    h.ready();
-    const commits = () => h.log.filter((c) => (c.payload as { t: string }).t === 'commit').length;
-    h.send({ kind: 'read', txn: ref('old', 1), keys: ['a'], waitUs: 5_000_000 });
-    const commit = { kind: 'commit' as const, txn: ref('young', 2), readKeys: [], writes: [{ key: 'a', value: 1 }], waitUs: 5_000_000 };
-    const c1 = h.send(commit);
-    const c2 = h.send(commit);
+    const { h, commits, youngCommit } = behindOldReader();
+    const c1 = h.send(youngCommit);
+    const c2 = h.send(youngCommit);
     h.send({ kind: 'abort', txnId: 'old' });
     expect(commits()).toBe(1);
     h.applyAll();

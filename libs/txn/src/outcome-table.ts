@@ -128,7 +128,7 @@ export class OutcomeTable {
   /** Records a decision (an id decided again keeps its place in the eviction order); returns it as stored. */
   put(txnId: string, outcome: TxnOutcome, decidedAtTs: number, slot: number): DecidedOutcome {
     this.set(txnId, { outcome, decidedAtTs, slot, durable: false });
-    // Built field by field: an object spread here was 2-4% of every replica's time under puts.
+    // Built field by field, not by an object spread: `put` (self) was 2-4% of each replica's time under puts.
     return outcome.committed ? { committed: true, ts: outcome.ts, slot, at: decidedAtTs } : { committed: false, reason: outcome.reason, slot, at: decidedAtTs };
   }
 

@@ -15,7 +15,7 @@ export const DB_NAMES = {
   /** `[groupId, slot] -> AppliedRecord`: written with each applied entry, truncated with the log. */
   paxosApplied: 'paxos-applied',
   mvcc: 'mvcc',
-  /** `[groupId, txnId] -> {seq, outcome}`: the split's durable transaction outcomes (Storage.applyEntry). */
+  /** `[groupId, seq] -> {id, outcome}`: the split's durable transaction outcomes in decision order (Storage.applyEntry). */
   txnOutcomes: 'txn-outcomes',
   /** `'time-mark' -> TimeMark`: the process's persisted time high-water mark; `'hosted-splits'`: the split entries it hosts (docs/spanserver.md). */
   nodeMeta: 'node-meta',
@@ -23,7 +23,9 @@ export const DB_NAMES = {
 
 export type MetaKey = [GroupId];
 export type LogKey = [GroupId, number];
-export type OutcomeKey = [GroupId, string];
+export type OutcomeKey = [GroupId, number];
+/** The key of an outcome record before the sequence moved into the key (read once, by the upgrade at open). */
+export type LegacyOutcomeKey = [GroupId, string];
 
 export function metaKey(group: GroupId): MetaKey {
   return [group];

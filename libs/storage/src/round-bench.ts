@@ -5,8 +5,8 @@
 // ms later. `--cmds` single-key puts per entry. With `--follower` the group's applies are
 // deferrable (Storage.deferApplies, as PaxosHost sets it on a follower) and ride with the next
 // round's persist. Prints CPU µs (user+system of this process, lmdb's write thread included) and
-// LMDB write transactions per round.
-// Run: npx tsx libs/storage/src/round-bench.ts [seconds] [--cmds 4] [--gap 2] [--follower] [--no-fsync]
+// LMDB write transactions per round. `--keep` outcomes stay in the table (the oldest are forgotten each round).
+// Run: npx tsx libs/storage/src/round-bench.ts [seconds] [--cmds 4] [--gap 2] [--keep 1000] [--follower] [--no-fsync]
 import { performance } from 'node:perf_hooks';
 import { openStorage } from './storage.js';
 import { tempDir } from './test-helpers.js';
@@ -20,6 +20,7 @@ const flag = (name: string, dflt: number) => {
 const seconds = Number(args.find((a, i) => /^\d+(\.\d+)?$/.test(a) && !args[i - 1]?.startsWith('--')) ?? 5);
 const cmdsPerEntry = flag('cmds', 4);
 const gapMs = flag('gap', 2);
+const keep = flag('keep', 1000);
 const follower = args.includes('--follower');
 const fsync = !args.includes('--no-fsync');
 const GROUP = 's3';
@@ -51,8 +52,8 @@ async function main(): Promise<void> {
         return [p.txn, { committed: true as const, ts: p.ts, slot: e.slot, at: p.ts }] as const;
       });
       for (const [id] of put) outcomeIds.push(id);
-      // Retention: the table stays at ~1000 outcomes.
-      const forget = outcomeIds.length > 1000 ? outcomeIds.splice(0, outcomeIds.length - 1000) : [];
+      // Retention: the table stays at `keep` outcomes.
+      const forget = outcomeIds.length > keep ? outcomeIds.splice(0, outcomeIds.length - keep) : [];
       return storage.applyEntry(GROUP, e.slot + 1, versions, {
         record: { slot: e.slot, commandIds: cmds.map((c) => c.id) },
         header: { maxAppliedTs: versions.at(-1)?.ts ?? 0, lastCommitTs: versions.at(-1)?.ts ?? 0 },
@@ -84,7 +85,7 @@ async function main(): Promise<void> {
     const elapsed = (performance.now() - t0) / 1000;
     const txns = storage.stats.batchesCommitted - commits0;
     console.log(
-      `fsync=${fsync} cmds/entry ${cmdsPerEntry} gap ${gapMs} ms${follower ? ' follower (deferred applies)' : ''}: ${rounds} rounds in ${elapsed.toFixed(1)} s (${(rounds / elapsed).toFixed(0)}/s), ` +
+      `fsync=${fsync} cmds/entry ${cmdsPerEntry} gap ${gapMs} ms keep ${keep}${follower ? ' follower (deferred applies)' : ''}: ${rounds} rounds in ${elapsed.toFixed(1)} s (${(rounds / elapsed).toFixed(0)}/s), ` +
         `CPU ${((cpu.user + cpu.system) / rounds).toFixed(1)} µs/round (user ${(cpu.user / rounds).toFixed(1)}, sys ${(cpu.system / rounds).toFixed(1)}), ` +
         `${(txns / rounds).toFixed(2)} LMDB txns/round`,
     );

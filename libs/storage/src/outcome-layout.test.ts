@@ -96,6 +96,22 @@ describe('outcome layout', () => {
     expect(openAt(path).outcomes('g1').map(([id]) => id)).toEqual(['b', 'c', 'd']);
   });
 
+  it('refuses to open over an id-keyed record without a sequence number, and rewrites nothing', async () => {
+    const path = dir();
+    const legacy = open({ path, maxDbs: 8 });
+    const db = legacy.openDB<unknown, Key>({ name: DB_NAMES.txnOutcomes });
+    await legacy.transaction(() => {
+      db.putSync(['g1', 'a'], { s: 0, o: ok(1) });
+      db.putSync(['g1', 'b'], { o: ok(2) });
+    });
+    await legacy.close();
+    expect(() => openStorage({ path, fsync: false })).toThrow(/outcome record \["g1","b"\] has no sequence number/);
+    expect(await rawOutcomeKeys(path)).toEqual([
+      ['g1', 'a'],
+      ['g1', 'b'],
+    ]);
+  });
+
   it('a snapshot listing an id twice keeps its later place, as a put again does', async () => {
     const path = dir();
     const storage = openAt(path);

@@ -149,7 +149,12 @@ export class Storage {
     const applied = root.openDB<AppliedRecordValue, LogKey>({ name: DB_NAMES.paxosApplied });
     const nodeMeta = root.openDB<TimeMark, string>({ name: DB_NAMES.nodeMeta });
     const outcomes = root.openDB<OutcomeRecord, OutcomeKey>({ name: DB_NAMES.txnOutcomes });
-    upgradeOutcomeLayout(root, outcomes, nodeMeta as unknown as Database<unknown, string>);
+    try {
+      upgradeOutcomeLayout(root, outcomes, nodeMeta as unknown as Database<unknown, string>);
+    } catch (err) {
+      void root.close();
+      throw err;
+    }
     const walDir = join(options.path, 'wal');
     const nextSeq = replayWal(walDir, { root, meta, log, nodeMeta: nodeMeta as unknown as Database<unknown, string> });
     const wal = fsync && (options.wal ?? true) ? new WriteAheadLog(walDir, nextSeq) : null;
@@ -278,21 +283,17 @@ export class Storage {
     validateOutcomeChanges({ put: outcomes, forget: [] });
     const replace = this.mvcc.replaceRangeOp(range.start, range.end, rows);
     const install = store.installOp(snapshot, header);
-    const records = outcomes.map(([id, o], seq): [OutcomeKey, OutcomeRecord] => [[group, seq], { i: id, o: copyOutcome(o) }]);
     // An id listed twice keeps its later place, as a put again does.
     const seqOf = new Map<string, number>();
-    for (const [[, seq], rec] of records) {
-      const before = seqOf.get(rec.i);
-      if (before !== undefined) records[before] = undefined as never;
-      seqOf.set(rec.i, seq);
-    }
-    this.outcomeIndexes.set(group, { seqOf, next: records.length });
+    outcomes.forEach(([id], seq) => seqOf.set(id, seq));
+    const records = outcomes.flatMap(([id, o], seq): Array<[OutcomeKey, OutcomeRecord]> => (seqOf.get(id) === seq ? [[[group, seq], { i: id, o: copyOutcome(o) }]] : []));
+    this.outcomeIndexes.set(group, { seqOf, next: outcomes.length });
     return store.submit(
       () => {
         replace();
         install();
         for (const key of this.outcomeKeys(group)) this.outcomeDb.removeSync(key);
-        for (const r of records) if (r) this.outcomeDb.putSync(r[0], r[1]);
+        for (const [key, rec] of records) this.outcomeDb.putSync(key, rec);
       },
       { barrier: true },
     );
@@ -455,9 +456,11 @@ function upgradeOutcomeLayout(root: RootDatabase, outcomes: Database<OutcomeReco
   const legacy = outcomes as unknown as Database<LegacyOutcomeRecord, LegacyOutcomeKey | OutcomeKey>;
   const found: Array<{ key: LegacyOutcomeKey; value: LegacyOutcomeRecord }> = [];
   for (const e of legacy.getRange()) if (typeof e.key[1] === 'string') found.push(e as { key: LegacyOutcomeKey; value: LegacyOutcomeRecord });
+  // Checked before anything is written: a malformed record stops the open and changes nothing.
+  for (const { key, value } of found)
+    if (!Number.isSafeInteger(value?.s) || value.s < 0) throw new Error(`outcome record ${JSON.stringify(key)} has no sequence number: ${JSON.stringify(value)}`);
   root.transactionSync(() => {
     for (const { key, value } of found) {
-      if (!Number.isSafeInteger(value?.s) || value.s < 0) throw new Error(`outcome record ${JSON.stringify(key)} has no sequence number: ${JSON.stringify(value)}`);
       legacy.removeSync(key);
       outcomes.putSync([key[0], value.s], { i: key[1], o: value.o });
     }

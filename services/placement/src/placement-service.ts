@@ -27,15 +27,12 @@ export const PLACEMENT_GROUP = 'placement';
 export const MAX_STATS = 2_000;
 
 /**
- * The placement group beats 5x slower than a split's group (50 ms): nothing waits on it per
+ * The placement group beats 5x slower than a split's group (50 / 500 ms): nothing waits on it per
  * request, its leader acts about once a second, and at split pace its three replicas spent about
  * 85 ms of CPU a second doing nothing else, idle or under load (docs/placement.md, "Timing").
- * Its election timeout is 4 beats, not 10: a fresh cluster has no placement leader until the
- * first timeout (randomized up to twice it) has run, and `synod split` right after `synod up`
- * waits that long.
  */
 export const PLACEMENT_HEARTBEAT_MS = 250;
-export const PLACEMENT_ELECTION_TIMEOUT_MS = 1_000;
+export const PLACEMENT_ELECTION_TIMEOUT_MS = 2_500;
 
 export interface PlacementServiceOptions {
   bus: Bus;

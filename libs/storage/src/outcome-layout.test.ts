@@ -45,6 +45,16 @@ async function rawOutcomeKeys(path: string): Promise<Key[]> {
   }
 }
 
+/** Writes outcome records as builds before sequence keys did: `[groupId, txnId] -> {s, o}`, lmdb-js defaults. */
+async function writeLegacyOutcomes(path: string, records: Array<[Key, unknown]>): Promise<void> {
+  const legacy = open({ path, maxDbs: 8 });
+  const db = legacy.openDB<unknown, Key>({ name: DB_NAMES.txnOutcomes });
+  await legacy.transaction(() => {
+    for (const [key, value] of records) db.putSync(key, value);
+  });
+  await legacy.close();
+}
+
 describe('outcome layout', () => {
   it('keys a group’s records by decision order: one round’s outcomes are neighbours whatever their ids', async () => {
     const path = dir();
@@ -61,16 +71,13 @@ describe('outcome layout', () => {
 
   it('rewrites records of the id-keyed layout at open, in their order, and goes on from there', async () => {
     const path = dir();
-    const legacy = open({ path, maxDbs: 8 });
-    const db = legacy.openDB<unknown, Key>({ name: DB_NAMES.txnOutcomes });
-    await legacy.transaction(() => {
-      // Decision order is `s`, not the ids' order.
-      db.putSync(['g1', 'c'], { s: 0, o: ok(1) });
-      db.putSync(['g1', 'a'], { s: 1, o: ok(2) });
-      db.putSync(['g1', 'b'], { s: 5, o: { committed: false, reason: 'lost a lock', slot: 3, at: 2 } });
-      db.putSync(['g2', 'x'], { s: 0, o: ok(9) });
-    });
-    await legacy.close();
+    // Decision order is `s`, not the ids' order.
+    await writeLegacyOutcomes(path, [
+      [['g1', 'c'], { s: 0, o: ok(1) }],
+      [['g1', 'a'], { s: 1, o: ok(2) }],
+      [['g1', 'b'], { s: 5, o: { committed: false, reason: 'lost a lock', slot: 3, at: 2 } }],
+      [['g2', 'x'], { s: 0, o: ok(9) }],
+    ]);
 
     const storage = openAt(path);
     expect(storage.outcomes('g1')).toEqual([
@@ -98,13 +105,10 @@ describe('outcome layout', () => {
 
   it('refuses to open over an id-keyed record without a sequence number, and rewrites nothing', async () => {
     const path = dir();
-    const legacy = open({ path, maxDbs: 8 });
-    const db = legacy.openDB<unknown, Key>({ name: DB_NAMES.txnOutcomes });
-    await legacy.transaction(() => {
-      db.putSync(['g1', 'a'], { s: 0, o: ok(1) });
-      db.putSync(['g1', 'b'], { o: ok(2) });
-    });
-    await legacy.close();
+    await writeLegacyOutcomes(path, [
+      [['g1', 'a'], { s: 0, o: ok(1) }],
+      [['g1', 'b'], { o: ok(2) }],
+    ]);
     expect(() => openStorage({ path, fsync: false })).toThrow(/outcome record \["g1","b"\] has no sequence number/);
     expect(await rawOutcomeKeys(path)).toEqual([
       ['g1', 'a'],

@@ -299,8 +299,9 @@ export class PaxosHost {
   /**
    * Hands the group's leadership from this replica to voter `to`; resolves when this replica
    * learns that `to` leads (at once if this replica is `to` and leads). Rejects NOT_LEADER,
-   * INVALID_ARGUMENT (`to` votes in no governing configuration), UNAVAILABLE `busy`, and
-   * TIMEOUT (the core gives up after an election timeout and this replica leads on).
+   * INVALID_ARGUMENT (`to` votes in no governing configuration), UNAVAILABLE `busy` or
+   * `unreachable` (`to` not heard from lately), and TIMEOUT (the core gave up, at its deadline
+   * or because `to` fell silent, and this replica leads on).
    */
   transferLeadership(groupId: string, to: string, timeoutMs = 5_000): Promise<void> {
     const g = this.groups.get(groupId);
@@ -317,6 +318,7 @@ export class PaxosHost {
       }
       if (r.status === 'not_leader') return new SynodError('NOT_LEADER', `${this.bus.nodeId} does not lead group ${groupId}`, r.leaderHint ? { leader: r.leaderHint } : undefined);
       if (r.status === 'not_voter') return new SynodError('INVALID_ARGUMENT', `${to} is not a voter of group ${groupId}`);
+      if (r.status === 'unreachable') return new SynodError('UNAVAILABLE', `${to} was not heard from within an election timeout`, { reason: 'unreachable' });
       return new SynodError('UNAVAILABLE', 'a leader transfer is under way', { reason: 'busy' });
     });
     if (alreadyLeads) this.settleLeaderWaiters(g, to);

@@ -69,6 +69,11 @@ export function handsOverUnderLease(c: ResolvedConfig): boolean {
   return c.broken.transferSkipsLeaseDrain === true;
 }
 
+/** transferIgnoresSilence: whether a transfer target counts as heard from however long it has been silent. */
+export function transferTargetHeard(c: ResolvedConfig, heard: boolean): boolean {
+  return c.broken.transferIgnoresSilence === true || heard;
+}
+
 /** ownAcceptCountsBeforeDurable: whether the leader's own Accepted is counted inside the call that accepted. */
 export function ownAcceptCountsAtOnce(c: ResolvedConfig): boolean {
   return c.broken.ownAcceptCountsBeforeDurable === true;

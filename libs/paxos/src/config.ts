@@ -32,6 +32,8 @@ export interface BrokenForTesting {
   transferKeepsLease?: boolean;
   /** A leader hands over (releasing its voters) before the lease it reported has run out. */
   transferSkipsLeaseDrain?: boolean;
+  /** A leader starts and keeps a leader transfer to a target it has not heard from lately (liveness, not safety). */
+  transferIgnoresSilence?: boolean;
   /**
    * The leader counts its own accept toward the phase-2 quorum when it makes it, not once it is
    * durable, while its Accepts still go out before its own persist (docs/paxos.md, "Accepts before

@@ -21,6 +21,13 @@ function leaderA(extra: Partial<ReplicaConfig> = {}): Harness {
 const sent = (h: Harness, from: number, type: PaxosMessage['type']) =>
   h.readies.slice(from).flatMap((r) => outbound(r.ready).filter((o) => o.msg.type === type));
 
+/** Moves the clock 20 ms and ticks the leader. */
+function tick(h: Harness): void {
+  h.now += 20_000;
+  h.tick('a');
+  h.deliverAll();
+}
+
 /** Ticks the leader every 20 ms until `done` (at most `max` ticks); returns the ticks taken. */
 function tickUntil(h: Harness, done: () => boolean, max = 20): number {
   for (let i = 1; i <= max; i++) {
@@ -79,9 +86,9 @@ describe('leader transfer', () => {
     expect(h.get('a').leaderHint()).toBe('b');
   });
 
-  it('gives up after an election timeout and leads on', () => {
+  it('gives up after a lease plus an election timeout and leads on', () => {
     const h = leaderA();
-    h.drop = (to) => to === 'b'; // b never catches up
+    h.drop = (to, m) => to === 'b' && m.type !== 'heartbeat'; // b never catches up, but answers heartbeats
     h.propose('a', [cmd('x:2')]);
     h.deliverAll();
     expect(h.absorb('a', h.get('a').transferLeadership('b', h.now)).transferResult?.status).toBe('started');
@@ -92,6 +99,39 @@ describe('leader transfer', () => {
     expect(h.propose('a', [cmd('x:4')]).proposalResults?.[0]?.status).toBe('queued');
     h.deliverAll();
     expect(h.appliedCommandIds('a')).toContain('x:4');
+  });
+
+  it('refuses a target it has not heard from within an election timeout, and leads on', () => {
+    const h = leaderA();
+    h.drop = (to, m) => to === 'b' || m.from === 'b'; // b is cut off
+    for (let i = 0; i < 4; i++) tick(h); // 80 ms: still within the 100 ms election timeout
+    expect(h.get('a').transferLeadership('b', h.now).transferResult?.status).toBe('started');
+    const h2 = leaderA();
+    h2.drop = (to, m) => to === 'b' || m.from === 'b';
+    for (let i = 0; i < 5; i++) tick(h2);
+    expect(h2.absorb('a', h2.get('a').transferLeadership('b', h2.now)).transferResult?.status).toBe('unreachable');
+    expect(h2.get('a').transferTarget()).toBe(null);
+    expect(h2.propose('a', [cmd('x:2')]).proposalResults?.[0]?.status).toBe('queued');
+    h2.deliverAll();
+    expect(h2.appliedCommandIds('a')).toContain('x:2');
+    // b heard again: the transfer goes ahead.
+    h2.drop = () => false;
+    tick(h2);
+    expect(h2.absorb('a', h2.get('a').transferLeadership('b', h2.now)).transferResult?.status).toBe('started');
+  });
+
+  it('gives up as soon as the target has been silent for an election timeout', () => {
+    const h = leaderA();
+    h.drop = (to) => to === 'b'; // b takes nothing more, and so acks nothing
+    h.propose('a', [cmd('x:2')]);
+    h.deliverAll();
+    const start = h.now;
+    expect(h.absorb('a', h.get('a').transferLeadership('b', h.now)).transferResult?.status).toBe('started');
+    tickUntil(h, () => h.get('a').transferTarget() === null);
+    // b's last ack came just before the transfer: an election timeout (100 ms) after it, not a lease plus one.
+    expect(h.now - start).toBeLessThanOrEqual(100_000);
+    expect(h.get('a').isLeader()).toBe(true);
+    expect(h.propose('a', [cmd('x:3')]).proposalResults?.[0]?.status).toBe('queued');
   });
 
   it('ends the lease before timeoutNow leaves, and the released voters let the target win at once', () => {

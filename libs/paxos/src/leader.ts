@@ -1,5 +1,5 @@
 import { ballotEquals, compareBallot, formatBallot } from './ballot.js';
-import { handsOverUnderLease, keepsLeadAfterHandOff, leaseIgnoresDrift, phase2Counted, quietLeaseEnd, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
+import { handsOverUnderLease, keepsLeadAfterHandOff, transferTargetHeard, leaseIgnoresDrift, phase2Counted, quietLeaseEnd, readsWithoutLease, reproposalValue, voteTimeUs } from './broken.js';
 import { chunkByBudget, commandBytes, fitInBudget, slotValueBytes } from './budget.js';
 import { Campaign } from './campaign.js';
 import { invariant } from './invariant.js';
@@ -152,6 +152,14 @@ export abstract class Leader extends Campaign {
     this.matchUpTo.set(node, upTo);
   }
 
+  /**
+   * Whether `node` was heard from within an election timeout: its acks, or its node's beats when
+   * a quiet leader woke (leaveQuiet credits the peers its node hears).
+   */
+  protected heardLately(node: string): boolean {
+    return transferTargetHeard(this.config, this.nowUs - (this.lease.heardAt(node) ?? Number.NEGATIVE_INFINITY) < this.config.electionTimeoutUs);
+  }
+
   /** Leader: what `node` holds (exclusive), as far as acks and heartbeat acks tell. */
   protected matchOf(node: string): number {
     return node === this.config.self ? this.nextSlot : (this.matchUpTo.get(node) ?? 0);
@@ -165,7 +173,8 @@ export abstract class Leader extends Campaign {
   protected progressTransfer(): void {
     const t = this.transfer;
     if (this.role !== 'leader' || t === null) return;
-    if (this.nowUs >= t.deadlineUs) {
+    // A target cut off after the transfer began cannot take over: lead on rather than stall.
+    if (this.nowUs >= t.deadlineUs || !this.heardLately(t.to)) {
       this.transfer = null;
       this.flushQueue();
       return;

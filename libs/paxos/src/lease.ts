@@ -66,6 +66,11 @@ export class LeaderLease {
     this.heardUs.set(peer, nowUs);
   }
 
+  /** When `peer` was last heard from (leader clock), or undefined if never since leadership began. */
+  heardAt(peer: string): number | undefined {
+    return this.heardUs.get(peer);
+  }
+
   /** `voter` acked, at `nowUs`, a request whose vote is timed from `voteAtUs`. */
   recordVote(voter: string, voteAtUs: number, nowUs: number): void {
     this.heardUs.set(voter, nowUs);

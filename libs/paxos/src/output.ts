@@ -103,7 +103,12 @@ export type TransferStatus =
   /** The target is this replica, which leads already. */
   | 'already_leader'
   /** A transfer is already under way. */
-  | 'busy';
+  | 'busy'
+  /**
+   * The target was not heard from within an election timeout: handing over to a node this
+   * leader cannot reach would stall the group until the transfer gives up.
+   */
+  | 'unreachable';
 
 /** The leader's view of one replica's progress (docs/paxos.md "Learners and leader transfer"). */
 export interface PeerProgress {

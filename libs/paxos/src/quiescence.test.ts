@@ -123,6 +123,18 @@ describe('quiescent groups', () => {
     expect(h.get('a').leaseValidUntil(h.now)).not.toBeNull();
   });
 
+  it("a quiet leader hands over to a peer its node hears, and refuses one whose node is dead", () => {
+    const { h, run, dead, leader } = cluster();
+    h.elect('a');
+    run(QUIESCE + 500_000);
+    expect(h.get('a').isQuiet()).toBe(true); // no acks for far longer than an election timeout
+    dead.add('c');
+    expect(h.absorb('a', h.get('a').transferLeadership('c', h.now)).transferResult?.status).toBe('unreachable');
+    expect(h.absorb('a', h.get('a').transferLeadership('b', h.now)).transferResult?.status).toBe('started');
+    run(500_000);
+    expect(leader()).toBe('b');
+  });
+
   it("a follower's wake brings the leader's heartbeats and lease back", () => {
     const { h, run, sentBetween } = cluster();
     h.elect('a');

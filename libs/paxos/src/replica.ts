@@ -347,7 +347,9 @@ export class Replica extends Leader {
    * The leader stops assigning slots (proposals answer not_leader with `to` as the hint) and
    * stops extending its lease, waits until `to` holds every slot it assigned and the lease has
    * run out, then steps down, releases its voters' lease votes and sends `to` a timeoutNow.
-   * Without handing over within a lease plus an election timeout it gives up and leads on.
+   * Without handing over within a lease plus an election timeout it gives up and leads on; it
+   * refuses a target it has not heard from within an election timeout, and gives up as soon
+   * as the target falls silent that long (docs/paxos.md "Learners and leader transfer").
    */
   transferLeadership(to: string, nowUs: number): Ready {
     this.advanceClock(nowUs);
@@ -362,6 +364,7 @@ export class Replica extends Leader {
     if (to === this.config.self) return 'already_leader';
     if (!this.configs.at(this.nextSlot).peers.includes(to)) return 'not_voter';
     if (this.transfer !== null) return 'busy';
+    if (!this.heardLately(to)) return 'unreachable';
     // The lease drains first (up to a lease), then `to` has an election timeout to catch up and win.
     this.transfer = { to, startUs: this.nowUs, deadlineUs: this.nowUs + this.config.leaseDurationUs + this.config.electionTimeoutUs };
     this.progressTransfer();

@@ -9,7 +9,7 @@ const three = [
   { id: 'n2', dc: 'dc-b' },
   { id: 'n3', dc: 'dc-c' },
 ];
-const healthy: NodeHealth = { dead: new Set(), draining: new Set() };
+const healthy: NodeHealth = { dead: new Set(), draining: new Set(), late: new Set() };
 const KEYS = 1_000_000;
 const key = (n: number) => `k${String(n).padStart(6, '0')}`;
 const bound = (k: string, atEnd: boolean) => (k === '' ? (atEnd ? KEYS : 0) : Number(k.slice(1)));
@@ -104,19 +104,19 @@ describe('planPlacement: moves and leaders', () => {
   const plan = (health: NodeHealth, reports = new ReportWindow(), m = map) => planPlacement(m, reports, health, { ...DEFAULT_THRESHOLDS, balanceSlack: 99 }, ctx);
 
   it('moves a replica off a dead node to the live node of its DC with the fewest replicas', () => {
-    expect(plan({ dead: new Set(['n3']), draining: new Set() })).toMatchObject({ type: 'move', split: 's1', from: 'n3', to: 'n4' });
+    expect(plan({ dead: new Set(['n3']), draining: new Set(), late: new Set() })).toMatchObject({ type: 'move', split: 's1', from: 'n3', to: 'n4' });
   });
 
   it("moves to another DC when the dead node's DC has no live node left", () => {
-    expect(plan({ dead: new Set(['n3', 'n4']), draining: new Set() })).toMatchObject({ type: 'move', split: 's1', from: 'n3', to: 'n5' });
+    expect(plan({ dead: new Set(['n3', 'n4']), draining: new Set(), late: new Set() })).toMatchObject({ type: 'move', split: 's1', from: 'n3', to: 'n5' });
   });
 
   it('moves replicas off a draining node', () => {
-    expect(plan({ dead: new Set(), draining: new Set(['n1']) })).toMatchObject({ type: 'move', split: 's1', from: 'n1', to: 'n5' });
+    expect(plan({ dead: new Set(), draining: new Set(['n1']), late: new Set() })).toMatchObject({ type: 'move', split: 's1', from: 'n1', to: 'n5' });
   });
 
   it('does not move when the group has lost its quorum (a reconfiguration could not finish)', () => {
-    expect(plan({ dead: new Set(['n1', 'n2']), draining: new Set() })).toBeNull();
+    expect(plan({ dead: new Set(['n1', 'n2']), draining: new Set(), late: new Set() })).toBeNull();
   });
 
   it('balances replica counts within a DC', () => {
@@ -133,8 +133,10 @@ describe('planPlacement: moves and leaders', () => {
     const small = RangeMap.parse({ nodes: [...three, { id: 'n4', dc: 'dc-c' }], splits: [{ id: 's2', start: '', end: '', replicas: ['n1', 'n2', 'n4'], leaderDc: 'dc-b' }] });
     const smallReports = new ReportWindow();
     smallReports.record('n1', uniformReport(small.split('s2')!, 1));
-    expect(plan({ dead: new Set(['n3', 'n4']), draining: new Set() }, smallReports, small)).toBeNull();
-    expect(plan({ dead: new Set(['n3']), draining: new Set() }, smallReports, small)).toMatchObject({ type: 'transfer', split: 's2', to: 'n2' });
+    expect(plan({ dead: new Set(['n3', 'n4']), draining: new Set(), late: new Set() }, smallReports, small)).toBeNull();
+    expect(plan({ dead: new Set(['n3']), draining: new Set(), late: new Set() }, smallReports, small)).toMatchObject({ type: 'transfer', split: 's2', to: 'n2' });
+    // n2 has missed a few reports (its DC just cut off?): leadership does not go there.
+    expect(plan({ dead: new Set(), draining: new Set(), late: new Set(['n2']) }, reports)).toBeNull();
     const inPlace = new ReportWindow();
     inPlace.record('n2', uniformReport(map.split('s2')!, 1));
     expect(plan(healthy, inPlace)).toBeNull();

@@ -32,6 +32,11 @@ export interface NodeHealth {
   dead: ReadonlySet<string>;
   /** Nodes an operator is draining (`synod drain`). */
   draining: ReadonlySet<string>;
+  /**
+   * Nodes silent for a few reports but not yet dead (a DC just cut off, say): no leadership is
+   * moved to them, since the split's leader most likely cannot reach them either.
+   */
+  late: ReadonlySet<string>;
 }
 
 export interface PlanContext {
@@ -144,7 +149,7 @@ function leaderPlacement(map: RangeMap, reports: ReportWindow, health: NodeHealt
     if (!leader || map.dc(leader) === s.leaderDc) continue;
     // Only a healthy group: a transfer into a group missing a replica risks its availability.
     if (s.replicas.some((r) => health.dead.has(r))) continue;
-    const to = s.replicas.find((r) => map.dc(r) === s.leaderDc && !gone(health, r));
+    const to = s.replicas.find((r) => map.dc(r) === s.leaderDc && !gone(health, r) && !health.late.has(r));
     if (to) return { type: 'transfer', split: s.id, to, reason: `leader ${leader} is outside ${s.leaderDc}` };
   }
   return null;

@@ -1,9 +1,13 @@
 import type { NodeHealth, RangeMap } from '@synod/placement';
 
+/** Three missed reports at the spanservers' default 1 s interval: a node this quiet is late. */
+export const LATE_AFTER_MS = 3_000;
+
 /**
  * When each node last reported (in memory, local clock). A node is dead once it has been silent
  * for `deadAfterMs`; a node never heard from counts from when this replica started, so a new
  * placement leader does not declare the whole cluster dead at once (docs/placement.md, "Health").
+ * A node silent for LATE_AFTER_MS (or deadAfterMs, if shorter) is late before it is dead.
  */
 export class NodeRegistry {
   private readonly lastSeenMs = new Map<string, number>();
@@ -20,7 +24,13 @@ export class NodeRegistry {
 
   health(map: RangeMap, draining: readonly string[], nowMs: number): NodeHealth {
     const dead = new Set<string>();
-    for (const n of map.nodes()) if (nowMs - (this.lastSeenMs.get(n.id) ?? this.startedMs) > this.deadAfterMs) dead.add(n.id);
-    return { dead, draining: new Set(draining) };
+    const late = new Set<string>();
+    const lateAfterMs = Math.min(LATE_AFTER_MS, this.deadAfterMs);
+    for (const n of map.nodes()) {
+      const silentMs = nowMs - (this.lastSeenMs.get(n.id) ?? this.startedMs);
+      if (silentMs > this.deadAfterMs) dead.add(n.id);
+      else if (silentMs > lateAfterMs) late.add(n.id);
+    }
+    return { dead, draining: new Set(draining), late };
   }
 }

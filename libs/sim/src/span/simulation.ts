@@ -1,4 +1,4 @@
-import type { LivenessFeatures, ReplicaConfig } from '@synod/paxos';
+import type { BrokenForTesting, LivenessFeatures, ReplicaConfig } from '@synod/paxos';
 import { DEFAULT_CORE_LIMITS, TXN_BROKEN_VARIANTS, type CoreLimits, type TxnBroken } from '@synod/txn';
 import { SimNetwork, type NetworkFaults } from '../network.js';
 import { Prng } from '../prng.js';
@@ -45,6 +45,8 @@ export interface SpanOptions {
   electionTimeoutUs: number;
   /** Paxos liveness features (default: all on). */
   features: Partial<LivenessFeatures>;
+  /** Deliberately broken Paxos cores (teeth of the liveness scenarios); none by default. */
+  paxosBroken?: BrokenForTesting | undefined;
   /** Quiescent groups (docs/paxos.md): the replicas' quiesceAfterUs; nodes then beat each other every heartbeat (0: off). */
   quiesceAfterUs: number;
   /** Clients start nothing in the first lullUs of every lullEveryUs (0: never), so splits go idle. */
@@ -386,6 +388,7 @@ export function buildSpanWorld(partial: Partial<SpanOptions> & { seed: number })
       electionTimeoutUs: o.electionTimeoutUs,
       leaseDurationUs: o.leaseDurationUs,
       features: o.features,
+      ...(o.paxosBroken ? { brokenForTesting: o.paxosBroken } : {}),
       quiesceAfterUs: o.quiesceAfterUs,
       maxDriftPpm: o.maxDriftPpm,
       window: 16,

@@ -116,6 +116,21 @@ describe('outcome layout', () => {
     ]);
   });
 
+  it('refuses to open over two id-keyed records of a group with one sequence number, and rewrites nothing', async () => {
+    const path = dir();
+    await writeLegacyOutcomes(path, [
+      [['g1', 'a'], { s: 3, o: ok(1) }],
+      [['g1', 'b'], { s: 3, o: ok(2) }],
+      [['g2', 'c'], { s: 3, o: ok(3) }],
+    ]);
+    expect(() => openStorage({ path, fsync: false })).toThrow(/outcome records \["g1","a"\] and \["g1","b"\] both claim sequence number 3 of group g1/);
+    expect(await rawOutcomeKeys(path)).toEqual([
+      ['g1', 'a'],
+      ['g1', 'b'],
+      ['g2', 'c'],
+    ]);
+  });
+
   it('a snapshot listing an id twice keeps its later place, as a put again does', async () => {
     const path = dir();
     const storage = openAt(path);

@@ -455,10 +455,23 @@ function upgradeOutcomeLayout(root: RootDatabase, outcomes: Database<OutcomeReco
   if (nodeMeta.get(OUTCOME_LAYOUT_KEY) === OUTCOME_LAYOUT) return;
   const legacy = outcomes as unknown as Database<LegacyOutcomeRecord, LegacyOutcomeKey | OutcomeKey>;
   const found: Array<{ key: LegacyOutcomeKey; value: LegacyOutcomeRecord }> = [];
-  for (const e of legacy.getRange()) if (typeof e.key[1] === 'string') found.push(e as { key: LegacyOutcomeKey; value: LegacyOutcomeRecord });
+  // Every [group, seq] key the rewrite would write or find: two claims on one would lose a record.
+  const claimed = new Map<string, string>();
+  const claim = (group: string, seq: number, by: string): void => {
+    const k = JSON.stringify([group, seq]);
+    const other = claimed.get(k);
+    if (other !== undefined) throw new Error(`outcome records ${other} and ${by} both claim sequence number ${seq} of group ${group}`);
+    claimed.set(k, by);
+  };
+  for (const e of legacy.getRange()) {
+    if (typeof e.key[1] === 'string') found.push(e as { key: LegacyOutcomeKey; value: LegacyOutcomeRecord });
+    else claim(e.key[0], e.key[1], JSON.stringify(e.key));
+  }
   // Checked before anything is written: a malformed record stops the open and changes nothing.
-  for (const { key, value } of found)
+  for (const { key, value } of found) {
     if (!Number.isSafeInteger(value?.s) || value.s < 0) throw new Error(`outcome record ${JSON.stringify(key)} has no sequence number: ${JSON.stringify(value)}`);
+    claim(key[0], value.s, JSON.stringify(key));
+  }
   root.transactionSync(() => {
     for (const { key, value } of found) {
       legacy.removeSync(key);

@@ -18,14 +18,14 @@ afterEach(async () => {
 });
 
 
-async function startNode(hub: MemoryHub, id: string, dir: string) {
+async function startNode(hub: MemoryHub, id: string, dir: string, electionTimeoutUs = 300_000) {
   const applied: string[] = [];
   const bus = new Bus(hub.wire(), { nodeId: id, dc: `dc-${id}` });
   await bus.start();
   const storage: Storage = openStorage({ path: join(dir, id) });
   const host = new PaxosHost({ bus, storage, tickMs: 5 });
   await host.addGroup({
-    config: { group: 'g1', self: id, peers: VOTERS, heartbeatIntervalUs: 20_000, electionTimeoutUs: 300_000, window: 4 }, // a slow shared CI machine must not depose leaders mid-test
+    config: { group: 'g1', self: id, peers: VOTERS, heartbeatIntervalUs: 20_000, electionTimeoutUs, window: 4 }, // a slow shared CI machine must not depose leaders mid-test
     apply: (e: ApplyEntry) => applied.push(...e.commands.map((c) => c.id)),
   });
   const stop = stopOnce(host, bus, storage);
@@ -33,11 +33,11 @@ async function startNode(hub: MemoryHub, id: string, dir: string) {
   return { id, bus, host, applied, stop };
 }
 
-async function startGroup(extra: string[] = []) {
+async function startGroup(extra: string[] = [], electionTimeoutUs?: number) {
   const dir = mkdtempSync(join(tmpdir(), 'synod-membership-'));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const hub = new MemoryHub();
-  const nodes = await Promise.all([...VOTERS, ...extra].map((id) => startNode(hub, id, dir)));
+  const nodes = await Promise.all([...VOTERS, ...extra].map((id) => startNode(hub, id, dir, electionTimeoutUs)));
   await until(() => nodes.some((n) => n.host.replica('g1')!.isLeader()));
   const leader = nodes.find((n) => n.host.replica('g1')!.isLeader())!;
   return { nodes, leader, byId: (id: string) => nodes.find((n) => n.id === id)! };
@@ -122,4 +122,15 @@ describe('PaxosHost: leader transfer', () => {
     expect(leader.host.replica('g1')!.isLeader()).toBe(true);
     await leader.host.propose('g1', [{ id: 'b', payload: 2 }]);
   });
+
+  it('rejects at once when the core gives up because the target fell silent, and the leader leads on', async () => {
+    const { leader, nodes } = await startGroup([], 1_000_000); // heard within 1 s when the transfer starts, on any machine
+    const target = nodes.find((n) => n !== leader)!;
+    await target.stop();
+    // The lease drains from the last votes before the transfer, which the target's last ack
+    // precedes: the target has been silent for an election timeout before the lease is over.
+    expect(await codeOf(leader.host.transferLeadership('g1', target.id, 60_000))).toBe('UNAVAILABLE:transfer_gave_up');
+    expect(leader.host.replica('g1')!.isLeader()).toBe(true);
+    await leader.host.propose('g1', [{ id: 'b', payload: 2 }]);
+  }, 20_000);
 });

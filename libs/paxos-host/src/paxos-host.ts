@@ -299,9 +299,9 @@ export class PaxosHost {
   /**
    * Hands the group's leadership from this replica to voter `to`; resolves when this replica
    * learns that `to` leads (at once if this replica is `to` and leads). Rejects NOT_LEADER,
-   * INVALID_ARGUMENT (`to` votes in no governing configuration), UNAVAILABLE `busy` or
-   * `unreachable` (`to` not heard from lately), and TIMEOUT (the core gave up, at its deadline
-   * or because `to` fell silent, and this replica leads on).
+   * INVALID_ARGUMENT (`to` votes in no governing configuration), UNAVAILABLE `busy`,
+   * `unreachable` (`to` not heard from lately) or `transfer_gave_up` (the core gave up, at its
+   * deadline or because `to` fell silent, and this replica leads on), and TIMEOUT.
    */
   transferLeadership(groupId: string, to: string, timeoutMs = 5_000): Promise<void> {
     const g = this.groups.get(groupId);
@@ -479,8 +479,20 @@ export class PaxosHost {
     if (!g) return false;
     const now = this.clock();
     if (now < g.replica.nextTickUs()) return false;
-    this.runIn(g, () => g.replica.tick(now));
+    this.tickGroup(g, now);
     return true;
+  }
+
+  /**
+   * Ticks one replica. A transfer the core gave up on (at its deadline, or its target fell
+   * silent) ends on a tick, with this replica leading on: its callers learn so now rather than
+   * at their timeout, and a placement op retries or fails in seconds, not after timeouts.
+   */
+  private tickGroup(g: HostedGroup, now: number): void {
+    this.runIn(g, () => g.replica.tick(now));
+    if (g.leaderWaiters.size === 0 || !g.replica.isLeader() || g.replica.transferTarget() !== null) return;
+    const gaveUp = new SynodError('UNAVAILABLE', `the leader transfer of group ${g.replica.config.group} gave up; ${this.bus.nodeId} leads on`, { reason: 'transfer_gave_up' });
+    for (const w of [...g.leaderWaiters]) if (w.to !== this.bus.nodeId) w.reject(gaveUp);
   }
 
   private tickAll(): void {
@@ -506,7 +518,7 @@ export class PaxosHost {
           if (!g.removed && g.replica.rearmQuiet(now)) {
             this.quietRearms++;
             g.dueUs = g.replica.nextTickUs();
-          } else this.runIn(g, () => g.replica.tick(now));
+          } else this.tickGroup(g, now);
         }
         earliest = Math.min(earliest, g.dueUs);
       }

@@ -11,7 +11,7 @@ import { PaxosHost } from '@synod/paxos-host';
 import { DEFAULT_EXECUTOR_LIMITS, DEFAULT_THRESHOLDS, RangeMap } from '@synod/placement';
 import { openStorage } from '@synod/storage';
 import { connectBus } from '@synod/transport';
-import { PLACEMENT_GROUP, PlacementService } from './placement-service.js';
+import { PLACEMENT_ELECTION_TIMEOUT_MS, PLACEMENT_GROUP, PLACEMENT_HEARTBEAT_MS, PlacementService } from './placement-service.js';
 
 const T = DEFAULT_THRESHOLDS;
 
@@ -38,8 +38,9 @@ Options (also env SYNOD_<NAME>):
   --balance-slack <n>            move a replica when two nodes of a DC differ by this many, default ${T.balanceSlack}
   --max-step-attempts <n>        attempts of one op step before the op fails, default ${DEFAULT_EXECUTOR_LIMITS.maxAttempts}
   --catch-up-attempts <n>        attempts of the swap while a learner catches up, default ${DEFAULT_EXECUTOR_LIMITS.catchUpAttempts}
-  --heartbeat-ms <ms>            default 50
-  --election-timeout-ms <ms>     default 500
+  --heartbeat-ms <ms>            the placement group's heartbeat, default ${PLACEMENT_HEARTBEAT_MS}
+  --election-timeout-ms <ms>     default ${PLACEMENT_ELECTION_TIMEOUT_MS}: a follower that hears no leader
+                                 this long campaigns (docs/placement.md, "Timing")
   --snapshot-interval-entries <n> compact the group's log every n entries, default 1000
   --fsync <bool>                 default true
 ${METRICS_FLAGS_HELP}
@@ -72,8 +73,8 @@ const schema = z.object({
   balanceSlack: count.max(100_000).default(T.balanceSlack),
   maxStepAttempts: count.max(1_000).default(DEFAULT_EXECUTOR_LIMITS.maxAttempts),
   catchUpAttempts: count.max(100_000).default(DEFAULT_EXECUTOR_LIMITS.catchUpAttempts),
-  heartbeatMs: positive.default(50),
-  electionTimeoutMs: positive.default(500),
+  heartbeatMs: positive.max(60_000).default(PLACEMENT_HEARTBEAT_MS),
+  electionTimeoutMs: positive.max(600_000).default(PLACEMENT_ELECTION_TIMEOUT_MS),
   snapshotIntervalEntries: z.coerce.number().int().nonnegative().default(1_000),
   fsync: booleanFlag.default(true),
   controlStdin: booleanFlag.default(true),
